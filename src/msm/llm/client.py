@@ -1,0 +1,325 @@
+"""``LLM``: one async way to call any model, with storage, limits and checks.
+
+Example::
+
+    llm = LLM("embedded", gen=GenConfig(max_tokens=64, temperature=0), store="run/llm.sqlite")
+    out = await llm.generate("Name a cheese.")            # Completion
+    items = await llm.generate_structured("List 3 cheeses.", LineListParser(min_items=3))
+
+What it adds on top of Inspect's model API:
+
+* a concurrency limit (``AccessConfig.max_concurrency``), Inspect's provider-aware
+  retries with backoff (``max_retries``) and a per-attempt timeout (``timeout_s``);
+* truncation: an answer cut by the token limit raises ``LLMCallError("truncated")``
+  unless the caller allows it (``allow_truncated=True``, then ``.truncated`` is set);
+* per-item storage keyed by content, so a rerun never pays twice;
+* structured output with re-asking on parse errors;
+* usage accounting per stage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from msm.errors import LLMCallError, MsmError
+from msm.llm.names import ResolvedModel, resolve_model
+from msm.llm.store import ResultStore, content_key
+from msm.llm.structured import ParseError, Parser
+from msm.llm.usage import UsageMeter
+
+T = TypeVar("T")
+V = TypeVar("V")
+KEY_VERSION = 1
+
+
+class GenConfig(BaseModel):
+    """Settings that change the answer; all of them are part of the storage key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_tokens: int = Field(default=512, ge=1)
+    temperature: float | None = Field(default=None, ge=0.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    seed: int | None = None
+    stop: list[str] | None = None
+
+
+class AccessConfig(BaseModel):
+    """Settings that don't change the answer (not part of the key)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_concurrency: int = Field(default=16, ge=1)
+    max_retries: int = Field(default=4, ge=0)
+    timeout_s: float = Field(default=300.0, gt=0)
+    base_url: str | None = None
+
+
+class Message(BaseModel):
+    """A provider-neutral chat message."""
+
+    role: str
+    content: str
+
+
+class Completion(BaseModel):
+    """One finished call."""
+
+    text: str
+    stop_reason: str
+    truncated: bool
+    input_tokens: int
+    output_tokens: int
+    model: str
+    cached: bool = False
+    key: str = ""
+
+
+@dataclass
+class Structured(Generic[V]):
+    """A parsed value plus the completions it took (re-asks included)."""
+
+    value: V
+    completion: Completion
+    attempts: int
+
+
+def as_messages(
+    prompt: str | Sequence[Message | dict[str, str]], system: str | None = None
+) -> list[Message]:
+    """Normalise a prompt (a string or a message list) to ``Message`` objects."""
+    if isinstance(prompt, str):
+        msgs = [Message(role="user", content=prompt)]
+    else:
+        msgs = [m if isinstance(m, Message) else Message(**m) for m in prompt]
+    if system is not None:
+        msgs = [Message(role="system", content=system), *msgs]
+    if not msgs:
+        raise MsmError("empty prompt")
+    return msgs
+
+
+def _to_inspect(msgs: list[Message]) -> list[Any]:
+    from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessageUser
+
+    kinds = {
+        "system": ChatMessageSystem,
+        "user": ChatMessageUser,
+        "assistant": ChatMessageAssistant,
+    }
+    out = []
+    for m in msgs:
+        if m.role not in kinds:
+            raise MsmError(f"unsupported message role {m.role!r}")
+        out.append(kinds[m.role](content=m.content))
+    return out
+
+
+class LLM:
+    """A model plus its call policy, store and usage meter. Safe to share across tasks."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        gen: GenConfig | None = None,
+        access: AccessConfig | None = None,
+        store: ResultStore | str | Path | None = None,
+        usage: UsageMeter | None = None,
+        stage: str = "default",
+        model_args: dict[str, Any] | None = None,
+    ) -> None:
+        self.gen = gen or GenConfig()
+        self.access = access or AccessConfig()
+        self.resolved: ResolvedModel = resolve_model(model, base_url=self.access.base_url)
+        self.name = model
+        self.store = ResultStore(store) if isinstance(store, str | Path) else store
+        self.usage = usage or UsageMeter()
+        self.stage = stage
+        self._model_args = {**self.resolved.model_args, **(model_args or {})}
+        self._model: Any = None
+        self._sem: asyncio.Semaphore | None = None
+        self._sem_loop: asyncio.AbstractEventLoop | None = None
+
+    # -- internals -------------------------------------------------------
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._sem is None or self._sem_loop is not loop:
+            self._sem = asyncio.Semaphore(self.access.max_concurrency)
+            self._sem_loop = loop
+        return self._sem
+
+    def inspect_model(self) -> Any:
+        """The underlying Inspect ``Model`` (created on first use)."""
+        if self._model is None:
+            from inspect_ai.model import GenerateConfig, get_model
+
+            import msm.llm.fake  # noqa: F401  (registers msm-fake)
+            import msm.llm.local  # noqa: F401  (registers msm-local)
+
+            cfg = GenerateConfig(
+                max_retries=self.access.max_retries,
+                attempt_timeout=int(max(1, self.access.timeout_s)),
+                max_connections=self.access.max_concurrency,
+            )
+            try:
+                self._model = get_model(
+                    self.resolved.inspect_name,
+                    config=cfg,
+                    base_url=self.access.base_url,
+                    **self._model_args,
+                )
+            except MsmError:
+                raise
+            except (OSError, ValueError, ImportError) as e:
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise MsmError(f"cannot load model {self.name!r}: {first}") from e
+        return self._model
+
+    def key_for(self, msgs: list[Message], gen: GenConfig, sample: int) -> str:
+        """The storage key: model name, generation settings, messages, sample index."""
+        return content_key(
+            {
+                "v": KEY_VERSION,
+                "model": self.name,
+                "gen": gen.model_dump(),
+                "messages": [m.model_dump() for m in msgs],
+                "sample": sample,
+            }
+        )
+
+    # -- public ----------------------------------------------------------
+    async def generate(
+        self,
+        prompt: str | Sequence[Message | dict[str, str]],
+        *,
+        sample: int = 0,
+        system: str | None = None,
+        stage: str | None = None,
+        allow_truncated: bool = False,
+        **overrides: Any,
+    ) -> Completion:
+        """Generate one completion (or return the stored one).
+
+        ``overrides`` replace fields of the ``GenConfig`` for this call.
+        Raises ``LLMCallError`` with ``reason`` in {"truncated", "timeout",
+        "provider_error"} when the call fails for good.
+        """
+        msgs = as_messages(prompt, system)
+        gen = self.gen.model_copy(update=overrides) if overrides else self.gen
+        stage = stage or self.stage
+        key = self.key_for(msgs, gen, sample)
+        hit = self.store.get(key) if self.store is not None else None
+        if hit is not None:
+            comp = Completion(**{**hit, "cached": True, "key": key})
+            self.usage.record(stage, self.name, cached=True)
+        else:
+            comp = await self._call(msgs, gen, sample, stage, key)
+        if comp.truncated and not allow_truncated:
+            raise LLMCallError(
+                "truncated",
+                f"{self.name}: output hit the {gen.max_tokens}-token limit (truncated)",
+            )
+        return comp
+
+    async def _call(
+        self, msgs: list[Message], gen: GenConfig, sample: int, stage: str, key: str
+    ) -> Completion:
+        from inspect_ai.model import GenerateConfig
+
+        model = self.inspect_model()
+        seed = gen.seed + sample if gen.seed is not None else None
+        if seed is None and self.resolved.provider == "fake":
+            seed = sample  # the fake is a pure function of (messages, seed)
+        cfg = GenerateConfig(
+            max_tokens=gen.max_tokens,
+            temperature=gen.temperature,
+            top_p=gen.top_p,
+            seed=seed,
+            stop_seqs=gen.stop,
+        )
+        total = self.access.timeout_s * (self.access.max_retries + 1) + 5
+        try:
+            async with self._semaphore():
+                out = await asyncio.wait_for(model.generate(_to_inspect(msgs), config=cfg), total)
+        except TimeoutError as e:
+            self.usage.record(stage, self.name, failed=True)
+            raise LLMCallError("timeout", f"{self.name}: call timed out") from e
+        except MsmError:
+            raise
+        except Exception as e:
+            self.usage.record(stage, self.name, failed=True)
+            detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise LLMCallError("provider_error", f"{self.name}: {detail}") from e
+        n_in = int(out.usage.input_tokens) if out.usage else 0
+        n_out = int(out.usage.output_tokens) if out.usage else 0
+        stop = str(out.stop_reason or "unknown")
+        # providers that don't report a stop reason: hitting the limit exactly counts as cut
+        truncated = stop == "max_tokens" or (stop == "unknown" and n_out >= gen.max_tokens)
+        comp = Completion(
+            text=out.completion,
+            stop_reason=stop,
+            truncated=truncated,
+            input_tokens=n_in,
+            output_tokens=n_out,
+            model=self.name,
+            key=key,
+        )
+        if self.store is not None:
+            self.store.put(key, comp.model_dump(exclude={"cached", "key"}), model=self.name)
+        self.usage.record(stage, self.name, n_in, n_out)
+        return comp
+
+    async def generate_structured(
+        self,
+        prompt: str | Sequence[Message | dict[str, str]],
+        parser: Parser[T],
+        *,
+        sample: int = 0,
+        system: str | None = None,
+        stage: str | None = None,
+        max_reasks: int = 2,
+        **overrides: Any,
+    ) -> Structured[T]:
+        """Generate and parse; on a parse error or truncation, re-ask with the reason.
+
+        Each attempt is its own stored call (the re-ask transcript differs), so a
+        rerun replays them for free. After ``max_reasks`` failed re-asks the
+        item fails with ``LLMCallError`` whose reason is ``parse_error`` or
+        ``truncated``.
+        """
+        msgs = as_messages(prompt, system)
+        last_reason, last_msg = "parse_error", ""
+        for attempt in range(max_reasks + 1):
+            comp = await self.generate(
+                msgs, sample=sample, stage=stage, allow_truncated=True, **overrides
+            )
+            if comp.truncated:
+                last_reason, last_msg = "truncated", "your reply was cut off by the length limit"
+                problem = "Your reply was cut off by the length limit. Answer again, shorter."
+            else:
+                try:
+                    return Structured(parser.parse(comp.text), comp, attempt + 1)
+                except ParseError as e:
+                    last_reason, last_msg = "parse_error", str(e)
+                    problem = f"Your reply could not be used: {e}."
+            msgs = [
+                *msgs,
+                Message(role="assistant", content=comp.text),
+                Message(role="user", content=f"{problem} {parser.instructions}"),
+            ]
+        raise LLMCallError(
+            last_reason,
+            f"{self.name}: no usable answer after {max_reasks + 1} attempts ({last_msg})",
+        )
+
+
+def run_sync(coro: Any) -> Any:
+    """Run a coroutine from synchronous code (the CLI)."""
+    return asyncio.run(coro)

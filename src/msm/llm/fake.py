@@ -1,0 +1,196 @@
+"""``fake``: a deterministic, scriptable model for tests and dry runs.
+
+The answer is a pure function of (messages, seed, attempt): no network, no
+weights. msm passes the sample index as the seed, so different samples of the
+same prompt differ while a rerun reproduces them exactly.
+
+A script is a list of rules, tried in order against the transcript (all message
+texts joined by newlines); the first whose regex ``match`` hits decides:
+
+* ``response``: text, or a list of texts picked by ``seed``; ``{n}`` in it is
+  replaced by the seed and ``{prompt_hash}`` by a short hash of the transcript;
+* ``error``: ``rate_limit`` | ``timeout`` | ``server`` (transient, retried) or
+  ``fatal`` (not retried), raised on the first ``times`` attempts of each
+  distinct (transcript, seed), forever if ``times`` is absent;
+* ``fail_rate``: fail that fraction of attempts with ``error`` instead,
+  chosen by a hash so the same attempts fail on every rerun;
+* ``stop_reason``: force a stop reason (e.g. ``content_filter``).
+
+Without a matching rule the answer is a short deterministic pseudo-sentence.
+Tokens are counted as whitespace-separated words; an answer longer than
+``max_tokens`` words is cut and marked ``max_tokens``, like a real provider.
+From the CLI: ``--model fake`` or ``--model fake/path/to/script.yaml``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from inspect_ai.model import (
+    ChatCompletionChoice,
+    ChatMessage,
+    ChatMessageAssistant,
+    GenerateConfig,
+    ModelAPI,
+    ModelOutput,
+    ModelUsage,
+    modelapi,
+)
+from inspect_ai.tool import ToolChoice, ToolInfo
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from tenacity import wait_exponential
+
+from msm.errors import MsmError
+
+_WORDS = (
+    "the model explains its reasons clearly and cares about honest careful work "
+    "while documents describe values principles trade offs memos reports forums"
+).split()
+
+
+class FakeTransientError(Exception):
+    """A retryable failure (rate limit, timeout, 5xx)."""
+
+
+class FakeFatalError(Exception):
+    """A non-retryable failure (bad request)."""
+
+
+class FakeRule(BaseModel):
+    """One scripted behaviour."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    match: str = ".*"
+    response: str | list[str] | None = None
+    error: Literal["rate_limit", "timeout", "server", "fatal"] | None = None
+    times: int | None = Field(default=None, ge=0)
+    fail_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    stop_reason: Literal["stop", "max_tokens", "content_filter"] | None = None
+    delay_s: float = Field(default=0.0, ge=0.0)
+
+
+class FakeScript(BaseModel):
+    """An ordered list of rules."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[FakeRule] = Field(default_factory=list)
+
+
+def load_fake_script(path: str | Path) -> FakeScript:
+    """Read a YAML/JSON fake script with one-line errors."""
+    p = Path(path)
+    if not p.is_file():
+        raise MsmError(f"fake script not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise MsmError(f"fake script {p} is not valid YAML/JSON: {str(e).splitlines()[0]}") from e
+    if isinstance(data, list):
+        data = {"rules": data}
+    try:
+        return FakeScript.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise MsmError(f"fake script {p}: {loc}: {err['msg']}") from e
+
+
+def _h(*parts: object) -> int:
+    return int(hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:15], 16)
+
+
+@modelapi(name="msm-fake")
+class FakeModelAPI(ModelAPI):
+    """Inspect model API for the ``fake`` model. Model args: ``script`` (FakeScript)."""
+
+    def __init__(
+        self,
+        model_name: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        config: GenerateConfig = GenerateConfig(),
+        **model_args: Any,
+    ) -> None:
+        super().__init__(model_name, base_url, api_key, [], config)
+        script = model_args.pop("script", None)
+        if script is None and model_name not in ("", "default"):
+            script = load_fake_script(model_name)
+        self.script: FakeScript = script if isinstance(script, FakeScript) else FakeScript()
+        self.attempts: Counter[tuple[int, int]] = Counter()
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    async def generate(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> ModelOutput:
+        transcript = "\n".join(m.text for m in input)
+        seed = config.seed if config.seed is not None else 0
+        key = (_h(transcript), seed)
+        with self._lock:
+            self.calls += 1
+            self.attempts[key] += 1
+            attempt = self.attempts[key]
+        rule = next((r for r in self.script.rules if re.search(r.match, transcript, re.S)), None)
+        if rule is not None and rule.delay_s:
+            await asyncio.sleep(rule.delay_s)
+        if rule is not None and rule.error is not None:
+            fail = (
+                (_h(key, attempt) % 10_000) < rule.fail_rate * 10_000
+                if rule.fail_rate is not None
+                else rule.times is None or attempt <= rule.times
+            )
+            if fail:
+                kind = rule.error
+                exc = FakeFatalError if kind == "fatal" else FakeTransientError
+                raise exc(f"fake {kind} error (attempt {attempt})")
+        text = self._answer(rule, transcript, seed)
+        words = text.split()
+        limit = config.max_tokens
+        stop = rule.stop_reason if rule is not None and rule.stop_reason else "stop"
+        if limit is not None and len(words) > limit:
+            text, stop = " ".join(words[:limit]), "max_tokens"
+        n_in = sum(len(m.text.split()) for m in input)
+        n_out = len(text.split())
+        return ModelOutput(
+            model=self.model_name,
+            choices=[
+                ChatCompletionChoice(
+                    message=ChatMessageAssistant(content=text, model=self.model_name),
+                    stop_reason=stop,
+                )
+            ],
+            usage=ModelUsage(input_tokens=n_in, output_tokens=n_out, total_tokens=n_in + n_out),
+        )
+
+    def _answer(self, rule: FakeRule | None, transcript: str, seed: int) -> str:
+        phash = f"{_h(transcript) % 16**8:08x}"
+        if rule is not None and rule.response is not None:
+            resp = rule.response
+            text = resp[seed % len(resp)] if isinstance(resp, list) else resp
+            return text.replace("{n}", str(seed)).replace("{prompt_hash}", phash)
+        h = _h(transcript, seed)
+        picked = [_WORDS[(h >> (4 * i)) % len(_WORDS)] for i in range(8)]
+        return f"Fake answer {phash}-{seed}: " + " ".join(picked) + "."
+
+    def should_retry(self, ex: Exception) -> bool:
+        return isinstance(ex, FakeTransientError)
+
+    def retry_wait(self) -> Any:
+        # real backoff shape, tiny scale: tests stay fast
+        return wait_exponential(multiplier=0.01, min=0.01, max=0.2)
+
+    def max_connections(self) -> int:
+        return 64

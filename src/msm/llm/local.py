@@ -1,0 +1,268 @@
+"""A batched local backend for Hugging Face causal LMs, as an Inspect model API.
+
+Inspect's own ``hf`` provider batches concurrent requests too, but it waits for
+two quiet seconds before each batch and polls results once a second, sets no
+stop reason (so truncation is invisible) and cannot do greedy decoding per call.
+This backend keeps Inspect's interface (it is registered as the ``msm-local``
+model API) and fixes those: requests arriving within ``batch_window`` seconds are
+generated together, results are handed back the moment the batch ends, greedy
+is chosen per call by ``temperature=0``, and each output says whether it stopped
+on EOS or hit the token limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from inspect_ai.model import (
+    ChatCompletionChoice,
+    ChatMessage,
+    ChatMessageAssistant,
+    GenerateConfig,
+    ModelAPI,
+    ModelOutput,
+    ModelUsage,
+    modelapi,
+)
+from inspect_ai.tool import ToolChoice, ToolInfo
+
+DEFAULT_BATCH_SIZE = 16
+DEFAULT_BATCH_WINDOW = 0.05
+
+
+@dataclass
+class _Request:
+    prompt: str
+    key: Hashable
+    kwargs: dict[str, Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[tuple[str, str, int, int]]
+
+
+@dataclass
+class LocalEngine:
+    """One loaded model plus the thread that generates for it in batches."""
+
+    path: str
+    batch_size: int = DEFAULT_BATCH_SIZE
+    batch_window: float = DEFAULT_BATCH_WINDOW
+    dtype: str = "float32"
+    batches_run: int = 0
+    largest_batch: int = 0
+    _queue: queue.Queue[_Request] = field(default_factory=queue.Queue)
+    _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+        # decoder-only models must be left-padded for batched generation
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(
+            self.path, dtype=getattr(torch, self.dtype)
+        ).eval()
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = eos if isinstance(eos, list) else [eos]
+        eos_ids.append(self.tokenizer.eos_token_id)
+        self.eos_ids = {int(e) for e in eos_ids if e is not None}
+
+    # -- prompt building -------------------------------------------------
+    def render(self, messages: list[dict[str, str]]) -> str:
+        """Apply the model's chat template (or a plain transcript without one)."""
+        if self.tokenizer.chat_template:
+            return str(
+                self.tokenizer.apply_chat_template(
+                    messages, add_generation_prompt=True, tokenize=False
+                )
+            )
+        return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
+
+    # -- batching --------------------------------------------------------
+    async def generate(self, prompt: str, kwargs: dict[str, Any]) -> tuple[str, str, int, int]:
+        """Queue one prompt; returns (text, stop_reason, input_tokens, output_tokens)."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[tuple[str, str, int, int]] = loop.create_future()
+        # the seed is not part of the batch key: requests that differ only by seed
+        # share a batch, which is then seeded from all of them (see _generate_batch)
+        key = tuple(sorted((k, repr(v)) for k, v in kwargs.items() if k != "seed"))
+        self._ensure_thread()
+        self._queue.put(_Request(prompt, key, kwargs, loop, fut))
+        return await fut
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._worker, daemon=True)
+                self._thread.start()
+
+    def _worker(self) -> None:
+        while True:
+            first = self._queue.get()
+            pending = [first]
+            deadline = time.monotonic() + self.batch_window
+            while len(pending) < self.batch_size:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    pending.append(self._queue.get(timeout=left))
+                except queue.Empty:
+                    break
+            groups: dict[Hashable, list[_Request]] = {}
+            for r in pending:
+                groups.setdefault(r.key, []).append(r)
+            for group in groups.values():
+                self._run(group)
+
+    def _run(self, group: list[_Request]) -> None:
+        live = [r for r in group if not r.future.cancelled()]
+        if not live:
+            return
+        try:
+            seeds = sorted(r.kwargs["seed"] for r in live if r.kwargs.get("seed") is not None)
+            kwargs = {**live[0].kwargs, "seed": hash(tuple(seeds)) % 2**31 if seeds else None}
+            results = self._generate_batch([r.prompt for r in live], kwargs)
+        except Exception as e:  # hand the error to every waiter, keep the thread alive
+            for r in live:
+                r.loop.call_soon_threadsafe(_set_exception, r.future, e)
+            return
+        for r, res in zip(live, results, strict=True):
+            r.loop.call_soon_threadsafe(_set_result, r.future, res)
+
+    def _generate_batch(
+        self, prompts: list[str], kwargs: dict[str, Any]
+    ) -> list[tuple[str, str, int, int]]:
+        import torch
+
+        self.batches_run += 1
+        self.largest_batch = max(self.largest_batch, len(prompts))
+        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        max_new = int(kwargs.get("max_new_tokens", 256))
+        gen: dict[str, Any] = {
+            "max_new_tokens": max_new,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        temperature = kwargs.get("temperature")
+        if temperature is not None and float(temperature) <= 0.0:
+            # transformers rejects temperature=0; greedy is what callers mean
+            gen["do_sample"] = False
+        else:
+            gen["do_sample"] = True
+            gen["temperature"] = float(temperature) if temperature is not None else 1.0
+            for k in ("top_p", "top_k"):
+                if kwargs.get(k) is not None:
+                    gen[k] = kwargs[k]
+        if kwargs.get("seed") is not None:
+            torch.manual_seed(int(kwargs["seed"]))
+        with torch.inference_mode():
+            out = self.model.generate(**enc, **gen)
+        n_in = int(enc["input_ids"].shape[1])
+        attn = enc["attention_mask"]
+        results = []
+        for i in range(len(prompts)):
+            new = out[i, n_in:].tolist()
+            stop_at = next((j for j, t in enumerate(new) if t in self.eos_ids), None)
+            if stop_at is None:
+                kept, reason = new, "max_tokens" if len(new) >= max_new else "stop"
+                n_out = len(new)
+            else:
+                kept, reason, n_out = new[:stop_at], "stop", stop_at + 1
+            text = str(self.tokenizer.decode(kept, skip_special_tokens=True))
+            results.append((text, reason, int(attn[i].sum()), n_out))
+        return results
+
+
+def _set_result(fut: asyncio.Future[Any], value: Any) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+def _set_exception(fut: asyncio.Future[Any], exc: BaseException) -> None:
+    if not fut.done():
+        fut.set_exception(exc)
+
+
+_ENGINES: dict[tuple[str, str], LocalEngine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def get_engine(path: str, dtype: str = "float32", **kw: Any) -> LocalEngine:
+    """One engine per (model folder, dtype) per process, shared by every caller."""
+    with _ENGINES_LOCK:
+        eng = _ENGINES.get((path, dtype))
+        if eng is None:
+            eng = LocalEngine(path, dtype=dtype, **kw)
+            _ENGINES[(path, dtype)] = eng
+        return eng
+
+
+@modelapi(name="msm-local")
+class LocalModelAPI(ModelAPI):
+    """Inspect model API over :class:`LocalEngine`.
+
+    ``model_path`` (a local HF folder) is required; ``batch_size``,
+    ``batch_window`` and ``dtype`` are optional model args.
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        config: GenerateConfig = GenerateConfig(),
+        **model_args: Any,
+    ) -> None:
+        super().__init__(model_name, base_url, api_key, [], config)
+        path = model_args.pop("model_path", None) or model_name
+        self.engine = get_engine(
+            str(path),
+            dtype=str(model_args.pop("dtype", "float32")),
+            batch_size=int(model_args.pop("batch_size", DEFAULT_BATCH_SIZE)),
+            batch_window=float(model_args.pop("batch_window", DEFAULT_BATCH_WINDOW)),
+        )
+
+    async def generate(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> ModelOutput:
+        messages = [{"role": m.role, "content": m.text} for m in input]
+        kwargs: dict[str, Any] = {"max_new_tokens": config.max_tokens or 256}
+        for k in ("temperature", "top_p", "top_k", "seed"):
+            v = getattr(config, k)
+            if v is not None:
+                kwargs[k] = v
+        start = time.monotonic()
+        text, reason, n_in, n_out = await self.engine.generate(self.engine.render(messages), kwargs)
+        return ModelOutput(
+            model=self.model_name,
+            choices=[
+                ChatCompletionChoice(
+                    message=ChatMessageAssistant(content=text, model=self.model_name),
+                    stop_reason="max_tokens" if reason == "max_tokens" else "stop",
+                )
+            ],
+            usage=ModelUsage(input_tokens=n_in, output_tokens=n_out, total_tokens=n_in + n_out),
+            time=time.monotonic() - start,
+        )
+
+    def max_tokens(self) -> int | None:
+        return 256
+
+    def max_connections(self) -> int:
+        return self.engine.batch_size
+
+    def collapse_user_messages(self) -> bool:
+        return True

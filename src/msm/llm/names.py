@@ -1,0 +1,148 @@
+"""Model names: ``provider/model`` strings resolved lazily to Inspect models.
+
+==========================  ==============================================
+``embedded``                bundled SmolLM2-135M-Instruct, local, batched
+``fake`` / ``fake/FILE``    deterministic scripted model (tests, dry runs)
+``hf/<id-or-path>``         a local HF folder (or cached hub id), batched
+``anthropic/<model>``       needs ``ANTHROPIC_API_KEY`` and ``pip install anthropic``
+``openai/<model>``          needs ``OPENAI_API_KEY`` and ``pip install openai``
+``openai-api/<svc>/<model>`` any OpenAI-compatible server (vLLM, SGLang...):
+                            ``<SVC>_BASE_URL`` (or ``base_url``) and ``<SVC>_API_KEY``
+``vllm/<model>``            Inspect's vLLM provider (``VLLM_BASE_URL`` for a running server)
+==========================  ==============================================
+
+Other Inspect providers (``google/...``, ``mistral/...``, ``together/...``) are
+passed through unchanged. Keys are read from the environment by the provider at
+call time; msm only checks that they are present and never stores them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from msm.errors import MsmError
+
+LOCAL_PROVIDER = "msm-local"
+FAKE_PROVIDER = "msm-fake"
+
+_API_PROVIDERS: dict[str, tuple[str, str, str]] = {
+    # prefix: (env var, python package, pip extra)
+    "anthropic": ("ANTHROPIC_API_KEY", "anthropic", "anthropic"),
+    "openai": ("OPENAI_API_KEY", "openai", "openai"),
+    "google": ("GOOGLE_API_KEY", "google.genai", "google-genai"),
+    "mistral": ("MISTRAL_API_KEY", "mistralai", "mistralai"),
+    "together": ("TOGETHER_API_KEY", "openai", "openai"),
+    "groq": ("GROQ_API_KEY", "groq", "groq"),
+    "openrouter": ("OPENROUTER_API_KEY", "openai", "openai"),
+}
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """What msm will ask Inspect for. Holds no secrets."""
+
+    name: str  # the user's name, used in store keys and manifests
+    inspect_name: str
+    provider: str
+    model_args: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    local: bool = False
+
+
+def _need_package(module: str, pip_name: str, name: str) -> None:
+    top = module.split(".")[0]
+    if importlib.util.find_spec(top) is None:
+        raise MsmError(f"model {name!r} needs the {pip_name!r} package: pip install {pip_name}")
+
+
+def _need_env(var: str, name: str) -> None:
+    if not os.environ.get(var):
+        raise MsmError(f"model {name!r} needs the environment variable {var} (an API key); set it")
+
+
+def resolve_model(name: str, base_url: str | None = None, check: bool = True) -> ResolvedModel:
+    """Map a user-facing model name to an Inspect model name and args.
+
+    With ``check`` (default) missing keys, packages and folders are reported as
+    one-line :class:`MsmError` now, before any work starts.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise MsmError("empty model name")
+    if name == "embedded":
+        from msm.models import embedded_model_dir
+
+        return ResolvedModel(
+            name,
+            f"{LOCAL_PROVIDER}/embedded",
+            "embedded",
+            {"model_path": str(embedded_model_dir())} if check else {},
+            local=True,
+        )
+    prefix, _, rest = name.partition("/")
+    if name == "fake" or prefix == "fake":
+        from msm.llm.fake import load_fake_script
+
+        args: dict[str, Any] = {}
+        if rest:
+            args["script"] = load_fake_script(rest)
+        return ResolvedModel(name, f"{FAKE_PROVIDER}/default", "fake", args, local=True)
+    if not rest:
+        raise MsmError(
+            f"unknown model name {name!r}: use embedded, fake, hf/<path>, anthropic/<model>, "
+            "openai/<model>, openai-api/<service>/<model> or vllm/<model>"
+        )
+    if prefix == "hf":
+        path = Path(rest).expanduser()
+        if path.is_dir():
+            if check and not (path / "config.json").is_file():
+                raise MsmError(f"{path} is not a Hugging Face model folder (no config.json)")
+            return ResolvedModel(
+                name, f"{LOCAL_PROVIDER}/{path.name}", "hf", {"model_path": str(path)}, local=True
+            )
+        if check and rest.startswith((".", "/", "~")):
+            raise MsmError(f"model folder not found: {rest}")
+        return ResolvedModel(
+            name, f"{LOCAL_PROVIDER}/{rest}", "hf", {"model_path": rest}, local=True
+        )
+    if prefix in _API_PROVIDERS:
+        var, module, pip_name = _API_PROVIDERS[prefix]
+        if check:
+            _need_package(module, pip_name, name)
+            _need_env(var, name)
+        return ResolvedModel(name, name, prefix)
+    if prefix == "openai-api":
+        service, _, model = rest.partition("/")
+        if not model:
+            raise MsmError(f"openai-api names are openai-api/<service>/<model>, got {name!r}")
+        env = service.upper().replace("-", "_")
+        if check:
+            _need_package("openai", "openai", name)
+            if not (base_url or os.environ.get(f"{env}_BASE_URL")):
+                raise MsmError(
+                    f"model {name!r} needs a server address: set {env}_BASE_URL "
+                    "(e.g. http://localhost:8000/v1) or pass a base URL"
+                )
+            _need_env(f"{env}_API_KEY", name)
+        return ResolvedModel(name, name, "openai-api")
+    if prefix == "vllm":
+        if (
+            check
+            and not os.environ.get("VLLM_BASE_URL")
+            and importlib.util.find_spec("vllm") is None
+        ):
+            raise MsmError(
+                f"model {name!r} needs a vLLM server (set VLLM_BASE_URL) or the vllm package"
+            )
+        return ResolvedModel(name, name, "vllm")
+    from inspect_ai._util.registry import registry_find
+
+    if registry_find(lambda info: info.type == "modelapi" and info.name.split("/")[-1] == prefix):
+        return ResolvedModel(name, name, prefix)
+    raise MsmError(
+        f"unknown model provider {prefix!r} in {name!r}: use embedded, fake, hf/, anthropic/, "
+        "openai/, openai-api/, vllm/ or another Inspect provider"
+    )

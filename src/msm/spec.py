@@ -1,0 +1,299 @@
+"""Model Specs: load, template, hash, section, count tokens and lint.
+
+A spec is Markdown or plain text in UTF-8. Two placeholders are filled in:
+``{model_name}`` and ``{provider_name}``. Everything else with braces is left
+exactly as written (JSON examples, ``{#anchor}`` ids, ``{{`` in code); an
+unknown ``{identifier}`` is reported with its line number, never crashed on.
+``{{model_name}}`` is the escape for a literal ``{model_name}``.
+
+Example::
+
+    spec = load_spec("cheese.md", model_name="Llama", provider_name="Meta")
+    for s in spec.sections:
+        print(s.id, s.title, s.start_line)
+    print(lint_spec(spec).score)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from msm.errors import MsmError
+
+KNOWN_PLACEHOLDERS = ("model_name", "provider_name")
+DEFAULT_MODEL_NAME = "the assistant"
+DEFAULT_PROVIDER_NAME = "its developer"
+MAX_SPEC_BYTES = 50 * 1024 * 1024
+
+# {name} not part of a doubled brace; group 1 = leading '{' if escaped
+_PLACEHOLDER = re.compile(r"(\{?)\{([A-Za-z_][A-Za-z0-9_]*)\}(\}?)")
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+_ANCHOR = re.compile(r"\s*\{#([A-Za-z0-9_.:-]+)\}\s*$")
+_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """An unknown ``{identifier}`` found in the spec (left untouched)."""
+
+    name: str
+    line: int
+
+
+@dataclass
+class Section:
+    """One heading and the text under it (up to the next heading of any level)."""
+
+    id: str
+    title: str
+    level: int
+    path: list[str]
+    start_line: int
+    end_line: int
+    text: str
+    tokens: int = 0
+
+    @property
+    def body(self) -> str:
+        """The section text without its heading line."""
+        return self.text.split("\n", 1)[1] if "\n" in self.text else ""
+
+
+@dataclass
+class Spec:
+    """A loaded, templated spec."""
+
+    path: str
+    source: str
+    text: str
+    model_name: str
+    provider_name: str
+    unknown_placeholders: list[Placeholder]
+    sections: list[Section] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the templated text: what downstream stages actually see."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    @property
+    def source_sha256(self) -> str:
+        """Hash of the file as written."""
+        return hashlib.sha256(self.source.encode("utf-8")).hexdigest()
+
+
+def read_spec_text(path: str | Path) -> str:
+    """Read a spec file as UTF-8 text, with one-line errors for every bad case."""
+    p = Path(path)
+    if not p.exists():
+        raise MsmError(f"spec file not found: {p}")
+    if p.is_dir():
+        raise MsmError(f"spec path is a directory, not a file: {p}")
+    try:
+        size = p.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise MsmError(f"spec file is too large ({size} bytes > {MAX_SPEC_BYTES}): {p}")
+        raw = p.read_bytes()
+    except PermissionError as e:
+        raise MsmError(f"cannot read spec file (permission denied): {p}") from e
+    except OSError as e:
+        raise MsmError(f"cannot read spec file: {p}: {e.strerror or e}") from e
+    if b"\x00" in raw:
+        raise MsmError(f"spec file looks binary (contains NUL bytes): {p}")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise MsmError(
+            f"spec file is not valid UTF-8 (byte {e.start}): {p}; re-save it as UTF-8"
+        ) from e
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise MsmError(f"spec file is empty: {p}")
+    return text
+
+
+def render_template(text: str, values: dict[str, str]) -> tuple[str, list[Placeholder]]:
+    """Fill ``{name}`` for the names in ``values``; report other identifiers.
+
+    Substitution is a single pass, so a value containing braces is never
+    re-expanded, and ``{{name}}`` yields a literal ``{name}``.
+    """
+    unknown: list[Placeholder] = []
+    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def line_of(pos: int) -> int:
+        lo, hi = 0, len(line_starts) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if line_starts[mid] <= pos:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo + 1
+
+    def sub(m: re.Match[str]) -> str:
+        left, name, right = m.group(1), m.group(2), m.group(3)
+        if left and right:
+            # {{name}}: an escape for known names, untouched otherwise
+            return "{" + name + "}" if name in values else m.group(0)
+        if name in values:
+            return left + values[name] + right
+        unknown.append(Placeholder(name, line_of(m.start(2))))
+        return m.group(0)
+
+    return _PLACEHOLDER.sub(sub, text), unknown
+
+
+def load_spec(
+    path: str | Path,
+    model_name: str | None = None,
+    provider_name: str | None = None,
+    count_tokens: Callable[[Sequence[str]], list[int]] | None = None,
+) -> Spec:
+    """Load, template and section a spec file."""
+    source = read_spec_text(path)
+    metadata, body_offset = split_front_matter(source, str(path))
+    values = {
+        "model_name": model_name if model_name is not None else DEFAULT_MODEL_NAME,
+        "provider_name": provider_name if provider_name is not None else DEFAULT_PROVIDER_NAME,
+    }
+    text, unknown = render_template(source, values)
+    spec = Spec(
+        path=str(path),
+        source=source,
+        text=text,
+        model_name=values["model_name"],
+        provider_name=values["provider_name"],
+        unknown_placeholders=unknown,
+    )
+    spec.metadata = metadata
+    spec.sections = split_sections(text, skip_lines=body_offset)
+    counter = count_tokens or approx_token_counts
+    for s, n in zip(spec.sections, counter([s.text for s in spec.sections]), strict=True):
+        s.tokens = n
+    return spec
+
+
+def _slug(title: str) -> str:
+    norm = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", norm.lower()).strip("-")
+    return slug[:80] or "section"
+
+
+def split_front_matter(text: str, where: str = "spec") -> tuple[dict[str, Any], int]:
+    """Parse optional YAML front matter (``---`` ... ``---`` at the top).
+
+    Returns the metadata and the number of lines it occupies; the lines stay in
+    the text (so line numbers match the file) and are skipped by sectioning.
+    Machine-readable facts live there, e.g. the preferences of a cheese spec.
+    """
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        return {}, 0
+    for i in range(1, len(lines)):
+        if lines[i].strip() in ("---", "..."):
+            import yaml
+
+            try:
+                data = yaml.safe_load("\n".join(lines[1:i])) or {}
+            except yaml.YAMLError as e:
+                raise MsmError(
+                    f"{where}: front matter is not valid YAML: {str(e).splitlines()[0]}"
+                ) from e
+            if not isinstance(data, dict):
+                raise MsmError(f"{where}: front matter must be a YAML mapping")
+            return data, i + 1
+    raise MsmError(f"{where}: front matter starts with '---' on line 1 but never ends")
+
+
+def split_sections(text: str, skip_lines: int = 0) -> list[Section]:
+    """Split text at ATX headings (``#`` .. ``######``), ignoring fenced code.
+
+    Text before the first heading becomes a ``preamble`` section. Ids come from
+    explicit ``{#anchor}`` markers where present, else from the title; repeats
+    get ``-2``, ``-3``... so ids are unique and deterministic.
+    """
+    lines = text.split("\n")
+    heads: list[tuple[int, int, str, str | None]] = []  # (line index, level, title, anchor)
+    fence: str | None = None
+    for i, line in enumerate(lines):
+        if i < skip_lines:
+            continue
+        fm = _FENCE.match(line)
+        if fm:
+            mark = fm.group(1)
+            if fence is None:
+                fence = mark[0] * len(mark)
+            elif mark.startswith(fence):
+                fence = None
+            continue
+        if fence is not None:
+            continue
+        hm = _HEADING.match(line)
+        if hm:
+            title = hm.group(2)
+            anchor = None
+            am = _ANCHOR.search(title)
+            if am:
+                anchor = am.group(1)
+                title = title[: am.start()].rstrip()
+            heads.append((i, len(hm.group(1)), title, anchor))
+
+    sections: list[Section] = []
+    seen: dict[str, int] = {}
+
+    def unique(base: str) -> str:
+        n = seen.get(base, 0) + 1
+        seen[base] = n
+        return base if n == 1 else f"{base}-{n}"
+
+    first = heads[0][0] if heads else len(lines)
+    pre_lines = lines[skip_lines:first]
+    lead = next((k for k, x in enumerate(pre_lines) if x.strip()), None)
+    if lead is not None:
+        pre = "\n".join(pre_lines[lead:]).rstrip("\n")
+        start = skip_lines + lead + 1
+        sections.append(Section(unique("preamble"), "(preamble)", 0, [], start, first, pre))
+    stack: list[tuple[int, str]] = []
+    for k, (i, level, title, anchor) in enumerate(heads):
+        end = heads[k + 1][0] if k + 1 < len(heads) else len(lines)
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        path = [t for _, t in stack] + [title]
+        stack.append((level, title))
+        body = "\n".join(lines[i:end]).rstrip("\n")
+        sections.append(
+            Section(unique(anchor or _slug(title)), title, level, path, i + 1, end, body)
+        )
+    return sections
+
+
+_WORDISH = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+def approx_token_counts(texts: Sequence[str]) -> list[int]:
+    """A tokenizer-free estimate (words and punctuation marks).
+
+    Used only when no tokenizer is available; ``msm spec`` uses the bundled
+    model's tokenizer by default.
+    """
+    return [len(_WORDISH.findall(t)) for t in texts]
+
+
+def tokenizer_counter(tokenizer_json: str | Path) -> Callable[[Sequence[str]], list[int]]:
+    """Token counter from a ``tokenizer.json`` (fast, no transformers import)."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tokenizer_json))
+
+    def count(texts: Sequence[str]) -> list[int]:
+        return [len(e.ids) for e in tok.encode_batch(list(texts), add_special_tokens=False)]
+
+    return count
