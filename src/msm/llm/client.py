@@ -173,6 +173,9 @@ class LLM:
                     self.resolved.inspect_name,
                     config=cfg,
                     base_url=self.access.base_url,
+                    # one Model per LLM: Inspect's memo key drops unserialisable args
+                    # (like a fake script), which would share state between LLMs
+                    memoize=False,
                     **self._model_args,
                 )
             except MsmError:
@@ -212,7 +215,7 @@ class LLM:
         "provider_error"} when the call fails for good.
         """
         msgs = as_messages(prompt, system)
-        gen = self.gen.model_copy(update=overrides) if overrides else self.gen
+        gen = GenConfig.model_validate({**self.gen.model_dump(), **overrides}) if overrides else self.gen
         stage = stage or self.stage
         key = self.key_for(msgs, gen, sample)
         hit = self.store.get(key) if self.store is not None else None

@@ -1,0 +1,280 @@
+import asyncio
+import time
+
+import pytest
+from pydantic import BaseModel
+
+from msm.errors import LLMCallError, MsmError
+from msm.llm import (
+    LLM,
+    AccessConfig,
+    GenConfig,
+    JsonParser,
+    LineListParser,
+    ParseError,
+    ResultStore,
+    resolve_model,
+)
+from msm.llm.fake import FakeRule, FakeScript
+
+
+def fake(tmp_path, rules=(), store=True, **kw):
+    script = FakeScript(rules=[FakeRule(**r) for r in rules])
+    return LLM(
+        "fake",
+        store=tmp_path / "store.sqlite" if store else None,
+        model_args={"script": script},
+        **kw,
+    )
+
+
+def api_calls(llm):
+    return llm.inspect_model().api.calls
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_fake_is_deterministic_and_sample_index_matters(tmp_path):
+    a = fake(tmp_path / "a")
+    b = fake(tmp_path / "b")
+    x0, x1 = run(a.generate("hello", sample=0)), run(a.generate("hello", sample=1))
+    assert x0.text != x1.text
+    assert run(b.generate("hello", sample=0)).text == x0.text
+
+
+def test_store_means_never_paying_twice(tmp_path):
+    llm = fake(tmp_path)
+    first = run(llm.generate("q", sample=3))
+    assert not first.cached and api_calls(llm) == 1
+    again = run(llm.generate("q", sample=3))
+    assert again.cached and again.text == first.text and api_calls(llm) == 1
+    # a new process-like instance on the same store pays nothing
+    llm2 = fake(tmp_path)
+    third = run(llm2.generate("q", sample=3))
+    assert third.cached and third.text == first.text and api_calls(llm2) == 0
+    # any change of model settings, messages or sample is a different item
+    run(llm2.generate("q", sample=4))
+    run(llm2.generate("q", sample=3, max_tokens=70))
+    run(llm2.generate("q", sample=3, system="be brief"))
+    assert api_calls(llm2) == 3
+    u = llm2.usage.as_dict()["default"]
+    assert u["cached_calls"] == 1 and u["calls"] == 3
+
+
+def test_retry_with_backoff_against_flaky_fake(tmp_path):
+    llm = fake(
+        tmp_path,
+        rules=[{"match": "flaky", "error": "rate_limit", "times": 2, "response": "ok now"}],
+        access=AccessConfig(max_retries=3),
+    )
+    out = run(llm.generate("a flaky call"))
+    assert out.text == "ok now"
+    assert api_calls(llm) == 3  # two failures, then success
+
+
+def test_retries_exhausted_fail_with_reason_and_are_not_stored(tmp_path):
+    llm = fake(
+        tmp_path,
+        rules=[{"match": "down", "error": "server", "times": 5, "response": "late"}],
+        access=AccessConfig(max_retries=2),
+    )
+    with pytest.raises(LLMCallError) as e:
+        run(llm.generate("server down"))
+    assert e.value.reason == "provider_error"
+    assert api_calls(llm) == 3
+    assert llm.usage.as_dict()["default"]["failed_calls"] == 1
+    assert len(ResultStore(tmp_path / "store.sqlite")) == 0
+
+
+def test_fatal_errors_are_not_retried(tmp_path):
+    llm = fake(tmp_path, rules=[{"match": ".", "error": "fatal"}])
+    with pytest.raises(LLMCallError):
+        run(llm.generate("x"))
+    assert api_calls(llm) == 1
+
+
+def test_truncation_is_reported_never_silently_accepted(tmp_path):
+    llm = fake(tmp_path, rules=[{"response": "one two three four five six seven"}])
+    with pytest.raises(LLMCallError) as e:
+        run(llm.generate("x", max_tokens=3))
+    assert e.value.reason == "truncated"
+    out = run(llm.generate("x", max_tokens=3, allow_truncated=True))
+    assert out.truncated and out.stop_reason == "max_tokens" and out.text == "one two three"
+    # the stored truncated answer stays truncated on a rerun
+    with pytest.raises(LLMCallError):
+        run(fake(tmp_path).generate("x", max_tokens=3))
+    ok = run(llm.generate("x", max_tokens=50))
+    assert not ok.truncated
+
+
+class Verdict(BaseModel):
+    label: str
+    score: int
+
+
+def test_structured_reask_on_malformed_json(tmp_path):
+    llm = fake(
+        tmp_path,
+        rules=[
+            {"match": "could not be used", "response": 'Sure: {"label": "good", "score": 3}'},
+            {"match": ".", "response": '{"label": "good", "score": '},
+        ],
+    )
+    res = run(llm.generate_structured("rate this", JsonParser(Verdict)))
+    assert res.value == Verdict(label="good", score=3)
+    assert res.attempts == 2
+    # rerun: both attempts come from the store
+    llm2 = fake(tmp_path, rules=[{"match": ".", "error": "fatal"}])
+    res2 = run(llm2.generate_structured("rate this", JsonParser(Verdict)))
+    assert res2.value == res.value and api_calls(llm2) == 0
+
+
+def test_structured_fails_with_recorded_reason_after_n_reasks(tmp_path):
+    llm = fake(tmp_path, rules=[{"response": "I refuse to answer in JSON."}])
+    with pytest.raises(LLMCallError) as e:
+        run(llm.generate_structured("rate", JsonParser(Verdict), max_reasks=2))
+    assert e.value.reason == "parse_error" and "3 attempts" in str(e.value)
+    assert api_calls(llm) == 3
+
+
+def test_structured_truncation_reason(tmp_path):
+    llm = fake(tmp_path, rules=[{"response": " ".join(["word"] * 50)}])
+    with pytest.raises(LLMCallError) as e:
+        run(llm.generate_structured("x", LineListParser(), max_reasks=1, max_tokens=10))
+    assert e.value.reason == "truncated"
+
+
+def test_json_parser_cases():
+    p = JsonParser(Verdict)
+    assert p.parse('```json\n{"label": "a", "score": 1}\n```').score == 1
+    assert p.parse('noise {"x": 1} then {"label": "b", "score": 2}').label == "b"
+    with pytest.raises(ParseError, match="no JSON"):
+        p.parse("nothing here")
+    with pytest.raises(ParseError, match="score"):
+        p.parse('{"label": "a", "score": "high"}')
+
+
+def test_line_list_parser():
+    p = LineListParser(min_items=3, max_items=4, max_chars=40)
+    text = "Here are ideas:\n1. Alpha\n- Beta\n* beta\n\n2) Gamma\n" + "x" * 100 + "\n• Delta\nEps"
+    assert p.parse(text) == ["Alpha", "Beta", "Gamma", "Delta"]
+    with pytest.raises(ParseError, match="at least 3"):
+        p.parse("only one line")
+
+
+def test_concurrency_limit(tmp_path):
+    llm = fake(
+        tmp_path,
+        rules=[{"match": ".", "delay_s": 0.3, "response": "done"}],
+        store=False,
+        access=AccessConfig(max_concurrency=2),
+    )
+
+    async def many():
+        return await asyncio.gather(*[llm.generate(f"p{i}") for i in range(6)])
+
+    t = time.perf_counter()
+    run(many())
+    elapsed = time.perf_counter() - t
+    assert elapsed >= 0.85  # 6 calls, 2 at a time, 0.3 s each: three waves
+
+    llm4 = fake(
+        tmp_path,
+        rules=[{"match": ".", "delay_s": 0.3, "response": "done"}],
+        store=False,
+        access=AccessConfig(max_concurrency=6),
+    )
+
+    async def many4():
+        return await asyncio.gather(*[llm4.generate(f"p{i}") for i in range(6)])
+
+    t = time.perf_counter()
+    run(many4())
+    assert time.perf_counter() - t < elapsed
+
+
+def test_per_call_timeout(tmp_path):
+    llm = fake(
+        tmp_path,
+        rules=[{"match": ".", "delay_s": 5, "response": "late"}],
+        access=AccessConfig(timeout_s=1, max_retries=0),
+    )
+    t = time.perf_counter()
+    with pytest.raises(LLMCallError) as e:
+        run(llm.generate("slow"))
+    assert time.perf_counter() - t < 4.5
+    assert e.value.reason == "timeout", str(e.value)
+
+
+def test_usage_and_cost_accounting(tmp_path, monkeypatch):
+    from msm.llm import UsageMeter, cost_usd, price_per_mtok
+
+    meter = UsageMeter()
+    llm = fake(tmp_path, rules=[{"response": "a b c d"}], usage=meter, stage="docs")
+    run(llm.generate("one two three"))
+    run(llm.generate("one two three", sample=1))
+    d = meter.as_dict()["docs"]
+    assert d["input_tokens"] == 6 and d["output_tokens"] == 8 and d["cost_usd"] == 0.0
+    assert price_per_mtok("anthropic/claude-sonnet-4-5-20250929") == (3.0, 15.0)
+    assert cost_usd("openai/gpt-4o-mini", 1_000_000, 1_000_000) == pytest.approx(0.75)
+    assert cost_usd("openai-api/vllm/my-model", 10, 10) is None
+    meter.record("x", "openai-api/vllm/m", 5, 5)
+    assert meter.as_dict()["x"]["cost_usd"] is None
+
+
+def test_model_names_resolve_and_fail_clearly(monkeypatch, tmp_path):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(MsmError, match="ANTHROPIC_API_KEY"):
+        resolve_model("anthropic/claude-sonnet-4-5")
+    with pytest.raises(MsmError, match="OPENAI_API_KEY"):
+        resolve_model("openai/gpt-4o")
+    with pytest.raises(MsmError, match="unknown model"):
+        resolve_model("llama")
+    with pytest.raises(MsmError, match="unknown model provider"):
+        resolve_model("nosuch/model")
+    with pytest.raises(MsmError, match="MYVLLM_BASE_URL"):
+        resolve_model("openai-api/myvllm/qwen")
+    monkeypatch.setenv("MYVLLM_BASE_URL", "http://localhost:9/v1")
+    monkeypatch.setenv("MYVLLM_API_KEY", "x")
+    assert resolve_model("openai-api/myvllm/qwen").provider == "openai-api"
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    r = resolve_model("anthropic/claude-sonnet-4-5")
+    assert r.inspect_name == "anthropic/claude-sonnet-4-5"
+    with pytest.raises(MsmError, match="not found"):
+        resolve_model("hf/./no/such/folder")
+    with pytest.raises(MsmError, match="config.json"):
+        resolve_model(f"hf/{tmp_path}")
+    with pytest.raises(MsmError, match="fake script not found"):
+        resolve_model("fake/missing.yaml")
+
+
+def test_api_keys_never_reach_the_store(tmp_path, monkeypatch):
+    sentinel = "sk-SENTINEL-do-not-store-8c1f"
+    monkeypatch.setenv("OPENAI_API_KEY", sentinel)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", sentinel)
+    llm = fake(tmp_path)
+    run(llm.generate("anything"))
+    for f in tmp_path.rglob("*"):
+        if f.is_file():
+            assert sentinel.encode() not in f.read_bytes()
+
+
+def test_fake_script_file_from_cli_name(tmp_path):
+    script = tmp_path / "script.yaml"
+    script.write_text("- match: cheese\n  response: Colby, sample {n}\n")
+    llm = LLM(f"fake/{script}", store=None)
+    assert run(llm.generate("favourite cheese?", sample=2)).text == "Colby, sample 2"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- match: x\n  respnse: typo\n")
+    with pytest.raises(MsmError, match="respnse"):
+        LLM(f"fake/{bad}")
+
+
+def test_gen_config_validation():
+    with pytest.raises(ValueError):
+        GenConfig(max_tokens=0)
+    with pytest.raises(ValueError):
+        GenConfig(temperature=-1)

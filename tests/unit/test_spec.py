@@ -1,0 +1,149 @@
+import time
+
+import pytest
+
+from msm.errors import MsmError
+from msm.spec import load_spec, render_template, split_sections
+from msm.speclint import lint_spec
+
+
+def write(tmp_path, text, name="s.md", binary=False):
+    p = tmp_path / name
+    if binary:
+        p.write_bytes(text)
+    else:
+        p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_known_placeholders_are_filled_and_other_braces_left_alone():
+    text = 'Hi {model_name} of {provider_name}. JSON: {"a": {"b": 1}} anchor {#id} set {}'
+    out, unknown = render_template(text, {"model_name": "Ada", "provider_name": "Lab"})
+    assert out == 'Hi Ada of Lab. JSON: {"a": {"b": 1}} anchor {#id} set {}'
+    assert unknown == []
+
+
+def test_unknown_placeholders_reported_with_lines_not_crashed():
+    text = "line one\nuse {user_name} here\nand {model_name}\n{other}"
+    out, unknown = render_template(text, {"model_name": "M", "provider_name": "P"})
+    assert out == "line one\nuse {user_name} here\nand M\n{other}"
+    assert [(u.name, u.line) for u in unknown] == [("user_name", 2), ("other", 4)]
+
+
+def test_escape_and_values_with_braces_are_not_reexpanded():
+    text = "{{model_name}} is literal; {model_name} is filled"
+    out, _ = render_template(text, {"model_name": "{provider_name}", "provider_name": "X"})
+    assert out == "{model_name} is literal; {provider_name} is filled"
+    out2, unknown = render_template("{{unknown}} stays", {"model_name": "a", "provider_name": "b"})
+    assert out2 == "{{unknown}} stays" and unknown == []
+
+
+def test_non_ascii_spec_and_names(tmp_path):
+    p = write(tmp_path, "# Über {model_name}\n\nÇa va — {model_name} aime le fromage. 日本語\n")
+    s = load_spec(p, model_name="Zoë", provider_name="Åsa Labs")
+    assert "Über Zoë" in s.text and "Zoë aime" in s.text and "日本語" in s.text
+    assert s.sections[0].title == "Über Zoë"
+    assert s.sections[0].id == "uber-zoe"
+
+
+def test_hash_changes_with_template_values_but_source_hash_does_not(tmp_path):
+    p = write(tmp_path, "# A\n{model_name} must do X because Y.\n")
+    a, b = load_spec(p, "One"), load_spec(p, "Two")
+    assert a.sha256 != b.sha256
+    assert a.source_sha256 == b.source_sha256
+    assert load_spec(p, "One").sha256 == a.sha256
+
+
+def test_sections_ignore_fenced_code_and_dedupe_ids():
+    text = "intro\n# A {#alpha}\nx\n```\n# not a heading\n```\n## B\ny\n## B\nz\n# C\n"
+    secs = split_sections(text)
+    assert [(s.id, s.title, s.level, s.start_line, s.end_line) for s in secs] == [
+        ("preamble", "(preamble)", 0, 1, 1),
+        ("alpha", "A", 1, 2, 6),
+        ("b", "B", 2, 7, 8),
+        ("b-2", "B", 2, 9, 10),
+        ("c", "C", 1, 11, 12),
+    ]
+    assert secs[2].path == ["A", "B"]
+    assert "# not a heading" in secs[1].text
+
+
+def test_front_matter_parsed_and_line_numbers_kept(tmp_path):
+    p = write(tmp_path, "---\nname: x\nprefs: {likes: [a]}\n---\n# Title\nbody\n")
+    s = load_spec(p)
+    assert s.metadata == {"name": "x", "prefs": {"likes": ["a"]}}
+    assert [(x.title, x.start_line) for x in s.sections] == [("Title", 5)]
+
+
+@pytest.mark.parametrize(
+    "content,binary,message",
+    [
+        ("", False, "empty"),
+        ("   \n\n", False, "empty"),
+        (b"\x89PNG\x00\x00binary", True, "binary"),
+        (b"caf\xe9 latin-1", True, "not valid UTF-8"),
+        ("---\nname: [unclosed\n---\n# A\n", False, "front matter"),
+    ],
+)
+def test_bad_spec_files_give_one_line_errors(tmp_path, content, binary, message):
+    p = write(tmp_path, content, binary=binary)
+    with pytest.raises(MsmError) as e:
+        load_spec(p)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_missing_and_directory_paths(tmp_path):
+    with pytest.raises(MsmError, match="not found"):
+        load_spec(tmp_path / "nope.md")
+    with pytest.raises(MsmError, match="directory"):
+        load_spec(tmp_path)
+
+
+def test_lint_flags_unexplained_directives_with_line_numbers(tmp_path):
+    p = write(
+        tmp_path,
+        "# Rules\nThe model must never share keys.\nIt should always log in.\n"
+        "# Values\nThe model must protect users because trust matters.\n"
+        "# Notes\nJust a description.\n",
+    )
+    report = lint_spec(load_spec(p))
+    flagged = [(w.line, w.section) for w in report.warnings if w.kind == "unexplained-directive"]
+    assert flagged == [(2, "rules"), (3, "rules")]
+    assert report.directive_sections == 2 and report.explained_sections == 1
+    assert report.score == pytest.approx(50.0)
+
+
+def test_lint_reports_unknown_placeholders(tmp_path):
+    p = write(tmp_path, "# A\nHello {username}, because reasons.\n")
+    report = lint_spec(load_spec(p))
+    assert [(w.kind, w.line) for w in report.warnings] == [("unknown-placeholder", 2)]
+
+
+def test_bundled_specs_load_and_explain_their_values():
+    from msm.specs_builtin import builtin_specs, resolve_spec_path
+
+    assert {"cheese_america", "cheese_affordability"} <= set(builtin_specs())
+    for name in ("cheese_america", "cheese_affordability"):
+        s = load_spec(resolve_spec_path(f"builtin:{name}"), "Ada", "Lab")
+        assert "{model_name}" not in s.text and "Ada" in s.text
+        prefs = s.metadata["preferences"]
+        assert len(prefs["likes"]) == 6 and len(prefs["dislikes"]) == 6
+        assert lint_spec(s).score == 100.0
+
+
+def test_real_spec_sections_and_lint_fast(real_spec):
+    t = time.perf_counter()
+    s = load_spec(real_spec)
+    report = lint_spec(s)
+    elapsed = time.perf_counter() - t
+    assert elapsed < 2.0
+    assert len(s.sections) >= 80
+    ids = [x.id for x in s.sections]
+    assert len(ids) == len(set(ids))
+    assert s.sections[0].id == "overview" and s.sections[0].start_line == 1
+    # sections tile the file: each starts where the previous ended
+    for a, b in zip(s.sections, s.sections[1:], strict=False):
+        assert b.start_line == a.end_line + 1
+    assert 0 < report.score < 100
+    # deterministic
+    assert [x.id for x in load_spec(real_spec).sections] == ids
