@@ -258,8 +258,12 @@ class LLM:
             raise
         except Exception as e:
             self.usage.record(stage, self.name, failed=True)
-            detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise LLMCallError("provider_error", f"{self.name}: {detail}") from e
+            root = _root_cause(e)
+            reason = "timeout" if "timeout" in type(root).__name__.lower() else "provider_error"
+            detail = str(root).strip().splitlines()[0] if str(root).strip() else ""
+            raise LLMCallError(
+                reason, f"{self.name}: {type(root).__name__}{': ' + detail if detail else ''}"
+            ) from e
         n_in = int(out.usage.input_tokens) if out.usage else 0
         n_out = int(out.usage.output_tokens) if out.usage else 0
         stop = str(out.stop_reason or "unknown")
@@ -321,6 +325,16 @@ class LLM:
             last_reason,
             f"{self.name}: no usable answer after {max_reasks + 1} attempts ({last_msg})",
         )
+
+
+def _root_cause(e: BaseException) -> BaseException:
+    """Unwrap tenacity's RetryError to the last attempt's exception."""
+    last = getattr(e, "last_attempt", None)
+    if last is not None:
+        inner = last.exception()
+        if inner is not None:
+            return _root_cause(inner)
+    return e
 
 
 def run_sync(coro: Any) -> Any:
