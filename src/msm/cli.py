@@ -266,7 +266,9 @@ def version() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors, meaningful exit codes."""
-    import click
+    # typer >= 0.2x vendors click and raises its own exception classes
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+    from typer.exceptions import Abort, Exit
 
     debug = bool(os.environ.get("MSM_DEBUG"))
     try:
@@ -276,13 +278,16 @@ def main(argv: list[str] | None = None) -> None:
             standalone_mode=False,
         )
         sys.exit(rv if isinstance(rv, int) else 0)
-    except click.exceptions.Exit as e:
+    except Exit as e:
         sys.exit(e.exit_code)
-    except click.exceptions.UsageError as e:
+    except NoArgsIsHelpError as e:
+        print(e.ctx.get_help() if e.ctx is not None else e.format_message())
+        sys.exit(2)
+    except UsageError as e:
         hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
         print(f"msm: error: {' '.join(e.format_message().split())}{hint}", file=sys.stderr)
         sys.exit(2)
-    except click.exceptions.Abort:
+    except Abort:
         print("msm: aborted", file=sys.stderr)
         sys.exit(130)
     except KeyboardInterrupt:

@@ -1,0 +1,97 @@
+"""The CLI as a user meets it: one clear line on stderr and a non-zero exit for bad input."""
+
+import json
+
+import pytest
+
+from tests.conftest import run_msm
+
+
+def assert_one_line_error(r, *needles):
+    assert r.returncode != 0, r.stdout
+    assert "Traceback" not in r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("msm: error:"), lines[0]
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def test_help_lists_commands():
+    r = run_msm("--help")
+    assert r.returncode == 0
+    for cmd in ("spec", "models", "generate", "demo"):
+        assert cmd in r.stdout
+
+
+@pytest.mark.parametrize(
+    "setup,args,needle",
+    [
+        (None, ["spec", "lint", "{tmp}/missing.md"], "not found"),
+        ("empty", ["spec", "sections", "{tmp}/s.md", "--tokenizer", "approx"], "empty"),
+        ("binary", ["spec", "show", "{tmp}/s.md"], "binary"),
+        ("latin1", ["spec", "lint", "{tmp}/s.md"], "UTF-8"),
+        (None, ["spec", "lint", "{tmp}"], "directory"),
+        (None, ["spec", "lint", "builtin:nope"], "unknown builtin spec"),
+        ("ok", ["spec", "sections", "{tmp}/s.md", "--tokenizer", "{tmp}/nope"], "tokenizer"),
+        (None, ["spec", "lint", "--bogus-flag", "x"], "--bogus-flag"),
+        (None, ["generate", "hi", "--model", "llama"], "unknown model name"),
+        (None, ["generate", "hi", "--model", "nosuch/x"], "unknown model provider"),
+        (None, ["generate", "hi", "--model", "anthropic/claude-sonnet-4-5"], "ANTHROPIC_API_KEY"),
+        (None, ["generate", "hi", "--model", "fake", "--max-tokens", "0"], "max-tokens"),
+        (None, ["generate", "hi", "--model", "fake", "--max-tokens", "many"], "max-tokens"),
+        (None, ["generate", "", "--model", "fake"], "empty prompt"),
+        (None, ["generate", "hi", "--model", "fake", "--store", "{tmp}"], "directory"),
+        (None, ["nosuchcommand"], "nosuchcommand"),
+    ],
+)
+def test_bad_input_one_line_errors(tmp_path, setup, args, needle):
+    p = tmp_path / "s.md"
+    if setup == "empty":
+        p.write_text("")
+    elif setup == "binary":
+        p.write_bytes(b"\x00\x01\x02PNG")
+    elif setup == "latin1":
+        p.write_bytes(b"# Caf\xe9\n")
+    elif setup == "ok":
+        p.write_text("# A\ntext\n")
+    before = sorted(x.name for x in tmp_path.iterdir())
+    r = run_msm(
+        *[a.replace("{tmp}", str(tmp_path)) for a in args],
+        env={"ANTHROPIC_API_KEY": ""},
+    )
+    assert_one_line_error(r, needle)
+    assert sorted(x.name for x in tmp_path.iterdir()) == before  # nothing half-written
+
+
+def test_spec_commands_on_a_small_spec(tmp_path):
+    p = tmp_path / "s.md"
+    p.write_text("# Rules\nThe model must obey.\n# Why\nIt must help because people matter.\n")
+    r = run_msm("spec", "lint", str(p))
+    assert r.returncode == 0
+    assert f"{p}:2: unexplained-directive" in r.stdout
+    assert "score 50/100" in r.stdout
+    r = run_msm("spec", "lint", str(p), "--min-score", "80")
+    assert r.returncode == 1
+    r = run_msm("spec", "sections", str(p), "--tokenizer", "approx", "--json")
+    rows = json.loads(r.stdout)
+    assert [x["id"] for x in rows] == ["rules", "why"] and rows[0]["tokens"] > 0
+    r = run_msm("spec", "show", str(p), "--model-name", "Ada", "--json")
+    assert json.loads(r.stdout)["model_name"] == "Ada"
+
+
+def test_generate_with_fake_model(tmp_path):
+    script = tmp_path / "f.yaml"
+    script.write_text("- match: cheese\n  response: Colby is best, sample {n}\n")
+    r = run_msm("generate", "favourite cheese?", "--model", f"fake/{script}", "--n", "2")
+    assert r.returncode == 0, r.stderr
+    assert "Colby is best, sample 0" in r.stdout and "Colby is best, sample 1" in r.stdout
+    r = run_msm("generate", "a long answer please", "--model", "fake", "--max-tokens", "3")
+    assert r.returncode == 0
+    assert "truncated" in r.stderr
+
+
+def test_models_list_shows_embedded():
+    r = run_msm("models", "list")
+    assert r.returncode == 0
+    assert "embedded" in r.stdout and "SmolLM2-135M-Instruct" in r.stdout
