@@ -215,7 +215,11 @@ class LLM:
         "provider_error"} when the call fails for good.
         """
         msgs = as_messages(prompt, system)
-        gen = GenConfig.model_validate({**self.gen.model_dump(), **overrides}) if overrides else self.gen
+        gen = (
+            GenConfig.model_validate({**self.gen.model_dump(), **overrides})
+            if overrides
+            else self.gen
+        )
         stage = stage or self.stage
         key = self.key_for(msgs, gen, sample)
         hit = self.store.get(key) if self.store is not None else None

@@ -1,0 +1,94 @@
+"""The bundled SmolLM2, for real: conversion, generation, batching, truncation."""
+
+import asyncio
+import json
+import time
+
+import pytest
+from tests.conftest import run_msm
+
+from msm.llm import LLM, GenConfig
+from msm.models import embedded_model_dir
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def model_dir():
+    return embedded_model_dir()
+
+
+def test_conversion_is_a_plain_hf_folder(model_dir):
+    names = {p.name for p in model_dir.iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", "msm-conversion.json"} <= names
+    config = json.loads((model_dir / "config.json").read_text())
+    assert "quantization_config" not in config  # would block fine-tuning later
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    assert tok.chat_template and "<|im_start|>" in tok.chat_template
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    n = sum(p.numel() for p in model.parameters())
+    assert 130e6 < n < 140e6
+    # later loads skip conversion
+    t = time.perf_counter()
+    assert embedded_model_dir() == model_dir
+    assert time.perf_counter() - t < 0.5
+
+
+def test_generate_greedy_and_batched(model_dir, tmp_path):
+    llm = LLM("embedded", gen=GenConfig(max_tokens=24, temperature=0), store=tmp_path / "s.sqlite")
+
+    async def go():
+        solo = await llm.generate("What is the capital of France?", allow_truncated=True)
+        many = await asyncio.gather(
+            *[
+                llm.generate(f"Name a colour. Request {i}.", sample=i, allow_truncated=True)
+                for i in range(6)
+            ]
+        )
+        return solo, many
+
+    solo, many = asyncio.run(go())
+    assert "Paris" in solo.text
+    assert all(m.text.strip() for m in many)
+    engine = llm.inspect_model().api.engine
+    assert engine.largest_batch >= 4  # concurrent requests really shared a batch
+    assert all(m.input_tokens > 0 and 0 < m.output_tokens <= 24 for m in many)
+
+
+def test_truncation_detected_on_real_model(model_dir):
+    llm = LLM("embedded", gen=GenConfig(max_tokens=4, temperature=0))
+    out = asyncio.run(llm.generate("Write a long essay about rivers.", allow_truncated=True))
+    assert out.truncated and out.stop_reason == "max_tokens" and out.output_tokens == 4
+    short = asyncio.run(
+        LLM("embedded", gen=GenConfig(max_tokens=64, temperature=0)).generate("Say just: yes")
+    )
+    assert not short.truncated and short.stop_reason == "stop"
+
+
+def test_cli_generate_embedded(model_dir):
+    r = run_msm(
+        "generate",
+        "What is the capital of France?",
+        "--model",
+        "embedded",
+        "--max-tokens",
+        "20",
+        "--temperature",
+        "0",
+    )
+    assert r.returncode == 0, r.stderr
+    assert "Paris" in r.stdout
+
+
+def test_cli_sections_real_spec_with_embedded_tokenizer(model_dir, real_spec):
+    t = time.perf_counter()
+    r = run_msm("spec", "sections", str(real_spec), "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert len(rows) >= 80 and sum(x["tokens"] for x in rows) > 50_000
+    r2 = run_msm("spec", "lint", str(real_spec))
+    assert r2.returncode == 0 and "score" in r2.stdout
+    # both commands as subprocesses, interpreter start-up included
+    assert time.perf_counter() - t < 10
