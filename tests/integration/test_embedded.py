@@ -5,10 +5,10 @@ import json
 import time
 
 import pytest
-from tests.conftest import run_msm
 
 from msm.llm import LLM, GenConfig
 from msm.models import embedded_model_dir
+from tests.conftest import run_msm
 
 pytestmark = pytest.mark.integration
 

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from tests.conftest import run_msm
 
 
