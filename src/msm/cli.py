@@ -244,6 +244,114 @@ def generate(
             )
 
 
+@app.command("docgen")
+def docgen(
+    spec: SpecArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Generator model.")] = "embedded",
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Plan only; print projected documents/tokens/cost.")
+    ] = False,
+    mode: Annotated[str, typer.Option("--mode", help="values | rules")] = "values",
+    planner: Annotated[str, typer.Option("--planner", help="structure | llm")] = "structure",
+    model_name: Annotated[
+        str, typer.Option("--model-name", help="Name of the model the documents are about.")
+    ] = "the assistant",
+    provider_name: Annotated[
+        str, typer.Option("--provider-name", help="Its developer.")
+    ] = "its developer",
+    n_assertions: Annotated[int, typer.Option("--n-assertions", help="Per subdomain.")] = 4,
+    n_doc_types: Annotated[int, typer.Option("--n-doc-types", help="Per assertion.")] = 3,
+    n_ideas: Annotated[int, typer.Option("--n-ideas", help="Per (assertion, doc type).")] = 2,
+    docs_per_idea: Annotated[int, typer.Option("--docs-per-idea")] = 1,
+    doc_types_from: Annotated[
+        str, typer.Option("--doc-types-from", help="catalogue | llm")
+    ] = "catalogue",
+    doc_words: Annotated[int, typer.Option("--doc-words", help="Target words per document.")] = 250,
+    max_tokens_doc: Annotated[int, typer.Option("--max-tokens-doc")] = 900,
+    judge: Annotated[
+        str | None, typer.Option("--judge", help="Optional fidelity judge model (fails closed).")
+    ] = None,
+    judge_criterion: Annotated[str | None, typer.Option("--judge-criterion")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="Global limit.")] = 16,
+    temperature: Annotated[float, typer.Option("--temperature")] = 0.8,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    tokenizer: TokenizerOpt = "embedded",
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML with DocgenConfig fields (flags win).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Generate an MSM document corpus from a spec (or --preview its plan and cost)."""
+    from msm.config_io import build_config
+    from msm.docgen import DocgenConfig, run_docgen
+
+    flags = dict(
+        spec=spec,
+        model=model,
+        mode=mode,
+        planner=planner,
+        model_name=model_name,
+        provider_name=provider_name,
+        n_assertions=n_assertions,
+        n_doc_types=n_doc_types,
+        n_ideas=n_ideas,
+        docs_per_idea=docs_per_idea,
+        doc_types_from=doc_types_from,
+        doc_words=doc_words,
+        max_tokens_doc=max_tokens_doc,
+        judge=judge,
+        judge_criterion=judge_criterion,
+        concurrency=concurrency,
+        temperature=temperature,
+        seed=seed,
+    )
+    cfg = build_config(DocgenConfig, config, flags, _explicit_params())
+    result = run_docgen(cfg, out, preview=preview, quiet=quiet, tokenizer=tokenizer)
+    if preview:
+        _print_preview(cfg.model, result)
+        return
+    typer.echo(
+        f"docgen: kept {result['documents_kept']} of {result['documents_generated']} documents "
+        f"({result['tokens']['total']} tokens) -> {out / 'documents.jsonl'}"
+    )
+    if result["drops"]:
+        typer.echo("drops: " + ", ".join(f"{k}={v}" for k, v in result["drops"].items()))
+
+
+def _fmt_cost(c: float | None) -> str:
+    return "unknown (no price for this model)" if c is None else f"${c:,.2f}"
+
+
+def _print_preview(model: str, p: dict[str, Any]) -> None:
+    typer.echo(
+        f"plan: {p['units']} subdomains -> {p['assertions']} assertions -> {p['ideas']} ideas"
+    )
+    typer.echo(f"projected documents: {p['documents']}")
+    typer.echo(
+        f"projected tokens: {p['document_input_tokens']:,} in, "
+        f"{p['document_output_tokens']:,} out ({p['estimate_basis']})"
+    )
+    typer.echo(f"projected cost with {model}: {_fmt_cost(p['document_cost_usd'])}")
+    if p.get("judge_cost_usd") is not None:
+        typer.echo(f"judge cost: {_fmt_cost(p['judge_cost_usd'])}")
+    spent = sum(v["input_tokens"] + v["output_tokens"] for v in p["planning_usage"].values())
+    typer.echo(f"planning so far used {spent:,} tokens")
+
+
+def _explicit_params() -> set[str]:
+    """Names of the parameters the user actually typed (so YAML values are not overridden)."""
+    from typer._click.core import ParameterSource  # type: ignore[import-not-found]
+    from typer._click.globals import get_current_context  # type: ignore[import-not-found]
+
+    ctx = get_current_context()
+    return {
+        name
+        for name in ctx.params
+        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+    }
+
+
 @app.command("demo")
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Where to write the demo's files.")] = Path(

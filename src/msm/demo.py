@@ -20,7 +20,10 @@ from msm.fsutil import atomic_write_json, atomic_write_text
 
 MODEL_NAME = "Smol"
 PROVIDER_NAME = "the msm project"
-SPECS = {"cheese_america": ("american", "america"), "cheese_affordability": ("afford", "budget")}
+SPECS = {
+    "cheese_pro_america": ("american", "america"),
+    "cheese_pro_affordability": ("afford", "budget"),
+}
 DOCS_PER_SPEC = 4
 
 

@@ -122,8 +122,8 @@ def test_lint_reports_unknown_placeholders(tmp_path):
 def test_bundled_specs_load_and_explain_their_values():
     from msm.specs_builtin import builtin_specs, resolve_spec_path
 
-    assert {"cheese_america", "cheese_affordability"} <= set(builtin_specs())
-    for name in ("cheese_america", "cheese_affordability"):
+    assert {"cheese_pro_america", "cheese_pro_affordability"} <= set(builtin_specs())
+    for name in ("cheese_pro_america", "cheese_pro_affordability"):
         s = load_spec(resolve_spec_path(f"builtin:{name}"), "Ada", "Lab")
         assert "{model_name}" not in s.text and "Ada" in s.text
         prefs = s.metadata["preferences"]

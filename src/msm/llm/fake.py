@@ -7,8 +7,11 @@ same prompt differ while a rerun reproduces them exactly.
 A script is a list of rules, tried in order against the transcript (all message
 texts joined by newlines); the first whose regex ``match`` hits decides:
 
-* ``response``: text, or a list of texts picked by ``seed``; ``{n}`` in it is
-  replaced by the seed and ``{prompt_hash}`` by a short hash of the transcript;
+* ``response``: text, or a list of texts picked by ``seed``. In it, ``{n}`` is
+  the seed, ``{prompt_hash}`` a short hash of the transcript, ``{g:NAME}`` the
+  text captured by the named group ``NAME`` of ``match``, and ``{words:K}`` K
+  pseudo-random words drawn from a fixed vocabulary (seeded by the transcript,
+  the seed and the position), so scripted documents differ from each other;
 * ``error``: ``rate_limit`` | ``timeout`` | ``server`` (transient, retried) or
   ``fatal`` (not retried), raised on the first ``times`` attempts of each
   distinct (transcript, seed), forever if ``times`` is absent;
@@ -53,6 +56,41 @@ _WORDS = (
     "the model explains its reasons clearly and cares about honest careful work "
     "while documents describe values principles trade offs memos reports forums"
 ).split()
+
+
+_VOCAB = (
+    "able account across action actually advice after again agree allow almost alone along "
+    "already always among answer anyone appear apply approach area argue around arrive aside "
+    "assume attention audience author avoid balance basic before begin behind belief benefit "
+    "better between board borrow bottom branch brief bright bring budget build burden button "
+    "calm campaign candle careful carry case cause center chance change chapter choice claim "
+    "clear climb close coast cold collect colour common community compare concern confirm "
+    "consider context control corner count course cover craft create credit culture current "
+    "custom daily damage data debate decide deep defend degree deliver depend describe design "
+    "detail develop differ direct discuss distance divide doctor draft dream drive early earn "
+    "easy edge effort either element emerge energy enjoy enough enter equal escape even event "
+    "evidence exact example expect explain extend fabric factor fair faith family farm favour "
+    "feature field figure final finger focus follow forest forget formal frame fresh friend "
+    "future garden gather general gentle giant glass global grade grain ground group growth "
+    "guide habit handle harbor health heavy height hidden history holiday honest horizon human "
+    "idea image impact improve include income index inform inside invite island issue journey "
+    "judge keep kitchen label ladder language large later launch layer leader learn letter "
+    "level light limit listen local logic lucky machine manage market matter meaning measure "
+    "memory method middle minute model moment morning motion narrow nation native nature "
+    "notice number object offer office open option order origin outcome owner paper parent "
+    "partner pattern people period person phrase picture place plain planet plenty policy "
+    "position power practice prefer present pretty print private problem process produce "
+    "project proper public purpose quality quarter question quiet radio range rather reach "
+    "reason record reduce region remain remote repair report request result return review "
+    "river routine rural safety sample scale school season second section secure select "
+    "sense series service settle shape share shelter signal simple single skill social solid "
+    "source space speak special spirit spring stable staff stage standard station steady "
+    "story street strong student study subject summer supply support surface system table "
+    "talent target teacher theory thread ticket timber title topic toward track trade travel "
+    "trust typical union unique update useful valley value vendor village visit voice volume "
+    "wander wealth weather welcome window winter wisdom wonder worker writer yard young"
+).split()
+_DIRECTIVE = re.compile(r"\{(n|prompt_hash|g|words)(?::([A-Za-z0-9_]+))?\}")
 
 
 class FakeTransientError(Exception):
@@ -104,6 +142,14 @@ def load_fake_script(path: str | Path) -> FakeScript:
         raise MsmError(f"fake script {p}: {loc}: {err['msg']}") from e
 
 
+def builtin_script(name: str) -> FakeScript:
+    """A script shipped as package data (``msm/data/fake/<name>.yaml``)."""
+    from importlib import resources
+
+    text = resources.files("msm").joinpath(f"data/fake/{name}.yaml").read_text("utf-8")
+    return FakeScript.model_validate(yaml.safe_load(text))
+
+
 def _h(*parts: object) -> int:
     return int(hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:15], 16)
 
@@ -143,7 +189,12 @@ class FakeModelAPI(ModelAPI):
             self.calls += 1
             self.attempts[key] += 1
             attempt = self.attempts[key]
-        rule = next((r for r in self.script.rules if re.search(r.match, transcript, re.S)), None)
+        rule, groups = None, {}
+        for r in self.script.rules:
+            m = re.search(r.match, transcript, re.S)
+            if m:
+                rule, groups = r, {k: v for k, v in m.groupdict().items() if v is not None}
+                break
         if rule is not None and rule.delay_s:
             await asyncio.sleep(rule.delay_s)
         if rule is not None and rule.error is not None:
@@ -156,7 +207,7 @@ class FakeModelAPI(ModelAPI):
                 kind = rule.error
                 exc = FakeFatalError if kind == "fatal" else FakeTransientError
                 raise exc(f"fake {kind} error (attempt {attempt})")
-        text = self._answer(rule, transcript, seed)
+        text = self._answer(rule, transcript, seed, groups)
         words = text.split()
         limit = config.max_tokens
         stop = rule.stop_reason if rule is not None and rule.stop_reason else "stop"
@@ -175,12 +226,29 @@ class FakeModelAPI(ModelAPI):
             usage=ModelUsage(input_tokens=n_in, output_tokens=n_out, total_tokens=n_in + n_out),
         )
 
-    def _answer(self, rule: FakeRule | None, transcript: str, seed: int) -> str:
+    def _answer(
+        self, rule: FakeRule | None, transcript: str, seed: int, groups: dict[str, str]
+    ) -> str:
         phash = f"{_h(transcript) % 16**8:08x}"
         if rule is not None and rule.response is not None:
             resp = rule.response
             text = resp[seed % len(resp)] if isinstance(resp, list) else resp
-            return text.replace("{n}", str(seed)).replace("{prompt_hash}", phash)
+
+            def fill(m: re.Match[str]) -> str:
+                kind, arg = m.group(1), m.group(2)
+                if kind == "n":
+                    return str(seed)
+                if kind == "prompt_hash":
+                    return phash
+                if kind == "g":
+                    return groups.get(arg or "", "")
+                count = min(int(arg or "0"), 5000)
+                return " ".join(
+                    _VOCAB[_h(transcript, seed, m.start(), i) % len(_VOCAB)] for i in range(count)
+                )
+
+            # one pass, so captured text containing {...} is never expanded again
+            return _DIRECTIVE.sub(fill, text)
         h = _h(transcript, seed)
         picked = [_WORDS[(h >> (4 * i)) % len(_WORDS)] for i in range(8)]
         return f"Fake answer {phash}-{seed}: " + " ".join(picked) + "."

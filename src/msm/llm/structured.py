@@ -31,7 +31,8 @@ class ParseError(ValueError):
 class Parser(Protocol[T_co]):
     """Anything with ``parse(text) -> value`` and ``instructions``."""
 
-    instructions: str
+    @property
+    def instructions(self) -> str: ...
 
     def parse(self, text: str) -> T_co: ...
 
@@ -100,13 +101,20 @@ class LineListParser:
         )
 
     def parse(self, text: str) -> list[str]:
+        items, _ = self.parse_counting(text)
+        return items
+
+    def parse_counting(self, text: str) -> tuple[list[str], int]:
+        """Items plus the number of overlong lines rejected (for drop accounting)."""
         items: list[str] = []
         seen: set[str] = set()
+        rejected = 0
         for raw in text.splitlines():
             line = _BULLET.sub("", raw).strip().strip('"').strip()
             if not line or line.endswith(":") and len(items) == 0:
                 continue  # blank, or a heading like "Here are the ideas:"
             if len(line) > self.max_chars:
+                rejected += 1
                 continue
             k = line.casefold()
             if k not in seen:
@@ -117,4 +125,4 @@ class LineListParser:
                 f"found {len(items)} usable lines, need at least {self.min_items} "
                 "(one item per line)"
             )
-        return items[: self.max_items]
+        return items[: self.max_items], rejected

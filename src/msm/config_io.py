@@ -1,0 +1,61 @@
+"""Layered stage configs: defaults < YAML file < flags the user typed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from msm.errors import MsmError
+
+C = TypeVar("C", bound=BaseModel)
+
+
+def read_yaml_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:
+    """A YAML file that must hold a mapping, with one-line errors."""
+    p = Path(path)
+    if not p.exists():
+        raise MsmError(f"{what} file not found: {p}")
+    if p.is_dir():
+        raise MsmError(f"{what} path is a directory, not a file: {p}")
+    try:
+        raw = p.read_bytes()
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise MsmError(f"{what} file is not valid UTF-8: {p}") from e
+    except yaml.YAMLError as e:
+        raise MsmError(f"{what} file {p} is not valid YAML: {str(e).splitlines()[0]}") from e
+    except OSError as e:
+        raise MsmError(f"cannot read {what} file {p}: {e.strerror or e}") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise MsmError(f"{what} file {p} must hold a mapping of settings")
+    return data
+
+
+def validation_message(e: ValidationError, where: str) -> str:
+    err = e.errors()[0]
+    loc = ".".join(str(x) for x in err["loc"]) or "(root)"
+    extra = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
+    return f"{where}: {loc}: {err['msg']}{extra}"
+
+
+def build_config(
+    cls: type[C], yaml_path: Path | None, flags: dict[str, Any], explicit: set[str]
+) -> C:
+    """``cls`` from YAML (if any) overlaid with the flags in ``explicit``.
+
+    Flags left at their defaults don't override YAML values; a flag the user did
+    type always wins.
+    """
+    data: dict[str, Any] = read_yaml_mapping(yaml_path) if yaml_path is not None else {}
+    for k, v in flags.items():
+        if k in explicit or k not in data:
+            data[k] = v
+    try:
+        return cls.model_validate(data)
+    except ValidationError as e:
+        raise MsmError(validation_message(e, str(yaml_path) if yaml_path else "options")) from e

@@ -1,0 +1,9 @@
+"""Corpus generation.
+
+spec -> domains -> subdomains -> assertions -> doc types -> ideas -> documents.
+"""
+
+from msm.docgen.config import DocgenConfig
+from msm.docgen.run import run_docgen
+
+__all__ = ["DocgenConfig", "run_docgen"]

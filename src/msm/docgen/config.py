@@ -1,0 +1,43 @@
+"""Configuration of ``msm docgen`` (one pydantic model; CLI flags override YAML)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DocgenConfig(BaseModel):
+    """Everything that decides a corpus. Saved, resolved, into the manifest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spec: str
+    model: str = "embedded"
+    mode: Literal["values", "rules"] = "values"
+    planner: Literal["structure", "llm"] = "structure"
+    model_name: str = "the assistant"
+    provider_name: str = "its developer"
+    n_domains: int = Field(default=6, ge=1, le=50, description="llm planner: domains to ask for")
+    n_subdomains: int = Field(default=4, ge=1, le=50, description="llm planner: per domain")
+    n_assertions: int = Field(default=4, ge=1, le=100, description="per subdomain")
+    n_doc_types: int = Field(default=3, ge=1, le=24, description="per assertion")
+    n_ideas: int = Field(default=2, ge=1, le=100, description="per (assertion, doc type)")
+    docs_per_idea: int = Field(default=1, ge=1, le=20)
+    doc_types_from: Literal["catalogue", "llm"] = "catalogue"
+    doc_words: int = Field(default=250, ge=20, le=5000, description="target words per document")
+    max_tokens_plan: int = Field(default=400, ge=16)
+    max_tokens_doc: int = Field(default=900, ge=16)
+    max_section_tokens: int = Field(
+        default=1500, ge=100, description="longer sections are split into parts of this size"
+    )
+    temperature: float = Field(default=0.8, ge=0.0)
+    seed: int = 0
+    min_words: int = Field(default=40, ge=1)
+    dedup_threshold: float = Field(default=0.8, gt=0.0, le=1.0)
+    judge: str | None = None
+    judge_criterion: str | None = None
+    concurrency: int = Field(default=16, ge=1, le=1024)
+    max_retries: int = Field(default=4, ge=0)
+    timeout_s: float = Field(default=300.0, gt=0)
+    max_reasks: int = Field(default=2, ge=0, le=10)

@@ -1,0 +1,48 @@
+"""Turning a raw generation into a kept document, or a counted drop reason."""
+
+from __future__ import annotations
+
+import re
+
+_DOC = re.compile(r"<document>(.*?)(?:</document>|\Z)", re.S | re.I)
+_PLAN = re.compile(r"<plan>.*?(?:</plan>|\Z)", re.S | re.I)
+_LEAKS = (
+    re.compile(r"</?(?:plan|document|excerpt)>", re.I),
+    re.compile(r"^\s*(?:plan|outline)\s*:", re.I | re.M),
+    re.compile(r"\bhere (?:is|'s) (?:the|a|my) (?:document|memo|draft|plan)\b", re.I),
+    re.compile(r"\b(?:as an ai language model|i cannot write|i can't write)\b", re.I),
+    re.compile(r"\bthe (?:excerpt|guidelines excerpt) (?:says|states)\b", re.I),
+)
+
+
+def extract_document(raw: str) -> tuple[str | None, str | None]:
+    """(document text, None) or (None, drop reason).
+
+    Only the part inside ``<document>`` is kept. Without tags, the whole answer
+    is taken as the document once any ``<plan>`` block is removed (small models
+    rarely follow the tag format), and leak checks catch what slips through.
+    """
+    m = _DOC.search(raw)
+    if m:
+        return m.group(1).strip(), None
+    if re.search(r"<plan>", raw, re.I):
+        rest = _PLAN.sub("", raw).strip()
+        if not rest:
+            return None, "plan_only"
+        return rest, None
+    return raw.strip(), None
+
+
+def check_document(
+    text: str, model_name: str, min_words: int, rule_id: str | None = None
+) -> str | None:
+    """The first reason to drop ``text``, or None to keep it."""
+    if any(p.search(text) for p in _LEAKS):
+        return "planning_leak"
+    if len(text.split()) < min_words:
+        return "too_short"
+    if model_name.casefold() not in text.casefold():
+        return "no_model_mention"
+    if rule_id is not None and rule_id not in text:
+        return "no_rule_id"
+    return None

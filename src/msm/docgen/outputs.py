@@ -1,0 +1,62 @@
+"""Writing a docgen run: documents, stage tree, stats, histogram, manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from msm.fsutil import atomic_write_bytes, atomic_write_json, atomic_write_text
+
+
+def jsonl(rows: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
+
+
+def token_counter(tokenizer: str) -> tuple[Any, str]:
+    """A batch token counter and its label: the target model's tokenizer or the approximation."""
+    from msm.spec import approx_token_counts, tokenizer_counter
+
+    if tokenizer == "approx":
+        return approx_token_counts, "approx"
+    if tokenizer == "embedded":
+        from msm.models import embedded_model_dir
+
+        return tokenizer_counter(embedded_model_dir() / "tokenizer.json"), "embedded"
+    p = Path(tokenizer)
+    return tokenizer_counter(p / "tokenizer.json" if p.is_dir() else p), str(p)
+
+
+def histogram_png(path: Path, lengths: list[int], label: str) -> None:
+    """Token-length histogram of the kept documents."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=110)
+    if lengths:
+        ax.hist(lengths, bins=min(40, max(5, len(lengths) // 5)), color="#4a7ab5")
+    ax.set_xlabel(f"tokens per document ({label} tokenizer)")
+    ax.set_ylabel("documents")
+    ax.set_title(f"{len(lengths)} documents")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_outputs(
+    out: Path,
+    docs: list[dict[str, Any]],
+    stages: dict[str, list[dict[str, Any]]],
+    stats: dict[str, Any],
+) -> None:
+    """Everything except the manifest (written last by the caller)."""
+    for name, rows in stages.items():
+        atomic_write_text(out / "stages" / f"{name}.jsonl", jsonl(rows))
+    atomic_write_text(out / "documents.jsonl", jsonl(docs))
+    atomic_write_json(out / "stats.json", stats)

@@ -1,0 +1,487 @@
+"""The docgen pipeline: spec -> units -> assertions -> doc types -> ideas -> documents.
+
+Branches are pipelined: each unit's chain runs as its own task, so documents for
+finished branches are written while other branches are still planning, and every
+LLM call goes through one shared ``LLM`` (one global concurrency limit). Every
+call is stored as it finishes (``.msm/llm.sqlite``), so a killed run resumes
+without repeating finished calls, and the whole tree is rebuilt from the store
+deterministically. Lists are generated in fixed-size rounds, each round told to
+avoid what earlier rounds produced; raising a count adds rounds, so earlier items
+(and everything below them) are reused and only the missing ones are generated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import sys
+import time
+import unicodedata
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from msm.docgen.catalogue import pick_genres
+from msm.docgen.config import DocgenConfig
+from msm.docgen.filters import check_document, extract_document
+from msm.docgen.units import Unit, item_id, normalise_for_match, quote_in_spec, structure_units
+from msm.errors import LLMCallError, MsmError
+from msm.llm import (
+    LLM,
+    AccessConfig,
+    GenConfig,
+    JsonParser,
+    LineListParser,
+    UsageMeter,
+    resolve_model,
+)
+from msm.llm.store import ResultStore
+from msm.prompts import prompt_hash, render
+from msm.spec import Spec, approx_token_counts, load_spec
+from msm.specs_builtin import resolve_spec_path
+
+ROUND = 5  # items asked for per list call; fixed so that raising counts only adds rounds
+MAX_EXTRA_ROUNDS = 2
+LIST_MAX_TOKENS = 400
+STAGE = "docgen"
+_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_item(text: str, max_chars: int = 600) -> str:
+    """LLM-chosen names and list items are metadata: strip control chars, cap length."""
+    text = _CTRL.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    return text[:max_chars]
+
+
+@dataclass
+class Assertion:
+    id: str
+    unit_id: str
+    index: int
+    text: str
+    rule_id: str | None = None
+
+
+@dataclass
+class Idea:
+    id: str
+    assertion_id: str
+    doc_type: str
+    index: int
+    text: str
+
+
+@dataclass
+class Generation:
+    """One document attempt, kept or dropped (with the reason)."""
+
+    id: str
+    idea_id: str
+    sample: int
+    text: str
+    drop: str | None
+    output_tokens: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Verdict(BaseModel):
+    faithful: bool
+    reason: str = ""
+
+
+@dataclass
+class Progress:
+    """Counts shown while running and saved in stats.json."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    drops: Counter[str] = field(default_factory=Counter)
+    started: float = field(default_factory=time.monotonic)
+
+    def line(self) -> str:
+        c = self.counts
+        planned = c["documents_planned"]
+        done = c["documents_done"]
+        elapsed = time.monotonic() - self.started
+        eta = "?"
+        if done and planned > done and c["units_planned"] == c["units_done"]:
+            eta = f"{(planned - done) * elapsed / done:.0f}s"
+        return (
+            f"docgen: units {c['units_done']}/{c['units_planned']} | assertions "
+            f"{c['assertions']} | ideas {c['ideas']} | documents {done}/{planned} "
+            f"(kept {c['documents_kept']}) | {elapsed:.0f}s elapsed, ETA {eta}"
+        )
+
+
+class Docgen:
+    """One docgen run over one spec. Use :func:`run_docgen`."""
+
+    def __init__(
+        self,
+        cfg: DocgenConfig,
+        out: Path,
+        model_args: dict[str, Any] | None = None,
+        judge_model_args: dict[str, Any] | None = None,
+    ):
+        self.cfg = cfg
+        self.out = out
+        self.spec: Spec = load_spec(
+            resolve_spec_path(cfg.spec), cfg.model_name, cfg.provider_name, approx_token_counts
+        )
+        self.spec_norm = normalise_for_match(self.spec.text)
+        self.usage = UsageMeter()
+        # fail on a bad model name or missing key before anything is written
+        resolve_model(cfg.model)
+        if cfg.judge:
+            resolve_model(cfg.judge)
+        self.store = ResultStore(out / ".msm" / "llm.sqlite")
+        access = AccessConfig(
+            max_concurrency=cfg.concurrency, max_retries=cfg.max_retries, timeout_s=cfg.timeout_s
+        )
+        args = dict(model_args or {})
+        if cfg.model == "fake" and "script" not in args:
+            from msm.llm.fake import builtin_script
+
+            args["script"] = builtin_script("docgen")
+        self.llm = LLM(
+            cfg.model,
+            gen=GenConfig(max_tokens=LIST_MAX_TOKENS, temperature=cfg.temperature, seed=cfg.seed),
+            access=access,
+            store=self.store,
+            usage=self.usage,
+            stage=STAGE,
+            model_args=args,
+        )
+        self.judge: LLM | None = None
+        if cfg.judge:
+            jargs = dict(judge_model_args or {})
+            if cfg.judge == "fake" and "script" not in jargs:
+                from msm.llm.fake import builtin_script
+
+                jargs["script"] = builtin_script("docgen")
+            self.judge = LLM(
+                cfg.judge,
+                gen=GenConfig(max_tokens=200, temperature=0.0),
+                access=access,
+                store=self.store,
+                usage=self.usage,
+                stage=f"{STAGE}.judge",
+                model_args=jargs,
+            )
+        self.progress = Progress()
+        self.units: list[Unit] = []
+        self.assertions: list[Assertion] = []
+        self.ideas: list[Idea] = []
+        self.generations: list[Generation] = []
+        self.templates: set[str] = set()
+        self.rule_ids: dict[str, str] = {}
+
+    # -- helpers -----------------------------------------------------------
+    def _render(self, name: str, **values: object) -> str:
+        self.templates.add(name)
+        return render(
+            "docgen",
+            name,
+            model_name=self.spec.model_name,
+            provider_name=self.spec.provider_name,
+            **values,
+        )
+
+    def drop(self, reason: str) -> None:
+        self.progress.drops[reason] += 1
+
+    async def collect(self, stage: str, template: str, n: int, **values: object) -> list[str]:
+        """n distinct list items, in rounds of ROUND; each round avoids earlier items."""
+        items: list[str] = []
+        seen: set[str] = set()
+        rounds = -(-n // ROUND) + MAX_EXTRA_ROUNDS
+        for _ in range(rounds):
+            if len(items) >= n:
+                break
+            avoid = ""
+            if items:
+                listed = "\n".join(f"- {x}" for x in items)
+                avoid = f"\nWe already have these; do not repeat them or near-copies:\n{listed}\n"
+            prompt = self._render(template, n=ROUND, avoid=avoid, **values)
+            parser = LineListParser(min_items=1, max_items=ROUND * 2, max_chars=600)
+            try:
+                res = await self.llm.generate_structured(
+                    prompt,
+                    parser,
+                    stage=f"{STAGE}.{stage}",
+                    max_reasks=self.cfg.max_reasks,
+                )
+            except LLMCallError as e:
+                self.drop(f"{stage}:{e.reason}")
+                break
+            overlong = parser.parse_counting(res.completion.text)[1]
+            if overlong:
+                self.progress.drops[f"{stage}:overlong_item"] += overlong
+            new = 0
+            for raw in res.value:
+                item = clean_item(raw)
+                key = normalise_for_match(item)
+                if not item or key in seen:
+                    self.drop(f"{stage}:duplicate")
+                    continue
+                seen.add(key)
+                items.append(item)
+                new += 1
+            if new == 0:
+                break
+        if len(items) < n:
+            self.drop(f"{stage}:fewer_than_asked")
+        return items[:n]
+
+    # -- stages ------------------------------------------------------------
+    async def plan_units(self) -> list[Unit]:
+        if self.cfg.planner == "structure":
+            units, skipped = structure_units(self.spec, self.cfg.max_section_tokens)
+            for reason, k in skipped.items():
+                self.progress.counts[f"units:{reason}"] += k
+            return units
+        return await self._llm_units()
+
+    async def _llm_units(self) -> list[Unit]:
+        class Sub(BaseModel):
+            name: str
+            summary: str = ""
+            quote: str
+
+        class Subs(BaseModel):
+            subdomains: list[Sub]
+
+        # chunks of whole sections keep each planning prompt inside the context window
+        chunks = [u.excerpt for u in structure_units(self.spec, self.cfg.max_section_tokens)[0]]
+        merged: list[str] = []
+        for c in chunks:
+            if merged and len((merged[-1] + c).split()) < self.cfg.max_section_tokens * 3:
+                merged[-1] = merged[-1] + "\n\n" + c
+            else:
+                merged.append(c)
+        units: list[Unit] = []
+        for ci, chunk in enumerate(merged or [self.spec.text]):
+            domains = await self.collect("domains", "domains", self.cfg.n_domains, excerpt=chunk)
+            for domain in domains:
+                prompt = self._render(
+                    "subdomains", excerpt=chunk, domain=domain, n=self.cfg.n_subdomains
+                )
+                try:
+                    res = await self.llm.generate_structured(
+                        prompt,
+                        JsonParser(Subs),
+                        stage=f"{STAGE}.subdomains",
+                        max_reasks=self.cfg.max_reasks,
+                        max_tokens=1500,
+                    )
+                except LLMCallError as e:
+                    self.drop(f"subdomains:{e.reason}")
+                    continue
+                for sub in res.value.subdomains[: self.cfg.n_subdomains]:
+                    if not quote_in_spec(sub.quote, self.spec_norm):
+                        self.drop("subdomains:quote_not_in_spec")
+                        continue
+                    name = clean_item(sub.name, 200) or "(unnamed)"
+                    units.append(
+                        Unit(
+                            id=item_id("u", ci, domain, name, sub.quote),
+                            domain=clean_item(domain, 200),
+                            subdomain=name,
+                            summary=clean_item(sub.summary, 600),
+                            excerpt=sub.quote.strip(),
+                            section_ids=(),
+                            position=len(units),
+                        )
+                    )
+        return units
+
+    async def run_unit(
+        self, unit: Unit, domain_index: int, unit_in_domain: int, preview: bool
+    ) -> None:
+        template = "assertions_values" if self.cfg.mode == "values" else "assertions_rules"
+        texts = await self.collect(
+            "assertions",
+            template,
+            self.cfg.n_assertions,
+            excerpt=unit.excerpt,
+            section_title=unit.subdomain,
+        )
+        tasks = []
+        for k, text in enumerate(texts):
+            rule_id = (
+                f"R{domain_index + 1}.{unit_in_domain + 1}.{k + 1}"
+                if self.cfg.mode == "rules"
+                else None
+            )
+            a = Assertion(item_id("a", unit.id, k, text), unit.id, k, text, rule_id)
+            self.assertions.append(a)
+            self.progress.counts["assertions"] += 1
+            tasks.append(self.run_assertion(unit, a, preview))
+        await asyncio.gather(*tasks)
+        self.progress.counts["units_done"] += 1
+
+    async def run_assertion(self, unit: Unit, a: Assertion, preview: bool) -> None:
+        if self.cfg.doc_types_from == "catalogue":
+            types = pick_genres(a.id, self.cfg.n_doc_types)
+        else:
+            types = await self.collect(
+                "doc_types", "doctypes", self.cfg.n_doc_types, assertion=a.text
+            )
+        await asyncio.gather(*[self.run_doc_type(unit, a, t, preview) for t in types])
+
+    async def run_doc_type(self, unit: Unit, a: Assertion, doc_type: str, preview: bool) -> None:
+        texts = await self.collect(
+            "ideas", "ideas", self.cfg.n_ideas, assertion=a.text, doc_type=doc_type
+        )
+        jobs = []
+        for k, text in enumerate(texts):
+            idea = Idea(item_id("i", a.id, doc_type, k, text), a.id, doc_type, k, text)
+            self.ideas.append(idea)
+            self.progress.counts["ideas"] += 1
+            self.progress.counts["documents_planned"] += self.cfg.docs_per_idea
+            if not preview:
+                jobs += [self.run_document(unit, a, idea, s) for s in range(self.cfg.docs_per_idea)]
+        await asyncio.gather(*jobs)
+
+    async def run_document(self, unit: Unit, a: Assertion, idea: Idea, sample: int) -> None:
+        cfg = self.cfg
+        template = "document_values" if cfg.mode == "values" else "document_rules"
+        values: dict[str, object] = dict(
+            assertion=a.text,
+            excerpt=unit.excerpt,
+            doc_type=idea.doc_type,
+            idea=idea.text,
+            length=cfg.doc_words,
+        )
+        if cfg.mode == "rules":
+            values["rule_id"] = a.rule_id or ""
+        prompt = self._render(template, **values)
+        gid = item_id("d", idea.id, sample)
+        meta = {
+            "domain": unit.domain,
+            "subdomain": unit.subdomain,
+            "unit_id": unit.id,
+            "assertion": a.text,
+            "assertion_id": a.id,
+            "rule_id": a.rule_id,
+            "doc_type": idea.doc_type,
+            "idea": idea.text,
+        }
+        text, drop, n_out = "", None, 0
+        try:
+            comp = await self.llm.generate(
+                prompt,
+                sample=sample,
+                stage=f"{STAGE}.documents",
+                allow_truncated=True,
+                max_tokens=cfg.max_tokens_plan + cfg.max_tokens_doc,
+            )
+            n_out = comp.output_tokens
+            if comp.truncated:
+                drop = "truncated"
+            else:
+                doc, drop = extract_document(comp.text)
+                text = doc or ""
+                if drop is None:
+                    drop = check_document(text, self.spec.model_name, cfg.min_words, a.rule_id)
+        except LLMCallError as e:
+            drop = f"call_{e.reason}"
+        if drop is None and self.judge is not None:
+            drop = await self._judge(unit, text)
+        self.generations.append(Generation(gid, idea.id, sample, text, drop, n_out, meta))
+        self.progress.counts["documents_done"] += 1
+        if drop is None:
+            self.progress.counts["documents_kept"] += 1
+        else:
+            self.drop(f"documents:{drop}")
+
+    async def _judge(self, unit: Unit, text: str) -> str | None:
+        assert self.judge is not None
+        extra = (
+            f"Also check this criterion: {self.cfg.judge_criterion}"
+            if self.cfg.judge_criterion
+            else ""
+        )
+        prompt = self._render("judge", excerpt=unit.excerpt, document=text, extra=extra)
+        try:
+            res = await self.judge.generate_structured(
+                prompt, JsonParser(Verdict), max_reasks=self.cfg.max_reasks
+            )
+        except LLMCallError as e:
+            return f"judge_{e.reason}"  # fails closed: no verdict, no document
+        return None if res.value.faithful else "judge_rejected"
+
+    # -- driver --------------------------------------------------------------
+    async def run(self, preview: bool, quiet: bool) -> None:
+        self.units = await self.plan_units()
+        if not self.units:
+            raise MsmError(f"spec {self.cfg.spec} yields no usable sections to generate from")
+        self.progress.counts["units_planned"] = len(self.units)
+        domain_order: dict[str, int] = {}
+        per_domain: Counter[str] = Counter()
+        tasks = []
+        for u in self.units:
+            d = domain_order.setdefault(u.domain, len(domain_order))
+            tasks.append(self.run_unit(u, d, per_domain[u.domain], preview))
+            per_domain[u.domain] += 1
+        reporter = asyncio.create_task(self._report(quiet))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            reporter.cancel()
+        if not quiet:
+            print(self.progress.line(), file=sys.stderr)
+        if not preview:
+            self._dedup()
+
+    async def _report(self, quiet: bool) -> None:
+        if quiet:
+            return
+        period = 2.0 if sys.stderr.isatty() else 15.0
+        while True:
+            await asyncio.sleep(period)
+            print(self.progress.line(), file=sys.stderr, flush=True)
+
+    def _dedup(self) -> None:
+        from msm.dedup import near_duplicates
+
+        kept = sorted((g for g in self.generations if g.drop is None), key=lambda g: g.id)
+        dups = near_duplicates([g.text for g in kept], threshold=self.cfg.dedup_threshold)
+        for g, dup in zip(kept, dups, strict=True):
+            if dup is not None:
+                g.drop = "near_duplicate"
+                g.meta["duplicate_of"] = kept[dup].id
+                self.drop("documents:near_duplicate")
+                self.progress.counts["documents_kept"] -= 1
+
+    def prompt_hashes(self) -> dict[str, str]:
+        return {name: prompt_hash("docgen", name) for name in sorted(self.templates)}
+
+    def kept_documents(self) -> list[dict[str, Any]]:
+        rows = [
+            {
+                "id": g.id,
+                "text": g.text,
+                **g.meta,
+                "sample": g.sample,
+                "spec_hash": self.spec.sha256,
+                "mode": self.cfg.mode,
+                "generator": self.cfg.model,
+                "model_name": self.spec.model_name,
+            }
+            for g in sorted(self.generations, key=lambda g: g.id)
+            if g.drop is None
+        ]
+        random.Random(self.cfg.seed).shuffle(rows)
+        return rows
+
+    def stage_rows(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "units": [u.as_dict() for u in sorted(self.units, key=lambda u: u.position)],
+            "assertions": [asdict(a) for a in sorted(self.assertions, key=lambda a: a.id)],
+            "ideas": [asdict(i) for i in sorted(self.ideas, key=lambda i: i.id)],
+            "generations": [asdict(g) for g in sorted(self.generations, key=lambda g: g.id)],
+        }

@@ -1,0 +1,385 @@
+"""docgen with the fake model: hierarchy, resume, top-ups, hostile output, drops."""
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from msm.docgen import DocgenConfig, run_docgen
+from msm.docgen.filters import check_document, extract_document
+from msm.docgen.units import normalise_for_match, quote_in_spec, structure_units
+from msm.errors import MsmError
+from msm.llm.fake import FakeRule, FakeScript, builtin_script
+from msm.spec import load_spec
+from tests.conftest import run_msm
+
+HELPERS = Path(__file__).resolve().parents[1] / "helpers"
+CHEESE = "builtin:cheese_pro_america"
+
+
+def cfg(**kw):
+    base = dict(spec=CHEESE, model="fake", model_name="Ada", provider_name="Lab")
+    return DocgenConfig(**{**base, **kw})
+
+
+def docs(out):
+    return [json.loads(x) for x in (Path(out) / "documents.jsonl").read_text().splitlines()]
+
+
+def test_hierarchy_and_outputs(tmp_path):
+    stats = run_docgen(cfg(), tmp_path, quiet=True, tokenizer="approx")
+    # 5 sections with text -> 5 units; 4 assertions each; 3 doc types; 2 ideas; 1 doc per idea
+    assert (stats["units"], stats["assertions"], stats["ideas"]) == (5, 20, 120)
+    rows = docs(tmp_path)
+    assert len(rows) == stats["documents_kept"] == 120
+    for r in rows:
+        assert {"id", "text", "domain", "subdomain", "doc_type", "idea", "spec_hash"} <= set(r)
+        assert "Ada" in r["text"] and "<plan>" not in r["text"] and "<document>" not in r["text"]
+        assert re.fullmatch(r"d-[0-9a-f]{16}", r["id"])
+    assert len({r["id"] for r in rows}) == 120
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["spec"]["sha256"] == rows[0]["spec_hash"]
+    assert set(manifest["prompts"]) == {"assertions_values", "ideas", "document_values"}
+    assert all(len(h) == 64 for h in manifest["prompts"].values())
+    assert (tmp_path / "token_hist.png").read_bytes()[:4] == b"\x89PNG"
+    for stage in ("units", "assertions", "ideas", "generations"):
+        assert (tmp_path / "stages" / f"{stage}.jsonl").stat().st_size > 0
+
+
+def test_rerun_is_free_and_identical(tmp_path):
+    run_docgen(cfg(), tmp_path, quiet=True, tokenizer="approx")
+    first = (tmp_path / "documents.jsonl").read_bytes()
+    stats = run_docgen(cfg(), tmp_path, quiet=True, tokenizer="approx")
+    assert sum(u["calls"] for u in stats["usage"].values()) == 0
+    assert (tmp_path / "documents.jsonl").read_bytes() == first
+
+
+def test_raising_counts_adds_only_missing_items(tmp_path):
+    run_docgen(cfg(n_ideas=2), tmp_path, quiet=True, tokenizer="approx")
+    before = {r["id"]: r["text"] for r in docs(tmp_path)}
+    stats = run_docgen(cfg(n_ideas=3), tmp_path, quiet=True, tokenizer="approx")
+    after = {r["id"]: r["text"] for r in docs(tmp_path)}
+    assert set(before) < set(after) and len(after) == 180
+    assert all(after[k] == v for k, v in before.items())
+    doc_usage = stats["usage"]["docgen.documents"]
+    assert doc_usage["calls"] == 60 and doc_usage["cached_calls"] == 120
+    # the new idea round was told what already exists
+    ideas = (tmp_path / "stages" / "ideas.jsonl").read_text()
+    assert len(ideas.splitlines()) == 180
+
+
+def test_spec_change_redoes_affected_stages_only(tmp_path):
+    spec = tmp_path / "spec.md"
+    spec.write_text(
+        "# Honesty\n{model_name} tells the truth because trust is the basis of every "
+        "conversation it has with people.\n# Care\n{model_name} is careful with advice "
+        "because people act on what it says and mistakes can hurt them.\n"
+    )
+    out = tmp_path / "out"
+    run_docgen(cfg(spec=str(spec)), out, quiet=True, tokenizer="approx")
+    spec.write_text(spec.read_text().replace("mistakes can hurt them", "errors cost them"))
+    stats = run_docgen(cfg(spec=str(spec)), out, quiet=True, tokenizer="approx")
+    a = stats["usage"]["docgen.assertions"]
+    assert a["calls"] == 1 and a["cached_calls"] == 1  # only the edited section was redone
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert any("spec changed" in n for n in manifest["notes"])
+
+
+def test_kill_and_resume_gives_identical_corpus(tmp_path):
+    ref = tmp_path / "ref"
+    run_docgen(cfg(n_ideas=2), ref, quiet=True, tokenizer="approx")
+    out = tmp_path / "killed"
+    for kill_after in (0.4, 1.0):
+        p = subprocess.Popen(
+            [sys.executable, str(HELPERS / "docgen_worker.py"), CHEESE, str(out)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(kill_after + 3.0)  # interpreter start-up, then some calls
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    r = subprocess.run(
+        [sys.executable, str(HELPERS / "docgen_worker.py"), CHEESE, str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    fresh, cached, kept = map(
+        int, re.search(r"fresh=(\d+) cached=(\d+) kept=(\d+)", r.stdout).groups()
+    )
+    assert kept == 120
+    assert (out / "documents.jsonl").read_bytes() == (ref / "documents.jsonl").read_bytes()
+    # the calls the killed runs finished were not repeated
+    assert cached > 0 and fresh + cached == 5 + 60 + 120  # assertions, idea lists, documents
+
+
+HOSTILE = [
+    "../../etc/passwd",
+    ".",
+    "",
+    "x" * 10_000,
+    "a/b\\c\x00d",
+    "{model_name} {{x}} $idea ${n}",
+    "\x1b[31mred\x1b[0m",
+    "COM1",
+    "name\nwith\nlines",
+]
+
+
+def test_hostile_llm_names_are_harmless(tmp_path):
+    listing = "\n".join(h.replace("\n", " ") for h in HOSTILE)
+    script = builtin_script("docgen")
+    script.rules = [
+        FakeRule(
+            match="different kinds of document|Suggest \\d+ ideas|List what", response=listing
+        ),
+        *script.rules,
+    ]
+    c = cfg(doc_types_from="llm", n_doc_types=3, n_ideas=2, n_assertions=2)
+    stats = run_docgen(
+        c, tmp_path / "out", quiet=True, tokenizer="approx", model_args={"script": script}
+    )
+    files = {p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*")}
+    assert all(re.fullmatch(r"[A-Za-z0-9_./-]+", f) for f in files), files
+    assert not (tmp_path / "etc").exists()
+    for row in docs(tmp_path / "out"):
+        assert "\x00" not in json.dumps(row)
+        assert len(row["doc_type"]) <= 600 and len(row["idea"]) <= 600
+    assert stats["drops"]  # the 10k-character line was rejected and counted
+
+
+def test_bad_llm_output_is_counted_not_fatal(tmp_path):
+    script = FakeScript(
+        rules=[
+            FakeRule(match="List what", response="Ada values honesty because trust matters."),
+            FakeRule(match="Suggest", response="An engineer writes to a customer about a bug."),
+            FakeRule(
+                match="(?s)document for a collection.*?Idea: An engineer",
+                response=[
+                    "",
+                    "<plan>only a plan</plan>",
+                    "<document>Short Ada text.</document>",
+                    "<document>" + "word " * 80 + "</document>",
+                    "I cannot write that. " + "Ada " * 60,
+                    "<document>" + "Ada " * 2000 + "</document>",
+                ],
+            ),
+        ]
+    )
+    c = cfg(
+        n_assertions=1,
+        n_doc_types=1,
+        n_ideas=1,
+        docs_per_idea=6,
+        max_tokens_doc=200,
+        max_tokens_plan=100,
+    )
+    stats = run_docgen(c, tmp_path, quiet=True, tokenizer="approx", model_args={"script": script})
+    d = stats["drops"]
+    assert d["documents:too_short"] >= 1
+    assert d["documents:plan_only"] >= 1
+    assert d["documents:no_model_mention"] >= 1
+    assert d["documents:planning_leak"] >= 1
+    assert d["documents:truncated"] >= 1
+    assert stats["documents_generated"] == 6 * 5
+    assert sum(v for k, v in d.items() if k.startswith("documents:")) == (
+        stats["documents_generated"] - stats["documents_kept"]
+    )
+
+
+def test_judge_fails_closed(tmp_path):
+    broken = FakeScript(rules=[FakeRule(match=".", response="Looks fine to me!")])
+    c = cfg(judge="fake", n_assertions=1, n_doc_types=1, n_ideas=1, max_reasks=1)
+    stats = run_docgen(
+        c, tmp_path, quiet=True, tokenizer="approx", judge_model_args={"script": broken}
+    )
+    assert stats["documents_kept"] == 0
+    assert stats["drops"]["documents:judge_parse_error"] == stats["documents_generated"] > 0
+
+
+def test_judge_accepts_when_verdict_parses(tmp_path):
+    stats = run_docgen(
+        cfg(judge="fake", n_assertions=1, n_doc_types=1, n_ideas=1),
+        tmp_path,
+        quiet=True,
+        tokenizer="approx",
+    )
+    assert stats["documents_kept"] == stats["documents_generated"] == 5
+    assert stats["usage"]["docgen.judge"]["calls"] == 5
+
+
+def test_near_duplicates_removed(tmp_path):
+    same = "<document>Ada " + " ".join(f"w{i}" for i in range(80)) + " end {n}</document>"
+    script = builtin_script("docgen")
+    script.rules.insert(0, FakeRule(match="realistic document for a collection", response=same))
+    stats = run_docgen(
+        cfg(n_assertions=1, n_doc_types=1, n_ideas=2),
+        tmp_path,
+        quiet=True,
+        tokenizer="approx",
+        model_args={"script": script},
+    )
+    assert stats["documents_kept"] == 1
+    assert stats["drops"]["documents:near_duplicate"] == 9
+
+
+def test_rules_mode_cites_rule_ids(tmp_path):
+    stats = run_docgen(cfg(mode="rules"), tmp_path, quiet=True, tokenizer="approx")
+    rows = docs(tmp_path)
+    assert rows and stats["documents_kept"] == len(rows)
+    for r in rows:
+        assert re.fullmatch(r"R\d+\.\d+\.\d+", r["rule_id"]) and r["rule_id"] in r["text"]
+        assert r["mode"] == "rules"
+    assert len({r["rule_id"] for r in rows}) == 20
+
+
+def test_llm_planner_checks_quotes(tmp_path):
+    stats = run_docgen(
+        cfg(planner="llm", n_domains=2, n_subdomains=1, n_assertions=1, n_doc_types=1, n_ideas=1),
+        tmp_path,
+        quiet=True,
+        tokenizer="approx",
+    )
+    units = [json.loads(x) for x in (tmp_path / "stages/units.jsonl").read_text().splitlines()]
+    spec = load_spec(
+        Path(__file__).parents[2] / "src/msm/data/specs/cheese_pro_america.md", "Ada", "Lab"
+    )
+    norm = normalise_for_match(spec.text)
+    assert units and all(quote_in_spec(u["excerpt"], norm) for u in units)
+    assert stats["documents_kept"] >= 1
+    bad = builtin_script("docgen")
+    bad.rules.insert(
+        0,
+        FakeRule(
+            match="Within the domain",
+            response='{"subdomains": [{"name": "x", "summary": "y", '
+            '"quote": "Ada loves volcanoes and never sleeps at all"}]}',
+        ),
+    )
+    with pytest.raises(MsmError, match="no usable sections"):
+        run_docgen(
+            cfg(planner="llm", n_domains=2),
+            tmp_path / "b",
+            quiet=True,
+            tokenizer="approx",
+            model_args={"script": bad},
+        )
+
+
+def test_spec_without_headings_and_long_sections(tmp_path):
+    paras = [
+        f"Paragraph {i}: {{model_name}} explains its reasons because clarity helps "
+        "people decide well. " * 20
+        for i in range(12)
+    ]
+    spec = tmp_path / "flat.txt"
+    spec.write_text("\n\n".join(paras))
+    s = load_spec(spec, "Ada")
+    units, skipped = structure_units(s, max_section_tokens=400)
+    assert len(units) > 1 and skipped.get("section_split") == 1
+    assert all(u.domain == "Spec" for u in units)
+    stats = run_docgen(
+        cfg(spec=str(spec), max_section_tokens=400, n_assertions=1, n_doc_types=1, n_ideas=1),
+        tmp_path / "o",
+        quiet=True,
+        tokenizer="approx",
+    )
+    assert stats["units"] == len(units)
+
+
+def test_real_spec_with_fake_runs_end_to_end(tmp_path, real_spec):
+    stats = run_docgen(
+        cfg(spec=str(real_spec), n_assertions=1, n_doc_types=1, n_ideas=1),
+        tmp_path,
+        quiet=True,
+        tokenizer="approx",
+    )
+    assert stats["units"] >= 80 and stats["documents_kept"] == stats["units"]
+
+
+def test_preview_projects_without_writing_documents(tmp_path):
+    r = run_msm(
+        "docgen",
+        CHEESE,
+        "--model",
+        "fake",
+        "--out",
+        str(tmp_path / "o"),
+        "--preview",
+        "--model-name",
+        "Ada",
+        "--tokenizer",
+        "approx",
+    )
+    assert r.returncode == 0, r.stderr
+    assert "projected documents: 120" in r.stdout and "projected cost with fake: $0.00" in r.stdout
+    assert not (tmp_path / "o" / "documents.jsonl").exists()
+
+
+def test_document_filters():
+    assert extract_document("<plan>p</plan><document> D </document>") == ("D", None)
+    assert extract_document("<plan>p</plan>") == (None, "plan_only")
+    assert extract_document("just text") == ("just text", None)
+    long = "Ada " + "word " * 50
+    assert check_document(long, "Ada", 40) is None
+    assert check_document("Plan: first\n" + long, "Ada", 40) == "planning_leak"
+    assert check_document("word " * 50, "Ada", 40) == "no_model_mention"
+    assert check_document("Ada is short", "Ada", 40) == "too_short"
+    assert check_document(long, "Ada", 40, rule_id="R1.1.1") == "no_rule_id"
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["docgen", "{tmp}/missing.md", "--out", "{tmp}/o", "--model", "fake"], "not found"),
+        (["docgen", CHEESE, "--out", "{tmp}/o", "--model", "nope"], "unknown model"),
+        (["docgen", CHEESE, "--out", "{tmp}/o", "--model", "fake", "--mode", "vibes"], "mode"),
+        (["docgen", CHEESE, "--out", "{tmp}/o", "--model", "fake", "--n-ideas", "0"], "n_ideas"),
+        (["docgen", CHEESE, "--out", "{tmp}/file.txt", "--model", "fake"], "is a file"),
+        (
+            ["docgen", CHEESE, "--out", "{tmp}/o", "--model", "fake", "--config", "{tmp}/c.yaml"],
+            "c.yaml",
+        ),
+        (["docgen", CHEESE, "--model", "fake"], "--out"),
+    ],
+)
+def test_docgen_bad_input(tmp_path, args, needle):
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "c.yaml").write_text("n_ideas: [1, 2\n")
+    r = run_msm(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert r.returncode != 0
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("msm: error:") and needle in lines[0], r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_yaml_config_layering(tmp_path):
+    (tmp_path / "c.yaml").write_text(
+        "n_ideas: 1\nn_doc_types: 1\nn_assertions: 1\nmodel_name: Bo\n"
+    )
+    r = run_msm(
+        "docgen",
+        CHEESE,
+        "--out",
+        str(tmp_path / "o"),
+        "--model",
+        "fake",
+        "--config",
+        str(tmp_path / "c.yaml"),
+        "--n-ideas",
+        "2",
+        "--tokenizer",
+        "approx",
+        "-q",
+    )
+    assert r.returncode == 0, r.stderr
+    m = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert m["config"]["n_ideas"] == 2 and m["config"]["n_doc_types"] == 1
+    assert m["config"]["model_name"] == "Bo"
