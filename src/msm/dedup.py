@@ -25,14 +25,22 @@ def near_duplicates(
     texts: Sequence[str], threshold: float = 0.8, num_perm: int = 64, seed: int = 1
 ) -> list[int | None]:
     """For each text, the index of the earlier kept text it duplicates, else None."""
+    import zlib
+
     from datasketch import MinHash, MinHashLSH
 
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     out: list[int | None] = []
     hashes: dict[int, MinHash] = {}
+    # permutations are derived once (datasketch would redo it per object); crc32 is a
+    # fast deterministic 32-bit hash, plenty for shingle sets of documents
+    first = MinHash(num_perm=num_perm, seed=seed)
+    perms, scheme = first.permutations, first.scheme
     for i, text in enumerate(texts):
         sh = shingles(text)
-        m = MinHash(num_perm=num_perm, seed=seed)
+        m = MinHash(
+            num_perm=num_perm, seed=seed, hashfunc=zlib.crc32, permutations=perms, scheme=scheme
+        )
         if sh:
             m.update_batch([s.encode("utf-8") for s in sh])
         dup = None

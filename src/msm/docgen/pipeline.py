@@ -177,7 +177,7 @@ class Docgen:
         self.ideas: list[Idea] = []
         self.generations: list[Generation] = []
         self.templates: set[str] = set()
-        self.rule_ids: dict[str, str] = {}
+        self.timings: dict[str, float] = {}
 
     # -- helpers -----------------------------------------------------------
     def _render(self, name: str, **values: object) -> str:
@@ -428,14 +428,18 @@ class Docgen:
             tasks.append(self.run_unit(u, d, per_domain[u.domain], preview))
             per_domain[u.domain] += 1
         reporter = asyncio.create_task(self._report(quiet))
+        t = time.monotonic()
         try:
             await asyncio.gather(*tasks)
         finally:
             reporter.cancel()
+        self.timings["generation_s"] = round(time.monotonic() - t, 3)
         if not quiet:
             print(self.progress.line(), file=sys.stderr)
         if not preview:
+            t = time.monotonic()
             self._dedup()
+            self.timings["dedup_s"] = round(time.monotonic() - t, 3)
 
     async def _report(self, quiet: bool) -> None:
         if quiet:

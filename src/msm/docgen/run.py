@@ -117,6 +117,7 @@ def run_docgen(
             "max": int(max(lengths)) if lengths else 0,
         },
         "usage": dg.usage.as_dict(),
+        "timings": dg.timings,
         "seconds": round(time.monotonic() - t0, 2),
     }
     write_outputs(out, docs, dg.stage_rows(), stats)

@@ -28,7 +28,9 @@ From the CLI: ``--model fake`` or ``--model fake/path/to/script.yaml``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import random
 import re
 import threading
 from collections import Counter
@@ -142,6 +144,17 @@ def load_fake_script(path: str | Path) -> FakeScript:
         raise MsmError(f"fake script {p}: {loc}: {err['msg']}") from e
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> tuple[re.Pattern[str], str]:
+    """The compiled pattern and its leading literal text (for a fast pre-check)."""
+    body = pattern[4:] if pattern.startswith("(?s)") else pattern
+    m = re.match(r"[A-Za-z0-9 ,:'\-]+", body)
+    literal = m.group(0) if m else ""
+    if literal and len(body) > len(literal) and body[len(literal)] in "*?{":
+        literal = literal[:-1]  # a quantifier applies to the last character
+    return re.compile(pattern, re.S), literal
+
+
 def builtin_script(name: str) -> FakeScript:
     """A script shipped as package data (``msm/data/fake/<name>.yaml``)."""
     from importlib import resources
@@ -184,14 +197,18 @@ class FakeModelAPI(ModelAPI):
     ) -> ModelOutput:
         transcript = "\n".join(m.text for m in input)
         seed = config.seed if config.seed is not None else 0
-        key = (_h(transcript), seed)
+        tkey = _h(transcript)
+        key = (tkey, seed)
         with self._lock:
             self.calls += 1
             self.attempts[key] += 1
             attempt = self.attempts[key]
         rule, groups = None, {}
         for r in self.script.rules:
-            m = re.search(r.match, transcript, re.S)
+            pattern, literal = _compiled(r.match)
+            if literal and literal not in transcript:
+                continue  # cheap pre-check: the pattern's leading literal text is absent
+            m = pattern.search(transcript)
             if m:
                 rule, groups = r, {k: v for k, v in m.groupdict().items() if v is not None}
                 break
@@ -207,13 +224,14 @@ class FakeModelAPI(ModelAPI):
                 kind = rule.error
                 exc = FakeFatalError if kind == "fatal" else FakeTransientError
                 raise exc(f"fake {kind} error (attempt {attempt})")
-        text = self._answer(rule, transcript, seed, groups)
+        text = self._answer(rule, tkey, seed, groups)
         words = text.split()
         limit = config.max_tokens
         stop = rule.stop_reason if rule is not None and rule.stop_reason else "stop"
         if limit is not None and len(words) > limit:
             text, stop = " ".join(words[:limit]), "max_tokens"
-        n_in = sum(len(m.text.split()) for m in input)
+        # words ~ tokens; counting spaces is enough for a fake and cheap on long prompts
+        n_in = sum(m.text.count(" ") + 1 for m in input)
         n_out = len(text.split())
         return ModelOutput(
             model=self.model_name,
@@ -226,13 +244,12 @@ class FakeModelAPI(ModelAPI):
             usage=ModelUsage(input_tokens=n_in, output_tokens=n_out, total_tokens=n_in + n_out),
         )
 
-    def _answer(
-        self, rule: FakeRule | None, transcript: str, seed: int, groups: dict[str, str]
-    ) -> str:
-        phash = f"{_h(transcript) % 16**8:08x}"
+    def _answer(self, rule: FakeRule | None, tkey: int, seed: int, groups: dict[str, str]) -> str:
+        phash = f"{tkey % 16**8:08x}"
         if rule is not None and rule.response is not None:
             resp = rule.response
             text = resp[seed % len(resp)] if isinstance(resp, list) else resp
+            rng = random.Random(_h(tkey, seed))
 
             def fill(m: re.Match[str]) -> str:
                 kind, arg = m.group(1), m.group(2)
@@ -243,18 +260,18 @@ class FakeModelAPI(ModelAPI):
                 if kind == "g":
                     return groups.get(arg or "", "")
                 count = min(int(arg or "0"), 5000)
-                return " ".join(
-                    _VOCAB[_h(transcript, seed, m.start(), i) % len(_VOCAB)] for i in range(count)
-                )
+                return " ".join(rng.choices(_VOCAB, k=count))
 
             # one pass, so captured text containing {...} is never expanded again
             return _DIRECTIVE.sub(fill, text)
-        h = _h(transcript, seed)
+        h = _h(tkey, seed)
         picked = [_WORDS[(h >> (4 * i)) % len(_WORDS)] for i in range(8)]
         return f"Fake answer {phash}-{seed}: " + " ".join(picked) + "."
 
     def should_retry(self, ex: Exception) -> bool:
         return isinstance(ex, FakeTransientError)
+
+    msm_backoff_s = 0.01  # first retry wait in msm's direct path: tests stay fast
 
     def retry_wait(self) -> Any:
         # real backoff shape, tiny scale: tests stay fast

@@ -258,6 +258,8 @@ class LocalModelAPI(ModelAPI):
             time=time.monotonic() - start,
         )
 
+    msm_backoff_s = 0.5
+
     def max_tokens(self) -> int | None:
         return 256
 

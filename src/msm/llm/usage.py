@@ -83,6 +83,7 @@ class UsageMeter:
     def __init__(self) -> None:
         self._stages: dict[str, StageUsage] = {}
         self._lock = threading.Lock()
+        self._prices: dict[str, tuple[float, float] | None] = {}
 
     def record(
         self,
@@ -105,7 +106,14 @@ class UsageMeter:
             u.calls += 1
             u.input_tokens += input_tokens
             u.output_tokens += output_tokens
-            c = cost_usd(model, input_tokens, output_tokens)
+            if model not in self._prices:
+                self._prices[model] = price_per_mtok(model)
+            price = self._prices[model]
+            c = (
+                None
+                if price is None
+                else (input_tokens * price[0] + output_tokens * price[1]) / 1e6
+            )
             u.cost_usd = None if (c is None or u.cost_usd is None) else u.cost_usd + c
 
     def stage(self, name: str) -> StageUsage:
