@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -78,12 +79,12 @@ class Spec:
     sections: list[Section] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
         """Hash of the templated text: what downstream stages actually see."""
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
-    @property
+    @functools.cached_property
     def source_sha256(self) -> str:
         """Hash of the file as written."""
         return hashlib.sha256(self.source.encode("utf-8")).hexdigest()

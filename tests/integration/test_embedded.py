@@ -92,3 +92,35 @@ def test_cli_sections_real_spec_with_embedded_tokenizer(model_dir, real_spec):
     assert r2.returncode == 0 and "score" in r2.stdout
     # both commands as subprocesses, interpreter start-up included
     assert time.perf_counter() - t < 10
+
+
+def test_docgen_end_to_end_with_embedded(model_dir, tmp_path):
+    from msm.docgen import DocgenConfig, run_docgen
+
+    spec = tmp_path / "spec.md"
+    spec.write_text(
+        "# Honesty\n{model_name} always tells users the truth, because people make real "
+        "decisions based on what it says and deserve accurate information.\n"
+    )
+    cfg = DocgenConfig(
+        spec=str(spec),
+        model="embedded",
+        model_name="Smol",
+        n_assertions=1,
+        n_doc_types=1,
+        n_ideas=1,
+        docs_per_idea=2,
+        doc_words=60,
+        max_tokens_list=60,
+        plan_first=False,
+        truncated="trim",
+        max_tokens_doc=100,
+        min_words=10,
+        max_reasks=0,
+    )
+    stats = run_docgen(cfg, tmp_path / "out", quiet=True, tokenizer="embedded")
+    assert stats["units"] == 1 and stats["documents_generated"] == 2
+    dropped = sum(v for k, v in stats["drops"].items() if k.startswith("documents:"))
+    assert stats["documents_kept"] + dropped == 2  # every document kept or counted
+    assert (tmp_path / "out" / "manifest.json").is_file()
+    assert stats["tokens"]["tokenizer"] == "embedded"

@@ -278,3 +278,9 @@ def test_gen_config_validation():
         GenConfig(max_tokens=0)
     with pytest.raises(ValueError):
         GenConfig(temperature=-1)
+
+
+def test_line_lists_survive_truncation_without_the_cut_line(tmp_path):
+    llm = fake(tmp_path, rules=[{"response": "alpha one\nbeta two\ngamma three four five"}])
+    res = run(llm.generate_structured("x", LineListParser(), max_tokens=6, drop_cut_line=True))
+    assert res.value == ["alpha one", "beta two"] and res.completion.truncated

@@ -26,6 +26,17 @@ class DocgenConfig(BaseModel):
     docs_per_idea: int = Field(default=1, ge=1, le=20)
     doc_types_from: Literal["catalogue", "llm"] = "catalogue"
     doc_words: int = Field(default=250, ge=20, le=5000, description="target words per document")
+    plan_first: bool = Field(
+        default=True,
+        description="ask for a plan, then the document (paper); off = one short direct "
+        "prompt, better for small models",
+    )
+    truncated: Literal["drop", "trim"] = Field(
+        default="drop",
+        description="a document cut by the token limit: drop it, or trim it back to its "
+        "last complete sentence (counted as trimmed)",
+    )
+    max_tokens_list: int = Field(default=400, ge=16, description="planning lists")
     max_tokens_plan: int = Field(default=400, ge=16)
     max_tokens_doc: int = Field(default=900, ge=16)
     max_section_tokens: int = Field(

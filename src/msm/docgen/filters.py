@@ -46,3 +46,22 @@ def check_document(
     if rule_id is not None and rule_id not in text:
         return "no_rule_id"
     return None
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]?(?=\s|$)")
+
+
+def trim_to_sentence(text: str, min_keep: float = 0.5) -> str | None:
+    """Cut a truncated text back to its last complete sentence.
+
+    Returns None when that would keep less than ``min_keep`` of the text (then
+    the document is dropped as truncated instead). An open ``<document>`` tag
+    is closed so extraction still works.
+    """
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    if not ends or ends[-1] < len(text) * min_keep:
+        return None
+    cut = text[: ends[-1]]
+    if re.search(r"<document>", cut, re.I) and not re.search(r"</document>", cut, re.I):
+        cut += "\n</document>"
+    return cut

@@ -19,7 +19,7 @@ import sys
 import time
 import unicodedata
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,6 @@ from msm.specs_builtin import resolve_spec_path
 
 ROUND = 5  # items asked for per list call; fixed so that raising counts only adds rounds
 MAX_EXTRA_ROUNDS = 2
-LIST_MAX_TOKENS = 400
 STAGE = "docgen"
 _CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -148,7 +147,9 @@ class Docgen:
             args["script"] = builtin_script("docgen")
         self.llm = LLM(
             cfg.model,
-            gen=GenConfig(max_tokens=LIST_MAX_TOKENS, temperature=cfg.temperature, seed=cfg.seed),
+            gen=GenConfig(
+                max_tokens=cfg.max_tokens_list, temperature=cfg.temperature, seed=cfg.seed
+            ),
             access=access,
             store=self.store,
             usage=self.usage,
@@ -213,10 +214,13 @@ class Docgen:
                     parser,
                     stage=f"{STAGE}.{stage}",
                     max_reasks=self.cfg.max_reasks,
+                    drop_cut_line=True,
                 )
             except LLMCallError as e:
                 self.drop(f"{stage}:{e.reason}")
                 break
+            if res.completion.truncated:
+                self.progress.drops[f"{stage}:cut_line_dropped"] += 1
             overlong = parser.parse_counting(res.completion.text)[1]
             if overlong:
                 self.progress.drops[f"{stage}:overlong_item"] += overlong
@@ -348,7 +352,10 @@ class Docgen:
 
     async def run_document(self, unit: Unit, a: Assertion, idea: Idea, sample: int) -> None:
         cfg = self.cfg
-        template = "document_values" if cfg.mode == "values" else "document_rules"
+        if cfg.mode == "rules":
+            template = "document_rules"
+        else:
+            template = "document_values" if cfg.plan_first else "document_short"
         values: dict[str, object] = dict(
             assertion=a.text,
             excerpt=unit.excerpt,
@@ -465,13 +472,14 @@ class Docgen:
         return {name: prompt_hash("docgen", name) for name in sorted(self.templates)}
 
     def kept_documents(self) -> list[dict[str, Any]]:
+        spec_hash = self.spec.sha256
         rows = [
             {
                 "id": g.id,
                 "text": g.text,
                 **g.meta,
                 "sample": g.sample,
-                "spec_hash": self.spec.sha256,
+                "spec_hash": spec_hash,
                 "mode": self.cfg.mode,
                 "generator": self.cfg.model,
                 "model_name": self.spec.model_name,
@@ -483,9 +491,10 @@ class Docgen:
         return rows
 
     def stage_rows(self) -> dict[str, list[dict[str, Any]]]:
+        # shallow copies: these rows are only serialised (asdict's deep copy was slow)
         return {
             "units": [u.as_dict() for u in sorted(self.units, key=lambda u: u.position)],
-            "assertions": [asdict(a) for a in sorted(self.assertions, key=lambda a: a.id)],
-            "ideas": [asdict(i) for i in sorted(self.ideas, key=lambda i: i.id)],
-            "generations": [asdict(g) for g in sorted(self.generations, key=lambda g: g.id)],
+            "assertions": [dict(vars(a)) for a in sorted(self.assertions, key=lambda a: a.id)],
+            "ideas": [dict(vars(i)) for i in sorted(self.ideas, key=lambda i: i.id)],
+            "generations": [dict(vars(g)) for g in sorted(self.generations, key=lambda g: g.id)],
         }

@@ -354,12 +354,14 @@ class LLM:
         system: str | None = None,
         stage: str | None = None,
         max_reasks: int = 2,
+        drop_cut_line: bool = False,
         **overrides: Any,
     ) -> Structured[T]:
         """Generate and parse; on a parse error or truncation, re-ask with the reason.
 
         Each attempt is its own stored call (the re-ask transcript differs), so a
-        rerun replays them for free. After ``max_reasks`` failed re-asks the
+        rerun replays them for free. With ``drop_cut_line`` (for line lists) a
+        truncated answer is used without its last, cut-off line. After ``max_reasks`` failed re-asks the
         item fails with ``LLMCallError`` whose reason is ``parse_error`` or
         ``truncated``.
         """
@@ -369,6 +371,13 @@ class LLM:
             comp = await self.generate(
                 msgs, sample=sample, stage=stage, allow_truncated=True, **overrides
             )
+            if comp.truncated and drop_cut_line and "\n" in comp.text.strip():
+                # line-oriented answers: everything before the cut-off line is complete
+                complete = comp.text.rstrip().rsplit("\n", 1)[0]
+                try:
+                    return Structured(parser.parse(complete), comp, attempt + 1)
+                except ParseError:
+                    pass
             if comp.truncated:
                 last_reason, last_msg = "truncated", "your reply was cut off by the length limit"
                 problem = "Your reply was cut off by the length limit. Answer again, shorter."
