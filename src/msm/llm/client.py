@@ -360,10 +360,10 @@ class LLM:
         """Generate and parse; on a parse error or truncation, re-ask with the reason.
 
         Each attempt is its own stored call (the re-ask transcript differs), so a
-        rerun replays them for free. With ``drop_cut_line`` (for line lists) a
-        truncated answer is used without its last, cut-off line. After ``max_reasks`` failed re-asks the
-        item fails with ``LLMCallError`` whose reason is ``parse_error`` or
-        ``truncated``.
+        rerun replays them for free. With ``drop_cut_line`` (for line lists)
+        a truncated answer is used without its last, cut-off line. After
+        ``max_reasks`` failed re-asks the item fails with ``LLMCallError`` whose
+        reason is ``parse_error`` or ``truncated``.
         """
         msgs = as_messages(prompt, system)
         last_reason, last_msg = "parse_error", ""

@@ -229,7 +229,9 @@ class FakeModelAPI(ModelAPI):
         limit = config.max_tokens
         stop = rule.stop_reason if rule is not None and rule.stop_reason else "stop"
         if limit is not None and len(words) > limit:
-            text, stop = " ".join(words[:limit]), "max_tokens"
+            # cut after the limit-th word, keeping the original line breaks
+            ends = [m.end() for m in re.finditer(r"\S+", text)]
+            text, stop = text[: ends[limit - 1]], "max_tokens"
         # words ~ tokens; counting spaces is enough for a fake and cheap on long prompts
         n_in = sum(m.text.count(" ") + 1 for m in input)
         n_out = len(text.split())
