@@ -41,6 +41,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/generation.py
+	$(PY) benchmarks/docgen_orchestration.py
+	$(PY) benchmarks/docgen_overhead.py
+	$(PY) benchmarks/docgen_embedded.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -49,6 +49,7 @@ class DocgenConfig(BaseModel):
     judge: str | None = None
     judge_criterion: str | None = None
     concurrency: int = Field(default=16, ge=1, le=1024)
+    batch: bool = Field(default=False, description="use the provider's batch API (via Inspect)")
     max_retries: int = Field(default=4, ge=0)
     timeout_s: float = Field(default=300.0, gt=0)
     max_reasks: int = Field(default=2, ge=0, le=10)

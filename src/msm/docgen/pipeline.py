@@ -138,7 +138,10 @@ class Docgen:
             resolve_model(cfg.judge)
         self.store = ResultStore(out / ".msm" / "llm.sqlite")
         access = AccessConfig(
-            max_concurrency=cfg.concurrency, max_retries=cfg.max_retries, timeout_s=cfg.timeout_s
+            max_concurrency=cfg.concurrency,
+            max_retries=cfg.max_retries,
+            timeout_s=cfg.timeout_s,
+            batch=cfg.batch,
         )
         args = dict(model_args or {})
         if cfg.model == "fake" and "script" not in args:
