@@ -352,6 +352,66 @@ def _explicit_params() -> set[str]:
     }
 
 
+@app.command("aftgen")
+def aftgen(
+    spec: SpecArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
+    n: Annotated[int, typer.Option("--n", help="Number of examples.")],
+    kind: Annotated[str, typer.Option("--kind", help="chat | preference")] = "chat",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    model_name: ModelNameOpt = None,
+    provider_name: ProviderNameOpt = None,
+    mix: Annotated[
+        Path | None, typer.Option("--mix", help="Instruction-tuning JSONL to mix in.")
+    ] = None,
+    mix_ratio: Annotated[
+        float, typer.Option("--mix-ratio", help="Mix examples per AFT example (0.25 = +25%).")
+    ] = 0.0,
+) -> None:
+    """Build AFT data (`msm aftgen subset DIR --sizes ...` makes nested subsets)."""
+    from pydantic import ValidationError
+
+    from msm.aftgen import AftgenConfig, run_aftgen
+    from msm.config_io import validation_message
+
+    fields: dict[str, Any] = {
+        "spec": spec,
+        "kind": kind,
+        "n": n,
+        "seed": seed,
+        "mix": str(mix) if mix else None,
+        "mix_ratio": mix_ratio,
+    }
+    if model_name is not None:
+        fields["model_name"] = model_name
+    if provider_name is not None:
+        fields["provider_name"] = provider_name
+    try:
+        cfg = AftgenConfig.model_validate(fields)
+    except ValidationError as e:
+        raise MsmError(validation_message(e, "options")) from e
+    stats = run_aftgen(cfg, out)
+    typer.echo(
+        f"aftgen: {stats['examples']} examples ({stats['preference_examples']} preference, "
+        f"{stats['mix_examples']} mix-in), order-balanced: {stats['balanced']} -> "
+        f"{out / 'stripped.jsonl'}"
+    )
+
+
+@app.command("aftgen-subset", hidden=True)
+def aftgen_subset(
+    folder: Annotated[Path, typer.Argument(help="An aftgen output folder.")],
+    sizes: Annotated[str, typer.Option("--sizes", help="e.g. 100,200,400")],
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Nested subsets of AFT data for data-size sweeps."""
+    from msm.aftgen import make_subsets, parse_sizes
+
+    res = make_subsets(folder, parse_sizes(sizes), seed)
+    for n, path in res["subsets"].items():
+        typer.echo(f"n={n}: {path}")
+
+
 @app.command("demo")
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Where to write the demo's files.")] = Path(
@@ -380,8 +440,12 @@ def main(argv: list[str] | None = None) -> None:
 
     debug = bool(os.environ.get("MSM_DEBUG"))
     try:
+        args = list(argv if argv is not None else sys.argv[1:])
+        if args[:2] == ["aftgen", "subset"]:
+            # `msm aftgen SPEC ...` and `msm aftgen subset DIR ...` share a name
+            args = ["aftgen-subset", *args[2:]]
         rv = typer.main.get_command(app).main(
-            args=argv if argv is not None else sys.argv[1:],
+            args=args,
             prog_name="msm",
             standalone_mode=False,
         )

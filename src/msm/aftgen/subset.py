@@ -1,0 +1,86 @@
+"""Nested subsets for AFT data-size sweeps: every smaller subset is inside every larger one."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from msm.errors import MsmError
+from msm.fsutil import atomic_write_text, staging_dir
+from msm.manifest import file_sha256, read_manifest, write_manifest
+
+DATA_FILES = ("cot.jsonl", "stripped.jsonl")
+
+
+def parse_sizes(text: str) -> list[int]:
+    """'100,200,400' -> [100, 200, 400] (sorted, unique, positive)."""
+    try:
+        sizes = sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError as e:
+        raise MsmError(f"--sizes must be comma-separated integers, got {text!r}") from e
+    if not sizes or sizes[0] < 1:
+        raise MsmError("--sizes must list positive integers")
+    return sizes
+
+
+def _read_rows(path: Path) -> list[str]:
+    try:
+        lines = [x for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    except UnicodeDecodeError as e:
+        raise MsmError(f"{path} is not valid UTF-8") from e
+    for i, line in enumerate(lines, 1):
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise MsmError(f"{path}:{i}: not valid JSON") from e
+        if not isinstance(obj, dict) or not isinstance(obj.get("messages"), list):
+            raise MsmError(f"{path}:{i}: expected an object with a 'messages' list")
+    return lines
+
+
+def make_subsets(folder: str | Path, sizes: list[int], seed: int = 0) -> dict[str, Any]:
+    """Write ``folder/subsets/n<size>/`` for each size; nested by construction.
+
+    One seeded permutation of the example indices is taken; subset n is its
+    first n entries, applied to every data file present (cot and stripped stay
+    aligned example for example).
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise MsmError(f"AFT data folder not found: {root}")
+    files = {name: root / name for name in DATA_FILES if (root / name).is_file()}
+    if not files:
+        raise MsmError(f"{root} has no {' or '.join(DATA_FILES)}")
+    data = {name: _read_rows(p) for name, p in files.items()}
+    counts = {len(v) for v in data.values()}
+    if len(counts) != 1:
+        raise MsmError(f"{root}: {', '.join(files)} have different numbers of examples")
+    total = counts.pop()
+    if sizes[-1] > total:
+        raise MsmError(f"largest subset ({sizes[-1]}) exceeds the {total} examples in {root}")
+    order = list(range(total))
+    random.Random(seed).shuffle(order)
+    upstream = read_manifest(root)
+    written = {}
+    for n in sizes:
+        final = root / "subsets" / f"n{n}"
+        if final.exists():
+            import shutil
+
+            shutil.rmtree(final)
+        with staging_dir(final) as tmp:
+            for name, lines in data.items():
+                atomic_write_text(tmp / name, "".join(lines[i] + "\n" for i in order[:n]))
+            write_manifest(
+                tmp,
+                "aftgen.subset",
+                size=n,
+                seed=seed,
+                of_total=total,
+                source={name: file_sha256(p) for name, p in files.items()},
+                upstream=upstream.get("config") if upstream else None,
+            )
+        written[n] = str(final)
+    return {"total": total, "subsets": written}
