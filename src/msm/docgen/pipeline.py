@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 import sys
 import time
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,12 +28,12 @@ from msm.docgen.config import DocgenConfig
 from msm.docgen.filters import check_document, extract_document
 from msm.docgen.units import Unit, item_id, normalise_for_match, quote_in_spec, structure_units
 from msm.errors import LLMCallError, MsmError
+from msm.listgen import ListCollector, clean_item
 from msm.llm import (
     LLM,
     AccessConfig,
     GenConfig,
     JsonParser,
-    LineListParser,
     UsageMeter,
     resolve_model,
 )
@@ -44,16 +42,7 @@ from msm.prompts import prompt_hash, render
 from msm.spec import Spec, approx_token_counts, load_spec
 from msm.specs_builtin import resolve_spec_path
 
-ROUND = 5  # items asked for per list call; fixed so that raising counts only adds rounds
-MAX_EXTRA_ROUNDS = 2
 STAGE = "docgen"
-_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def clean_item(text: str, max_chars: int = 600) -> str:
-    """LLM-chosen names and list items are metadata: strip control chars, cap length."""
-    text = _CTRL.sub(" ", unicodedata.normalize("NFC", text)).strip()
-    return text[:max_chars]
 
 
 @dataclass
@@ -176,6 +165,9 @@ class Docgen:
                 model_args=jargs,
             )
         self.progress = Progress()
+        self.lists = ListCollector(
+            self.llm, self._render, self.progress.drops, STAGE, cfg.max_reasks
+        )
         self.units: list[Unit] = []
         self.assertions: list[Assertion] = []
         self.ideas: list[Idea] = []
@@ -198,50 +190,8 @@ class Docgen:
         self.progress.drops[reason] += 1
 
     async def collect(self, stage: str, template: str, n: int, **values: object) -> list[str]:
-        """n distinct list items, in rounds of ROUND; each round avoids earlier items."""
-        items: list[str] = []
-        seen: set[str] = set()
-        rounds = -(-n // ROUND) + MAX_EXTRA_ROUNDS
-        for _ in range(rounds):
-            if len(items) >= n:
-                break
-            avoid = ""
-            if items:
-                listed = "\n".join(f"- {x}" for x in items)
-                avoid = f"\nWe already have these; do not repeat them or near-copies:\n{listed}\n"
-            prompt = self._render(template, n=ROUND, avoid=avoid, **values)
-            parser = LineListParser(min_items=1, max_items=ROUND * 2, max_chars=600)
-            try:
-                res = await self.llm.generate_structured(
-                    prompt,
-                    parser,
-                    stage=f"{STAGE}.{stage}",
-                    max_reasks=self.cfg.max_reasks,
-                    drop_cut_line=True,
-                )
-            except LLMCallError as e:
-                self.drop(f"{stage}:{e.reason}")
-                break
-            if res.completion.truncated:
-                self.progress.drops[f"{stage}:cut_line_dropped"] += 1
-            overlong = parser.parse_counting(res.completion.text)[1]
-            if overlong:
-                self.progress.drops[f"{stage}:overlong_item"] += overlong
-            new = 0
-            for raw in res.value:
-                item = clean_item(raw)
-                key = normalise_for_match(item)
-                if not item or key in seen:
-                    self.drop(f"{stage}:duplicate")
-                    continue
-                seen.add(key)
-                items.append(item)
-                new += 1
-            if new == 0:
-                break
-        if len(items) < n:
-            self.drop(f"{stage}:fewer_than_asked")
-        return items[:n]
+        """n distinct list items (see :mod:`msm.listgen`)."""
+        return await self.lists.collect(stage, template, n, **values)
 
     # -- stages ------------------------------------------------------------
     async def plan_units(self) -> list[Unit]:
