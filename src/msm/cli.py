@@ -356,8 +356,19 @@ def _explicit_params() -> set[str]:
 def aftgen(
     spec: SpecArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
-    n: Annotated[int, typer.Option("--n", help="Number of examples.")],
+    n: Annotated[int, typer.Option("--n", help="Number of examples to keep.")],
     kind: Annotated[str, typer.Option("--kind", help="chat | preference")] = "chat",
+    model: Annotated[str, typer.Option("--model", "-m", help="Generator (chat).")] = "embedded",
+    style: Annotated[
+        str, typer.Option("--style", help="value | rule | deliberative (chat)")
+    ] = "value",
+    judge: Annotated[
+        str | None, typer.Option("--judge", help="Judge model (chat; fails closed).")
+    ] = None,
+    extra_criterion: Annotated[
+        str | None, typer.Option("--extra-criterion", help="Extra criterion for the judge.")
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency")] = 16,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     model_name: ModelNameOpt = None,
     provider_name: ProviderNameOpt = None,
@@ -367,35 +378,44 @@ def aftgen(
     mix_ratio: Annotated[
         float, typer.Option("--mix-ratio", help="Mix examples per AFT example (0.25 = +25%).")
     ] = 0.0,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML with AftgenConfig fields (flags win).")
+    ] = None,
 ) -> None:
     """Build AFT data (`msm aftgen subset DIR --sizes ...` makes nested subsets)."""
-    from pydantic import ValidationError
-
     from msm.aftgen import AftgenConfig, run_aftgen
-    from msm.config_io import validation_message
+    from msm.config_io import build_config
 
-    fields: dict[str, Any] = {
+    flags: dict[str, Any] = {
         "spec": spec,
         "kind": kind,
         "n": n,
         "seed": seed,
+        "model": model,
+        "style": style,
+        "judge": judge,
+        "extra_criterion": extra_criterion,
+        "concurrency": concurrency,
         "mix": str(mix) if mix else None,
         "mix_ratio": mix_ratio,
+        "model_name": model_name or "the assistant",
+        "provider_name": provider_name or "its developer",
     }
-    if model_name is not None:
-        fields["model_name"] = model_name
-    if provider_name is not None:
-        fields["provider_name"] = provider_name
-    try:
-        cfg = AftgenConfig.model_validate(fields)
-    except ValidationError as e:
-        raise MsmError(validation_message(e, "options")) from e
+    cfg = build_config(AftgenConfig, config, flags, _explicit_params())
     stats = run_aftgen(cfg, out)
+    if cfg.kind == "preference":
+        typer.echo(
+            f"aftgen: {stats['examples']} examples ({stats['main_examples']} preference, "
+            f"{stats['mix_examples']} mix-in), order-balanced: {stats['balanced']} -> "
+            f"{out / 'stripped.jsonl'}"
+        )
+        return
     typer.echo(
-        f"aftgen: {stats['examples']} examples ({stats['preference_examples']} preference, "
-        f"{stats['mix_examples']} mix-in), order-balanced: {stats['balanced']} -> "
-        f"{out / 'stripped.jsonl'}"
+        f"aftgen: kept {stats['main_examples']} of {cfg.n} wanted (+{stats['mix_examples']} "
+        f"mix-in) -> {out / 'cot.jsonl'}, {out / 'stripped.jsonl'}"
     )
+    if stats.get("drops"):
+        typer.echo("drops: " + ", ".join(f"{k}={v}" for k, v in stats["drops"].items()))
 
 
 @app.command("aftgen-subset", hidden=True)

@@ -154,7 +154,11 @@ def test_nested_subsets(tmp_path):
             "--mix FILE",
         ),
         (["aftgen", CHEESE, "--kind", "cheese", "--n", "4", "--out", "{o}"], "kind"),
-        (["aftgen", CHEESE, "--n", "4", "--out", "{o}"], "not built yet"),
+        (["aftgen", CHEESE, "--n", "4", "--out", "{o}", "--model", "nope"], "unknown model"),
+        (
+            ["aftgen", CHEESE, "--n", "4", "--out", "{o}", "--model", "fake", "--style", "x"],
+            "style",
+        ),
         (["aftgen", "subset", "{tmp}/nothing", "--sizes", "5"], "not found"),
         (["aftgen", "subset", "{tmp}", "--sizes", "5,x"], "--sizes"),
     ],

@@ -1,6 +1,7 @@
-"""Alignment fine-tuning data: preference demonstrations, mix-in, nested subsets."""
+"""Alignment fine-tuning data: chat demos with <think>, preference data, mix-in, subsets."""
 
-from msm.aftgen.run import AftgenConfig, run_aftgen
+from msm.aftgen.config import AftgenConfig
+from msm.aftgen.run import run_aftgen
 from msm.aftgen.subset import make_subsets, parse_sizes
 from msm.aftgen.think import strip_think
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 from collections import Counter
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from msm.aftgen.config import AftgenConfig
 from msm.aftgen.mix import mix_in, read_mix
 from msm.aftgen.preference import preference_examples, preference_lists
 from msm.errors import MsmError
@@ -18,83 +19,130 @@ from msm.spec import approx_token_counts, load_spec
 from msm.specs_builtin import resolve_spec_path
 
 
-class AftgenConfig(BaseModel):
-    """Settings of one aftgen run; saved into the manifest."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    spec: str
-    kind: Literal["chat", "preference"] = "chat"
-    n: int = Field(ge=1, le=10_000_000)
-    seed: int = 0
-    model_name: str = "the assistant"
-    provider_name: str = "its developer"
-    mix: str | None = None
-    mix_ratio: float = Field(default=0.0, ge=0.0, le=100.0)
-
-
 def _jsonl(rows: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
-def run_aftgen(cfg: AftgenConfig, out: str | Path) -> dict[str, Any]:
-    """Build AFT data into ``out``. Only ``kind='preference'`` exists so far."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise MsmError(f"--out must be a directory, but {out} is a file")
-    if cfg.kind == "chat":
-        raise MsmError(
-            "aftgen --kind chat is not built yet (only --kind preference); see the issue tracker"
-        )
-    if cfg.mix_ratio > 0 and not cfg.mix:
-        raise MsmError("--mix-ratio needs --mix FILE")
-    spec_path = resolve_spec_path(cfg.spec)
-    spec = load_spec(spec_path, cfg.model_name, cfg.provider_name)
-    likes, dislikes = preference_lists(spec.metadata, str(cfg.spec))
-    mix = read_mix(cfg.mix) if cfg.mix else None  # read before writing anything
-    rows = preference_examples(likes, dislikes, cfg.n, cfg.seed)
-    n_pref = len(rows)
-    n_mix = 0
-    if mix is not None:
-        rows, n_mix = mix_in(rows, mix, cfg.mix_ratio, cfg.seed)
-    import random
-
-    random.Random(cfg.seed).shuffle(rows)
-
+def _order_balance(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     first: Counter[str] = Counter()
     second: Counter[str] = Counter()
     for r in rows:
         meta = r.get("meta", {})
         if "first" in meta:
-            a, b = (
-                meta["first"],
-                (meta["other"] if meta["first"] == meta["preferred"] else meta["preferred"]),
-            )
-            first[a] += 1
-            second[b] += 1
-    options = sorted(set(first) | set(second))
+            other = meta["other"] if meta["first"] == meta["preferred"] else meta["preferred"]
+            first[meta["first"]] += 1
+            second[other] += 1
+    return {o: {"first": first[o], "second": second[o]} for o in sorted(set(first) | set(second))}
+
+
+def _chat_rows(
+    cfg: AftgenConfig,
+    out: Path,
+    model_args: dict[str, Any] | None,
+    judge_model_args: dict[str, Any] | None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    from msm.aftgen.chat import ChatAftgen
+
+    gen = ChatAftgen(cfg, out, model_args, judge_model_args)
+    asyncio.run(gen.run())
+    kept = sorted(gen.kept, key=lambda e: (e.round, e.id))[: cfg.n]
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": e.query},
+                {"role": "assistant", "content": f"<think>\n{e.think}\n</think>\n\n{e.answer}"},
+            ],
+            "meta": {
+                "id": e.id,
+                "domain": e.unit.domain,
+                "subdomain": e.unit.subdomain,
+                "situation": e.situation,
+                "style": cfg.style,
+                "round": e.round,
+            },
+        }
+        for e in kept
+    ]
+    extra = {
+        "counts": dict(gen.counts),
+        "drops": dict(sorted(gen.drops.items())),
+        "dedup_method": gen.dedup_method,
+        "domain_balance": dict(Counter(e.unit.domain for e in kept)),
+        "usage": gen.usage.as_dict(),
+        "prompts": gen.prompt_hashes(),
+        "spec_sha256": gen.spec.sha256,
+    }
+    return rows, extra
+
+
+def run_aftgen(
+    cfg: AftgenConfig,
+    out: str | Path,
+    *,
+    model_args: dict[str, Any] | None = None,
+    judge_model_args: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build AFT data into ``out``: ``cot.jsonl`` + ``stripped.jsonl`` (chat) or
+    ``stripped.jsonl`` (preference: there is no reasoning to keep), ``stats.json``,
+    ``manifest.json``.
+
+    Example::
+
+        run_aftgen(AftgenConfig(spec="builtin:equanimity", kind="chat", model="fake", n=50),
+                   "runs/aft")
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise MsmError(f"--out must be a directory, but {out} is a file")
+    if cfg.mix_ratio > 0 and not cfg.mix:
+        raise MsmError("--mix-ratio needs --mix FILE")
+    spec = load_spec(resolve_spec_path(cfg.spec), cfg.model_name, cfg.provider_name)
+    mix = read_mix(cfg.mix) if cfg.mix else None  # read everything before writing anything
+    extra: dict[str, Any] = {"usage": {}}
+    if cfg.kind == "preference":
+        likes, dislikes = preference_lists(spec.metadata, str(cfg.spec))
+        rows = preference_examples(likes, dislikes, cfg.n, cfg.seed)
+    else:
+        rows, extra = _chat_rows(cfg, out, model_args, judge_model_args)
+    n_main = len(rows)
+    n_mix = 0
+    if mix is not None:
+        rows, n_mix = mix_in(rows, mix, cfg.mix_ratio, cfg.seed)
+    random.Random(cfg.seed).shuffle(rows)
+
+    balance = _order_balance(rows)
+    stripped = [
+        {**r, "messages": [{**m, "content": strip_if_assistant(m)} for m in r["messages"]]}
+        for r in rows
+    ]
     tokens = approx_token_counts([" ".join(m["content"] for m in r["messages"]) for r in rows])
-    stats = {
+    stats: dict[str, Any] = {
         "kind": cfg.kind,
         "examples": len(rows),
-        "preference_examples": n_pref,
+        "main_examples": n_main,
         "requested": cfg.n,
-        "rounded_to_even": n_pref != cfg.n,
         "mix_examples": n_mix,
-        "balance": {o: {"first": first[o], "second": second[o]} for o in options},
-        "balanced": all(first[o] == second[o] for o in options),
         "approx_tokens": sum(tokens),
-        "usage": {},
-        "cost_usd": 0.0,
+        **{k: v for k, v in extra.items() if k not in ("prompts", "spec_sha256")},
     }
-    atomic_write_text(out / "stripped.jsonl", _jsonl(rows))
+    if cfg.kind == "preference":
+        stats["rounded_to_even"] = n_main != cfg.n
+        stats["balance"] = balance
+        stats["balanced"] = all(v["first"] == v["second"] for v in balance.values())
+    files = {"stripped": "stripped.jsonl"}
+    if cfg.kind == "chat":
+        atomic_write_text(out / "cot.jsonl", _jsonl(rows))
+        files["cot"] = "cot.jsonl"
+    atomic_write_text(out / "stripped.jsonl", _jsonl(stripped))
     atomic_write_json(out / "stats.json", stats)
     write_manifest(
         out,
         "aftgen",
         config=cfg.model_dump(),
         spec={"path": str(cfg.spec), "sha256": spec.sha256},
-        files={"stripped": "stripped.jsonl"},
+        prompts=extra.get("prompts", {}),
+        files=files,
+        usage=stats["usage"],
         mix={
             "path": cfg.mix,
             "sha256": file_sha256(cfg.mix),
@@ -103,6 +151,11 @@ def run_aftgen(cfg: AftgenConfig, out: str | Path) -> dict[str, Any]:
         }
         if cfg.mix
         else None,
-        notes=["preference data has no reasoning, so only the stripped variant exists"],
     )
     return stats
+
+
+def strip_if_assistant(message: dict[str, str]) -> str:
+    from msm.aftgen.think import strip_think
+
+    return strip_think(message["content"]) if message["role"] == "assistant" else message["content"]

@@ -62,6 +62,9 @@ class LocalEngine:
     def __post_init__(self) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # keep CLI output to msm's own lines
 
         self.tokenizer = AutoTokenizer.from_pretrained(self.path)
         # decoder-only models must be left-padded for batched generation
