@@ -48,7 +48,7 @@ def embed(texts: Sequence[str], batch_size: int = 128) -> Any:
     # length-sorted batches waste little on padding (about 1.4x faster here); bf16
     # autocast was slower than fp32 for this small model on this CPU (docs/LOG.md)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    result = np.zeros((len(texts), 384), dtype="float32")
+    result: Any = np.zeros((len(texts), 384), dtype="float32")
     with torch.inference_mode():
         for i in range(0, len(texts), batch_size):
             idx = order[i : i + batch_size]
