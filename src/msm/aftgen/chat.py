@@ -25,6 +25,7 @@ from msm.embed import dedup_texts
 from msm.errors import LLMCallError, MsmError
 from msm.listgen import ListCollector
 from msm.llm import LLM, AccessConfig, GenConfig, JsonParser, UsageMeter, resolve_model
+from msm.llm.fake import fake_args
 from msm.llm.store import ResultStore
 from msm.prompts import prompt_hash, render
 from msm.spec import Spec, approx_token_counts, load_spec
@@ -90,7 +91,7 @@ class ChatAftgen:
             store=store,
             usage=self.usage,
             stage=STAGE,
-            model_args=_fake_args(cfg.model, model_args),
+            model_args=fake_args(cfg.model, model_args, "aftgen"),
         )
         self.judge = None
         if cfg.judge:
@@ -101,7 +102,7 @@ class ChatAftgen:
                 store=store,
                 usage=self.usage,
                 stage=f"{STAGE}.judge",
-                model_args=_fake_args(cfg.judge, judge_model_args),
+                model_args=fake_args(cfg.judge, judge_model_args, "aftgen"),
             )
         self.lists = ListCollector(self.llm, self._render, self.drops, STAGE, cfg.max_reasks)
         self.kept: list[Example] = []
@@ -213,12 +214,3 @@ class ChatAftgen:
 
     def prompt_hashes(self) -> dict[str, str]:
         return {n: prompt_hash("aftgen", n) for n in sorted(self.templates)}
-
-
-def _fake_args(model: str, args: dict[str, Any] | None) -> dict[str, Any]:
-    out = dict(args or {})
-    if model == "fake" and "script" not in out:
-        from msm.llm.fake import builtin_script
-
-        out["script"] = builtin_script("aftgen")
-    return out

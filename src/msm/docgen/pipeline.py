@@ -37,6 +37,7 @@ from msm.llm import (
     UsageMeter,
     resolve_model,
 )
+from msm.llm.fake import fake_args
 from msm.llm.store import ResultStore
 from msm.prompts import prompt_hash, render
 from msm.spec import Spec, approx_token_counts, load_spec
@@ -132,11 +133,6 @@ class Docgen:
             timeout_s=cfg.timeout_s,
             batch=cfg.batch,
         )
-        args = dict(model_args or {})
-        if cfg.model == "fake" and "script" not in args:
-            from msm.llm.fake import builtin_script
-
-            args["script"] = builtin_script("docgen")
         self.llm = LLM(
             cfg.model,
             gen=GenConfig(
@@ -146,15 +142,10 @@ class Docgen:
             store=self.store,
             usage=self.usage,
             stage=STAGE,
-            model_args=args,
+            model_args=fake_args(cfg.model, model_args, "docgen"),
         )
         self.judge: LLM | None = None
         if cfg.judge:
-            jargs = dict(judge_model_args or {})
-            if cfg.judge == "fake" and "script" not in jargs:
-                from msm.llm.fake import builtin_script
-
-                jargs["script"] = builtin_script("docgen")
             self.judge = LLM(
                 cfg.judge,
                 gen=GenConfig(max_tokens=200, temperature=0.0),
@@ -162,7 +153,7 @@ class Docgen:
                 store=self.store,
                 usage=self.usage,
                 stage=f"{STAGE}.judge",
-                model_args=jargs,
+                model_args=fake_args(cfg.judge, judge_model_args, "docgen"),
             )
         self.progress = Progress()
         self.lists = ListCollector(

@@ -163,6 +163,14 @@ def builtin_script(name: str) -> FakeScript:
     return FakeScript.model_validate(yaml.safe_load(text))
 
 
+def fake_args(model: str, args: dict[str, Any] | None, script: str) -> dict[str, Any]:
+    """Model args for a stage: the plain ``fake`` gets the stage's built-in script."""
+    out = dict(args or {})
+    if model == "fake" and "script" not in out:
+        out["script"] = builtin_script(script)
+    return out
+
+
 def _h(*parts: object) -> int:
     return int(hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:15], 16)
 
