@@ -113,3 +113,45 @@ def test_refusals_and_empty_lists_are_counted(tmp_path):
     stats = run_aftgen(cfg(n=5, max_rounds=2), tmp_path, model_args={"script": script})
     assert stats["main_examples"] == 0
     assert any(k.startswith("responses:") or k.startswith("queries:") for k in stats["drops"])
+
+
+def test_kill_and_resume_gives_identical_data(tmp_path):
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from msm.llm import ResultStore
+
+    worker = Path(__file__).resolve().parents[1] / "helpers" / "aftgen_worker.py"
+    ref = tmp_path / "ref"
+    run_aftgen(cfg(concurrency=2), ref)
+    out = tmp_path / "killed"
+    p = subprocess.Popen(
+        [sys.executable, str(worker), str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    store = out / ".msm" / "llm.sqlite"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if store.exists() and len(ResultStore(store)) >= 15:
+            break
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    done = len(ResultStore(store))
+    assert done > 0 and not (out / "manifest.json").exists()
+    r = subprocess.run(
+        [sys.executable, str(worker), str(out)], capture_output=True, text=True, timeout=300
+    )
+    assert r.returncode == 0, r.stderr
+    fresh, cached, kept = map(
+        int, re.search(r"fresh=(\d+) cached=(\d+) kept=(\d+)", r.stdout).groups()
+    )
+    assert kept == 20 and cached >= done
+    for name in ("cot.jsonl", "stripped.jsonl"):
+        assert (out / name).read_bytes() == (ref / name).read_bytes()

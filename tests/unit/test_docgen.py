@@ -383,3 +383,32 @@ def test_yaml_config_layering(tmp_path):
     m = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert m["config"]["n_ideas"] == 2 and m["config"]["n_doc_types"] == 1
     assert m["config"]["model_name"] == "Bo"
+
+
+def test_prompt_change_redoes_only_the_affected_stage(tmp_path, monkeypatch):
+    from msm import prompts
+
+    run_docgen(
+        cfg(n_assertions=1, n_doc_types=1, n_ideas=1), tmp_path, quiet=True, tokenizer="approx"
+    )
+    original = prompts.load_prompt("docgen", "document_values")
+    edited = original.replace("Only the document will be kept.", "Keep it concrete.")
+    assert edited != original
+
+    def patched(stage, name):
+        return (
+            edited if (stage, name) == ("docgen", "document_values") else original_load(stage, name)
+        )
+
+    original_load = prompts.load_prompt
+    monkeypatch.setattr(prompts, "load_prompt", patched)
+    stats = run_docgen(
+        cfg(n_assertions=1, n_doc_types=1, n_ideas=1), tmp_path, quiet=True, tokenizer="approx"
+    )
+    u = stats["usage"]
+    assert u["docgen.documents"]["calls"] == 5 and u["docgen.documents"]["cached_calls"] == 0
+    assert u["docgen.assertions"]["calls"] == 0 and u["docgen.ideas"]["calls"] == 0
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    import hashlib
+
+    assert m["prompts"]["document_values"] == hashlib.sha256(edited.encode()).hexdigest()
