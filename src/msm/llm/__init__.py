@@ -8,10 +8,9 @@ from msm.llm.client import (
     Message,
     Structured,
     as_messages,
-    run_sync,
 )
 from msm.llm.names import ResolvedModel, resolve_model
-from msm.llm.store import ResultStore, content_key
+from msm.llm.store import ResultStore
 from msm.llm.structured import JsonParser, LineListParser, ParseError, Parser
 from msm.llm.usage import UsageMeter, cost_usd, price_per_mtok
 
@@ -30,9 +29,7 @@ __all__ = [
     "Structured",
     "UsageMeter",
     "as_messages",
-    "content_key",
     "cost_usd",
     "price_per_mtok",
     "resolve_model",
-    "run_sync",
 ]

@@ -406,8 +406,3 @@ def _root_cause(e: BaseException) -> BaseException:
         if inner is not None:
             return _root_cause(inner)
     return e
-
-
-def run_sync(coro: Any) -> Any:
-    """Run a coroutine from synchronous code (the CLI)."""
-    return asyncio.run(coro)

@@ -9,7 +9,6 @@ finished call and repeats none. API keys are never part of a key or a value.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import threading
@@ -18,12 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from msm.errors import MsmError
-
-
-def content_key(obj: Any) -> str:
-    """Stable sha256 of a JSON-able object (sorted keys, no whitespace)."""
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 class ResultStore:
