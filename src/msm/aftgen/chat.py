@@ -24,12 +24,11 @@ from msm.docgen.units import Unit, item_id, structure_units
 from msm.embed import dedup_texts
 from msm.errors import LLMCallError, MsmError
 from msm.listgen import ListCollector
-from msm.llm import LLM, AccessConfig, GenConfig, JsonParser, UsageMeter, resolve_model
-from msm.llm.fake import fake_args
-from msm.llm.store import ResultStore
+from msm.llm import JsonParser, UsageMeter
 from msm.prompts import prompt_hash, render
 from msm.spec import Spec, approx_token_counts, load_spec
 from msm.specs_builtin import resolve_spec_path
+from msm.stagellm import stage_llms
 
 STAGE = "aftgen"
 _THINK = re.compile(r"<think>(.*?)</think>(.*)", re.S | re.I)
@@ -66,44 +65,15 @@ class ChatAftgen:
         self.spec: Spec = load_spec(
             resolve_spec_path(cfg.spec), cfg.model_name, cfg.provider_name, approx_token_counts
         )
-        resolve_model(cfg.model)
-        if cfg.judge:
-            resolve_model(cfg.judge)
         self.units, _ = structure_units(self.spec, cfg.max_section_tokens)
         if not self.units:
             raise MsmError(f"spec {cfg.spec} yields no usable sections")
         self.usage = UsageMeter()
         self.drops: Counter[str] = Counter()
         self.templates: set[str] = set()
-        store = ResultStore(out / ".msm" / "llm.sqlite")
-        access = AccessConfig(
-            max_concurrency=cfg.concurrency,
-            max_retries=cfg.max_retries,
-            timeout_s=cfg.timeout_s,
-            batch=cfg.batch,
+        _, self.llm, self.judge = stage_llms(
+            cfg, out, STAGE, self.usage, model_args, judge_model_args
         )
-        self.llm = LLM(
-            cfg.model,
-            gen=GenConfig(
-                max_tokens=cfg.max_tokens_list, temperature=cfg.temperature, seed=cfg.seed
-            ),
-            access=access,
-            store=store,
-            usage=self.usage,
-            stage=STAGE,
-            model_args=fake_args(cfg.model, model_args, "aftgen"),
-        )
-        self.judge = None
-        if cfg.judge:
-            self.judge = LLM(
-                cfg.judge,
-                gen=GenConfig(max_tokens=200, temperature=0.0),
-                access=access,
-                store=store,
-                usage=self.usage,
-                stage=f"{STAGE}.judge",
-                model_args=fake_args(cfg.judge, judge_model_args, "aftgen"),
-            )
         self.lists = ListCollector(self.llm, self._render, self.drops, STAGE, cfg.max_reasks)
         self.kept: list[Example] = []
         self.counts: Counter[str] = Counter()

@@ -30,18 +30,13 @@ from msm.docgen.units import Unit, item_id, normalise_for_match, quote_in_spec, 
 from msm.errors import LLMCallError, MsmError
 from msm.listgen import ListCollector, clean_item
 from msm.llm import (
-    LLM,
-    AccessConfig,
-    GenConfig,
     JsonParser,
     UsageMeter,
-    resolve_model,
 )
-from msm.llm.fake import fake_args
-from msm.llm.store import ResultStore
 from msm.prompts import prompt_hash, render
 from msm.spec import Spec, approx_token_counts, load_spec
 from msm.specs_builtin import resolve_spec_path
+from msm.stagellm import stage_llms
 
 STAGE = "docgen"
 
@@ -122,39 +117,9 @@ class Docgen:
         )
         self.spec_norm = normalise_for_match(self.spec.text)
         self.usage = UsageMeter()
-        # fail on a bad model name or missing key before anything is written
-        resolve_model(cfg.model)
-        if cfg.judge:
-            resolve_model(cfg.judge)
-        self.store = ResultStore(out / ".msm" / "llm.sqlite")
-        access = AccessConfig(
-            max_concurrency=cfg.concurrency,
-            max_retries=cfg.max_retries,
-            timeout_s=cfg.timeout_s,
-            batch=cfg.batch,
+        self.store, self.llm, self.judge = stage_llms(
+            cfg, out, STAGE, self.usage, model_args, judge_model_args
         )
-        self.llm = LLM(
-            cfg.model,
-            gen=GenConfig(
-                max_tokens=cfg.max_tokens_list, temperature=cfg.temperature, seed=cfg.seed
-            ),
-            access=access,
-            store=self.store,
-            usage=self.usage,
-            stage=STAGE,
-            model_args=fake_args(cfg.model, model_args, "docgen"),
-        )
-        self.judge: LLM | None = None
-        if cfg.judge:
-            self.judge = LLM(
-                cfg.judge,
-                gen=GenConfig(max_tokens=200, temperature=0.0),
-                access=access,
-                store=self.store,
-                usage=self.usage,
-                stage=f"{STAGE}.judge",
-                model_args=fake_args(cfg.judge, judge_model_args, "docgen"),
-            )
         self.progress = Progress()
         self.lists = ListCollector(
             self.llm, self._render, self.progress.drops, STAGE, cfg.max_reasks
