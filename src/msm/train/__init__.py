@@ -1,0 +1,6 @@
+"""Midtraining and AFT: ``msm train midtrain`` / ``msm train aft``."""
+
+from msm.train.config import TrainConfig
+from msm.train.engine import run_train
+
+__all__ = ["TrainConfig", "run_train"]

@@ -1,0 +1,61 @@
+"""Two CPU processes (gloo) train like one process with the same global batch."""
+
+from __future__ import annotations
+
+import csv
+import socket
+from pathlib import Path
+
+import yaml
+
+from tests.unit.test_train import _docs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _losses(folder: Path) -> list[float]:
+    with (folder / "loss.csv").open() as fh:
+        return [float(r["loss"]) for r in csv.DictReader(fh)]
+
+
+def test_two_processes_match_one(tmp_path, tiny_model_dir, msm_cli):
+    conf = yaml.safe_load((ROOT / "examples" / "accelerate" / "cpu-2proc.yaml").read_text())
+    conf["main_process_port"] = _free_port()
+    conf_path = tmp_path / "acc.yaml"
+    conf_path.write_text(yaml.safe_dump(conf))
+    docs = _docs(tmp_path / "d.jsonl", n=40)
+    common = ["--base", str(tiny_model_dir), "--docs", str(docs), "--max-length", "64"]
+    common += ["--lr", "3e-3", "--epochs", "2", "--precision", "fp32"]
+    one = msm_cli(
+        "train", "midtrain", *common, "--micro-batch-size", "4", "--out", str(tmp_path / "one")
+    )
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = msm_cli(
+        "train",
+        "midtrain",
+        *common,
+        "--micro-batch-size",
+        "2",
+        "--out",
+        str(tmp_path / "two"),
+        "--launcher",
+        "accelerate",
+        "--accelerate-config",
+        str(conf_path),
+    )
+    assert two.returncode == 0, two.stderr[-3000:]
+    import json
+
+    man = json.loads((tmp_path / "two" / "manifest.json").read_text())
+    assert man["hardware"]["processes"] == 2 and man["global_batch_rows"] == 4
+    a, b = _losses(tmp_path / "one"), _losses(tmp_path / "two")
+    assert len(a) == len(b) >= 4
+    assert a[-1] < a[0]
+    for x, y in zip(a, b, strict=True):
+        assert abs(x - y) <= 1e-4 * abs(x) + 1e-5, (a, b)
