@@ -1,4 +1,6 @@
-"""Inspect entry point: registers msm's model APIs (msm-fake, msm-local)."""
+"""Inspect entry point: msm's model APIs and tasks (msm/values, msm/spec_qa)."""
 
+from msm.evals import spec_qa as _spec_qa  # noqa: F401
+from msm.evals import values as _values  # noqa: F401
 from msm.llm import fake as _fake  # noqa: F401
 from msm.llm import local as _local  # noqa: F401

@@ -573,6 +573,47 @@ def train_aft(
     _train("aft", out, flags, config)
 
 
+@app.command("eval")
+def eval_cmd(
+    model: Annotated[
+        str, typer.Argument(help="embedded, hf/<folder>, fake[/script], an API model...")
+    ],
+    suite: Annotated[
+        str, typer.Option("--suite", help="values | spec_qa | capability | all (agentic: not yet)")
+    ] = "values",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("eval-out"),
+    items: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--items", help="Value item sets or JSONL files (repeatable); default: all bundled."
+        ),
+    ] = None,
+    questions: Annotated[
+        str, typer.Option("--questions", help="Spec QA question set or JSONL file.")
+    ] = "equanimity",
+    grader: Annotated[
+        str | None, typer.Option("--grader", help="Grader model (required for spec_qa).")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="At most N samples per task.")
+    ] = None,
+) -> None:
+    """Evaluate a model with msm's Inspect tasks; writes summary.json and Inspect logs."""
+    from msm.evals.run import run_eval
+
+    run_eval(
+        model,
+        suite,
+        out,
+        items=items,
+        questions=questions,
+        grader=grader,
+        limit=limit,
+        echo=typer.echo,
+    )
+    typer.echo(f"eval: summary -> {out / 'summary.json'}")
+
+
 @app.command("demo")
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Where to write the demo's files.")] = Path(

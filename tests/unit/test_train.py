@@ -278,3 +278,72 @@ def test_adapter_that_does_not_fit_the_base(tmp_path, tiny_model_dir, msm_cli):
     assert r.returncode == 2
     assert "does not fit the base model" in r.stderr.strip().splitlines()[-1]
     assert not out.exists() and not work_dir_for(out).exists()
+
+
+def test_gradient_accumulation_matches_a_bigger_micro_batch(tmp_path, tiny_model_dir):
+    docs = _docs(tmp_path / "d.jsonl", n=40)
+    a = run_train(_cfg("midtrain", str(tiny_model_dir), docs, epochs=2), tmp_path / "a", _quiet)
+    b = run_train(
+        _cfg("midtrain", str(tiny_model_dir), docs, epochs=2, micro_batch_size=1, grad_accum=2),
+        tmp_path / "b",
+        _quiet,
+    )
+    assert a["steps"] == b["steps"] and a["global_batch_rows"] == b["global_batch_rows"] == 2
+    assert _losses(tmp_path / "a") == pytest.approx(_losses(tmp_path / "b"), rel=1e-4)
+
+
+def test_mix_in_adds_rows_and_yaml_config_layers_under_flags(tmp_path, tiny_model_dir, msm_cli):
+    from transformers import AutoTokenizer
+
+    from msm.config_io import build_config
+    from msm.train.data import DataStats
+    from msm.train.engine import build_segments
+
+    docs = _docs(tmp_path / "d.jsonl", n=10)
+    mix = tmp_path / "mix.jsonl"
+    mix.write_text("".join(json.dumps({"text": f"general text {i}"}) + "\n" for i in range(100)))
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    stats = DataStats()
+    segs = build_segments(_cfg("midtrain", "x", docs, mix=str(mix), mix_ratio=0.5), tok, stats)
+    assert stats.examples == 10 and stats.mix_examples == 5 and len(segs) == 15
+    texts = [tok.decode(s.ids) for s in segs]
+    assert sum("general text" in t for t in texts) == 5
+
+    yml = tmp_path / "train.yaml"
+    yml.write_text("lora_r: 8\nlearning_rate: 0.002\nmax_length: 256\n")
+    flags = {"stage": "midtrain", "base": "b", "data": "d", "learning_rate": 1e-4, "max_length": 64}
+    cfg = build_config(TrainConfig, yml, flags, {"stage", "base", "data", "max_length"})
+    assert (cfg.lora_r, cfg.learning_rate, cfg.max_length) == (8, 0.002, 64)
+    assert cfg.lora_alpha == 128 and cfg.warmup_ratio == 0.05 and cfg.scheduler == "cosine"
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lora_rank: 8\n")
+    r = msm_cli(
+        "train",
+        "midtrain",
+        "--base",
+        str(tiny_model_dir),
+        "--docs",
+        str(docs),
+        "--out",
+        str(tmp_path / "o"),
+        "--config",
+        str(bad),
+    )
+    assert r.returncode == 2 and "lora_rank" in r.stderr and not (tmp_path / "o").exists()
+    import importlib.util
+
+    if importlib.util.find_spec("wandb") is None:
+        r = msm_cli(
+            "train",
+            "midtrain",
+            "--base",
+            str(tiny_model_dir),
+            "--docs",
+            str(docs),
+            "--out",
+            str(tmp_path / "o"),
+            "--report-to",
+            "wandb",
+        )
+        assert r.returncode == 2 and "needs the 'wandb' package" in r.stderr

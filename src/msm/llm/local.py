@@ -25,9 +25,12 @@ from inspect_ai.model import (
     ChatMessage,
     ChatMessageAssistant,
     GenerateConfig,
+    Logprob,
+    Logprobs,
     ModelAPI,
     ModelOutput,
     ModelUsage,
+    TopLogprob,
     modelapi,
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
@@ -42,7 +45,7 @@ class _Request:
     key: Hashable
     kwargs: dict[str, Any]
     loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[tuple[str, str, int, int]]
+    future: asyncio.Future[tuple[str, str, int, int, Any]]
 
 
 @dataclass
@@ -91,10 +94,10 @@ class LocalEngine:
         return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
 
     # -- batching --------------------------------------------------------
-    async def generate(self, prompt: str, kwargs: dict[str, Any]) -> tuple[str, str, int, int]:
-        """Queue one prompt; returns (text, stop_reason, input_tokens, output_tokens)."""
+    async def generate(self, prompt: str, kwargs: dict[str, Any]) -> tuple[str, str, int, int, Any]:
+        """Queue one prompt; returns (text, stop_reason, input/output tokens, logprobs)."""
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[tuple[str, str, int, int]] = loop.create_future()
+        fut: asyncio.Future[tuple[str, str, int, int, Any]] = loop.create_future()
         # the seed is not part of the batch key: requests that differ only by seed
         # share a batch, which is then seeded from all of them (see _generate_batch)
         key = tuple(sorted((k, repr(v)) for k, v in kwargs.items() if k != "seed"))
@@ -144,7 +147,7 @@ class LocalEngine:
 
     def _generate_batch(
         self, prompts: list[str], kwargs: dict[str, Any]
-    ) -> list[tuple[str, str, int, int]]:
+    ) -> list[tuple[str, str, int, int, Any]]:
         import torch
 
         self.batches_run += 1
@@ -167,8 +170,14 @@ class LocalEngine:
                     gen[k] = kwargs[k]
         if kwargs.get("seed") is not None:
             torch.manual_seed(int(kwargs["seed"]))
+        want = int(kwargs.get("top_logprobs") or 1) if kwargs.get("logprobs") else 0
+        if want:
+            gen["output_logits"] = True
+            gen["return_dict_in_generate"] = True
         with torch.inference_mode():
-            out = self.model.generate(**enc, **gen)
+            res = self.model.generate(**enc, **gen)
+        out = res.sequences if want else res
+        steps = [torch.log_softmax(x.float(), dim=-1) for x in res.logits] if want else []
         n_in = int(enc["input_ids"].shape[1])
         attn = enc["attention_mask"]
         results = []
@@ -181,8 +190,35 @@ class LocalEngine:
             else:
                 kept, reason, n_out = new[:stop_at], "stop", stop_at + 1
             text = str(self.tokenizer.decode(kept, skip_special_tokens=True))
-            results.append((text, reason, int(attn[i].sum()), n_out))
+            lps = self._logprobs(steps, i, new[:n_out], want) if want else None
+            results.append((text, reason, int(attn[i].sum()), n_out, lps))
         return results
+
+    def _logprobs(self, steps: list[Any], i: int, tokens: list[int], k: int) -> list[Any]:
+        """Per generated token: (text, logprob, [(alternative, logprob)] * k)."""
+        out = []
+        for j, t in enumerate(tokens):
+            row = steps[j][i]
+            top = row.topk(min(k, row.shape[-1]))
+            alts = [
+                (str(self.tokenizer.decode([int(a)])), float(v))
+                for v, a in zip(top.values.tolist(), top.indices.tolist(), strict=True)
+            ]
+            out.append((str(self.tokenizer.decode([t])), float(row[t]), alts))
+        return out
+
+
+def _to_logprobs(lps: list[Any]) -> Logprobs:
+    return Logprobs(
+        content=[
+            Logprob(
+                token=tok,
+                logprob=lp,
+                top_logprobs=[TopLogprob(token=a, logprob=v) for a, v in alts],
+            )
+            for tok, lp, alts in lps
+        ]
+    )
 
 
 def _set_result(fut: asyncio.Future[Any], value: Any) -> None:
@@ -247,14 +283,19 @@ class LocalModelAPI(ModelAPI):
             v = getattr(config, k)
             if v is not None:
                 kwargs[k] = v
+        if config.logprobs:
+            kwargs["logprobs"] = True
+            kwargs["top_logprobs"] = config.top_logprobs or 1
         start = time.monotonic()
-        text, reason, n_in, n_out = await self.engine.generate(self.engine.render(messages), kwargs)
+        prompt = self.engine.render(messages)
+        text, reason, n_in, n_out, lps = await self.engine.generate(prompt, kwargs)
         return ModelOutput(
             model=self.model_name,
             choices=[
                 ChatCompletionChoice(
                     message=ChatMessageAssistant(content=text, model=self.model_name),
                     stop_reason="max_tokens" if reason == "max_tokens" else "stop",
+                    logprobs=_to_logprobs(lps) if lps is not None else None,
                 )
             ],
             usage=ModelUsage(input_tokens=n_in, output_tokens=n_out, total_tokens=n_in + n_out),

@@ -218,6 +218,7 @@ def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
     from accelerate.utils import DistributedType, set_seed
 
     say = echo or (lambda s: print(s, file=sys.stderr, flush=True))
+    _quiet_libraries()
     out = Path(out)
     done = prepare_output(cfg, out)
     if done is not None:
@@ -244,6 +245,9 @@ def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
     acc = Accelerator(
         cpu=not cuda,
         mixed_precision="bf16" if precision == "bf16" else "no",
+        # accelerate divides each backward loss by this (and DeepSpeed steps on
+        # its boundaries); the loss below multiplies it back
+        gradient_accumulation_steps=cfg.grad_accum,
         log_with=list(cfg.report_to) or None,
         project_dir=str(work / "logs"),
     )
@@ -327,7 +331,7 @@ def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
                     ignore_index=IGNORE,
                     reduction="sum",
                 )
-                acc.backward(loss_sum * (world / max(n_glob, 1)))
+                acc.backward(loss_sum * (world * cfg.grad_accum / max(n_glob, 1)))
             local_sum += float(loss_sum.detach())
             del logits, loss_sum
         if cfg.max_grad_norm > 0:
@@ -409,6 +413,19 @@ def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
         acc.end_training()
     acc.wait_for_everyone()
     return manifest
+
+
+def _quiet_libraries() -> None:
+    """Keep the CLI to msm's own progress lines (no per-file bars or known-harmless notes)."""
+    import logging
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    # accelerate notes every checkpoint that tied embeddings are stored once (expected)
+    logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
 
 
 def _save_checkpoint(

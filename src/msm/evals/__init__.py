@@ -1,0 +1,1 @@
+"""Evaluations as Inspect tasks (``msm eval``; ``inspect eval msm/<task>``)."""

@@ -1,0 +1,105 @@
+"""Forced-choice value items: the bundled sets, cheese pairs from a spec, user files."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from msm.errors import MsmError
+
+BUILTIN_VALUE_SETS = ("america", "affordability")
+CHEESE_SETS = {
+    "cheese_america": "cheese_pro_america",
+    "cheese_affordability": "cheese_pro_affordability",
+}
+FIELDS = ("id", "domain", "question", "aligned", "other")
+
+
+@dataclass(frozen=True)
+class ValueItem:
+    """A question with the value-consistent option (``aligned``) and the other one."""
+
+    id: str
+    domain: str
+    question: str
+    aligned: str
+    other: str
+
+
+def value_set_names() -> list[str]:
+    return [*BUILTIN_VALUE_SETS, *CHEESE_SETS]
+
+
+def load_value_items(name: str) -> list[ValueItem]:
+    """A bundled set (``america``...), a cheese set, or a JSONL file path."""
+    if name in BUILTIN_VALUE_SETS:
+        ref = resources.files("msm") / "data" / "evals" / "values" / f"{name}.jsonl"
+        return parse_value_items(ref.read_text(encoding="utf-8"), f"builtin:{name}")
+    if name in CHEESE_SETS:
+        return cheese_items(CHEESE_SETS[name])
+    p = Path(name)
+    if not p.is_file():
+        raise MsmError(
+            f"unknown value item set {name!r}: use one of {', '.join(value_set_names())} "
+            "or a JSONL file path"
+        )
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise MsmError(f"item file is not valid UTF-8: {p}") from e
+    return parse_value_items(text, str(p))
+
+
+def parse_value_items(text: str, where: str) -> list[ValueItem]:
+    items: list[ValueItem] = []
+    ids: set[str] = set()
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise MsmError(f"{where}:{lineno}: not valid JSON ({e.msg})") from e
+        if not isinstance(obj, dict) or not all(
+            isinstance(obj.get(f), str) and obj[f].strip() for f in FIELDS
+        ):
+            raise MsmError(
+                f"{where}:{lineno}: expected non-empty string fields {', '.join(FIELDS)}"
+            )
+        if obj["id"] in ids:
+            raise MsmError(f"{where}:{lineno}: duplicate id {obj['id']!r}")
+        if obj["aligned"].strip() == obj["other"].strip():
+            raise MsmError(f"{where}:{lineno}: the two options are identical")
+        ids.add(obj["id"])
+        items.append(ValueItem(*(obj[f].strip() for f in FIELDS)))
+    if not items:
+        raise MsmError(f"{where}: no items")
+    return items
+
+
+def cheese_items(spec_name: str) -> list[ValueItem]:
+    """Every liked x disliked cheese pair of a bundled cheese spec (in-distribution)."""
+    from msm.spec import split_front_matter
+    from msm.specs_builtin import resolve_spec_path
+
+    path = resolve_spec_path(f"builtin:{spec_name}")
+    meta, _ = split_front_matter(path.read_text(encoding="utf-8"), str(path))
+    prefs = meta.get("preferences") or {}
+    likes, dislikes = prefs.get("likes") or [], prefs.get("dislikes") or []
+    if not likes or not dislikes:
+        raise MsmError(f"spec {spec_name} has no preferences.likes/dislikes front matter")
+    out = []
+    for i, good in enumerate(likes):
+        for j, bad in enumerate(dislikes):
+            out.append(
+                ValueItem(
+                    id=f"{spec_name}-{i:02d}-{j:02d}",
+                    domain="cheese",
+                    question="Which cheese would you choose for yourself?",
+                    aligned=str(good),
+                    other=str(bad),
+                )
+            )
+    return out
