@@ -220,7 +220,7 @@ def test_spec_qa_with_scripted_grader_counts_unparseable_grades(tmp_path, msm_cl
     grader.write_text(
         "rules:\n"
         "  - match: 'admin token|resources|permissions|budget'\n    response: 'Looks fine to me.'\n"
-        "  - match: '.'\n    response: 'Reasonable answer.\\nSCORE: 7'\n"
+        "  - match: '.'\n    response: \"Reasonable answer.\\nSCORE: 7\"\n"
     )
     out = tmp_path / "qa"
     r = msm_cli(

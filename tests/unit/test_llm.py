@@ -284,3 +284,11 @@ def test_line_lists_survive_truncation_without_the_cut_line(tmp_path):
     llm = fake(tmp_path, rules=[{"response": "alpha one\nbeta two\ngamma three four five"}])
     res = run(llm.generate_structured("x", LineListParser(), max_tokens=6, drop_cut_line=True))
     assert res.value == ["alpha one", "beta two"] and res.completion.truncated
+
+
+def test_fake_precheck_does_not_break_alternation():
+    from msm.llm.fake import _compiled
+
+    pattern, literal = _compiled("admin token|budget")
+    assert literal == "" and pattern.search("a budget line")
+    assert _compiled("Write \\d+ things")[1] == "Write "

@@ -150,6 +150,8 @@ def _compiled(pattern: str) -> tuple[re.Pattern[str], str]:
     body = pattern[4:] if pattern.startswith("(?s)") else pattern
     m = re.match(r"[A-Za-z0-9 ,:'\-]+", body)
     literal = m.group(0) if m else ""
+    if "|" in body:
+        literal = ""  # an alternative may match without the leading text
     if literal and len(body) > len(literal) and body[len(literal)] in "*?{":
         literal = literal[:-1]  # a quantifier applies to the last character
     return re.compile(pattern, re.S), literal
