@@ -83,7 +83,11 @@ def run_eval(
     sets = list(items or DEFAULT_VALUE_SETS)
     tasks: list[tuple[str, Any]] = []
     if "values" in run:
-        tasks += [(f"values/{s}", values(items=s)) for s in sets]
+        # local models return logprobs, so the first token decides; others may need text
+        from msm.llm.names import resolve_model
+
+        n_tok = 1 if resolve_model(model, check=False).provider in ("embedded", "hf") else 8
+        tasks += [(f"values/{s}", values(items=s, max_tokens=n_tok)) for s in sets]
     if "spec_qa" in run:
         tasks.append((f"spec_qa/{questions}", spec_qa(questions=questions)))
     ppl_path = local_model_path(model) if "capability" in run else None
