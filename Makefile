@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/docgen_orchestration.py
 	$(PY) benchmarks/docgen_overhead.py
 	$(PY) benchmarks/docgen_embedded.py
+	$(PY) benchmarks/train_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
