@@ -52,8 +52,9 @@ def load_value_items(name: str) -> list[ValueItem]:
     return parse_value_items(text, str(p))
 
 
-def parse_value_items(text: str, where: str) -> list[ValueItem]:
-    items: list[ValueItem] = []
+def parse_records(text: str, where: str, fields: tuple[str, ...]) -> list[dict[str, str]]:
+    """JSONL rows with non-empty string ``fields`` and unique ``id``s (``file:line`` errors)."""
+    rows: list[dict[str, str]] = []
     ids: set[str] = set()
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -63,19 +64,26 @@ def parse_value_items(text: str, where: str) -> list[ValueItem]:
         except json.JSONDecodeError as e:
             raise MsmError(f"{where}:{lineno}: not valid JSON ({e.msg})") from e
         if not isinstance(obj, dict) or not all(
-            isinstance(obj.get(f), str) and obj[f].strip() for f in FIELDS
+            isinstance(obj.get(f), str) and obj[f].strip() for f in fields
         ):
             raise MsmError(
-                f"{where}:{lineno}: expected non-empty string fields {', '.join(FIELDS)}"
+                f"{where}:{lineno}: expected non-empty string fields {', '.join(fields)}"
             )
         if obj["id"] in ids:
             raise MsmError(f"{where}:{lineno}: duplicate id {obj['id']!r}")
-        if obj["aligned"].strip() == obj["other"].strip():
-            raise MsmError(f"{where}:{lineno}: the two options are identical")
         ids.add(obj["id"])
-        items.append(ValueItem(*(obj[f].strip() for f in FIELDS)))
-    if not items:
+        rows.append({f: obj[f].strip() for f in fields} | {"_line": str(lineno)})
+    if not rows:
         raise MsmError(f"{where}: no items")
+    return rows
+
+
+def parse_value_items(text: str, where: str) -> list[ValueItem]:
+    items = []
+    for r in parse_records(text, where, FIELDS):
+        if r["aligned"] == r["other"]:
+            raise MsmError(f"{where}:{r['_line']}: the two options are identical")
+        items.append(ValueItem(*(r[f] for f in FIELDS)))
     return items
 
 

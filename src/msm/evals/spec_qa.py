@@ -7,7 +7,6 @@ parseable score is an error that is counted and reported, never a score.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import defaultdict
@@ -22,6 +21,7 @@ from inspect_ai.scorer import Metric, SampleScore, Score, Target, metric, scorer
 from inspect_ai.solver import TaskState, generate
 
 from msm.errors import MsmError
+from msm.evals.items import parse_records
 from msm.evals.stats import mean_interval
 
 TASK_VERSION = "1"
@@ -59,27 +59,7 @@ def load_questions(name: str) -> list[dict[str, str]]:
         if not ref.is_file():
             raise MsmError(f"unknown spec QA question set {name!r}: use equanimity or a JSONL path")
         text, where = ref.read_text(encoding="utf-8"), f"builtin:{name}"
-    rows, ids = [], set()
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise MsmError(f"{where}:{lineno}: not valid JSON ({e.msg})") from e
-        if not isinstance(obj, dict) or not all(
-            isinstance(obj.get(f), str) and obj[f].strip() for f in FIELDS
-        ):
-            raise MsmError(
-                f"{where}:{lineno}: expected non-empty string fields {', '.join(FIELDS)}"
-            )
-        if obj["id"] in ids:
-            raise MsmError(f"{where}:{lineno}: duplicate id {obj['id']!r}")
-        ids.add(obj["id"])
-        rows.append({f: obj[f] for f in FIELDS})
-    if not rows:
-        raise MsmError(f"{where}: no questions")
-    return rows
+    return [{f: r[f] for f in FIELDS} for r in parse_records(text, where, FIELDS)]
 
 
 def parse_grade(text: str) -> int | None:
