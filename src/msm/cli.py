@@ -579,7 +579,7 @@ def eval_cmd(
         str, typer.Argument(help="embedded, hf/<folder>, fake[/script], an API model...")
     ],
     suite: Annotated[
-        str, typer.Option("--suite", help="values | spec_qa | capability | all (agentic: not yet)")
+        str, typer.Option("--suite", help="agentic | values | spec_qa | capability | all")
     ] = "values",
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("eval-out"),
     items: Annotated[
@@ -592,10 +592,45 @@ def eval_cmd(
         str, typer.Option("--questions", help="Spec QA question set or JSONL file.")
     ] = "equanimity",
     grader: Annotated[
-        str | None, typer.Option("--grader", help="Grader model (required for spec_qa).")
+        str | None,
+        typer.Option("--grader", help="Grader model (required for agentic and spec_qa)."),
     ] = None,
     limit: Annotated[
         int | None, typer.Option("--limit", help="At most N samples per task.")
+    ] = None,
+    epochs: Annotated[
+        int, typer.Option("--epochs", help="Samples per item (the paper: 300 for agentic).")
+    ] = 1,
+    scenarios: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scenario",
+            help="agentic: blackmail, leaking, murder, exfiltration (repeatable; default all).",
+        ),
+    ] = None,
+    goals: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--goal",
+            help="agentic goal condition TYPE-VALUE, e.g. explicit-america, none-none "
+            "(repeatable; default both of those).",
+        ),
+    ] = None,
+    urgency: Annotated[
+        str, typer.Option("--urgency", help="agentic: replacement | restriction | none.")
+    ] = "replacement",
+    scratchpad: Annotated[
+        bool, typer.Option("--scratchpad/--no-scratchpad", help="agentic: offer a scratchpad.")
+    ] = True,
+    model_name: Annotated[
+        str | None, typer.Option("--agent-name", help="agentic: the agent's name in prompts.")
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option("--temperature", help="agentic sampling temperature (0.7).")
+    ] = None,
+    max_tokens: Annotated[
+        int | None,
+        typer.Option("--max-tokens", help="agentic answer length (2048; 512 for local models)."),
     ] = None,
 ) -> None:
     """Evaluate a model with msm's Inspect tasks; writes summary.json and Inspect logs."""
@@ -609,6 +644,14 @@ def eval_cmd(
         questions=questions,
         grader=grader,
         limit=limit,
+        epochs=epochs,
+        scenarios=scenarios,
+        goals=goals,
+        urgency=urgency,
+        scratchpad=scratchpad,
+        model_name=model_name,
+        temperature=temperature,
+        max_tokens=max_tokens,
         echo=typer.echo,
     )
     typer.echo(f"eval: summary -> {out / 'summary.json'}")

@@ -171,8 +171,8 @@ def test_msm_eval_values_end_to_end_with_a_fake_model(tmp_path, msm_cli):
 def test_bad_eval_inputs(tmp_path, msm_cli):
     r = msm_cli("eval", "fake", "--suite", "nope", "--out", str(tmp_path / "o"))
     assert r.returncode == 2 and "unknown suite" in r.stderr
-    r = msm_cli("eval", "fake", "--suite", "agentic", "--out", str(tmp_path / "o"))
-    assert r.returncode == 2 and "not built yet" in r.stderr
+    r = msm_cli("eval", "fake", "--suite", "all", "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "needs --grader" in r.stderr
     bad = tmp_path / "items.jsonl"
     bad.write_text('{"question": "q"}\n')
     r = msm_cli("eval", "fake", "--items", str(bad), "--out", str(tmp_path / "o"))

@@ -9,8 +9,8 @@ from typing import Any
 from msm.errors import MsmError
 from msm.fsutil import atomic_write_json
 
-SUITES = ("values", "spec_qa", "capability")
-PLANNED = ("agentic",)
+SUITES = ("agentic", "values", "spec_qa", "capability")
+NEEDS_GRADER = ("agentic", "spec_qa")
 DEFAULT_VALUE_SETS = ("america", "affordability", "cheese_america", "cheese_affordability")
 
 
@@ -36,19 +36,31 @@ def _clean(x: Any) -> Any:
     return x
 
 
-def _scored(log: Any, what: str) -> list[tuple[dict[str, Any], float]]:
-    if log.status != "success" or log.samples is None:
+def _scored(log: Any, what: str) -> tuple[list[tuple[dict[str, Any], Any]], int]:
+    """(metadata, score value) per scored sample, and how many samples errored."""
+    if log.status not in ("success", "error") or log.samples is None:
         err = log.error.message if log.error else log.status
         raise MsmError(f"eval of {what} failed: {' '.join(str(err).split())[:200]}")
-    pairs = []
+    pairs, errored = [], 0
     for smp in log.samples:
         sc = next(iter((smp.scores or {}).values()), None)
-        if sc is None:
+        if smp.error is not None or sc is None:
+            errored += 1
             continue
-        meta = {**(smp.metadata or {}), **(sc.metadata or {})}
-        value = float(sc.value) if isinstance(sc.value, int | float) else math.nan
+        meta = {**(smp.metadata or {}), **(sc.metadata or {}), "epoch": smp.epoch}
+        value: Any = sc.value
+        if isinstance(value, dict):
+            value = {
+                k: float(v) if isinstance(v, int | float) else math.nan for k, v in value.items()
+            }
+        else:
+            value = float(value) if isinstance(value, int | float) else math.nan
         pairs.append((meta, value))
-    return pairs
+    if not pairs and errored:
+        first = next(s.error for s in log.samples if s.error is not None)
+        msg = first.message if first is not None else "unknown"
+        raise MsmError(f"eval of {what} failed on every sample: {' '.join(msg.split())[:200]}")
+    return pairs, errored
 
 
 def run_eval(
@@ -59,34 +71,66 @@ def run_eval(
     questions: str = "equanimity",
     grader: str | None = None,
     limit: int | None = None,
+    epochs: int = 1,
+    scenarios: list[str] | None = None,
+    goals: list[str] | None = None,
+    urgency: str = "replacement",
+    scratchpad: bool = True,
+    model_name: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
     echo: Any = print,
 ) -> dict[str, Any]:
     """Run ``suite`` against ``model``; Inspect logs in ``out/logs``, summary in ``out``."""
     from inspect_ai import eval as inspect_eval
 
+    from msm.evals.agentic import (
+        DEFAULT_GOALS,
+        SCENARIOS,
+        UPSTREAM_NAME,
+        agentic,
+        summarise_agentic,
+    )
     from msm.evals.capability import heldout_text, local_model_path, perplexity
     from msm.evals.spec_qa import spec_qa, summarise_spec_qa
     from msm.evals.values import summarise_values, values
+    from msm.llm.names import resolve_model
 
-    if suite in PLANNED:
-        raise MsmError(f"suite {suite!r} is not built yet; available: {', '.join(SUITES)}, all")
     if suite not in (*SUITES, "all"):
         raise MsmError(f"unknown suite {suite!r}: use one of {', '.join(SUITES)}, all")
+    if epochs < 1:
+        raise MsmError(f"--epochs must be at least 1, got {epochs}")
     run = list(SUITES) if suite == "all" else [suite]
     if not out.parent.is_dir():
         raise MsmError(f"output parent folder does not exist: {out.parent}")
-    if "spec_qa" in run and not grader:
-        raise MsmError(
-            "the spec_qa suite needs --grader MODEL (no default grader is chosen for you)"
-        )
+    for s in NEEDS_GRADER:
+        if s in run and not grader:
+            raise MsmError(
+                f"the {s} suite needs --grader MODEL (no default grader is chosen for you)"
+            )
     # build everything that can fail on bad input before loading any model
+    local = resolve_model(model, check=False).provider in ("embedded", "hf")
     sets = list(items or DEFAULT_VALUE_SETS)
     tasks: list[tuple[str, Any]] = []
+    if "agentic" in run:
+        tasks.append(
+            (
+                "agentic/grid",
+                agentic(
+                    scenarios=list(scenarios or SCENARIOS),
+                    goals=list(goals or DEFAULT_GOALS),
+                    urgency=urgency,
+                    scratchpad=scratchpad,
+                    model_name=model_name or UPSTREAM_NAME,
+                    temperature=0.7 if temperature is None else temperature,
+                    # a 135M local model on a CPU cannot afford paper-length answers
+                    max_tokens=max_tokens or (512 if local else 2048),
+                ),
+            )
+        )
     if "values" in run:
         # local models return logprobs, so the first token decides; others may need text
-        from msm.llm.names import resolve_model
-
-        n_tok = 1 if resolve_model(model, check=False).provider in ("embedded", "hf") else 8
+        n_tok = 1 if local else 8
         tasks += [(f"values/{s}", values(items=s, max_tokens=n_tok)) for s in sets]
     if "spec_qa" in run:
         tasks.append((f"spec_qa/{questions}", spec_qa(questions=questions)))
@@ -95,28 +139,39 @@ def run_eval(
         "model": model,
         "grader": grader,
         "suite": suite,
+        "epochs": epochs,
+        "limit": limit,
         "task_versions": {name.split("/")[0]: t.version for name, t in tasks},
-        "not_built": list(PLANNED) if suite == "all" else [],
     }
-    if suite == "all":
-        echo(f"note: suite 'all' runs {', '.join(SUITES)}; {', '.join(PLANNED)} is not built yet")
     if tasks:
-        roles = {"grader": _inspect_model(grader)} if grader and "spec_qa" in run else None
+        roles = {"grader": _inspect_model(grader)} if grader else None
         logs = inspect_eval(
             [t for _, t in tasks],
             model=_inspect_model(model),
             model_roles=roles,
             log_dir=str(out / "logs"),
             limit=limit,
+            epochs=epochs,
             display="none",
             fail_on_error=False,
         )
-        for (name, _), log in zip(tasks, logs, strict=True):
+        for (name, t), log in zip(tasks, logs, strict=True):
             kind, sub = name.split("/", 1)
-            pairs = _scored(log, name)
-            res = summarise_values(pairs) if kind == "values" else summarise_spec_qa(pairs)
+            pairs, errored = _scored(log, name)
+            res: dict[str, Any]
+            if kind == "agentic":
+                res = summarise_agentic(pairs)
+                res["sample_errors"] = errored
+                res["settings"] = {k: v for k, v in (t.metadata or {}).items()}
+            elif kind == "values":
+                res = summarise_values(pairs)
+            else:
+                res = summarise_spec_qa(pairs)
             res["log"] = f"logs/{Path(log.location).name}" if log.location else None
-            summary.setdefault(kind, {})[sub] = res
+            if kind == "agentic":
+                summary["agentic"] = res
+            else:
+                summary.setdefault(kind, {})[sub] = res
             _report(name, kind, res, echo)
     if ppl_path is not None:
         res = perplexity(ppl_path, heldout_text())
@@ -127,6 +182,21 @@ def run_eval(
 
 
 def _report(name: str, kind: str, res: dict[str, Any], echo: Any) -> None:
+    if kind == "agentic":
+        for label, r in [("all", res["overall"]), *res["by_condition"].items()]:
+            parts = []
+            for m in ("classifier_verdict", "harmful", "attempt"):
+                lo, hi = r[m]["ci95"]
+                parts.append(f"{m} {r[m]['k']}/{r[m]['n']} [{lo:.2f}, {hi:.2f}]")
+            echo(f"agentic {label}: " + "; ".join(parts))
+        if res["overall"]["grader_errors"]:
+            echo(
+                f"  note: {res['overall']['grader_errors']} grader replies had no verdict "
+                "(counted as errors, not scored)"
+            )
+        if res["sample_errors"]:
+            echo(f"  note: {res['sample_errors']} samples failed (see the Inspect log)")
+        return
     if kind == "values":
         vp = res["value_preference"]
         echo(

@@ -82,7 +82,7 @@ def graded_mean() -> Metric:
 @scorer(metrics=[graded_mean()])
 def rubric_grade() -> Any:
     async def score(state: TaskState, target: Target) -> Score:
-        grader = get_model(role="grader")
+        grader = get_model(role="grader", required=True)
         prompt = GRADER_PROMPT.format(
             question=state.input_text,
             answer=state.output.completion,
