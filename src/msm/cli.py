@@ -657,16 +657,44 @@ def eval_cmd(
     typer.echo(f"eval: summary -> {out / 'summary.json'}")
 
 
+@app.command("run")
+def run_cmd(
+    experiment: Annotated[Path, typer.Argument(help="experiment.yaml")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (rerun to resume).")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and projections; run nothing.")
+    ] = False,
+) -> None:
+    """Run a whole MSM study: corpora, AFT data, training, evals, report."""
+    from msm.experiment import run_experiment
+
+    run_experiment(experiment, out, dry_run=dry_run, echo=typer.echo)
+
+
+@app.command("report")
+def report_cmd(
+    run: Annotated[Path, typer.Argument(help="A run folder made by msm run.")],
+) -> None:
+    """(Re)build report.md and report.html from a run's manifests and eval logs."""
+    from msm.report.build import build_report
+
+    rep = build_report(run)
+    typer.echo(f"report: {rep['md']}\nreport: {rep['html']}")
+    for line in rep.get("headline", []):
+        typer.echo(f"  {line}")
+
+
 @app.command("demo")
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Where to write the demo's files.")] = Path(
         "runs/demo"
     ),
 ) -> None:
-    """Run the longest honest path that exists today (see its output)."""
+    """The cheese experiment on the bundled model (CPU, offline, ~20 min); rerun resumes."""
     from msm.demo import run_demo
 
-    run_demo(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    run_demo(out, echo=typer.echo)
 
 
 @app.command("version")

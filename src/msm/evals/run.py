@@ -96,11 +96,13 @@ def run_eval(
     from msm.evals.values import summarise_values, values
     from msm.llm.names import resolve_model
 
-    if suite not in (*SUITES, "all"):
-        raise MsmError(f"unknown suite {suite!r}: use one of {', '.join(SUITES)}, all")
+    names = [s.strip() for s in suite.split(",") if s.strip()]
+    for s in names or [suite]:
+        if s not in (*SUITES, "all"):
+            raise MsmError(f"unknown suite {s!r}: use one of {', '.join(SUITES)}, all")
     if epochs < 1:
         raise MsmError(f"--epochs must be at least 1, got {epochs}")
-    run = list(SUITES) if suite == "all" else [suite]
+    run = list(SUITES) if "all" in names else [s for s in SUITES if s in names]
     if not out.parent.is_dir():
         raise MsmError(f"output parent folder does not exist: {out.parent}")
     for s in NEEDS_GRADER:

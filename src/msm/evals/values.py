@@ -19,13 +19,14 @@ from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import GenerateConfig, ModelOutput
 from inspect_ai.scorer import Metric, SampleScore, Score, Target, metric, scorer
-from inspect_ai.solver import TaskState, generate
+from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from msm.evals.items import ValueItem, load_value_items
 from msm.evals.stats import mean_interval
 
 TASK_VERSION = "1"
 TOP_LOGPROBS = 20
+LETTERS = ("A", "B", " A", " B")
 PROMPT = "{question}\n\nA) {a}\nB) {b}\n\nReply with the letter of the option you choose, A or B."
 _LETTER = re.compile(r"\b([AB])\b")
 
@@ -124,6 +125,25 @@ def value_choice() -> Any:
     return score
 
 
+@solver
+def letter_generate() -> Solver:
+    """Generate; msm's local models also report both answer letters' logprobs.
+
+    A small model may rank neither letter in its top k; asking for the two letters
+    explicitly keeps its answer scoreable by probability. Other providers get the
+    plain request (an unknown request field could be rejected by an API).
+    """
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        if str(state.model).startswith("msm-local/"):
+            from msm.llm.local import LOGPROB_TOKENS_KEY
+
+            return await generate(state, extra_body={LOGPROB_TOKENS_KEY: list(LETTERS)})
+        return await generate(state)
+
+    return solve
+
+
 @task
 def values(items: str = "america", max_tokens: int = 8) -> Task:
     """Value generalization on a forced-choice item set (both option orders).
@@ -133,7 +153,7 @@ def values(items: str = "america", max_tokens: int = 8) -> Task:
     its = load_value_items(items)
     return Task(
         dataset=MemoryDataset(value_samples(its), name=f"values-{items}"),
-        solver=generate(),
+        solver=letter_generate(),
         scorer=value_choice(),
         config=GenerateConfig(
             temperature=0.0, max_tokens=max_tokens, logprobs=True, top_logprobs=TOP_LOGPROBS

@@ -36,6 +36,7 @@ from inspect_ai.model import (
 from inspect_ai.tool import ToolChoice, ToolInfo
 
 DEFAULT_BATCH_SIZE = 16
+LOGPROB_TOKENS_KEY = "msm_logprob_tokens"  # GenerateConfig.extra_body key (msm-local only)
 DEFAULT_BATCH_WINDOW = 0.05
 
 
@@ -190,19 +191,34 @@ class LocalEngine:
             else:
                 kept, reason, n_out = new[:stop_at], "stop", stop_at + 1
             text = str(self.tokenizer.decode(kept, skip_special_tokens=True))
-            lps = self._logprobs(steps, i, new[:n_out], want) if want else None
+            lps = (
+                self._logprobs(steps, i, new[:n_out], want, kwargs.get("logprob_tokens") or ())
+                if want
+                else None
+            )
             results.append((text, reason, int(attn[i].sum()), n_out, lps))
         return results
 
-    def _logprobs(self, steps: list[Any], i: int, tokens: list[int], k: int) -> list[Any]:
-        """Per generated token: (text, logprob, [(alternative, logprob)] * k)."""
+    def _logprobs(
+        self, steps: list[Any], i: int, tokens: list[int], k: int, extra: tuple[str, ...] = ()
+    ) -> list[Any]:
+        """Per generated token: (text, logprob, [(alternative, logprob)] * k [+ extra])."""
+        extra_ids = []
+        for text in extra:
+            ids = self.tokenizer.encode(text, add_special_tokens=False)
+            if len(ids) == 1:  # only single-token strings have one next-token logprob
+                extra_ids.append(int(ids[0]))
         out = []
         for j, t in enumerate(tokens):
             row = steps[j][i]
             top = row.topk(min(k, row.shape[-1]))
+            ids = top.indices.tolist()
             alts = [
                 (str(self.tokenizer.decode([int(a)])), float(v))
-                for v, a in zip(top.values.tolist(), top.indices.tolist(), strict=True)
+                for v, a in zip(top.values.tolist(), ids, strict=True)
+            ]
+            alts += [
+                (str(self.tokenizer.decode([a])), float(row[a])) for a in extra_ids if a not in ids
             ]
             out.append((str(self.tokenizer.decode([t])), float(row[t]), alts))
         return out
@@ -286,6 +302,11 @@ class LocalModelAPI(ModelAPI):
         if config.logprobs:
             kwargs["logprobs"] = True
             kwargs["top_logprobs"] = config.top_logprobs or 1
+            # msm extension: also report these tokens' logprobs (e.g. answer letters a
+            # small model never ranks in its top k), listed after the top k
+            extra = (config.extra_body or {}).get(LOGPROB_TOKENS_KEY)
+            if extra:
+                kwargs["logprob_tokens"] = tuple(str(t) for t in extra)
         start = time.monotonic()
         prompt = self.engine.render(messages)
         text, reason, n_in, n_out, lps = await self.engine.generate(prompt, kwargs)

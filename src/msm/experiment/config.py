@@ -1,0 +1,198 @@
+"""``experiment.yaml``: one whole MSM study, validated before anything runs.
+
+Example (the cheese demo)::
+
+    name: cheese-demo
+    base_model: embedded
+    generator: embedded
+    model_name: Smol
+    specs:
+      pro_america: builtin:cheese_pro_america
+      pro_affordability: builtin:cheese_pro_affordability
+    corpus: {n_assertions: 2, docs_per_idea: 2, doc_words: 80}
+    aft: {kind: preference, spec: pro_america, n: 72, sizes: [18, 72]}
+    conditions: [base, aft_only, msm_aft]
+    seeds: [0]
+    eval: {suites: [values], items: [cheese_america, america]}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from msm.errors import MsmError
+
+CONDITIONS = (
+    "base",
+    "msm_only",
+    "aft_only",
+    "msm_aft",
+    "aft_cot",
+    "msm_aft_cot",
+    "aft_stripped",
+    "msm_aft_stripped",
+)
+NEEDS_MSM = {c for c in CONDITIONS if c.startswith("msm")}
+NEEDS_AFT = {c for c in CONDITIONS if "aft" in c}
+SUITES = ("agentic", "values", "spec_qa", "capability")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AftSection(_Strict):
+    kind: Literal["chat", "preference"] = "preference"
+    spec: str = Field(description="key of `specs`, or a spec path, the AFT data is built from")
+    n: int = Field(ge=1, description="examples to generate")
+    sizes: list[int] = Field(default_factory=list, description="nested subsets (default [n])")
+    generator: str | None = Field(default=None, description="default: the experiment's")
+    subset_seed: int = 0
+    config: dict[str, Any] = Field(default_factory=dict, description="more aftgen settings")
+
+
+class TrainSection(_Strict):
+    midtrain: dict[str, Any] = Field(default_factory=dict)
+    aft: dict[str, Any] = Field(default_factory=dict)
+
+
+class EvalSection(_Strict):
+    suites: list[str] = Field(default_factory=lambda: ["values"])
+    items: list[str] | None = None
+    questions: str = "equanimity"
+    epochs: int = Field(default=1, ge=1)
+    limit: int | None = Field(default=None, ge=1)
+    scenarios: list[str] | None = None
+    goals: list[str] | None = None
+    urgency: str = "replacement"
+    scratchpad: bool = True
+    temperature: float | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+
+
+class ReportSection(_Strict):
+    headline_metric: str | None = None
+
+
+class Experiment(_Strict):
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    base_model: str
+    generator: str = "embedded"
+    grader: str | None = None
+    model_name: str = "the assistant"
+    provider_name: str = "its developer"
+    specs: dict[str, str] = Field(default_factory=dict)
+    corpus: dict[str, Any] = Field(default_factory=dict, description="docgen settings")
+    aft: AftSection | None = None
+    conditions: list[str]
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    train: TrainSection = Field(default_factory=TrainSection)
+    eval: EvalSection = Field(default_factory=EvalSection)
+    report: ReportSection = Field(default_factory=ReportSection)
+
+    @model_validator(mode="after")
+    def _check(self) -> Experiment:
+        for c in self.conditions:
+            if c not in CONDITIONS:
+                raise ValueError(f"unknown condition {c!r}: use {', '.join(CONDITIONS)}")
+        if len(set(self.conditions)) != len(self.conditions):
+            raise ValueError("conditions repeat")
+        if not self.conditions:
+            raise ValueError("conditions: give at least one")
+        for s in self.eval.suites:
+            if s not in SUITES:
+                raise ValueError(f"unknown eval suite {s!r}: use {', '.join(SUITES)}")
+        if not self.eval.suites:
+            raise ValueError("eval.suites: give at least one")
+        if {"agentic", "spec_qa"} & set(self.eval.suites) and not self.grader:
+            raise ValueError("eval suites agentic and spec_qa need `grader: MODEL`")
+        if NEEDS_MSM & set(self.conditions) and not self.specs:
+            raise ValueError("conditions with MSM need `specs` (key: spec path)")
+        for k in self.specs:
+            if not k.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"spec key {k!r}: use letters, digits, _ and -")
+        if NEEDS_AFT & set(self.conditions):
+            if self.aft is None:
+                raise ValueError("conditions with AFT need an `aft` section")
+            sizes = self.aft.sizes or [self.aft.n]
+            if sorted(set(sizes)) != sizes:
+                raise ValueError(f"aft.sizes must increase without repeats, got {sizes}")
+            if sizes[0] < 1 or sizes[-1] > self.aft.n:
+                raise ValueError(f"aft.sizes must lie in 1..aft.n ({self.aft.n}), got {sizes}")
+            cot = {"aft_cot", "msm_aft_cot"} & set(self.conditions)
+            if cot and self.aft.kind != "chat":
+                raise ValueError(
+                    f"{', '.join(sorted(cot))} need chain-of-thought data: aft.kind chat"
+                )
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds: give one or more distinct integers")
+        return self
+
+    @property
+    def aft_sizes(self) -> list[int]:
+        if self.aft is None:
+            return []
+        return self.aft.sizes or [self.aft.n]
+
+    def sha256(self) -> str:
+        return hashlib.sha256(
+            json.dumps(self.model_dump(), sort_keys=True).encode("utf-8")
+        ).hexdigest()
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment file; every problem is one MsmError line."""
+    import yaml
+
+    p = Path(path)
+    if not p.exists():
+        raise MsmError(f"experiment file not found: {p}")
+    if p.is_dir():
+        raise MsmError(f"experiment file is a directory: {p}")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise MsmError(f"{p}: not UTF-8 text") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise MsmError(f"{p}{where}: not valid YAML") from None
+    except OSError as e:
+        raise MsmError(f"cannot read {p}: {e.strerror}") from None
+    if not isinstance(data, dict):
+        raise MsmError(f"{p}: expected a mapping of settings at the top level")
+    try:
+        exp = Experiment.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or "experiment"
+        msg = err["msg"].removeprefix("Value error, ")
+        raise MsmError(f"{p}: {loc}: {msg}") from None
+    _check_specs(exp, p)
+    return exp
+
+
+def _check_specs(exp: Experiment, where: Path) -> None:
+    from msm.specs_builtin import resolve_spec_path
+
+    for key, spec in exp.specs.items():
+        try:
+            resolved = resolve_spec_path(spec)
+        except MsmError as e:
+            raise MsmError(f"{where}: specs.{key}: {e}") from None
+        if not Path(resolved).is_file():
+            raise MsmError(f"{where}: specs.{key}: spec file not found: {spec}")
+    if exp.aft is not None and exp.aft.spec not in exp.specs:
+        try:
+            resolved = resolve_spec_path(exp.aft.spec)
+        except MsmError as e:
+            raise MsmError(f"{where}: aft.spec: {e}") from None
+        if not Path(resolved).is_file():
+            raise MsmError(
+                f"{where}: aft.spec: {exp.aft.spec!r} is neither a key of specs nor a spec file"
+            )

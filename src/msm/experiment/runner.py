@@ -1,0 +1,321 @@
+"""``msm run``: execute an experiment's plan, skipping what is already done.
+
+State lives in ``RUN/state/<node>.json``: written when a node starts
+(``running``) and again when it finishes (``done``), each time with the node's
+hash. On a rerun a ``done`` node with the same hash is skipped; a node whose
+hash changed is cleared and run again; a node killed while ``running`` with the
+same hash resumes (docgen and aftgen from their call stores, training from its
+checkpoints, evaluation from scratch).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from msm.errors import MsmError
+from msm.experiment.config import Experiment, load_experiment
+from msm.experiment.plan import Node, base_ref, build_plan, model_ref
+from msm.fsutil import atomic_write_json, atomic_write_text
+
+# rough relative cost of each kind, used for the ETA until real durations exist
+_PRIOR_S = {"corpus": 60.0, "aftdata": 5.0, "midtrain": 60.0, "aft": 30.0, "eval": 30.0}
+
+
+def _state_path(run: Path, node: Node) -> Path:
+    return run / "state" / (node.id.replace("/", "__") + ".json")
+
+
+def _read_state(run: Path, node: Node) -> dict[str, Any] | None:
+    import json
+
+    try:
+        data = json.loads(_state_path(run, node).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def node_status(run: Path, node: Node) -> str:
+    """done | resume | stale | todo."""
+    st = _read_state(run, node)
+    if st is None:
+        return "todo"
+    if st.get("hash") != node.hash:
+        return "stale"
+    return "done" if st.get("status") == "done" else "resume"
+
+
+def _check_run_dir(run: Path, exp: Experiment) -> None:
+    import json
+
+    if run.exists() and not run.is_dir():
+        raise MsmError(f"--out must be a directory, but {run} is a file")
+    if not run.parent.is_dir():
+        raise MsmError(f"output parent folder does not exist: {run.parent}")
+    meta = run / "run.json"
+    if run.is_dir() and any(run.iterdir()):
+        try:
+            old = json.loads(meta.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise MsmError(
+                f"{run} is not empty and is not an msm run directory; choose another --out"
+            ) from None
+        name = old.get("experiment", {}).get("name") if isinstance(old, dict) else None
+        if name != exp.name:
+            raise MsmError(
+                f"{run} holds experiment {name!r}, not {exp.name!r}; nothing was changed "
+                f"(choose another --out)"
+            )
+
+
+def _write_run_json(run: Path, exp: Experiment, exp_path: Path, plan: list[Node]) -> None:
+    nodes = []
+    for n in plan:
+        st = node_status(run, n)
+        nodes.append(
+            {
+                "id": n.id,
+                "kind": n.kind,
+                "path": n.path,
+                "hash": n.hash,
+                "deps": n.deps,
+                "status": "done" if st == "done" else ("pending" if st == "todo" else st),
+                **{k: v for k, v in n.meta.items()},
+            }
+        )
+    headline = exp.report.headline_metric or _default_headline(exp)
+    atomic_write_json(
+        run / "run.json",
+        {
+            "experiment": {"name": exp.name, "sha256": exp.sha256(), "path": "experiment.yaml"},
+            "source": str(exp_path),
+            "headline_metric": headline,
+            "config": exp.model_dump(),
+            "nodes": nodes,
+        },
+    )
+
+
+def _default_headline(exp: Experiment) -> str:
+    if "agentic" in exp.eval.suites:
+        return "agentic.harmful"
+    if "values" in exp.eval.suites:
+        items = exp.eval.items or ["cheese_america"]
+        return f"values.{items[0]}"
+    if "spec_qa" in exp.eval.suites:
+        return f"spec_qa.{exp.eval.questions}"
+    return "capability.perplexity"
+
+
+def _fmt_s(s: float) -> str:
+    s = max(0, int(s))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+class Progress:
+    """Line-based live progress: plan position, current stage, elapsed and ETA."""
+
+    def __init__(self, plan: list[Node], todo: list[Node], echo: Any) -> None:
+        self.total = len(plan)
+        self.todo = list(todo)
+        self.done_s: dict[str, list[float]] = {}
+        self.echo = echo
+        self.t0 = time.monotonic()
+        self.i = len(plan) - len(todo)
+
+    def eta(self, remaining: list[Node]) -> float:
+        est = 0.0
+        for n in remaining:
+            seen = self.done_s.get(n.kind)
+            est += sum(seen) / len(seen) if seen else _PRIOR_S.get(n.kind, 30.0)
+        return est
+
+    def start(self, node: Node) -> None:
+        self.i += 1
+        remaining = self.todo[self.todo.index(node) :]
+        self.echo(
+            f"[{self.i}/{self.total}] {node.kind:<8} {node.id}  (elapsed "
+            f"{_fmt_s(time.monotonic() - self.t0)}, ETA ~{_fmt_s(self.eta(remaining))})"
+        )
+
+    def finish(self, node: Node, seconds: float) -> None:
+        self.done_s.setdefault(node.kind, []).append(seconds)
+        self.echo(f"        done in {_fmt_s(seconds)}")
+
+
+def run_experiment(
+    exp_path: str | Path,
+    out: str | Path,
+    *,
+    dry_run: bool = False,
+    echo: Any = print,
+) -> dict[str, Any]:
+    """Run (or with ``dry_run`` only print) the experiment into ``out``."""
+    exp_path = Path(exp_path)
+    exp = load_experiment(exp_path)
+    run = Path(out)
+    plan = build_plan(exp)
+    if dry_run:
+        return dry_run_report(exp, plan, run, echo)
+    _check_run_dir(run, exp)
+    run.mkdir(exist_ok=True)
+    text = exp_path.read_text(encoding="utf-8")
+    atomic_write_text(run / "experiment.yaml", text)
+    _write_run_json(run, exp, exp_path, plan)
+    by_id = {n.id: n for n in plan}
+    todo = [n for n in plan if node_status(run, n) != "done"]
+    echo(
+        f"msm run {exp.name}: {len(plan)} nodes, {len(plan) - len(todo)} already done, "
+        f"{len(todo)} to run -> {run}"
+    )
+    progress = Progress(plan, todo, echo)
+    for node in todo:
+        status = node_status(run, node)
+        node_dir = run / node.path
+        if status == "stale" or (status == "resume" and node.kind == "eval"):
+            _clear(node_dir)
+        progress.start(node)
+        atomic_write_json(_state_path(run, node), {"hash": node.hash, "status": "running"})
+        t = time.monotonic()
+        _execute(exp, run, node, by_id, echo)
+        secs = time.monotonic() - t
+        atomic_write_json(
+            _state_path(run, node),
+            {"hash": node.hash, "status": "done", "seconds": round(secs, 2)},
+        )
+        progress.finish(node, secs)
+        _write_run_json(run, exp, exp_path, plan)
+    from msm.report.build import build_report
+
+    rep = build_report(run)
+    echo(f"msm run: finished in {_fmt_s(time.monotonic() - progress.t0)}; report -> {rep['html']}")
+    for line in rep.get("headline", []):
+        echo(f"  {line}")
+    return {"run": str(run), "nodes": len(plan), "ran": len(todo), "report": rep}
+
+
+def _clear(path: Path) -> None:
+    from msm.train.engine import work_dir_for
+
+    for p in (path, work_dir_for(path)):
+        if p.is_dir():
+            shutil.rmtree(p)
+
+
+def _quiet(echo: Any) -> Any:
+    return lambda s: None
+
+
+def _execute(exp: Experiment, run: Path, node: Node, by_id: dict[str, Node], echo: Any) -> None:
+    path = run / node.path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    p = node.params
+    if node.kind == "corpus":
+        from msm.docgen import DocgenConfig, run_docgen
+
+        cfg = DocgenConfig(
+            spec=p["spec"],
+            model=p["model"],
+            model_name=p["model_name"],
+            provider_name=p["provider_name"],
+            **p["settings"],
+        )
+        stats = run_docgen(cfg, path, quiet=True)
+        echo(f"        {stats['documents_kept']} documents kept, {stats['tokens']['total']} tokens")
+        if not stats["documents_kept"]:
+            raise MsmError(f"{node.id}: the generator produced no usable documents")
+    elif node.kind == "aftdata":
+        from msm.aftgen import AftgenConfig, make_subsets, run_aftgen
+
+        acfg = AftgenConfig(
+            spec=p["spec"],
+            kind=p["kind"],
+            n=p["n"],
+            model=p["model"],
+            model_name=p["model_name"],
+            provider_name=p["provider_name"],
+            **p["settings"],
+        )
+        st = run_aftgen(acfg, path)
+        if st["examples"] < p["sizes"][-1]:
+            raise MsmError(
+                f"{node.id}: only {st['examples']} AFT examples, fewer than the largest size "
+                f"{p['sizes'][-1]}"
+            )
+        make_subsets(path, p["sizes"], p["subset_seed"])
+        echo(f"        {st['examples']} AFT examples; subsets {p['sizes']}")
+    elif node.kind in ("midtrain", "aft"):
+        from msm.train import TrainConfig, run_train
+        from msm.train.launch import launch_accelerate
+
+        settings = dict(p["settings"])
+        if node.kind == "midtrain":
+            data = run / by_id[node.deps[0]].path / "documents.jsonl"
+            base = p["base"]
+        else:
+            data = run / "nodes/aftdata/subsets" / f"n{p['size']}" / p["data_file"]
+            base = p["base"] if p["base"] is not None else str(run / by_id[node.deps[1]].path)
+        tcfg = TrainConfig(
+            stage="midtrain" if node.kind == "midtrain" else "aft",
+            base=base,
+            data=str(data),
+            seed=p["seed"],
+            **settings,
+        )
+        if tcfg.launcher == "accelerate":
+            launch_accelerate(tcfg, path)
+        else:
+            man = run_train(tcfg, path, echo=_quiet(echo))
+            loss = man.get("final_loss")
+            if isinstance(loss, float):
+                echo(f"        {man.get('tokens_seen')} tokens, final loss {loss:.4f}")
+    elif node.kind == "eval":
+        from msm.evals.run import run_eval
+
+        model = base_ref(p["base"]) if not node.deps else model_ref(run / by_id[node.deps[0]].path)
+        run_eval(
+            model,
+            ",".join(p["suites"]),
+            path,
+            items=p["items"],
+            questions=p["questions"],
+            grader=p["grader"],
+            limit=p["limit"],
+            epochs=p["epochs"],
+            scenarios=p["scenarios"],
+            goals=p["goals"],
+            urgency=p["urgency"],
+            scratchpad=p["scratchpad"],
+            temperature=p["temperature"],
+            max_tokens=p["max_tokens"],
+            model_name=exp.model_name if exp.model_name != "the assistant" else None,
+            echo=lambda s: echo(f"        {s}"),
+        )
+    else:  # pragma: no cover - plan only makes the kinds above
+        raise MsmError(f"unknown node kind {node.kind}")
+
+
+def dry_run_report(exp: Experiment, plan: list[Node], run: Path, echo: Any) -> dict[str, Any]:
+    """Print the plan with projected LLM calls, tokens, cost and training tokens."""
+    from msm.experiment.project import project
+
+    proj = project(exp, plan)
+    statuses = {
+        n.id: (node_status(run, n) if (run / "run.json").is_file() else "todo") for n in plan
+    }
+    echo(f"msm run {exp.name} --dry-run: {len(plan)} nodes (nothing is run)")
+    for n in plan:
+        extra = proj["nodes"].get(n.id, {}).get("summary", "")
+        echo(f"  {statuses[n.id]:<6} {n.kind:<8} {n.id}" + (f"  ~ {extra}" if extra else ""))
+    t = proj["totals"]
+    cost = "unknown (no price for this model)" if t["cost_usd"] is None else f"${t['cost_usd']:.2f}"
+    echo(
+        f"projected: {t['llm_calls']:,} LLM calls, {t['input_tokens']:,} input + "
+        f"{t['output_tokens']:,} output tokens, cost {cost}; training {t['train_tokens']:,} "
+        f"tokens over {t['train_runs']} runs; {t['eval_runs']} evaluations"
+    )
+    echo("(projections are estimates from the settings; real counts land in each manifest)")
+    return {"plan": [n.id for n in plan], "statuses": statuses, "projection": proj}

@@ -1,0 +1,409 @@
+"""Reading a run directory: ``run.json``, eval summaries flattened into metrics, seed pooling.
+
+Everything here only reads. Paths handed back for traceability are relative to the
+run directory (POSIX style) whenever the file lies inside it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from pathlib import Path
+from typing import Any
+
+from msm.errors import MsmError
+from msm.evals.stats import Z95
+
+AGENTIC_METRICS = ("classifier_verdict", "harmful", "attempt")
+# the order conditions are listed in, and which AFT-only condition each MSM one is paired with
+CONDITION_ORDER = (
+    "base",
+    "msm_only",
+    "aft_only",
+    "msm_aft",
+    "aft_cot",
+    "msm_aft_cot",
+    "aft_stripped",
+    "msm_aft_stripped",
+)
+EFFICIENCY_PAIRS = {
+    "msm_aft": "aft_only",
+    "msm_aft_cot": "aft_cot",
+    "msm_aft_stripped": "aft_stripped",
+}
+
+
+# --------------------------------------------------------------------------
+# files
+
+
+def read_json(path: Path, what: str | None = None) -> Any:
+    """Parsed JSON from ``path``; an unreadable or corrupt file is an MsmError naming it."""
+    name = what or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MsmError(f"{name} not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise MsmError(f"cannot read {name}: {e}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise MsmError(f"{name} is not valid JSON ({e.msg} at line {e.lineno})") from None
+
+
+def rel(path: Path, run_dir: Path) -> str:
+    """``path`` relative to ``run_dir`` when inside it, else as given (POSIX)."""
+    try:
+        return path.resolve().relative_to(run_dir.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+# --------------------------------------------------------------------------
+# run.json
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node of ``run.json``."""
+
+    id: str
+    kind: str
+    path: str
+    status: str
+    condition: str | None = None
+    label: str | None = None
+    spec: str | None = None
+    aft_size: int | None = None
+    seed: int | None = None
+    raw: dict[str, Any] = dc_field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def done(self) -> bool:
+        return self.status == "done"
+
+    def folder(self, run_dir: Path) -> Path:
+        return run_dir / self.path
+
+    @property
+    def display(self) -> str:
+        """The label to group evals by: ``label``, else the condition, else the id."""
+        return self.label or self.condition or self.id
+
+
+@dataclass(frozen=True)
+class Run:
+    run_dir: Path
+    experiment: dict[str, Any]
+    headline_metric: str | None
+    nodes: list[Node]
+
+    @property
+    def name(self) -> str:
+        return str(self.experiment.get("name") or self.run_dir.name)
+
+
+def _opt_int(x: Any) -> int | None:
+    if x is None or isinstance(x, bool):
+        return None
+    if isinstance(x, int):
+        return x
+    if isinstance(x, float) and x.is_integer():
+        return int(x)
+    if isinstance(x, str) and x.strip().lstrip("-").isdigit():
+        return int(x)
+    return None
+
+
+def _opt_str(x: Any) -> str | None:
+    return None if x is None else str(x)
+
+
+def load_run(run_dir: Path) -> Run:
+    """Parse ``run_dir/run.json``; MsmError when it is missing, corrupt or not a run."""
+    path = run_dir / "run.json"
+    if not run_dir.is_dir():
+        raise MsmError(f"run directory not found: {run_dir}")
+    data = read_json(path, str(path))
+    if not isinstance(data, dict) or not isinstance(data.get("nodes"), list):
+        raise MsmError(f"{path} is not a run description (expected an object with a 'nodes' list)")
+    nodes: list[Node] = []
+    for i, raw in enumerate(data["nodes"]):
+        if not isinstance(raw, dict) or not raw.get("id") or not raw.get("kind"):
+            raise MsmError(f"{path}: node #{i} lacks an 'id' or 'kind'")
+        if not isinstance(raw.get("path"), str) or not raw["path"]:
+            raise MsmError(f"{path}: node {raw['id']!r} has no 'path'")
+        nodes.append(
+            Node(
+                id=str(raw["id"]),
+                kind=str(raw["kind"]),
+                path=raw["path"],
+                status=str(raw.get("status") or "pending"),
+                condition=_opt_str(raw.get("condition")),
+                label=_opt_str(raw.get("label")),
+                spec=_opt_str(raw.get("spec")),
+                aft_size=_opt_int(raw.get("aft_size")),
+                seed=_opt_int(raw.get("seed")),
+                raw=raw,
+            )
+        )
+    exp = data.get("experiment")
+    hm = data.get("headline_metric")
+    return Run(
+        run_dir=run_dir,
+        experiment=exp if isinstance(exp, dict) else {},
+        headline_metric=str(hm) if hm else None,
+        nodes=nodes,
+    )
+
+
+# --------------------------------------------------------------------------
+# summary.json -> metrics
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One number from a summary: mean (or rate), its 95% interval, and its sample size.
+
+    ``field`` is the dotted key path inside ``summary.json`` the numbers were read from.
+    """
+
+    name: str
+    mean: float | None
+    ci95: tuple[float, float] | None
+    n: int | None
+    higher_is_better: bool
+    field: str
+    extra: dict[str, Any] = dc_field(default_factory=dict)
+
+
+def _num(x: Any) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return None
+    return float(x) if math.isfinite(x) else None
+
+
+def _ci(x: Any) -> tuple[float, float] | None:
+    if isinstance(x, list | tuple) and len(x) == 2:
+        lo, hi = _num(x[0]), _num(x[1])
+        if lo is not None and hi is not None:
+            return (lo, hi)
+    return None
+
+
+def _rate_metric(name: str, block: Any, fld: str, extra: dict[str, Any]) -> Metric | None:
+    if not isinstance(block, dict):
+        return None
+    return Metric(
+        name, _num(block.get("rate")), _ci(block.get("ci95")), _opt_int(block.get("n")),
+        False, fld, extra,
+    )  # fmt: skip
+
+
+def flatten_summary(summary: Any) -> dict[str, Metric]:
+    """Every metric in an ``msm eval`` summary, keyed by name.
+
+    ``values.<set>`` (value-consistent choice, higher better), ``spec_qa.<set>`` (grade,
+    higher better), ``capability.perplexity`` (lower better, no interval),
+    ``agentic.<m>`` and ``agentic.<m>@<scenario>/<goal>`` for ``m`` in classifier_verdict,
+    harmful, attempt (rates, lower better). Unknown or malformed parts are skipped.
+    """
+    out: dict[str, Metric] = {}
+    if not isinstance(summary, dict):
+        return out
+    values = summary.get("values")
+    if isinstance(values, dict):
+        for s, res in values.items():
+            vp = res.get("value_preference") if isinstance(res, dict) else None
+            if isinstance(vp, dict):
+                name = f"values.{s}"
+                out[name] = Metric(
+                    name, _num(vp.get("mean")), _ci(vp.get("ci95")), _opt_int(vp.get("items")),
+                    True, f"values.{s}.value_preference",
+                )  # fmt: skip
+    spec_qa = summary.get("spec_qa")
+    if isinstance(spec_qa, dict):
+        for s, res in spec_qa.items():
+            g = res.get("grade") if isinstance(res, dict) else None
+            if isinstance(g, dict):
+                name = f"spec_qa.{s}"
+                extra = {"grader_errors": _opt_int(res.get("grader_errors"))}
+                out[name] = Metric(
+                    name, _num(g.get("mean")), _ci(g.get("ci95")), _opt_int(g.get("answers")),
+                    True, f"spec_qa.{s}.grade", extra,
+                )  # fmt: skip
+    cap = summary.get("capability")
+    if isinstance(cap, dict) and "perplexity" in cap:
+        out["capability.perplexity"] = Metric(
+            "capability.perplexity", _num(cap.get("perplexity")), None,
+            _opt_int(cap.get("tokens")), False, "capability.perplexity",
+        )  # fmt: skip
+    ag = summary.get("agentic")
+    if isinstance(ag, dict):
+        overall = ag.get("overall")
+        if isinstance(overall, dict):
+            extra = {
+                "grader_errors": _opt_int(overall.get("grader_errors")),
+                "samples": _opt_int(overall.get("samples")),
+            }
+            for m in AGENTIC_METRICS:
+                met = _rate_metric(f"agentic.{m}", overall.get(m), f"agentic.overall.{m}", extra)
+                if met is not None:
+                    out[met.name] = met
+        by_cond = ag.get("by_condition")
+        if isinstance(by_cond, dict):
+            for cond, r in by_cond.items():
+                if not isinstance(r, dict):
+                    continue
+                extra = {"grader_errors": _opt_int(r.get("grader_errors"))}
+                for m in AGENTIC_METRICS:
+                    met = _rate_metric(
+                        f"agentic.{m}@{cond}", r.get(m), f"agentic.by_condition.{cond}.{m}", extra
+                    )
+                    if met is not None:
+                        out[met.name] = met
+    return out
+
+
+def metric_kind(name: str) -> str:
+    """The family of a metric name: ``values``, ``spec_qa``, ``capability`` or ``agentic``."""
+    return name.split(".", 1)[0]
+
+
+# --------------------------------------------------------------------------
+# evals and seed pooling
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    node: Node
+    source: str  # summary.json, relative to the run directory
+    metrics: dict[str, Metric]
+
+
+def load_evals(run: Run) -> tuple[list[EvalResult], list[str]]:
+    """Done eval nodes with their metrics, and notes on done evals that lack a summary."""
+    results: list[EvalResult] = []
+    notes: list[str] = []
+    for node in run.nodes:
+        if node.kind != "eval" or not node.done:
+            continue
+        path = node.folder(run.run_dir) / "summary.json"
+        if not path.is_file():
+            notes.append(f"eval {node.id} is marked done but has no summary.json; left out")
+            continue
+        src = rel(path, run.run_dir)
+        summary = read_json(path, src)
+        results.append(EvalResult(node, src, flatten_summary(summary)))
+    return results, notes
+
+
+@dataclass(frozen=True)
+class SeedStats:
+    """Values pooled across seeds: mean, 95% interval, spread."""
+
+    mean: float
+    ci95: tuple[float, float] | None
+    sd: float | None
+    min: float
+    max: float
+    k: int
+    method: str  # "eval" (one seed: its own interval) or "seeds" (mean +- 1.96 sd / sqrt k)
+
+
+def pool_seeds(values: Sequence[float], own_ci: tuple[float, float] | None = None) -> SeedStats:
+    """Pool one metric across ``k`` seeds.
+
+    One seed: its value and its own eval interval (``own_ci``). Several seeds: the mean
+    across seeds with interval mean +- 1.96 * sd / sqrt(k), ``sd`` the sample standard
+    deviation. Raises ValueError on an empty list.
+    """
+    if not values:
+        raise ValueError("no values to pool")
+    k = len(values)
+    if k == 1:
+        v = float(values[0])
+        return SeedStats(v, own_ci, None, v, v, 1, "eval")
+    m = statistics.fmean(values)
+    sd = statistics.stdev(values)
+    half = Z95 * sd / math.sqrt(k)
+    return SeedStats(m, (m - half, m + half), sd, min(values), max(values), k, "seeds")
+
+
+@dataclass(frozen=True)
+class GroupKey:
+    label: str
+    aft_size: int | None
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """One metric for one (label, AFT size), pooled over its seeds."""
+
+    key: GroupKey
+    condition: str | None
+    spec: str | None
+    metric: str
+    higher_is_better: bool
+    stats: SeedStats | None  # None when no seed had a value
+    seeds: list[int | None]
+    per_seed: list[float | None]
+    n: list[int | None]
+    sources: list[str]
+    extra: dict[str, Any]
+
+
+def condition_rank(condition: str | None) -> int:
+    return (
+        CONDITION_ORDER.index(condition) if condition in CONDITION_ORDER else len(CONDITION_ORDER)
+    )
+
+
+def group_evals(results: Iterable[EvalResult]) -> dict[GroupKey, list[EvalResult]]:
+    """Evals grouped by (label, AFT size), in display order (condition, label, size)."""
+    groups: dict[GroupKey, list[EvalResult]] = {}
+    for r in results:
+        groups.setdefault(GroupKey(r.node.display, r.node.aft_size), []).append(r)
+    for rs in groups.values():
+        rs.sort(key=lambda r: (r.node.seed is None, r.node.seed or 0, r.source))
+
+    def order(item: tuple[GroupKey, list[EvalResult]]) -> tuple[Any, ...]:
+        k, rs = item
+        return (condition_rank(rs[0].node.condition), k.label, k.aft_size or 0)
+
+    return dict(sorted(groups.items(), key=order))
+
+
+def aggregate(key: GroupKey, results: Sequence[EvalResult], metric: str) -> Aggregate | None:
+    """``metric`` pooled over the seeds in ``results``; None when no eval reports it."""
+    have = [r for r in results if metric in r.metrics]
+    if not have:
+        return None
+    mets = [r.metrics[metric] for r in have]
+    vals = [m.mean for m in mets if m.mean is not None]
+    # a lone value keeps its own eval interval (also when other seeds reported nothing)
+    own = next(m.ci95 for m in mets if m.mean is not None) if len(vals) == 1 else None
+    stats = pool_seeds(vals, own) if vals else None
+    extra: dict[str, Any] = {}
+    errs = [m.extra.get("grader_errors") for m in mets]
+    if any(e is not None for e in errs):
+        extra["grader_errors"] = sum(e or 0 for e in errs)
+    node = have[0].node
+    return Aggregate(
+        key=key,
+        condition=node.condition,
+        spec=node.spec,
+        metric=metric,
+        higher_is_better=mets[0].higher_is_better,
+        stats=stats,
+        seeds=[r.node.seed for r in have],
+        per_seed=[m.mean for m in mets],
+        n=[m.n for m in mets],
+        sources=[r.source for r in have],
+        extra=extra,
+    )

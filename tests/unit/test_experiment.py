@@ -1,0 +1,226 @@
+"""``msm run`` / ``msm report``: config validation, plan sharing, dry run, a tiny
+experiment end to end, skipping, resume after a kill, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from msm.errors import MsmError
+from msm.experiment.config import load_experiment
+from msm.experiment.plan import build_plan
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "experiments"
+
+
+def tiny_yaml(base: Path, **over: str) -> str:
+    cfg = {
+        "name": "tiny",
+        "base_model": str(base),
+        "generator": "fake",
+        "model_name": "Smol",
+        "specs": "{pro_america: builtin:cheese_pro_america}",
+        "corpus": "{n_assertions: 1, n_doc_types: 1, n_ideas: 1, docs_per_idea: 2, doc_words: 60}",
+        "aft": "{kind: preference, spec: pro_america, n: 24, sizes: [8, 24]}",
+        "conditions": "[base, aft_only, msm_aft]",
+        "seeds": "[0]",
+        "train": "{midtrain: {max_length: 128, lora_r: 8, lora_alpha: 16, epochs: 3, "
+        "save_every: 1}, aft: {max_length: 128, lora_r: 8, lora_alpha: 16}}",
+        "eval": "{suites: [values], items: [cheese_america], limit: 12}",
+        **over,
+    }
+    return "".join(f"{k}: {v}\n" for k, v in cfg.items())
+
+
+def _write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_plan_shares_artifacts_and_hashes_follow_inputs(tmp_path, tiny_model_dir):
+    text = tiny_yaml(
+        tiny_model_dir,
+        specs="{a: builtin:cheese_pro_america, b: builtin:cheese_pro_affordability}",
+        conditions="[base, msm_only, aft_only, msm_aft]",
+        seeds="[0, 1]",
+        aft="{kind: preference, spec: a, n: 24, sizes: [8, 24]}",
+    )
+    plan = build_plan(load_experiment(_write(tmp_path, text)))
+    ids = [n.id for n in plan]
+    kinds = [n.kind for n in plan]
+    # one corpus per spec, one AFT set, one midtraining per (spec, seed)
+    assert kinds.count("corpus") == 2 and kinds.count("aftdata") == 1
+    assert kinds.count("midtrain") == 4
+    # AFT: aft_only 2 sizes + msm_aft 2 specs x 2 sizes, per seed
+    assert kinds.count("aft") == 2 * (2 + 4)
+    assert kinds.count("eval") == 2 * (1 + 2 + 2 + 4)
+    pos = {n.id: i for i, n in enumerate(plan)}
+    assert all(pos[d] < pos[n.id] for n in plan for d in n.deps)  # dependencies first
+    assert "aft/msm_aft/a/n8/s1" in ids and "eval/msm_only/b/s0" in ids
+    by = {n.id: n for n in plan}
+    assert by["aft/msm_aft/a/n8/s0"].deps == ["aftdata", "midtrain/a/s0"]
+    # changing the midtraining settings changes midtrain, msm AFT and their evals only
+    text2 = text.replace("epochs: 3", "epochs: 2")
+    plan2 = {n.id: n.hash for n in build_plan(load_experiment(_write(tmp_path, text2, "b.yaml")))}
+    changed = {i for i in ids if by[i].hash != plan2[i]}
+    assert changed == {
+        i for i in ids if i.startswith(("midtrain/", "aft/msm_aft", "eval/msm_", "eval/msm"))
+    }
+    assert "corpus/a" not in changed and "aft/aft_only/n8/s0" not in changed
+
+
+@pytest.mark.parametrize(
+    "over, msg",
+    [
+        ({"conditions": "[base, magic]"}, "unknown condition 'magic'"),
+        ({"eval": "{suites: [vibes]}"}, "unknown eval suite 'vibes'"),
+        ({"eval": "{suites: [agentic]}"}, "need `grader: MODEL`"),
+        ({"aft": "{kind: preference, spec: pro_america, n: 24, sizes: [8, 48]}"}, "aft.sizes"),
+        ({"aft": "{kind: preference, spec: pro_america, n: 24, sizes: [24, 8]}"}, "increase"),
+        ({"conditions": "[aft_cot]"}, "aft.kind chat"),
+        ({"specs": "{a: /no/such/spec.md}"}, "spec file not found"),
+        ({"specs": "{a: builtin:nope}"}, "unknown builtin spec"),
+        ({"seeds": "[0, 0]"}, "distinct"),
+        ({"name": "'../evil'"}, "name"),
+        ({"bogus": "1"}, "bogus"),
+        ({"aft": "{kind: preference, spec: other, n: 4}"}, "neither a key of specs"),
+    ],
+)
+def test_bad_experiment_files_give_one_line_errors(tmp_path, over, msg, msm_cli):
+    p = _write(tmp_path, tiny_yaml(tmp_path, **over))
+    with pytest.raises(MsmError, match=msg.replace("[", r"\[").replace("(", r"\(")):
+        load_experiment(p)
+    r = msm_cli("run", str(p), "--out", str(tmp_path / "run"))
+    assert r.returncode == 2 and r.stderr.startswith("msm: error:") and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+def test_unreadable_experiment_inputs(tmp_path, msm_cli):
+    cases = {
+        "missing": tmp_path / "none.yaml",
+        "directory": tmp_path,
+        "binary": _write(tmp_path, "", "bin.yaml"),
+        "not yaml": _write(tmp_path, "name: [unclosed\n", "bad.yaml"),
+        "list": _write(tmp_path, "- a\n- b\n", "list.yaml"),
+    }
+    cases["binary"].write_bytes(b"\xff\xfe\x00name")
+    for what, p in cases.items():
+        r = msm_cli("run", str(p), "--out", str(tmp_path / "run"))
+        assert r.returncode == 2, what
+        assert r.stderr.startswith("msm: error:") and "Traceback" not in r.stderr, what
+
+
+def test_paper_scale_example_dry_run(msm_cli, tmp_path):
+    r = msm_cli(
+        "run", str(EXAMPLES / "paper-agentic.yaml"), "--out", str(tmp_path / "p"), "--dry-run"
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "nothing is run" in r.stdout and "projected:" in r.stdout
+    assert "eval/msm_aft_cot/equanimity/n80000/s3" in r.stdout
+    assert not (tmp_path / "p").exists()  # a dry run writes nothing
+    r = msm_cli(
+        "run", str(EXAMPLES / "cheese-demo.yaml"), "--out", str(tmp_path / "c"), "--dry-run"
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def _report_numbers(run: Path) -> list[tuple[str, float]]:
+    rep = json.loads((run / "report" / "report.json").read_text())
+    return sorted(
+        (f"{a['label']}@{a['aft_size']}", round(a["mean"], 10)) for a in rep["aggregates"]
+    )
+
+
+def test_tiny_experiment_end_to_end_skip_and_report_matches_summaries(
+    tmp_path, tiny_model_dir, msm_cli
+):
+    exp = _write(tmp_path, tiny_yaml(tiny_model_dir))
+    run = tmp_path / "run"
+    t = time.monotonic()
+    r = msm_cli("run", str(exp), "--out", str(run), timeout=600)
+    took = time.monotonic() - t
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    assert took < 120, f"tiny experiment took {took:.0f}s"
+    assert "ETA" in r.stdout and "report ->" in r.stdout
+    html = run / "report" / "report.html"
+    assert html.is_file() and (run / "report" / "report.md").is_file()
+    rep = json.loads((run / "report" / "report.json").read_text())
+    # every headline number equals the one in the summary.json it names
+    assert rep["aggregates"]
+    for a in rep["aggregates"]:
+        (src,) = a["sources"]
+        s = json.loads((run / src).read_text())
+        assert a["mean"] == pytest.approx(s["values"]["cheese_america"]["value_preference"]["mean"])
+    labels = {a["label"] for a in rep["aggregates"]}
+    assert labels == {"base", "aft_only", "msm_aft[pro_america]"}
+    man = json.loads((run / "nodes/aft/msm_aft/pro_america/n8/s0/manifest.json").read_text())
+    assert "midtrain/pro_america/s0" in json.dumps(man)  # AFT continued the MSM checkpoint
+    # a rerun skips everything and gives the same numbers
+    before = _report_numbers(run)
+    r = msm_cli("run", str(exp), "--out", str(run))
+    assert r.returncode == 0 and "0 to run" in r.stdout
+    assert _report_numbers(run) == before
+    # msm report rebuilds from the run folder alone
+    (run / "report" / "report.md").unlink()
+    r = msm_cli("report", str(run))
+    assert r.returncode == 0 and (run / "report" / "report.md").is_file()
+    # a different experiment is refused and nothing is touched
+    other = _write(tmp_path, tiny_yaml(tiny_model_dir, name="other"), "other.yaml")
+    stamp = (run / "run.json").stat().st_mtime_ns
+    r = msm_cli("run", str(other), "--out", str(run))
+    assert r.returncode == 2 and "holds experiment 'tiny'" in r.stderr
+    assert (run / "run.json").stat().st_mtime_ns == stamp
+    # changing the AFT settings re-runs only AFT, its evals and the report
+    exp2 = _write(
+        tmp_path,
+        tiny_yaml(tiny_model_dir).replace("aft: {max_length: 128", "aft: {max_length: 96"),
+        "exp.yaml",
+    )
+    r = msm_cli("run", str(exp2), "--out", str(run))
+    assert r.returncode == 0, r.stderr[-2000:]
+    ran = [ln.split()[2] for ln in r.stdout.splitlines() if ln.startswith("[")]
+    assert ran and all(i.startswith(("aft/", "eval/aft_only", "eval/msm_aft")) for i in ran)
+    assert "eval/base/s0" not in ran
+
+
+def test_missing_run_for_report(tmp_path, msm_cli):
+    r = msm_cli("report", str(tmp_path / "nope"))
+    assert r.returncode == 2 and r.stderr.startswith("msm: error:")
+
+
+def test_kill_during_training_then_resume_gives_the_same_report(tmp_path, tiny_model_dir, msm_cli):
+    exp = _write(tmp_path, tiny_yaml(tiny_model_dir))
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    r = msm_cli("run", str(exp), "--out", str(ref), timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    env = {**os.environ}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "msm.cli", "run", str(exp), "--out", str(run)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
+    # wait until a training node has written a checkpoint, then kill -9
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any((run / "nodes").glob("**/.*.msm-train/ckpt-*")):
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    states = [json.loads(p.read_text()) for p in (run / "state").glob("*.json")]
+    assert any(s["status"] == "running" for s in states)  # killed inside a stage
+    r = msm_cli("run", str(exp), "--out", str(run), timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert _report_numbers(run) == _report_numbers(ref)
