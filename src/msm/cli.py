@@ -272,6 +272,9 @@ def docgen(
     doc_types_from: Annotated[
         str, typer.Option("--doc-types-from", help="catalogue | llm")
     ] = "catalogue",
+    ideas_from: Annotated[
+        str, typer.Option("--ideas-from", help="llm | template (fixed angles; fast)")
+    ] = "llm",
     doc_words: Annotated[int, typer.Option("--doc-words", help="Target words per document.")] = 250,
     max_tokens_doc: Annotated[int, typer.Option("--max-tokens-doc")] = 900,
     judge: Annotated[
@@ -303,6 +306,7 @@ def docgen(
         n_ideas=n_ideas,
         docs_per_idea=docs_per_idea,
         doc_types_from=doc_types_from,
+        ideas_from=ideas_from,
         doc_words=doc_words,
         max_tokens_doc=max_tokens_doc,
         judge=judge,

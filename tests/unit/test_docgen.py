@@ -51,6 +51,22 @@ def test_hierarchy_and_outputs(tmp_path):
         assert (tmp_path / "stages" / f"{stage}.jsonl").stat().st_size > 0
 
 
+def test_template_ideas_skip_the_idea_lists(tmp_path):
+    stats = run_docgen(
+        cfg(ideas_from="template", n_ideas=3, n_doc_types=1),
+        tmp_path,
+        quiet=True,
+        tokenizer="approx",
+    )
+    assert "docgen.ideas" not in stats["usage"]
+    assert (stats["units"], stats["assertions"], stats["ideas"]) == (5, 20, 60)
+    rows = docs(tmp_path)
+    assert len(rows) == 60 and len({r["idea"] for r in rows}) == 3 * len(
+        {r["doc_type"] for r in rows}
+    )
+    assert all(r["idea"].startswith(f"A {r['doc_type']} ") for r in rows)
+
+
 def test_rerun_is_free_and_identical(tmp_path):
     run_docgen(cfg(), tmp_path, quiet=True, tokenizer="approx")
     first = (tmp_path / "documents.jsonl").read_bytes()
@@ -153,6 +169,34 @@ def test_hostile_llm_names_are_harmless(tmp_path):
         assert "\x00" not in json.dumps(row)
         assert len(row["doc_type"]) <= 600 and len(row["idea"]) <= 600
     assert stats["drops"]  # the 10k-character line was rejected and counted
+
+
+@pytest.mark.parametrize("mode", ["trim", "drop"])
+def test_truncated_documents_are_trimmed_or_dropped(tmp_path, mode):
+    long_doc = "Ada prefers Colby because {words:5} home. " * 30  # 270 varied words
+    script = FakeScript(
+        rules=[
+            FakeRule(match="List what", response="Ada values honesty because trust matters."),
+            FakeRule(match="Write a short", response=long_doc),
+        ]
+    )
+    c = cfg(
+        n_assertions=1,
+        n_doc_types=1,
+        n_ideas=1,
+        ideas_from="template",
+        plan_first=False,
+        docs_per_idea=2,
+        max_tokens_doc=100,
+        truncated=mode,
+    )
+    stats = run_docgen(c, tmp_path, quiet=True, tokenizer="approx", model_args={"script": script})
+    rows = docs(tmp_path)
+    if mode == "trim":
+        assert stats["counts"]["documents_trimmed"] == 10 and len(rows) == 10
+        assert all(r["text"].endswith("home.") and len(r["text"].split()) <= 100 for r in rows)
+    else:
+        assert not rows and stats["drops"]["documents:truncated"] == 10
 
 
 def test_bad_llm_output_is_counted_not_fatal(tmp_path):

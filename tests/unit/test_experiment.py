@@ -192,6 +192,13 @@ def test_tiny_experiment_end_to_end_skip_and_report_matches_summaries(
     assert "eval/base/s0" not in ran
 
 
+def test_base_model_that_cannot_be_loaded_fails_before_anything_runs(tmp_path, msm_cli):
+    exp = _write(tmp_path, tiny_yaml(tmp_path / "no-such-model"))
+    r = msm_cli("run", str(exp), "--out", str(tmp_path / "run"))
+    assert r.returncode == 2 and "base model not found" in r.stderr
+    assert not (tmp_path / "run").exists()
+
+
 def test_missing_run_for_report(tmp_path, msm_cli):
     r = msm_cli("report", str(tmp_path / "nope"))
     assert r.returncode == 2 and r.stderr.startswith("msm: error:")

@@ -25,6 +25,11 @@ class DocgenConfig(BaseModel):
     n_ideas: int = Field(default=2, ge=1, le=100, description="per (assertion, doc type)")
     docs_per_idea: int = Field(default=1, ge=1, le=20)
     doc_types_from: Literal["catalogue", "llm"] = "catalogue"
+    ideas_from: Literal["llm", "template"] = Field(
+        default="llm",
+        description="llm: ask for document ideas (paper); template: fixed angles per document "
+        "type, no idea lists (much faster for small local models)",
+    )
     doc_words: int = Field(default=250, ge=20, le=5000, description="target words per document")
     plan_first: bool = Field(
         default=True,

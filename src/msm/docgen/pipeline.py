@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from msm.docgen.catalogue import pick_genres
 from msm.docgen.config import DocgenConfig
-from msm.docgen.filters import check_document, extract_document
+from msm.docgen.filters import check_document, extract_document, trim_to_sentence
 from msm.docgen.units import Unit, item_id, normalise_for_match, quote_in_spec, structure_units
 from msm.errors import LLMCallError, MsmError
 from msm.listgen import ListCollector, clean_item
@@ -98,6 +98,21 @@ class Progress:
             f"{c['assertions']} | ideas {c['ideas']} | documents {done}/{planned} "
             f"(kept {c['documents_kept']}) | {elapsed:.0f}s elapsed, ETA {eta}"
         )
+
+
+IDEA_ANGLES = (
+    "told through one concrete everyday situation",
+    "from the point of view of someone who uses the assistant",
+    "from the point of view of the people who build the assistant",
+    "comparing this choice with the alternatives it turns down",
+    "answering a sceptic's objection",
+    "as a short history of how the practice came about",
+)
+
+
+def template_ideas(doc_type: str, n: int) -> list[str]:
+    """``n`` fixed idea lines for ``doc_type`` (``ideas_from: template``)."""
+    return [f"A {doc_type} {IDEA_ANGLES[k % len(IDEA_ANGLES)]}" for k in range(n)]
 
 
 class Docgen:
@@ -246,9 +261,12 @@ class Docgen:
         await asyncio.gather(*[self.run_doc_type(unit, a, t, preview) for t in types])
 
     async def run_doc_type(self, unit: Unit, a: Assertion, doc_type: str, preview: bool) -> None:
-        texts = await self.collect(
-            "ideas", "ideas", self.cfg.n_ideas, assertion=a.text, doc_type=doc_type
-        )
+        if self.cfg.ideas_from == "template":
+            texts = template_ideas(doc_type, self.cfg.n_ideas)
+        else:
+            texts = await self.collect(
+                "ideas", "ideas", self.cfg.n_ideas, assertion=a.text, doc_type=doc_type
+            )
         jobs = []
         for k, text in enumerate(texts):
             idea = Idea(item_id("i", a.id, doc_type, k, text), a.id, doc_type, k, text)
@@ -293,13 +311,20 @@ class Docgen:
                 sample=sample,
                 stage=f"{STAGE}.documents",
                 allow_truncated=True,
-                max_tokens=cfg.max_tokens_plan + cfg.max_tokens_doc,
+                # the short prompt has no plan to make room for
+                max_tokens=cfg.max_tokens_doc + (cfg.max_tokens_plan if cfg.plan_first else 0),
             )
             n_out = comp.output_tokens
+            raw: str | None = comp.text
             if comp.truncated:
+                # cut back to the last whole sentence, or drop (cfg.truncated)
+                raw = trim_to_sentence(comp.text) if cfg.truncated == "trim" else None
+                if raw is not None:
+                    self.progress.counts["documents_trimmed"] += 1
+            if raw is None:
                 drop = "truncated"
             else:
-                doc, drop = extract_document(comp.text)
+                doc, drop = extract_document(raw)
                 text = doc or ""
                 if drop is None:
                     drop = check_document(text, self.spec.model_name, cfg.min_words, a.rule_id)

@@ -45,7 +45,8 @@ def _corpus(node: Node) -> dict[str, Any]:
     if cfg.doc_types_from == "llm":
         list_calls += assertions
     pairs = assertions * cfg.n_doc_types
-    list_calls += pairs  # idea lists
+    if cfg.ideas_from == "llm":
+        list_calls += pairs  # idea lists
     docs = pairs * cfg.n_ideas * cfg.docs_per_idea
     excerpt = sum(len(u.excerpt.split()) for u in units) / max(1, len(units))
     doc_out = int(cfg.doc_words * TOKENS_PER_WORD)

@@ -21,7 +21,7 @@ from msm.experiment.plan import Node, base_ref, build_plan, model_ref
 from msm.fsutil import atomic_write_json, atomic_write_text
 
 # rough relative cost of each kind, used for the ETA until real durations exist
-_PRIOR_S = {"corpus": 60.0, "aftdata": 5.0, "midtrain": 60.0, "aft": 30.0, "eval": 30.0}
+_PRIOR_S = {"corpus": 150.0, "aftdata": 5.0, "midtrain": 120.0, "aft": 60.0, "eval": 90.0}
 
 
 def _state_path(run: Path, node: Node) -> Path:
@@ -161,6 +161,10 @@ def run_experiment(
     if dry_run:
         return dry_run_report(exp, plan, run, echo)
     _check_run_dir(run, exp)
+    if any(n.kind in ("midtrain", "aft") for n in plan):
+        from msm.train.model_io import resolve_base
+
+        resolve_base(exp.base_model, "lora", False, None)  # fail now, not after the corpora
     run.mkdir(exist_ok=True)
     text = exp_path.read_text(encoding="utf-8")
     atomic_write_text(run / "experiment.yaml", text)
@@ -223,7 +227,7 @@ def _execute(exp: Experiment, run: Path, node: Node, by_id: dict[str, Node], ech
             provider_name=p["provider_name"],
             **p["settings"],
         )
-        stats = run_docgen(cfg, path, quiet=True)
+        stats = run_docgen(cfg, path, quiet=False)
         echo(f"        {stats['documents_kept']} documents kept, {stats['tokens']['total']} tokens")
         if not stats["documents_kept"]:
             raise MsmError(f"{node.id}: the generator produced no usable documents")

@@ -538,10 +538,23 @@ class _Builder:
                     "multiplier uses its first crossing"
                 )
             if points:
+                last = points[-1]
+                caveats = []
+                if len({n for n, _ in aft_pts}) < 2:
+                    caveats.append(f"{p.aft} has one AFT size, so this is a bound, not a curve")
+                am = self.agg(GroupKey(p.msm, int(last.n)), metric)
+                aa = self.agg(GroupKey(p.aft, int(last.n)), metric)
+                if am and aa and am.stats and aa.stats and _overlap(am.stats.ci95, aa.stats.ci95):
+                    caveats.append(
+                        f"at n={last.n:g} the two intervals overlap, so it is not evidence of "
+                        "a difference"
+                    )
                 self.headline.append(
                     f"efficiency {p.msm} vs {p.aft} ({metric}): "
-                    + describe(points[-1], baseline=p.aft)
+                    + describe(last, baseline=p.aft)
+                    + "".join(f"; {c}" for c in caveats)
                 )
+                self.notes.extend(f"efficiency {p.msm} vs {p.aft}: {c}" for c in caveats)
             sec.blocks.append(self._efficiency_plot(p, metric))
         self.data["efficiency"] = records
         if rows:
