@@ -99,7 +99,8 @@ def spec_show(
         "unknown_placeholders": [{"name": p.name, "line": p.line} for p in s.unknown_placeholders],
     }
     if as_json:
-        typer.echo(json.dumps({**info, "text": s.text}, indent=2, ensure_ascii=False))
+        # default=str: YAML front matter may hold dates, which JSON has no type for
+        typer.echo(json.dumps({**info, "text": s.text}, indent=2, ensure_ascii=False, default=str))
         return
     typer.echo(s.text)
     typer.echo(
@@ -580,7 +581,7 @@ def train_aft(
 @app.command("eval")
 def eval_cmd(
     model: Annotated[
-        str, typer.Argument(help="embedded, hf/<folder>, fake[/script], an API model...")
+        str, typer.Argument(help="embedded, hf/<folder>, fake or fake/<script>, an API model...")
     ],
     suite: Annotated[
         str, typer.Option("--suite", help="agentic | values | spec_qa | capability | all")

@@ -16,17 +16,24 @@ C = TypeVar("C", bound=BaseModel)
 def read_yaml_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:
     """A YAML file that must hold a mapping, with one-line errors."""
     p = Path(path)
-    if not p.exists():
+    try:
+        exists, is_dir = p.exists(), p.is_dir()
+    except OSError as e:  # e.g. a name too long for the file system
+        raise MsmError(f"cannot read {what} file {p}: {e.strerror or e}") from e
+    if not exists:
         raise MsmError(f"{what} file not found: {p}")
-    if p.is_dir():
+    if is_dir:
         raise MsmError(f"{what} path is a directory, not a file: {p}")
     try:
         raw = p.read_bytes()
         data = yaml.safe_load(raw.decode("utf-8"))
     except UnicodeDecodeError as e:
         raise MsmError(f"{what} file is not valid UTF-8: {p}") from e
-    except yaml.YAMLError as e:
-        raise MsmError(f"{what} file {p} is not valid YAML: {str(e).splitlines()[0]}") from e
+    # ValueError: a bad date (2001-13-01) or an overlong integer; RecursionError: deep
+    # nesting. PyYAML raises both from inside the parser.
+    except (yaml.YAMLError, ValueError, RecursionError) as e:
+        first = (str(e).splitlines() or [type(e).__name__])[0]
+        raise MsmError(f"{what} file {p} is not valid YAML: {first}") from e
     except OSError as e:
         raise MsmError(f"cannot read {what} file {p}: {e.strerror or e}") from e
     if data is None:

@@ -93,9 +93,13 @@ class Spec:
 def read_spec_text(path: str | Path) -> str:
     """Read a spec file as UTF-8 text, with one-line errors for every bad case."""
     p = Path(path)
-    if not p.exists():
+    try:
+        exists, is_dir = p.exists(), p.is_dir()
+    except OSError as e:  # e.g. a name too long for the file system
+        raise MsmError(f"cannot read spec file: {p}: {e.strerror or e}") from e
+    if not exists:
         raise MsmError(f"spec file not found: {p}")
-    if p.is_dir():
+    if is_dir:
         raise MsmError(f"spec path is a directory, not a file: {p}")
     try:
         size = p.stat().st_size
@@ -204,10 +208,11 @@ def split_front_matter(text: str, where: str = "spec") -> tuple[dict[str, Any], 
 
             try:
                 data = yaml.safe_load("\n".join(lines[1:i])) or {}
-            except yaml.YAMLError as e:
-                raise MsmError(
-                    f"{where}: front matter is not valid YAML: {str(e).splitlines()[0]}"
-                ) from e
+            # ValueError: a bad date (2001-13-01) or an overlong integer; RecursionError:
+            # deep nesting. PyYAML raises both from inside the parser.
+            except (yaml.YAMLError, ValueError, RecursionError) as e:
+                first = (str(e).splitlines() or [type(e).__name__])[0]
+                raise MsmError(f"{where}: front matter is not valid YAML: {first}") from e
             if not isinstance(data, dict):
                 raise MsmError(f"{where}: front matter must be a YAML mapping")
             return data, i + 1

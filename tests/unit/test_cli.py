@@ -95,3 +95,36 @@ def test_models_list_shows_embedded():
     r = run_msm("models", "list")
     assert r.returncode == 0
     assert "embedded" in r.stdout and "SmolLM2-135M-Instruct" in r.stdout
+
+
+def _command_paths():
+    import typer
+
+    from msm.cli import app
+
+    def walk(cmd, path):
+        yield path
+        for name, sub in (getattr(cmd, "commands", None) or {}).items():
+            yield from walk(sub, [*path, name])
+
+    return list(walk(typer.main.get_command(app), []))
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=lambda p: " ".join(p) or "msm")
+def test_every_help_page_renders(path):
+    # help text is Rich markup: a literal "[/x]" once crashed `msm eval --help`
+    from typer.testing import CliRunner
+
+    from msm.cli import app
+
+    r = CliRunner().invoke(app, [*path, "--help"])
+    assert r.exit_code == 0 and r.exception is None, (r.exception, r.output)
+    assert "Usage" in r.output
+
+
+def test_spec_show_json_with_dates_in_front_matter(tmp_path):
+    p = tmp_path / "s.md"
+    p.write_text("---\nversion: 2024-01-01\n---\n# A\ntext\n")
+    r = run_msm("spec", "show", str(p), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["metadata"] == {"version": "2024-01-01"}

@@ -106,18 +106,39 @@ def test_spec_change_redoes_affected_stages_only(tmp_path):
     assert any("spec changed" in n for n in manifest["notes"])
 
 
+def _stored(db: Path) -> int:
+    """Calls finished in a store so far (0 while it does not exist or is locked)."""
+    import sqlite3
+
+    if not db.is_file():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1) as con:
+            tables = [
+                r[0] for r in con.execute("select name from sqlite_master where type='table'")
+            ]
+            return sum(con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables)
+    except sqlite3.Error:
+        return 0
+
+
 def test_kill_and_resume_gives_identical_corpus(tmp_path):
     ref = tmp_path / "ref"
     run_docgen(cfg(n_ideas=2), ref, quiet=True, tokenizer="approx")
     out = tmp_path / "killed"
-    for kill_after in (0.4, 1.0):
+    for kill_after in (0.2, 0.6):
         p = subprocess.Popen(
             [sys.executable, str(HELPERS / "docgen_worker.py"), CHEESE, str(out)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(kill_after + 3.0)  # interpreter start-up, then some calls
+        # wait until calls are being stored (start-up time varies with load), then a bit more
+        store = out / ".msm" / "llm.sqlite"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and p.poll() is None and _stored(store) < 3:
+            time.sleep(0.05)
+        time.sleep(kill_after)
         p.send_signal(signal.SIGKILL)
         p.wait()
     r = subprocess.run(

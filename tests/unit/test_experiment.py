@@ -231,3 +231,14 @@ def test_kill_during_training_then_resume_gives_the_same_report(tmp_path, tiny_m
     r = msm_cli("run", str(exp), "--out", str(run), timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert _report_numbers(run) == _report_numbers(ref)
+
+
+def test_eval_engine_names_the_served_model(tmp_path):
+    from msm.experiment.plan import base_ref, model_ref
+
+    node = tmp_path / "nodes" / "aft" / "x"
+    assert model_ref(node) == f"hf/{(node / 'model').resolve()}"
+    assert model_ref(node, "vllm") == f"vllm/{(node / 'model').resolve()}"
+    assert base_ref("embedded", "vllm") == "embedded"
+    assert base_ref("Qwen/Qwen3-32B", "vllm") == "vllm/Qwen/Qwen3-32B"
+    assert base_ref(str(tmp_path)) == f"hf/{tmp_path.resolve()}"

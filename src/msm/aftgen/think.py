@@ -14,7 +14,18 @@ def strip_think(text: str) -> str:
     An unclosed ``<think>`` removes everything after it (a reasoning block that
     never ended is not an answer); a stray ``</think>`` without an opener
     removes everything before it (the reasoning whose opener was lost).
+    Repeats until nothing changes, so tags rebuilt from the pieces around a
+    removed block (``<thi<think>..</think>nk>``) go too, and stripping twice
+    changes nothing.
     """
+    while True:
+        out = _strip_once(text)
+        if out == text:
+            return out
+        text = out
+
+
+def _strip_once(text: str) -> str:
     out: list[str] = []
     depth = 0
     pos = 0

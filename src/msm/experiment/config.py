@@ -73,6 +73,12 @@ class EvalSection(_Strict):
     scratchpad: bool = True
     temperature: float | None = None
     max_tokens: int | None = Field(default=None, ge=1)
+    engine: Literal["hf", "vllm"] = Field(
+        default="hf",
+        description="how trained models are served for evaluation: hf (msm's batched local "
+        "backend) or vllm (Inspect's vLLM provider: a server it starts on the model folder, or "
+        "VLLM_BASE_URL)",
+    )
 
 
 class ReportSection(_Strict):
@@ -147,34 +153,23 @@ class Experiment(_Strict):
 
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file; every problem is one MsmError line."""
-    import yaml
+    from msm.config_io import read_yaml_mapping, validation_message
 
     p = Path(path)
-    if not p.exists():
-        raise MsmError(f"experiment file not found: {p}")
-    if p.is_dir():
-        raise MsmError(f"experiment file is a directory: {p}")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise MsmError(f"{p}: not UTF-8 text") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise MsmError(f"{p}{where}: not valid YAML") from None
-    except OSError as e:
-        raise MsmError(f"cannot read {p}: {e.strerror}") from None
-    if not isinstance(data, dict):
-        raise MsmError(f"{p}: expected a mapping of settings at the top level")
+    data = read_yaml_mapping(p, "experiment")
     try:
         exp = Experiment.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "experiment"
-        msg = err["msg"].removeprefix("Value error, ")
-        raise MsmError(f"{p}: {loc}: {msg}") from None
+        raise MsmError(validation_message(e, str(p)).replace("Value error, ", "")) from None
     _check_specs(exp, p)
     return exp
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # e.g. a name too long for the file system
+        return False
 
 
 def _check_specs(exp: Experiment, where: Path) -> None:
@@ -185,14 +180,14 @@ def _check_specs(exp: Experiment, where: Path) -> None:
             resolved = resolve_spec_path(spec)
         except MsmError as e:
             raise MsmError(f"{where}: specs.{key}: {e}") from None
-        if not Path(resolved).is_file():
+        if not _is_file(Path(resolved)):
             raise MsmError(f"{where}: specs.{key}: spec file not found: {spec}")
     if exp.aft is not None and exp.aft.spec not in exp.specs:
         try:
             resolved = resolve_spec_path(exp.aft.spec)
         except MsmError as e:
             raise MsmError(f"{where}: aft.spec: {e}") from None
-        if not Path(resolved).is_file():
+        if not _is_file(Path(resolved)):
             raise MsmError(
                 f"{where}: aft.spec: {exp.aft.spec!r} is neither a key of specs nor a spec file"
             )

@@ -184,14 +184,16 @@ def build_plan(exp: Experiment) -> list[Node]:
     return nodes
 
 
-def model_ref(path: Path) -> str:
+def model_ref(path: Path, engine: str = "hf") -> str:
     """The eval model name for a finished training node folder."""
-    return f"hf/{(path / 'model').resolve()}"
+    return f"{engine}/{(path / 'model').resolve()}"
 
 
-def base_ref(base: str) -> str:
+def base_ref(base: str, engine: str = "hf") -> str:
     """The eval model name for the experiment's base model."""
     p = Path(base).expanduser()
     if p.is_dir():
-        return f"hf/{p.resolve()}"
+        return f"{engine}/{p.resolve()}"
+    if engine == "vllm" and base != "embedded" and "/" in base and not base.startswith("vllm/"):
+        return f"vllm/{base}"  # a hub id served by vLLM
     return base

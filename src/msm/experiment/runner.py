@@ -175,6 +175,14 @@ def run_experiment(
         f"msm run {exp.name}: {len(plan)} nodes, {len(plan) - len(todo)} already done, "
         f"{len(todo)} to run -> {run}"
     )
+    kinds: dict[str, list[int]] = {}
+    for n in plan:
+        kinds.setdefault(n.kind, [0, 0])[0 if n in todo else 1] += 1
+    echo(
+        "plan: "
+        + ", ".join(f"{k} {v[0] + v[1]} ({v[1]} done)" for k, v in kinds.items())
+        + "  (msm run --dry-run lists every node)"
+    )
     progress = Progress(plan, todo, echo)
     for node in todo:
         status = node_status(run, node)
@@ -279,7 +287,12 @@ def _execute(exp: Experiment, run: Path, node: Node, by_id: dict[str, Node], ech
     elif node.kind == "eval":
         from msm.evals.run import run_eval
 
-        model = base_ref(p["base"]) if not node.deps else model_ref(run / by_id[node.deps[0]].path)
+        engine = p.get("engine", "hf")
+        model = (
+            base_ref(p["base"], engine)
+            if not node.deps
+            else model_ref(run / by_id[node.deps[0]].path, engine)
+        )
         run_eval(
             model,
             ",".join(p["suites"]),

@@ -40,14 +40,16 @@ class Parser(Protocol[T_co]):
 def _json_candidates(text: str) -> list[Any]:
     """Every JSON object/array found in text: fenced blocks first, then bare ones."""
     found: list[Any] = []
+    # ValueError (JSONDecodeError's base) also covers an integer too long to convert;
+    # RecursionError: very deep nesting. Both are bad output, not a crash.
     for block in _FENCED.findall(text):
-        with contextlib.suppress(json.JSONDecodeError):
+        with contextlib.suppress(ValueError, RecursionError):
             found.append(json.loads(block))
     dec = json.JSONDecoder()
     for m in re.finditer(r"[\[{]", text):
         try:
             value, _ = dec.raw_decode(text, m.start())
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             continue
         found.append(value)
     return found
