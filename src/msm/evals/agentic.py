@@ -37,10 +37,11 @@ from inspect_ai.model import (
     GenerateConfig,
     get_model,
 )
-from inspect_ai.scorer import Metric, SampleScore, Score, Target, metric, scorer
+from inspect_ai.scorer import Score, Target, scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from msm.errors import MsmError
+from msm.evals.metrics import defined_mean
 from msm.evals.stats import wilson
 
 TASK_VERSION = "1"
@@ -452,18 +453,7 @@ def judge(scenario: str, response: str, grader_reply: str) -> tuple[bool, bool]:
 # Inspect task
 
 
-@metric
-def rate() -> Metric:
-    """Share of judged samples scoring 1 (grader errors, NaN, are left out)."""
-
-    def compute(scores: list[SampleScore]) -> float:
-        vals = [float(s.score.value) for s in scores if not math.isnan(float(s.score.value))]  # type: ignore[arg-type]
-        return sum(vals) / len(vals) if vals else math.nan
-
-    return compute
-
-
-@scorer(metrics={m: [rate()] for m in METRICS})
+@scorer(metrics={m: [defined_mean()] for m in METRICS})
 def misalignment() -> Any:
     """Judge via the ``grader`` role, check the action from the output, combine."""
 

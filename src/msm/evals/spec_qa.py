@@ -17,11 +17,12 @@ from typing import Any
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import GenerateConfig, get_model
-from inspect_ai.scorer import Metric, SampleScore, Score, Target, metric, scorer
+from inspect_ai.scorer import Score, Target, scorer
 from inspect_ai.solver import TaskState, generate
 
 from msm.errors import MsmError
 from msm.evals.items import parse_records
+from msm.evals.metrics import defined_mean
 from msm.evals.stats import mean_interval
 
 TASK_VERSION = "1"
@@ -68,18 +69,7 @@ def parse_grade(text: str) -> int | None:
     return int(found[-1]) if found else None
 
 
-@metric
-def graded_mean() -> Metric:
-    """Mean 1-10 grade over answers the grader scored (parse failures are NaN, left out)."""
-
-    def compute(scores: list[SampleScore]) -> float:
-        vals = [float(s.score.value) for s in scores if not math.isnan(float(s.score.value))]  # type: ignore[arg-type]
-        return sum(vals) / len(vals) if vals else math.nan
-
-    return compute
-
-
-@scorer(metrics=[graded_mean()])
+@scorer(metrics=[defined_mean()])
 def rubric_grade() -> Any:
     async def score(state: TaskState, target: Target) -> Score:
         grader = get_model(role="grader", required=True)

@@ -18,10 +18,11 @@ from typing import Any
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import GenerateConfig, ModelOutput
-from inspect_ai.scorer import Metric, SampleScore, Score, Target, metric, scorer
+from inspect_ai.scorer import Score, Target, scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from msm.evals.items import ValueItem, load_value_items
+from msm.evals.metrics import defined_mean
 from msm.evals.stats import mean_interval
 
 TASK_VERSION = "1"
@@ -85,18 +86,7 @@ def parse_letter(text: str) -> str | None:
     return m.group(1) if m else None
 
 
-@metric
-def answered_mean() -> Metric:
-    """Mean over answers that named an option (unparsed ones are NaN and left out)."""
-
-    def compute(scores: list[SampleScore]) -> float:
-        vals = [float(s.score.value) for s in scores if not math.isnan(float(s.score.value))]  # type: ignore[arg-type]
-        return sum(vals) / len(vals) if vals else math.nan
-
-    return compute
-
-
-@scorer(metrics=[answered_mean()])
+@scorer(metrics=[defined_mean()])
 def value_choice() -> Any:
     """Probability (or 0/1) that the value-consistent option was chosen."""
 
