@@ -217,10 +217,6 @@ def _clear(path: Path) -> None:
             shutil.rmtree(p)
 
 
-def _quiet(echo: Any) -> Any:
-    return lambda s: None
-
-
 def _execute(exp: Experiment, run: Path, node: Node, by_id: dict[str, Node], echo: Any) -> None:
     path = run / node.path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -280,7 +276,7 @@ def _execute(exp: Experiment, run: Path, node: Node, by_id: dict[str, Node], ech
         if tcfg.launcher == "accelerate":
             launch_accelerate(tcfg, path)
         else:
-            man = run_train(tcfg, path, echo=_quiet(echo))
+            man = run_train(tcfg, path, echo=lambda s: None)  # the runner prints its own lines
             loss = man.get("final_loss")
             if isinstance(loss, float):
                 echo(f"        {man.get('tokens_seen')} tokens, final loss {loss:.4f}")

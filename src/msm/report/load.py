@@ -17,19 +17,11 @@ from typing import Any
 
 from msm.errors import MsmError
 from msm.evals.stats import Z95
+from msm.experiment.config import CONDITIONS
 
 AGENTIC_METRICS = ("classifier_verdict", "harmful", "attempt")
 # the order conditions are listed in, and which AFT-only condition each MSM one is paired with
-CONDITION_ORDER = (
-    "base",
-    "msm_only",
-    "aft_only",
-    "msm_aft",
-    "aft_cot",
-    "msm_aft_cot",
-    "aft_stripped",
-    "msm_aft_stripped",
-)
+CONDITION_ORDER = CONDITIONS
 EFFICIENCY_PAIRS = {
     "msm_aft": "aft_only",
     "msm_aft_cot": "aft_cot",
