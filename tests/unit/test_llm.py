@@ -82,9 +82,10 @@ def test_retries_exhausted_fail_with_reason_and_are_not_stored(tmp_path):
     )
     with pytest.raises(LLMCallError) as e:
         run(llm.generate("server down"))
-    assert e.value.reason == "provider_error"
+    assert e.value.reason == "server_error"
     assert api_calls(llm) == 3
-    assert llm.usage.as_dict()["default"]["failed_calls"] == 1
+    u = llm.usage.as_dict()["default"]
+    assert (u["failed_calls"], u["retries"], u["errors"]) == (1, 2, {"server_error": 3})
     assert len(ResultStore(tmp_path / "store.sqlite")) == 0
 
 

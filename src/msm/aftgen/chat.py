@@ -128,8 +128,10 @@ class ChatAftgen:
                 else:
                     self.drops["queries:near_duplicate"] += 1
             seen_queries += [q for _, _, q in survivors]
+            self.counts["responses_planned"] += len(survivors)
             results = await asyncio.gather(*[self.respond(u, s, q, rnd) for u, s, q in survivors])
             self.kept += [r for r in results if r is not None]
+            self.counts["responses_kept"] = len(self.kept)
             self.counts["rounds"] = rnd + 1
             if len(self.kept) >= self.cfg.n:
                 break

@@ -12,6 +12,11 @@ What it adds on top of Inspect's model API:
   retries with backoff (``max_retries``) and a per-attempt timeout (``timeout_s``);
 * truncation: an answer cut by the token limit raises ``LLMCallError("truncated")``
   unless the caller allows it (``allow_truncated=True``, then ``.truncated`` is set);
+* refusals: an answer stopped by the provider's content filter raises
+  ``LLMCallError("refused")`` (it is stored, so a rerun does not pay for it again);
+* failure accounting: every failed attempt is counted by reason (``rate_limit``,
+  ``timeout``, ``server_error``, ``provider_error``), retried ones apart from final
+  ones (see :class:`~msm.llm.usage.UsageMeter`);
 * per-item storage keyed by content, so a rerun never pays twice;
 * structured output with re-asking on parse errors;
 * usage accounting per stage.
@@ -86,6 +91,11 @@ class Completion(BaseModel):
     model: str
     cached: bool = False
     key: str = ""
+
+    @property
+    def refused(self) -> bool:
+        """Stopped by the provider's content filter (a refusal)."""
+        return self.stop_reason == "content_filter"
 
 
 @dataclass
@@ -229,13 +239,16 @@ class LLM:
         system: str | None = None,
         stage: str | None = None,
         allow_truncated: bool = False,
+        allow_refused: bool = False,
         **overrides: Any,
     ) -> Completion:
         """Generate one completion (or return the stored one).
 
         ``overrides`` replace fields of the ``GenConfig`` for this call.
-        Raises ``LLMCallError`` with ``reason`` in {"truncated", "timeout",
-        "provider_error"} when the call fails for good.
+        Raises ``LLMCallError`` when the call fails for good, with ``reason`` in
+        {"truncated", "refused", "rate_limit", "timeout", "server_error",
+        "provider_error"}; ``allow_truncated`` / ``allow_refused`` return such
+        answers instead (check ``.truncated`` / ``.refused``).
         """
         msgs = as_messages(prompt, system)
         gen = (
@@ -251,6 +264,12 @@ class LLM:
             self.usage.record(stage, self.name, cached=True)
         else:
             comp = await self._call(msgs, gen, sample, stage, key)
+        if comp.refused:
+            self.usage.record_problem(stage, "refused")
+            if not allow_refused:
+                raise LLMCallError("refused", f"{self.name}: the model refused (content filter)")
+        if comp.truncated:
+            self.usage.record_problem(stage, "truncated")
         if comp.truncated and not allow_truncated:
             raise LLMCallError(
                 "truncated",
@@ -278,20 +297,20 @@ class LLM:
         try:
             async with self._semaphore():
                 if self.resolved.local:
-                    out = await self._direct(model.api, _to_inspect(msgs), cfg)
+                    out = await self._direct(model.api, _to_inspect(msgs), cfg, stage)
                 else:
                     out = await asyncio.wait_for(
                         model.generate(_to_inspect(msgs), config=cfg), total
                     )
         except TimeoutError as e:
-            self.usage.record(stage, self.name, failed=True)
+            self.usage.record(stage, self.name, failed=True, reason="timeout")
             raise LLMCallError("timeout", f"{self.name}: call timed out") from e
         except MsmError:
             raise
         except Exception as e:
-            self.usage.record(stage, self.name, failed=True)
             root = _root_cause(e)
-            reason = "timeout" if "timeout" in type(root).__name__.lower() else "provider_error"
+            reason = failure_reason(root)
+            self.usage.record(stage, self.name, failed=True, reason=reason)
             detail = str(root).strip().splitlines()[0] if str(root).strip() else ""
             raise LLMCallError(
                 reason, f"{self.name}: {type(root).__name__}{': ' + detail if detail else ''}"
@@ -317,7 +336,7 @@ class LLM:
         self.usage.record(stage, self.name, n_in, n_out)
         return comp
 
-    async def _direct(self, api: Any, messages: list[Any], cfg: Any) -> Any:
+    async def _direct(self, api: Any, messages: list[Any], cfg: Any, stage: str) -> Any:
         """Call an msm-owned model API (fake, local) without Inspect's per-call wrapper.
 
         Inspect's ``Model.generate`` costs about 2 ms of CPU per call here (config
@@ -341,6 +360,7 @@ class LLM:
                 )
                 if not transient or attempt >= self.access.max_retries:
                     raise
+                self.usage.record_retry(stage, self.name, failure_reason(e))
                 wait = min(base * 2**attempt, 60.0)
                 await asyncio.sleep(wait * (0.5 + random.random()))
                 attempt += 1
@@ -369,8 +389,23 @@ class LLM:
         last_reason, last_msg = "parse_error", ""
         for attempt in range(max_reasks + 1):
             comp = await self.generate(
-                msgs, sample=sample, stage=stage, allow_truncated=True, **overrides
+                msgs,
+                sample=sample,
+                stage=stage,
+                allow_truncated=True,
+                allow_refused=True,
+                **overrides,
             )
+            if comp.refused:
+                # a refusal of a harmless request (a false positive): ask again
+                last_reason, last_msg = "refused", "the model refused"
+                problem = "This is a harmless request; please answer it."
+                msgs = [
+                    *msgs,
+                    Message(role="assistant", content=comp.text),
+                    Message(role="user", content=f"{problem} {parser.instructions}"),
+                ]
+                continue
             if comp.truncated and drop_cut_line and "\n" in comp.text.strip():
                 # line-oriented answers: everything before the cut-off line is complete
                 complete = comp.text.rstrip().rsplit("\n", 1)[0]
@@ -385,6 +420,7 @@ class LLM:
                 try:
                     return Structured(parser.parse(comp.text), comp, attempt + 1)
                 except ParseError as e:
+                    self.usage.record_problem(stage or self.stage, "parse_error")
                     last_reason, last_msg = "parse_error", str(e)
                     problem = f"Your reply could not be used: {e}."
             msgs = [
@@ -396,6 +432,25 @@ class LLM:
             last_reason,
             f"{self.name}: no usable answer after {max_reasks + 1} attempts ({last_msg})",
         )
+
+
+def failure_reason(e: BaseException) -> str:
+    """A short, stable reason for a failed attempt: rate_limit, timeout, server_error or
+    provider_error. Providers' exception classes and HTTP status codes are both used."""
+    named = getattr(e, "msm_reason", None)
+    if isinstance(named, str):
+        return named
+    if isinstance(e, TimeoutError | asyncio.TimeoutError):
+        return "timeout"
+    cls = type(e).__name__.lower()
+    status = getattr(e, "status_code", None) or getattr(e, "status", None)
+    if "ratelimit" in cls or status == 429:
+        return "rate_limit"
+    if "timeout" in cls:
+        return "timeout"
+    if isinstance(status, int) and status >= 500 or "internalserver" in cls or "overloaded" in cls:
+        return "server_error"
+    return "provider_error"
 
 
 def _root_cause(e: BaseException) -> BaseException:

@@ -19,10 +19,20 @@ texts joined by newlines); the first whose regex ``match`` hits decides:
   chosen by a hash so the same attempts fail on every rerun;
 * ``stop_reason``: force a stop reason (e.g. ``content_filter``).
 
+Fault injection (``faults``, in a script or as ``fake:faults=0.3``): a given
+fraction of all attempts fails, each with one kind picked by hash: ``rate_limit``,
+``timeout``, ``server`` (raised, retried by msm), ``malformed`` (broken JSON with
+no words in it), ``truncated`` (half the answer, stop reason ``max_tokens``) and
+``refusal`` (a refusal, stop reason ``content_filter``). Choices are a pure
+function of (transcript, seed, attempt, fault seed), so a rerun sees the same
+faults. Every injected fault is tallied (:func:`injected_faults`) so tests can
+check that msm's own counts add up.
+
 Without a matching rule the answer is a short deterministic pseudo-sentence.
 Tokens are counted as whitespace-separated words; an answer longer than
 ``max_tokens`` words is cut and marked ``max_tokens``, like a real provider.
-From the CLI: ``--model fake`` or ``--model fake/path/to/script.yaml``.
+From the CLI: ``--model fake``, ``--model fake/path/to/script.yaml`` and either
+with options, e.g. ``--model fake:faults=0.3,kinds=rate_limit+refusal,fault_seed=1``.
 """
 
 from __future__ import annotations
@@ -96,11 +106,85 @@ _DIRECTIVE = re.compile(r"\{(n|prompt_hash|g|words)(?::([A-Za-z0-9_]+))?\}")
 
 
 class FakeTransientError(Exception):
-    """A retryable failure (rate limit, timeout, 5xx)."""
+    """A retryable failure (rate limit, timeout, 5xx); ``msm_reason`` names it."""
+
+    msm_reason = "server_error"
+
+
+class FakeRateLimitError(FakeTransientError):
+    msm_reason = "rate_limit"
+
+
+class FakeTimeoutError(FakeTransientError):
+    msm_reason = "timeout"
 
 
 class FakeFatalError(Exception):
     """A non-retryable failure (bad request)."""
+
+    msm_reason = "provider_error"
+
+
+_ERRORS: dict[str, type[Exception]] = {
+    "rate_limit": FakeRateLimitError,
+    "timeout": FakeTimeoutError,
+    "server": FakeTransientError,
+    "fatal": FakeFatalError,
+}
+FAULT_KINDS = ("rate_limit", "timeout", "server", "malformed", "truncated", "refusal")
+MALFORMED = '{"": [{"": ['  # broken JSON with no words: no parser can use it
+REFUSAL = "I'm sorry, but I can't help with that request."
+
+_injected: Counter[str] = Counter()
+_injected_lock = threading.Lock()
+
+
+def injected_faults(reset: bool = False) -> dict[str, int]:
+    """Faults injected so far in this process, by kind, plus ``attempts``: all attempts
+    made by fault-injecting fakes (``reset`` clears the tally)."""
+    with _injected_lock:
+        out = dict(_injected)
+        if reset:
+            _injected.clear()
+    return out
+
+
+class FaultSpec(BaseModel):
+    """Inject faults into a fraction of all attempts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate: float = Field(ge=0.0, le=1.0)
+    kinds: list[Literal[FAULT_KINDS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(FAULT_KINDS), min_length=1
+    )
+    seed: int = 0
+
+
+def parse_fake_options(text: str, name: str) -> FaultSpec:
+    """``faults=0.3,kinds=rate_limit+refusal,fault_seed=1`` -> a FaultSpec (one-line errors)."""
+    raw: dict[str, Any] = {}
+    for part in text.split(","):
+        k, eq, v = part.partition("=")
+        k, v = k.strip(), v.strip()
+        if not eq or not k or not v:
+            raise MsmError(f"model {name!r}: options are key=value pairs separated by commas")
+        if k == "faults":
+            raw["rate"] = v
+        elif k == "kinds":
+            raw["kinds"] = [x for x in v.split("+") if x]
+        elif k == "fault_seed":
+            raw["seed"] = v
+        else:
+            raise MsmError(f"model {name!r}: unknown option {k!r} (use faults, kinds, fault_seed)")
+    if "rate" not in raw:
+        raise MsmError(f"model {name!r}: options need faults=<fraction>")
+    try:
+        return FaultSpec.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise MsmError(f"model {name!r}: {loc}: {err['msg']}") from e
 
 
 class FakeRule(BaseModel):
@@ -123,6 +207,7 @@ class FakeScript(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rules: list[FakeRule] = Field(default_factory=list)
+    faults: FaultSpec | None = None
 
 
 def load_fake_script(path: str | Path) -> FakeScript:
@@ -166,9 +251,9 @@ def builtin_script(name: str) -> FakeScript:
 
 
 def fake_args(model: str, args: dict[str, Any] | None, script: str) -> dict[str, Any]:
-    """Model args for a stage: the plain ``fake`` gets the stage's built-in script."""
+    """Model args for a stage: ``fake`` (with or without options) gets the stage's script."""
     out = dict(args or {})
-    if model == "fake" and "script" not in out:
+    if (model == "fake" or model.startswith("fake:")) and "script" not in out:
         out["script"] = builtin_script(script)
     return out
 
@@ -194,6 +279,10 @@ class FakeModelAPI(ModelAPI):
         if script is None and model_name not in ("", "default"):
             script = load_fake_script(model_name)
         self.script: FakeScript = script if isinstance(script, FakeScript) else FakeScript()
+        faults = model_args.pop("faults", None)
+        self.faults: FaultSpec | None = (
+            FaultSpec.model_validate(faults) if faults is not None else self.script.faults
+        )
         self.attempts: Counter[tuple[int, int]] = Counter()
         self.calls = 0
         self._lock = threading.Lock()
@@ -232,8 +321,10 @@ class FakeModelAPI(ModelAPI):
             )
             if fail:
                 kind = rule.error
-                exc = FakeFatalError if kind == "fatal" else FakeTransientError
-                raise exc(f"fake {kind} error (attempt {attempt})")
+                raise _ERRORS[kind](f"fake {kind} error (attempt {attempt})")
+        fault = self._fault(key, attempt)
+        if fault in ("rate_limit", "timeout", "server"):
+            raise _ERRORS[fault](f"fake {fault} error (injected, attempt {attempt})")
         text = self._answer(rule, tkey, seed, groups)
         words = text.split()
         limit = config.max_tokens
@@ -242,6 +333,13 @@ class FakeModelAPI(ModelAPI):
             # cut after the limit-th word, keeping the original line breaks
             ends = [m.end() for m in re.finditer(r"\S+", text)]
             text, stop = text[: ends[limit - 1]], "max_tokens"
+        if fault == "malformed":
+            text, stop = MALFORMED, "stop"
+        elif fault == "truncated":
+            ends = [m.end() for m in re.finditer(r"\S+", text)]
+            text, stop = text[: ends[max(0, len(ends) // 2 - 1)]] if ends else "", "max_tokens"
+        elif fault == "refusal":
+            text, stop = REFUSAL, "content_filter"
         # words ~ tokens; counting spaces is enough for a fake and cheap on long prompts
         n_in = sum(m.text.count(" ") + 1 for m in input)
         n_out = len(text.split())
@@ -255,6 +353,20 @@ class FakeModelAPI(ModelAPI):
             ],
             usage=ModelUsage(input_tokens=n_in, output_tokens=n_out, total_tokens=n_in + n_out),
         )
+
+    def _fault(self, key: tuple[int, int], attempt: int) -> str | None:
+        """The fault injected into this attempt, if any (and tally it)."""
+        f = self.faults
+        if f is None:
+            return None
+        with _injected_lock:
+            _injected["attempts"] += 1
+        if _h("fault", f.seed, key, attempt) % 10_000 >= f.rate * 10_000:
+            return None
+        kind: str = f.kinds[_h("kind", f.seed, key, attempt) % len(f.kinds)]
+        with _injected_lock:
+            _injected[kind] += 1
+        return kind
 
     def _answer(self, rule: FakeRule | None, tkey: int, seed: int, groups: dict[str, str]) -> str:
         phash = f"{tkey % 16**8:08x}"

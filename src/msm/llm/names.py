@@ -2,7 +2,8 @@
 
 ==========================  ==============================================
 ``embedded``                bundled SmolLM2-135M-Instruct, local, batched
-``fake`` / ``fake/FILE``    deterministic scripted model (tests, dry runs)
+``fake`` / ``fake/FILE``    deterministic scripted model (tests, dry runs);
+                            ``fake:faults=0.3`` injects faults into 30% of calls
 ``hf/<id-or-path>``         a local HF folder (or cached hub id), batched
 ``anthropic/<model>``       needs ``ANTHROPIC_API_KEY`` and ``pip install anthropic``
 ``openai/<model>``          needs ``OPENAI_API_KEY`` and ``pip install openai``
@@ -63,6 +64,24 @@ def _need_env(var: str, name: str) -> None:
         raise MsmError(f"model {name!r} needs the environment variable {var} (an API key); set it")
 
 
+def _resolve_fake(name: str) -> ResolvedModel:
+    """``fake``, ``fake/SCRIPT`` and either with ``:key=value,...`` options (fault injection)."""
+    from msm.llm.fake import load_fake_script, parse_fake_options
+
+    base, options = name, ""
+    head, colon, tail = name.rpartition(":")
+    if colon and "=" in tail and (head == "fake" or head.startswith("fake/")):
+        base, options = head, tail
+    args: dict[str, Any] = {}
+    if base != "fake":
+        if not base.startswith("fake/"):
+            raise MsmError(f"unknown model name {name!r}: use fake, fake/SCRIPT or fake:OPTIONS")
+        args["script"] = load_fake_script(base[len("fake/") :])
+    if options:
+        args["faults"] = parse_fake_options(options, name).model_dump()
+    return ResolvedModel(name, f"{FAKE_PROVIDER}/default", "fake", args, local=True)
+
+
 def resolve_model(name: str, base_url: str | None = None, check: bool = True) -> ResolvedModel:
     """Map a user-facing model name to an Inspect model name and args.
 
@@ -82,14 +101,9 @@ def resolve_model(name: str, base_url: str | None = None, check: bool = True) ->
             {"model_path": str(embedded_model_dir())} if check else {},
             local=True,
         )
+    if name == "fake" or name.startswith(("fake/", "fake:")):
+        return _resolve_fake(name)
     prefix, _, rest = name.partition("/")
-    if name == "fake" or prefix == "fake":
-        from msm.llm.fake import load_fake_script
-
-        args: dict[str, Any] = {}
-        if rest:
-            args["script"] = load_fake_script(rest)
-        return ResolvedModel(name, f"{FAKE_PROVIDER}/default", "fake", args, local=True)
     if not rest:
         raise MsmError(
             f"unknown model name {name!r}: use embedded, fake, hf/<path>, anthropic/<model>, "

@@ -86,7 +86,8 @@ class JsonParser(Generic[M]):
 class LineListParser:
     """A list of short items, one per line; bullets and numbering are stripped.
 
-    Duplicates (case-insensitive) are dropped; lines longer than
+    Lines with no letter or digit (separators, stray brackets) are skipped;
+    duplicates (case-insensitive) are dropped; lines longer than
     ``max_chars`` are rejected rather than cut, since an overlong "item" is
     usually prose that leaked in.
     """
@@ -115,6 +116,8 @@ class LineListParser:
             line = _BULLET.sub("", raw).strip().strip('"').strip()
             if not line or line.endswith(":") and len(items) == 0:
                 continue  # blank, or a heading like "Here are the ideas:"
+            if not any(c.isalnum() for c in line):
+                continue  # a separator or stray syntax ("---", "{", "]"), not an item
             if len(line) > self.max_chars:
                 rejected += 1
                 continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -31,7 +32,7 @@ def price_per_mtok(model: str) -> tuple[float, float] | None:
     Dated snapshots (``...-20250929``) fall back to their undated family name.
     """
     models, free = _price_table(os.environ.get("MSM_PRICES") or None)
-    if model in free or any(model.startswith(p) for p in free if p.endswith("/")):
+    if model in free or any(model.startswith(p) for p in free if p.endswith(("/", ":"))):
         return (0.0, 0.0)
     if model in models:
         return models[model]
@@ -56,6 +57,9 @@ class StageUsage:
     calls: int = 0
     cached_calls: int = 0
     failed_calls: int = 0
+    retries: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    problems: Counter[str] = field(default_factory=Counter)
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float | None = 0.0
@@ -66,6 +70,9 @@ class StageUsage:
             "calls": self.calls,
             "cached_calls": self.cached_calls,
             "failed_calls": self.failed_calls,
+            "retries": self.retries,
+            "errors": dict(sorted(self.errors.items())),
+            "problems": dict(sorted(self.problems.items())),
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
@@ -77,7 +84,13 @@ class UsageMeter:
     """Thread-safe per-stage usage totals.
 
     Calls served from the result store count as ``cached_calls`` and add no
-    tokens or cost: they were paid for on an earlier run.
+    tokens or cost: they were paid for on an earlier run. Every attempt that
+    reached the provider is exactly one of: a finished call (``calls``), a
+    failure that was retried (``retries``) or a failure that ended the call
+    (``failed_calls``); ``errors`` counts both kinds of failure by reason, so
+    ``sum(errors) == retries + failed_calls``. ``problems`` counts finished
+    answers that could not be used as they were (``truncated``, ``refused``,
+    ``parse_error``) by reason.
     """
 
     def __init__(self) -> None:
@@ -93,12 +106,14 @@ class UsageMeter:
         output_tokens: int = 0,
         cached: bool = False,
         failed: bool = False,
+        reason: str = "provider_error",
     ) -> None:
         with self._lock:
             u = self._stages.setdefault(stage, StageUsage())
             u.models.add(model)
             if failed:
                 u.failed_calls += 1
+                u.errors[reason] += 1
                 return
             if cached:
                 u.cached_calls += 1
@@ -115,6 +130,19 @@ class UsageMeter:
                 else (input_tokens * price[0] + output_tokens * price[1]) / 1e6
             )
             u.cost_usd = None if (c is None or u.cost_usd is None) else u.cost_usd + c
+
+    def record_retry(self, stage: str, model: str, reason: str) -> None:
+        """A failed attempt that will be retried."""
+        with self._lock:
+            u = self._stages.setdefault(stage, StageUsage())
+            u.models.add(model)
+            u.retries += 1
+            u.errors[reason] += 1
+
+    def record_problem(self, stage: str, reason: str) -> None:
+        """A finished answer that could not be used as it was (truncated, refused, ...)."""
+        with self._lock:
+            self._stages.setdefault(stage, StageUsage()).problems[reason] += 1
 
     def stage(self, name: str) -> StageUsage:
         with self._lock:
