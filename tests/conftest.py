@@ -40,12 +40,16 @@ def msm_cli():
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A tiny random Llama with the bundled SmolLM2 tokenizer and chat template."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+def build_tiny_model(d: Path) -> Path:
+    """Save a tiny random Llama (bundled SmolLM2 tokenizer and chat template) into ``d``."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from msm.models import embedded_model_dir
 
-    d = tmp_path_factory.mktemp("tiny-model")
     tok = AutoTokenizer.from_pretrained(embedded_model_dir())
     cfg = LlamaConfig(
         vocab_size=len(tok),

@@ -294,45 +294,47 @@ class LLM:
             stop_seqs=gen.stop,
         )
         total = self.access.timeout_s * (self.access.max_retries + 1) + 5
-        try:
-            async with self._semaphore():
+        # the slot is held until the answer is stored: a kill loses at most
+        # max_concurrency paid answers, never a queue of them waiting for the store
+        async with self._semaphore():
+            try:
                 if self.resolved.local:
                     out = await self._direct(model.api, _to_inspect(msgs), cfg, stage)
                 else:
                     out = await asyncio.wait_for(
                         model.generate(_to_inspect(msgs), config=cfg), total
                     )
-        except TimeoutError as e:
-            self.usage.record(stage, self.name, failed=True, reason="timeout")
-            raise LLMCallError("timeout", f"{self.name}: call timed out") from e
-        except MsmError:
-            raise
-        except Exception as e:
-            root = _root_cause(e)
-            reason = failure_reason(root)
-            self.usage.record(stage, self.name, failed=True, reason=reason)
-            detail = str(root).strip().splitlines()[0] if str(root).strip() else ""
-            raise LLMCallError(
-                reason, f"{self.name}: {type(root).__name__}{': ' + detail if detail else ''}"
-            ) from e
-        n_in = int(out.usage.input_tokens) if out.usage else 0
-        n_out = int(out.usage.output_tokens) if out.usage else 0
-        stop = str(out.stop_reason or "unknown")
-        # providers that don't report a stop reason: hitting the limit exactly counts as cut
-        truncated = stop == "max_tokens" or (stop == "unknown" and n_out >= gen.max_tokens)
-        comp = Completion(
-            text=out.completion,
-            stop_reason=stop,
-            truncated=truncated,
-            input_tokens=n_in,
-            output_tokens=n_out,
-            model=self.name,
-            key=key,
-        )
-        if self.store is not None:
-            await asyncio.to_thread(
-                self.store.put, key, comp.model_dump(exclude={"cached", "key"}), self.name
+            except TimeoutError as e:
+                self.usage.record(stage, self.name, failed=True, reason="timeout")
+                raise LLMCallError("timeout", f"{self.name}: call timed out") from e
+            except MsmError:
+                raise
+            except Exception as e:
+                root = _root_cause(e)
+                reason = failure_reason(root)
+                self.usage.record(stage, self.name, failed=True, reason=reason)
+                detail = str(root).strip().splitlines()[0] if str(root).strip() else ""
+                raise LLMCallError(
+                    reason, f"{self.name}: {type(root).__name__}{': ' + detail if detail else ''}"
+                ) from e
+            n_in = int(out.usage.input_tokens) if out.usage else 0
+            n_out = int(out.usage.output_tokens) if out.usage else 0
+            stop = str(out.stop_reason or "unknown")
+            # providers that don't report a stop reason: hitting the limit exactly counts as cut
+            truncated = stop == "max_tokens" or (stop == "unknown" and n_out >= gen.max_tokens)
+            comp = Completion(
+                text=out.completion,
+                stop_reason=stop,
+                truncated=truncated,
+                input_tokens=n_in,
+                output_tokens=n_out,
+                model=self.name,
+                key=key,
             )
+            if self.store is not None:
+                await asyncio.to_thread(
+                    self.store.put, key, comp.model_dump(exclude={"cached", "key"}), self.name
+                )
         self.usage.record(stage, self.name, n_in, n_out)
         return comp
 
