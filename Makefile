@@ -11,7 +11,7 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export INSPECT_LOG_DIR ?= $(CURDIR)/.inspect-logs
 
-.PHONY: install test test-fast lint typecheck demo bench clean
+.PHONY: install test test-fast lint typecheck demo bench reliability clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/docgen_overhead.py
 	$(PY) benchmarks/docgen_embedded.py
 	$(PY) benchmarks/train_throughput.py
+
+reliability: $(STAMP)
+	$(PY) benchmarks/kill_campaign.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

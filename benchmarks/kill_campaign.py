@@ -236,6 +236,12 @@ def campaign(
             "events": events,
             "identical": not diff,
             "differences": diff,
+            # small values (report numbers) are shown side by side; file contents are not
+            "difference_detail": {
+                k: {"reference": ref_snap.get(k), "after_kills": snap.get(k)}
+                for k in diff
+                if not isinstance(ref_snap.get(k), str)
+            },
             "lost_items": len(ref_keys - final),
             "unexpected_calls": len(final - ref_keys),
             "repeated_finished_calls": repeated,

@@ -7,6 +7,7 @@ Heavy imports (torch, transformers, inspect) happen inside commands, so
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -710,6 +711,14 @@ def version() -> None:
     typer.echo(__version__)
 
 
+# OSErrors caused by the machine rather than by msm: reported like MsmError, in one line
+_ENVIRONMENT_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ENOSPC", "EDQUOT", "EROFS", "EIO", "EFBIG", "EACCES", "EPERM", "EMFILE", "ENFILE")
+    if hasattr(errno, name)
+)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors, meaningful exit codes."""
     # typer >= 0.2x vendors click and raises its own exception classes
@@ -751,6 +760,12 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as e:  # a bug: say so in one line, traceback on request
         if debug:
             raise
+        if isinstance(e, OSError) and e.errno in _ENVIRONMENT_ERRNOS:
+            # not a bug: the machine refused (disk full, read-only, no permission)
+            reason = " ".join((e.strerror or os.strerror(e.errno or 0)).split())
+            where = f": {e.filename}" if e.filename else ""
+            print(f"msm: error: {reason}{where}", file=sys.stderr)
+            sys.exit(MsmError.exit_code)
         msg = " ".join(str(e).split())[:300] or type(e).__name__
         print(
             f"msm: internal error: {type(e).__name__}: {msg} "

@@ -3,6 +3,10 @@
 A write goes to a temporary file in the same directory, is flushed and fsynced,
 then renamed over the target. A kill at any moment leaves either the old file or
 the new one, never a torn one, so a rerun can trust whatever it finds.
+
+A failed write (disk full, read-only file system, no permission) leaves no
+temporary file behind and raises :class:`MsmError` naming the file, so the CLI
+reports it as one clear line rather than as an internal error.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from msm.errors import MsmError
+
 
 def _read_umask() -> int:
     mask = os.umask(0)
@@ -26,11 +32,22 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+def _write_error(path: Path, e: OSError) -> MsmError:
+    return MsmError(f"cannot write {path}: {e.strerror or e}")
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file + fsync + rename)."""
+    """Write ``data`` to ``path`` atomically (temp file + fsync + rename).
+
+    Raises MsmError ("cannot write PATH: No space left on device") when the
+    file system refuses; the old file, if any, is then left as it was.
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as e:
+        raise _write_error(target, e) from e
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give files the usual mode
         with os.fdopen(fd, "wb") as fh:
@@ -38,9 +55,11 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as e:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise _write_error(target, e) from e
         raise
 
 
@@ -63,11 +82,17 @@ def staging_dir(final: str | os.PathLike[str]) -> Iterator[Path]:
     ignored by readers.
     """
     target = Path(final)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".staging-{target.name}-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".staging-{target.name}-", dir=target.parent))
+    except OSError as e:
+        raise _write_error(target, e) from e
     try:
         yield tmp
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as e:
+            raise _write_error(target, e) from e
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

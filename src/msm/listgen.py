@@ -19,12 +19,16 @@ from msm.llm import LLM, LineListParser
 
 ROUND = 5
 MAX_EXTRA_ROUNDS = 2
-_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# C0 and C1 controls (tab and newline too: a name is one line), DEL, line and paragraph
+# separators, and the bidi embedding/override/isolate marks, which make text display in
+# another order than it is stored ("Trojan Source")
+_CTRL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _WS = re.compile(r"\s+")
 
 
 def clean_item(text: str, max_chars: int = 600) -> str:
-    """LLM-chosen names and list items are metadata: strip control chars, cap length."""
+    """LLM-chosen names and list items are metadata: control, line-separator and bidi
+    characters become spaces, and the length is capped."""
     text = _CTRL.sub(" ", unicodedata.normalize("NFC", text)).strip()
     return text[:max_chars]
 

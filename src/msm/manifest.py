@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from msm import __version__
+from msm.errors import MsmError
 from msm.fsutil import atomic_write_json
 
 
@@ -52,6 +53,19 @@ def read_manifest(folder: str | Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def retract_manifest(folder: str | Path) -> None:
+    """Remove ``folder/manifest.json`` before an artifact's files are rewritten.
+
+    Otherwise a rewrite that fails half-way (disk full) would leave the previous
+    run's manifest vouching for a mix of old and new files.
+    """
+    p = Path(folder) / "manifest.json"
+    try:
+        p.unlink(missing_ok=True)
+    except OSError as e:
+        raise MsmError(f"cannot remove {p}: {e.strerror or e}") from e
 
 
 def write_manifest(folder: str | Path, stage: str, **fields: Any) -> dict[str, Any]:

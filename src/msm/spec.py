@@ -110,6 +110,8 @@ def read_spec_text(path: str | Path) -> str:
         raise MsmError(f"cannot read spec file (permission denied): {p}") from e
     except OSError as e:
         raise MsmError(f"cannot read spec file: {p}: {e.strerror or e}") from e
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise MsmError(f"spec file is UTF-16, not UTF-8: {p}; re-save it as UTF-8")
     if b"\x00" in raw:
         raise MsmError(f"spec file looks binary (contains NUL bytes): {p}")
     try:
@@ -297,7 +299,11 @@ def tokenizer_counter(tokenizer_json: str | Path) -> Callable[[Sequence[str]], l
     """Token counter from a ``tokenizer.json`` (fast, no transformers import)."""
     from tokenizers import Tokenizer
 
-    tok = Tokenizer.from_file(str(tokenizer_json))
+    try:
+        tok = Tokenizer.from_file(str(tokenizer_json))
+    except Exception as e:  # noqa: BLE001 - tokenizers raises a bare Exception for bad files
+        first = " ".join(str(e).split())[:200] or type(e).__name__
+        raise MsmError(f"cannot load tokenizer {tokenizer_json}: {first}") from e
 
     def count(texts: Sequence[str]) -> list[int]:
         return [len(e.ids) for e in tok.encode_batch(list(texts), add_special_tokens=False)]

@@ -14,7 +14,7 @@ from msm.aftgen.mix import mix_in, read_mix
 from msm.aftgen.preference import preference_examples, preference_lists
 from msm.errors import MsmError
 from msm.fsutil import atomic_write_json, atomic_write_text
-from msm.manifest import file_sha256, write_manifest
+from msm.manifest import file_sha256, retract_manifest, write_manifest
 from msm.spec import approx_token_counts, load_spec
 from msm.specs_builtin import resolve_spec_path
 
@@ -130,6 +130,7 @@ def run_aftgen(
         stats["balance"] = balance
         stats["balanced"] = all(v["first"] == v["second"] for v in balance.values())
     files = {"stripped": "stripped.jsonl"}
+    retract_manifest(out)  # until the new one is written, nothing vouches for the folder
     if cfg.kind == "chat":
         atomic_write_text(out / "cot.jsonl", _jsonl(rows))
         files["cot"] = "cot.jsonl"

@@ -27,7 +27,9 @@ def parse_sizes(text: str) -> list[int]:
 
 def _read_rows(path: Path) -> list[str]:
     try:
-        lines = [x for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+        # records end at "\n" only: str.splitlines() would also split inside a record at
+        # U+2028, U+0085 and the like, which JSON leaves unescaped in model-written text
+        lines = [x for x in path.read_text(encoding="utf-8").split("\n") if x.strip()]
     except UnicodeDecodeError as e:
         raise MsmError(f"{path} is not valid UTF-8") from e
     for i, line in enumerate(lines, 1):

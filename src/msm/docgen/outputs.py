@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from msm.errors import MsmError
 from msm.fsutil import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 
@@ -24,7 +25,10 @@ def token_counter(tokenizer: str) -> tuple[Any, str]:
 
         return tokenizer_counter(embedded_model_dir() / "tokenizer.json"), "embedded"
     p = Path(tokenizer)
-    return tokenizer_counter(p / "tokenizer.json" if p.is_dir() else p), str(p)
+    file = p / "tokenizer.json" if p.is_dir() else p
+    if not file.is_file():
+        raise MsmError(f"tokenizer not found: {tokenizer} (need a tokenizer.json)")
+    return tokenizer_counter(file), str(p)
 
 
 def histogram_png(path: Path, lengths: list[int], label: str) -> None:

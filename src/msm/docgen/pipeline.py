@@ -26,7 +26,14 @@ from pydantic import BaseModel
 from msm.docgen.catalogue import pick_genres
 from msm.docgen.config import DocgenConfig
 from msm.docgen.filters import check_document, extract_document, trim_to_sentence
-from msm.docgen.units import Unit, item_id, normalise_for_match, quote_in_spec, structure_units
+from msm.docgen.units import (
+    MIN_UNIT_WORDS,
+    Unit,
+    item_id,
+    normalise_for_match,
+    quote_in_spec,
+    structure_units,
+)
 from msm.errors import LLMCallError, MsmError
 from msm.listgen import ListCollector, clean_item
 from msm.llm import (
@@ -130,6 +137,12 @@ class Docgen:
         self.spec: Spec = load_spec(
             resolve_spec_path(cfg.spec), cfg.model_name, cfg.provider_name, approx_token_counts
         )
+        if not structure_units(self.spec, cfg.max_section_tokens)[0]:
+            # checked before the store is created, so a spec with nothing to use writes nothing
+            raise MsmError(
+                f"spec {cfg.spec} yields no usable sections to generate from (each needs at "
+                f"least {MIN_UNIT_WORDS} words of its own)"
+            )
         self.spec_norm = normalise_for_match(self.spec.text)
         self.usage = UsageMeter()
         self.store, self.llm, self.judge = stage_llms(

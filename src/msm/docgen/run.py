@@ -13,7 +13,7 @@ from msm.docgen.outputs import histogram_png, token_counter, write_outputs
 from msm.docgen.pipeline import Docgen
 from msm.errors import MsmError
 from msm.llm.usage import cost_usd
-from msm.manifest import read_manifest, write_manifest
+from msm.manifest import read_manifest, retract_manifest, write_manifest
 
 PLAN_TOKENS_ESTIMATE = 120
 TOKENS_PER_WORD = 1.35
@@ -80,6 +80,8 @@ def run_docgen(
     """
     out = Path(out)
     _check_out(out)
+    # a bad --tokenizer fails now, not after every document has been generated
+    counter, label = token_counter("approx" if preview else tokenizer)
     t0 = time.monotonic()
     previous = read_manifest(out)
     dg = Docgen(cfg, out, model_args, judge_model_args)
@@ -96,7 +98,6 @@ def run_docgen(
         return _projection(dg)
 
     docs = dg.kept_documents()
-    counter, label = token_counter(tokenizer)
     lengths = counter([d["text"] for d in docs]) if docs else []
     for d, n in zip(docs, lengths, strict=True):
         d["tokens"] = int(n)
@@ -120,6 +121,7 @@ def run_docgen(
         "timings": dg.timings,
         "seconds": round(time.monotonic() - t0, 2),
     }
+    retract_manifest(out)  # until the new one is written, nothing vouches for the folder
     write_outputs(out, docs, dg.stage_rows(), stats)
     histogram_png(out / "token_hist.png", lengths, label)
     write_manifest(

@@ -40,16 +40,24 @@ def load_value_items(name: str) -> list[ValueItem]:
     if name in CHEESE_SETS:
         return cheese_items(CHEESE_SETS[name])
     p = Path(name)
+    if p.is_dir():
+        raise MsmError(f"item file path is a directory, not a file: {p}")
     if not p.is_file():
         raise MsmError(
             f"unknown value item set {name!r}: use one of {', '.join(value_set_names())} "
             "or a JSONL file path"
         )
+    return parse_value_items(read_item_file(p, "item file"), str(p))
+
+
+def read_item_file(p: Path, what: str) -> str:
+    """A user's JSONL item file as text, with one-line errors."""
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise MsmError(f"item file is not valid UTF-8: {p}") from e
-    return parse_value_items(text, str(p))
+        raise MsmError(f"{what} is not valid UTF-8: {p}") from e
+    except OSError as e:
+        raise MsmError(f"cannot read {what} {p}: {e.strerror or e}") from e
 
 
 def parse_records(text: str, where: str, fields: tuple[str, ...]) -> list[dict[str, str]]:

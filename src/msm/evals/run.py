@@ -102,7 +102,15 @@ def run_eval(
             raise MsmError(f"unknown suite {s!r}: use one of {', '.join(SUITES)}, all")
     if epochs < 1:
         raise MsmError(f"--epochs must be at least 1, got {epochs}")
+    if limit is not None and limit < 1:
+        raise MsmError(f"--limit must be at least 1, got {limit}")
+    if max_tokens is not None and max_tokens < 1:
+        raise MsmError(f"--max-tokens must be at least 1, got {max_tokens}")
+    if temperature is not None and not temperature >= 0:  # also catches NaN
+        raise MsmError(f"--temperature must be 0 or more, got {temperature}")
     run = list(SUITES) if "all" in names else [s for s in SUITES if s in names]
+    if out.exists() and not out.is_dir():
+        raise MsmError(f"--out must be a directory, but {out} is a file")
     if not out.parent.is_dir():
         raise MsmError(f"output parent folder does not exist: {out.parent}")
     for s in NEEDS_GRADER:

@@ -21,7 +21,7 @@ from inspect_ai.scorer import Score, Target, scorer
 from inspect_ai.solver import TaskState, generate
 
 from msm.errors import MsmError
-from msm.evals.items import parse_records
+from msm.evals.items import parse_records, read_item_file
 from msm.evals.metrics import defined_mean
 from msm.evals.stats import mean_interval
 
@@ -54,10 +54,12 @@ def load_questions(name: str) -> list[dict[str, str]]:
     """Bundled question file (``equanimity``) or a JSONL path."""
     p = Path(name)
     if p.is_file():
-        text, where = p.read_text(encoding="utf-8"), str(p)
+        text, where = read_item_file(p, "question file"), str(p)
     else:
         ref = resources.files("msm") / "data" / "evals" / "spec_qa" / f"{name}.jsonl"
         if not ref.is_file():
+            if p.is_dir():
+                raise MsmError(f"question file path is a directory, not a file: {p}")
             raise MsmError(f"unknown spec QA question set {name!r}: use equanimity or a JSONL path")
         text, where = ref.read_text(encoding="utf-8"), f"builtin:{name}"
     return [{f: r[f] for f in FIELDS} for r in parse_records(text, where, FIELDS)]

@@ -71,7 +71,7 @@ class EvalSection(_Strict):
     goals: list[str] | None = None
     urgency: str = "replacement"
     scratchpad: bool = True
-    temperature: float | None = None
+    temperature: float | None = Field(default=None, ge=0.0)
     max_tokens: int | None = Field(default=None, ge=1)
     engine: Literal["hf", "vllm"] = Field(
         default="hf",
@@ -162,6 +162,9 @@ def load_experiment(path: str | Path) -> Experiment:
     except ValidationError as e:
         raise MsmError(validation_message(e, str(p)).replace("Value error, ", "")) from None
     _check_specs(exp, p)
+    _check_settings(exp, p)
+    _check_models(exp, p)
+    _check_eval(exp, p)
     return exp
 
 
@@ -191,3 +194,76 @@ def _check_specs(exp: Experiment, where: Path) -> None:
             raise MsmError(
                 f"{where}: aft.spec: {exp.aft.spec!r} is neither a key of specs nor a spec file"
             )
+
+
+def _check_settings(exp: Experiment, where: Path) -> None:
+    """Validate the free-form stage settings now, not when their stage starts hours later."""
+    from msm.aftgen.config import AftgenConfig
+    from msm.config_io import validation_message
+    from msm.docgen.config import DocgenConfig
+    from msm.train.config import TrainConfig
+
+    spec = next(iter(exp.specs.values()), "builtin:general")
+    names = {"model_name": exp.model_name, "provider_name": exp.provider_name}
+    # what the runner passes itself: a stage's settings may not set these again
+    checks: list[tuple[str, type[BaseModel], dict[str, Any], dict[str, Any]]] = [
+        ("corpus", DocgenConfig, exp.corpus, {"spec": spec, "model": exp.generator, **names}),
+    ]
+    if exp.aft is not None:
+        fixed = {
+            "spec": exp.aft.spec,
+            "kind": exp.aft.kind,
+            "n": exp.aft.n,
+            "model": exp.aft.generator or exp.generator,
+            **names,
+        }
+        checks.append(("aft.config", AftgenConfig, exp.aft.config, fixed))
+    for stage in ("midtrain", "aft"):
+        fixed = {"stage": stage, "base": exp.base_model, "data": "data.jsonl", "seed": 0}
+        checks.append((f"train.{stage}", TrainConfig, getattr(exp.train, stage), fixed))
+    for section, cls, settings, fixed in checks:
+        for key in settings:
+            if key in fixed:
+                raise MsmError(f"{where}: {section}.{key}: set by the experiment, not here")
+        try:
+            cls.model_validate({**fixed, **settings})
+        except ValidationError as e:
+            msg = validation_message(e, f"{where}: {section}")
+            raise MsmError(msg.replace("Value error, ", "")) from None
+
+
+def _check_models(exp: Experiment, where: Path) -> None:
+    """Model names must be ones msm knows (keys and servers are checked when used)."""
+    from msm.llm.names import resolve_model
+
+    names = {"generator": exp.generator, "grader": exp.grader}
+    if exp.aft is not None:
+        names["aft.generator"] = exp.aft.generator
+    for field, name in names.items():
+        if name is None:
+            continue
+        try:
+            resolve_model(name, check=False)
+        except MsmError as e:
+            raise MsmError(f"{where}: {field}: {e}") from None
+
+
+def _check_eval(exp: Experiment, where: Path) -> None:
+    """Item sets, questions and agentic conditions: found and valid before anything runs."""
+    ev = exp.eval
+    try:
+        if "values" in ev.suites:
+            from msm.evals.items import load_value_items
+
+            for name in ev.items or []:
+                load_value_items(name)
+        if "spec_qa" in ev.suites:
+            from msm.evals.spec_qa import load_questions
+
+            load_questions(ev.questions)
+        if "agentic" in ev.suites:
+            from msm.evals.agentic import DEFAULT_GOALS, SCENARIOS, conditions
+
+            conditions(ev.scenarios or list(SCENARIOS), ev.goals or list(DEFAULT_GOALS), ev.urgency)
+    except MsmError as e:
+        raise MsmError(f"{where}: eval: {e}") from None

@@ -28,6 +28,7 @@ import asyncio
 import hashlib
 import json
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ from msm.llm.usage import UsageMeter
 T = TypeVar("T")
 V = TypeVar("V")
 KEY_VERSION = 1
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a str never holds a valid pair as two
 
 
 class GenConfig(BaseModel):
@@ -323,7 +325,8 @@ class LLM:
             # providers that don't report a stop reason: hitting the limit exactly counts as cut
             truncated = stop == "max_tokens" or (stop == "unknown" and n_out >= gen.max_tokens)
             comp = Completion(
-                text=out.completion,
+                # an unpaired surrogate (legal in a provider's JSON) cannot be stored as UTF-8
+                text=_LONE_SURROGATE.sub("\ufffd", out.completion),
                 stop_reason=stop,
                 truncated=truncated,
                 input_tokens=n_in,

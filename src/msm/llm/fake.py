@@ -59,7 +59,7 @@ from inspect_ai.model import (
     modelapi,
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from tenacity import wait_exponential
 
 from msm.errors import MsmError
@@ -200,6 +200,15 @@ class FakeRule(BaseModel):
     stop_reason: Literal["stop", "max_tokens", "content_filter"] | None = None
     delay_s: float = Field(default=0.0, ge=0.0)
 
+    @field_validator("match")
+    @classmethod
+    def _valid_regex(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as e:
+            raise ValueError(f"invalid regular expression {v!r}: {e}") from e
+        return v
+
 
 class FakeScript(BaseModel):
     """An ordered list of rules."""
@@ -217,8 +226,10 @@ def load_fake_script(path: str | Path) -> FakeScript:
         raise MsmError(f"fake script not found: {p}")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise MsmError(f"fake script {p} is not valid YAML/JSON: {str(e).splitlines()[0]}") from e
+    except (yaml.YAMLError, ValueError, RecursionError) as e:
+        # ValueError: UnicodeDecodeError, and PyYAML on impossible dates (2001-13-01)
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise MsmError(f"fake script {p} is not valid YAML/JSON: {first}") from e
     if isinstance(data, list):
         data = {"rules": data}
     try:

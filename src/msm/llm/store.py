@@ -9,6 +9,7 @@ finished call and repeats none. API keys are never part of a key or a value.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -54,11 +55,16 @@ class ResultStore:
     def put(self, key: str, value: dict[str, Any], model: str = "") -> None:
         blob = json.dumps(value, sort_keys=True, ensure_ascii=False)
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO results(key, model, value, created) VALUES (?,?,?,?)",
-                (key, model, blob, time.time()),
-            )
-            self._db.commit()
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO results(key, model, value, created) VALUES (?,?,?,?)",
+                    (key, model, blob, time.time()),
+                )
+                self._db.commit()
+            except sqlite3.Error as e:  # e.g. "database or disk is full"
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.rollback()
+                raise MsmError(f"cannot write result store {self.path}: {e}") from e
 
     def __len__(self) -> int:
         with self._lock:

@@ -20,6 +20,7 @@ T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 M = TypeVar("M", bound=BaseModel)
 
+MAX_JSON_STARTS = 64  # bracket positions tried per reply
 _FENCED = re.compile(r"```(?:json|JSON)?\s*\n(.*?)```", re.S)
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]+|\(?\d{1,3}[.)\]:]|\(?[a-zA-Z][.)])\s+")
 
@@ -46,7 +47,9 @@ def _json_candidates(text: str) -> list[Any]:
         with contextlib.suppress(ValueError, RecursionError):
             found.append(json.loads(block))
     dec = json.JSONDecoder()
-    for m in re.finditer(r"[\[{]", text):
+    for tries, m in enumerate(re.finditer(r"[\[{]", text)):
+        if tries >= MAX_JSON_STARTS:
+            break  # each try can scan far: cap the work on bracket-heavy text
         try:
             value, _ = dec.raw_decode(text, m.start())
         except (ValueError, RecursionError):

@@ -98,31 +98,49 @@ def hardware(precision: str, world: int, threads: int) -> dict[str, Any]:
     return info
 
 
-def build_segments(cfg: TrainConfig, tok: Any, stats: DataStats) -> list[Any]:
-    """Tokenised segments for the stage, mix-in included."""
+def read_stage_data(cfg: TrainConfig) -> tuple[list[Any], list[Any]]:
+    """The stage's rows and mix-in rows, read and checked: documents (midtrain) or chats (AFT).
+
+    Cheap and model-free, so bad data fails before any library or model loads.
+    """
     from msm.aftgen.mix import read_mix
 
     if cfg.stage == "midtrain":
         texts = read_documents(cfg.data)
-        stats.examples = len(texts)
-        segs = document_segments(texts, tok, cfg.max_length, stats)
+        mix_texts: list[str] = []
         if cfg.mix:
             from msm.train.data import read_jsonl
 
-            mix_texts = []
             for lineno, obj in read_jsonl(cfg.mix, "mix file"):
                 if isinstance(obj, dict) and isinstance(obj.get("text"), str):
                     mix_texts.append(obj["text"])
                 else:
                     raise MsmError(f"{cfg.mix}:{lineno}: expected an object with a string 'text'")
-            picked = _sample(mix_texts, cfg.mix_ratio, len(texts), cfg.seed)
+        return texts, mix_texts
+    return read_chats(cfg.data), read_mix(cfg.mix) if cfg.mix else []
+
+
+def build_segments(
+    cfg: TrainConfig,
+    tok: Any,
+    stats: DataStats,
+    data: tuple[list[Any], list[Any]] | None = None,
+) -> list[Any]:
+    """Tokenised segments for the stage, mix-in included (``data``: from read_stage_data)."""
+    rows, mix_rows = data if data is not None else read_stage_data(cfg)
+    if cfg.stage == "midtrain":
+        texts = rows
+        stats.examples = len(texts)
+        segs = document_segments(texts, tok, cfg.max_length, stats)
+        if cfg.mix:
+            picked = _sample(mix_rows, cfg.mix_ratio, len(texts), cfg.seed)
             stats.mix_examples = len(picked)
             segs += document_segments(picked, tok, cfg.max_length, stats)
         return segs
-    chats = read_chats(cfg.data)
+    chats = rows
     stats.examples = len(chats)
     if cfg.mix:
-        picked_chats = _sample(read_mix(cfg.mix), cfg.mix_ratio, len(chats), cfg.seed)
+        picked_chats = _sample(mix_rows, cfg.mix_ratio, len(chats), cfg.seed)
         stats.mix_examples = len(picked_chats)
         chats = chats + picked_chats
     segs = chat_segments(chats, tok, cfg.max_length, stats, cfg.system_prompt)
@@ -212,13 +230,7 @@ def prepare_output(cfg: TrainConfig, out: Path) -> dict[str, Any] | None:
 
 def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
     """Train and write ``out``; resumes an interrupted run of the same settings."""
-    import torch
-    import torch.nn.functional as F
-    from accelerate import Accelerator
-    from accelerate.utils import DistributedType, set_seed
-
     say = echo or (lambda s: print(s, file=sys.stderr, flush=True))
-    _quiet_libraries()
     out = Path(out)
     done = prepare_output(cfg, out)
     if done is not None:
@@ -226,9 +238,18 @@ def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
         return done
     t_start = time.time()
     base = resolve_base(cfg.base, cfg.method, cfg.fresh_adapter, cfg.adapter)
+    data = read_stage_data(cfg)  # bad data fails now, before torch and the model load
+
+    import torch
+    import torch.nn.functional as F
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedType, set_seed
+
+    _quiet_libraries()
     tok = load_tokenizer(base.model)
     stats = DataStats()
-    segments = build_segments(cfg, tok, stats)
+    segments = build_segments(cfg, tok, stats, data)
+    del data
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     rows = pack(segments, cfg.max_length, int(pad_id or 0), cfg.seed)
     finish_stats(stats, segments, rows)
