@@ -157,7 +157,19 @@ def _finish(cmd: list[str], ledger: Path) -> float:
     return time.monotonic() - t
 
 
-def _kill_at(cmd: list[str], ledger: Path, trigger: str, value: float) -> dict[str, Any]:
+def _running_nodes(out: Path) -> list[str]:
+    """For ``msm run``: the kinds of the nodes that were running (e.g. ``train``)."""
+    kinds = []
+    for p in sorted((out / "state").glob("*.json")):
+        try:
+            if json.loads(p.read_text()).get("status") == "running":
+                kinds.append(p.stem.split("__")[0])
+        except (OSError, ValueError):
+            continue
+    return kinds
+
+
+def _kill_at(cmd: list[str], ledger: Path, trigger: str, value: float, out: Path) -> dict[str, Any]:
     """Start the command and kill -9 it when the trigger fires (unless it ends first)."""
     t0 = time.monotonic()
     proc = _spawn(cmd, ledger)
@@ -173,12 +185,11 @@ def _kill_at(cmd: list[str], ledger: Path, trigger: str, value: float) -> dict[s
         return {"trigger": trigger, "value": round(value, 3), "killed": False}
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate()
-    return {
-        "trigger": trigger,
-        "value": round(value, 3),
-        "killed": True,
-        "at_s": round(time.monotonic() - t0, 3),
-    }
+    at = round(time.monotonic() - t0, 3)
+    ev = {"trigger": trigger, "value": round(value, 3), "killed": True, "at_s": at}
+    if (out / "state").is_dir():
+        ev["running"] = _running_nodes(out)  # msm run: the stage the kill landed in
+    return ev
 
 
 def campaign(
@@ -210,12 +221,12 @@ def campaign(
             else:
                 left = n_calls - len(before)
                 if target != "run" and left > 1 and rng.random() < 0.5:
-                    ev = _kill_at(cmd, ledger, "calls", rng.randint(1, left - 1))
+                    ev = _kill_at(cmd, ledger, "calls", rng.randint(1, left - 1), out)
                 else:
                     # msm run: short enough that each of its many segments still
                     # gets past start-up and makes progress
                     latest = min(ref_s, 20.0) if target == "run" else ref_s
-                    ev = _kill_at(cmd, ledger, "time", rng.uniform(0.2, latest))
+                    ev = _kill_at(cmd, ledger, "time", rng.uniform(0.2, latest), out)
                 events.append(ev)
             calls = _calls(ledger)
             after = _stored(out)
@@ -264,6 +275,15 @@ def campaign(
         "kills": total_kills,
         "kills_by_trigger": dict(
             Counter(e["trigger"] for t in trials for e in t["events"] if e["killed"])
+        ),
+        # msm run: which stage each kill landed in ("none": start-up, between nodes, report)
+        "kills_by_running_stage": dict(
+            Counter(
+                "+".join(sorted(set(e["running"]))) or "none"
+                for t in trials
+                for e in t["events"]
+                if e["killed"] and "running" in e
+            )
         ),
         "all_identical": all(t["identical"] for t in trials),
         "lost_items": sum(t["lost_items"] for t in trials),

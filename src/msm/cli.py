@@ -122,6 +122,8 @@ def spec_sections(
     as_json: JsonOpt = False,
 ) -> None:
     """List sections (split at headings) with line ranges and token counts."""
+    from msm.listgen import clean_item
+
     s = _load(spec, model_name, provider_name, tokenizer)
     if as_json:
         rows = [
@@ -136,7 +138,8 @@ def spec_sections(
     typer.echo(f"{'lines':>11}  {'tokens':>6}  section")
     for x in s.sections:
         indent = "  " * max(0, x.level - 1)
-        typer.echo(f"{x.start_line:>5}-{x.end_line:<5}  {x.tokens:>6}  {indent}{x.title}  [{x.id}]")
+        title = clean_item(x.title, 200)  # no terminal escapes from a spec file
+        typer.echo(f"{x.start_line:>5}-{x.end_line:<5}  {x.tokens:>6}  {indent}{title}  [{x.id}]")
     total = sum(x.tokens for x in s.sections)
     typer.echo(f"{len(s.sections)} sections, {total} tokens ({tokenizer} tokenizer)")
 
@@ -743,7 +746,8 @@ def main(argv: list[str] | None = None) -> None:
         print(e.ctx.get_help() if e.ctx is not None else e.format_message())
         sys.exit(2)
     except UsageError as e:
-        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+        path = e.ctx.command_path.replace("aftgen-subset", "aftgen subset") if e.ctx else ""
+        hint = f" (see '{path} --help')" if path else ""
         print(f"msm: error: {' '.join(e.format_message().split())}{hint}", file=sys.stderr)
         sys.exit(2)
     except Abort:

@@ -128,3 +128,18 @@ def test_spec_show_json_with_dates_in_front_matter(tmp_path):
     r = run_msm("spec", "show", str(p), "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["metadata"] == {"version": "2024-01-01"}
+
+
+def test_spec_sections_prints_no_terminal_escapes_from_the_spec(tmp_path, capsys):
+    from msm.cli import main
+
+    p = tmp_path / "s.md"
+    p.write_text(
+        "# Intro\nSome words here for the section body.\n\n"
+        "## Bad \x1b[31mred\x1b]0;pwned\x07 title\nMore words in this section body.\n"
+    )
+    with pytest.raises(SystemExit) as e:
+        main(["spec", "sections", str(p), "--tokenizer", "approx"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and "red" in out and "title" in out
+    assert "\x1b" not in out and "\x07" not in out

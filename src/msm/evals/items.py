@@ -64,7 +64,8 @@ def parse_records(text: str, where: str, fields: tuple[str, ...]) -> list[dict[s
     """JSONL rows with non-empty string ``fields`` and unique ``id``s (``file:line`` errors)."""
     rows: list[dict[str, str]] = []
     ids: set[str] = set()
-    for lineno, line in enumerate(text.splitlines(), 1):
+    # records end at "\n" only: splitlines() also splits at U+2028 inside a JSON string
+    for lineno, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
