@@ -8,12 +8,25 @@ apart from the row's own inputs (no output folder, partial file or ``.staging``
 leftover). Rows run the CLI in-process (``msm.cli.main``) to stay fast; a few run
 the real entry point in a subprocess to show it behaves the same. Models are
 ``fake`` or fail validation before any weights load.
+
+The permission rows (an unreadable input, an output folder that can't be written)
+need file modes to bind. Root ignores them through its capabilities, so as root (CI)
+those rows run in one worker process (``tests/helpers/bad_input_worker.py``, the CLI
+in-process as here) started through ``tests/helpers/capless.py``, which drops
+CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and CAP_FOWNER before exec: still uid 0 (so it
+reaches root's interpreter, virtualenv and caches), but bound by the modes. Before
+each such row the worker checks that the row's closed paths really are closed to it.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import select
 import shlex
+import stat
+import subprocess
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -42,8 +55,42 @@ def _modes_bind() -> bool:
     return False
 
 
+HELPERS = Path(__file__).resolve().parents[1] / "helpers"
+CAPLESS, WORKER = HELPERS / "capless.py", HELPERS / "bad_input_worker.py"
+
+
+def capless(*cmd: str) -> list[str]:
+    """``cmd`` run as this user without the capabilities that bypass file modes."""
+    return [sys.executable, "-I", str(CAPLESS), *cmd]
+
+
+def _capless_binds() -> tuple[bool, str]:
+    """Whether capless.py makes modes bind here (root with CAP_SETPCAP, on Linux)."""
+    with tempfile.TemporaryDirectory() as d:
+        f, locked = Path(d, "probe"), Path(d, "locked")
+        f.write_text("x")
+        f.chmod(0)
+        locked.mkdir()
+        locked.chmod(0o555)
+        cmd = capless(
+            sys.executable, "-I", str(WORKER), "--check", "file", str(f), "dir", str(locked)
+        )
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError) as e:
+            return False, str(e)
+        finally:
+            f.chmod(0o600)
+            locked.chmod(0o755)
+    return r.returncode == 0, (r.stderr or r.stdout).strip()
+
+
 MODES_BIND = _modes_bind()
-SKIP_REASON = f"file modes don't bind here (euid {os.geteuid()}; root reads and writes anything)"
+CAPLESS_BINDS, CAPLESS_WHY = (False, "") if MODES_BIND else _capless_binds()
+SKIP_REASON = (
+    f"file modes don't bind here (euid {os.geteuid()}; root reads and writes anything), "
+    f"and running without DAC capabilities through {CAPLESS.name} didn't help: {CAPLESS_WHY}"
+)
 
 Content = str | bytes | Callable[[Path], None]
 
@@ -133,6 +180,7 @@ class Case:
     args: tuple[str, ...]
     needle: str
     files: tuple[tuple[str, Content], ...]
+    non_root: bool = False
 
 
 def case(
@@ -147,11 +195,11 @@ def case(
 ) -> Any:
     marks = []
     if non_root:
-        marks.append(pytest.mark.skipif(not MODES_BIND, reason=SKIP_REASON))
+        marks.append(pytest.mark.skipif(not (MODES_BIND or CAPLESS_BINDS), reason=SKIP_REASON))
     if xfail:
         marks.append(pytest.mark.xfail(strict=True, reason=xfail))
     argv = tuple(shlex.split(args) if isinstance(args, str) else args)
-    c = Case(kind, argv, needle, tuple((files or {}).items()))
+    c = Case(kind, argv, needle, tuple((files or {}).items()), non_root)
     return pytest.param(c, id=f"{kind}-{name}", marks=marks)
 
 
@@ -1148,6 +1196,19 @@ def restore_permissions(root: Path) -> None:
                 p.chmod(0o755 if p.is_dir() else 0o644)
 
 
+def closed_paths(root: Path) -> list[str]:
+    """(kind, path) pairs for the inputs modes close: mode-0 files, folders without write."""
+    out = []
+    for rel in sorted(tree(root)):
+        p = root / rel
+        mode = p.lstat().st_mode
+        if stat.S_ISDIR(mode) and not mode & stat.S_IWUSR:
+            out += ["dir", str(p)]
+        elif stat.S_ISREG(mode) and not stat.S_IMODE(mode):
+            out += ["file", str(p)]
+    return out
+
+
 def assert_one_line_error(code: object, err: str, needle: str) -> None:
     assert code not in (0, None), f"exit {code!r}, stderr: {err!r}"
     assert "Traceback" not in err, err
@@ -1184,9 +1245,79 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     restore_permissions(work)
 
 
+class CaplessWorker:
+    """bad_input_worker.py started through capless.py: msm's CLI in-process, modes binding."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        env.pop("MSM_DEBUG", None)
+        with log.open("w") as fh:
+            self.proc = subprocess.Popen(
+                capless(sys.executable, str(WORKER)),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=fh,
+                text=True,
+                env=env,
+            )
+
+    def run(self, cwd: Path, args: tuple[str, ...], closed: list[str]) -> dict[str, Any]:
+        assert self.proc.stdin and self.proc.stdout
+        req = {"cwd": str(cwd), "args": list(args), "closed": closed}
+        line = ""
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write(json.dumps(req) + "\n")
+                self.proc.stdin.flush()
+            except BrokenPipeError:
+                pass
+            else:
+                ready, _, _ = select.select([self.proc.stdout], [], [], 300)
+                line = self.proc.stdout.readline() if ready else ""
+        if not line:
+            self.proc.kill()
+            pytest.fail(f"capless worker gave no answer; its stderr:\n{self.log.read_text()}")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def capless_worker(tmp_path_factory: pytest.TempPathFactory):
+    worker = CaplessWorker(tmp_path_factory.mktemp("capless") / "worker-stderr.txt")
+    yield worker
+    worker.close()
+
+
+def run_capless(c: Case, workdir: Path, worker: CaplessWorker) -> None:
+    """A permission row as root, in the capless worker: the same checks, modes binding."""
+    closed = closed_paths(workdir)
+    assert closed, f"{c.args}: a permission row with nothing closed"
+    before = tree(workdir.parent)
+    r = worker.run(workdir, c.args, closed)
+    # so the row can't pass without the denial it is about
+    assert not r["not_denied"], f"still open without DAC capabilities: {r['not_denied']}"
+    assert_one_line_error(r["code"], r["err"], c.needle)
+    after = tree(workdir.parent)
+    assert after == before, f"left behind or removed: {sorted(after ^ before)}"
+
+
 @pytest.mark.parametrize("c", ALL_CASES)
-def test_bad_input(c: Case, workdir: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_bad_input(
+    c: Case, workdir: Path, capfd: pytest.CaptureFixture[str], request: pytest.FixtureRequest
+) -> None:
     make_inputs(workdir, c.files)
+    if c.non_root and not MODES_BIND:
+        run_capless(c, workdir, request.getfixturevalue("capless_worker"))
+        return
     before = tree(workdir.parent)
     capfd.readouterr()
     with pytest.raises(SystemExit) as e:

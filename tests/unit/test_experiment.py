@@ -230,7 +230,15 @@ def test_kill_during_training_then_resume_gives_the_same_report(tmp_path, tiny_m
     assert any(s["status"] == "running" for s in states)  # killed inside a stage
     r = msm_cli("run", str(exp), "--out", str(run), timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert _report_numbers(run) == _report_numbers(ref)
+    # Training resumes bitwise (tests/unit/test_train.py); evaluation does not: local
+    # models batch the requests that arrive within a time window, so which prompts share
+    # a batch, and so their left padding, depends on timing, and padding moves a
+    # log-probability by ~4e-6 on this tiny model (3e-5 on the bundled one:
+    # benchmarks/eval_batch_invariance.py). Two uninterrupted runs can differ as much.
+    got, want = _report_numbers(run), _report_numbers(ref)
+    assert [k for k, _ in got] == [k for k, _ in want]
+    for (k, a), (_, b) in zip(got, want, strict=True):
+        assert abs(a - b) <= 1e-5, (k, a, b)
 
 
 def test_eval_engine_names_the_served_model(tmp_path):

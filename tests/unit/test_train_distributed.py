@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import socket
 from pathlib import Path
 
@@ -50,12 +51,52 @@ def test_two_processes_match_one(tmp_path, tiny_model_dir, msm_cli):
         str(conf_path),
     )
     assert two.returncode == 0, two.stderr[-3000:]
-    import json
-
     man = json.loads((tmp_path / "two" / "manifest.json").read_text())
     assert man["hardware"]["processes"] == 2 and man["global_batch_rows"] == 4
+    assert man["hardware"]["distributed_type"] == "MULTI_CPU"
     a, b = _losses(tmp_path / "one"), _losses(tmp_path / "two")
     assert len(a) == len(b) >= 4
     assert a[-1] < a[0]
+    for x, y in zip(a, b, strict=True):
+        assert abs(x - y) <= 1e-4 * abs(x) + 1e-5, (a, b)
+
+
+def test_fsdp_config_on_cpu_runs_as_data_parallel_and_says_so(tmp_path, tiny_model_dir, msm_cli):
+    """accelerate 1.15 enables FSDP on accelerators only. The GPU example config on a CPU
+    machine must not pass for FSDP: the run records what really ran (MULTI_CPU) and
+    warns, and it still trains like one process."""
+    conf = yaml.safe_load((ROOT / "examples" / "accelerate" / "fsdp-8gpu.yaml").read_text())
+    conf.update(num_processes=2, use_cpu=True, mixed_precision="no")
+    conf["main_process_port"] = _free_port()
+    conf_path = tmp_path / "acc.yaml"
+    conf_path.write_text(yaml.safe_dump(conf))
+    docs = _docs(tmp_path / "d.jsonl", n=40)
+    common = ["--base", str(tiny_model_dir), "--docs", str(docs), "--max-length", "64"]
+    common += ["--lr", "3e-3", "--epochs", "2", "--precision", "fp32"]
+    one = msm_cli(
+        "train", "midtrain", *common, "--micro-batch-size", "4", "--out", str(tmp_path / "one")
+    )
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert "warning" not in one.stdout + one.stderr
+    two = msm_cli(
+        "train",
+        "midtrain",
+        *common,
+        "--micro-batch-size",
+        "2",
+        "--out",
+        str(tmp_path / "two"),
+        "--launcher",
+        "accelerate",
+        "--accelerate-config",
+        str(conf_path),
+    )
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert "asks for FSDP, but accelerate runs MULTI_CPU" in two.stdout + two.stderr
+    man = json.loads((tmp_path / "two" / "manifest.json").read_text())
+    assert man["hardware"]["distributed_type"] == "MULTI_CPU"
+    assert man["hardware"]["processes"] == 2
+    a, b = _losses(tmp_path / "one"), _losses(tmp_path / "two")
+    assert len(a) == len(b) >= 4
     for x, y in zip(a, b, strict=True):
         assert abs(x - y) <= 1e-4 * abs(x) + 1e-5, (a, b)

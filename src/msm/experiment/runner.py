@@ -10,6 +10,7 @@ checkpoints, evaluation from scratch).
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -55,6 +56,10 @@ def _check_run_dir(run: Path, exp: Experiment) -> None:
         raise MsmError(f"--out must be a directory, but {run} is a file")
     if not run.parent.is_dir():
         raise MsmError(f"output parent folder does not exist: {run.parent}")
+    # before the base model is resolved (a conversion on a cold cache), not after it
+    where = run if run.is_dir() else run.parent
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise MsmError(f"cannot write to {where}: Permission denied")
     meta = run / "run.json"
     if run.is_dir() and any(run.iterdir()):
         try:

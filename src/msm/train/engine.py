@@ -76,12 +76,13 @@ def bf16_speedup(n: int = 384, reps: int = 3) -> float:
     return best(torch.float32) / max(best(torch.bfloat16), 1e-9)
 
 
-def hardware(precision: str, world: int, threads: int) -> dict[str, Any]:
+def hardware(precision: str, world: int, threads: int, distributed: str = "NO") -> dict[str, Any]:
     import torch
 
     info: dict[str, Any] = {
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "processes": world,
+        "distributed_type": distributed,
         "threads_per_process": threads,
         "precision": precision,
         "torch": torch.__version__,
@@ -210,6 +211,32 @@ def _tensors(rows: list[Row], device: Any) -> dict[str, Any]:
     }
 
 
+def micro_batch_loss_sum(model: Any, batch: dict[str, Any], autocast: Any = None) -> Any:
+    """Summed next-token loss over the labelled tokens of one micro-batch of packed rows.
+
+    Documents packed into a row stay apart only because position ids restart at each
+    document and the forward pass gets neither an attention mask nor a KV cache:
+    transformers then builds a block-diagonal mask from the position ids. Passing a mask,
+    dropping the position ids or leaving ``use_cache`` on silently lets tokens attend
+    across documents (tests/unit/test_train.py checks this step against each document
+    scored alone).
+    """
+    import torch.nn.functional as F
+
+    with autocast() if autocast is not None else contextlib.nullcontext():
+        logits = model(
+            input_ids=batch["input_ids"],
+            position_ids=batch["position_ids"],
+            use_cache=False,
+        ).logits
+    return F.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
+        batch["labels"][:, 1:].reshape(-1),
+        ignore_index=IGNORE,
+        reduction="sum",
+    )
+
+
 def _latest_checkpoint(work: Path) -> Path | None:
     ckpts = sorted(p for p in work.glob("ckpt-*") if (p / "msm-state.json").is_file())
     return ckpts[-1] if ckpts else None
@@ -241,7 +268,6 @@ def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
     data = read_stage_data(cfg)  # bad data fails now, before torch and the model load
 
     import torch
-    import torch.nn.functional as F
     from accelerate import Accelerator
     from accelerate.utils import DistributedType, set_seed
 
@@ -273,6 +299,14 @@ def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
         project_dir=str(work / "logs"),
     )
     set_seed(cfg.seed)
+    asked = _asked_distributed_type()
+    if asked and acc.is_main_process and acc.distributed_type.value != asked:
+        # accelerate enables FSDP and DeepSpeed on accelerators only; on CPU such a
+        # config quietly becomes plain data parallel (every process holds the model)
+        say(
+            f"train: warning: the accelerate config asks for {asked}, but accelerate runs "
+            f"{acc.distributed_type.value} here (no GPU); training is plain data parallel"
+        )
     full = cfg.method == "full"
     base_dtype = torch.bfloat16 if (precision == "bf16" and not full) else torch.float32
     model = load_model(base.model, base_dtype)
@@ -340,21 +374,10 @@ def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
             batch = _tensors(step_rows[k : k + micro], acc.device)
             sync = contextlib.nullcontext() if a == cfg.grad_accum - 1 else acc.no_sync(model)
             with sync:
-                with acc.autocast():
-                    logits = model(
-                        input_ids=batch["input_ids"],
-                        position_ids=batch["position_ids"],
-                        use_cache=False,
-                    ).logits
-                loss_sum = F.cross_entropy(
-                    logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
-                    batch["labels"][:, 1:].reshape(-1),
-                    ignore_index=IGNORE,
-                    reduction="sum",
-                )
+                loss_sum = micro_batch_loss_sum(model, batch, acc.autocast)
                 acc.backward(loss_sum * (world * cfg.grad_accum / max(n_glob, 1)))
             local_sum += float(loss_sum.detach())
-            del logits, loss_sum
+            del loss_sum
         if cfg.max_grad_norm > 0:
             acc.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
         lr = sched.get_last_lr()[0]
@@ -426,7 +449,7 @@ def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
             train_seconds=round(train_s, 2),
             tokens_per_s=round(tokens_seen / train_s, 2) if train_s else None,
             wall_seconds=round(time.time() - t_start, 2),
-            hardware=hardware(precision, world, threads),
+            hardware=hardware(precision, world, threads, str(acc.distributed_type.value)),
         )
         os.replace(final, out)
         shutil.rmtree(work, ignore_errors=True)
@@ -434,6 +457,14 @@ def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
         acc.end_training()
     acc.wait_for_everyone()
     return manifest
+
+
+def _asked_distributed_type() -> str | None:
+    """FSDP or DEEPSPEED when ``accelerate launch`` was given such a config, else None."""
+    for env, name in (("ACCELERATE_USE_FSDP", "FSDP"), ("ACCELERATE_USE_DEEPSPEED", "DEEPSPEED")):
+        if os.environ.get(env, "").lower() == "true":
+            return name
+    return None
 
 
 def _quiet_libraries() -> None:
