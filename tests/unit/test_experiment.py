@@ -79,6 +79,46 @@ def test_plan_shares_artifacts_and_hashes_follow_inputs(tmp_path, tiny_model_dir
 
 
 @pytest.mark.parametrize(
+    ("edited", "expected"),
+    [
+        # a corpus prompt: the corpora and everything trained or evaluated on them
+        ("prompts/docgen/document_short.txt", ("corpus/", "midtrain/", "aft/msm_", "eval/msm_")),
+        # an AFT-data prompt: the AFT data and every AFT run and its evaluation
+        ("prompts/aftgen/judge.txt", ("aftdata", "aft/", "eval/aft_", "eval/msm_aft")),
+        # an eval item set: every evaluation and nothing else
+        ("evals/values/america.jsonl", ("eval/",)),
+        # the fake model's scripts (the generator here): what it generated, and downstream
+        ("fake/docgen.yaml", ("corpus/", "midtrain/", "aft/msm_", "eval/msm_")),
+    ],
+)
+def test_editing_package_data_reruns_exactly_the_nodes_that_use_it(
+    tmp_path, tiny_model_dir, monkeypatch, edited, expected
+):
+    import shutil
+
+    from msm.experiment import plan as plan_mod
+
+    text = tiny_yaml(
+        tiny_model_dir,
+        specs="{a: builtin:cheese_pro_america, b: builtin:cheese_pro_affordability}",
+        conditions="[base, msm_only, aft_only, msm_aft]",
+        aft="{kind: preference, spec: a, n: 24, sizes: [8, 24]}",
+    )
+    exp = load_experiment(_write(tmp_path, text))
+    data = tmp_path / "data"
+    shutil.copytree(Path(plan_mod.__file__).parents[1] / "data", data)
+    monkeypatch.setattr(plan_mod, "_data_root", lambda: data)
+    before = {n.id: n.hash for n in build_plan(exp)}
+    assert before == {n.id: n.hash for n in build_plan(exp)}  # stable
+    target = data / edited
+    assert target.is_file(), edited
+    target.write_text(target.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    after = {n.id: n.hash for n in build_plan(exp)}
+    changed = {i for i in before if before[i] != after[i]}
+    assert changed and changed == {i for i in before if i.startswith(expected)}, sorted(changed)
+
+
+@pytest.mark.parametrize(
     "over, msg",
     [
         ({"conditions": "[base, magic]"}, "unknown condition 'magic'"),

@@ -3,8 +3,10 @@
 One corpus per spec, one AFT data set (with nested subsets) shared by every
 condition, one midtraining run per (spec, seed), one AFT run per (condition,
 spec, size, seed), one evaluation per trained model. Each node's hash covers
-its own settings and its dependencies' hashes, so changing one input re-runs
-exactly the nodes downstream of it.
+its own settings, the package data that shapes its output (prompt templates,
+eval item sets, the fake model's scripts when the fake model is used) and its
+dependencies' hashes, so changing one input re-runs exactly the nodes
+downstream of it.
 """
 
 from __future__ import annotations
@@ -46,11 +48,66 @@ def _hash(kind: str, params: dict[str, Any], deps: list[str]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
 
 
+# package data (under msm/data/) that each node kind's output depends on
+_DATA_USED = {
+    "corpus": ("prompts/docgen",),
+    "aftdata": ("prompts/aftgen",),
+    "eval": ("evals",),
+}
+# what the fake model answers from, when a node's LLM is the fake model
+_FAKE_SCRIPTS = {"corpus": "fake/docgen.yaml", "aftdata": "fake/aftgen.yaml", "eval": "fake"}
+
+
+def _data_sha(folder: str) -> str:
+    """sha256 over the names and bytes of a package-data file, or of every file under a
+    package-data folder (``msm/data/<folder>``)."""
+    from importlib.abc import Traversable
+
+    h = hashlib.sha256()
+
+    def walk(node: Traversable, rel: str) -> None:
+        for child in sorted(node.iterdir(), key=lambda c: c.name):
+            name = f"{rel}/{child.name}"
+            if child.is_dir():
+                walk(child, name)
+            elif child.is_file() and not child.name.endswith((".pyc", ".pyo")):
+                h.update(name.encode("utf-8") + b"\0" + child.read_bytes() + b"\0")
+
+    root = _data_root().joinpath(folder)
+    if root.is_file():
+        h.update(root.read_bytes())
+    else:
+        walk(root, folder)
+    return h.hexdigest()
+
+
+def _data_root() -> Any:
+    from importlib import resources
+
+    return resources.files("msm").joinpath("data")
+
+
+def data_hashes(kind: str, models: list[str | None]) -> dict[str, str]:
+    """Hashes of the package data a node of ``kind`` reads; ``models``: the LLMs it calls."""
+    folders = list(_DATA_USED.get(kind, ()))
+    if kind in _FAKE_SCRIPTS and any(
+        m and m.split(":", 1)[0].split("/", 1)[0] == "fake" for m in models
+    ):
+        folders.append(_FAKE_SCRIPTS[kind])
+    return {f: _data_sha(f) for f in folders}
+
+
 def _spec_sha(spec: str) -> str:
     from msm.manifest import file_sha256
     from msm.specs_builtin import resolve_spec_path
 
     return file_sha256(resolve_spec_path(spec))
+
+
+def _judge(settings: Any) -> str | None:
+    """The judge model named in a stage's settings mapping, if any."""
+    judge = settings.get("judge") if isinstance(settings, dict) else None
+    return judge if isinstance(judge, str) else None
 
 
 def _label(cond: str, spec: str | None) -> str:
@@ -82,6 +139,7 @@ def build_plan(exp: Experiment) -> list[Node]:
                     "model_name": exp.model_name,
                     "provider_name": exp.provider_name,
                     "settings": exp.corpus,
+                    "package_data": data_hashes("corpus", [exp.generator, _judge(exp.corpus)]),
                 },
                 meta={"spec": key},
             )
@@ -104,6 +162,9 @@ def build_plan(exp: Experiment) -> list[Node]:
                     "model_name": exp.model_name,
                     "provider_name": exp.provider_name,
                     "settings": aft.config,
+                    "package_data": data_hashes(
+                        "aftdata", [aft.generator or exp.generator, _judge(aft.config)]
+                    ),
                 },
                 meta={"spec": aft.spec if aft.spec in exp.specs else None},
             )
@@ -111,6 +172,7 @@ def build_plan(exp: Experiment) -> list[Node]:
     eval_params = {
         **exp.eval.model_dump(),
         "grader": exp.grader,
+        "package_data": data_hashes("eval", [exp.grader, exp.base_model]),
     }
     for seed in exp.seeds:
         for key in msm_specs:
