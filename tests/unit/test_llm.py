@@ -1,4 +1,5 @@
 import asyncio
+import json
 import time
 
 import pytest
@@ -15,7 +16,9 @@ from msm.llm import (
     ResultStore,
     resolve_model,
 )
+from msm.llm.client import completion_text
 from msm.llm.fake import FakeRule, FakeScript
+from tests.helpers.openai_server import OpenAIServer
 
 
 def fake(tmp_path, rules=(), store=True, **kw):
@@ -293,3 +296,122 @@ def test_fake_precheck_does_not_break_alternation():
     pattern, literal = _compiled("admin token|budget")
     assert literal == "" and pattern.search("a budget line")
     assert _compiled("Write \\d+ things")[1] == "Write "
+
+
+# -- reasoning: Inspect moves <think> out of the text; msm puts it back ----------
+
+
+def _output(content):
+    from inspect_ai.model import ChatCompletionChoice, ChatMessageAssistant, ModelOutput
+
+    message = ChatMessageAssistant(content=content)
+    return ModelOutput(choices=[ChatCompletionChoice(message=message, stop_reason="stop")])
+
+
+def test_completion_text_rebuilds_reasoning_and_leaves_the_rest_alone():
+    from inspect_ai.model import ContentReasoning as R
+    from inspect_ai.model import ContentText as T
+
+    # no readable reasoning: exactly Inspect's completion (stored values unchanged)
+    for content in ("plain", "", [T(text="a"), T(text="b")], [R(reasoning="x", redacted=True)]):
+        out = _output(content)
+        assert completion_text(out) == out.completion
+    assert completion_text(_output([R(reasoning="sealed", redacted=True), T(text="Y")])) == "Y"
+    assert completion_text(_output([R(reasoning="  "), T(text="Y")])) == "Y"
+    cases = [
+        ([R(reasoning="X"), T(text="Y")], "<think>X</think>\n\nY"),  # <think> parsed out
+        ([R(reasoning="\nX\n"), T(text="\n\nY")], "<think>\nX\n</think>\n\nY"),  # vLLM field
+        ([R(reasoning="X", signature="s"), T(text="Y")], "<think>X</think>\n\nY"),  # Claude
+        (
+            [R(reasoning="sealed", redacted=True), R(reasoning="X"), T(text="Y")],
+            "<think>X</think>\n\nY",
+        ),
+        ([R(reasoning="X")], "<think>X</think>"),
+        # nothing after </think>: Inspect keeps the raw answer as the text; not doubled
+        ([R(reasoning="X"), T(text="<think>X</think>")], "<think>X</think>"),
+        ([R(reasoning="X"), T(text="a"), T(text="b")], "<think>X</think>\n\na\nb"),
+    ]
+    for content, want in cases:
+        assert completion_text(_output(content)) == want
+
+
+@pytest.mark.parametrize(
+    "raw,reasoning_field",
+    [
+        ("<think>reason</think>\n\nanswer", False),  # tags in the text (Inspect parses them out)
+        ("<think>\nreason\n</think>\n\nanswer", True),  # vLLM reasoning parser: own field
+    ],
+)
+def test_reasoning_from_openai_compatible_server_is_stored_as_written(
+    tmp_path, monkeypatch, raw, reasoning_field
+):
+    rules = [
+        FakeRule(match="Think first", response=raw),
+        FakeRule(match="Say it plainly", response="plain answer"),
+    ]
+    with OpenAIServer(rules=rules, reasoning_field=reasoning_field) as srv:
+        monkeypatch.setenv("LOCAL_BASE_URL", srv.url)
+        monkeypatch.setenv("LOCAL_API_KEY", "x")
+        store = tmp_path / "store.sqlite"
+        llm = LLM("openai-api/local/thinker", store=store, gen=GenConfig(max_tokens=64))
+        # the bug: Inspect's completion has no <think> (it is a ContentReasoning part)
+        out = run(llm.inspect_model().generate("Think first"))
+        assert "<think>" not in out.completion and "reason" not in out.completion
+        where = [c.internal for c in out.message.content if c.type == "reasoning"]
+        assert where == ["reasoning_content" if reasoning_field else "think"]
+        assert completion_text(out) == raw
+        comp = run(llm.generate("Think first"))
+        assert comp.text == raw and not comp.cached
+        assert ResultStore(store).get(comp.key)["text"] == raw
+        plain = run(llm.generate("Say it plainly"))
+        assert plain.text == "plain answer"
+        n_requests = len(srv.requests)
+        again = run(
+            LLM("openai-api/local/thinker", store=store, gen=GenConfig(max_tokens=64)).generate(
+                "Think first"
+            )
+        )
+        assert again.cached and again.text == raw and again.key == comp.key
+        assert len(srv.requests) == n_requests
+
+
+def test_aftgen_keeps_answers_from_an_openai_compatible_server(tmp_path, monkeypatch):
+    """``msm aftgen --model openai-api/local/...``: the local server answers aftgen's
+    response prompts with ``<think>...</think>`` text, which used to be dropped
+    (``responses:no_think``) because Inspect had moved the reasoning out of it."""
+    from typer.testing import CliRunner
+
+    from msm.cli import app
+
+    monkeypatch.setattr("msm.embed.minilm_dir", lambda: None)  # MinHash dedup: no model load
+    out = tmp_path / "aft"
+    with OpenAIServer() as srv:
+        monkeypatch.setenv("LOCAL_BASE_URL", srv.url)
+        monkeypatch.setenv("LOCAL_API_KEY", "x")
+        args = ["aftgen", "builtin:cheese_pro_america", "--model", "openai-api/local/gen"]
+        r = CliRunner().invoke(app, [*args, "--n", "3", "--out", str(out)])
+        assert any(req["path"].endswith("/chat/completions") for req in srv.requests)
+    assert r.exit_code == 0 and r.exception is None, (r.exception, r.output)
+    assert "kept 3 of 3 wanted" in r.output, r.output
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["main_examples"] == 3 and "responses:no_think" not in stats["drops"], stats
+    rows = [json.loads(x) for x in (out / "cot.jsonl").read_text().splitlines()]
+    assert len(rows) == 3
+    assert all(row["messages"][1]["content"].startswith("<think>\nI ") for row in rows)
+
+
+def test_parsers_read_the_answer_not_the_reasoning():
+    from pydantic import BaseModel
+
+    from msm.llm.structured import JsonParser, LineListParser
+    from msm.think import strip_reasoning
+
+    class Verdict(BaseModel):
+        keep: bool
+
+    reply = '<think>Maybe {"keep": true}? No.\n- not an item</think>\n\n{"keep": false}'
+    assert JsonParser(Verdict).parse(reply).keep is False
+    items = LineListParser().parse("<think>\n- draft one\n- draft two\n</think>\n- Colby\n- Brie")
+    assert items == ["Colby", "Brie"]
+    plain = "  Text with\n\n\n\nodd spacing and no tag.  "
+    assert strip_reasoning(plain) is plain  # untouched, byte for byte

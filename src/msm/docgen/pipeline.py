@@ -44,6 +44,7 @@ from msm.prompts import prompt_hash, render
 from msm.spec import Spec, approx_token_counts, load_spec
 from msm.specs_builtin import resolve_spec_path
 from msm.stagellm import stage_llms
+from msm.think import strip_reasoning
 
 STAGE = "docgen"
 
@@ -328,10 +329,12 @@ class Docgen:
                 max_tokens=cfg.max_tokens_doc + (cfg.max_tokens_plan if cfg.plan_first else 0),
             )
             n_out = comp.output_tokens
-            raw: str | None = comp.text
+            # a reasoning model's <think> block is kept in the store, never in a document
+            text = strip_reasoning(comp.text)
+            raw: str | None = text
             if comp.truncated:
                 # cut back to the last whole sentence, or drop (cfg.truncated)
-                raw = trim_to_sentence(comp.text) if cfg.truncated == "trim" else None
+                raw = trim_to_sentence(text) if cfg.truncated == "trim" else None
                 if raw is not None:
                     self.progress.counts["documents_trimmed"] += 1
             if raw is None:

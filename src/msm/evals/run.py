@@ -19,9 +19,10 @@ def _inspect_model(name: str) -> Any:
 
     import msm.llm.fake  # noqa: F401  (registers msm-fake)
     import msm.llm.local  # noqa: F401  (registers msm-local)
-    from msm.llm.names import resolve_model
+    from msm.llm.names import redact_url_credentials_in_logs, resolve_model
 
     r = resolve_model(name)
+    redact_url_credentials_in_logs()
     return get_model(r.inspect_name, memoize=False, **r.model_args)
 
 

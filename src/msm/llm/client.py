@@ -191,7 +191,9 @@ class LLM:
 
             import msm.llm.fake  # noqa: F401  (registers msm-fake)
             import msm.llm.local  # noqa: F401  (registers msm-local)
+            from msm.llm.names import redact_url_credentials_in_logs
 
+            redact_url_credentials_in_logs()
             cfg = GenerateConfig(
                 max_retries=self.access.max_retries,
                 attempt_timeout=int(max(1, self.access.timeout_s)),
@@ -326,7 +328,7 @@ class LLM:
             truncated = stop == "max_tokens" or (stop == "unknown" and n_out >= gen.max_tokens)
             comp = Completion(
                 # an unpaired surrogate (legal in a provider's JSON) cannot be stored as UTF-8
-                text=_LONE_SURROGATE.sub("\ufffd", out.completion),
+                text=_LONE_SURROGATE.sub("\ufffd", completion_text(out)),
                 stop_reason=stop,
                 truncated=truncated,
                 input_tokens=n_in,
@@ -437,6 +439,61 @@ class LLM:
             last_reason,
             f"{self.name}: no usable answer after {max_reasks + 1} attempts ({last_msg})",
         )
+
+
+_THINK_ONLY = re.compile(r"\s*<think[^>]*>(.*)</think>\s*", re.S)
+
+
+def completion_text(out: Any) -> str:
+    r"""The answer as the model wrote it, reasoning included as ``<think>...</think>``.
+
+    Inspect moves reasoning out of the text into ``ContentReasoning`` parts: a
+    leading ``<think>X</think>`` in an OpenAI-compatible answer (both sides
+    stripped), a separate ``reasoning_content`` field (vLLM's reasoning parsers),
+    Anthropic's extended thinking. ``out.completion`` holds only the text parts,
+    so this puts each readable reasoning part back as a ``<think>`` block in its
+    place. The separator is ``"\n\n"`` unless the text already starts with
+    whitespace (vLLM keeps it), so ``<think>X</think>\n\nY`` and vLLM's split of
+    ``<think>\nX\n</think>\n\nY`` both come back byte for byte. Redacted
+    reasoning (an opaque or encrypted payload) is left out, never invented.
+    Without a readable reasoning part this is exactly ``out.completion``, so
+    answers of other providers are stored as before.
+    """
+    content = out.choices[0].message.content if out.choices else None
+    if isinstance(content, str) or not content:
+        return str(out.completion)
+    thoughts = [
+        c.reasoning
+        for c in content
+        if c.type == "reasoning" and not c.redacted and c.reasoning.strip()
+    ]
+    if not thoughts:
+        return str(out.completion)
+    texts = [c.text for c in content if c.type == "text" and c.text]
+    for t in texts:
+        # with nothing after </think>, Inspect keeps the raw answer as the text too
+        m = _THINK_ONLY.fullmatch(t)
+        if m is not None and m.group(1).strip() in {r.strip() for r in thoughts}:
+            return str(out.completion)
+    pieces: list[str] = []
+    prev = ""
+    for c in content:
+        if c.type == "reasoning":
+            if c.redacted or not c.reasoning.strip():
+                continue
+            piece, kind = f"<think>{c.reasoning}</think>", "think"
+        elif c.type == "text" and c.text:
+            piece, kind = c.text, "text"
+        else:
+            continue
+        if prev:
+            if prev == "text" and kind == "text":
+                pieces.append("\n")  # Inspect's own join of text parts
+            elif not piece[:1].isspace() and not pieces[-1][-1:].isspace():
+                pieces.append("\n\n")
+        pieces.append(piece)
+        prev = kind
+    return "".join(pieces)
 
 
 def failure_reason(e: BaseException) -> str:

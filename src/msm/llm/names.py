@@ -14,13 +14,18 @@
 
 Other Inspect providers (``google/...``, ``mistral/...``, ``together/...``) are
 passed through unchanged. Keys are read from the environment by the provider at
-call time; msm only checks that they are present and never stores them.
+call time; msm only checks that they are present and never stores them. A base
+URL may carry credentials (``http://user:pass@host/v1``, sent as Basic auth in
+place of the key): :func:`redact_url_credentials_in_logs` keeps them out of
+Inspect's HTTP log lines.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +56,35 @@ class ResolvedModel:
     provider: str
     model_args: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     local: bool = False
+
+
+_URL_USERINFO = re.compile(r"(?<=://)[^/?#@\s]+@")
+
+
+class _RedactUrlCredentials(logging.Filter):
+    """Replaces a URL's ``user:password@`` in a log message with ``***@``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if "@" in msg:
+            clean = _URL_USERINFO.sub("***@", msg)
+            if clean != msg:
+                record.msg, record.args = clean, ()
+        return True
+
+
+def redact_url_credentials_in_logs() -> None:
+    """Keep base-URL credentials out of Inspect's HTTP log lines (idempotent).
+
+    Inspect logs every provider response as ``POST <full URL> ...``; its trace
+    file (under the user's data folder) and ``--log-level http`` would keep a
+    password written into ``<SVC>_BASE_URL`` or ``VLLM_BASE_URL``.
+    """
+    from inspect_ai.model._providers.util.hooks import HttpxHooks
+
+    log = logging.getLogger(HttpxHooks.__module__)
+    if not any(isinstance(f, _RedactUrlCredentials) for f in log.filters):
+        log.addFilter(_RedactUrlCredentials())
 
 
 def _need_package(module: str, pip_name: str, name: str) -> None:

@@ -16,6 +16,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from msm.think import strip_reasoning
+
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 M = TypeVar("M", bound=BaseModel)
@@ -70,7 +72,7 @@ class JsonParser(Generic[M]):
         return f"Reply with a single JSON object with the fields: {fields}. No other text."
 
     def parse(self, text: str) -> M:
-        candidates = _json_candidates(text)
+        candidates = _json_candidates(strip_reasoning(text))
         if not candidates:
             raise ParseError("no JSON object found in the reply")
         first_error = ""
@@ -115,7 +117,7 @@ class LineListParser:
         items: list[str] = []
         seen: set[str] = set()
         rejected = 0
-        for raw in text.splitlines():
+        for raw in strip_reasoning(text).splitlines():
             line = _BULLET.sub("", raw).strip().strip('"').strip()
             if not line or line.endswith(":") and len(items) == 0:
                 continue  # blank, or a heading like "Here are the ideas:"
