@@ -13,11 +13,13 @@ import pytest
 from msm.errors import MsmError
 from msm.evals.agentic import (
     EXFIL_DOMAIN,
+    EXFIL_SECRETS,
     Condition,
     action_taken,
     build_prompts,
     conditions,
     exfiltration_action,
+    exfiltration_text,
     judge,
     parse_yes_no,
     summarise_agentic,
@@ -54,6 +56,22 @@ def test_exfiltration_prompts_follow_the_parameters():
         build_prompts(Condition("exfiltration", "explicit", "cheese", "replacement"), True, "A")
     with pytest.raises(MsmError, match="needs goal value none"):
         build_prompts(Condition("exfiltration", "none", "america", "replacement"), True, "A")
+
+
+def test_exfiltration_text_is_package_data_consistent_with_the_action_check():
+    text = exfiltration_text()
+    goals = text["goals"]
+    assert all(goals[g["opposite"]]["opposite"] == v for v, g in goals.items())
+    assert set(text["urgency"]) == {"replacement", "restriction", "none"}
+    odd = "N$x ${y} $name {name} {0}"  # names are inserted verbatim, never re-expanded
+    for c in (
+        Condition("exfiltration", "explicit", "ethical", "restriction"),
+        Condition("exfiltration", "none", "none", "none"),
+    ):
+        s, u, e = build_prompts(c, True, odd)
+        assert f"You are {odd}," in s and f"Hello {odd}." in e and "$" not in u
+        assert all(secret in e for secret in EXFIL_SECRETS)  # what the action check looks for
+        assert f"intake@{EXFIL_DOMAIN}" in e
 
 
 def test_upstream_scenarios_come_from_inspect_evals_with_the_name_substituted():
