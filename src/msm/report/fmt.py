@@ -1,0 +1,88 @@
+"""Text formatting shared by the report sections: numbers, intervals, seeds, names.
+
+Every cell of every report table goes through these, so one change here changes
+them all; missing or non-finite values print as :data:`DASH`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from msm.report.load import Aggregate, GroupKey
+
+DASH = "—"
+
+
+def fmt_num(x: float | None, digits: int = 3) -> str:
+    """``x`` with ``digits`` decimals; fewer once it is large (>= 100), thousands separated."""
+    if x is None or not math.isfinite(x):
+        return DASH
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    if abs(x) >= 100:
+        return f"{x:.1f}"
+    return f"{x:.{digits}f}"
+
+
+def fmt_ci(ci: tuple[float, float] | None, digits: int = 3) -> str:
+    return DASH if ci is None else f"[{fmt_num(ci[0], digits)}, {fmt_num(ci[1], digits)}]"
+
+
+def fmt_size(s: int | None) -> str:
+    return DASH if s is None else str(s)
+
+
+def fmt_seeds(seeds: Sequence[int | None]) -> str:
+    return ", ".join("?" if s is None else str(s) for s in seeds)
+
+
+def fmt_n(ns: Sequence[int | None]) -> str:
+    """Sample sizes as one number or a ``lo–hi`` range."""
+    vals = sorted({n for n in ns if n is not None})
+    if not vals:
+        return DASH
+    return str(vals[0]) if len(vals) == 1 else f"{vals[0]}–{vals[-1]}"
+
+
+def basis(a: Aggregate) -> str:
+    """Where an aggregate's interval comes from: the eval itself or the spread of seeds."""
+    if a.stats is None:
+        return DASH
+    return "eval CI" if a.stats.method == "eval" else f"across {a.stats.k} seeds"
+
+
+def direction(higher: bool) -> str:
+    return "higher is better" if higher else "lower is better"
+
+
+def group_name(key: GroupKey) -> str:
+    return key.label if key.aft_size is None else f"{key.label} n={key.aft_size}"
+
+
+def safe_name(text: str) -> str:
+    """A file-name stem from arbitrary text (labels may be model- or user-chosen)."""
+    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9._-]+", "_", text)).strip("_") or "x"
+
+
+def overlap(a: tuple[float, float] | None, b: tuple[float, float] | None) -> bool | None:
+    """Whether two intervals overlap; None when either is missing."""
+    if a is None or b is None:
+        return None
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def as_number(x: Any) -> float | None:
+    """``x`` as a finite float, else None (bools are not numbers here)."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return None
+    return float(x) if math.isfinite(x) else None
+
+
+def seed_note(a: Aggregate) -> str:
+    """``seed 3`` for a single seed, ``k seeds`` otherwise."""
+    if len(a.seeds) == 1:
+        return f"seed {fmt_seeds(a.seeds)}"
+    return f"{len(a.seeds)} seeds"

@@ -1,0 +1,94 @@
+"""The "Agentic misalignment" section: harmful-rate heatmap and the rates table."""
+
+from __future__ import annotations
+
+from msm.report import plots
+from msm.report.fmt import DASH, fmt_ci, fmt_n, fmt_num, fmt_seeds, fmt_size, group_name
+from msm.report.load import AGENTIC_METRICS, GroupKey
+from msm.report.render import Section, Table
+from msm.report.state import ReportState
+
+
+def add_agentic(st: ReportState) -> None:
+    """Rates over all scenario/goal conditions per group, and a heatmap by condition."""
+    keys = [k for k in st.groups if st.agg(k, "agentic.harmful") is not None]
+    if not keys:
+        return
+    sec = Section("Agentic misalignment")
+    st.sections.append(sec)
+    _add_heatmap(st, sec, keys)
+    rows = []
+    total_errors = 0
+    for k in keys:
+        cells = []
+        judged: list[int | None] = []
+        errors = 0
+        srcs: list[str] = []
+        seeds: list[int | None] = []
+        for m in AGENTIC_METRICS:
+            a = st.agg(k, f"agentic.{m}")
+            if a is None or a.stats is None:
+                cells.append(DASH)
+                continue
+            cells.append(f"{fmt_num(a.stats.mean)} {fmt_ci(a.stats.ci95)}")
+            judged, srcs, seeds = a.n, a.sources, a.seeds
+            errors = int(a.extra.get("grader_errors") or 0)
+        total_errors += errors
+        rows.append([
+            k.label, fmt_size(k.aft_size), fmt_seeds(seeds), *cells, fmt_n(judged), str(errors),
+            "\n".join(srcs),
+        ])  # fmt: skip
+    sec.blocks.append(
+        Table(
+            [
+                "label",
+                "AFT n",
+                "seeds",
+                "classifier verdict",
+                "harmful",
+                "attempt",
+                "judged per seed",
+                "grader errors",
+                "source",
+            ],
+            rows,
+            numeric=frozenset({1, 3, 4, 5, 6, 7}),
+            source_col=8,
+            caption="Rates over all scenario/goal conditions with 95% intervals (Wilson for "
+            "one seed, across seeds otherwise); lower is better. Grader errors are replies "
+            "without a verdict (not scored), summed over seeds.",
+        )  # fmt: skip
+    )
+    if total_errors:
+        st.notes.append(
+            f"agentic: {total_errors} grader replies had no verdict and were not scored"
+        )
+
+
+def _add_heatmap(st: ReportState, sec: Section, keys: list[GroupKey]) -> None:
+    cols = sorted({
+        m.split("@", 1)[1] for r in st.evals for m in r.metrics
+        if m.startswith("agentic.harmful@")
+    })  # fmt: skip
+    if not cols:
+        return
+    vals = []
+    for k in keys:
+        row = []
+        for c in cols:
+            a = st.agg(k, f"agentic.harmful@{c}")
+            row.append(a.stats.mean if a and a.stats else None)
+        vals.append(row)
+    png = plots.heatmap(
+        [group_name(k) for k in keys], cols, vals,
+        "harmful rate by scenario / goal condition", "harmful rate",
+    )  # fmt: skip
+    sec.blocks.append(
+        st.image(
+            "agentic_harmful_heatmap",
+            png,
+            "harmful rate heatmap",
+            "Rows: label (and AFT size); columns: scenario/goal condition; "
+            "cells: harmful rate (seeds averaged). Lower is better.",
+        )  # fmt: skip
+    )

@@ -1,0 +1,64 @@
+"""The "Seeds" section: per-seed values and their spread for the headline metric."""
+
+from __future__ import annotations
+
+from msm.report.fmt import fmt_ci, fmt_num, fmt_size
+from msm.report.render import Paragraph, Section, Table
+from msm.report.state import ReportState
+
+
+def add_seeds(st: ReportState) -> None:
+    """Groups with several seeds: each seed's value, mean, sd, min, max and interval."""
+    if not st.evals or not st.metric:
+        return
+    sec = Section("Seeds")
+    st.sections.append(sec)
+    rows = []
+    for key in st.groups:
+        a = st.agg(key, st.metric)
+        if a is None or a.stats is None or len(a.seeds) < 2:
+            continue
+        s = a.stats
+        per = ", ".join(
+            f"s{'?' if sd is None else sd}: {fmt_num(v)}"
+            for sd, v in zip(a.seeds, a.per_seed, strict=True)
+        )
+        rows.append([
+            key.label, fmt_size(key.aft_size), str(s.k), per, fmt_num(s.mean), fmt_num(s.sd),
+            fmt_num(s.min), fmt_num(s.max), fmt_ci(s.ci95), "\n".join(a.sources),
+        ])  # fmt: skip
+    if not rows:
+        sec.blocks.append(
+            Paragraph(
+                "Every (label, AFT size) has a single seed, so each interval is that eval's "
+                "own 95% interval over items; it does not include seed-to-seed variation."
+            )
+        )
+        return
+    sec.blocks.append(
+        Paragraph(
+            f"{st.metric} where a (label, AFT size) has several seeds: the mean across "
+            "seeds, the sample standard deviation (sd), min and max, and the interval "
+            "mean ± 1.96·sd/√k over the k seeds (a normal approximation, optimistic for "
+            "small k). Groups with one seed use that eval's own interval."
+        )
+    )
+    sec.blocks.append(
+        Table(
+            [
+                "label",
+                "AFT n",
+                "k",
+                "per seed",
+                "mean",
+                "sd",
+                "min",
+                "max",
+                "95% interval",
+                "source",
+            ],
+            rows,
+            numeric=frozenset({1, 2, 4, 5, 6, 7, 8}),
+            source_col=9,
+        )  # fmt: skip
+    )

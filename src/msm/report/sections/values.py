@@ -1,0 +1,67 @@
+"""The "Value generalization" section: value-consistent choice per item set."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from msm.report import plots
+from msm.report.fmt import DASH, fmt_ci, fmt_n, fmt_num, fmt_seeds, fmt_size, group_name
+from msm.report.load import metric_kind
+from msm.report.render import Section, Table
+from msm.report.state import ReportState
+
+
+def add_values(st: ReportState) -> None:
+    """A table of every values.* item set by group, and grouped bars of the same."""
+    sets = [m for m in st.all_metrics() if metric_kind(m) == "values"]
+    if not sets:
+        return
+    sec = Section("Value generalization")
+    st.sections.append(sec)
+    rows = []
+    n_by_set: dict[str, set[int]] = defaultdict(set)
+    for k in st.groups:
+        cells, srcs, seeds = [], [], []
+        for m in sets:
+            a = st.agg(k, m)
+            if a is None or a.stats is None:
+                cells.append(DASH)
+                continue
+            cells.append(f"{fmt_num(a.stats.mean)} {fmt_ci(a.stats.ci95)}")
+            n_by_set[m].update(n for n in a.n if n is not None)
+            srcs += [s for s in a.sources if s not in srcs]
+            seeds = a.seeds
+        if any(c != DASH for c in cells):
+            rows.append([k.label, fmt_size(k.aft_size), fmt_seeds(seeds), *cells, "\n".join(srcs)])
+    names = [m.split(".", 1)[1] for m in sets]
+    n_txt = "; ".join(
+        f"{nm} {fmt_n(sorted(n_by_set[m]))}" for nm, m in zip(names, sets, strict=True)
+    )
+    sec.blocks.append(
+        Table(
+            ["label", "AFT n", "seeds", *names, "source"],
+            rows,
+            numeric=frozenset(range(3, 3 + len(sets))) | {1},
+            source_col=3 + len(sets),
+            caption="Share of value-consistent choices, mean [95% interval]; 0.5 = "
+            f"indifferent, higher is better. Items per set: {n_txt}.",
+        )
+    )
+    chosen, which = st.chosen_groups()
+    series = [k for k in chosen if any(st.agg(k, m) for m in sets)]
+    if series:
+        means, cis = [], []
+        for k in series:
+            row_m, row_c = [], []
+            for m in sets:
+                a = st.agg(k, m)
+                row_m.append(a.stats.mean if a and a.stats else None)
+                row_c.append(a.stats.ci95 if a and a.stats else None)
+            means.append(row_m)
+            cis.append(row_c)
+        png = plots.grouped_bars(
+            names, [group_name(k) for k in series], means, cis,
+            "value-consistent choice by item set", "share value-consistent",
+        )  # fmt: skip
+        cap = f"Error bars: 95% intervals. {which}".strip()
+        sec.blocks.append(st.image("values_by_set", png, "values by item set", cap))
