@@ -4,6 +4,9 @@ Everything msm does around the model is timed: spec loading and planning,
 pipelined generation with storage of every call, filters, near-duplicate
 removal, token counting with the target tokenizer (the bundled model's, as a
 real run would), the histogram and all output files. Target: under 60 s here.
+Default spec: ``benchmarks/specs/orchestration_spec.md`` (in this repository);
+``--spec PATH`` runs another one (the figures in docs/LOG.md of 2026-11-27 used
+the 270 KB real-world spec from ``../shared/specs``, 87 sections).
 Run: ``python benchmarks/docgen_overhead.py`` (writes JSON).
 """
 
@@ -16,12 +19,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_SPEC = ROOT.parent / "shared" / "specs" / "openai_model_spec_2025-12-18.md"
+DEFAULT_SPEC = ROOT / "benchmarks" / "specs" / "orchestration_spec.md"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--spec", default=str(REAL_SPEC))
+    ap.add_argument("--spec", default=str(DEFAULT_SPEC), help="spec file (default: in the repo)")
     ap.add_argument("--n-ideas", type=int, default=10)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--tokenizer", default="embedded")

@@ -1,28 +1,49 @@
-"""Midtraining throughput: ``msm train midtrain`` vs a plain TRL ``SFTTrainer``.
+"""Midtraining throughput: ``msm train midtrain`` vs TRL's ``SFTTrainer``, framed fairly.
 
-The bundled SmolLM2-135M, the same documents, sequence length (512) and global
-batch (4 sequences), in one run, each configuration in its own subprocess:
+The bundled SmolLM2-135M, the same 400 synthetic documents, sequence length 512
+and global batch 4 rows (2,048 token slots per optimizer step), full fine-tuning
+and LoRA (r64, alpha 128, all linear layers), each configuration in its own
+subprocess. Rows, with every setting that differs recorded in the JSON:
 
-* ``msm_full`` / ``msm_lora``: ``msm train midtrain --method full|lora`` (msm's
-  defaults: packing without cross-document attention, precision picked by
-  measurement, fused AdamW);
-* ``trl_default_full`` / ``trl_default_lora``: ``SFTTrainer`` with its default
-  settings, changing only what must match (max_length, batch size, learning
-  rate, step count) plus ``use_cpu=True``, without which TRL's default
-  (``bf16=True``) refuses to start on a machine with no GPU — the baseline a
-  user would otherwise write. On a CPU without fast bf16 it is so slow that it
-  is timed over ``--default-steps`` steps with no warm-up step (the one-time
-  start-up cost is a few seconds of a ~10-minute step);
-* ``trl_fp32_full``: the same with ``bf16=False`` (what a user would switch to
-  on a CPU without fast bf16), as a second, fairer baseline.
+* ``msm_*``: ``msm train midtrain`` with its defaults (precision picked by
+  measurement, fp32 on a CPU that emulates bf16; no gradient checkpointing;
+  documents packed into rows with restarting position ids and a block-diagonal
+  mask, long documents split, nothing truncated; fused AdamW);
+* ``trl_fp32_*``: ``SFTTrainer`` with ``bf16=False``, otherwise TRL's defaults
+  (gradient checkpointing on, one document per row padded to the longest in the
+  batch, documents truncated at 512 tokens);
+* ``trl_fp32_nogc_*``: the same with ``gradient_checkpointing=False``;
+* ``trl_fp32_nogc_packed_*``: the strongest fair TRL setting we found: also
+  ``packing=True, packing_strategy="bfd_split"`` (best-fit-decreasing packing
+  that splits long documents instead of truncating them; TRL turns on
+  padding-free batches for it). With sdpa attention on CPU this works and does
+  not attend across documents: the child checks it on the first batch (logits
+  of each packed document against the document alone; the JSON records the
+  largest difference, and a negative control with positions not restarted);
+* ``trl_default_*``: ``SFTTrainer`` with TRL's defaults plus ``use_cpu=True``
+  (without it TRL's default ``bf16=True`` refuses to start with no GPU): bf16
+  autocast, gradient checkpointing, padding. On a CPU without native bf16 a
+  step takes minutes, so it runs ``--default-steps`` steps with none excluded
+  as warm-up (stated in the JSON).
 
-Throughput = document tokens (padding excluded) per second, over the steps
-after the first ``--warmup`` ones. MFU (full fine-tuning) = 6 x parameters x
-tokens/s / peak, with the peak measured here: the best of several large square
-matmuls, for bf16 and for fp32. Writes ``benchmarks/results/train_throughput.json``.
+The fast rows run ``--repeats`` times, interleaved (round 2 in reverse order) to
+spread drift from other load on a shared machine. Every fast row excludes the
+same ``--warmup`` steps and times the same number of steps. Throughput =
+document tokens (padding excluded) / seconds of the timed steps, pooled over
+the repeats; per-repeat figures and step-time spread are recorded. TRL steps are
+timed from ``on_step_begin`` to ``on_step_end`` (batch collation excluded); msm
+steps are its own per-step timer (batch assembly included). msm's document
+tokens per step use its padding fraction over the whole plan (about 1%).
 
-Run: ``python benchmarks/train_throughput.py`` (about 40 minutes on 2 AVX2
-cores, mostly the TRL default, whose bf16 is emulated on such a CPU).
+Model FLOP/s = 6 x parameters x tokens/s (full fine-tuning only; LoRA skips the
+weight gradients, so 6N would overstate it). MFU is reported only against the
+measured peak of the precision the row computes in: fp32 rows against the best
+fp32 square matmul. The bf16-autocast rows get no MFU: the emulated bf16 matmul
+probe is not a valid peak for the kernels autocast uses (see the JSON note).
+Writes ``benchmarks/results/train_throughput.json``.
+
+Run: ``python benchmarks/train_throughput.py`` (about 1.5 hours on 2 AVX2 cores:
+2 repeats of 8 fast rows plus 2 single-step TRL-default rows in emulated bf16).
 """
 
 from __future__ import annotations
@@ -42,6 +63,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 SEQ, ROWS = 512, 4
+LORA = "r64, alpha 128, all linear layers, dropout 0"
 
 
 def make_docs(path: Path, n: int, seed: int = 0) -> None:
@@ -55,6 +77,33 @@ def make_docs(path: Path, n: int, seed: int = 0) -> None:
             k = rng.randint(80, 700)
             start = rng.randrange(0, max(1, len(words) - k))
             fh.write(json.dumps({"text": " ".join(words[start : start + k])}) + "\n")
+
+
+def cpu_info() -> dict:
+    """The CPU model and the flags that decide bf16 speed (AMX, AVX-512)."""
+    model, flags = "unknown", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, val = line.partition(":")
+            if key.strip() == "model name" and model == "unknown":
+                model = val.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(val.split())
+    except OSError:
+        pass
+    wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+    return {"model_name": model, "flags_of_interest": [f for f in wanted if f in flags]}
+
+
+def git_state() -> dict:
+    def git(*a: str) -> str:
+        r = subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, check=False)
+        return r.stdout.strip()
+
+    return {
+        "revision": git("rev-parse", "HEAD"),
+        "dirty_src": git("status", "--porcelain", "--", "src"),
+    }
 
 
 def peak_gflops(dtype_name: str, seconds: float = 3.0) -> float:
@@ -83,21 +132,23 @@ def run_msm(method: str, docs: Path, steps: int, warmup: int) -> dict:
         cmd += ["--docs", str(docs), "--out", str(out), "--method", method]
         cmd += ["--max-length", str(SEQ), "--micro-batch-size", str(ROWS)]
         cmd += ["--max-steps", str(steps), "--save-every", str(10 * steps)]
-        subprocess.run(cmd, check=True, capture_output=True, text=True)
+        res = subprocess.run(cmd, check=False, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise SystemExit(f"msm run failed ({method}): {res.stderr.strip()[-800:]}")
         man = json.loads((out / "manifest.json").read_text())
         rows = (out / "loss.csv").read_text().splitlines()[1:]
     elapsed = [float(r.split(",")[4]) for r in rows]
-    step_s = [b - a for a, b in zip([0.0, *elapsed], elapsed, strict=False)][warmup:]
-    doc_frac = 1.0 - man["data_stats"]["padding_fraction"]
-    tokens_per_step = SEQ * ROWS * doc_frac
+    step_s = [b - a for a, b in zip([0.0, *elapsed], elapsed, strict=False)]
+    tokens_per_step = SEQ * ROWS * (1.0 - man["data_stats"]["padding_fraction"])
     return {
-        "tokens_per_s": tokens_per_step * len(step_s) / sum(step_s),
-        "median_step_s": statistics.median(step_s),
-        "steps_timed": len(step_s),
-        "precision": man["hardware"]["precision"],
-        "parameters": man["parameters"],
-        "trainable_parameters": man["trainable_parameters"],
-        "padding_fraction": man["data_stats"]["padding_fraction"],
+        "step_s": step_s,
+        "tokens": [tokens_per_step] * len(step_s),
+        "in_effect": {
+            "precision": man["hardware"]["precision"],
+            "parameters": man["parameters"],
+            "trainable_parameters": man["trainable_parameters"],
+            "padding_fraction": man["data_stats"]["padding_fraction"],
+        },
     }
 
 
@@ -125,6 +176,32 @@ args = SFTConfig(output_dir=out, max_length=int(seq), per_device_train_batch_siz
                  dataset_text_field="text", **extra)
 trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok,
                      peft_config=peft_config)
+
+
+def leak_check():
+    # Logits of each document in the first packed batch vs the same document alone; the
+    # negative control feeds the same batch with positions 0..N-1 (no restarts).
+    batch = next(iter(trainer.get_train_dataloader()))
+    pos = batch["position_ids"][0]
+    starts = (pos == 0).nonzero().flatten().tolist() + [pos.numel()]
+    m = trainer.model
+    was_training = m.training
+    m.eval()
+    kw = {k: v for k, v in batch.items() if k != "labels"}
+    with torch.no_grad():
+        packed = m(**kw, use_cache=False).logits[0]
+        control = m(input_ids=batch["input_ids"], use_cache=False).logits[0]
+        worst = worst_control = 0.0
+        for a, e in zip(starts, starts[1:]):
+            alone = m(input_ids=batch["input_ids"][:, a:e], use_cache=False).logits[0]
+            worst = max(worst, float((alone - packed[a:e]).abs().max()))
+            worst_control = max(worst_control, float((alone - control[a:e]).abs().max()))
+    m.train(was_training)
+    return {"documents_in_first_batch": len(starts) - 1, "max_abs_logit_diff": worst,
+            "negative_control_max_abs_logit_diff": worst_control}
+
+
+leak = leak_check() if trainer.padding_free else None
 counts, times = [], []
 collate = trainer.data_collator
 def counting(batch):
@@ -138,88 +215,235 @@ class Clock(TrainerCallback):
     def on_step_end(self, a, s, c, **k): times.append(time.perf_counter() - self.t)
 trainer.add_callback(Clock())
 trainer.train()
-json.dump({"times": times, "tokens": counts[: len(times)],
+json.dump({"times": times, "tokens": counts[: len(times)], "in_effect": {
            "bf16": bool(args.bf16), "use_cpu": bool(args.use_cpu),
            "gradient_checkpointing": bool(args.gradient_checkpointing),
-           "packing": bool(args.packing), "padding_free": bool(args.padding_free)}, sys.stdout)
+           "packing": bool(args.packing), "packing_strategy": args.packing_strategy,
+           "padding_free": bool(trainer.padding_free), "optim": str(args.optim),
+           "attn_implementation": model.config._attn_implementation,
+           "trainable_parameters": sum(p.numel() for p in trainer.model.parameters()
+                                       if p.requires_grad),
+           "leak_check": leak}}, sys.stdout)
 """
 
 
-def run_trl(method: str, docs: Path, steps: int, warmup: int, extra: dict) -> dict:
+def run_trl(method: str, docs: Path, steps: int, extra: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-c", TRL_CHILD, str(docs), method, str(steps), str(ROWS)]
         cmd += [str(SEQ), json.dumps(extra), tmp]
         res = subprocess.run(cmd, check=False, capture_output=True, text=True)
     if res.returncode != 0:
-        raise SystemExit(f"TRL run failed ({method}, {extra}): {res.stderr.strip()[-600:]}")
+        raise SystemExit(f"TRL run failed ({method}, {extra}): {res.stderr.strip()[-800:]}")
     data = json.loads(res.stdout.strip().splitlines()[-1])
-    times, toks = data.pop("times")[warmup:], data.pop("tokens")[warmup:]
+    return {"step_s": data["times"], "tokens": data["tokens"], "in_effect": data["in_effect"]}
+
+
+# name -> (method, extra SFTConfig arguments or None for msm, settings for readers)
+FP32_PAD = "fp32 (bf16=False)"
+PADDED = "one document per row, padded to the batch's longest; truncated at 512 tokens"
+CONFIGS: dict[str, tuple[str, dict | None, dict]] = {}
+for _m in ("full", "lora"):
+    CONFIGS[f"msm_{_m}"] = (
+        _m,
+        None,
+        {
+            "precision": "auto (measured; fp32 where bf16 is emulated)",
+            "gradient_checkpointing": False,
+            "packing": "packed rows, restarting position ids, block-diagonal attention; "
+            "long documents split, nothing truncated",
+        },
+    )
+    CONFIGS[f"trl_fp32_{_m}"] = (
+        _m,
+        {"bf16": False},
+        {"precision": FP32_PAD, "gradient_checkpointing": True, "packing": PADDED},
+    )
+    CONFIGS[f"trl_fp32_nogc_{_m}"] = (
+        _m,
+        {"bf16": False, "gradient_checkpointing": False},
+        {"precision": FP32_PAD, "gradient_checkpointing": False, "packing": PADDED},
+    )
+    CONFIGS[f"trl_fp32_nogc_packed_{_m}"] = (
+        _m,
+        {
+            "bf16": False,
+            "gradient_checkpointing": False,
+            "packing": True,
+            "packing_strategy": "bfd_split",
+        },
+        {
+            "precision": FP32_PAD,
+            "gradient_checkpointing": False,
+            "packing": "packing=True, packing_strategy='bfd_split' (padding-free: the 4 rows "
+            "flattened into one sequence with restarting position ids; long documents split)",
+        },
+    )
+DEFAULTS = {
+    f"trl_default_{m}": (
+        m,
+        {"use_cpu": True},
+        {
+            "precision": "bf16 autocast (TRL default bf16=True; emulated on CPUs without bf16)",
+            "gradient_checkpointing": True,
+            "packing": PADDED,
+        },
+    )
+    for m in ("full", "lora")
+}
+
+
+def one_run(cfg: tuple, docs: Path, steps: int) -> dict:
+    method, extra, _ = cfg
+    load0 = os.getloadavg()
+    r = run_msm(method, docs, steps, 0) if extra is None else run_trl(method, docs, steps, extra)
+    r["loadavg_start"], r["loadavg_end"] = load0, os.getloadavg()
+    return r
+
+
+def log(name: str, r: dict) -> None:
+    print(name, [round(x, 2) for x in r["step_s"]], r["loadavg_end"], flush=True)
+
+
+def summarise(cfg: tuple, runs: list[dict], warmup: int) -> dict:
+    method, extra, settings = cfg
+    per_repeat, all_s, all_tok = [], [], []
+    for r in runs:
+        s, t = r["step_s"][warmup:], r["tokens"][warmup:]
+        per_repeat.append(sum(t) / sum(s))
+        all_s += s
+        all_tok += t
+    tps = sum(all_tok) / sum(all_s)
     return {
-        "tokens_per_s": sum(toks) / sum(times),
-        "median_step_s": statistics.median(times),
-        "steps_timed": len(times),
-        "settings_in_effect": data,
+        "tool": "msm" if extra is None else "trl",
+        "method": method,
+        "settings": {
+            **settings,
+            "lora": LORA if method == "lora" else None,
+            "rows_per_step": ROWS,
+            "sequence_length": SEQ,
+            "sft_config_overrides": extra,
+            "warmup_steps_excluded": warmup,
+            "timed_steps_per_repeat": len(runs[0]["step_s"]) - warmup,
+            "repeats": len(runs),
+        },
+        "in_effect": runs[0]["in_effect"],
+        "tokens_per_s": tps,
+        "tokens_per_s_by_repeat": per_repeat,
+        "spread_by_repeat": (max(per_repeat) - min(per_repeat)) / tps,
+        "median_step_s": statistics.median(all_s),
+        "step_s_min_max": [min(all_s), max(all_s)],
+        "document_tokens_per_timed_step_mean": statistics.fmean(all_tok),
+        "raw": [
+            {k: r[k] for k in ("step_s", "tokens", "loadavg_start", "loadavg_end")} for r in runs
+        ],
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=6, help="optimizer steps per msm/TRL-fp32 run")
-    ap.add_argument("--warmup", type=int, default=2, help="first steps not timed")
+    ap.add_argument("--steps", type=int, default=6, help="optimizer steps per fast run")
+    ap.add_argument("--warmup", type=int, default=2, help="first steps not timed (fast rows)")
+    ap.add_argument("--repeats", type=int, default=2, help="interleaved rounds of the fast rows")
     ap.add_argument("--default-steps", type=int, default=1, help="steps for the slow TRL default")
     ap.add_argument("--skip-trl-default", action="store_true")
+    ap.add_argument("--only", default="", help="comma-separated row names (for quick checks)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "train_throughput.json"))
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(os.cpu_count() or 1)
-    tmp = Path(tempfile.mkdtemp())
-    docs = tmp / "documents.jsonl"
+    load_start = os.getloadavg()
+    docs = Path(tempfile.mkdtemp()) / "documents.jsonl"
     make_docs(docs, 400)
-    peaks = {"bf16": peak_gflops("bfloat16"), "fp32": peak_gflops("float32")}
-    print(f"peaks GFLOP/s: {peaks}", flush=True)
-    res: dict = {}
-    for name, fn in [
-        ("msm_full", lambda: run_msm("full", docs, args.steps, args.warmup)),
-        ("msm_lora", lambda: run_msm("lora", docs, args.steps, args.warmup)),
-        ("trl_fp32_full", lambda: run_trl("full", docs, args.steps, args.warmup, {"bf16": False})),
-        ("trl_fp32_lora", lambda: run_trl("lora", docs, args.steps, args.warmup, {"bf16": False})),
-    ]:
-        res[name] = fn()
-        print(name, json.dumps(res[name]), flush=True)
+    peaks_start = {"bf16": peak_gflops("bfloat16"), "fp32": peak_gflops("float32")}
+    print(f"peaks GFLOP/s: {peaks_start}", flush=True)
+    only = {s for s in args.only.split(",") if s}
+    fast = [n for n in CONFIGS if not only or n in only]
+    runs: dict[str, list[dict]] = {n: [] for n in fast}
+    for k in range(args.repeats):
+        for name in fast if k % 2 == 0 else fast[::-1]:
+            runs[name].append(one_run(CONFIGS[name], docs, args.steps))
+            log(name, runs[name][-1])
+    res = {n: summarise(CONFIGS[n], runs[n], args.warmup) for n in fast}
     if not args.skip_trl_default:
-        for method in ("full", "lora"):
-            name = f"trl_default_{method}"
-            res[name] = run_trl(method, docs, args.default_steps, 0, {"use_cpu": True})
-            print(name, json.dumps(res[name]), flush=True)
-    n = res["msm_full"]["parameters"]
-    flops = 6 * n * res["msm_full"]["tokens_per_s"] / 1e9
-    prec = res["msm_full"]["precision"]
-    summary = {
-        "msm_full_mfu_vs_bf16_peak": flops / peaks["bf16"],
-        "msm_full_mfu_vs_fp32_peak": flops / peaks["fp32"],
-        "msm_full_mfu_vs_peak_of_precision_used": flops / peaks[prec],
-        "msm_precision": prec,
-        "full_vs_trl_fp32": res["msm_full"]["tokens_per_s"] / res["trl_fp32_full"]["tokens_per_s"],
-        "lora_vs_trl_fp32": res["msm_lora"]["tokens_per_s"] / res["trl_fp32_lora"]["tokens_per_s"],
-    }
+        for name, cfg in DEFAULTS.items():
+            if only and name not in only:
+                continue
+            r = one_run(cfg, docs, args.default_steps)
+            log(name, r)
+            res[name] = summarise(cfg, [r], 0)
+    peaks_end = {"fp32": peak_gflops("float32")}
+    fp32_peak = max(peaks_start["fp32"], peaks_end["fp32"])
+
+    for row in res.values():
+        ie, full = row["in_effect"], row["method"] == "full"
+        n_params = ie.get("parameters") or ie.get("trainable_parameters")
+        row["model_gflops_per_s"] = 6 * n_params * row["tokens_per_s"] / 1e9 if full else None
+        fp32 = ie.get("precision") == "fp32" or ie.get("bf16") is False
+        row["mfu"] = row["model_gflops_per_s"] / fp32_peak if full and fp32 else None
+        row["mfu_peak"] = "fp32" if row["mfu"] is not None else None
+    ratios = {}
     for m in ("full", "lora"):
-        if f"trl_default_{m}" in res:
-            summary[f"{m}_vs_trl_default"] = (
-                res[f"msm_{m}"]["tokens_per_s"] / res[f"trl_default_{m}"]["tokens_per_s"]
-            )
+        msm = res.get(f"msm_{m}")
+        for name, row in res.items():
+            if msm is None or row["tool"] != "trl" or row["method"] != m:
+                continue
+            entry = {"pooled": msm["tokens_per_s"] / row["tokens_per_s"]}
+            if len(row["tokens_per_s_by_repeat"]) == len(msm["tokens_per_s_by_repeat"]):
+                entry["by_repeat"] = [
+                    a / b
+                    for a, b in zip(
+                        msm["tokens_per_s_by_repeat"], row["tokens_per_s_by_repeat"], strict=True
+                    )
+                ]
+            ratios[f"msm_{m}_vs_{name}"] = entry
     result = {
         "benchmark": "train_throughput",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": {
+            "cpu": cpu_info(),
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "loadavg_start": load_start,
+            "loadavg_end": os.getloadavg(),
+        },
+        "git": git_state(),
+        "versions": _versions(),
+        "documents": "400 synthetic documents of 80-700 words from the bundled specs' words",
         "sequence_length": SEQ,
         "global_batch_rows": ROWS,
-        "peak_gflops": peaks,
+        "peak_gflops": {"start": peaks_start, "end": peaks_end, "fp32_used": fp32_peak},
+        "mfu_note": mfu_note(res, peaks_start["bf16"]),
         "results": res,
-        "summary": summary,
+        "ratios_msm_over_row": ratios,
     }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(summary, indent=2))
+    print(json.dumps({n: round(r["tokens_per_s"], 2) for n, r in res.items()}, indent=2))
+    print(json.dumps({n: round(r["pooled"], 3) for n, r in ratios.items()}, indent=2))
+
+
+def mfu_note(res: dict, bf16_peak: float) -> str:
+    note = (
+        "MFU = 6 x parameters x tokens/s / the measured fp32 peak (best fp32 square matmul, "
+        "start or end of the run), for full fine-tuning rows that compute in fp32 only. "
+        "The bf16-autocast rows get no MFU"
+    )
+    row = res.get("trl_default_full")
+    if row and row["model_gflops_per_s"] > bf16_peak:
+        note += (
+            f": their model FLOP/s ({row['model_gflops_per_s']:.2f} GFLOP/s) exceed the "
+            f"measured bf16 matmul peak ({bf16_peak:.2f} GFLOP/s), so that probe is not a "
+            "valid peak for the kernels autocast uses on this CPU (bf16 is emulated here)"
+        )
+    return note + "."
+
+
+def _versions() -> dict:
+    from importlib.metadata import version
+
+    return {p: version(p) for p in ("torch", "transformers", "trl", "peft", "accelerate")}
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -276,3 +277,20 @@ def test_bf16_training_learns_and_changes_every_trainable_parameter(
     )
     assert set(saved) == set(initial)
     assert [k for k in saved if torch.equal(saved[k].float(), initial[k].float())] == []
+
+
+def test_trainings_with_different_precisions_share_one_process(tmp_path, model_dir):
+    """accelerate keeps its state process-wide; a grid run trains fp32 then bf16 in one process.
+
+    Before the engine reset that state, the second training failed with "AcceleratorState has
+    already been initialized" (seen in CI when an fp32 test ran before a bf16 one).
+    """
+    docs = tmp_path / "d.jsonl"
+    docs.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
+    for precision in ("fp32", "bf16", "fp32"):
+        out = tmp_path / precision
+        if out.exists():
+            out = tmp_path / f"{precision}-again"
+        man = run_train(_cfg(docs, base=str(model_dir), precision=precision), out, _quiet)
+        assert man["hardware"]["precision"] == precision
+        assert math.isfinite(_first_logged_loss(out))

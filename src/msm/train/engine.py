@@ -269,6 +269,7 @@ def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
 
     import torch
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
     from accelerate.utils import DistributedType, set_seed
 
     _quiet_libraries()
@@ -289,6 +290,10 @@ def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
     if not cuda:
         torch.set_num_threads(threads)
     work = work_dir_for(out)
+    # accelerate keeps its settings process-wide and refuses a second training in
+    # the same process with another precision; each run sets its own (the
+    # process group, in PartialState, is kept)
+    AcceleratorState._reset_state(reset_partial_state=False)
     acc = Accelerator(
         cpu=not cuda,
         mixed_precision="bf16" if precision == "bf16" else "no",
