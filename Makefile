@@ -23,11 +23,15 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# tests run in TEST_WORKERS processes (pytest-xdist); 2 on the 2-core CI machine took
+# 0.68x the wall time of one process (docs/LOG.md, 2026-12-06)
+TEST_WORKERS ?= 2
+
 test: $(STAMP) lint typecheck
-	$(PY) -m pytest -q -p no:cacheprovider --durations=15
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --durations=15
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not integration"
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not integration"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

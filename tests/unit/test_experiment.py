@@ -189,7 +189,9 @@ def test_tiny_experiment_end_to_end_skip_and_report_matches_summaries(
     r = msm_cli("run", str(exp), "--out", str(run), timeout=600)
     took = time.monotonic() - t
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
-    assert took < 120, f"tiny experiment took {took:.0f}s"
+    # a hang guard, not a benchmark: about 70 s alone on the 2-core machine, up to ~160 s
+    # on a slower one with the suite running beside it (timings live in benchmarks/)
+    assert took < 400, f"tiny experiment took {took:.0f}s"
     assert "ETA" in r.stdout and "report ->" in r.stdout
     html = run / "report" / "report.html"
     assert html.is_file() and (run / "report" / "report.md").is_file()

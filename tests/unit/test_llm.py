@@ -16,7 +16,7 @@ from msm.llm import (
     ResultStore,
     resolve_model,
 )
-from msm.llm.client import completion_text
+from msm.llm.answers import completion_text
 from msm.llm.fake import FakeRule, FakeScript
 from tests.helpers.openai_server import OpenAIServer
 

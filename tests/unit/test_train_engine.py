@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import torch
 
-from msm.train import TrainConfig, engine, run_train
+from msm.train import TrainConfig, engine, hardware, run_train
 from msm.train.data import DataStats, document_segments, pack
 
 TEXTS = [
@@ -200,15 +200,15 @@ def _no_measuring() -> float:
 )
 def test_precision_auto_selection_on_cpu(monkeypatch, requested, speedup, expected):
     stub = _no_measuring if speedup is None else (lambda: speedup)
-    monkeypatch.setattr(engine, "bf16_speedup", stub)
-    assert engine.pick_precision(requested, cuda=False) == expected
+    monkeypatch.setattr(hardware, "bf16_speedup", stub)
+    assert hardware.pick_precision(requested, cuda=False) == expected
 
 
 @pytest.mark.parametrize(("supported", "expected"), [(True, "bf16"), (False, "fp32")])
 def test_precision_auto_selection_on_gpu(monkeypatch, supported, expected):
-    monkeypatch.setattr(engine, "bf16_speedup", _no_measuring)  # GPUs are not timed
+    monkeypatch.setattr(hardware, "bf16_speedup", _no_measuring)  # GPUs are not timed
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: supported)
-    assert engine.pick_precision("auto", cuda=True) == expected
+    assert hardware.pick_precision("auto", cuda=True) == expected
 
 
 def test_bf16_speedup_is_a_ratio_of_measured_matmul_times(monkeypatch):
@@ -221,8 +221,8 @@ def test_bf16_speedup_is_a_ratio_of_measured_matmul_times(monkeypatch):
         return real_matmul(a, b)
 
     monkeypatch.setattr(torch.Tensor, "__matmul__", timed)
-    monkeypatch.setattr(engine.time, "perf_counter", lambda: clock["t"])
-    assert engine.bf16_speedup(n=8) == pytest.approx(6.0)
+    monkeypatch.setattr(hardware.time, "perf_counter", lambda: clock["t"])
+    assert hardware.bf16_speedup(n=8) == pytest.approx(6.0)
 
 
 def _losses(folder: Path) -> list[float]:
@@ -237,7 +237,7 @@ def test_bf16_training_learns_and_changes_every_trainable_parameter(
     """The path users get on AMX CPUs and GPUs: auto picks bf16, which then trains."""
     from safetensors.torch import load_file
 
-    monkeypatch.setattr(engine, "bf16_speedup", lambda: 6.0)
+    monkeypatch.setattr(hardware, "bf16_speedup", lambda: 6.0)
     docs = tmp_path / "d.jsonl"
     docs.write_text("".join(json.dumps({"text": TEXTS[i % 3]}) + "\n" for i in range(12)))
     initial: dict[str, torch.Tensor] = {}

@@ -7,6 +7,10 @@ the same gradients. Checkpoints (``accelerate`` state + our step counter) go
 to a hidden work folder beside ``--out``; a rerun of the same command resumes
 from the newest one. The output folder appears only when complete (built in
 the work folder, then renamed).
+
+``run_train`` reads as its steps: data to packed rows (``batches``), the
+accelerator and precision (``hardware``), the model, the optimizer, resuming
+(``checkpoint``), the step loop, and the output with its manifest.
 """
 
 from __future__ import annotations
@@ -15,190 +19,36 @@ import contextlib
 import json
 import math
 import os
-import platform
-import random
 import shutil
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from msm.errors import MsmError
-from msm.fsutil import atomic_write_json, atomic_write_text
+from msm.fsutil import atomic_write_json
 from msm.manifest import file_sha256, read_manifest, write_manifest
-from msm.train.config import TrainConfig, check_report_to
-from msm.train.data import (
-    IGNORE,
-    DataStats,
-    Row,
-    chat_segments,
-    document_segments,
-    finish_stats,
-    pack,
-    read_chats,
-    read_documents,
+from msm.train.batches import build_segments, lr_lambda, plan_rows, read_stage_data
+from msm.train.checkpoint import (
+    latest_checkpoint,
+    prepare_output,
+    save_checkpoint,
+    save_model,
+    work_dir_for,
 )
+from msm.train.config import TrainConfig
+from msm.train.data import IGNORE, DataStats, Row, finish_stats, pack
+from msm.train.hardware import asked_distributed_type, hardware, pick_precision
 from msm.train.model_io import attach_adapter, load_model, load_tokenizer, resolve_base
 
-
-def work_dir_for(out: Path) -> Path:
-    return out.parent / f".{out.name}.msm-train"
-
-
-def pick_precision(requested: str, cuda: bool) -> str:
-    """``auto``: bf16 where the hardware runs it fast (measured on CPU), else fp32."""
-    import torch
-
-    if requested != "auto":
-        return requested
-    if cuda:
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if bf16_speedup() >= 1.5 else "fp32"
-
-
-def bf16_speedup(n: int = 384, reps: int = 3) -> float:
-    """How much faster a bf16 matmul runs than fp32 on this CPU (AMX: ~6x; AVX2: ~0.01x)."""
-    import torch
-
-    def best(dtype: Any) -> float:
-        a = torch.randn(n, n, dtype=dtype)
-        b = torch.randn(n, n, dtype=dtype)
-        a @ b
-        times = []
-        for _ in range(reps):
-            t = time.perf_counter()
-            a @ b
-            times.append(time.perf_counter() - t)
-            if times[-1] > 0.5:  # emulated bf16 is very slow; one rep says enough
-                break
-        return min(times)
-
-    return best(torch.float32) / max(best(torch.bfloat16), 1e-9)
-
-
-def hardware(precision: str, world: int, threads: int, distributed: str = "NO") -> dict[str, Any]:
-    import torch
-
-    info: dict[str, Any] = {
-        "device": "cuda" if torch.cuda.is_available() else "cpu",
-        "processes": world,
-        "distributed_type": distributed,
-        "threads_per_process": threads,
-        "precision": precision,
-        "torch": torch.__version__,
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-    }
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-    if torch.cuda.is_available():
-        info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    return info
-
-
-def read_stage_data(cfg: TrainConfig) -> tuple[list[Any], list[Any]]:
-    """The stage's rows and mix-in rows, read and checked: documents (midtrain) or chats (AFT).
-
-    Cheap and model-free, so bad data fails before any library or model loads.
-    """
-    from msm.aftgen.mix import read_mix
-
-    if cfg.stage == "midtrain":
-        texts = read_documents(cfg.data)
-        mix_texts: list[str] = []
-        if cfg.mix:
-            from msm.train.data import read_jsonl
-
-            for lineno, obj in read_jsonl(cfg.mix, "mix file"):
-                if isinstance(obj, dict) and isinstance(obj.get("text"), str):
-                    mix_texts.append(obj["text"])
-                else:
-                    raise MsmError(f"{cfg.mix}:{lineno}: expected an object with a string 'text'")
-        return texts, mix_texts
-    return read_chats(cfg.data), read_mix(cfg.mix) if cfg.mix else []
-
-
-def build_segments(
-    cfg: TrainConfig,
-    tok: Any,
-    stats: DataStats,
-    data: tuple[list[Any], list[Any]] | None = None,
-) -> list[Any]:
-    """Tokenised segments for the stage, mix-in included (``data``: from read_stage_data)."""
-    rows, mix_rows = data if data is not None else read_stage_data(cfg)
-    if cfg.stage == "midtrain":
-        texts = rows
-        stats.examples = len(texts)
-        segs = document_segments(texts, tok, cfg.max_length, stats)
-        if cfg.mix:
-            picked = _sample(mix_rows, cfg.mix_ratio, len(texts), cfg.seed)
-            stats.mix_examples = len(picked)
-            segs += document_segments(picked, tok, cfg.max_length, stats)
-        return segs
-    chats = rows
-    stats.examples = len(chats)
-    if cfg.mix:
-        picked_chats = _sample(mix_rows, cfg.mix_ratio, len(chats), cfg.seed)
-        stats.mix_examples = len(picked_chats)
-        chats = chats + picked_chats
-    segs = chat_segments(chats, tok, cfg.max_length, stats, cfg.system_prompt)
-    if not segs:
-        if stats.dropped_too_long:
-            raise MsmError(
-                f"every example is longer than --max-length {cfg.max_length} tokens "
-                f"({stats.dropped_too_long} of {len(chats)}); raise --max-length"
-            )
-        raise MsmError("no example has assistant tokens to learn from")
-    return segs
-
-
-def _sample(items: list[Any], ratio: float, n: int, seed: int) -> list[Any]:
-    k = round(ratio * n)
-    rng = random.Random(seed + 7919)
-    if not items or k == 0:
-        return []
-    return rng.sample(items, k) if k <= len(items) else [rng.choice(items) for _ in range(k)]
-
-
-def plan_rows(rows: list[Row], cfg: TrainConfig, world: int) -> tuple[list[Row], int, int]:
-    """Row order over all epochs, padded to whole global batches; (rows, steps, global batch)."""
-    g = cfg.micro_batch_size * cfg.grad_accum * world
-    per_epoch = math.ceil(len(rows) / g)
-    steps = max(1, math.ceil(cfg.epochs * per_epoch))
-    if cfg.max_steps:
-        steps = min(steps, cfg.max_steps)
-    if cfg.max_tokens:
-        steps = min(steps, max(1, math.ceil(cfg.max_tokens / (g * cfg.max_length))))
-    plan: list[Row] = []
-    epoch = 0
-    while len(plan) < steps * g:
-        order = list(rows)
-        if epoch:
-            random.Random(cfg.seed * 1000 + epoch).shuffle(order)
-        pad = per_epoch * g - len(order)
-        filler = Row([0] * cfg.max_length, [IGNORE] * cfg.max_length, list(range(cfg.max_length)))
-        plan += order + [filler] * pad
-        epoch += 1
-    return plan[: steps * g], steps, g
-
-
-def lr_lambda(cfg: TrainConfig, steps: int) -> Any:
-    warm = math.ceil(cfg.warmup_ratio * steps)
-
-    def f(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        if cfg.scheduler == "constant":
-            return 1.0
-        frac = (step - warm) / max(1, steps - warm)
-        if cfg.scheduler == "linear":
-            return max(0.0, 1.0 - frac)
-        return 0.5 * (1.0 + math.cos(math.pi * frac))
-
-    return f
+__all__ = [
+    "build_segments",
+    "micro_batch_loss_sum",
+    "prepare_output",
+    "run_train",
+    "work_dir_for",
+]
 
 
 def _tensors(rows: list[Row], device: Any) -> dict[str, Any]:
@@ -237,22 +87,14 @@ def micro_batch_loss_sum(model: Any, batch: dict[str, Any], autocast: Any = None
     )
 
 
-def _latest_checkpoint(work: Path) -> Path | None:
-    ckpts = sorted(p for p in work.glob("ckpt-*") if (p / "msm-state.json").is_file())
-    return ckpts[-1] if ckpts else None
+@dataclass
+class _Progress:
+    """What a checkpoint carries besides accelerate's state."""
 
-
-def prepare_output(cfg: TrainConfig, out: Path) -> dict[str, Any] | None:
-    """Checks before any work. Returns the manifest if this exact run is already complete."""
-    if not out.parent.is_dir():
-        raise MsmError(f"output parent folder does not exist: {out.parent}")
-    if out.exists():
-        man = read_manifest(out)
-        if man is not None and man.get("weights_hash") == cfg.weights_hash():
-            return man
-        raise MsmError(f"output exists: {out} (remove it or choose another --out)")
-    check_report_to(cfg.report_to)
-    return None
+    step: int = 0
+    tokens: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    train_s: float = 0.0
 
 
 def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
@@ -266,150 +108,19 @@ def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
     t_start = time.time()
     base = resolve_base(cfg.base, cfg.method, cfg.fresh_adapter, cfg.adapter)
     data = read_stage_data(cfg)  # bad data fails now, before torch and the model load
-
-    import torch
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-    from accelerate.utils import DistributedType, set_seed
-
     _quiet_libraries()
     tok = load_tokenizer(base.model)
-    stats = DataStats()
-    segments = build_segments(cfg, tok, stats, data)
+    stats, rows = _packed_rows(cfg, tok, data)
     del data
-    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    rows = pack(segments, cfg.max_length, int(pad_id or 0), cfg.seed)
-    finish_stats(stats, segments, rows)
-    del segments
-
-    cuda = torch.cuda.is_available()
-    precision = pick_precision(cfg.precision, cuda)
-    world_env = int(os.environ.get("WORLD_SIZE", "1"))
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world_env)))
-    threads = cfg.threads or max(1, (os.cpu_count() or 1) // max(1, local_world))
-    if not cuda:
-        torch.set_num_threads(threads)
     work = work_dir_for(out)
-    # accelerate keeps its settings process-wide and refuses a second training in
-    # the same process with another precision; each run sets its own (the
-    # process group, in PartialState, is kept)
-    AcceleratorState._reset_state(reset_partial_state=False)
-    acc = Accelerator(
-        cpu=not cuda,
-        mixed_precision="bf16" if precision == "bf16" else "no",
-        # accelerate divides each backward loss by this (and DeepSpeed steps on
-        # its boundaries); the loss below multiplies it back
-        gradient_accumulation_steps=cfg.grad_accum,
-        log_with=list(cfg.report_to) or None,
-        project_dir=str(work / "logs"),
-    )
-    set_seed(cfg.seed)
-    asked = _asked_distributed_type()
-    if asked and acc.is_main_process and acc.distributed_type.value != asked:
-        # accelerate enables FSDP and DeepSpeed on accelerators only; on CPU such a
-        # config quietly becomes plain data parallel (every process holds the model)
-        say(
-            f"train: warning: the accelerate config asks for {asked}, but accelerate runs "
-            f"{acc.distributed_type.value} here (no GPU); training is plain data parallel"
-        )
+    acc, precision, threads = _accelerator(cfg, work, say)
     full = cfg.method == "full"
-    base_dtype = torch.bfloat16 if (precision == "bf16" and not full) else torch.float32
-    model = load_model(base.model, base_dtype)
-    if not full:
-        model = attach_adapter(model, cfg, base.adapter)
-    world, rank = acc.num_processes, acc.process_index
-    plan, steps, g = plan_rows(rows, cfg, world)
-    run_file = work / "run.json"
-    if acc.is_main_process:
-        work.mkdir(exist_ok=True)
-        if run_file.is_file():
-            prev = json.loads(run_file.read_text())
-            if prev.get("weights_hash") != cfg.weights_hash():
-                raise MsmError(
-                    f"an interrupted run with different settings is in {work}; "
-                    "rerun it with the same settings, or delete that folder"
-                )
-        else:
-            atomic_write_json(
-                run_file, {"weights_hash": cfg.weights_hash(), "config": cfg.model_dump()}
-            )
-    acc.wait_for_everyone()
-
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    if not trainable:
-        raise MsmError("the model has no trainable parameters")
-    n_trainable = sum(p.numel() for p in trainable)
-    n_params = sum(p.numel() for p in model.parameters())
-    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}]
-    if no_decay:
-        groups.append({"params": no_decay, "weight_decay": 0.0})
-    fused = acc.distributed_type not in (DistributedType.FSDP, DistributedType.DEEPSPEED)
-    opt = torch.optim.AdamW(groups, lr=cfg.learning_rate, fused=fused or None)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, steps))
-    model, opt = acc.prepare(model, opt)
-    acc.register_for_checkpointing(sched)
-    if cfg.report_to:
-        acc.init_trackers("msm", config={k: str(v) for k, v in cfg.model_dump().items()})
-
-    start, tokens_seen, history, train_s = 0, 0, [], 0.0
-    ckpt = _latest_checkpoint(work)
-    if ckpt is not None:
-        acc.load_state(str(ckpt))
-        st = json.loads((ckpt / "msm-state.json").read_text())
-        start, tokens_seen, history, train_s = (
-            st["step"],
-            st["tokens"],
-            st["history"],
-            st["train_s"],
-        )
-        say(f"train: resuming from step {start} of {steps} ({ckpt.name})")
-    save_every = cfg.save_every or max(1, math.ceil(steps / 10))
-    micro = cfg.micro_batch_size
-    model.train()
-    t_last = time.time()
-    for step in range(start, steps):
-        t0 = time.perf_counter()
-        step_rows = plan[step * g : (step + 1) * g]
-        n_glob = sum(r.n_labels for r in step_rows)
-        local_sum = 0.0
-        for a in range(cfg.grad_accum):
-            k = (a * world + rank) * micro
-            batch = _tensors(step_rows[k : k + micro], acc.device)
-            sync = contextlib.nullcontext() if a == cfg.grad_accum - 1 else acc.no_sync(model)
-            with sync:
-                loss_sum = micro_batch_loss_sum(model, batch, acc.autocast)
-                acc.backward(loss_sum * (world * cfg.grad_accum / max(n_glob, 1)))
-            local_sum += float(loss_sum.detach())
-            del loss_sum
-        if cfg.max_grad_norm > 0:
-            acc.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-        lr = sched.get_last_lr()[0]
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        total = acc.reduce(torch.tensor([local_sum], device=acc.device), reduction="sum")
-        loss = float(total.item()) / max(n_glob, 1)
-        tokens_seen += g * cfg.max_length
-        train_s += time.perf_counter() - t0
-        history.append(
-            {"step": step + 1, "tokens": tokens_seen, "loss": loss, "lr": lr, "elapsed_s": train_s}
-        )
-        if cfg.report_to:
-            acc.log({"loss": loss, "lr": lr}, step=step + 1)
-        if acc.is_main_process and (
-            (step + 1) % cfg.log_every == 0 or time.time() - t_last > 15 or step + 1 == steps
-        ):
-            rate = tokens_seen / train_s if train_s else 0.0
-            eta = (steps - step - 1) * (train_s / max(1, step + 1 - start)) if step >= start else 0
-            say(
-                f"train: step {step + 1}/{steps} loss {loss:.4f} lr {lr:.2e} "
-                f"{rate:.0f} tok/s eta {eta:.0f}s"
-            )
-            t_last = time.time()
-        if (step + 1) % save_every == 0 and step + 1 < steps:
-            _save_checkpoint(acc, work, step + 1, tokens_seen, history, train_s)
+    model = _load_model(cfg, base, precision)
+    plan, steps, g = plan_rows(rows, cfg, acc.num_processes)
+    _record_or_check_settings(acc, cfg, work)
+    model, opt, sched, n_params, n_trainable = _optimizer(acc, cfg, model, steps)
+    progress = _resume(acc, work, steps, say)
+    _train_steps(acc, cfg, model, opt, sched, plan, steps, g, progress, work, say)
 
     acc.wait_for_everyone()
     final = work / "final"
@@ -417,11 +128,12 @@ def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
         shutil.rmtree(final, ignore_errors=True)
         final.mkdir()
     acc.wait_for_everyone()
-    _save_model(acc, model, tok, final, base.model, cfg, full, base_dtype)
+    save_model(acc, model, tok, final, base.model, cfg, full, _base_dtype(cfg, precision))
     manifest: dict[str, Any] = {}
     if acc.is_main_process:
         from msm.train.curves import write_curves
 
+        history, train_s, tokens_seen = progress.history, progress.train_s, progress.tokens
         write_curves(final, history)
         if (work / "logs").is_dir():
             shutil.copytree(work / "logs", final / "logs")
@@ -454,7 +166,9 @@ def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
             train_seconds=round(train_s, 2),
             tokens_per_s=round(tokens_seen / train_s, 2) if train_s else None,
             wall_seconds=round(time.time() - t_start, 2),
-            hardware=hardware(precision, world, threads, str(acc.distributed_type.value)),
+            hardware=hardware(
+                precision, acc.num_processes, threads, str(acc.distributed_type.value)
+            ),
         )
         os.replace(final, out)
         shutil.rmtree(work, ignore_errors=True)
@@ -464,12 +178,202 @@ def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
     return manifest
 
 
-def _asked_distributed_type() -> str | None:
-    """FSDP or DEEPSPEED when ``accelerate launch`` was given such a config, else None."""
-    for env, name in (("ACCELERATE_USE_FSDP", "FSDP"), ("ACCELERATE_USE_DEEPSPEED", "DEEPSPEED")):
-        if os.environ.get(env, "").lower() == "true":
-            return name
-    return None
+def _packed_rows(
+    cfg: TrainConfig, tok: Any, data: tuple[list[Any], list[Any]]
+) -> tuple[DataStats, list[Row]]:
+    """Tokenise the stage's data into segments and pack them into rows of ``max_length``."""
+    stats = DataStats()
+    segments = build_segments(cfg, tok, stats, data)
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    rows = pack(segments, cfg.max_length, int(pad_id or 0), cfg.seed)
+    finish_stats(stats, segments, rows)
+    return stats, rows
+
+
+def _accelerator(cfg: TrainConfig, work: Path, say: Any) -> tuple[Any, str, int]:
+    """The accelerator for this run, its precision and the CPU threads per process."""
+    import torch
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+    from accelerate.utils import set_seed
+
+    cuda = torch.cuda.is_available()
+    precision = pick_precision(cfg.precision, cuda)
+    world_env = int(os.environ.get("WORLD_SIZE", "1"))
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world_env)))
+    threads = cfg.threads or max(1, (os.cpu_count() or 1) // max(1, local_world))
+    if not cuda:
+        torch.set_num_threads(threads)
+    # accelerate keeps its settings process-wide and refuses a second training in
+    # the same process with another precision; each run sets its own (the
+    # process group, in PartialState, is kept)
+    AcceleratorState._reset_state(reset_partial_state=False)
+    acc = Accelerator(
+        cpu=not cuda,
+        mixed_precision="bf16" if precision == "bf16" else "no",
+        # accelerate divides each backward loss by this (and DeepSpeed steps on
+        # its boundaries); the loss below multiplies it back
+        gradient_accumulation_steps=cfg.grad_accum,
+        log_with=list(cfg.report_to) or None,
+        project_dir=str(work / "logs"),
+    )
+    set_seed(cfg.seed)
+    asked = asked_distributed_type()
+    if asked and acc.is_main_process and acc.distributed_type.value != asked:
+        # accelerate enables FSDP and DeepSpeed on accelerators only; on CPU such a
+        # config quietly becomes plain data parallel (every process holds the model)
+        say(
+            f"train: warning: the accelerate config asks for {asked}, but accelerate runs "
+            f"{acc.distributed_type.value} here (no GPU); training is plain data parallel"
+        )
+    return acc, precision, threads
+
+
+def _base_dtype(cfg: TrainConfig, precision: str) -> Any:
+    """LoRA in bf16 keeps the frozen base in bf16; everything else trains fp32 weights."""
+    import torch
+
+    lora_bf16 = precision == "bf16" and cfg.method != "full"
+    return torch.bfloat16 if lora_bf16 else torch.float32
+
+
+def _load_model(cfg: TrainConfig, base: Any, precision: str) -> Any:
+    model = load_model(base.model, _base_dtype(cfg, precision))
+    if cfg.method != "full":
+        model = attach_adapter(model, cfg, base.adapter)
+    return model
+
+
+def _record_or_check_settings(acc: Any, cfg: TrainConfig, work: Path) -> None:
+    """The work folder remembers its settings; resuming with other settings is refused."""
+    run_file = work / "run.json"
+    if acc.is_main_process:
+        work.mkdir(exist_ok=True)
+        if run_file.is_file():
+            prev = json.loads(run_file.read_text())
+            if prev.get("weights_hash") != cfg.weights_hash():
+                raise MsmError(
+                    f"an interrupted run with different settings is in {work}; "
+                    "rerun it with the same settings, or delete that folder"
+                )
+        else:
+            atomic_write_json(
+                run_file, {"weights_hash": cfg.weights_hash(), "config": cfg.model_dump()}
+            )
+    acc.wait_for_everyone()
+
+
+def _optimizer(
+    acc: Any, cfg: TrainConfig, model: Any, steps: int
+) -> tuple[Any, Any, Any, int, int]:
+    """AdamW (no decay on biases and norms) and the LR schedule, prepared by accelerate."""
+    import torch
+    from accelerate.utils import DistributedType
+
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise MsmError("the model has no trainable parameters")
+    n_trainable = sum(p.numel() for p in trainable)
+    n_params = sum(p.numel() for p in model.parameters())
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    fused = acc.distributed_type not in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+    opt = torch.optim.AdamW(groups, lr=cfg.learning_rate, fused=fused or None)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, steps))
+    model, opt = acc.prepare(model, opt)
+    acc.register_for_checkpointing(sched)
+    if cfg.report_to:
+        acc.init_trackers("msm", config={k: str(v) for k, v in cfg.model_dump().items()})
+    return model, opt, sched, n_params, n_trainable
+
+
+def _resume(acc: Any, work: Path, steps: int, say: Any) -> _Progress:
+    """Load the newest checkpoint in the work folder, if any."""
+    ckpt = latest_checkpoint(work)
+    if ckpt is None:
+        return _Progress()
+    acc.load_state(str(ckpt))
+    st = json.loads((ckpt / "msm-state.json").read_text())
+    say(f"train: resuming from step {st['step']} of {steps} ({ckpt.name})")
+    return _Progress(st["step"], st["tokens"], st["history"], st["train_s"])
+
+
+def _train_steps(
+    acc: Any,
+    cfg: TrainConfig,
+    model: Any,
+    opt: Any,
+    sched: Any,
+    plan: list[Row],
+    steps: int,
+    g: int,
+    progress: _Progress,
+    work: Path,
+    say: Any,
+) -> None:
+    """The optimizer steps from ``progress.step`` on, checkpointing every ``save_every``."""
+    import torch
+
+    world, rank = acc.num_processes, acc.process_index
+    start = progress.step
+    save_every = cfg.save_every or max(1, math.ceil(steps / 10))
+    micro = cfg.micro_batch_size
+    model.train()
+    t_last = time.time()
+    for step in range(start, steps):
+        t0 = time.perf_counter()
+        step_rows = plan[step * g : (step + 1) * g]
+        n_glob = sum(r.n_labels for r in step_rows)
+        local_sum = 0.0
+        for a in range(cfg.grad_accum):
+            k = (a * world + rank) * micro
+            batch = _tensors(step_rows[k : k + micro], acc.device)
+            sync = contextlib.nullcontext() if a == cfg.grad_accum - 1 else acc.no_sync(model)
+            with sync:
+                loss_sum = micro_batch_loss_sum(model, batch, acc.autocast)
+                acc.backward(loss_sum * (world * cfg.grad_accum / max(n_glob, 1)))
+            local_sum += float(loss_sum.detach())
+            del loss_sum
+        if cfg.max_grad_norm > 0:
+            acc.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+        lr = sched.get_last_lr()[0]
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        total = acc.reduce(torch.tensor([local_sum], device=acc.device), reduction="sum")
+        loss = float(total.item()) / max(n_glob, 1)
+        progress.step = step + 1
+        progress.tokens += g * cfg.max_length
+        progress.train_s += time.perf_counter() - t0
+        progress.history.append(
+            {
+                "step": step + 1,
+                "tokens": progress.tokens,
+                "loss": loss,
+                "lr": lr,
+                "elapsed_s": progress.train_s,
+            }
+        )
+        if cfg.report_to:
+            acc.log({"loss": loss, "lr": lr}, step=step + 1)
+        if acc.is_main_process and (
+            (step + 1) % cfg.log_every == 0 or time.time() - t_last > 15 or step + 1 == steps
+        ):
+            train_s = progress.train_s
+            rate = progress.tokens / train_s if train_s else 0.0
+            eta = (steps - step - 1) * (train_s / max(1, step + 1 - start))
+            say(
+                f"train: step {step + 1}/{steps} loss {loss:.4f} lr {lr:.2e} "
+                f"{rate:.0f} tok/s eta {eta:.0f}s"
+            )
+            t_last = time.time()
+        if (step + 1) % save_every == 0 and step + 1 < steps:
+            save_checkpoint(
+                acc, work, step + 1, progress.tokens, progress.history, progress.train_s
+            )
 
 
 def _quiet_libraries() -> None:
@@ -483,58 +387,3 @@ def _quiet_libraries() -> None:
     # accelerate notes every checkpoint that tied embeddings are stored once (expected)
     logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
-
-
-def _save_checkpoint(
-    acc: Any, work: Path, step: int, tokens: int, history: list[dict[str, Any]], train_s: float
-) -> None:
-    tmp = work / f".tmp-ckpt-{step:08d}"
-    if acc.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
-    acc.wait_for_everyone()
-    acc.save_state(str(tmp))
-    acc.wait_for_everyone()
-    if acc.is_main_process:
-        state = {"step": step, "tokens": tokens, "history": history, "train_s": train_s}
-        atomic_write_text(tmp / "msm-state.json", json.dumps(state))
-        os.replace(tmp, work / f"ckpt-{step:08d}")
-        for old in work.glob("ckpt-*"):
-            if old.name != f"ckpt-{step:08d}":
-                shutil.rmtree(old, ignore_errors=True)
-    acc.wait_for_everyone()
-
-
-def _save_model(
-    acc: Any,
-    model: Any,
-    tok: Any,
-    final: Path,
-    base_model: str,
-    cfg: TrainConfig,
-    full: bool,
-    base_dtype: Any,
-) -> None:
-    """``adapter/`` (LoRA) and ``model/`` (a merged, plain Hugging Face folder)."""
-    from accelerate.utils import DistributedType
-
-    state = acc.get_state_dict(model)
-    unwrapped = acc.unwrap_model(model)
-    if full:
-        if acc.is_main_process:
-            unwrapped.config.use_cache = True
-            unwrapped.save_pretrained(final / "model", state_dict=state, safe_serialization=True)
-            tok.save_pretrained(final / "model")
-        return
-    if acc.is_main_process:
-        unwrapped.save_pretrained(final / "adapter", state_dict=state, safe_serialization=True)
-    if not cfg.merge or not acc.is_main_process:
-        return
-    if acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
-        from peft import PeftModel
-
-        fresh = load_model(base_model, base_dtype)
-        unwrapped = PeftModel.from_pretrained(fresh, str(final / "adapter"))
-    merged = unwrapped.merge_and_unload()
-    merged.config.use_cache = True
-    merged.save_pretrained(final / "model", safe_serialization=True)
-    tok.save_pretrained(final / "model")

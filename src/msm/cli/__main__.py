@@ -1,0 +1,5 @@
+"""``python -m msm.cli``."""
+
+from msm.cli import main
+
+main()
