@@ -258,3 +258,68 @@ def test_capability_perplexity(tmp_path, tiny_model_dir, msm_cli):
     assert res2["tokens"] == ids.shape[1] - 1
     r = msm_cli("eval", "fake", "--suite", "capability", "--out", str(tmp_path / "c"))
     assert r.returncode == 2 and "needs a local model" in r.stderr
+
+
+def test_eval_config_yaml_layers_under_flags(tmp_path, msm_cli):
+    """defaults < --config YAML < flags, as for the other stages."""
+    cfg = tmp_path / "eval.yaml"
+    cfg.write_text("items: [cheese_america]\nlimit: 4\nepochs: 2\n")
+    out = tmp_path / "ev"
+    r = msm_cli(
+        "eval", f"fake/{_script(tmp_path)}", "--config", str(cfg), "--limit", "3", "--out", str(out)
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    s = json.loads((out / "summary.json").read_text())
+    assert list(s["values"]) == ["cheese_america"]  # from the YAML, not the default four sets
+    assert s["limit"] == 3 and s["epochs"] == 2  # the flag won; the YAML filled the rest
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["config"]["limit"] == 3 and man["config"]["items"] == ["cheese_america"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("itemz: [america]\n")
+    r = msm_cli("eval", "fake", "--config", str(bad), "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "itemz" in r.stderr and not (tmp_path / "o").exists()
+
+
+def test_eval_manifest_records_what_was_evaluated_and_is_written_last(tmp_path, tiny_model_dir):
+    import shutil
+
+    from msm.evals.run import EvalConfig, run_eval
+    from msm.package_data import data_hashes
+
+    model = tmp_path / "ckpt" / "model"
+    shutil.copytree(tiny_model_dir, model)
+    trained = {"stage": "train-aft", "weights_hash": "abc", "base": "embedded"}
+    (model.parent / "manifest.json").write_text(json.dumps(trained))
+    out = tmp_path / "ev"
+    out.mkdir()
+    (out / "manifest.json").write_text('{"stage": "eval", "stale": true}')
+    cfg = EvalConfig(model=f"hf/{model}", items=["cheese_america"], limit=2)
+    run_eval(cfg, out, echo=lambda s: None)
+    man = json.loads((out / "manifest.json").read_text())
+    assert "stale" not in man and man["stage"] == "eval"
+    assert man["model_lineage"]["weights_hash"] == "abc"  # the checkpoint's own manifest
+    assert man["config"] == cfg.model_dump()
+    assert (
+        man["package_data"] == data_hashes("eval", [cfg.model]) and "evals" in man["package_data"]
+    )
+    assert man["task_versions"] == {
+        "values": json.loads((out / "summary.json").read_text())["task_versions"]["values"]
+    }
+    assert (out / "manifest.json").stat().st_mtime_ns >= (out / "summary.json").stat().st_mtime_ns
+
+
+def test_eval_config_checks_fail_before_any_model_loads(tmp_path):
+    from msm.evals.run import EvalConfig, run_eval
+
+    cases = {
+        "unknown suite": EvalConfig(model="no-such-provider/x", suite="nope"),
+        "--epochs must be at least 1": EvalConfig(model="no-such-provider/x", epochs=0),
+        "--temperature must be 0 or more": EvalConfig(
+            model="no-such-provider/x", temperature=math.nan
+        ),
+        "needs --grader": EvalConfig(model="no-such-provider/x", suite="agentic"),
+    }
+    for message, cfg in cases.items():
+        with pytest.raises(MsmError, match=message):
+            run_eval(cfg, tmp_path / "o")
+    assert not (tmp_path / "o").exists()

@@ -96,6 +96,7 @@ def test_editing_package_data_reruns_exactly_the_nodes_that_use_it(
 ):
     import shutil
 
+    from msm import package_data
     from msm.experiment import plan as plan_mod
 
     text = tiny_yaml(
@@ -107,7 +108,7 @@ def test_editing_package_data_reruns_exactly_the_nodes_that_use_it(
     exp = load_experiment(_write(tmp_path, text))
     data = tmp_path / "data"
     shutil.copytree(Path(plan_mod.__file__).parents[1] / "data", data)
-    monkeypatch.setattr(plan_mod, "_data_root", lambda: data)
+    monkeypatch.setattr(package_data, "_data_root", lambda: data)
     before = {n.id: n.hash for n in build_plan(exp)}
     assert before == {n.id: n.hash for n in build_plan(exp)}  # stable
     target = data / edited

@@ -7,9 +7,7 @@ from typing import Annotated
 
 import typer
 
-from msm.cli._common import (
-    app,
-)
+from msm.cli._common import _explicit_params, app
 
 
 @app.command("eval")
@@ -71,28 +69,20 @@ def eval_cmd(
         int | None,
         typer.Option("--max-tokens", help="agentic answer length (2048; 512 for local models)."),
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="YAML with EvalConfig fields (flags override it)."),
+    ] = None,
 ) -> None:
     """Evaluate a model with msm's Inspect tasks; writes summary.json and Inspect logs."""
-    from msm.evals.run import run_eval
+    flags = dict(locals())
+    for k in ("out", "config"):
+        flags.pop(k)
+    from msm.config_io import build_config
+    from msm.evals.run import EvalConfig, run_eval
 
-    run_eval(
-        model,
-        suite,
-        out,
-        items=items,
-        questions=questions,
-        grader=grader,
-        limit=limit,
-        epochs=epochs,
-        scenarios=scenarios,
-        goals=goals,
-        urgency=urgency,
-        scratchpad=scratchpad,
-        model_name=model_name,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        echo=typer.echo,
-    )
+    cfg = build_config(EvalConfig, config, flags, _explicit_params() | {"model"})
+    run_eval(cfg, out, echo=typer.echo)
     typer.echo(f"eval: summary -> {out / 'summary.json'}")
 
 

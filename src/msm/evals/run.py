@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from msm.errors import MsmError
+from msm.evals.config import DEFAULT_VALUE_SETS, SUITES, EvalConfig
 from msm.fsutil import atomic_write_json
+from msm.manifest import read_manifest, retract_manifest, write_manifest
 
-SUITES = ("agentic", "values", "spec_qa", "capability")
-NEEDS_GRADER = ("agentic", "spec_qa")
-DEFAULT_VALUE_SETS = ("america", "affordability", "cheese_america", "cheese_affordability")
+__all__ = ["SUITES", "EvalConfig", "run_eval"]
 
 
 def _inspect_model(name: str) -> Any:
@@ -64,25 +64,14 @@ def _scored(log: Any, what: str) -> tuple[list[tuple[dict[str, Any], Any]], int]
     return pairs, errored
 
 
-def run_eval(
-    model: str,
-    suite: str,
-    out: Path,
-    items: list[str] | None = None,
-    questions: str = "equanimity",
-    grader: str | None = None,
-    limit: int | None = None,
-    epochs: int = 1,
-    scenarios: list[str] | None = None,
-    goals: list[str] | None = None,
-    urgency: str = "replacement",
-    scratchpad: bool = True,
-    model_name: str | None = None,
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-    echo: Any = print,
-) -> dict[str, Any]:
-    """Run ``suite`` against ``model``; Inspect logs in ``out/logs``, summary in ``out``."""
+def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, Any]:
+    """Run ``cfg``'s suites against ``cfg.model``: Inspect logs in ``out/logs``,
+    ``summary.json``, and ``manifest.json`` written last (what was evaluated, with what).
+
+    Example::
+
+        summary = run_eval(EvalConfig(model="embedded", items=["america"]), "runs/eval")
+    """
     from inspect_ai import eval as inspect_eval
 
     from msm.evals.agentic import (
@@ -97,42 +86,28 @@ def run_eval(
     from msm.evals.values import summarise_values, values
     from msm.llm.names import resolve_model
 
-    names = [s.strip() for s in suite.split(",") if s.strip()]
-    for s in names or [suite]:
-        if s not in (*SUITES, "all"):
-            raise MsmError(f"unknown suite {s!r}: use one of {', '.join(SUITES)}, all")
-    if epochs < 1:
-        raise MsmError(f"--epochs must be at least 1, got {epochs}")
-    if limit is not None and limit < 1:
-        raise MsmError(f"--limit must be at least 1, got {limit}")
-    if max_tokens is not None and max_tokens < 1:
-        raise MsmError(f"--max-tokens must be at least 1, got {max_tokens}")
-    if temperature is not None and not temperature >= 0:  # also catches NaN
-        raise MsmError(f"--temperature must be 0 or more, got {temperature}")
-    run = list(SUITES) if "all" in names else [s for s in SUITES if s in names]
+    out = Path(out)
+    run = cfg.check()
     if out.exists() and not out.is_dir():
         raise MsmError(f"--out must be a directory, but {out} is a file")
     if not out.parent.is_dir():
         raise MsmError(f"output parent folder does not exist: {out.parent}")
-    for s in NEEDS_GRADER:
-        if s in run and not grader:
-            raise MsmError(
-                f"the {s} suite needs --grader MODEL (no default grader is chosen for you)"
-            )
+    model, grader, epochs, limit = cfg.model, cfg.grader, cfg.epochs, cfg.limit
+    temperature, max_tokens = cfg.temperature, cfg.max_tokens
     # build everything that can fail on bad input before loading any model
     local = resolve_model(model, check=False).provider in ("embedded", "hf")
-    sets = list(items or DEFAULT_VALUE_SETS)
+    sets = list(cfg.items or DEFAULT_VALUE_SETS)
     tasks: list[tuple[str, Any]] = []
     if "agentic" in run:
         tasks.append(
             (
                 "agentic/grid",
                 agentic(
-                    scenarios=list(scenarios or SCENARIOS),
-                    goals=list(goals or DEFAULT_GOALS),
-                    urgency=urgency,
-                    scratchpad=scratchpad,
-                    model_name=model_name or UPSTREAM_NAME,
+                    scenarios=list(cfg.scenarios or SCENARIOS),
+                    goals=list(cfg.goals or DEFAULT_GOALS),
+                    urgency=cfg.urgency,
+                    scratchpad=cfg.scratchpad,
+                    model_name=cfg.model_name or UPSTREAM_NAME,
                     temperature=0.7 if temperature is None else temperature,
                     # a 135M local model on a CPU cannot afford paper-length answers
                     max_tokens=max_tokens or (512 if local else 2048),
@@ -144,12 +119,12 @@ def run_eval(
         n_tok = 1 if local else 8
         tasks += [(f"values/{s}", values(items=s, max_tokens=n_tok)) for s in sets]
     if "spec_qa" in run:
-        tasks.append((f"spec_qa/{questions}", spec_qa(questions=questions)))
+        tasks.append((f"spec_qa/{cfg.questions}", spec_qa(questions=cfg.questions)))
     ppl_path = local_model_path(model) if "capability" in run else None
     summary: dict[str, Any] = {
         "model": model,
         "grader": grader,
-        "suite": suite,
+        "suite": cfg.suite,
         "epochs": epochs,
         "limit": limit,
         "task_versions": {name.split("/")[0]: t.version for name, t in tasks},
@@ -188,8 +163,32 @@ def run_eval(
         res = perplexity(ppl_path, heldout_text())
         summary["capability"] = res
         echo(f"capability: perplexity {res['perplexity']:.2f} over {res['tokens']} held-out tokens")
+    retract_manifest(out)  # a rerun's files are not vouched for until the new manifest
     atomic_write_json(out / "summary.json", _clean(summary))
+    write_manifest(out, "eval", **_manifest_fields(cfg, summary))
     return summary
+
+
+def _manifest_fields(cfg: EvalConfig, summary: dict[str, Any]) -> dict[str, Any]:
+    """What was evaluated, with what: config, model lineage, package data, versions."""
+    from importlib.metadata import version
+
+    from msm.llm.names import resolve_model
+    from msm.package_data import data_hashes
+
+    lineage = None
+    resolved = resolve_model(cfg.model, check=False)
+    folder = resolved.model_args.get("model_path") if resolved.model_args else None
+    if isinstance(folder, str):
+        lineage = read_manifest(Path(folder)) or read_manifest(Path(folder).parent)
+    return {
+        "config": cfg.model_dump(),
+        "model_lineage": lineage,
+        "grader": cfg.grader,
+        "package_data": data_hashes("eval", [cfg.model, cfg.grader]),
+        "task_versions": summary.get("task_versions", {}),
+        "versions": {"inspect_ai": version("inspect_ai")},
+    }
 
 
 def _report(name: str, kind: str, res: dict[str, Any], echo: Any) -> None:

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from msm.errors import MsmError
+from msm.evals.config import SUITES
 
 CONDITIONS = (
     "base",
@@ -39,7 +40,6 @@ CONDITIONS = (
 )
 NEEDS_MSM = {c for c in CONDITIONS if c.startswith("msm")}
 NEEDS_AFT = {c for c in CONDITIONS if "aft" in c}
-SUITES = ("agentic", "values", "spec_qa", "capability")
 
 
 class _Strict(BaseModel):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from msm.experiment.config import Experiment
+from msm.package_data import data_hashes
 
 AFT_FILE = {
     "aft_only": None,  # cot.jsonl for chat data, stripped.jsonl for preference data
@@ -46,55 +47,6 @@ class Node:
 def _hash(kind: str, params: dict[str, Any], deps: list[str]) -> str:
     blob = json.dumps({"kind": kind, "params": params, "deps": deps}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
-
-
-# package data (under msm/data/) that each node kind's output depends on
-_DATA_USED = {
-    "corpus": ("prompts/docgen",),
-    "aftdata": ("prompts/aftgen",),
-    "eval": ("evals",),
-}
-# what the fake model answers from, when a node's LLM is the fake model
-_FAKE_SCRIPTS = {"corpus": "fake/docgen.yaml", "aftdata": "fake/aftgen.yaml", "eval": "fake"}
-
-
-def _data_sha(folder: str) -> str:
-    """sha256 over the names and bytes of a package-data file, or of every file under a
-    package-data folder (``msm/data/<folder>``)."""
-    from importlib.abc import Traversable
-
-    h = hashlib.sha256()
-
-    def walk(node: Traversable, rel: str) -> None:
-        for child in sorted(node.iterdir(), key=lambda c: c.name):
-            name = f"{rel}/{child.name}"
-            if child.is_dir():
-                walk(child, name)
-            elif child.is_file() and not child.name.endswith((".pyc", ".pyo")):
-                h.update(name.encode("utf-8") + b"\0" + child.read_bytes() + b"\0")
-
-    root = _data_root().joinpath(folder)
-    if root.is_file():
-        h.update(root.read_bytes())
-    else:
-        walk(root, folder)
-    return h.hexdigest()
-
-
-def _data_root() -> Any:
-    from importlib import resources
-
-    return resources.files("msm").joinpath("data")
-
-
-def data_hashes(kind: str, models: list[str | None]) -> dict[str, str]:
-    """Hashes of the package data a node of ``kind`` reads; ``models``: the LLMs it calls."""
-    folders = list(_DATA_USED.get(kind, ()))
-    if kind in _FAKE_SCRIPTS and any(
-        m and m.split(":", 1)[0].split("/", 1)[0] == "fake" for m in models
-    ):
-        folders.append(_FAKE_SCRIPTS[kind])
-    return {f: _data_sha(f) for f in folders}
 
 
 def _spec_sha(spec: str) -> str:

@@ -286,7 +286,7 @@ def _execute(exp: Experiment, run: Path, node: Node, by_id: dict[str, Node], ech
             if isinstance(loss, float):
                 echo(f"        {man.get('tokens_seen')} tokens, final loss {loss:.4f}")
     elif node.kind == "eval":
-        from msm.evals.run import run_eval
+        from msm.evals.run import EvalConfig, run_eval
 
         engine = p.get("engine", "hf")
         model = (
@@ -294,10 +294,9 @@ def _execute(exp: Experiment, run: Path, node: Node, by_id: dict[str, Node], ech
             if not node.deps
             else model_ref(run / by_id[node.deps[0]].path, engine)
         )
-        run_eval(
-            model,
-            ",".join(p["suites"]),
-            path,
+        ecfg = EvalConfig(
+            model=model,
+            suite=",".join(p["suites"]),
             items=p["items"],
             questions=p["questions"],
             grader=p["grader"],
@@ -310,8 +309,8 @@ def _execute(exp: Experiment, run: Path, node: Node, by_id: dict[str, Node], ech
             temperature=p["temperature"],
             max_tokens=p["max_tokens"],
             model_name=exp.model_name if exp.model_name != "the assistant" else None,
-            echo=lambda s: echo(f"        {s}"),
         )
+        run_eval(ecfg, path, echo=lambda s: echo(f"        {s}"))
     else:  # pragma: no cover - plan only makes the kinds above
         raise MsmError(f"unknown node kind {node.kind}")
 

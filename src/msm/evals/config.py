@@ -1,0 +1,66 @@
+"""``EvalConfig``: what ``msm eval`` (and each eval node of ``msm run``) evaluates, and how.
+
+Same layering as the other stages: the defaults here, then the flags (the CLI
+passes only what was typed; ``msm run`` fills it from the experiment's
+``eval:`` section). ``check()`` turns bad values into one-line errors before
+any model loads.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from msm.errors import MsmError
+
+SUITES = ("agentic", "values", "spec_qa", "capability")
+NEEDS_GRADER = ("agentic", "spec_qa")
+DEFAULT_VALUE_SETS = ("america", "affordability", "cheese_america", "cheese_affordability")
+
+
+class EvalConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model: str = Field(description="embedded, hf/<folder>, fake or fake/<script>, an API model")
+    suite: str = Field("values", description="agentic | values | spec_qa | capability | all")
+    items: list[str] | None = Field(
+        None, description="value item sets or JSONL files; default: every bundled set"
+    )
+    questions: str = Field("equanimity", description="spec QA question set or JSONL file")
+    grader: str | None = Field(None, description="grader model (agentic and spec_qa)")
+    limit: int | None = Field(None, description="at most N samples per task")
+    epochs: int = Field(1, description="samples per item (the paper: 300 for agentic)")
+    scenarios: list[str] | None = Field(None, description="agentic scenarios; default all")
+    goals: list[str] | None = Field(None, description="agentic goal conditions TYPE-VALUE")
+    urgency: str = Field("replacement", description="agentic: replacement | restriction | none")
+    scratchpad: bool = Field(True, description="agentic: offer a scratchpad")
+    model_name: str | None = Field(None, description="agentic: the agent's name in prompts")
+    temperature: float | None = Field(None, description="agentic sampling temperature (0.7)")
+    max_tokens: int | None = Field(
+        None, description="agentic answer length (2048; 512 for local models)"
+    )
+
+    def suites(self) -> list[str]:
+        """The suites to run, in their fixed order; unknown names are an error."""
+        names = [s.strip() for s in self.suite.split(",") if s.strip()]
+        for s in names or [self.suite]:
+            if s not in (*SUITES, "all"):
+                raise MsmError(f"unknown suite {s!r}: use one of {', '.join(SUITES)}, all")
+        return list(SUITES) if "all" in names else [s for s in SUITES if s in names]
+
+    def check(self) -> list[str]:
+        """Every check that needs no model; returns the suites to run."""
+        run = self.suites()
+        if self.epochs < 1:
+            raise MsmError(f"--epochs must be at least 1, got {self.epochs}")
+        if self.limit is not None and self.limit < 1:
+            raise MsmError(f"--limit must be at least 1, got {self.limit}")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise MsmError(f"--max-tokens must be at least 1, got {self.max_tokens}")
+        if self.temperature is not None and not self.temperature >= 0:  # also catches NaN
+            raise MsmError(f"--temperature must be 0 or more, got {self.temperature}")
+        for s in NEEDS_GRADER:
+            if s in run and not self.grader:
+                raise MsmError(
+                    f"the {s} suite needs --grader MODEL (no default grader is chosen for you)"
+                )
+        return run
