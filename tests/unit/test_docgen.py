@@ -12,10 +12,10 @@ import pytest
 
 from msm.docgen import DocgenConfig, run_docgen
 from msm.docgen.filters import check_document, extract_document
-from msm.docgen.units import normalise_for_match, quote_in_spec, structure_units
 from msm.errors import MsmError
 from msm.llm.fake import FakeRule, FakeScript, builtin_script
 from msm.spec import load_spec
+from msm.spec_units import normalise_for_match, quote_in_spec, structure_units
 from tests.conftest import run_msm
 
 HELPERS = Path(__file__).resolve().parents[1] / "helpers"

@@ -20,13 +20,13 @@ from pydantic import BaseModel
 
 from msm.aftgen.config import AftgenConfig
 from msm.aftgen.think import strip_think
-from msm.docgen.units import Unit, item_id, structure_units
 from msm.embed import dedup_texts
 from msm.errors import LLMCallError, MsmError
 from msm.listgen import ListCollector
 from msm.llm import JsonParser, UsageMeter
 from msm.prompts import prompt_hash, render
 from msm.spec import Spec, approx_token_counts, load_spec
+from msm.spec_units import Unit, item_id, structure_units
 from msm.specs_builtin import resolve_spec_path
 from msm.stagellm import stage_llms
 

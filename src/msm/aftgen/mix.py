@@ -2,61 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Any
 
 from msm.errors import MsmError
+from msm.records import read_jsonl, to_messages
 
 MAX_MIX_BYTES = 2 * 1024**3
-
-
-def _to_messages(obj: Any) -> list[dict[str, str]] | None:
-    """Accept TRL messages format, or prompt/response and instruction/output pairs."""
-    if isinstance(obj, dict) and isinstance(obj.get("messages"), list):
-        msgs = obj["messages"]
-        ok = all(
-            isinstance(m, dict)
-            and m.get("role") in ("system", "user", "assistant")
-            and isinstance(m.get("content"), str)
-            for m in msgs
-        )
-        if ok and msgs and msgs[-1]["role"] == "assistant":
-            return [{"role": m["role"], "content": m["content"]} for m in msgs]
-        return None
-    for q, a in (("prompt", "response"), ("instruction", "output"), ("prompt", "completion")):
-        if isinstance(obj, dict) and isinstance(obj.get(q), str) and isinstance(obj.get(a), str):
-            return [{"role": "user", "content": obj[q]}, {"role": "assistant", "content": obj[a]}]
-    return None
 
 
 def read_mix(path: str | Path) -> list[list[dict[str, str]]]:
     """Read an instruction-tuning JSONL file; one clear error for a wrong format."""
     p = Path(path)
-    if not p.is_file():
-        raise MsmError(f"mix file not found (or not a file): {p}")
-    if p.stat().st_size > MAX_MIX_BYTES:
-        raise MsmError(f"mix file is too large: {p}")
     rows = []
-    try:
-        with p.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise MsmError(f"{p}:{lineno}: not valid JSON ({e.msg})") from e
-                msgs = _to_messages(obj)
-                if msgs is None:
-                    raise MsmError(
-                        f"{p}:{lineno}: expected {{'messages': [...]}} ending with an assistant "
-                        "turn, or prompt/response or instruction/output fields"
-                    )
-                rows.append(msgs)
-    except UnicodeDecodeError as e:
-        raise MsmError(f"mix file is not valid UTF-8: {p}") from e
+    for lineno, obj in read_jsonl(p, "mix file", max_bytes=MAX_MIX_BYTES):
+        msgs = to_messages(obj)
+        if msgs is None:
+            raise MsmError(
+                f"{p}:{lineno}: expected {{'messages': [...]}} ending with an assistant "
+                "turn, or prompt/response or instruction/output fields"
+            )
+        rows.append(msgs)
     if not rows:
         raise MsmError(f"mix file has no examples: {p}")
     return rows

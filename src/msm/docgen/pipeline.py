@@ -26,14 +26,6 @@ from pydantic import BaseModel
 from msm.docgen.catalogue import pick_genres
 from msm.docgen.config import DocgenConfig
 from msm.docgen.filters import check_document, extract_document, trim_to_sentence
-from msm.docgen.units import (
-    MIN_UNIT_WORDS,
-    Unit,
-    item_id,
-    normalise_for_match,
-    quote_in_spec,
-    structure_units,
-)
 from msm.errors import LLMCallError, MsmError
 from msm.listgen import ListCollector, clean_item
 from msm.llm import (
@@ -42,6 +34,14 @@ from msm.llm import (
 )
 from msm.prompts import prompt_hash, render
 from msm.spec import Spec, approx_token_counts, load_spec
+from msm.spec_units import (
+    MIN_UNIT_WORDS,
+    Unit,
+    item_id,
+    normalise_for_match,
+    quote_in_spec,
+    structure_units,
+)
 from msm.specs_builtin import resolve_spec_path
 from msm.stagellm import stage_llms
 from msm.think import strip_reasoning

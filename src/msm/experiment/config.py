@@ -25,21 +25,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from msm.conditions import CONDITIONS, NEEDS_AFT, NEEDS_MSM
 from msm.errors import MsmError
 from msm.evals.config import SUITES
-
-CONDITIONS = (
-    "base",
-    "msm_only",
-    "aft_only",
-    "msm_aft",
-    "aft_cot",
-    "msm_aft_cot",
-    "aft_stripped",
-    "msm_aft_stripped",
-)
-NEEDS_MSM = {c for c in CONDITIONS if c.startswith("msm")}
-NEEDS_AFT = {c for c in CONDITIONS if "aft" in c}
 
 
 class _Strict(BaseModel):

@@ -19,9 +19,9 @@ LIST_OUTPUT_TOKENS = 150
 
 def _corpus(node: Node) -> dict[str, Any]:
     from msm.docgen import DocgenConfig
-    from msm.docgen.units import structure_units
     from msm.llm.usage import cost_usd
     from msm.spec import load_spec
+    from msm.spec_units import structure_units
     from msm.specs_builtin import resolve_spec_path
 
     p = node.params

@@ -30,7 +30,7 @@ def read_stage_data(cfg: TrainConfig) -> tuple[list[Any], list[Any]]:
         texts = read_documents(cfg.data)
         mix_texts: list[str] = []
         if cfg.mix:
-            from msm.train.data import read_jsonl
+            from msm.records import read_jsonl
 
             for lineno, obj in read_jsonl(cfg.mix, "mix file"):
                 if isinstance(obj, dict) and isinstance(obj.get("text"), str):

@@ -19,17 +19,16 @@ document every token is predicted exactly once.
 from __future__ import annotations
 
 import bisect
-import json
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from msm.errors import MsmError
+from msm.records import read_jsonl, to_messages
 
 IGNORE = -100
-MAX_DATA_BYTES = 8 * 1024**3
 
 
 @dataclass
@@ -72,26 +71,6 @@ class Row:
         return sum(1 for x in self.labels if x != IGNORE)
 
 
-def read_jsonl(path: str | Path, what: str) -> Iterator[tuple[int, Any]]:
-    """(line number, object) for each non-blank line; one clear error for bad input."""
-    p = Path(path)
-    if not p.is_file():
-        raise MsmError(f"{what} not found (or not a file): {p}")
-    if p.stat().st_size > MAX_DATA_BYTES:
-        raise MsmError(f"{what} is too large (> 8 GiB): {p}")
-    try:
-        with p.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield lineno, json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise MsmError(f"{p}:{lineno}: not valid JSON ({e.msg})") from e
-    except UnicodeDecodeError as e:
-        raise MsmError(f"{what} is not valid UTF-8: {p}") from e
-
-
 def read_documents(path: str | Path) -> list[str]:
     """Texts of a docgen ``documents.jsonl`` (or any JSONL of ``{"text": ...}``)."""
     texts = []
@@ -108,11 +87,9 @@ def read_documents(path: str | Path) -> list[str]:
 
 def read_chats(path: str | Path) -> list[list[dict[str, str]]]:
     """Conversations of an aftgen ``cot.jsonl``/``stripped.jsonl`` (TRL messages format)."""
-    from msm.aftgen.mix import _to_messages
-
     rows = []
     for lineno, obj in read_jsonl(path, "AFT data file"):
-        msgs = _to_messages(obj)
+        msgs = to_messages(obj)
         if msgs is None:
             raise MsmError(
                 f"{path}:{lineno}: expected {{'messages': [...]}} with user/assistant turns "
