@@ -288,8 +288,8 @@ def test_eval_engine_names_the_served_model(tmp_path):
     from msm.experiment.plan import base_ref, model_ref
 
     node = tmp_path / "nodes" / "aft" / "x"
-    assert model_ref(node) == f"hf/{(node / 'model').resolve()}"
+    assert model_ref(node) == str(node.resolve())  # the checkpoint folder: no string round trip
     assert model_ref(node, "vllm") == f"vllm/{(node / 'model').resolve()}"
     assert base_ref("embedded", "vllm") == "embedded"
     assert base_ref("Qwen/Qwen3-32B", "vllm") == "vllm/Qwen/Qwen3-32B"
-    assert base_ref(str(tmp_path)) == f"hf/{tmp_path.resolve()}"
+    assert base_ref(str(tmp_path)) == str(tmp_path.resolve())

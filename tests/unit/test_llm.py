@@ -255,6 +255,32 @@ def test_model_names_resolve_and_fail_clearly(monkeypatch, tmp_path):
         resolve_model("fake/missing.yaml")
 
 
+def test_one_resolver_names_folders_and_checkpoints(tmp_path):
+    """A path names a model directly: an HF folder, or an msm checkpoint (its model/)."""
+    hf = tmp_path / "hf"
+    hf.mkdir()
+    (hf / "config.json").write_text("{}")
+    ckpt = tmp_path / "ckpt"
+    (ckpt / "model").mkdir(parents=True)
+    (ckpt / "model" / "config.json").write_text("{}")
+    (ckpt / "manifest.json").write_text(json.dumps({"stage": "train-aft"}))
+    for name, folder in [
+        (str(hf), hf),
+        (f"hf/{hf}", hf),
+        (str(ckpt), ckpt / "model"),
+        (f"hf/{ckpt}", ckpt / "model"),
+    ]:
+        r = resolve_model(name)
+        assert (r.provider, r.local, r.model_args["model_path"]) == ("hf", True, str(folder))
+        assert r.name == name  # the user's name is what store keys and manifests record
+    # a checkpoint trained without a merged model, and a folder that is no model, fail clearly
+    (ckpt / "model" / "config.json").unlink()
+    with pytest.raises(MsmError, match="nor an msm training checkpoint"):
+        resolve_model(str(ckpt))
+    with pytest.raises(MsmError, match="model folder not found"):
+        resolve_model(str(tmp_path / "missing"))
+
+
 def test_api_keys_never_reach_the_store(tmp_path, monkeypatch):
     sentinel = "sk-SENTINEL-do-not-store-8c1f"
     monkeypatch.setenv("OPENAI_API_KEY", sentinel)

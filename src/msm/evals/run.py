@@ -15,15 +15,9 @@ __all__ = ["SUITES", "EvalConfig", "run_eval"]
 
 
 def _inspect_model(name: str) -> Any:
-    from inspect_ai.model import get_model
+    from msm.llm.names import get_inspect_model
 
-    import msm.llm.fake  # noqa: F401  (registers msm-fake)
-    import msm.llm.local  # noqa: F401  (registers msm-local)
-    from msm.llm.names import redact_url_credentials_in_logs, resolve_model
-
-    r = resolve_model(name)
-    redact_url_credentials_in_logs()
-    return get_model(r.inspect_name, memoize=False, **r.model_args)
+    return get_inspect_model(name)
 
 
 def _clean(x: Any) -> Any:

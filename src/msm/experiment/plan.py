@@ -199,15 +199,18 @@ def build_plan(exp: Experiment) -> list[Node]:
 
 
 def model_ref(path: Path, engine: str = "hf") -> str:
-    """The eval model name for a finished training node folder."""
-    return f"{engine}/{(path / 'model').resolve()}"
+    """The eval model name for a finished training node folder: the folder itself (msm's
+    local engine reads a checkpoint's ``model/``), or ``vllm/`` + its merged model."""
+    if engine == "vllm":
+        return f"vllm/{(path / 'model').resolve()}"
+    return str(path.resolve())
 
 
 def base_ref(base: str, engine: str = "hf") -> str:
     """The eval model name for the experiment's base model."""
     p = Path(base).expanduser()
     if p.is_dir():
-        return f"{engine}/{p.resolve()}"
+        return f"vllm/{p.resolve()}" if engine == "vllm" else str(p.resolve())
     if engine == "vllm" and base != "embedded" and "/" in base and not base.startswith("vllm/"):
         return f"vllm/{base}"  # a hub id served by vLLM
     return base

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from msm.errors import LLMCallError, MsmError
 from msm.llm.answers import completion_text, failure_reason, root_cause
-from msm.llm.names import ResolvedModel, resolve_model
+from msm.llm.names import ResolvedModel, get_inspect_model, resolve_model
 from msm.llm.store import ResultStore
 from msm.llm.structured import ParseError, Parser
 from msm.llm.usage import UsageMeter
@@ -178,34 +178,17 @@ class LLM:
     def inspect_model(self) -> Any:
         """The underlying Inspect ``Model`` (created on first use)."""
         if self._model is None:
-            from inspect_ai.model import GenerateConfig, get_model
+            from inspect_ai.model import GenerateConfig
 
-            import msm.llm.fake  # noqa: F401  (registers msm-fake)
-            import msm.llm.local  # noqa: F401  (registers msm-local)
-            from msm.llm.names import redact_url_credentials_in_logs
-
-            redact_url_credentials_in_logs()
             cfg = GenerateConfig(
                 max_retries=self.access.max_retries,
                 attempt_timeout=int(max(1, self.access.timeout_s)),
                 max_connections=self.access.max_concurrency,
                 batch=True if self.access.batch else None,
             )
-            try:
-                self._model = get_model(
-                    self.resolved.inspect_name,
-                    config=cfg,
-                    base_url=self.access.base_url,
-                    # one Model per LLM: Inspect's memo key drops unserialisable args
-                    # (like a fake script), which would share state between LLMs
-                    memoize=False,
-                    **self._model_args,
-                )
-            except MsmError:
-                raise
-            except (OSError, ValueError, ImportError) as e:
-                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                raise MsmError(f"cannot load model {self.name!r}: {first}") from e
+            self._model = get_inspect_model(
+                self.name, cfg, self.access.base_url, self._model_args, check=False
+            )
         return self._model
 
     def key_for(self, msgs: list[Message], gen: GenConfig, sample: int) -> str:

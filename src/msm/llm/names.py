@@ -5,6 +5,8 @@
 ``fake`` / ``fake/FILE``    deterministic scripted model (tests, dry runs);
                             ``fake:faults=0.3`` injects faults into 30% of calls
 ``hf/<id-or-path>``         a local HF folder (or cached hub id), batched
+``PATH`` (``/``, ``.``, ``~``)  a local HF folder, or an msm training checkpoint
+                            (``msm train`` output: its merged ``model/``)
 ``anthropic/<model>``       needs ``ANTHROPIC_API_KEY`` and ``pip install anthropic``
 ``openai/<model>``          needs ``OPENAI_API_KEY`` and ``pip install openai``
 ``openai-api/<svc>/<model>`` any OpenAI-compatible server (vLLM, SGLang...):
@@ -116,6 +118,39 @@ def _resolve_fake(name: str) -> ResolvedModel:
     return ResolvedModel(name, f"{FAKE_PROVIDER}/default", "fake", args, local=True)
 
 
+def model_folder(path: str | Path) -> Path | None:
+    """The Hugging Face folder a path names: the folder itself (it has ``config.json``), or
+    the merged ``model/`` of an msm training checkpoint; None when it is neither."""
+    from msm.manifest import read_manifest
+
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        return None
+    man = read_manifest(p)
+    if man is not None and str(man.get("stage", "")).startswith("train-"):
+        return p / "model" if (p / "model" / "config.json").is_file() else None
+    return p if (p / "config.json").is_file() else None
+
+
+def _resolve_folder(name: str, path_text: str, check: bool) -> ResolvedModel:
+    path = Path(path_text).expanduser()
+    folder = model_folder(path)
+    if folder is not None:
+        return ResolvedModel(
+            name, f"{LOCAL_PROVIDER}/{folder.name}", "hf", {"model_path": str(folder)}, local=True
+        )
+    if check and path.is_dir():
+        raise MsmError(
+            f"{path} is not a Hugging Face model folder (no config.json) "
+            "nor an msm training checkpoint with a model/ folder"
+        )
+    if check and path_text.startswith((".", "/", "~")):
+        raise MsmError(f"model folder not found: {path_text}")
+    return ResolvedModel(
+        name, f"{LOCAL_PROVIDER}/{path_text}", "hf", {"model_path": path_text}, local=True
+    )
+
+
 def resolve_model(name: str, base_url: str | None = None, check: bool = True) -> ResolvedModel:
     """Map a user-facing model name to an Inspect model name and args.
 
@@ -137,6 +172,8 @@ def resolve_model(name: str, base_url: str | None = None, check: bool = True) ->
         )
     if name == "fake" or name.startswith(("fake/", "fake:")):
         return _resolve_fake(name)
+    if name.startswith(("/", "./", "../", "~")):
+        return _resolve_folder(name, name, check)
     prefix, _, rest = name.partition("/")
     if not rest:
         raise MsmError(
@@ -144,18 +181,7 @@ def resolve_model(name: str, base_url: str | None = None, check: bool = True) ->
             "openai/<model>, openai-api/<service>/<model> or vllm/<model>"
         )
     if prefix == "hf":
-        path = Path(rest).expanduser()
-        if path.is_dir():
-            if check and not (path / "config.json").is_file():
-                raise MsmError(f"{path} is not a Hugging Face model folder (no config.json)")
-            return ResolvedModel(
-                name, f"{LOCAL_PROVIDER}/{path.name}", "hf", {"model_path": str(path)}, local=True
-            )
-        if check and rest.startswith((".", "/", "~")):
-            raise MsmError(f"model folder not found: {rest}")
-        return ResolvedModel(
-            name, f"{LOCAL_PROVIDER}/{rest}", "hf", {"model_path": rest}, local=True
-        )
+        return _resolve_folder(name, rest, check)
     if prefix in _API_PROVIDERS:
         var, module, pip_name = _API_PROVIDERS[prefix]
         if check:
@@ -194,3 +220,34 @@ def resolve_model(name: str, base_url: str | None = None, check: bool = True) ->
         f"unknown model provider {prefix!r} in {name!r}: use embedded, fake, hf/, anthropic/, "
         "openai/, openai-api/, vllm/ or another Inspect provider"
     )
+
+
+def get_inspect_model(
+    name: str,
+    config: Any = None,
+    base_url: str | None = None,
+    model_args: dict[str, Any] | None = None,
+    check: bool = True,
+) -> Any:
+    """The Inspect ``Model`` for an msm model name: the one way the LLM client and the evals
+    build one (msm's providers registered, URL credentials kept out of logs, one clear
+    error when it cannot load)."""
+    from inspect_ai.model import get_model
+
+    import msm.llm.fake  # noqa: F401  (registers msm-fake)
+    import msm.llm.local  # noqa: F401  (registers msm-local)
+
+    r = resolve_model(name, base_url=base_url, check=check)
+    redact_url_credentials_in_logs()
+    kwargs: dict[str, Any] = {**r.model_args, **(model_args or {})}
+    if config is not None:
+        kwargs["config"] = config
+    try:
+        # one Model per caller: Inspect's memo key drops unserialisable args (like a fake
+        # script), which would share state between callers
+        return get_model(r.inspect_name, base_url=base_url, memoize=False, **kwargs)
+    except MsmError:
+        raise
+    except (OSError, ValueError, ImportError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise MsmError(f"cannot load model {name!r}: {first}") from e
