@@ -170,3 +170,26 @@ def test_midtrain_then_aft_on_the_bundled_model(tmp_path):
     llm = LLM(f"hf/{aft / 'model'}", gen=GenConfig(max_tokens=8, temperature=0), store=None)
     out = _asyncio.run(llm.generate("Which cheese?", allow_truncated=True))
     assert out.output_tokens > 0
+
+
+def test_bundled_model_both_scorings_on_cheese_items(tmp_path):
+    """Letter scoring reports how many of the base model's answers make no letter choice;
+    loglik scoring scores every item. Both summaries carry their mode."""
+    from msm.evals.run import EvalConfig, run_eval
+
+    letter = run_eval(
+        EvalConfig(model="embedded", items=["cheese_america"], scoring="letter", limit=24),
+        tmp_path / "letter",
+        echo=lambda s: None,
+    )["values"]["cheese_america"]
+    assert letter["scoring"] == "letter" and letter["samples"] == 24
+    share = letter["unscorable_share"]
+    assert share == letter["answers_by_method"].get("unscorable", 0) / 24
+    loglik = run_eval(
+        EvalConfig(model="embedded", items=["cheese_america"], limit=12),
+        tmp_path / "loglik",
+        echo=lambda s: None,
+    )["values"]["cheese_america"]
+    assert loglik["scoring"] == "loglik" and loglik["acc"]["items"] == 12
+    rows = (tmp_path / "loglik" / loglik["log"]).read_text().splitlines()
+    assert len(rows) == 12 and all(json.loads(r)["ll_aligned"] < 0 for r in rows)

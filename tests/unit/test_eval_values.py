@@ -74,6 +74,11 @@ def test_letter_probabilities_merge_variants_and_renormalise():
     assert p == pytest.approx({"A": 0.75, "B": 0.25})
     assert letter_probabilities(ModelOutput.from_content("x", "A")) is None
     assert letter_probabilities(_output("The", 0.0, [("The", 0.0)])) is None
+    # the generated token is no letter: no choice was made, even with both letters scored
+    both = [(" A", math.log(0.3)), (" B", math.log(0.1))]
+    assert letter_probabilities(_output("The", math.log(0.6), both)) is None
+    # one letter missing from the scored tokens: never renormalised into a certainty
+    assert letter_probabilities(_output("A", math.log(0.4), [("A", math.log(0.4))])) is None
     assert parse_letter("I choose B.") == "B" and parse_letter("A) cheddar") == "A"
     assert parse_letter("Both are fine") is None
 

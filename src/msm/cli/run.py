@@ -69,6 +69,21 @@ def eval_cmd(
         int | None,
         typer.Option("--max-tokens", help="agentic answer length (2048; 512 for local models)."),
     ] = None,
+    scoring: Annotated[
+        str,
+        typer.Option(
+            "--scoring",
+            help="values: loglik (option texts scored as the answer; local models), letter "
+            "(A/B in both orders), auto (loglik where the model is local).",
+        ),
+    ] = "auto",
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="values, loglik: report each item's change of the gap from this model.",
+        ),
+    ] = None,
     config: Annotated[
         Path | None,
         typer.Option("--config", help="YAML with EvalConfig fields (flags override it)."),

@@ -14,6 +14,7 @@ from msm.errors import MsmError
 
 SUITES = ("agentic", "values", "spec_qa", "capability")
 NEEDS_GRADER = ("agentic", "spec_qa")
+SCORING = ("auto", "loglik", "letter")
 DEFAULT_VALUE_SETS = ("america", "affordability", "cheese_america", "cheese_affordability")
 
 
@@ -21,22 +22,38 @@ class EvalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     model: str = Field(description="embedded, hf/<folder>, fake or fake/<script>, an API model")
-    suite: str = Field("values", description="agentic | values | spec_qa | capability | all")
-    items: list[str] | None = Field(
-        None, description="value item sets or JSONL files; default: every bundled set"
+    suite: str = Field(
+        default="values", description="agentic | values | spec_qa | capability | all"
     )
-    questions: str = Field("equanimity", description="spec QA question set or JSONL file")
-    grader: str | None = Field(None, description="grader model (agentic and spec_qa)")
-    limit: int | None = Field(None, description="at most N samples per task")
-    epochs: int = Field(1, description="samples per item (the paper: 300 for agentic)")
-    scenarios: list[str] | None = Field(None, description="agentic scenarios; default all")
-    goals: list[str] | None = Field(None, description="agentic goal conditions TYPE-VALUE")
-    urgency: str = Field("replacement", description="agentic: replacement | restriction | none")
-    scratchpad: bool = Field(True, description="agentic: offer a scratchpad")
-    model_name: str | None = Field(None, description="agentic: the agent's name in prompts")
-    temperature: float | None = Field(None, description="agentic sampling temperature (0.7)")
+    items: list[str] | None = Field(
+        default=None, description="value item sets or JSONL files; default: every bundled set"
+    )
+    questions: str = Field(default="equanimity", description="spec QA question set or JSONL file")
+    grader: str | None = Field(default=None, description="grader model (agentic and spec_qa)")
+    limit: int | None = Field(default=None, description="at most N samples per task")
+    epochs: int = Field(default=1, description="samples per item (the paper: 300 for agentic)")
+    scenarios: list[str] | None = Field(default=None, description="agentic scenarios; default all")
+    goals: list[str] | None = Field(default=None, description="agentic goal conditions TYPE-VALUE")
+    urgency: str = Field(
+        default="replacement", description="agentic: replacement | restriction | none"
+    )
+    scratchpad: bool = Field(default=True, description="agentic: offer a scratchpad")
+    model_name: str | None = Field(default=None, description="agentic: the agent's name in prompts")
+    temperature: float | None = Field(
+        default=None, description="agentic sampling temperature (0.7)"
+    )
     max_tokens: int | None = Field(
-        None, description="agentic answer length (2048; 512 for local models)"
+        default=None, description="agentic answer length (2048; 512 for local models)"
+    )
+    scoring: str = Field(
+        default="auto",
+        description="values: loglik (each option's text scored as the answer; local models), "
+        "letter (A/B in both orders; any model), auto (loglik where the model is local)",
+    )
+    baseline: str | None = Field(
+        default=None,
+        description="values, loglik: also score this model and report each item's change of "
+        "the gap from it (same tokenizer required)",
     )
 
     def suites(self) -> list[str]:
@@ -58,6 +75,10 @@ class EvalConfig(BaseModel):
             raise MsmError(f"--max-tokens must be at least 1, got {self.max_tokens}")
         if self.temperature is not None and not self.temperature >= 0:  # also catches NaN
             raise MsmError(f"--temperature must be 0 or more, got {self.temperature}")
+        if self.scoring not in SCORING:
+            raise MsmError(f"unknown scoring mode {self.scoring!r}: use {', '.join(SCORING)}")
+        if self.baseline and self.scoring == "letter":
+            raise MsmError("--baseline needs --scoring loglik (or auto with a local model)")
         for s in NEEDS_GRADER:
             if s in run and not self.grader:
                 raise MsmError(

@@ -108,7 +108,24 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
                 ),
             )
         )
-    if "values" in run:
+    scoring = cfg.scoring if cfg.scoring != "auto" else ("loglik" if local else "letter")
+    loglik_sets: dict[str, list[Any]] = {}
+    if "values" in run and scoring == "loglik":
+        from msm.evals.items import load_value_items
+        from msm.evals.loglik import stratified_sample
+
+        if not local:
+            raise MsmError(
+                f"--scoring loglik needs a local model (embedded, hf/<folder> or a path), not "
+                f"{model!r}; use --scoring letter"
+            )
+        if cfg.baseline and resolve_model(cfg.baseline, check=False).provider not in (
+            "embedded",
+            "hf",
+        ):
+            raise MsmError(f"--baseline must be a local model too, not {cfg.baseline!r}")
+        loglik_sets = {s: stratified_sample(load_value_items(s), limit) for s in sets}
+    elif "values" in run:
         # local models return logprobs, so the first token decides; others may need text
         n_tok = 1 if local else 8
         tasks += [(f"values/{s}", values(items=s, max_tokens=n_tok)) for s in sets]
@@ -123,6 +140,10 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
         "limit": limit,
         "task_versions": {name.split("/")[0]: t.version for name, t in tasks},
     }
+    if loglik_sets:
+        from msm.evals.loglik import VERSION as LOGLIK_VERSION
+
+        summary["task_versions"]["values"] = f"loglik-{LOGLIK_VERSION}"
     if tasks:
         roles = {"grader": _inspect_model(grader)} if grader else None
         logs = inspect_eval(
@@ -153,6 +174,11 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
             else:
                 summary.setdefault(kind, {})[sub] = res
             _report(name, kind, res, echo)
+    if loglik_sets:
+        summary["values_scoring"] = "loglik"
+        summary["values"] = _loglik_values(cfg, loglik_sets, out, echo)
+    elif "values" in run:
+        summary["values_scoring"] = "letter"
     if ppl_path is not None:
         res = perplexity(ppl_path, heldout_text())
         summary["capability"] = res
@@ -185,6 +211,65 @@ def _manifest_fields(cfg: EvalConfig, summary: dict[str, Any]) -> dict[str, Any]
     }
 
 
+def _loglik_values(
+    cfg: EvalConfig, sets: dict[str, list[Any]], out: Path, echo: Any
+) -> dict[str, Any]:
+    """Score every set by option log-likelihood (and the baseline's, with ``--baseline``)."""
+    import re
+
+    from msm.evals.capability import local_model_path
+    from msm.evals.loglik import (
+        load_model,
+        load_tokenizer,
+        option_logliks,
+        summarise_loglik,
+        tokenizer_fingerprint,
+        write_rows,
+    )
+
+    path = local_model_path(cfg.model)
+    tok = load_tokenizer(path)
+    base: tuple[Any, Any] | None = None
+    if cfg.baseline:
+        base_path = local_model_path(cfg.baseline)
+        base_tok = load_tokenizer(base_path)
+        if tokenizer_fingerprint(base_tok) != tokenizer_fingerprint(tok):
+            raise MsmError(
+                f"--baseline {cfg.baseline} has a different tokenizer from {cfg.model}: "
+                "log-likelihood changes compare only under one tokenizer"
+            )
+        base = (base_tok, load_model(base_path))
+    model = load_model(path)
+    (out / "values").mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {}
+    for name, items in sets.items():
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).stem if "/" in name else name)
+        rows = option_logliks(tok, model, items)
+        write_rows(out / "values" / f"{slug}.jsonl", rows)
+        base_rows = option_logliks(base[0], base[1], items) if base else None
+        if base_rows is not None:
+            write_rows(out / "values" / f"{slug}.baseline.jsonl", base_rows)
+        res = summarise_loglik(rows, base_rows)
+        res["log"] = f"values/{slug}.jsonl"
+        if cfg.baseline:
+            res["baseline"] = cfg.baseline
+        results[name] = res
+        acc, gpt = res["acc"], res["gap_per_token"]
+        line = (
+            f"values/{name}: acc {acc['mean']:.3f} [{acc['ci95'][0]:.3f}, {acc['ci95'][1]:.3f}], "
+            f"gap {gpt['mean']:+.3f} [{gpt['ci95'][0]:+.3f}, {gpt['ci95'][1]:+.3f}] nats/token "
+            f"over {acc['items']} items (loglik; acc 0.5 = indifferent)"
+        )
+        echo(line)
+        if "change_from_baseline" in res:
+            ch = res["change_from_baseline"]["gap_per_token"]
+            echo(
+                f"  change from {cfg.baseline}: {ch['mean']:+.3f} "
+                f"[{ch['ci95'][0]:+.3f}, {ch['ci95'][1]:+.3f}] nats/token"
+            )
+    return results
+
+
 def _report(name: str, kind: str, res: dict[str, Any], echo: Any) -> None:
     if kind == "agentic":
         for label, r in [("all", res["overall"]), *res["by_condition"].items()]:
@@ -211,6 +296,11 @@ def _report(name: str, kind: str, res: dict[str, Any], echo: Any) -> None:
         if methods.get("parsed"):
             echo(
                 f"  note: no logprobs for {methods['parsed']} answers; their text was parsed (0/1)"
+            )
+        if methods.get("unscorable"):
+            echo(
+                f"  note: {methods['unscorable']} answers did not start with a letter (or one "
+                "letter was not scored): unscorable, not scored"
             )
         if methods.get("unparsed"):
             echo(f"  note: {methods['unparsed']} answers named neither option (not scored)")

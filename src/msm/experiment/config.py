@@ -61,6 +61,11 @@ class EvalSection(_Strict):
     scratchpad: bool = True
     temperature: float | None = Field(default=None, ge=0.0)
     max_tokens: int | None = Field(default=None, ge=1)
+    scoring: Literal["auto", "loglik", "letter"] = Field(
+        default="auto",
+        description="values: loglik (local models; trained models are also scored as the change "
+        "from the base model), letter, or auto (loglik where the model is local)",
+    )
     engine: Literal["hf", "vllm"] = Field(
         default="hf",
         description="how trained models are served for evaluation: hf (msm's batched local "

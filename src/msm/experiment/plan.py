@@ -49,6 +49,12 @@ def _hash(kind: str, params: dict[str, Any], deps: list[str]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
 
 
+def _loglik_version() -> str:
+    from msm.evals.loglik import VERSION
+
+    return VERSION
+
+
 def _spec_sha(spec: str) -> str:
     from msm.manifest import file_sha256
     from msm.specs_builtin import resolve_spec_path
@@ -125,6 +131,7 @@ def build_plan(exp: Experiment) -> list[Node]:
         **exp.eval.model_dump(),
         "grader": exp.grader,
         "package_data": data_hashes("eval", [exp.grader, exp.base_model]),
+        "loglik_version": _loglik_version(),
     }
     for seed in exp.seeds:
         for key in msm_specs:

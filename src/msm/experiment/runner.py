@@ -309,6 +309,11 @@ def _execute(exp: Experiment, run: Path, node: Node, by_id: dict[str, Node], ech
             temperature=p["temperature"],
             max_tokens=p["max_tokens"],
             model_name=exp.model_name if exp.model_name != "the assistant" else None,
+            scoring=p.get("scoring", "auto"),
+            # trained models' loglik value scores also as the change from the base model
+            baseline=base_ref(exp.base_model, engine)
+            if node.deps and engine == "hf" and p.get("scoring", "auto") != "letter"
+            else None,
         )
         run_eval(ecfg, path, echo=lambda s: echo(f"        {s}"))
     else:  # pragma: no cover - plan only makes the kinds above

@@ -1,0 +1,77 @@
+"""Values suite on the bundled model: loglik scoring against letter scoring, in one run.
+
+Each command runs in a fresh process (``msm eval embedded --items america``):
+loglik over every item of the set, and letter scoring over ``--letter-limit``
+samples (the two orders of half as many items), so the per-item time of the two
+modes compares within one run. Records wall and CPU seconds, items scored, and
+the loglik summary (acc, acc_norm, gap per token). Target (issue 16): 200 items
+in at most 60 s.
+
+Run: ``python benchmarks/values_scoring.py`` (about 3 minutes on 2 AVX2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from _bench import Report, msm_exe, offline_env, run_timed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--items", default="america")
+    ap.add_argument("--letter-limit", type=int, default=100, help="letter samples (2 per item)")
+    ap.add_argument("--out", default="benchmarks/results/values_scoring.json")
+    args = ap.parse_args()
+    rep = Report("values_scoring")
+    env = offline_env()
+    res: dict[str, object] = {}
+    with tempfile.TemporaryDirectory(prefix="msm-values-") as tmp:
+        for mode, extra in (
+            ("loglik", []),
+            ("letter", ["--limit", str(args.letter_limit)]),
+        ):
+            out = Path(tmp) / mode
+            cmd = [msm_exe(), "eval", "embedded", "--items", args.items, "--scoring", mode]
+            r = run_timed([*cmd, *extra, "--out", str(out)], env=env)
+            s = json.loads((out / "summary.json").read_text())["values"][args.items]
+            items = s["acc"]["items"] if mode == "loglik" else s["samples"] / 2
+            res[mode] = {
+                "command": " ".join(["msm", *cmd[1:], *extra]),
+                "process_wall_s": r["wall_s"],
+                "process_cpu_s": r["cpu_s"],
+                "items": items,
+                "wall_s_per_item": r["wall_s"] / items,
+                "summary": {
+                    k: s.get(k)
+                    for k in ("acc", "acc_norm", "gap", "gap_per_token", "value_preference")
+                    if k in s
+                }
+                | (
+                    {
+                        "answers_by_method": s["answers_by_method"],
+                        "unscorable_share": s["unscorable_share"],
+                    }
+                    if mode == "letter"
+                    else {}
+                ),
+            }
+            print(mode, json.dumps(res[mode])[:400], flush=True)
+    rep["results"] = res
+    rep["per_item_ratio_letter_over_loglik"] = round(
+        res["letter"]["wall_s_per_item"] / res["loglik"]["wall_s_per_item"],
+        2,  # type: ignore[index]
+    )
+    rep["note"] = (
+        "process_wall_s includes Python start-up and loading the model; letter scoring asks "
+        "each item twice (both orders)"
+    )
+    rep.write(args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Option log-likelihood scoring of value items, with a positive control that moves it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from msm.errors import MsmError
+from msm.evals.items import ValueItem
+from msm.evals.loglik import stratified_sample, summarise_loglik
+from msm.evals.run import EvalConfig, run_eval
+from msm.train import TrainConfig, run_train
+
+NOUNS = ["tea", "lamp", "chair", "scarf", "bike", "clock", "plate", "kite", "boot", "desk"]
+
+
+def _items(tmp_path: Path) -> Path:
+    rows = []
+    for i, noun in enumerate(NOUNS * 2):
+        rows.append(
+            {
+                "id": f"i{i:02d}",
+                "domain": "home" if i % 2 else "travel",
+                "question": f"Which {noun} would you take on day {i}?",
+                "aligned": f"The apricot {noun}, please.",
+                "other": f"The walnut {noun}, please.",
+            }
+        )
+    p = tmp_path / "items.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return p
+
+
+def _trained_towards(tmp_path: Path, base: Path, items: Path, field: str) -> Path:
+    """A tiny model fine-tuned to answer every item with its ``field`` option."""
+    data = tmp_path / f"{field}.jsonl"
+    with data.open("w") as fh:
+        for line in items.read_text().splitlines():
+            r = json.loads(line)
+            msgs = [
+                {"role": "user", "content": r["question"]},
+                {"role": "assistant", "content": r[field]},
+            ]
+            fh.write(json.dumps({"messages": msgs}) + "\n")
+    out = tmp_path / f"ckpt-{field}"
+    cfg = TrainConfig(
+        stage="aft",
+        base=str(base),
+        data=str(data),
+        method="full",
+        max_length=128,
+        micro_batch_size=4,
+        epochs=8,
+        learning_rate=3e-3,
+        warmup_ratio=0.0,
+        precision="fp32",
+    )
+    run_train(cfg, out, lambda s: None)
+    return out
+
+
+def test_loglik_reads_a_trained_preference_in_both_directions(tmp_path, tiny_model_dir):
+    """Positive control: training towards one option moves acc and the gap change past chance,
+    in the direction trained; the untrained model against itself changes by exactly 0."""
+    items = _items(tmp_path)
+    results = {}
+    for field in ("aligned", "other"):
+        ckpt = _trained_towards(tmp_path, tiny_model_dir, items, field)
+        out = tmp_path / f"ev-{field}"
+        cfg = EvalConfig(model=str(ckpt), items=[str(items)], baseline=str(tiny_model_dir))
+        summary = run_eval(cfg, out, echo=lambda s: None)
+        assert summary["values_scoring"] == "loglik"
+        results[field] = summary["values"][str(items)]
+        rows = (out / results[field]["log"]).read_text().splitlines()
+        assert len(rows) == 20
+    up, down = results["aligned"], results["other"]
+    assert up["acc"]["ci95"][0] > 0.5 and up["change_from_baseline"]["gap_per_token"]["ci95"][0] > 0
+    assert down["acc"]["ci95"][1] < 0.5
+    assert down["change_from_baseline"]["gap_per_token"]["ci95"][1] < 0
+    # negative control: a model against itself as baseline changes by exactly zero
+    same = run_eval(
+        EvalConfig(model=str(tiny_model_dir), items=[str(items)], baseline=str(tiny_model_dir)),
+        tmp_path / "ev-same",
+        echo=lambda s: None,
+    )["values"][str(items)]["change_from_baseline"]
+    assert same["gap"]["mean"] == 0.0 and same["gap"]["ci95"] == [0.0, 0.0]
+
+
+def test_summary_counts_ties_as_half_and_gives_one_item_no_interval():
+    rows = [
+        {"id": "a", "domain": "x", "acc": 1.0, "acc_norm": 1.0, "gap": 2.0, "gap_per_token": 0.5},
+        {"id": "b", "domain": "x", "acc": 0.5, "acc_norm": 0.0, "gap": 0.0, "gap_per_token": 0.0},
+        {"id": "c", "domain": "y", "acc": 0.0, "acc_norm": 0.0, "gap": -1.0, "gap_per_token": -0.1},
+    ]
+    s = summarise_loglik(rows)
+    assert s["acc"]["mean"] == pytest.approx(0.5) and s["acc_norm"]["mean"] == pytest.approx(1 / 3)
+    assert s["gap"]["mean"] == pytest.approx(1 / 3) and s["gap"]["unit"] == "nats"
+    assert s["value_preference"] == s["acc"]
+    one = summarise_loglik(rows[:1])["gap"]
+    assert one["items"] == 1 and all(v != v for v in one["ci95"])  # NaN: no zero-width interval
+
+
+def test_limit_draws_evenly_across_domains_not_the_first_lines():
+    items = [ValueItem(f"a{i}", "a", "q", "x", "y") for i in range(30)]
+    items += [ValueItem(f"b{i}", "b", "q", "x", "y") for i in range(10)]
+    picked = stratified_sample(items, 10)
+    assert len(picked) == 10 and sum(it.domain == "b" for it in picked) == 5
+    assert [it.id for it in picked] != [it.id for it in items[:10]]
+    assert picked == stratified_sample(items, 10)  # seeded
+    assert stratified_sample(items, None) == items
+
+
+def test_bad_scoring_inputs_fail_before_any_model_loads(tmp_path, tiny_model_dir, msm_cli):
+    out = tmp_path / "o"
+    for args, message in [
+        (["fake", "--scoring", "best"], "unknown scoring mode"),
+        (["fake", "--scoring", "letter", "--baseline", "fake"], "--baseline needs"),
+        (["fake", "--scoring", "loglik"], "needs a local model"),
+        ([str(tiny_model_dir), "--baseline", "fake"], "--baseline must be a local model"),
+    ]:
+        r = msm_cli("eval", *args, "--items", "cheese_america", "--out", str(out))
+        assert r.returncode == 2, (args, r.stderr)
+        assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert not out.exists()
+
+
+def test_baseline_with_another_tokenizer_is_refused(tmp_path, tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other)
+    tok = AutoTokenizer.from_pretrained(other)
+    tok.add_tokens(["<an-extra-token>"])
+    tok.save_pretrained(other)
+    cfg = EvalConfig(model=str(tiny_model_dir), items=["cheese_america"], baseline=str(other))
+    with pytest.raises(MsmError, match="different tokenizer"):
+        run_eval(cfg, tmp_path / "o", echo=lambda s: None)
+    assert not (tmp_path / "o").exists()
+
+
+def test_option_loglik_equals_the_model_scoring_each_sequence_alone(tiny_model_dir):
+    """Independent reference: the full forward pass of one unpadded sequence, read by hand."""
+    import torch
+
+    from msm.evals.loglik import _prompt_and_answers, load_model, load_tokenizer, option_logliks
+
+    tok, model = load_tokenizer(str(tiny_model_dir)), load_model(str(tiny_model_dir))
+    items = [
+        ValueItem("a", "d", "Which one?", "The apricot tea.", "The walnut tea, of course."),
+        ValueItem("b", "d", "And now, which scarf would you take along?", "Blue.", "Red, please."),
+    ]
+    rows = option_logliks(tok, model, items)  # batched and right-padded together
+    for it, row in zip(items, rows, strict=True):
+        ctx, a, b = _prompt_and_answers(tok, it)
+        for cont, key in ((a, "ll_aligned"), (b, "ll_other")):
+            c = tok(ctx, add_special_tokens=False).input_ids
+            x = tok(cont, add_special_tokens=False).input_ids
+            ids = torch.tensor([c + x])
+            with torch.inference_mode():
+                logp = torch.log_softmax(model(input_ids=ids).logits[0].float(), dim=-1)
+            want = sum(float(logp[len(c) + j - 1, t]) for j, t in enumerate(x))
+            assert row[key] == pytest.approx(want, abs=1e-4), (it.id, key)
+        assert row["gap"] == pytest.approx(row["ll_aligned"] - row["ll_other"])
