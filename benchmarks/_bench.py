@@ -45,25 +45,16 @@ def cpu_flags() -> dict[str, bool]:
 
 
 def git_rev() -> str | None:
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10)
+        return out.stdout.strip()
+
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
+        rev = git("rev-parse", "--short", "HEAD") or None
+        dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
-    rev = out.stdout.strip() or None
-    return f"{rev}+dirty" if rev and dirty.stdout.strip() else rev
+    return f"{rev}+dirty" if rev and dirty else rev
 
 
 def machine() -> dict[str, Any]:

@@ -199,12 +199,21 @@ def test_tiny_experiment_end_to_end_skip_and_report_matches_summaries(
     rep = json.loads((run / "report" / "report.json").read_text())
     # every headline number equals the one in the summary.json it names
     assert rep["aggregates"]
+    fields = {
+        "values.cheese_america": ("value_preference",),
+        "values.cheese_america.change_from_base": ("change_from_baseline", "gap_per_token"),
+    }
     for a in rep["aggregates"]:
         (src,) = a["sources"]
-        s = json.loads((run / src).read_text())
-        assert a["mean"] == pytest.approx(s["values"]["cheese_america"]["value_preference"]["mean"])
-    labels = {a["label"] for a in rep["aggregates"]}
+        s = json.loads((run / src).read_text())["values"]["cheese_america"]
+        for key in fields[a["metric"]]:
+            s = s[key]
+        assert a["mean"] == pytest.approx(s["mean"])
+    labels = {a["label"] for a in rep["aggregates"] if a["metric"] == "values.cheese_america"}
     assert labels == {"base", "aft_only", "msm_aft[pro_america]"}
+    # trained models are also read as the change from the base model (loglik scoring)
+    changed = {a["label"] for a in rep["aggregates"] if a["metric"].endswith("change_from_base")}
+    assert changed == {"aft_only", "msm_aft[pro_america]"}
     man = json.loads((run / "nodes/aft/msm_aft/pro_america/n8/s0/manifest.json").read_text())
     assert "midtrain/pro_america/s0" in json.dumps(man)  # AFT continued the MSM checkpoint
     # a rerun skips everything and gives the same numbers

@@ -200,7 +200,8 @@ def _rate_metric(name: str, block: Any, fld: str, extra: dict[str, Any]) -> Metr
 def flatten_summary(summary: Any) -> dict[str, Metric]:
     """Every metric in an ``msm eval`` summary, keyed by name.
 
-    ``values.<set>`` (value-consistent choice, higher better), ``spec_qa.<set>`` (grade,
+    ``values.<set>`` (value-consistent choice, higher better), ``values.<set>.change_from_base``
+    (loglik: per-item change of the gap from the base model, nats/token), ``spec_qa.<set>`` (grade,
     higher better), ``capability.perplexity`` (lower better, no interval),
     ``agentic.<m>`` and ``agentic.<m>@<scenario>/<goal>`` for ``m`` in classifier_verdict,
     harmful, attempt (rates, lower better). Unknown or malformed parts are skipped.
@@ -217,6 +218,16 @@ def flatten_summary(summary: Any) -> dict[str, Metric]:
                 out[name] = Metric(
                     name, _num(vp.get("mean")), _ci(vp.get("ci95")), _opt_int(vp.get("items")),
                     True, f"values.{s}.value_preference",
+                )  # fmt: skip
+            # loglik scoring of a trained model: the per-item change of the gap (nats/token)
+            # from the base model, which cancels each option's prior likelihood
+            ch = res.get("change_from_baseline") if isinstance(res, dict) else None
+            ch = ch.get("gap_per_token") if isinstance(ch, dict) else None
+            if isinstance(ch, dict):
+                name = f"values.{s}.change_from_base"
+                out[name] = Metric(
+                    name, _num(ch.get("mean")), _ci(ch.get("ci95")), _opt_int(ch.get("items")),
+                    True, f"values.{s}.change_from_baseline.gap_per_token", {"unit": "nats/token"},
                 )  # fmt: skip
     spec_qa = summary.get("spec_qa")
     if isinstance(spec_qa, dict):

@@ -44,7 +44,14 @@ def add_values(st: ReportState) -> None:
             numeric=frozenset(range(3, 3 + len(sets))) | {1},
             source_col=3 + len(sets),
             caption="Share of value-consistent choices, mean [95% interval]; 0.5 = "
-            f"indifferent, higher is better. Items per set: {n_txt}.",
+            f"indifferent, higher is better. Items per set: {n_txt}."
+            + (
+                " Columns ending in change_from_base (loglik scoring): the per-item change of "
+                "the gap log p(value-consistent) - log p(other) from the base model, in "
+                "nats/token; 0 = no change from the base model."
+                if any(m.endswith(".change_from_base") for m in sets)
+                else ""
+            ),
         )
     )
     chosen, which = st.chosen_groups()
