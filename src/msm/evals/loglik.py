@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import random
 from pathlib import Path
 from typing import Any
 
@@ -177,8 +178,6 @@ def summarise_loglik(
 
 def stratified_sample(items: list[ValueItem], n: int | None, seed: int = 0) -> list[ValueItem]:
     """At most ``n`` items, drawn evenly across domains in a seeded order (not the first n)."""
-    import random
-
     if n is None or n >= len(items):
         return items
     by_domain: dict[str, list[ValueItem]] = {}

@@ -20,6 +20,13 @@ def _inspect_model(name: str) -> Any:
     return get_inspect_model(name)
 
 
+def _runs_here(name: str) -> bool:
+    """Whether msm runs the model itself (embedded, hf/, a folder): log-likelihoods available."""
+    from msm.llm.names import resolve_model
+
+    return resolve_model(name, check=False).provider in ("embedded", "hf")
+
+
 def _clean(x: Any) -> Any:
     """JSON-safe: NaN -> None."""
     if isinstance(x, float) and math.isnan(x):
@@ -78,7 +85,6 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
     from msm.evals.capability import heldout_text, local_model_path, perplexity
     from msm.evals.spec_qa import spec_qa, summarise_spec_qa
     from msm.evals.values import summarise_values, values
-    from msm.llm.names import resolve_model
 
     out = Path(out)
     run = cfg.check()
@@ -89,7 +95,7 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
     model, grader, epochs, limit = cfg.model, cfg.grader, cfg.epochs, cfg.limit
     temperature, max_tokens = cfg.temperature, cfg.max_tokens
     # build everything that can fail on bad input before loading any model
-    local = resolve_model(model, check=False).provider in ("embedded", "hf")
+    local = _runs_here(model)
     sets = list(cfg.items or DEFAULT_VALUE_SETS)
     tasks: list[tuple[str, Any]] = []
     if "agentic" in run:
@@ -119,10 +125,7 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
                 f"--scoring loglik needs a local model (embedded, hf/<folder> or a path), not "
                 f"{model!r}; use --scoring letter"
             )
-        if cfg.baseline and resolve_model(cfg.baseline, check=False).provider not in (
-            "embedded",
-            "hf",
-        ):
+        if cfg.baseline and not _runs_here(cfg.baseline):
             raise MsmError(f"--baseline must be a local model too, not {cfg.baseline!r}")
         loglik_sets = {s: stratified_sample(load_value_items(s), limit) for s in sets}
     elif "values" in run:
@@ -144,6 +147,7 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
         from msm.evals.loglik import VERSION as LOGLIK_VERSION
 
         summary["task_versions"]["values"] = f"loglik-{LOGLIK_VERSION}"
+    retract_manifest(out)  # a rerun's files are not vouched for until the new manifest
     if tasks:
         roles = {"grader": _inspect_model(grader)} if grader else None
         logs = inspect_eval(
@@ -183,7 +187,6 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
         res = perplexity(ppl_path, heldout_text())
         summary["capability"] = res
         echo(f"capability: perplexity {res['perplexity']:.2f} over {res['tokens']} held-out tokens")
-    retract_manifest(out)  # a rerun's files are not vouched for until the new manifest
     atomic_write_json(out / "summary.json", _clean(summary))
     write_manifest(out, "eval", **_manifest_fields(cfg, summary))
     return summary
