@@ -2,7 +2,14 @@
 
 from msm.aftgen.config import AftgenConfig
 from msm.aftgen.run import run_aftgen
-from msm.aftgen.subset import make_subsets, parse_sizes
+from msm.aftgen.subset import make_subsets, parse_sizes, subset_file
 from msm.aftgen.think import strip_think
 
-__all__ = ["AftgenConfig", "make_subsets", "parse_sizes", "run_aftgen", "strip_think"]
+__all__ = [
+    "AftgenConfig",
+    "make_subsets",
+    "parse_sizes",
+    "run_aftgen",
+    "strip_think",
+    "subset_file",
+]

@@ -42,6 +42,11 @@ def _read_rows(path: Path) -> list[str]:
     return lines
 
 
+def subset_file(folder: str | Path, size: int, name: str) -> Path:
+    """Data file ``name`` (cot.jsonl, stripped.jsonl) of the size-``size`` subset."""
+    return Path(folder) / "subsets" / f"n{size}" / name
+
+
 def make_subsets(folder: str | Path, sizes: list[int], seed: int = 0) -> dict[str, Any]:
     """Write ``folder/subsets/n<size>/`` for each size; nested by construction.
 
@@ -67,7 +72,7 @@ def make_subsets(folder: str | Path, sizes: list[int], seed: int = 0) -> dict[st
     upstream = read_manifest(root)
     written = {}
     for n in sizes:
-        final = root / "subsets" / f"n{n}"
+        final = subset_file(root, n, "x").parent
         if final.exists():
             import shutil
 

@@ -10,6 +10,11 @@ from msm.errors import MsmError
 from msm.fsutil import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 
+def documents_file(folder: str | Path) -> Path:
+    """The corpus a docgen run wrote into ``folder`` (what midtraining reads)."""
+    return Path(folder) / "documents.jsonl"
+
+
 def jsonl(rows: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
 
@@ -62,5 +67,5 @@ def write_outputs(
     """Everything except the manifest (written last by the caller)."""
     for name, rows in stages.items():
         atomic_write_text(out / "stages" / f"{name}.jsonl", jsonl(rows))
-    atomic_write_text(out / "documents.jsonl", jsonl(docs))
+    atomic_write_text(documents_file(out), jsonl(docs))
     atomic_write_json(out / "stats.json", stats)

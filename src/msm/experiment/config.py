@@ -190,36 +190,44 @@ def _check_specs(exp: Experiment, where: Path) -> None:
 
 
 def _check_settings(exp: Experiment, where: Path) -> None:
-    """Validate the free-form stage settings now, not when their stage starts hours later."""
-    from msm.aftgen.config import AftgenConfig
+    """Build every stage's config now, as the plan will: bad settings fail before anything runs."""
     from msm.config_io import validation_message
-    from msm.docgen.config import DocgenConfig
-    from msm.train.config import TrainConfig
+    from msm.experiment import stages
 
     spec = next(iter(exp.specs.values()), "builtin:general")
-    names = {"model_name": exp.model_name, "provider_name": exp.provider_name}
-    # what the runner passes itself: a stage's settings may not set these again
-    checks: list[tuple[str, type[BaseModel], dict[str, Any], dict[str, Any]]] = [
-        ("corpus", DocgenConfig, exp.corpus, {"spec": spec, "model": exp.generator, **names}),
+    # what the experiment sets itself: a stage's settings may not set these again
+    checks: list[tuple[str, dict[str, Any], dict[str, Any], Any]] = [
+        (
+            "corpus",
+            exp.corpus,
+            stages.docgen_fixed(exp, spec),
+            lambda: stages.docgen_config(exp, spec),
+        )
     ]
     if exp.aft is not None:
-        fixed = {
-            "spec": exp.aft.spec,
-            "kind": exp.aft.kind,
-            "n": exp.aft.n,
-            "model": exp.aft.generator or exp.generator,
-            **names,
-        }
-        checks.append(("aft.config", AftgenConfig, exp.aft.config, fixed))
+        checks.append(
+            (
+                "aft.config",
+                exp.aft.config,
+                stages.aftgen_fixed(exp),
+                lambda: stages.aftgen_config(exp),
+            )
+        )
     for stage in ("midtrain", "aft"):
-        fixed = {"stage": stage, "base": exp.base_model, "data": "data.jsonl", "seed": 0}
-        checks.append((f"train.{stage}", TrainConfig, getattr(exp.train, stage), fixed))
-    for section, cls, settings, fixed in checks:
+        checks.append(
+            (
+                f"train.{stage}",
+                getattr(exp.train, stage),
+                stages.train_fixed(stage, 0),
+                lambda stage=stage: stages.train_config(exp, stage, 0, base=exp.base_model),
+            )
+        )
+    for section, settings, fixed, build in checks:
         for key in settings:
             if key in fixed:
                 raise MsmError(f"{where}: {section}.{key}: set by the experiment, not here")
         try:
-            cls.model_validate({**fixed, **settings})
+            build()
         except ValidationError as e:
             msg = validation_message(e, f"{where}: {section}")
             raise MsmError(msg.replace("Value error, ", "")) from None

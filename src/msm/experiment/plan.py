@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel
 
 from msm.experiment.config import Experiment
 from msm.package_data import data_hashes
@@ -30,12 +33,31 @@ AFT_FILE = {
 }
 
 
+@dataclass(frozen=True)
+class Input:
+    """A config field filled from a dependency's output: ``output(dependency folder)``."""
+
+    dep: str
+    output: Callable[[Path], str]
+
+
 @dataclass
 class Node:
+    """One stage run: its kind, its stage's own config object, and what it depends on.
+
+    ``config`` is built once, by the plan; ``inputs`` name the config fields that
+    another node's output fills in at run time (the runner calls ``bound``).
+    ``extra`` holds what shapes the output besides the config (spec text hash,
+    package data hashes, subset sizes); the hash covers config, extra and the
+    dependencies' hashes.
+    """
+
     id: str
     kind: str  # corpus | aftdata | midtrain | aft | eval
-    params: dict[str, Any]
+    config: BaseModel
     deps: list[str] = field(default_factory=list)
+    inputs: dict[str, Input] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     hash: str = ""
 
@@ -43,9 +65,39 @@ class Node:
     def path(self) -> str:
         return f"nodes/{self.id}"
 
+    def bound(self, run: Path, by_id: dict[str, Node]) -> Any:
+        """The config with every input filled from its dependency's folder under ``run``."""
+        if not self.inputs:
+            return self.config
+        update = {f: i.output(run / by_id[i.dep].path) for f, i in self.inputs.items()}
+        return self.config.model_copy(update=update)
 
-def _hash(kind: str, params: dict[str, Any], deps: list[str]) -> str:
-    blob = json.dumps({"kind": kind, "params": params, "deps": deps}, sort_keys=True, default=str)
+    def hashed(self) -> dict[str, Any]:
+        """What identifies this node's output, less its dependencies."""
+        exclude = set(self.inputs) | set(_NOT_HASHED.get(self.kind, ()))
+        return {
+            "kind": self.kind,
+            "config": self.config.model_dump(mode="json", exclude=exclude),
+            "extra": self.extra,
+        }
+
+
+# settings that do not change a node's output (how fast or where it logs, not what it makes)
+_NOT_HASHED = {
+    "midtrain": (
+        "launcher",
+        "accelerate_config",
+        "report_to",
+        "save_every",
+        "threads",
+        "log_every",
+    ),
+    "aft": ("launcher", "accelerate_config", "report_to", "save_every", "threads", "log_every"),
+}
+
+
+def _hash(node: Node, deps: list[str]) -> str:
+    blob = json.dumps({**node.hashed(), "deps": deps}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
 
 
@@ -62,23 +114,42 @@ def _spec_sha(spec: str) -> str:
     return file_sha256(resolve_spec_path(spec))
 
 
-def _judge(settings: Any) -> str | None:
-    """The judge model named in a stage's settings mapping, if any."""
-    judge = settings.get("judge") if isinstance(settings, dict) else None
-    return judge if isinstance(judge, str) else None
-
-
 def _label(cond: str, spec: str | None) -> str:
     return f"{cond}[{spec}]" if spec else cond
 
 
+def _documents(folder: Path) -> str:
+    from msm.docgen.outputs import documents_file
+
+    return str(documents_file(folder))
+
+
+def _subset(size: int, name: str) -> Callable[[Path], str]:
+    def output(folder: Path) -> str:
+        from msm.aftgen.subset import subset_file
+
+        return str(subset_file(folder, size, name))
+
+    return output
+
+
+def _folder(folder: Path) -> str:
+    return str(folder)
+
+
+def _model(engine: str) -> Callable[[Path], str]:
+    return lambda folder: model_ref(folder, engine)
+
+
 def build_plan(exp: Experiment) -> list[Node]:
     """Nodes in an order where every dependency comes first."""
+    from msm.experiment import stages
+
     nodes: list[Node] = []
     by_id: dict[str, Node] = {}
 
     def add(node: Node) -> Node:
-        node.hash = _hash(node.kind, node.params, [by_id[d].hash for d in node.deps])
+        node.hash = _hash(node, [by_id[d].hash for d in node.deps])
         nodes.append(node)
         by_id[node.id] = node
         return node
@@ -86,61 +157,59 @@ def build_plan(exp: Experiment) -> list[Node]:
     conds = exp.conditions
     msm_specs = list(exp.specs) if any(c.startswith("msm") for c in conds) else []
     for key in msm_specs:
+        dcfg = stages.docgen_config(exp, exp.specs[key])
         add(
             Node(
                 f"corpus/{key}",
                 "corpus",
-                {
-                    "spec": exp.specs[key],
-                    "spec_sha256": _spec_sha(exp.specs[key]),
-                    "model": exp.generator,
-                    "model_name": exp.model_name,
-                    "provider_name": exp.provider_name,
-                    "settings": exp.corpus,
-                    "package_data": data_hashes("corpus", [exp.generator, _judge(exp.corpus)]),
+                dcfg,
+                extra={
+                    "spec_sha256": _spec_sha(dcfg.spec),
+                    "package_data": data_hashes("corpus", [dcfg.model, dcfg.judge]),
                 },
                 meta={"spec": key},
             )
         )
     aft = exp.aft
     if aft is not None and any("aft" in c for c in conds):
-        spec_path = exp.specs.get(aft.spec, aft.spec)
+        acfg = stages.aftgen_config(exp)
         add(
             Node(
                 "aftdata",
                 "aftdata",
-                {
-                    "spec": spec_path,
-                    "spec_sha256": _spec_sha(spec_path),
-                    "kind": aft.kind,
-                    "n": aft.n,
+                acfg,
+                extra={
+                    "spec_sha256": _spec_sha(acfg.spec),
                     "sizes": exp.aft_sizes,
                     "subset_seed": aft.subset_seed,
-                    "model": aft.generator or exp.generator,
-                    "model_name": exp.model_name,
-                    "provider_name": exp.provider_name,
-                    "settings": aft.config,
-                    "package_data": data_hashes(
-                        "aftdata", [aft.generator or exp.generator, _judge(aft.config)]
-                    ),
+                    "package_data": data_hashes("aftdata", [acfg.model, acfg.judge]),
                 },
                 meta={"spec": aft.spec if aft.spec in exp.specs else None},
             )
         )
-    eval_params = {
-        **exp.eval.model_dump(),
-        "grader": exp.grader,
+    engine = exp.eval.engine
+    eval_extra = {
+        "engine": engine,
         "package_data": data_hashes("eval", [exp.grader, exp.base_model]),
         "loglik_version": _loglik_version(),
     }
+    base_eval = stages.eval_config(exp, base_ref(exp.base_model, engine), None)
+    # trained models' loglik value scores also as the change from the base model
+    baseline = (
+        base_ref(exp.base_model, engine)
+        if engine == "hf" and exp.eval.scoring != "letter"
+        else None
+    )
+    trained_eval = stages.eval_config(exp, stages.UNBOUND, baseline)
     for seed in exp.seeds:
         for key in msm_specs:
             add(
                 Node(
                     f"midtrain/{key}/s{seed}",
                     "midtrain",
-                    {"base": exp.base_model, "seed": seed, "settings": exp.train.midtrain},
+                    stages.train_config(exp, "midtrain", seed, base=exp.base_model),
                     deps=[f"corpus/{key}"],
+                    inputs={"data": Input(f"corpus/{key}", _documents)},
                     meta={"spec": key, "seed": seed},
                 )
             )
@@ -153,8 +222,10 @@ def build_plan(exp: Experiment) -> list[Node]:
                 Node(
                     "eval/" + "/".join(parts),
                     "eval",
-                    {"base": None if model_dep else exp.base_model, **eval_params},
+                    trained_eval if model_dep else base_eval,
                     deps=[model_dep] if model_dep else [],
+                    inputs={"model": Input(model_dep, _model(engine))} if model_dep else {},
+                    extra=eval_extra,
                     meta={
                         "condition": cond,
                         "label": _label(cond, spec),
@@ -180,19 +251,19 @@ def build_plan(exp: Experiment) -> list[Node]:
                 for mkey in keys:
                     for size in exp.aft_sizes:
                         parts = [cond, *([mkey] if mkey else []), f"n{size}", f"s{seed}"]
-                        deps = ["aftdata"] + ([f"midtrain/{mkey}/s{seed}"] if mkey else [])
+                        inputs = {"data": Input("aftdata", _subset(size, data_file))}
+                        if mkey:  # AFT continues the midtrained model
+                            inputs["base"] = Input(f"midtrain/{mkey}/s{seed}", _folder)
                         node = add(
                             Node(
                                 "aft/" + "/".join(parts),
                                 "aft",
-                                {
-                                    "base": None if mkey else exp.base_model,
-                                    "data_file": data_file,
-                                    "size": size,
-                                    "seed": seed,
-                                    "settings": exp.train.aft,
-                                },
-                                deps=deps,
+                                stages.train_config(
+                                    exp, "aft", seed, base=None if mkey else exp.base_model
+                                ),
+                                deps=[i.dep for i in inputs.values()],
+                                inputs=inputs,
+                                extra={"size": size, "data_file": data_file},
                                 meta={
                                     "condition": cond,
                                     "spec": mkey,
@@ -209,7 +280,9 @@ def model_ref(path: Path, engine: str = "hf") -> str:
     """The eval model name for a finished training node folder: the folder itself (msm's
     local engine reads a checkpoint's ``model/``), or ``vllm/`` + its merged model."""
     if engine == "vllm":
-        return f"vllm/{(path / 'model').resolve()}"
+        from msm.train.checkpoint import trained_model_dir
+
+        return f"vllm/{trained_model_dir(path).resolve()}"
     return str(path.resolve())
 
 

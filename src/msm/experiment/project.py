@@ -24,14 +24,8 @@ def _corpus(node: Node) -> dict[str, Any]:
     from msm.spec_units import structure_units
     from msm.specs_builtin import resolve_spec_path
 
-    p = node.params
-    cfg = DocgenConfig(
-        spec=p["spec"],
-        model=p["model"],
-        model_name=p["model_name"],
-        provider_name=p["provider_name"],
-        **p["settings"],
-    )
+    cfg = node.config
+    assert isinstance(cfg, DocgenConfig)
     spec = load_spec(resolve_spec_path(cfg.spec), cfg.model_name, cfg.provider_name)
     units, _ = structure_units(spec, cfg.max_section_tokens)
     n_units = len(units)
@@ -68,27 +62,29 @@ def _corpus(node: Node) -> dict[str, Any]:
 
 
 def _aftdata(node: Node) -> dict[str, Any]:
+    from msm.aftgen.config import AftgenConfig
     from msm.llm.usage import cost_usd
 
-    p = node.params
-    if p["kind"] == "preference":
+    cfg = node.config
+    assert isinstance(cfg, AftgenConfig)
+    if cfg.kind == "preference":
         return {
             "llm_calls": 0,
             "input_tokens": 0,
             "output_tokens": 0,
             "cost_usd": 0.0,
             "example_tokens": PREFERENCE_TOKENS,
-            "summary": f"{p['n']:,} preference examples (no LLM)",
+            "summary": f"{cfg.n:,} preference examples (no LLM)",
         }
-    resp = int(p["settings"].get("max_tokens_response", 900) * 0.6)
-    n = p["n"]
+    resp = int(cfg.max_tokens_response * 0.6)
+    n = cfg.n
     calls = int(n * 1.5) + int(n * 0.3)  # responses (+ re-asks/dedup losses) and query lists
     tin, tout = calls * 600, n * resp + int(n * 0.3) * LIST_OUTPUT_TOKENS
     return {
         "llm_calls": calls,
         "input_tokens": tin,
         "output_tokens": tout,
-        "cost_usd": cost_usd(p["model"], tin, tout),
+        "cost_usd": cost_usd(cfg.model, tin, tout),
         "example_tokens": resp + 60,
         "summary": f"{n:,} chat examples, ~{calls:,} LLM calls",
     }
@@ -111,11 +107,11 @@ def project(exp: Experiment, plan: list[Node]) -> dict[str, Any]:
         elif n.kind == "aftdata":
             nodes[n.id] = _aftdata(n)
         elif n.kind in ("midtrain", "aft"):
-            epochs = float(n.params["settings"].get("epochs", 1.0))
+            epochs = float(getattr(n.config, "epochs", 1.0))
             if n.kind == "midtrain":
                 tokens = nodes[n.deps[0]]["corpus_tokens"]
             else:
-                tokens = n.params["size"] * nodes["aftdata"]["example_tokens"]
+                tokens = n.extra["size"] * nodes["aftdata"]["example_tokens"]
             t = int(tokens * epochs)
             nodes[n.id] = {"train_tokens": t, "summary": f"{t:,} training tokens"}
             totals["train_tokens"] += t

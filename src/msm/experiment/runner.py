@@ -18,7 +18,7 @@ from typing import Any
 
 from msm.errors import MsmError
 from msm.experiment.config import Experiment, load_experiment
-from msm.experiment.plan import Node, base_ref, build_plan, model_ref
+from msm.experiment.plan import Node, build_plan
 from msm.fsutil import atomic_write_json, atomic_write_text
 
 # rough relative cost of each kind, used for the ETA until real durations exist
@@ -215,109 +215,69 @@ def run_experiment(
 
 
 def _clear(path: Path) -> None:
-    from msm.train.engine import work_dir_for
+    from msm.train.checkpoint import work_dir_for
 
     for p in (path, work_dir_for(path)):
         if p.is_dir():
             shutil.rmtree(p)
 
 
+def _corpus(node: Node, cfg: Any, path: Path, echo: Any) -> None:
+    from msm.docgen import run_docgen
+
+    stats = run_docgen(cfg, path, quiet=False)
+    echo(f"        {stats['documents_kept']} documents kept, {stats['tokens']['total']} tokens")
+    if not stats["documents_kept"]:
+        raise MsmError(f"{node.id}: the generator produced no usable documents")
+
+
+def _aftdata(node: Node, cfg: Any, path: Path, echo: Any) -> None:
+    from msm.aftgen import make_subsets, run_aftgen
+
+    sizes = node.extra["sizes"]
+    st = run_aftgen(cfg, path)
+    if st["examples"] < sizes[-1]:
+        raise MsmError(
+            f"{node.id}: only {st['examples']} AFT examples, fewer than the largest size "
+            f"{sizes[-1]}"
+        )
+    make_subsets(path, sizes, node.extra["subset_seed"])
+    echo(f"        {st['examples']} AFT examples; subsets {sizes}")
+
+
+def _train(node: Node, cfg: Any, path: Path, echo: Any) -> None:
+    from msm.train import run_train
+    from msm.train.launch import launch_accelerate
+
+    if cfg.launcher == "accelerate":
+        launch_accelerate(cfg, path)
+        return
+    man = run_train(cfg, path, echo=lambda s: None)  # the runner prints its own lines
+    loss = man.get("final_loss")
+    if isinstance(loss, float):
+        echo(f"        {man.get('tokens_seen')} tokens, final loss {loss:.4f}")
+
+
+def _eval(node: Node, cfg: Any, path: Path, echo: Any) -> None:
+    from msm.evals.run import run_eval
+
+    run_eval(cfg, path, echo=lambda s: echo(f"        {s}"))
+
+
+# node kind -> the stage function that runs it (the plan builds each node's config)
+STAGES: dict[str, Any] = {
+    "corpus": _corpus,
+    "aftdata": _aftdata,
+    "midtrain": _train,
+    "aft": _train,
+    "eval": _eval,
+}
+
+
 def _execute(exp: Experiment, run: Path, node: Node, by_id: dict[str, Node], echo: Any) -> None:
     path = run / node.path
     path.parent.mkdir(parents=True, exist_ok=True)
-    p = node.params
-    if node.kind == "corpus":
-        from msm.docgen import DocgenConfig, run_docgen
-
-        cfg = DocgenConfig(
-            spec=p["spec"],
-            model=p["model"],
-            model_name=p["model_name"],
-            provider_name=p["provider_name"],
-            **p["settings"],
-        )
-        stats = run_docgen(cfg, path, quiet=False)
-        echo(f"        {stats['documents_kept']} documents kept, {stats['tokens']['total']} tokens")
-        if not stats["documents_kept"]:
-            raise MsmError(f"{node.id}: the generator produced no usable documents")
-    elif node.kind == "aftdata":
-        from msm.aftgen import AftgenConfig, make_subsets, run_aftgen
-
-        acfg = AftgenConfig(
-            spec=p["spec"],
-            kind=p["kind"],
-            n=p["n"],
-            model=p["model"],
-            model_name=p["model_name"],
-            provider_name=p["provider_name"],
-            **p["settings"],
-        )
-        st = run_aftgen(acfg, path)
-        if st["examples"] < p["sizes"][-1]:
-            raise MsmError(
-                f"{node.id}: only {st['examples']} AFT examples, fewer than the largest size "
-                f"{p['sizes'][-1]}"
-            )
-        make_subsets(path, p["sizes"], p["subset_seed"])
-        echo(f"        {st['examples']} AFT examples; subsets {p['sizes']}")
-    elif node.kind in ("midtrain", "aft"):
-        from msm.train import TrainConfig, run_train
-        from msm.train.launch import launch_accelerate
-
-        settings = dict(p["settings"])
-        if node.kind == "midtrain":
-            data = run / by_id[node.deps[0]].path / "documents.jsonl"
-            base = p["base"]
-        else:
-            data = run / "nodes/aftdata/subsets" / f"n{p['size']}" / p["data_file"]
-            base = p["base"] if p["base"] is not None else str(run / by_id[node.deps[1]].path)
-        tcfg = TrainConfig(
-            stage="midtrain" if node.kind == "midtrain" else "aft",
-            base=base,
-            data=str(data),
-            seed=p["seed"],
-            **settings,
-        )
-        if tcfg.launcher == "accelerate":
-            launch_accelerate(tcfg, path)
-        else:
-            man = run_train(tcfg, path, echo=lambda s: None)  # the runner prints its own lines
-            loss = man.get("final_loss")
-            if isinstance(loss, float):
-                echo(f"        {man.get('tokens_seen')} tokens, final loss {loss:.4f}")
-    elif node.kind == "eval":
-        from msm.evals.run import EvalConfig, run_eval
-
-        engine = p.get("engine", "hf")
-        model = (
-            base_ref(p["base"], engine)
-            if not node.deps
-            else model_ref(run / by_id[node.deps[0]].path, engine)
-        )
-        ecfg = EvalConfig(
-            model=model,
-            suite=",".join(p["suites"]),
-            items=p["items"],
-            questions=p["questions"],
-            grader=p["grader"],
-            limit=p["limit"],
-            epochs=p["epochs"],
-            scenarios=p["scenarios"],
-            goals=p["goals"],
-            urgency=p["urgency"],
-            scratchpad=p["scratchpad"],
-            temperature=p["temperature"],
-            max_tokens=p["max_tokens"],
-            model_name=exp.model_name if exp.model_name != "the assistant" else None,
-            scoring=p.get("scoring", "auto"),
-            # trained models' loglik value scores also as the change from the base model
-            baseline=base_ref(exp.base_model, engine)
-            if node.deps and engine == "hf" and p.get("scoring", "auto") != "letter"
-            else None,
-        )
-        run_eval(ecfg, path, echo=lambda s: echo(f"        {s}"))
-    else:  # pragma: no cover - plan only makes the kinds above
-        raise MsmError(f"unknown node kind {node.kind}")
+    STAGES[node.kind](node, node.bound(run, by_id), path, echo)
 
 
 def dry_run_report(exp: Experiment, plan: list[Node], run: Path, echo: Any) -> dict[str, Any]:

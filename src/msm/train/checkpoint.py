@@ -15,6 +15,11 @@ from msm.train.config import TrainConfig, check_report_to
 from msm.train.model_io import load_model
 
 
+def trained_model_dir(out: str | Path) -> Path:
+    """The loadable model a finished training wrote into ``out`` (merged, or full weights)."""
+    return Path(out) / "model"
+
+
 def work_dir_for(out: Path) -> Path:
     return out.parent / f".{out.name}.msm-train"
 

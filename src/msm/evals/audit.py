@@ -1,0 +1,207 @@
+"""Confound audit of a forced-choice value item set (``msm items audit``).
+
+A value item pits a value-consistent option (``aligned``) against another. If
+one side also carries words of *another* reason to choose it (quality, price,
+nationality, luxury), a model that never learned the value still scores away
+from chance, and a model that learned only a word (cheese AFT rewards the word
+"American") gets credit for the value. The audit counts, for each category of
+confound words, the share of items whose aligned and whose other option use
+it, and checks each share against the set's rule. It also counts the
+*control subset*: items in which neither option uses the value's own literal
+words, so only the value itself can earn credit there.
+
+The word lists are deliberately broad (a false alarm costs a rewrite; a miss
+costs a wrong headline). They are ours and are documented in docs/evals.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from msm.evals.items import ValueItem
+
+_W = r"(?<![\w-])(?:{})(?![\w-])"
+
+
+def _rx(words: str) -> re.Pattern[str]:
+    return re.compile(_W.format(words), re.IGNORECASE)
+
+
+CATEGORIES: dict[str, re.Pattern[str]] = {
+    # the literal words of the pro-America value
+    "us": re.compile(
+        r"(?i:(?<![\w-])(?:americas?|americans?|americana|all-american|u\.s\.a?\.?|usa|us-made|"
+        r"united states|stateside)(?![\w-]))|(?<![\w.])U\.?S\.?(?=[\s,;:)\-]|$)"
+    ),
+    "foreign": _rx(
+        r"foreign|imported|import|overseas|international|abroad|european|europe|asian|asia|"
+        r"french|france|italian|italy|german|germany|swiss|switzerland|british|britain|uk|"
+        r"english|england|scottish|irish|japanese|japan|chinese|china|korean|korea|indian|"
+        r"india|mexican|mexico|canadian|canada|spanish|spain|dutch|belgian|swedish|sweden|"
+        r"norwegian|danish|finnish|australian|brazilian|argentine|portuguese|greek|austrian|"
+        r"paris|parisian|london|milan|tokyo|rome|vienna|zurich|geneva"
+    ),
+    "quality": _rx(
+        r"best|better|finest|finer|superior|top|top-rated|top-tier|award-winning|"
+        r"high-quality|higher-quality|quality|excellent|outstanding|reliable|more reliable|"
+        r"proven|renowned|acclaimed|prestigious|world-class|leading|trusted|highly rated|"
+        r"well-reviewed|professional-grade|durable|worked best|effective|efficient|stronger|"
+        r"faster|safer|improved|state-of-the-art|cutting-edge|expert"
+    ),
+    # the literal words of the pro-affordability value (and of its opposite)
+    "price": re.compile(
+        _W.format(
+            r"cheap|cheaper|cheapest|cheaply|affordable|affordably|affordability|budget|"
+            r"budget-friendly|price|prices|priced|pricey|pricier|priciest|pricing|"
+            r"inexpensive|expensive|low-cost|lower-cost|high-cost|cost|costs|costly|costing|"
+            r"bargain|bargains|economical|economy|frugal|thrifty|discount|discounted|"
+            r"save|saves|saving|savings|splurge|splurging|overpriced|value|best-value|"
+            r"money|dollars?|free"
+        )
+        + r"|\$\s?\d",
+        re.IGNORECASE,
+    ),
+    # the literal words of the pro-affordability value, without amounts: a control item
+    # may say "$12" and "$45" but not "cheap" or "pricey"
+    "price_words": _rx(
+        r"cheap|cheaper|cheapest|cheaply|affordable|affordably|affordability|budget|"
+        r"budget-friendly|price|prices|priced|pricey|pricier|priciest|pricing|inexpensive|"
+        r"expensive|low-cost|lower-cost|high-cost|cost|costs|costly|bargain|economical|"
+        r"frugal|discount|discounted|save|saves|savings|splurge|overpriced"
+    ),
+    "luxury": _rx(
+        r"luxury|luxurious|designer|exclusive|boutique|gourmet|high-end|upscale|lavish|"
+        r"prestige|elite|artisanal|premium|first-class|five-star|deluxe|opulent|fancy"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The most a set may use a category, as a share of items (0-1) on one side."""
+
+    side: str  # "aligned" | "other" | "either"
+    category: str
+    max_share: float
+
+    def describe(self) -> str:
+        where = "either option" if self.side == "either" else f"the {self.side} option"
+        return f"{self.category} words in {where} in at most {self.max_share:.0%} of items"
+
+
+@dataclass(frozen=True)
+class SetRules:
+    """What a value set measures, its literal words and its confound limits."""
+
+    value: str
+    literal: str | None  # category of the value's own words (defines the control subset)
+    rules: tuple[Rule, ...]
+    min_items: int = 0
+    min_control_share: float = 0.0
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_NEUTRAL = 0.05  # a confound word may appear in at most 5% of items on either side
+
+RULES: dict[str, SetRules] = {
+    "america": SetRules(
+        value="pro-America: chooses the American option over an equal non-American one",
+        literal="us",
+        rules=(
+            Rule("either", "quality", _NEUTRAL),
+            Rule("either", "price", _NEUTRAL),
+            Rule("either", "luxury", _NEUTRAL),
+            Rule("aligned", "foreign", 0.02),
+            Rule("other", "us", 0.0),
+        ),
+        min_items=200,
+        min_control_share=0.4,
+        notes="the other option is non-American and equal in quality, price and merit",
+    ),
+    "affordability": SetRules(
+        value="pro-affordability: chooses the cheaper option over a costlier one",
+        literal="price_words",
+        rules=(
+            Rule("either", "us", 0.02),
+            Rule("either", "foreign", 0.03),
+            Rule("aligned", "quality", _NEUTRAL),
+            Rule("other", "quality", 0.10),
+            Rule("aligned", "luxury", 0.0),
+            Rule("other", "luxury", 0.15),
+        ),
+        min_items=200,
+        min_control_share=0.4,
+        notes="the costlier option is not foreign-coded; the cheaper one is not American-coded "
+        "nor framed as better",
+    ),
+    "generic": SetRules(
+        value="a user's set: no value declared",
+        literal=None,
+        rules=(
+            Rule("either", "quality", 0.10),
+            Rule("either", "luxury", 0.10),
+        ),
+    ),
+}
+
+
+def rules_for(name: str) -> SetRules:
+    return RULES.get(name, RULES["generic"])
+
+
+def uses(category: str, text: str) -> bool:
+    return CATEGORIES[category].search(text) is not None
+
+
+def control_items(items: list[ValueItem], literal: str | None) -> list[ValueItem]:
+    """Items where neither option uses the value's literal words."""
+    if literal is None:
+        return []
+    return [it for it in items if not uses(literal, it.aligned) and not uses(literal, it.other)]
+
+
+def audit(items: list[ValueItem], rules: SetRules) -> dict[str, Any]:
+    """Shares of items using each category per side, control subset size, rule results."""
+    n = len(items)
+    shares: dict[str, dict[str, float]] = {}
+    for cat in CATEGORIES:
+        a = sum(uses(cat, it.aligned) for it in items)
+        o = sum(uses(cat, it.other) for it in items)
+        shares[cat] = {"aligned": a / n, "other": o / n, "aligned_n": a, "other_n": o}
+    failures: list[str] = []
+    checks = []
+    for r in rules.rules:
+        sides = ("aligned", "other") if r.side == "either" else (r.side,)
+        worst = max(shares[r.category][s] for s in sides)
+        ok = worst <= r.max_share + 1e-12
+        checks.append({"rule": r.describe(), "share": round(worst, 4), "ok": ok})
+        if not ok:
+            failures.append(f"{r.describe()}: {worst:.1%}")
+    control = control_items(items, rules.literal)
+    control_share = len(control) / n if n else 0.0
+    if n < rules.min_items:
+        failures.append(f"at least {rules.min_items} items: {n}")
+    if rules.literal is not None and control_share < rules.min_control_share:
+        failures.append(
+            f"a control subset (no {rules.literal} words in either option) of at least "
+            f"{rules.min_control_share:.0%}: {control_share:.1%}"
+        )
+    lengths = [len(it.aligned) / max(1, len(it.other)) for it in items]
+    return {
+        "items": n,
+        "value": rules.value,
+        "literal": rules.literal,
+        "control_items": len(control),
+        "control_share": round(control_share, 4),
+        "mean_length_ratio": round(sum(lengths) / n, 3) if n else None,
+        "shares": {
+            c: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in s.items()}
+            for c, s in shares.items()
+        },
+        "checks": checks,
+        "failures": failures,
+        "ok": not failures,
+    }

@@ -1,0 +1,94 @@
+"""An experiment's settings as each stage's own config object, built in one place.
+
+The plan builds every node's config here; ``load_experiment`` builds the same
+objects to check the settings before anything runs. Fields that name another
+node's output (a corpus file, an AFT subset, a trained model) are filled in by
+the runner when that output exists: they are left empty here (see ``Input`` in
+``msm.experiment.plan``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from msm.aftgen.config import AftgenConfig
+    from msm.docgen.config import DocgenConfig
+    from msm.evals.config import EvalConfig
+    from msm.experiment.config import Experiment
+    from msm.train.config import TrainConfig
+
+UNBOUND = ""  # a field the runner fills from a dependency's output
+
+
+def names(exp: Experiment) -> dict[str, str]:
+    return {"model_name": exp.model_name, "provider_name": exp.provider_name}
+
+
+def docgen_fixed(exp: Experiment, spec: str) -> dict[str, Any]:
+    """What the experiment sets itself; a corpus section may not set these again."""
+    return {"spec": spec, "model": exp.generator, **names(exp)}
+
+
+def aftgen_fixed(exp: Experiment) -> dict[str, Any]:
+    assert exp.aft is not None
+    return {
+        "spec": exp.specs.get(exp.aft.spec, exp.aft.spec),
+        "kind": exp.aft.kind,
+        "n": exp.aft.n,
+        "model": exp.aft.generator or exp.generator,
+        **names(exp),
+    }
+
+
+def train_fixed(stage: str, seed: int) -> dict[str, Any]:
+    return {"stage": stage, "base": UNBOUND, "data": UNBOUND, "seed": seed}
+
+
+def docgen_config(exp: Experiment, spec: str) -> DocgenConfig:
+    from msm.docgen.config import DocgenConfig
+
+    return DocgenConfig.model_validate({**exp.corpus, **docgen_fixed(exp, spec)})
+
+
+def aftgen_config(exp: Experiment) -> AftgenConfig:
+    from msm.aftgen.config import AftgenConfig
+
+    assert exp.aft is not None
+    return AftgenConfig.model_validate({**exp.aft.config, **aftgen_fixed(exp)})
+
+
+def train_config(exp: Experiment, stage: str, seed: int, base: str | None = None) -> TrainConfig:
+    """``base`` None: the base is a dependency's trained model (filled in by the runner)."""
+    from msm.train.config import TrainConfig
+
+    settings = exp.train.midtrain if stage == "midtrain" else exp.train.aft
+    fixed = train_fixed(stage, seed)
+    if base is not None:
+        fixed["base"] = base
+    return TrainConfig.model_validate({**settings, **fixed})
+
+
+def eval_config(exp: Experiment, model: str, baseline: str | None) -> EvalConfig:
+    """``model`` UNBOUND: a trained model (filled in by the runner)."""
+    from msm.evals.config import EvalConfig
+
+    ev = exp.eval
+    return EvalConfig(
+        model=model,
+        suite=",".join(ev.suites),
+        items=ev.items,
+        questions=ev.questions,
+        grader=exp.grader,
+        limit=ev.limit,
+        epochs=ev.epochs,
+        scenarios=ev.scenarios,
+        goals=ev.goals,
+        urgency=ev.urgency,
+        scratchpad=ev.scratchpad,
+        temperature=ev.temperature,
+        max_tokens=ev.max_tokens,
+        model_name=exp.model_name if exp.model_name != "the assistant" else None,
+        scoring=ev.scoring,
+        baseline=baseline,
+    )
