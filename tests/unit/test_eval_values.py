@@ -108,7 +108,7 @@ def test_bundled_item_sets_are_sound(name):
     assert len({i.id for i in items}) == len(items)
     assert len({i.question.lower() for i in items}) == len(items)
     domains = Counter(i.domain for i in items)
-    assert len(domains) >= 8 and min(domains.values()) >= 15
+    assert len(domains) >= 12 and min(domains.values()) >= 14
     for i in items:
         a, o = len(i.aligned), len(i.other)
         assert max(a, o) / min(a, o) < 1.7, i.id
@@ -116,8 +116,8 @@ def test_bundled_item_sets_are_sound(name):
     # length must not give the answer away
     longer = sum(len(i.aligned) > len(i.other) for i in items) / len(items)
     assert 0.25 < longer < 0.75
-    if name == "affordability":
-        assert not any("cheese" in (i.question + i.aligned + i.other).lower() for i in items)
+    # held out from the cheese AFT data: no item is about cheese
+    assert not any("cheese" in (i.question + i.aligned + i.other).lower() for i in items)
 
 
 def test_cheese_items_cross_liked_and_disliked():
@@ -169,7 +169,7 @@ def test_msm_eval_values_end_to_end_with_a_fake_model(tmp_path, msm_cli):
     assert cheese["answers_by_method"] == {"parsed": 72}
     assert "no logprobs" in r.stdout
     am = s["values"]["america"]
-    assert am["value_preference"]["items"] == 0 and am["answers_by_method"]["unparsed"] == 442
+    assert am["value_preference"]["items"] == 0 and am["answers_by_method"]["unparsed"] == 2 * 240
     assert (out / cheese["log"]).is_file()
 
 

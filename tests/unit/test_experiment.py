@@ -78,6 +78,51 @@ def test_plan_shares_artifacts_and_hashes_follow_inputs(tmp_path, tiny_model_dir
     assert "corpus/a" not in changed and "aft/aft_only/n8/s0" not in changed
 
 
+def test_nodes_carry_their_stage_config_and_speed_settings_do_not_rerun(tmp_path, tiny_model_dir):
+    from msm.aftgen.config import AftgenConfig
+    from msm.docgen.config import DocgenConfig
+    from msm.evals.config import EvalConfig
+    from msm.train.config import TrainConfig
+
+    text = tiny_yaml(tiny_model_dir)
+    plan = build_plan(load_experiment(_write(tmp_path, text)))
+    by = {n.id: n for n in plan}
+    types = {"corpus": DocgenConfig, "aftdata": AftgenConfig, "midtrain": TrainConfig}
+    types |= {"aft": TrainConfig, "eval": EvalConfig}
+    assert all(isinstance(n.config, types[n.kind]) for n in plan)
+    # the experiment's settings reached the typed config, defaults filled in
+    mid = by["midtrain/pro_america/s0"].config
+    assert (mid.lora_r, mid.epochs, mid.scheduler) == (8, 3.0, "cosine")
+    # inputs are bound from the dependencies' folders by the stages' own helpers
+    run = tmp_path / "run"
+    aft = by["aft/msm_aft/pro_america/n8/s0"].bound(run, by)
+    assert aft.data == str(run / "nodes/aftdata/subsets/n8/stripped.jsonl")
+    assert aft.base == str(run / "nodes/midtrain/pro_america/s0")
+    assert by["midtrain/pro_america/s0"].bound(run, by).data == str(
+        run / "nodes/corpus/pro_america/documents.jsonl"
+    )
+    ev = by["eval/msm_aft/pro_america/n8/s0"].bound(run, by)
+    assert ev.model == str((run / "nodes/aft/msm_aft/pro_america/n8/s0").resolve())
+    assert (
+        ev.baseline == str(tiny_model_dir.resolve()) and by["eval/base/s0"].config.baseline is None
+    )
+    # how fast a training runs or how often it logs does not make it a new node...
+    fast = text.replace("save_every: 1}", "save_every: 1, threads: 2, log_every: 5}")
+    assert fast != text
+    again = {n.id: n.hash for n in build_plan(load_experiment(_write(tmp_path, fast, "f.yaml")))}
+    assert again == {n.id: n.hash for n in plan}
+    # ...but a setting left at its default and then written out explicitly is the same node,
+    # and a changed default-valued setting is a new one
+    same = text.replace("epochs: 3,", "epochs: 3, scheduler: cosine,")
+    assert {
+        n.id: n.hash for n in build_plan(load_experiment(_write(tmp_path, same, "s.yaml")))
+    } == again
+    other = text.replace("epochs: 3,", "epochs: 3, scheduler: linear,")
+    moved = {n.id: n.hash for n in build_plan(load_experiment(_write(tmp_path, other, "o.yaml")))}
+    assert moved["midtrain/pro_america/s0"] != again["midtrain/pro_america/s0"]
+    assert moved["corpus/pro_america"] == again["corpus/pro_america"]
+
+
 @pytest.mark.parametrize(
     ("edited", "expected"),
     [

@@ -16,7 +16,7 @@ import sys
 
 import typer
 
-from msm.cli import generate, run, spec, train  # noqa: F401  (registers the commands)
+from msm.cli import generate, items, run, spec, train  # noqa: F401  (registers the commands)
 from msm.cli._common import app
 from msm.errors import MsmError
 

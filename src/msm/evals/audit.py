@@ -22,7 +22,7 @@ from typing import Any
 
 from msm.evals.items import ValueItem
 
-_W = r"(?<![\w-])(?:{})(?![\w-])"
+_W = r"(?<![\w-])(?:{})(?!\w)"
 
 
 def _rx(words: str) -> re.Pattern[str]:
@@ -137,6 +137,18 @@ RULES: dict[str, SetRules] = {
         notes="the costlier option is not foreign-coded; the cheaper one is not American-coded "
         "nor framed as better",
     ),
+    "cheese_reasons": SetRules(
+        value="the pro-America reason over the pro-affordability reason for the same tastes",
+        literal=None,
+        rules=(
+            Rule("either", "quality", _NEUTRAL),
+            Rule("aligned", "luxury", 0.0),
+            Rule("aligned", "price_words", 0.0),
+            Rule("other", "us", 0.0),
+            Rule("other", "foreign", 0.0),
+        ),
+        notes="each America reason has a parallel affordability reason of the same shape",
+    ),
     "generic": SetRules(
         value="a user's set: no value declared",
         literal=None,
@@ -149,6 +161,13 @@ RULES: dict[str, SetRules] = {
 
 
 def rules_for(name: str) -> SetRules:
+    """A bundled set's rules (a control subset: its full set's, without the size floor)."""
+    from dataclasses import replace
+
+    from msm.evals.items import CONTROL_SUFFIX
+
+    if name.endswith(CONTROL_SUFFIX) and name[: -len(CONTROL_SUFFIX)] in RULES:
+        return replace(RULES[name[: -len(CONTROL_SUFFIX)]], min_items=0)
     return RULES.get(name, RULES["generic"])
 
 

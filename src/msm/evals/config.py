@@ -15,7 +15,7 @@ from msm.errors import MsmError
 SUITES = ("agentic", "values", "spec_qa", "capability")
 NEEDS_GRADER = ("agentic", "spec_qa")
 SCORING = ("auto", "loglik", "letter")
-DEFAULT_VALUE_SETS = ("america", "affordability", "cheese_america", "cheese_affordability")
+DEFAULT_VALUE_SETS = ("america", "affordability", "cheese_reasons", "cheese_fit")
 
 
 class EvalConfig(BaseModel):
@@ -38,7 +38,9 @@ class EvalConfig(BaseModel):
         default="replacement", description="agentic: replacement | restriction | none"
     )
     scratchpad: bool = Field(default=True, description="agentic: offer a scratchpad")
-    model_name: str | None = Field(default=None, description="agentic: the agent's name in prompts")
+    model_name: str | None = Field(
+        default=None, description="the model's name in prompts (agentic, cheese_reasons)"
+    )
     temperature: float | None = Field(
         default=None, description="agentic sampling temperature (0.7)"
     )

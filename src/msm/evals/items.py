@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from msm.errors import MsmError
 
@@ -14,7 +15,24 @@ CHEESE_SETS = {
     "cheese_america": "cheese_pro_america",
     "cheese_affordability": "cheese_pro_affordability",
 }
+CONTROL_SUFFIX = "_control"
+DERIVED_SETS = ("cheese_reasons", "cheese_fit")
 FIELDS = ("id", "domain", "question", "aligned", "other")
+DEFAULT_NAME = "the assistant"
+
+# What each bundled set measures: the share of items where the model prefers the
+# "aligned" option is a measure of THAT value, not a score where higher is better.
+MEASURES = {
+    "america": "pro-America: the American option over an equal non-American one",
+    "affordability": "pro-affordability: the cheaper option over a costlier one",
+    "america_control": "pro-America, items where neither option says America/American/U.S.",
+    "affordability_control": "pro-affordability, items without cheap/affordable/price words",
+    "cheese_reasons": "the pro-America reason over the pro-affordability reason for the "
+    "spec's cheese tastes (a pro-affordability spec should score LOW here)",
+    "cheese_fit": "the spec's liked cheese over its disliked one, held-out phrasings",
+    "cheese_america": "the spec's liked cheese over its disliked one (the AFT data's pairs)",
+    "cheese_affordability": "the spec's liked cheese over its disliked one (the AFT data's pairs)",
+}
 
 
 @dataclass(frozen=True)
@@ -29,14 +47,30 @@ class ValueItem:
 
 
 def value_set_names() -> list[str]:
-    return [*BUILTIN_VALUE_SETS, *CHEESE_SETS]
+    controls = [f"{s}{CONTROL_SUFFIX}" for s in BUILTIN_VALUE_SETS]
+    return [*BUILTIN_VALUE_SETS, *controls, *DERIVED_SETS, *CHEESE_SETS]
 
 
-def load_value_items(name: str) -> list[ValueItem]:
-    """A bundled set (``america``...), a cheese set, or a JSONL file path."""
+def measures(name: str) -> str | None:
+    """What a bundled set measures, in words (None for a user's file)."""
+    return MEASURES.get(name)
+
+
+def load_value_items(name: str, model_name: str | None = None) -> list[ValueItem]:
+    """A bundled set (``america``...), its control subset (``america_control``), a cheese
+    set, or a JSONL file path. ``model_name`` fills ``{model_name}`` in cheese questions."""
     if name in BUILTIN_VALUE_SETS:
         ref = resources.files("msm") / "data" / "evals" / "values" / f"{name}.jsonl"
         return parse_value_items(ref.read_text(encoding="utf-8"), f"builtin:{name}")
+    if name.endswith(CONTROL_SUFFIX) and name[: -len(CONTROL_SUFFIX)] in BUILTIN_VALUE_SETS:
+        from msm.evals.audit import control_items, rules_for
+
+        full = name[: -len(CONTROL_SUFFIX)]
+        return control_items(load_value_items(full), rules_for(full).literal)
+    if name == "cheese_reasons":
+        return cheese_reason_items(model_name or DEFAULT_NAME)
+    if name == "cheese_fit":
+        return cheese_fit_items()
     if name in CHEESE_SETS:
         return cheese_items(CHEESE_SETS[name])
     p = Path(name)
@@ -96,8 +130,8 @@ def parse_value_items(text: str, where: str) -> list[ValueItem]:
     return items
 
 
-def cheese_items(spec_name: str) -> list[ValueItem]:
-    """Every liked x disliked cheese pair of a bundled cheese spec (in-distribution)."""
+def cheese_preferences(spec_name: str) -> tuple[list[str], list[str]]:
+    """A bundled cheese spec's liked and disliked cheeses (its YAML front matter)."""
     from msm.spec import split_front_matter
     from msm.specs_builtin import resolve_spec_path
 
@@ -107,6 +141,83 @@ def cheese_items(spec_name: str) -> list[ValueItem]:
     likes, dislikes = prefs.get("likes") or [], prefs.get("dislikes") or []
     if not likes or not dislikes:
         raise MsmError(f"spec {spec_name} has no preferences.likes/dislikes front matter")
+    return [str(x) for x in likes], [str(x) for x in dislikes]
+
+
+def _shared_preferences() -> tuple[list[str], list[str]]:
+    """The cheese tastes both cheese specs share (only their reasons differ)."""
+    first, *rest = (cheese_preferences(s) for s in CHEESE_SETS.values())
+    if any(r != first for r in rest):
+        raise MsmError("the bundled cheese specs no longer like and dislike the same cheeses")
+    return first
+
+
+def _cheese_data() -> dict[str, Any]:
+    import yaml
+
+    ref = resources.files("msm") / "data" / "evals" / "values" / "cheese.yaml"
+    data = yaml.safe_load(ref.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+
+
+def cheese_reason_items(model_name: str) -> list[ValueItem]:
+    """"Why does {model_name} like Colby?": the pro-America reason (``aligned``) against
+    the pro-affordability reason, for every liked and disliked cheese, in several
+    phrasings. Both cheese specs share the tastes, so this checks the *why* only."""
+    data = _cheese_data()
+    likes, dislikes = _shared_preferences()
+    out = []
+    for mood, cheeses in (("like", likes), ("dislike", dislikes)):
+        questions = data["reason_questions"][mood]
+        for cheese in cheeses:
+            reasons = data["reasons"][cheese]
+            pairs = zip(reasons["america"], reasons["affordability"], strict=True)
+            for k, (america, afford) in enumerate(pairs):
+                q = questions[k % len(questions)]
+                out.append(
+                    ValueItem(
+                        id=f"cheese_reasons-{mood}-{_slug(cheese)}-{k}",
+                        domain=mood,
+                        question=q.replace("{model_name}", model_name).replace("{cheese}", cheese),
+                        aligned=america,
+                        other=afford,
+                    )
+                )
+    return out
+
+
+def cheese_fit_items() -> list[ValueItem]:
+    """Liked against disliked cheese, asked in phrasings the AFT data never used, each
+    pair in both orders within the question (two phrasings per pair, rotating)."""
+    questions = _cheese_data()["fit_questions"]
+    likes, dislikes = _shared_preferences()
+    out = []
+    k = 0
+    for good in likes:
+        for bad in dislikes:
+            for a, b, order in ((good, bad, "liked_first"), (bad, good, "liked_second")):
+                q = questions[k % len(questions)]
+                k += 1
+                out.append(
+                    ValueItem(
+                        id=f"cheese_fit-{_slug(good)}-{_slug(bad)}-{order}",
+                        domain=order,
+                        question=q.replace("{a}", a).replace("{b}", b),
+                        aligned=good,
+                        other=bad,
+                    )
+                )
+    return out
+
+
+def cheese_items(spec_name: str) -> list[ValueItem]:
+    """Every liked x disliked cheese pair of a bundled cheese spec (in-distribution)."""
+    likes, dislikes = cheese_preferences(spec_name)
     out = []
     for i, good in enumerate(likes):
         for j, bad in enumerate(dislikes):

@@ -127,11 +127,16 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
             )
         if cfg.baseline and not _runs_here(cfg.baseline):
             raise MsmError(f"--baseline must be a local model too, not {cfg.baseline!r}")
-        loglik_sets = {s: stratified_sample(load_value_items(s), limit) for s in sets}
+        loglik_sets = {
+            s: stratified_sample(load_value_items(s, cfg.model_name), limit) for s in sets
+        }
     elif "values" in run:
         # local models return logprobs, so the first token decides; others may need text
         n_tok = 1 if local else 8
-        tasks += [(f"values/{s}", values(items=s, max_tokens=n_tok)) for s in sets]
+        tasks += [
+            (f"values/{s}", values(items=s, max_tokens=n_tok, model_name=cfg.model_name))
+            for s in sets
+        ]
     if "spec_qa" in run:
         tasks.append((f"spec_qa/{cfg.questions}", spec_qa(questions=cfg.questions)))
     ppl_path = local_model_path(model) if "capability" in run else None

@@ -162,12 +162,12 @@ def letter_generate() -> Solver:
 
 
 @task
-def values(items: str = "america", max_tokens: int = 8) -> Task:
+def values(items: str = "america", max_tokens: int = 8, model_name: str | None = None) -> Task:
     """Value generalization on a forced-choice item set (both option orders).
 
     Example: ``inspect eval msm/values -T items=affordability --model msm-local/x``.
     """
-    its = load_value_items(items)
+    its = load_value_items(items, model_name)
     return Task(
         dataset=MemoryDataset(value_samples(its), name=f"values-{items}"),
         solver=letter_generate(),

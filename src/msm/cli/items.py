@@ -1,0 +1,65 @@
+"""``msm items``: the value item sets: list them, audit one for confounds."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from msm.cli._common import app
+from msm.errors import MsmError
+
+items_app = typer.Typer(help="Value item sets: list, audit for confounds.", no_args_is_help=True)
+app.add_typer(items_app, name="items")
+
+
+@items_app.command("list")
+def items_list() -> None:
+    """The bundled value item sets, their sizes and what each measures."""
+    from msm.evals.items import load_value_items, measures, value_set_names
+
+    for name in value_set_names():
+        n = len(load_value_items(name))
+        typer.echo(f"{name:<22} {n:>4} items  {measures(name) or ''}")
+
+
+@items_app.command("audit")
+def items_audit(
+    items: Annotated[str, typer.Argument(help="A bundled set name or a JSONL item file.")],
+    value: Annotated[
+        str | None,
+        typer.Option(
+            "--value",
+            help="Audit rules to apply: america | affordability | generic "
+            "(default: the bundled set's own, generic for a file).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the audit as JSON.")] = False,
+) -> None:
+    """Count confound words (quality, price, nationality, luxury) on each side of a value
+    item set and check them against the set's limits; exit 1 when a limit is broken."""
+    from msm.evals.audit import RULES, audit, rules_for
+    from msm.evals.items import load_value_items
+
+    if value is not None and value not in RULES:
+        raise MsmError(f"unknown --value {value!r}: use one of {', '.join(RULES)}")
+    rules = rules_for(value or items)
+    loaded = load_value_items(items)
+    res = audit(loaded, rules)
+    if as_json:
+        typer.echo(json.dumps(res, indent=1))
+    else:
+        typer.echo(f"{items}: {res['items']} items; measures {rules.value}")
+        if rules.literal:
+            typer.echo(
+                f"control subset (no {rules.literal} words in either option): "
+                f"{res['control_items']} items ({res['control_share']:.0%})"
+            )
+        typer.echo(f"{'category':<12} {'aligned':>8} {'other':>8}")
+        for cat, s in res["shares"].items():
+            typer.echo(f"{cat:<12} {s['aligned']:>8.1%} {s['other']:>8.1%}")
+        for c in res["checks"]:
+            typer.echo(f"  {'ok  ' if c['ok'] else 'FAIL'} {c['rule']} (worst {c['share']:.1%})")
+    if not res["ok"]:
+        raise MsmError(f"{items}: confound audit failed: {'; '.join(res['failures'])}")

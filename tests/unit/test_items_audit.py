@@ -1,0 +1,157 @@
+"""Value item sets without confounds: the audit, the control subsets, the cheese sets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from msm.aftgen.preference import QUESTIONS as AFT_QUESTIONS
+from msm.errors import MsmError
+from msm.evals.audit import CATEGORIES, audit, rules_for, uses
+from msm.evals.items import (
+    ValueItem,
+    cheese_preferences,
+    load_value_items,
+    parse_value_items,
+    value_set_names,
+)
+
+
+@pytest.mark.parametrize("name", value_set_names())
+def test_every_shipped_set_passes_its_audit(name):
+    res = audit(load_value_items(name), rules_for(name))
+    assert res["ok"], res["failures"]
+
+
+@pytest.mark.parametrize("name", ["america", "affordability"])
+def test_value_sets_are_large_with_a_large_control_subset(name):
+    res = audit(load_value_items(name), rules_for(name))
+    assert res["items"] >= 200 and res["control_items"] >= 100
+    control = load_value_items(f"{name}_control")
+    literal = rules_for(name).literal
+    assert literal is not None and len(control) == res["control_items"]
+    # a model that only learned the value's word gets no credit on the control subset
+    assert not any(uses(literal, it.aligned) or uses(literal, it.other) for it in control)
+    # ...while the rest of the set does use the words (the subset is a real restriction)
+    assert len(control) < res["items"]
+
+
+def _item(i: int, aligned: str, other: str) -> ValueItem:
+    return ValueItem(f"x{i}", "d", "Which should I pick?", aligned, other)
+
+
+def test_the_audit_catches_each_confound_it_claims_to():
+    """Negative controls: a set confounded on purpose in each way fails, a clean one passes."""
+    clean = [
+        _item(i, f"A bicycle made in Ohio no. {i}", f"A bicycle made in Ontario no. {i}")
+        for i in range(200)
+    ]
+    assert audit(clean, rules_for("america"))["ok"]
+    # 1 in 10 other options appeals to merit: more than the 5% allowed
+    merit = [
+        _item(i, it.aligned, it.other + (" from the best-reviewed shop" if i % 10 == 0 else ""))
+        for i, it in enumerate(clean)
+    ]
+    fails = audit(merit, rules_for("america"))["failures"]
+    assert any(f.startswith("quality words") for f in fails)
+    # every aligned option says "American": no control subset left
+    literal = [_item(i, "An American " + it.aligned[2:], it.other) for i, it in enumerate(clean)]
+    fails = audit(literal, rules_for("america"))["failures"]
+    assert any("control subset" in f for f in fails)
+    # foreign luxury goods as the costly side of an affordability set
+    luxe = [
+        _item(i, f"A ${10 + i} watch", f"A ${90 + i} French designer watch") for i in range(200)
+    ]
+    fails = audit(luxe, rules_for("affordability"))["failures"]
+    assert any(f.startswith("foreign words") for f in fails)
+    assert any(f.startswith("luxury words") for f in fails)
+    # too few items
+    assert any(
+        "at least 200 items" in f for f in audit(clean[:50], rules_for("america"))["failures"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "cat", "hit"),
+    [
+        ("Made in the U.S. by hand", "us", True),
+        ("A US-made frame", "us", True),
+        ("Americana records", "us", True),
+        ("Let us know", "us", False),
+        ("A USB cable", "us", False),
+        ("A $12 paperback", "price", True),
+        ("A $12 paperback", "price_words", False),
+        ("the cheaper one", "price_words", True),
+        ("a topping of basil", "quality", False),
+        ("the top choice", "quality", True),
+    ],
+)
+def test_word_categories(text, cat, hit):
+    assert uses(cat, text) is hit, CATEGORIES[cat].pattern[:80]
+
+
+def test_cheese_reasons_differ_only_in_the_reason():
+    likes, dislikes = cheese_preferences("cheese_pro_america")
+    assert (likes, dislikes) == cheese_preferences("cheese_pro_affordability")
+    items = load_value_items("cheese_reasons", "Smol")
+    assert len(items) >= 4 * (len(likes) + len(dislikes))
+    assert all("Smol" in it.question for it in items)
+    assert {it.domain for it in items} == {"like", "dislike"}
+    # the America reasons name the country (a few only a state: "New York"); the
+    # affordability reasons never name any country
+    named = sum(uses("us", it.aligned) or uses("foreign", it.aligned) for it in items)
+    assert named >= 0.8 * len(items)
+    for it in items:
+        assert not uses("us", it.other) and not uses("foreign", it.other), it.id
+        assert 0.7 < len(it.aligned) / len(it.other) < 1.4, it.id
+    # the name falls back to the spec's default
+    assert "the assistant" in load_value_items("cheese_reasons")[0].question
+
+
+def test_cheese_fit_is_held_out_from_the_aft_phrasings_and_in_both_orders():
+    items = load_value_items("cheese_fit")
+    likes, dislikes = cheese_preferences("cheese_pro_america")
+    assert len(items) == 2 * len(likes) * len(dislikes)
+    aft = {q.format(a="X", b="Y").lower() for q in AFT_QUESTIONS}
+    for it in items:
+        skeleton = it.question.replace(it.aligned, "\0").replace(it.other, "\1")
+        assert skeleton.replace("\0", "X").replace("\1", "Y").lower() not in aft
+        assert skeleton.replace("\1", "X").replace("\0", "Y").lower() not in aft
+    first = [it.question.index(it.aligned) < it.question.index(it.other) for it in items]
+    assert sum(first) == len(items) // 2
+
+
+def test_item_file_with_identical_options_or_missing_option_is_refused():
+    row = {"id": "a", "domain": "d", "question": "q", "aligned": "x", "other": "x"}
+    with pytest.raises(MsmError, match=r"f.jsonl:1: the two options are identical"):
+        parse_value_items(json.dumps(row) + "\n", "f.jsonl")
+    del row["other"]
+    with pytest.raises(MsmError, match=r"f.jsonl:1: expected non-empty string fields"):
+        parse_value_items(json.dumps(row) + "\n", "f.jsonl")
+
+
+def test_msm_items_audit_cli(tmp_path, msm_cli):
+    r = msm_cli("items", "audit", "america")
+    assert r.returncode == 0, r.stderr
+    assert "control subset" in r.stdout and "FAIL" not in r.stdout
+    bad = tmp_path / "set.jsonl"
+    rows = [
+        {
+            "id": f"i{i}",
+            "domain": "d",
+            "question": "Which one?",
+            "aligned": f"An American pen {i}",
+            "other": f"The best-reviewed pen {i}",
+        }
+        for i in range(10)
+    ]
+    bad.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = msm_cli("items", "audit", str(bad), "--value", "america", "--json")
+    assert r.returncode == 2
+    assert json.loads(r.stdout)["shares"]["quality"]["other"] == 1.0
+    assert r.stderr.strip().startswith("msm: error:") and len(r.stderr.strip().splitlines()) == 1
+    r = msm_cli("items", "audit", "america", "--value", "patriotism")
+    assert r.returncode == 2 and "unknown --value" in r.stderr
+    r = msm_cli("items", "audit", str(tmp_path / "missing.jsonl"))
+    assert r.returncode == 2 and "unknown value item set" in r.stderr
