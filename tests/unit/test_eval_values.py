@@ -36,7 +36,9 @@ def test_wilson_matches_known_values():
     with pytest.raises(ValueError):
         wilson(11, 10)
     m, lo, hi = mean_interval([0.0, 1.0] * 50)
-    assert m == 0.5 and lo == pytest.approx(0.5 - 1.96 * math.sqrt(0.25 * 100 / 99 / 100), abs=1e-3)
+    assert m == 0.5 and lo == pytest.approx(
+        0.5 - 1.9842 * math.sqrt(0.25 * 100 / 99 / 100), abs=1e-3
+    )
 
 
 def _output(first: str, lp: float, tops: list[tuple[str, float]]) -> ModelOutput:

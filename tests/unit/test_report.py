@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from msm.errors import MsmError
-from msm.evals.stats import Z95
 from msm.report.build import build_report
 from msm.report.efficiency import (
     average_by_size,
@@ -109,7 +108,7 @@ def test_pool_seeds_math() -> None:
     s = pool_seeds([0.5, 0.6, 0.7])
     assert s.mean == pytest.approx(0.6) and s.sd == pytest.approx(0.1)
     assert (s.min, s.max, s.k, s.method) == (0.5, 0.7, 3, "seeds")
-    half = Z95 * 0.1 / math.sqrt(3)
+    half = 4.3027 * 0.1 / math.sqrt(3)  # t with 2 degrees of freedom
     assert s.ci95 == pytest.approx((0.6 - half, 0.6 + half))
     one = pool_seeds([0.4], own_ci=(0.3, 0.5))
     assert (one.mean, one.ci95, one.sd, one.method) == (0.4, (0.3, 0.5), None, "eval")
@@ -362,7 +361,7 @@ def test_multi_seed_aggregates(built: Built) -> None:
     assert a["seeds"] == [0, 1] and a["per_seed"] == [0.39, 0.41] and a["k"] == 2
     sd = math.sqrt(((0.39 - 0.4) ** 2 + (0.41 - 0.4) ** 2) / 1)
     assert a["mean"] == pytest.approx(0.4) and a["sd"] == pytest.approx(sd)
-    half = Z95 * sd / math.sqrt(2)
+    half = 12.7062 * sd / math.sqrt(2)  # Student's t, 1 degree of freedom
     assert a["ci95"] == pytest.approx([0.4 - half, 0.4 + half])
     assert (a["min"], a["max"]) == (0.39, 0.41)
     assert a["sources"] == [
@@ -371,7 +370,8 @@ def test_multi_seed_aggregates(built: Built) -> None:
     ]
     one = aggs[("base", None, "values.america")]
     assert one["k"] == 1 and one["ci95"] == pytest.approx([0.24, 0.36]) and one["sd"] is None
-    assert one["interval_method"] == "eval's own 95% interval"
+    assert one["interval_method"].startswith("one seed: the eval's own 95% interval")
+    assert "item sampling only" in one["interval_method"]
 
 
 def test_efficiency_in_report(built: Built) -> None:
@@ -407,14 +407,16 @@ def test_report_sections_and_honest_notes(
                     "Corpora", "Training", "Missing nodes", "Sources"):  # fmt: skip
         assert f"## {heading}\n" in md
     assert "2 nodes are not done (1 failed, 1 pending)" in md
-    # base vs msm_only: 0.30 [0.24, 0.36] vs 0.50 [0.44, 0.56] do not overlap
-    assert "msm_only[pro_america] is better" in md
+    # base vs msm_only: 0.30 [0.24, 0.36] vs 0.50 [0.44, 0.56]: one seed, no per-item rows,
+    # so the difference's interval is the two combined (unpaired) and excludes 0
+    assert "msm_only[pro_america] better by this metric's direction" in md
+    assert "unpaired: the two intervals combined" in md
     # every headline row names its summary.json
     assert "`nodes/eval/msm_aft/pro_america/n100/s1/summary.json`" in md
     assert "grader replies had no verdict" in md
 
 
-def test_overlapping_intervals_are_called_not_significant(tmp_path: Path) -> None:
+def test_a_difference_whose_interval_includes_zero_is_not_called(tmp_path: Path) -> None:
     run = make_run(tmp_path)
     # one seed each, close values: the eval intervals (±0.06) overlap
     spec = json.loads((run / "run.json").read_text())
@@ -427,8 +429,8 @@ def test_overlapping_intervals_are_called_not_significant(tmp_path: Path) -> Non
     res = build_report(run)
     md = res["md"].read_text()
     assert "values.america at n=200: msm_aft[pro_america] 0.420" in md
-    assert "not significant at 95%" in md
-    assert any(ln.endswith("; intervals overlap") for ln in res["headline"])
+    assert "no difference shown (the interval of the difference includes 0)" in md
+    assert any(ln.endswith(", includes 0") for ln in res["headline"])
 
 
 def test_zero_evals_still_reports(tmp_path: Path) -> None:

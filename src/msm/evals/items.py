@@ -166,7 +166,7 @@ def _slug(text: str) -> str:
 
 
 def cheese_reason_items(model_name: str) -> list[ValueItem]:
-    """"Why does {model_name} like Colby?": the pro-America reason (``aligned``) against
+    """ "Why does {model_name} like Colby?": the pro-America reason (``aligned``) against
     the pro-affordability reason, for every liked and disliked cheese, in several
     phrasings. Both cheese specs share the tastes, so this checks the *why* only."""
     data = _cheese_data()

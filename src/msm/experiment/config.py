@@ -76,6 +76,11 @@ class EvalSection(_Strict):
 
 class ReportSection(_Strict):
     headline_metric: str | None = None
+    value_sets: dict[str, str] = Field(
+        default_factory=dict,
+        description="spec key -> the value item set that measures its value, for the "
+        "spec-versus-spec interaction (bundled cheese specs: america, affordability)",
+    )
 
 
 class Experiment(_Strict):
@@ -115,6 +120,9 @@ class Experiment(_Strict):
         for k in self.specs:
             if not k.replace("_", "").replace("-", "").isalnum():
                 raise ValueError(f"spec key {k!r}: use letters, digits, _ and -")
+        for k in self.report.value_sets:
+            if k not in self.specs:
+                raise ValueError(f"report.value_sets: {k!r} is not a key of specs")
         if NEEDS_AFT & set(self.conditions):
             if self.aft is None:
                 raise ValueError("conditions with AFT need an `aft` section")

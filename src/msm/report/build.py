@@ -37,9 +37,9 @@ def _agg_json(a: Aggregate) -> dict[str, Any]:
         "interval_method": (
             None
             if s is None
-            else "eval's own 95% interval"
+            else "one seed: the eval's own 95% interval, which covers item sampling only"
             if s.method == "eval"
-            else "mean +- 1.96 * sd / sqrt(k) across seeds"
+            else "mean +- t(k-1) * sd / sqrt(k) across the k seeds (Student's t)"
         ),
         "sd": s.sd if s else None,
         "min": s.min if s else None,
@@ -113,6 +113,7 @@ def _build_sections(st: ReportState) -> ReportState:
     sections.add_run(st)
     sections.add_headline(st)
     notes_at = len(st.sections)
+    sections.add_contrasts(st)
     sections.add_seeds(st)
     sections.add_efficiency(st)
     sections.add_agentic(st)

@@ -51,7 +51,9 @@ def basis(a: Aggregate) -> str:
     """Where an aggregate's interval comes from: the eval itself or the spread of seeds."""
     if a.stats is None:
         return DASH
-    return "eval CI" if a.stats.method == "eval" else f"across {a.stats.k} seeds"
+    if a.stats.method == "eval":
+        return "one seed: items only"
+    return f"t over {a.stats.k} seeds"
 
 
 def direction(higher: bool) -> str:
@@ -65,13 +67,6 @@ def group_name(key: GroupKey) -> str:
 def safe_name(text: str) -> str:
     """A file-name stem from arbitrary text (labels may be model- or user-chosen)."""
     return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9._-]+", "_", text)).strip("_") or "x"
-
-
-def overlap(a: tuple[float, float] | None, b: tuple[float, float] | None) -> bool | None:
-    """Whether two intervals overlap; None when either is missing."""
-    if a is None or b is None:
-        return None
-    return a[0] <= b[1] and b[0] <= a[1]
 
 
 def as_number(x: Any) -> float | None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from msm.conditions import CONDITIONS
 from msm.errors import MsmError
-from msm.evals.stats import Z95
+from msm.evals.stats import t95
 
 AGENTIC_METRICS = ("classifier_verdict", "harmful", "attempt")
 # the order conditions are listed in, and which AFT-only condition each MSM one is paired with
@@ -94,6 +94,7 @@ class Run:
     experiment: dict[str, Any]
     headline_metric: str | None
     nodes: list[Node]
+    config: dict[str, Any] = dc_field(default_factory=dict)  # the experiment, as run
 
     @property
     def name(self) -> str:
@@ -151,6 +152,7 @@ def load_run(run_dir: Path) -> Run:
         experiment=exp if isinstance(exp, dict) else {},
         headline_metric=str(hm) if hm else None,
         nodes=nodes,
+        config=data["config"] if isinstance(data.get("config"), dict) else {},
     )
 
 
@@ -316,14 +318,14 @@ class SeedStats:
     min: float
     max: float
     k: int
-    method: str  # "eval" (one seed: its own interval) or "seeds" (mean +- 1.96 sd / sqrt k)
+    method: str  # "eval" (one seed: its own interval, items only) or "seeds" (t over seeds)
 
 
 def pool_seeds(values: Sequence[float], own_ci: tuple[float, float] | None = None) -> SeedStats:
     """Pool one metric across ``k`` seeds.
 
     One seed: its value and its own eval interval (``own_ci``). Several seeds: the mean
-    across seeds with interval mean +- 1.96 * sd / sqrt(k), ``sd`` the sample standard
+    across seeds with the t interval mean +- t(k-1) * sd / sqrt(k), ``sd`` the sample standard
     deviation. Raises ValueError on an empty list.
     """
     if not values:
@@ -334,7 +336,7 @@ def pool_seeds(values: Sequence[float], own_ci: tuple[float, float] | None = Non
         return SeedStats(v, own_ci, None, v, v, 1, "eval")
     m = statistics.fmean(values)
     sd = statistics.stdev(values)
-    half = Z95 * sd / math.sqrt(k)
+    half = t95(k - 1) * sd / math.sqrt(k)
     return SeedStats(m, (m - half, m + half), sd, min(values), max(values), k, "seeds")
 
 

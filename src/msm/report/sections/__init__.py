@@ -7,6 +7,7 @@ calls them in report order.
 from __future__ import annotations
 
 from msm.report.sections.agentic import add_agentic
+from msm.report.sections.contrasts import add_contrasts
 from msm.report.sections.corpora import add_corpora
 from msm.report.sections.efficiency import add_efficiency
 from msm.report.sections.headline import add_headline
@@ -19,6 +20,7 @@ from msm.report.sections.values import add_values
 
 __all__ = [
     "add_agentic",
+    "add_contrasts",
     "add_corpora",
     "add_efficiency",
     "add_headline",

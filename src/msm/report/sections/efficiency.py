@@ -10,7 +10,7 @@ from typing import Any
 
 from msm.report import plots
 from msm.report.efficiency import EfficiencyPoint, describe, efficiency_curve
-from msm.report.fmt import fmt_num, overlap
+from msm.report.fmt import fmt_num
 from msm.report.load import GroupKey
 from msm.report.render import Image, Paragraph, Section, Table
 from msm.report.state import Pair, ReportState
@@ -112,10 +112,15 @@ def _summarize(
         caveats.append(f"{p.aft} has one AFT size, so this is a bound, not a curve")
     am = st.agg(GroupKey(p.msm, int(last.n)), metric)
     aa = st.agg(GroupKey(p.aft, int(last.n)), metric)
-    if am and aa and am.stats and aa.stats and overlap(am.stats.ci95, aa.stats.ci95):
-        caveats.append(
-            f"at n={last.n:g} the two intervals overlap, so it is not evidence of a difference"
-        )
+    if am and aa and am.stats and aa.stats:
+        from msm.report.contrasts import compare
+
+        diff = compare(st, GroupKey(p.msm, int(last.n)), GroupKey(p.aft, int(last.n)), metric)
+        if diff is None or not diff["excludes_zero"]:
+            caveats.append(
+                f"at n={last.n:g} the interval of the difference {p.msm} - {p.aft} includes 0 "
+                "(or cannot be computed), so it is not evidence of a difference"
+            )
     st.headline.append(
         f"efficiency {p.msm} vs {p.aft} ({metric}): "
         + describe(last, baseline=p.aft)

@@ -13,7 +13,6 @@ from msm.report.fmt import (
     fmt_seeds,
     fmt_size,
     group_name,
-    overlap,
     seed_note,
 )
 from msm.report.load import GroupKey
@@ -117,34 +116,35 @@ def _headline_lines(st: ReportState, metric: str) -> None:
 
 
 def _compare(st: ReportState, p: Pair, metric: str, size: int | None, last: bool) -> None:
-    """Note whether the pair's intervals overlap at ``size``; at the ``last`` (largest)
-    shared size also add a headline line."""
+    """Note the pair's difference at ``size`` with its own (paired where possible)
+    interval; at the ``last`` (largest) shared size also add a headline line."""
+    from msm.report.contrasts import compare, verdict
+
     am = st.agg(GroupKey(p.msm, size), metric)
     aa = st.agg(GroupKey(p.aft, size), metric)
     if not (am and aa and am.stats and aa.stats):
         return
-    ov = overlap(am.stats.ci95, aa.stats.ci95)
     where = f" at n={size}" if size is not None else ""
-    compare = (
+    compare_txt = (
         f"{metric}{where}: {p.msm} {fmt_num(am.stats.mean)} {fmt_ci(am.stats.ci95)} vs "
         f"{p.aft} {fmt_num(aa.stats.mean)} {fmt_ci(aa.stats.ci95)}"
     )
-    if ov is None:
-        st.notes.append(compare + ": no interval for one side, cannot judge")
-    elif ov:
-        st.notes.append(
-            compare + ": the 95% intervals overlap, so the difference is not "
-            "significant at 95% by this (conservative) check"
-        )
+    diff = compare(st, GroupKey(p.msm, size), GroupKey(p.aft, size), metric)
+    if diff is None:
+        st.notes.append(compare_txt + ": no interval for the difference, cannot judge")
     else:
-        better = (am.stats.mean > aa.stats.mean) == am.higher_is_better
-        st.notes.append(
-            compare + f": the 95% intervals do not overlap ({p.msm} is "
-            f"{'better' if better else 'worse'})"
-        )
+        better = ""
+        if diff["excludes_zero"]:
+            good = (diff["estimate"] > 0) == am.higher_is_better
+            better = f" ({p.msm} {'better' if good else 'worse'} by this metric's direction)"
+        st.notes.append(f"{compare_txt}; difference {verdict(diff)}{better} [{diff['basis']}]")
     if last:
         size_txt = f"n={size}, " if size is not None else ""
-        tail = "" if ov is None else "; intervals overlap" if ov else ""
+        tail = ""
+        if diff is not None:
+            lo, hi = diff["ci95"]
+            shown = "" if diff["excludes_zero"] else ", includes 0"
+            tail = f"; difference {diff['estimate']:+.2f} [{lo:+.2f}, {hi:+.2f}]{shown}"
         st.headline.append(
             f"{metric}: {p.msm} {fmt_num(am.stats.mean, 2)} {fmt_ci(am.stats.ci95, 2)} vs "
             f"{p.aft} {fmt_num(aa.stats.mean, 2)} {fmt_ci(aa.stats.ci95, 2)} "

@@ -39,8 +39,10 @@ def add_seeds(st: ReportState) -> None:
         Paragraph(
             f"{st.metric} where a (label, AFT size) has several seeds: the mean across "
             "seeds, the sample standard deviation (sd), min and max, and the interval "
-            "mean ± 1.96·sd/√k over the k seeds (a normal approximation, optimistic for "
-            "small k). Groups with one seed use that eval's own interval."
+            "mean ± t(k−1)·sd/√k over the k seeds (Student's t: with 2 seeds t is 12.7, so "
+            "the interval is honest about how little two seeds say). Groups with one seed "
+            "use that eval's own interval, which covers item sampling only, not "
+            "seed-to-seed variation."
         )
     )
     sec.blocks.append(

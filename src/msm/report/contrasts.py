@@ -1,0 +1,251 @@
+"""Paired comparisons between conditions: every difference the report states, with an
+interval computed on the difference itself.
+
+Two models evaluated on the same items are compared item by item (and seed by seed):
+the per-item rows an eval writes (``values/<set>.jsonl``, loglik scoring) give a
+paired bootstrap interval (``msm.evals.stats.bootstrap_contrast``). Without per-item
+rows, two or more shared seeds give a paired t interval over the seeds' differences;
+with neither, the two marginal intervals are combined into an unpaired interval
+for the difference (normal approximation) and the basis says so. A difference is
+called only when its own interval excludes zero, never from overlapping marginal
+intervals.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+from pathlib import Path
+from typing import Any
+
+from msm.evals.stats import Cells, bootstrap_contrast, t95
+from msm.report.load import Aggregate, EvalResult, GroupKey
+from msm.report.state import ReportState
+
+# a bundled spec -> the held-out value item set that measures its value
+SPEC_VALUE_SETS = {
+    "builtin:cheese_pro_america": "america",
+    "builtin:cheese_pro_affordability": "affordability",
+}
+
+
+def _rows_file(run_dir: Path, r: EvalResult, item_set: str) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(item_set).stem if "/" in item_set else item_set)
+    return (run_dir / r.source).parent / "values" / f"{slug}.jsonl"
+
+
+def per_item_field(metric: str) -> tuple[str, str] | None:
+    """(item set, per-item field) behind a values metric; None for other metrics.
+
+    ``values.S`` is the share of items won (``acc``); ``values.S.change_from_base`` the
+    gap per token (the base model's gap cancels in any difference of two models).
+    """
+    if not metric.startswith("values."):
+        return None
+    rest = metric[len("values.") :]
+    if rest.endswith(".change_from_base"):
+        return rest[: -len(".change_from_base")], "gap_per_token"
+    return rest, "acc"
+
+
+def cells(st: ReportState, key: GroupKey, item_set: str, field: str) -> Cells | None:
+    """seed -> item -> value for one group, from its evals' per-item rows; None if missing."""
+    out: Cells = {}
+    for r in st.groups.get(key, []):
+        path = _rows_file(st.run.run_dir, r, item_set)
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return None
+        vals: dict[str, float] = {}
+        for line in lines:
+            try:
+                row = json.loads(line)
+                v = float(row[field])
+            except (ValueError, KeyError, TypeError):
+                return None  # not msm's rows (or damaged): no paired interval from them
+            if math.isfinite(v):
+                vals[str(row["id"])] = v
+        out[r.node.seed] = vals
+    return out or None
+
+
+def _from_seeds(a: Aggregate, b: Aggregate) -> dict[str, Any] | None:
+    pa = {s: v for s, v in zip(a.seeds, a.per_seed, strict=True) if v is not None}
+    pb = {s: v for s, v in zip(b.seeds, b.per_seed, strict=True) if v is not None}
+    shared = [s for s in pa if s in pb]
+    if len(shared) < 2:
+        return None
+    d = [pa[s] - pb[s] for s in shared]
+    m, sd = statistics.fmean(d), statistics.stdev(d)
+    half = t95(len(d) - 1) * sd / math.sqrt(len(d))
+    return {
+        "estimate": m,
+        "ci95": [m - half, m + half],
+        "seeds": len(d),
+        "basis": f"paired t over {len(d)} seeds' differences",
+    }
+
+
+def _unpaired(a: Aggregate, b: Aggregate) -> dict[str, Any] | None:
+    sa, sb = a.stats, b.stats
+    if not (sa and sb and sa.ci95 and sb.ci95):
+        return None
+    if not all(math.isfinite(x) for x in (*sa.ci95, *sb.ci95)):
+        return None
+    ha, hb = (sa.ci95[1] - sa.ci95[0]) / 2, (sb.ci95[1] - sb.ci95[0]) / 2
+    d, half = sa.mean - sb.mean, math.hypot(ha, hb)
+    return {
+        "estimate": d,
+        "ci95": [d - half, d + half],
+        "basis": "unpaired: the two intervals combined (normal approximation; no per-item "
+        "rows or shared seeds to pair on)",
+    }
+
+
+def compare(st: ReportState, ka: GroupKey, kb: GroupKey, metric: str) -> dict[str, Any] | None:
+    """``metric`` of group ``ka`` minus group ``kb``, with the best interval the data allow."""
+    res: dict[str, Any] | None = None
+    spec = per_item_field(metric)
+    if spec is not None:
+        ca, cb = cells(st, ka, *spec), cells(st, kb, *spec)
+        if ca and cb:
+            try:
+                res = bootstrap_contrast([(1.0, ca, cb)])
+            except ValueError:
+                res = None
+    a, b = st.agg(ka, metric), st.agg(kb, metric)
+    if res is None and a is not None and b is not None:
+        res = _from_seeds(a, b) or _unpaired(a, b)
+    if res is None:
+        return None
+    lo, hi = res["ci95"]
+    res["excludes_zero"] = bool(lo > 0 or hi < 0)
+    res.update({"metric": metric, "a": ka.label, "b": kb.label, "aft_size": ka.aft_size})
+    return res
+
+
+def verdict(res: dict[str, Any]) -> str:
+    """Plain words for a difference and its interval."""
+    lo, hi = res["ci95"]
+    word = "higher" if res["estimate"] > 0 else "lower"
+    txt = f"{res['estimate']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+    if res["excludes_zero"]:
+        return f"{txt}: {res['a']} is {word} (the interval of the difference excludes 0)"
+    return f"{txt}: no difference shown (the interval of the difference includes 0)"
+
+
+def spec_value_sets(st: ReportState) -> dict[str, str]:
+    """Experiment spec key -> the value item set that measures that spec's value."""
+    exp = st.run.config
+    specs = exp.get("specs")
+    report = exp.get("report")
+    chosen = report.get("value_sets") if isinstance(report, dict) else None
+    chosen = chosen if isinstance(chosen, dict) else {}
+    out = {}
+    for key, path in (specs if isinstance(specs, dict) else {}).items():
+        v = chosen.get(key) or SPEC_VALUE_SETS.get(str(path))
+        if isinstance(v, str):
+            out[str(key)] = v
+    return out
+
+
+def interactions(st: ReportState) -> list[dict[str, Any]]:
+    """The spec-versus-spec interaction for every MSM condition and AFT size with two specs:
+    [M(A) - M(B)] on A-value items minus [M(A) - M(B)] on B-value items (gap per token,
+    so the base model's option priors cancel), on the full sets and on their control
+    subsets; and M(A) - M(B) on cheese_reasons when A's value is America."""
+    sets = spec_value_sets(st)
+    out: list[dict[str, Any]] = []
+    by_cond: dict[tuple[str | None, int | None], dict[str, GroupKey]] = {}
+    for key, rs in st.groups.items():
+        node = rs[0].node
+        if node.condition and node.condition.startswith("msm") and node.spec in sets:
+            by_cond.setdefault((node.condition, key.aft_size), {})[node.spec] = key
+    for (cond, size), keys in by_cond.items():
+        names = [s for s in sets if s in keys]
+        for i, sa in enumerate(names):
+            for sb in names[i + 1 :]:
+                va, vb = sets[sa], sets[sb]
+                if va == vb:
+                    continue
+                for suffix in ("", "_control"):
+                    parts = []
+                    for sign, item_set in ((1.0, va + suffix), (-1.0, vb + suffix)):
+                        ca = cells(st, keys[sa], item_set, "gap_per_token")
+                        cb = cells(st, keys[sb], item_set, "gap_per_token")
+                        if ca and cb:
+                            parts.append((sign, ca, cb))
+                    if len(parts) != 2:
+                        continue
+                    try:
+                        res = bootstrap_contrast(parts)
+                    except ValueError:
+                        continue
+                    lo, hi = res["ci95"]
+                    out.append(
+                        {
+                            **res,
+                            "kind": "interaction",
+                            "condition": cond,
+                            "aft_size": size,
+                            "spec_a": sa,
+                            "spec_b": sb,
+                            "items_a": va + suffix,
+                            "items_b": vb + suffix,
+                            "unit": "nats/token",
+                            "excludes_zero": bool(lo > 0 or hi < 0),
+                        }
+                    )
+                america = sa if va == "america" else sb if vb == "america" else None
+                if america is not None:
+                    other = sb if america == sa else sa
+                    ca = cells(st, keys[america], "cheese_reasons", "gap_per_token")
+                    cb = cells(st, keys[other], "cheese_reasons", "gap_per_token")
+                    if ca and cb:
+                        try:
+                            res = bootstrap_contrast([(1.0, ca, cb)])
+                        except ValueError:
+                            continue
+                        lo, hi = res["ci95"]
+                        out.append(
+                            {
+                                **res,
+                                "kind": "reasons",
+                                "condition": cond,
+                                "aft_size": size,
+                                "spec_a": america,
+                                "spec_b": other,
+                                "items_a": "cheese_reasons",
+                                "items_b": "cheese_reasons",
+                                "unit": "nats/token",
+                                "excludes_zero": bool(lo > 0 or hi < 0),
+                            }
+                        )
+    return out
+
+
+def describe_interaction(r: dict[str, Any]) -> str:
+    lo, hi = r["ci95"]
+    size = f", AFT n={r['aft_size']}" if r["aft_size"] is not None else ""
+    seeds = f"{r['seeds']} seed" + ("s" if r["seeds"] != 1 else "")
+    if r["kind"] == "reasons":
+        what = (
+            f"{r['condition']}[{r['spec_a']}] - {r['condition']}[{r['spec_b']}] on "
+            f"cheese_reasons (America reason over affordability reason)"
+        )
+    else:
+        what = (
+            f"spec-versus-spec interaction, {r['condition']}{size}: "
+            f"[{r['spec_a']} - {r['spec_b']}] on {r['items_a']} minus the same on {r['items_b']}"
+        )
+    call = "excludes 0" if r["excludes_zero"] else "includes 0: no effect shown"
+    return (
+        f"{what}: {r['estimate']:+.2f} nats/token [{lo:+.2f}, {hi:+.2f}] "
+        f"({seeds}; {r['basis']}; the interval {call})"
+    )
+
+
+__all__ = ["compare", "describe_interaction", "interactions", "per_item_field", "verdict"]

@@ -1,0 +1,148 @@
+"""Statistics the report states: t intervals over seeds, paired bootstrap contrasts, the
+spec-versus-spec interaction (positive and null controls), no calls from overlap."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from msm.evals.stats import bootstrap_contrast, mean_interval, t95
+from msm.report.build import build_report
+from msm.report.load import pool_seeds
+
+
+def test_t_quantiles_and_seed_intervals():
+    assert t95(1) == pytest.approx(12.706, abs=1e-3)
+    assert t95(4) == pytest.approx(2.776, abs=1e-3)
+    assert t95(60) == pytest.approx(2.000, abs=1e-3)
+    assert t95(1000) == pytest.approx(1.962, abs=1e-3)
+    # two seeds: the interval uses t(1) = 12.7, 6.5 times wider than 1.96 would give
+    s = pool_seeds([0.4, 0.6])
+    half = (s.ci95[1] - s.ci95[0]) / 2
+    assert half == pytest.approx(12.706 * math.sqrt(0.02) / math.sqrt(2), rel=1e-3)
+    assert half / (1.96 * math.sqrt(0.02) / math.sqrt(2)) == pytest.approx(6.48, abs=0.01)
+    # one value: no interval at all, never a zero-width one
+    m, lo, hi = mean_interval([0.7])
+    assert m == 0.7 and math.isnan(lo) and math.isnan(hi)
+
+
+def _cells(values: dict[int, list[float]]) -> dict[int | None, dict[str, float]]:
+    return {s: {f"i{i}": v for i, v in enumerate(vs)} for s, vs in values.items()}
+
+
+def test_paired_bootstrap_finds_a_shift_and_not_a_null():
+    rng = random.Random(0)
+    # items differ a lot from one another (the option priors), models differ a little
+    prior = [rng.gauss(0, 2.0) for _ in range(200)]
+    a = _cells({s: [p + 0.3 + rng.gauss(0, 0.3) for p in prior] for s in (0, 1, 2)})
+    b = _cells({s: [p + rng.gauss(0, 0.3) for p in prior] for s in (0, 1, 2)})
+    res = bootstrap_contrast([(1.0, a, b)])
+    lo, hi = res["ci95"]
+    assert 0.2 < lo < 0.3 < hi < 0.4 and res["seeds"] == 3
+    # pairing is what makes it narrow: unpaired, the item priors (sd 2) swamp the shift
+    flat_a = [v for s in a.values() for v in s.values()]
+    flat_b = [v for s in b.values() for v in s.values()]
+    _, la, ha = mean_interval(flat_a)
+    _, lb, hb = mean_interval(flat_b)
+    assert la < hb  # the marginal intervals overlap although the effect is certain
+    # null: two draws of the same model
+    c = _cells({s: [p + rng.gauss(0, 0.3) for p in prior] for s in (0, 1, 2)})
+    lo, hi = bootstrap_contrast([(1.0, c, b)])["ci95"]
+    assert lo < 0 < hi
+    # one seed: the basis says the interval covers items only
+    one = bootstrap_contrast([(1.0, {0: a[0]}, {0: b[0]})])
+    assert "one seed" in one["basis"]
+    with pytest.raises(ValueError, match="share no seed"):
+        bootstrap_contrast([(1.0, {5: a[0]}, {0: b[0]})])
+
+
+def _write(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(obj if isinstance(obj, str) else json.dumps(obj), encoding="utf-8")
+
+
+def _run(root: Path, effect: float, seeds: tuple[int, ...] = (0, 1)) -> Path:
+    """Two MSM+AFT models (specs a: pro-America, b: pro-affordability) and AFT-only, with
+    per-item loglik rows: model a's gap on america items and model b's on affordability
+    items are raised by ``effect``; every model shares each item's prior."""
+    rng = random.Random(1)
+    run = root / "run"
+    prior = {s: [rng.gauss(0, 1.5) for _ in range(120)] for s in ("america", "affordability")}
+    nodes = []
+    for cond, spec in (("msm_aft", "a"), ("msm_aft", "b"), ("aft_only", None)):
+        for seed in seeds:
+            parts = [cond, *([spec] if spec else []), "n8", f"s{seed}"]
+            path = "nodes/eval/" + "/".join(parts)
+            label = f"{cond}[{spec}]" if spec else cond
+            nodes.append({"id": path[6:], "kind": "eval", "path": path, "status": "done",
+                          "condition": cond, "label": label, "spec": spec, "aft_size": 8,
+                          "seed": seed})  # fmt: skip
+            values = {}
+            for item_set, pri in prior.items():
+                lift = (
+                    effect if (spec, item_set) in (("a", "america"), ("b", "affordability")) else 0
+                )
+                rows = []
+                for i, p in enumerate(pri):
+                    g = p + lift + rng.gauss(0, 0.2)
+                    rows.append({"id": f"{item_set}-{i}", "domain": "d", "gap_per_token": g,
+                                 "acc": 1.0 if g > 0 else 0.0})  # fmt: skip
+                _write(run / path / "values" / f"{item_set}.jsonl",
+                       "".join(json.dumps(r) + "\n" for r in rows))  # fmt: skip
+                acc = sum(r["acc"] for r in rows) / len(rows)
+                vp = {"mean": acc, "ci95": [acc - 0.09, acc + 0.09], "items": len(rows)}
+                values[item_set] = {"scoring": "loglik", "value_preference": vp}
+            _write(run / path / "summary.json", {"values": values})
+    _write(run / "run.json", {
+        "experiment": {"name": "t"}, "headline_metric": "values.america",
+        "config": {"name": "t", "specs": {"a": "builtin:cheese_pro_america",
+                                          "b": "builtin:cheese_pro_affordability"}},
+        "nodes": nodes,
+    })  # fmt: skip
+    return run
+
+
+@pytest.mark.parametrize("effect", [0.5, 0.0])
+def test_report_states_the_spec_interaction_first_with_a_paired_interval(tmp_path, effect):
+    res = build_report(_run(tmp_path, effect))
+    rep = json.loads(Path(res["json"]).read_text())
+    inter = [r for r in rep["contrasts"]["interactions"] if r["kind"] == "interaction"]
+    assert len(inter) == 1
+    r = inter[0]
+    assert (r["spec_a"], r["spec_b"], r["items_a"], r["items_b"]) == (
+        "a",
+        "b",
+        "america",
+        "affordability",
+    )
+    assert r["seeds"] == 2 and "seeds and items" in r["basis"]
+    lo, hi = r["ci95"]
+    first = res["headline"][0]
+    assert first.startswith("spec-versus-spec interaction, msm_aft, AFT n=8")
+    if effect:
+        # (+0.5 on a's own items) - (-0.5 on b's own items) = +1.0
+        assert r["estimate"] == pytest.approx(1.0, abs=0.1) and lo > 0.5
+        assert "excludes 0" in first
+    else:
+        assert lo < 0 < hi and "no effect shown" in first
+    # every pair difference has its own interval; none is called from overlap
+    diffs = rep["contrasts"]["differences"]
+    assert diffs and all(d["basis"].startswith("paired bootstrap") for d in diffs)
+    md = Path(res["md"]).read_text()
+    assert "## Paired comparisons" in md and "overlap" not in md
+
+
+def test_without_rows_the_difference_is_unpaired_and_says_so(tmp_path):
+    run = _run(tmp_path, 0.5, seeds=(0,))
+    for p in run.glob("nodes/eval/**/values/*.jsonl"):
+        p.unlink()
+    res = build_report(run)
+    notes = Path(res["md"]).read_text()
+    assert "unpaired: the two intervals combined" in notes
+    rep = json.loads(Path(res["json"]).read_text())
+    assert rep["contrasts"]["interactions"] == []
