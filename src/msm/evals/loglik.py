@@ -30,7 +30,7 @@ from msm.evals.items import ValueItem
 from msm.evals.stats import mean_interval, wilson
 from msm.fsutil import atomic_write_text
 
-VERSION = "1"  # bump when the prompt or the scoring changes
+VERSION = "2"  # bump when the prompt or the scoring changes (2: shared prompt pass)
 BASE_PROMPT = "Question: {question}\nAnswer:"
 BATCH_ITEMS = 16  # items per forward pass (two sequences each); fixed, so scores are reproducible
 
@@ -65,44 +65,70 @@ def load_model(model_path: str) -> Any:
 
 
 def option_logliks(tok: Any, model: Any, items: list[ValueItem]) -> list[dict[str, Any]]:
-    """Per item: each option's summed log-likelihood, token and byte counts, and the gaps."""
+    """Per item: each option's summed log-likelihood, token and byte counts, and the gaps.
+
+    The question is run once per item and both options continue from its cached keys and
+    values: a batch of items is one left-padded forward pass over the prompts, then one
+    over the 2 x items options. (The prompt is most of each sequence, so this does about
+    half the work of scoring the two full sequences.)
+    """
     import torch
 
     pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+    head = model.get_output_embeddings()
     rows: list[dict[str, Any]] = []
     for start in range(0, len(items), BATCH_ITEMS):
         chunk = items[start : start + BATCH_ITEMS]
-        seqs: list[tuple[list[int], int]] = []  # (ids, number of continuation tokens)
+        ctxs: list[list[int]] = []
+        conts: list[list[int]] = []  # two per item: aligned, other
         texts: list[tuple[str, str]] = []
         for it in chunk:
             ctx, a, b = _prompt_and_answers(tok, it)
-            ctx_ids = tok(ctx, add_special_tokens=False).input_ids
+            ctxs.append(tok(ctx, add_special_tokens=False).input_ids)
             for cont in (a, b):
                 cont_ids = tok(cont, add_special_tokens=False).input_ids
                 if not cont_ids:
                     raise MsmError(f"item {it.id}: an option has no tokens")
-                seqs.append((ctx_ids + cont_ids, len(cont_ids)))
+                conts.append(cont_ids)
             texts.append((a, b))
-        width = max(len(ids) for ids, _ in seqs)
-        input_ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for i, (ids, _) in enumerate(seqs):  # right padding: positions stay 0..n-1
-            input_ids[i, : len(ids)] = torch.tensor(ids)
-            mask[i, : len(ids)] = 1
-        lls = []
+        n, width = len(chunk), max(len(c) for c in ctxs)
+        # prompts left-padded, so every prompt ends at the same column
+        p_ids = torch.full((n, width), pad, dtype=torch.long)
+        p_mask = torch.zeros((n, width), dtype=torch.long)
+        for i, c in enumerate(ctxs):
+            p_ids[i, width - len(c) :] = torch.tensor(c)
+            p_mask[i, width - len(c) :] = 1
+        p_pos = (p_mask.cumsum(-1) - 1).clamp(min=0)
+        # options right-padded, continuing each prompt's positions
+        cw = max(len(c) for c in conts)
+        c_ids = torch.full((2 * n, cw), pad, dtype=torch.long)
+        c_mask = torch.zeros((2 * n, cw), dtype=torch.long)
+        for j, c in enumerate(conts):
+            c_ids[j, : len(c)] = torch.tensor(c)
+            c_mask[j, : len(c)] = 1
+        lens = torch.tensor([len(c) for c in ctxs]).repeat_interleave(2)
+        c_pos = lens[:, None] + torch.arange(cw)[None, :]
         with torch.inference_mode():
+            out = model.base_model(
+                input_ids=p_ids, attention_mask=p_mask, position_ids=p_pos, use_cache=True
+            )
+            cache = out.cache
+            cache.batch_repeat_interleave(2)
+            last = out.last_hidden_state[:, -1].repeat_interleave(2, dim=0)  # predicts token 0
+            hidden = model.base_model(
+                input_ids=c_ids,
+                attention_mask=torch.cat([p_mask.repeat_interleave(2, dim=0), c_mask], dim=1),
+                position_ids=c_pos,
+                cache=cache,
+                use_cache=True,
+            ).last_hidden_state
+            lls = []
             # the output layer only where an answer token is predicted: the full vocabulary
             # at every position would be most of the work for a small model
-            hidden = model.base_model(
-                input_ids=input_ids, attention_mask=mask, use_cache=False
-            ).last_hidden_state
-            head = model.get_output_embeddings()
-            for i, (ids, n_cont) in enumerate(seqs):
-                n = len(ids)
-                pos = torch.arange(n - n_cont - 1, n - 1)  # the states that predict the answer
-                logp = torch.log_softmax(head(hidden[i, pos]).float(), dim=-1)
-                target = torch.tensor(ids[n - n_cont :])
-                lls.append((float(logp[torch.arange(n_cont), target].sum()), n_cont))
+            for j, c in enumerate(conts):
+                states = torch.cat([last[j : j + 1], hidden[j, : len(c) - 1]], dim=0)
+                logp = torch.log_softmax(head(states).float(), dim=-1)
+                lls.append((float(logp[torch.arange(len(c)), torch.tensor(c)].sum()), len(c)))
         for k, it in enumerate(chunk):
             (ll_a, n_a), (ll_o, n_o) = lls[2 * k], lls[2 * k + 1]
             a, b = texts[k]
