@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from msm.evals.items import load_value_items
 from msm.evals.stats import bootstrap_contrast, mean_interval, t95
 from msm.report.build import build_report
 from msm.report.load import pool_seeds
@@ -72,7 +73,8 @@ def _run(root: Path, effect: float, seeds: tuple[int, ...] = (0, 1)) -> Path:
     items are raised by ``effect``; every model shares each item's prior."""
     rng = random.Random(1)
     run = root / "run"
-    prior = {s: [rng.gauss(0, 1.5) for _ in range(120)] for s in ("america", "affordability")}
+    ids = {s: [it.id for it in load_value_items(s)] for s in ("america", "affordability")}
+    prior = {s: [rng.gauss(0, 1.5) for _ in ids[s]] for s in ids}
     nodes = []
     for cond, spec in (("msm_aft", "a"), ("msm_aft", "b"), ("aft_only", None)):
         for seed in seeds:
@@ -90,7 +92,7 @@ def _run(root: Path, effect: float, seeds: tuple[int, ...] = (0, 1)) -> Path:
                 rows = []
                 for i, p in enumerate(pri):
                     g = p + lift + rng.gauss(0, 0.2)
-                    rows.append({"id": f"{item_set}-{i}", "domain": "d", "gap_per_token": g,
+                    rows.append({"id": ids[item_set][i], "domain": "d", "gap_per_token": g,
                                  "acc": 1.0 if g > 0 else 0.0})  # fmt: skip
                 _write(run / path / "values" / f"{item_set}.jsonl",
                        "".join(json.dumps(r) + "\n" for r in rows))  # fmt: skip
@@ -112,7 +114,12 @@ def test_report_states_the_spec_interaction_first_with_a_paired_interval(tmp_pat
     res = build_report(_run(tmp_path, effect))
     rep = json.loads(Path(res["json"]).read_text())
     inter = [r for r in rep["contrasts"]["interactions"] if r["kind"] == "interaction"]
-    assert len(inter) == 1
+    # the full sets, and their control subsets read from the same rows
+    assert [r["items_a"] for r in inter] == ["america", "america_control"]
+    control = inter[1]
+    assert control["items"] == len(load_value_items("america_control")) + len(
+        load_value_items("affordability_control")
+    )
     r = inter[0]
     assert (r["spec_a"], r["spec_b"], r["items_a"], r["items_b"]) == (
         "a",

@@ -380,6 +380,8 @@ def test_efficiency_in_report(built: Built) -> None:
     eff = {r["n"]: r for r in rep["efficiency"]}
     assert eff[100]["needed"] == pytest.approx(400) and eff[100]["multiplier"] == pytest.approx(4)
     assert eff[100]["relation"] == "="
+    lo, hi = eff[100]["multiplier_ci95"]
+    assert lo <= 4.0 <= hi
     assert eff[200]["needed"] == pytest.approx(math.sqrt(400 * 800))
     assert "nodes/eval/aft_only/n800/s1/summary.json" in eff[200]["sources"]["aft_only"]
     assert eff[200]["sources"]["msm"] == [
@@ -397,6 +399,22 @@ def test_efficiency_in_report(built: Built) -> None:
     assert "## Data efficiency" in md and "4.00×" in md
 
 
+def test_efficiency_multiplier_interval_is_a_bootstrap_over_seeds() -> None:
+    from msm.report.efficiency import multiplier_interval
+
+    aft = [(s, v) for s, vs in AFT_VALUES.items() for v in vs]
+    msm = [(100.0, v) for v in MSM_VALUES[100]]
+    ci = multiplier_interval(aft, msm, 100.0)
+    assert ci is not None and ci["ci95"][0] <= 4.0 <= ci["ci95"][1]
+    assert 3.0 < ci["ci95"][0] and ci["ci95"][1] < 5.5  # tight seeds, tight interval
+    # seeds that disagree widen it
+    noisy = [(100.0, 0.45), (100.0, 0.75)]
+    wide = multiplier_interval(aft, noisy, 100.0)
+    assert wide is not None and wide["ci95"][1] - wide["ci95"][0] > ci["ci95"][1] - ci["ci95"][0]
+    # one seed per size: nothing to resample, no interval
+    assert multiplier_interval([(s, vs[0]) for s, vs in AFT_VALUES.items()], msm, 100.0) is None
+
+
 def test_report_sections_and_honest_notes(
     built: Built,
 ) -> None:
@@ -409,7 +427,9 @@ def test_report_sections_and_honest_notes(
     assert "2 nodes are not done (1 failed, 1 pending)" in md
     # base vs msm_only: 0.30 [0.24, 0.36] vs 0.50 [0.44, 0.56]: one seed, no per-item rows,
     # so the difference's interval is the two combined (unpaired) and excludes 0
-    assert "msm_only[pro_america] better by this metric's direction" in md
+    assert "msm_only[pro_america] is higher (the interval of the difference excludes 0)" in md
+    # a value set measures a value: no "better" or "worse" is claimed for it
+    assert "better by this metric" not in md and "higher means more of that value" in md
     assert "unpaired: the two intervals combined" in md
     # every headline row names its summary.json
     assert "`nodes/eval/msm_aft/pro_america/n100/s1/summary.json`" in md

@@ -50,11 +50,27 @@ def per_item_field(metric: str) -> tuple[str, str] | None:
     return rest, "acc"
 
 
+def _control_ids(item_set: str) -> set[str] | None:
+    """The item ids of a bundled control subset (``america_control``), else None."""
+    from msm.evals.items import BUILTIN_VALUE_SETS, CONTROL_SUFFIX, load_value_items
+
+    full = item_set.removesuffix(CONTROL_SUFFIX)
+    if full == item_set or full not in BUILTIN_VALUE_SETS:
+        return None
+    return {it.id for it in load_value_items(item_set)}
+
+
 def cells(st: ReportState, key: GroupKey, item_set: str, field: str) -> Cells | None:
-    """seed -> item -> value for one group, from its evals' per-item rows; None if missing."""
+    """seed -> item -> value for one group, from its evals' per-item rows; None if missing.
+
+    A control subset not evaluated on its own is read from its full set's rows.
+    """
     out: Cells = {}
     for r in st.groups.get(key, []):
         path = _rows_file(st.run.run_dir, r, item_set)
+        keep = None
+        if not path.is_file() and (keep := _control_ids(item_set)) is not None:
+            path = _rows_file(st.run.run_dir, r, item_set.removesuffix("_control"))
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except OSError:
@@ -66,7 +82,7 @@ def cells(st: ReportState, key: GroupKey, item_set: str, field: str) -> Cells | 
                 v = float(row[field])
             except (ValueError, KeyError, TypeError):
                 return None  # not msm's rows (or damaged): no paired interval from them
-            if math.isfinite(v):
+            if math.isfinite(v) and (keep is None or str(row["id"]) in keep):
                 vals[str(row["id"])] = v
         out[r.node.seed] = vals
     return out or None

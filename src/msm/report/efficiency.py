@@ -26,7 +26,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Relation = Literal["=", "<=", ">"]
 
@@ -158,3 +158,50 @@ def describe(point: EfficiencyPoint, baseline: str = "AFT-only") -> str:
 
 def _fmt_size(x: float) -> str:
     return f"{x:.0f}" if x >= 10 else f"{x:.3g}"
+
+
+def multiplier_interval(
+    aft_only: Iterable[tuple[float, float | None]],
+    msm: Iterable[tuple[float, float | None]],
+    n: float,
+    higher_is_better: bool = True,
+    reps: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any] | None:
+    """A percentile bootstrap interval for the multiplier at MSM+AFT size ``n``.
+
+    Each size's seeds are resampled with replacement (both curves), the curve is
+    recomputed and the multiplier at ``n`` read again. Needs at least two seeds at every
+    size; otherwise None (one seed per size gives nothing to resample). Draws where the
+    multiplier is only a bound (matched at the smallest size, or never reached) count at
+    that bound, and their share is returned.
+    """
+    import random
+
+    def by_size(pts: Iterable[tuple[float, float | None]]) -> dict[float, list[float]]:
+        out: dict[float, list[float]] = {}
+        for s, v in pts:
+            if v is not None and _finite(v):
+                out.setdefault(s, []).append(v)
+        return out
+
+    a, m = by_size(aft_only), by_size(msm)
+    if n not in m or not a or any(len(v) < 2 for v in (*a.values(), m[n])):
+        return None
+    rng = random.Random(seed)
+    draws: list[float] = []
+    bounds = 0
+    for _ in range(reps):
+        aa = [(s, rng.choice(vs)) for s, vs in a.items() for _ in vs]
+        mm = [(n, rng.choice(m[n])) for _ in m[n]]
+        pts = efficiency_curve(aa, mm, higher_is_better)
+        if not pts:
+            continue
+        draws.append(pts[0].multiplier)
+        bounds += pts[0].relation != "="
+    if not draws:
+        return None
+    draws.sort()
+    lo = draws[int(0.025 * (len(draws) - 1))]
+    hi = draws[int(round(0.975 * (len(draws) - 1)))]
+    return {"ci95": [lo, hi], "reps": len(draws), "bound_share": bounds / len(draws)}

@@ -56,7 +56,14 @@ def basis(a: Aggregate) -> str:
     return f"t over {a.stats.k} seeds"
 
 
-def direction(higher: bool) -> str:
+def direction(higher: bool, metric: str | None = None) -> str:
+    """How to read a metric. A value set has no "better": it measures one value."""
+    if metric is not None and metric.startswith("values."):
+        from msm.evals.items import measures
+
+        name = metric.split(".")[1]
+        what = measures(name) or "the value its items encode"
+        return f"measures {what}; higher means more of that value, not better"
     return "higher is better" if higher else "lower is better"
 
 

@@ -9,7 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from msm.report import plots
-from msm.report.efficiency import EfficiencyPoint, describe, efficiency_curve
+from msm.report.efficiency import (
+    EfficiencyPoint,
+    describe,
+    efficiency_curve,
+    multiplier_interval,
+)
 from msm.report.fmt import fmt_num
 from msm.report.load import GroupKey
 from msm.report.render import Image, Paragraph, Section, Table
@@ -36,7 +41,9 @@ def add_efficiency(st: ReportState) -> None:
             "in log(size) between AFT-only sizes, seeds averaged first; on a non-monotone "
             "AFT-only curve the first crossing in increasing size is used. '≤' means "
             "AFT-only already matches at its smallest size (an upper bound); '>' means it "
-            "never reaches the value within its sizes (a lower bound)."
+            "never reaches the value within its sizes (a lower bound). The multiplier's "
+            "95% interval is a bootstrap over seeds (each size's seeds resampled, the curve "
+            "recomputed); with one seed per size there is nothing to resample and no interval."
         )
     )
     rows: list[list[str]] = []
@@ -48,11 +55,18 @@ def add_efficiency(st: ReportState) -> None:
             continue
         points = efficiency_curve(aft_pts, msm_pts, hib)
         for pt in points:
+            ci = multiplier_interval(aft_pts, [q for q in msm_pts if q[0] == pt.n], pt.n, hib)
+            ci_txt = f"[{ci['ci95'][0]:.2f}×, {ci['ci95'][1]:.2f}×]" if ci else "— (needs 2+ seeds)"
             rows.append([
                 p.msm, p.aft, f"{pt.n:g}", fmt_num(pt.msm_value), _rel_txt(pt, "size"),
-                _rel_txt(pt, "mult"), _eff_note(pt),
+                _rel_txt(pt, "mult"), ci_txt, _eff_note(pt),
             ])  # fmt: skip
-            records.append(_record(pt, p, metric, msm_pts, msm_src, aft_src))
+            rec = _record(pt, p, metric, msm_pts, msm_src, aft_src)
+            rec["multiplier_ci95"] = ci["ci95"] if ci else None
+            rec["multiplier_bootstrap"] = (
+                {k: ci[k] for k in ("reps", "bound_share")} if ci else None
+            )
+            records.append(rec)
         if points and not points[0].needed.monotone:
             st.notes.append(
                 f"the {p.aft} curve of {metric} is not monotone in AFT size; the efficiency "
@@ -73,6 +87,7 @@ def add_efficiency(st: ReportState) -> None:
                     "MSM+AFT value",
                     "AFT-only needs",
                     "multiplier",
+                    "95% interval",
                     "note",
                 ],
                 rows,

@@ -54,7 +54,7 @@ def add_headline(st: ReportState) -> None:
         return
     sec.blocks.append(
         Paragraph(
-            f"{metric} ({direction(bool(hib))}). One row per label and AFT size; "
+            f"{metric} ({direction(bool(hib), metric)}). One row per label and AFT size; "
             "n is the eval's sample size (items, answers or judged samples) per seed."
         )
     )
@@ -134,7 +134,7 @@ def _compare(st: ReportState, p: Pair, metric: str, size: int | None, last: bool
         st.notes.append(compare_txt + ": no interval for the difference, cannot judge")
     else:
         better = ""
-        if diff["excludes_zero"]:
+        if diff["excludes_zero"] and not metric.startswith("values."):
             good = (diff["estimate"] > 0) == am.higher_is_better
             better = f" ({p.msm} {'better' if good else 'worse'} by this metric's direction)"
         st.notes.append(f"{compare_txt}; difference {verdict(diff)}{better} [{diff['basis']}]")

@@ -30,7 +30,8 @@ def add_run(st: ReportState) -> None:
     if st.metric:
         hib = st.metric_direction(st.metric)
         text.append(
-            f"Headline metric: {st.metric}" + (f" ({direction(hib)})" if hib is not None else "")
+            f"Headline metric: {st.metric}"
+            + (f" ({direction(hib, st.metric)})" if hib is not None else "")
         )
     t = Table(
         ["node kind", "done", "missing"],

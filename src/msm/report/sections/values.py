@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from msm.evals.items import measures
 from msm.report import plots
 from msm.report.fmt import DASH, fmt_ci, fmt_n, fmt_num, fmt_seeds, fmt_size, group_name
 from msm.report.load import metric_kind
@@ -43,8 +44,16 @@ def add_values(st: ReportState) -> None:
             rows,
             numeric=frozenset(range(3, 3 + len(sets))) | {1},
             source_col=3 + len(sets),
-            caption="Share of value-consistent choices, mean [95% interval]; 0.5 = "
-            f"indifferent, higher is better. Items per set: {n_txt}."
+            caption="Share of items where the model prefers the set's value-consistent "
+            "option, mean [95% interval]; 0.5 = indifferent. Each set measures one value, "
+            "so higher means more of THAT value, not better (a pro-affordability model "
+            "scoring low on america items is doing what its spec says). "
+            + "".join(
+                f"{nm}: {measures(nm)}. "
+                for nm in dict.fromkeys(n.split(".")[0] for n in names)
+                if measures(nm)
+            )
+            + f"Items per set: {n_txt}."
             + (
                 " Columns ending in change_from_base (loglik scoring): the per-item change of "
                 "the gap log p(value-consistent) - log p(other) from the base model, in "
