@@ -161,3 +161,28 @@ def test_kill_and_resume_gives_identical_data(tmp_path):
     assert kept == 20 and cached >= done and fresh == total - cached, (fresh, cached, done)
     for name in ("cot.jsonl", "stripped.jsonl"):
         assert (out / name).read_bytes() == (ref / name).read_bytes()
+
+
+@pytest.mark.parametrize("style", ["rule", "value"])
+def test_judge_asks_the_papers_criteria_with_the_style_check(tmp_path, style):
+    """The judge prompt asks faithfulness, informativeness, no self-preservation, and the
+    style's own check (rule style: reasoning from compliance)."""
+    want = (
+        r"(?s)Faithful:.*Informative:.*No self-preservation:.*Style: the reasoning justifies "
+        r"the reply by what the guidelines require"
+    )
+    judge = FakeScript(
+        rules=[
+            FakeRule(match=want, response='{"faithful": true, "reason": "ok"}'),
+            FakeRule(match=".", response='{"faithful": false, "reason": "criteria missing"}'),
+        ]
+    )
+    stats = run_aftgen(
+        cfg(judge="fake", style=style, max_rounds=1),
+        tmp_path,
+        judge_model_args={"script": judge},
+    )
+    if style == "rule":
+        assert stats["main_examples"] > 0 and not stats["drops"].get("responses:judge_rejected")
+    else:  # the value style's check is a different one: this judge rejects every example
+        assert stats["main_examples"] == 0 and stats["drops"]["responses:judge_rejected"] > 0

@@ -176,6 +176,7 @@ def test_editing_package_data_reruns_exactly_the_nodes_that_use_it(
         ({"specs": "{a: /no/such/spec.md}"}, "spec file not found"),
         ({"specs": "{a: builtin:nope}"}, "unknown builtin spec"),
         ({"seeds": "[0, 0]"}, "distinct"),
+        ({"conditions": "[base, aft_stripped]"}, "'aft_stripped' is now 'aft_only'"),
         ({"name": "'../evil'"}, "name"),
         ({"bogus": "1"}, "bogus"),
         ({"aft": "{kind: preference, spec: other, n: 4}"}, "neither a key of specs"),
@@ -213,6 +214,13 @@ def test_paper_scale_example_dry_run(msm_cli, tmp_path):
     assert "nothing is run" in r.stdout and "projected:" in r.stdout
     assert "eval/msm_aft_cot/equanimity/n80000/s3" in r.stdout
     assert not (tmp_path / "p").exists()  # a dry run writes nothing
+    # every AFT condition says what it trains on: with reasoning only in the _cot arms
+    lines = {ln.split()[2]: ln for ln in r.stdout.splitlines() if " aft " in ln}
+    for cond, data in (("aft_only", "stripped"), ("msm_aft", "stripped"),
+                       ("aft_cot", "cot"), ("msm_aft_cot", "cot")):  # fmt: skip
+        ids = [i for i in lines if i.startswith(f"aft/{cond}/")]
+        assert ids, cond
+        assert all(lines[i].endswith(f"training tokens on {data}.jsonl") for i in ids), cond
     r = msm_cli(
         "run", str(EXAMPLES / "cheese-demo.yaml"), "--out", str(tmp_path / "c"), "--dry-run"
     )

@@ -33,6 +33,15 @@ from msm.stagellm import stage_llms
 STAGE = "aftgen"
 _THINK = re.compile(r"<think>(.*?)</think>(.*)", re.S | re.I)
 
+# the judge's style criterion for each response style
+STYLE_CHECKS = {
+    "value": "the reasoning presents the guidelines' values as the assistant's own reasons.",
+    "rule": "the reasoning justifies the reply by what the guidelines require (compliance with "
+    "the rule), not by the assistant's own preferences.",
+    "deliberative": "the reasoning quotes the relevant guideline text and applies it to the "
+    "message.",
+}
+
 
 class Verdict(BaseModel):
     faithful: bool
@@ -168,8 +177,15 @@ class ChatAftgen:
             return None
         if self.judge is not None:
             reply = f"<think>{think}</think>\n\n{answer}"
-            extra = f" Also check: {cfg.extra_criterion}" if cfg.extra_criterion else ""
-            jp = self._render("judge", excerpt=unit.excerpt, query=query, reply=reply, extra=extra)
+            extra = f"\n5. Also: {cfg.extra_criterion}" if cfg.extra_criterion else ""
+            jp = self._render(
+                "judge",
+                excerpt=unit.excerpt,
+                query=query,
+                reply=reply,
+                extra=extra,
+                style_check=STYLE_CHECKS[cfg.style],
+            )
             try:
                 res = await self.judge.generate_structured(
                     jp, JsonParser(Verdict), max_reasks=cfg.max_reasks

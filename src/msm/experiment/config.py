@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from msm.conditions import CONDITIONS, NEEDS_AFT, NEEDS_MSM
+from msm.conditions import CONDITIONS, NEEDS_AFT, NEEDS_MSM, RENAMED
 from msm.errors import MsmError
 from msm.evals.config import SUITES
 
@@ -102,6 +102,11 @@ class Experiment(_Strict):
     @model_validator(mode="after")
     def _check(self) -> Experiment:
         for c in self.conditions:
+            if c in RENAMED:
+                raise ValueError(
+                    f"condition {c!r} is now {RENAMED[c]!r} (AFT on responses without "
+                    "reasoning); the _cot conditions keep the reasoning"
+                )
             if c not in CONDITIONS:
                 raise ValueError(f"unknown condition {c!r}: use {', '.join(CONDITIONS)}")
         if len(set(self.conditions)) != len(self.conditions):

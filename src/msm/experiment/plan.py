@@ -20,17 +20,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from msm.conditions import AFT_DATA_FILE
 from msm.experiment.config import Experiment
 from msm.package_data import data_hashes
-
-AFT_FILE = {
-    "aft_only": None,  # cot.jsonl for chat data, stripped.jsonl for preference data
-    "msm_aft": None,
-    "aft_cot": "cot.jsonl",
-    "msm_aft_cot": "cot.jsonl",
-    "aft_stripped": "stripped.jsonl",
-    "msm_aft_stripped": "stripped.jsonl",
-}
 
 
 @dataclass(frozen=True)
@@ -244,9 +236,7 @@ def build_plan(exp: Experiment) -> list[Node]:
                     evaluate(cond, spec_key, None, f"midtrain/{spec_key}/s{seed}")
             else:
                 assert aft is not None
-                data_file = AFT_FILE[cond] or (
-                    "cot.jsonl" if aft.kind == "chat" else "stripped.jsonl"
-                )
+                data_file = AFT_DATA_FILE[cond]
                 keys: list[str | None] = list(msm_specs) if cond.startswith("msm") else [None]
                 for mkey in keys:
                     for size in exp.aft_sizes:

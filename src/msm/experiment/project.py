@@ -113,7 +113,8 @@ def project(exp: Experiment, plan: list[Node]) -> dict[str, Any]:
             else:
                 tokens = n.extra["size"] * nodes["aftdata"]["example_tokens"]
             t = int(tokens * epochs)
-            nodes[n.id] = {"train_tokens": t, "summary": f"{t:,} training tokens"}
+            data = "corpus" if n.kind == "midtrain" else n.extra["data_file"]
+            nodes[n.id] = {"train_tokens": t, "summary": f"{t:,} training tokens on {data}"}
             totals["train_tokens"] += t
             totals["train_runs"] += 1
         elif n.kind == "eval":

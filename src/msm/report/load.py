@@ -25,7 +25,6 @@ CONDITION_ORDER = CONDITIONS
 EFFICIENCY_PAIRS = {
     "msm_aft": "aft_only",
     "msm_aft_cot": "aft_cot",
-    "msm_aft_stripped": "aft_stripped",
 }
 
 
