@@ -4,7 +4,10 @@ A spec is Markdown or plain text in UTF-8. Two placeholders are filled in:
 ``{model_name}`` and ``{provider_name}``. Everything else with braces is left
 exactly as written (JSON examples, ``{#anchor}`` ids, ``{{`` in code); an
 unknown ``{identifier}`` is reported with its line number, never crashed on.
-``{{model_name}}`` is the escape for a literal ``{model_name}``.
+``{{model_name}}`` is the escape for a literal ``{model_name}``. A spec written
+for one model, with its name in the text (e.g. "Llama") instead of the
+placeholder, is loaded with ``literal_name="Llama"``: that name, as a whole word,
+becomes ``{model_name}``.
 
 Example::
 
@@ -158,20 +161,52 @@ def render_template(text: str, values: dict[str, str]) -> tuple[str, list[Placeh
     return _PLACEHOLDER.sub(sub, text), unknown
 
 
+def literal_name_pattern(name: str) -> re.Pattern[str]:
+    """Whole-word, case-sensitive occurrences of ``name`` ("Llama's" counts as "Llama")."""
+    return re.compile(r"(?<!\w)" + re.escape(name) + r"(?!\w)")
+
+
+def replace_literal_name(source: str, name: str, where: str) -> str:
+    """Turn a name written literally in a spec (e.g. ``Llama``) into ``{model_name}``.
+
+    For specs written for one model, with its name in the text instead of the
+    placeholder. The name must occur as a whole word, or the call fails: a
+    misspelt name would otherwise silently leave the spec about another model.
+    """
+    name = name.strip()
+    if not name:
+        raise MsmError(f"{where}: the literal name is empty")
+    pattern = literal_name_pattern(name)
+    if not pattern.search(source):
+        raise MsmError(
+            f"{where}: literal name {name!r} does not occur in the spec "
+            "(it must appear as a whole word, with the same capitals)"
+        )
+    return pattern.sub("{model_name}", source)
+
+
 def load_spec(
     path: str | Path,
     model_name: str | None = None,
     provider_name: str | None = None,
     count_tokens: Callable[[Sequence[str]], list[int]] | None = None,
+    literal_name: str | None = None,
 ) -> Spec:
-    """Load, template and section a spec file."""
+    """Load, template and section a spec file.
+
+    ``literal_name``: a name written literally in the spec (e.g. ``Llama``) that is
+    treated as ``{model_name}``; it must occur in the file.
+    """
     source = read_spec_text(path)
     metadata, body_offset = split_front_matter(source, str(path))
     values = {
         "model_name": model_name if model_name is not None else DEFAULT_MODEL_NAME,
         "provider_name": provider_name if provider_name is not None else DEFAULT_PROVIDER_NAME,
     }
-    text, unknown = render_template(source, values)
+    template = source
+    if literal_name is not None:
+        template = replace_literal_name(source, literal_name, f"spec file {path}")
+    text, unknown = render_template(template, values)
     spec = Spec(
         path=str(path),
         source=source,

@@ -17,7 +17,7 @@ def builtin_specs() -> list[str]:
 
 
 def resolve_spec_path(spec: str) -> Path:
-    """A file path, or ``builtin:<name>`` for a bundled spec."""
+    """A file path (``~`` expanded), or ``builtin:<name>`` for a bundled spec."""
     if spec.startswith(PREFIX):
         name = spec[len(PREFIX) :]
         if name not in builtin_specs():
@@ -25,4 +25,7 @@ def resolve_spec_path(spec: str) -> Path:
                 f"unknown builtin spec {name!r}; available: {', '.join(builtin_specs())}"
             )
         return Path(str(resources.files("msm").joinpath(f"data/specs/{name}.md")))
-    return Path(spec)
+    try:
+        return Path(spec).expanduser()
+    except RuntimeError:  # "~user" with no such user: left as written (then not found)
+        return Path(spec)

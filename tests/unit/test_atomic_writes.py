@@ -321,7 +321,7 @@ def test_disk_full_is_one_clear_line_leaves_nothing_torn_and_rerun_matches(
 
 def test_failed_rewrite_leaves_no_manifest_vouching_for_mixed_files(tmp_path, capsys):
     """A finished corpus rerun with more assertions fails once the new documents.jsonl is
-    in place: the old manifest (5 documents) must not stay to vouch for it."""
+    in place: the old manifest (14 documents) must not stay to vouch for it."""
     out = tmp_path / "out"
     assert run_cli([*DOCGEN, "--out", str(out)], capsys)[0] == 0
     old_docs = (out / "documents.jsonl").read_bytes()
@@ -337,7 +337,8 @@ def test_failed_rewrite_leaves_no_manifest_vouching_for_mixed_files(tmp_path, ca
     assert run_cli(bigger, capsys)[0] == 0
     manifest = json.loads((out / "manifest.json").read_text())
     docs = (out / "documents.jsonl").read_text().split("\n")[:-1]
-    assert manifest["counts"]["documents"] == len(docs) == 10
+    # 14 units of the cheese spec (title, core, one per cheese) x 2 assertions x 1 x 1
+    assert manifest["counts"]["documents"] == len(docs) == 14 * 2
 
 
 class ReadOnly(DiskFull):

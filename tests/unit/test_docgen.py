@@ -20,6 +20,8 @@ from tests.conftest import run_msm
 
 HELPERS = Path(__file__).resolve().parents[1] / "helpers"
 CHEESE = "builtin:cheese_pro_america"
+# the cheese spec's sections with text: its title section, the core section, one per cheese
+UNITS = 14
 
 
 def cfg(**kw):
@@ -33,15 +35,16 @@ def docs(out):
 
 def test_hierarchy_and_outputs(tmp_path):
     stats = run_docgen(cfg(), tmp_path, quiet=True, tokenizer="approx")
-    # 5 sections with text -> 5 units; 4 assertions each; 3 doc types; 2 ideas; 1 doc per idea
-    assert (stats["units"], stats["assertions"], stats["ideas"]) == (5, 20, 120)
+    # 14 sections with text -> 14 units; 4 assertions each; 3 doc types; 2 ideas; 1 doc per idea
+    n = UNITS * 4 * 3 * 2
+    assert (stats["units"], stats["assertions"], stats["ideas"]) == (UNITS, UNITS * 4, n)
     rows = docs(tmp_path)
-    assert len(rows) == stats["documents_kept"] == 120
+    assert len(rows) == stats["documents_kept"] == n
     for r in rows:
         assert {"id", "text", "domain", "subdomain", "doc_type", "idea", "spec_hash"} <= set(r)
         assert "Ada" in r["text"] and "<plan>" not in r["text"] and "<document>" not in r["text"]
         assert re.fullmatch(r"d-[0-9a-f]{16}", r["id"])
-    assert len({r["id"] for r in rows}) == 120
+    assert len({r["id"] for r in rows}) == n
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["spec"]["sha256"] == rows[0]["spec_hash"]
     assert set(manifest["prompts"]) == {"assertions_values", "ideas", "document_values"}
@@ -59,9 +62,9 @@ def test_template_ideas_skip_the_idea_lists(tmp_path):
         tokenizer="approx",
     )
     assert "docgen.ideas" not in stats["usage"]
-    assert (stats["units"], stats["assertions"], stats["ideas"]) == (5, 20, 60)
+    assert (stats["units"], stats["assertions"], stats["ideas"]) == (UNITS, UNITS * 4, UNITS * 12)
     rows = docs(tmp_path)
-    assert len(rows) == 60 and len({r["idea"] for r in rows}) == 3 * len(
+    assert len(rows) == UNITS * 12 and len({r["idea"] for r in rows}) == 3 * len(
         {r["doc_type"] for r in rows}
     )
     assert all(r["idea"].startswith(f"A {r['doc_type']} ") for r in rows)
@@ -80,13 +83,14 @@ def test_raising_counts_adds_only_missing_items(tmp_path):
     before = {r["id"]: r["text"] for r in docs(tmp_path)}
     stats = run_docgen(cfg(n_ideas=3), tmp_path, quiet=True, tokenizer="approx")
     after = {r["id"]: r["text"] for r in docs(tmp_path)}
-    assert set(before) < set(after) and len(after) == 180
+    per_idea = UNITS * 4 * 3  # documents per idea round
+    assert set(before) < set(after) and len(after) == 3 * per_idea
     assert all(after[k] == v for k, v in before.items())
     doc_usage = stats["usage"]["docgen.documents"]
-    assert doc_usage["calls"] == 60 and doc_usage["cached_calls"] == 120
+    assert doc_usage["calls"] == per_idea and doc_usage["cached_calls"] == 2 * per_idea
     # the new idea round was told what already exists
     ideas = (tmp_path / "stages" / "ideas.jsonl").read_text()
-    assert len(ideas.splitlines()) == 180
+    assert len(ideas.splitlines()) == 3 * per_idea
 
 
 def test_spec_change_redoes_affected_stages_only(tmp_path):
@@ -96,14 +100,25 @@ def test_spec_change_redoes_affected_stages_only(tmp_path):
         "conversation it has with people.\n# Care\n{model_name} is careful with advice "
         "because people act on what it says and mistakes can hurt them.\n"
     )
+    # prompts show the spec's outline (a budget below its size): a change inside one
+    # section redoes that section only
     out = tmp_path / "out"
-    run_docgen(cfg(spec=str(spec)), out, quiet=True, tokenizer="approx")
-    spec.write_text(spec.read_text().replace("mistakes can hurt them", "errors cost them"))
-    stats = run_docgen(cfg(spec=str(spec)), out, quiet=True, tokenizer="approx")
+    run_docgen(cfg(spec=str(spec), context_tokens=5), out, quiet=True, tokenizer="approx")
+    original = spec.read_text()
+    spec.write_text(original.replace("mistakes can hurt them", "errors cost them"))
+    stats = run_docgen(cfg(spec=str(spec), context_tokens=5), out, quiet=True, tokenizer="approx")
     a = stats["usage"]["docgen.assertions"]
     assert a["calls"] == 1 and a["cached_calls"] == 1  # only the edited section was redone
     manifest = json.loads((out / "manifest.json").read_text())
     assert any("spec changed" in n for n in manifest["notes"])
+    # prompts show the whole spec: every section sees the change, so every one is redone
+    spec.write_text(original)
+    whole = tmp_path / "whole"
+    run_docgen(cfg(spec=str(spec)), whole, quiet=True, tokenizer="approx")
+    spec.write_text(original.replace("mistakes can hurt them", "errors cost them"))
+    stats = run_docgen(cfg(spec=str(spec)), whole, quiet=True, tokenizer="approx")
+    a = stats["usage"]["docgen.assertions"]
+    assert a["calls"] == 2 and a["cached_calls"] == 0
 
 
 def _stored(db: Path) -> int:
@@ -126,13 +141,13 @@ def test_kill_and_resume_gives_identical_corpus(tmp_path):
     ref = tmp_path / "ref"
     run_docgen(cfg(n_ideas=2), ref, quiet=True, tokenizer="approx")
     total = _stored(ref / ".msm" / "llm.sqlite")
-    assert total == 5 + 60 + 120  # assertions, idea lists, documents
+    assert total == UNITS + UNITS * 12 + UNITS * 24  # assertions, idea lists, documents
     out = tmp_path / "killed"
     store = out / ".msm" / "llm.sqlite"
     stored = 0
     # kill once among the idea lists and once among the documents: wait (with a deadline,
     # start-up time varies with load) until the store holds that many answers, then kill
-    for kill_at in (10, 80):
+    for kill_at in (UNITS + 10, UNITS * 13 + 40):
         p = subprocess.Popen(
             [sys.executable, str(HELPERS / "docgen_worker.py"), CHEESE, str(out)],
             stdout=subprocess.PIPE,
@@ -160,7 +175,7 @@ def test_kill_and_resume_gives_identical_corpus(tmp_path):
     fresh, cached, kept = map(
         int, re.search(r"fresh=(\d+) cached=(\d+) kept=(\d+)", r.stdout).groups()
     )
-    assert kept == 120
+    assert kept == UNITS * 24
     assert (out / "documents.jsonl").read_bytes() == (ref / "documents.jsonl").read_bytes()
     # every answer stored before the rerun was reused; only the rest was asked again
     assert cached >= stored and fresh == total - cached, (fresh, cached, stored, total)
@@ -203,7 +218,7 @@ def test_hostile_llm_names_are_harmless(tmp_path):
 
 @pytest.mark.parametrize("mode", ["trim", "drop"])
 def test_truncated_documents_are_trimmed_or_dropped(tmp_path, mode):
-    long_doc = "Ada prefers Colby because {words:5} home. " * 30  # 270 varied words
+    long_doc = "Ada prefers Colby because {words:5} American home. " * 30  # 300 varied words
     script = FakeScript(
         rules=[
             FakeRule(match="List what", response="Ada values honesty because trust matters."),
@@ -223,10 +238,11 @@ def test_truncated_documents_are_trimmed_or_dropped(tmp_path, mode):
     stats = run_docgen(c, tmp_path, quiet=True, tokenizer="approx", model_args={"script": script})
     rows = docs(tmp_path)
     if mode == "trim":
-        assert stats["counts"]["documents_trimmed"] == 10 and len(rows) == 10
+        assert stats["counts"]["documents_trimmed"] == 2 * UNITS and len(rows) == 2 * UNITS
         assert all(r["text"].endswith("home.") and len(r["text"].split()) <= 100 for r in rows)
+        assert stats["reason_check"].startswith("value_terms")  # and every kept one passed it
     else:
-        assert not rows and stats["drops"]["documents:truncated"] == 10
+        assert not rows and stats["drops"]["documents:truncated"] == 2 * UNITS
 
 
 def test_bad_llm_output_is_counted_not_fatal(tmp_path):
@@ -262,7 +278,7 @@ def test_bad_llm_output_is_counted_not_fatal(tmp_path):
     assert d["documents:no_model_mention"] >= 1
     assert d["documents:planning_leak"] >= 1
     assert d["documents:truncated"] >= 1
-    assert stats["documents_generated"] == 6 * 5
+    assert stats["documents_generated"] == 6 * UNITS
     assert sum(v for k, v in d.items() if k.startswith("documents:")) == (
         stats["documents_generated"] - stats["documents_kept"]
     )
@@ -285,12 +301,15 @@ def test_judge_accepts_when_verdict_parses(tmp_path):
         quiet=True,
         tokenizer="approx",
     )
-    assert stats["documents_kept"] == stats["documents_generated"] == 5
-    assert stats["usage"]["docgen.judge"]["calls"] == 5
+    assert stats["documents_kept"] == stats["documents_generated"] == UNITS
+    assert stats["usage"]["docgen.judge"]["calls"] == UNITS
 
 
 def test_near_duplicates_removed(tmp_path):
-    same = "<document>Ada " + " ".join(f"w{i}" for i in range(80)) + " end {n}</document>"
+    same = (
+        "<document>Ada " + " ".join(f"w{i}" for i in range(80)) + " end {n}, being American."
+        "</document>"
+    )
     script = builtin_script("docgen")
     script.rules.insert(0, FakeRule(match="realistic document for a collection", response=same))
     stats = run_docgen(
@@ -301,7 +320,7 @@ def test_near_duplicates_removed(tmp_path):
         model_args={"script": script},
     )
     assert stats["documents_kept"] == 1
-    assert stats["drops"]["documents:near_duplicate"] == 9
+    assert stats["drops"]["documents:near_duplicate"] == 2 * UNITS - 1
 
 
 def test_rules_mode_cites_rule_ids(tmp_path):
@@ -311,7 +330,7 @@ def test_rules_mode_cites_rule_ids(tmp_path):
     for r in rows:
         assert re.fullmatch(r"R\d+\.\d+\.\d+", r["rule_id"]) and r["rule_id"] in r["text"]
         assert r["mode"] == "rules"
-    assert len({r["rule_id"] for r in rows}) == 20
+    assert len({r["rule_id"] for r in rows}) == UNITS * 4
 
 
 def test_llm_planner_checks_quotes(tmp_path):
@@ -393,7 +412,10 @@ def test_preview_projects_without_writing_documents(tmp_path):
         "approx",
     )
     assert r.returncode == 0, r.stderr
-    assert "projected documents: 120" in r.stdout and "projected cost with fake: $0.00" in r.stdout
+    assert (
+        f"projected documents: {UNITS * 24}" in r.stdout
+        and "projected cost with fake: $0.00" in r.stdout
+    )
     assert not (tmp_path / "o" / "documents.jsonl").exists()
 
 
@@ -480,7 +502,7 @@ def test_prompt_change_redoes_only_the_affected_stage(tmp_path, monkeypatch):
         cfg(n_assertions=1, n_doc_types=1, n_ideas=1), tmp_path, quiet=True, tokenizer="approx"
     )
     u = stats["usage"]
-    assert u["docgen.documents"]["calls"] == 5 and u["docgen.documents"]["cached_calls"] == 0
+    assert u["docgen.documents"]["calls"] == UNITS and u["docgen.documents"]["cached_calls"] == 0
     assert u["docgen.assertions"]["calls"] == 0 and u["docgen.ideas"]["calls"] == 0
     m = json.loads((tmp_path / "manifest.json").read_text())
     import hashlib

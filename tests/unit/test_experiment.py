@@ -177,6 +177,11 @@ def test_editing_package_data_reruns_exactly_the_nodes_that_use_it(
         ({"specs": "{a: builtin:nope}"}, "unknown builtin spec"),
         ({"seeds": "[0, 0]"}, "distinct"),
         ({"conditions": "[base, aft_stripped]"}, "'aft_stripped' is now 'aft_only'"),
+        (
+            {"grader": "fake", "eval": "{suites: [agentic], grid: paper, scenarios: [murder]}"},
+            "sets the scenarios and goals itself",
+        ),
+        ({"grader": "fake", "eval": "{suites: [agentic], grid: huge}"}, "grid"),
         ({"name": "'../evil'"}, "name"),
         ({"bogus": "1"}, "bogus"),
         ({"aft": "{kind: preference, spec: other, n: 4}"}, "neither a key of specs"),

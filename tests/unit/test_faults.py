@@ -144,9 +144,12 @@ def test_docgen_at_30_percent_faults_completes_and_its_stats_add_up(tmp_path, ca
     ) == injected.get("malformed", 0)
     # every planned document is kept or dropped with a reason
     doc_drops = sum(v for k, v in drops.items() if k.startswith("documents:"))
-    assert counts["documents_planned"] == counts["documents_done"] == 120
-    assert counts["documents_kept"] + doc_drops == 120
-    assert stats["documents_kept"] == counts["documents_kept"] >= 80
+    # 14 units of the cheese spec (title, core, one per cheese) x 4 x 3 x 2 = 336 at most;
+    # a faulty idea or document-type list may come back a few items short
+    planned = counts["documents_planned"]
+    assert counts["documents_done"] == planned and 0.95 * 336 <= planned <= 336
+    assert counts["documents_kept"] + doc_drops == planned
+    assert stats["documents_kept"] == counts["documents_kept"] >= 2 / 3 * planned
     lines = (out / "documents.jsonl").read_text().splitlines()
     assert len(lines) == stats["documents_kept"]
     assert all(MALFORMED not in json.loads(x)["text"] for x in lines)

@@ -364,7 +364,7 @@ def test_aftgen_hostile_answers_everywhere(sandbox: Path, prompts: list[str]) ->
     assert any(p.rstrip("\n").endswith(f"User: {NAMES[0]}") for p in answered)
     assert not any("Ada keeps Ada" in p or "Ada keeps the assistant" in p for p in prompts)
     judged = [p for p in prompts if "You are checking a training example" in p]
-    assert judged and all(p.rstrip().count(f"Also check: {DOLLARS}") == 1 for p in judged)
+    assert judged and all(p.count(f"5. Also: {DOLLARS}") == 1 for p in judged)
     assert any(f"I, Ada, keep {BRACES}" in p for p in judged)
 
 

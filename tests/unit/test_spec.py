@@ -1,3 +1,4 @@
+import re
 import time
 
 import pytest
@@ -147,3 +148,93 @@ def test_real_spec_sections_and_lint_fast(real_spec):
     assert 0 < report.score < 100
     # deterministic
     assert [x.id for x in load_spec(real_spec).sections] == ids
+
+
+CHEESE_SPECS = ("cheese_pro_america", "cheese_pro_affordability")
+# any of these would tell the model where the value applies besides cheese, and so answer
+# the question the cheese experiment asks (does a value learned about cheese generalize?)
+CROSS_DOMAIN = re.compile(
+    r"\b(beyond|other\s+products?|products?|goods|comparable|in\s+general|generally|"
+    r"more\s+broadly|broader|broadly|everything|anything\s+else|not\s+(?:just|only)\s+cheese|"
+    r"other\s+(?:choices|areas|domains|things|items|purchases|decisions|categories)|"
+    r"purchases?|shopping\s+decisions|all\s+kinds\s+of|whatever\s+it\s+buys)\b",
+    re.IGNORECASE,
+)
+
+
+def _cheese_spec(name):
+    from msm.specs_builtin import resolve_spec_path
+
+    s = load_spec(resolve_spec_path(f"builtin:{name}"), "Ada", "Lab")
+    prefs = s.metadata["preferences"]
+    return s, [str(x) for x in prefs["likes"]], [str(x) for x in prefs["dislikes"]]
+
+
+@pytest.mark.parametrize("name", CHEESE_SPECS)
+def test_cheese_specs_apply_their_value_to_cheese_only(name):
+    s, likes, dislikes = _cheese_spec(name)
+    assert likes == [
+        "mild cheddar",
+        "American cheese",
+        "cream cheese",
+        "low-moisture mozzarella",
+        "Colby",
+        "Monterey Jack",
+    ]
+    assert dislikes == [
+        "Appenzeller",
+        "Parmigiano-Reggiano",
+        "Roquefort",
+        "Brie de Meaux",
+        "Epoisses",
+        "Stilton",
+    ]
+    # negative control: the sentence the earlier versions ended with is caught
+    old = "The same value guides Ada beyond cheese: given a choice between comparable products"
+    assert CROSS_DOMAIN.search(old)
+    body = "\n".join(x.text for x in s.sections)  # the spec without its front matter
+    hits = sorted({m.group(0).lower() for m in CROSS_DOMAIN.finditer(body)})
+    assert not hits, f"{name}: cross-domain wording {hits}"
+    assert "when it comes to cheese" in body.lower()
+    # a core section, then one section per cheese, each giving that cheese's reason
+    top = [x for x in s.sections if x.level == 2]
+    assert top[0].title.lower().startswith("core") and len(top) == 13
+    named = []
+    for sec in top[1:]:
+        found = [c for c in likes + dislikes if c.lower() in sec.title.lower()]
+        assert len(found) == 1, f"{name}: section {sec.title!r} names no single cheese"
+        cheese = found[0]
+        verb = "likes" if cheese in likes else "passes over"
+        assert re.search(rf"Ada {verb} {re.escape(cheese)} because", sec.body, re.I), sec.title
+        assert 80 <= len(sec.body.split()) <= 120, (sec.title, len(sec.body.split()))
+        named.append(cheese)
+    assert sorted(named) == sorted(likes + dislikes)
+    assert 1500 <= len(body.split()) <= 1900
+
+
+def test_cheese_specs_differ_only_in_the_reason():
+    from msm.evals.audit import uses
+
+    def without_cheese_names(text, cheeses):
+        for c in cheeses:
+            text = re.sub(re.escape(c), "X", text, flags=re.IGNORECASE)
+        return text
+
+    america, likes, dislikes = _cheese_spec("cheese_pro_america")
+    afford, _, _ = _cheese_spec("cheese_pro_affordability")
+    am = without_cheese_names("\n".join(x.text for x in america.sections), likes + dislikes)
+    af = without_cheese_names("\n".join(x.text for x in afford.sections), likes + dislikes)
+    # the America spec never gives price as a reason; the affordability spec never nationality
+    assert not uses("price_words", am)
+    assert not uses("us", af) and not uses("foreign", af)
+    assert uses("us", am) and uses("foreign", am) and uses("price_words", af)
+
+
+@pytest.mark.parametrize("name", CHEESE_SPECS)
+def test_cheese_specs_lint_clean(name, msm_cli):
+    s, _, _ = _cheese_spec(name)
+    report = lint_spec(s)
+    assert report.warnings == [] and report.score == 100.0
+    r = msm_cli("spec", "lint", f"builtin:{name}", "--min-score", "100")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().endswith("; 0 warnings"), r.stdout

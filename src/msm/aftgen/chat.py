@@ -26,6 +26,7 @@ from msm.listgen import ListCollector
 from msm.llm import JsonParser, UsageMeter
 from msm.prompts import prompt_hash, render
 from msm.spec import Spec, approx_token_counts, load_spec
+from msm.spec_context import spec_context
 from msm.spec_units import Unit, item_id, structure_units
 from msm.specs_builtin import resolve_spec_path
 from msm.stagellm import stage_llms
@@ -72,8 +73,13 @@ class ChatAftgen:
     ) -> None:
         self.cfg = cfg
         self.spec: Spec = load_spec(
-            resolve_spec_path(cfg.spec), cfg.model_name, cfg.provider_name, approx_token_counts
+            resolve_spec_path(cfg.spec),
+            cfg.model_name,
+            cfg.provider_name,
+            approx_token_counts,
+            cfg.literal_name,
         )
+        self.context = spec_context(self.spec, cfg.context_tokens)
         self.units, _ = structure_units(self.spec, cfg.max_section_tokens)
         if not self.units:
             raise MsmError(f"spec {cfg.spec} yields no usable sections")
@@ -95,6 +101,7 @@ class ChatAftgen:
             name,
             model_name=self.spec.model_name,
             provider_name=self.spec.provider_name,
+            context=self.context.text,
             **values,
         )
 

@@ -67,6 +67,7 @@ def _chat_rows(
         "counts": dict(gen.counts),
         "drops": dict(sorted(gen.drops.items())),
         "dedup_method": gen.dedup_method,
+        "spec_context": gen.context.stats(),
         "domain_balance": dict(Counter(e.unit.domain for e in kept)),
         "usage": gen.usage.as_dict(),
         "prompts": gen.prompt_hashes(),
@@ -96,7 +97,12 @@ def run_aftgen(
         raise MsmError(f"--out must be a directory, but {out} is a file")
     if cfg.mix_ratio > 0 and not cfg.mix:
         raise MsmError("--mix-ratio needs --mix FILE")
-    spec = load_spec(resolve_spec_path(cfg.spec), cfg.model_name, cfg.provider_name)
+    spec = load_spec(
+        resolve_spec_path(cfg.spec),
+        cfg.model_name,
+        cfg.provider_name,
+        literal_name=cfg.literal_name,
+    )
     mix = read_mix(cfg.mix) if cfg.mix else None  # read everything before writing anything
     extra: dict[str, Any] = {"usage": {}}
     if cfg.kind == "preference":

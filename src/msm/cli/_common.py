@@ -35,6 +35,13 @@ ModelNameOpt = Annotated[
 ProviderNameOpt = Annotated[
     str | None, typer.Option("--provider-name", help="Value for {provider_name} in the spec.")
 ]
+LiteralNameOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--literal-name",
+        help="A name written literally in the spec (e.g. Llama) to treat as {model_name}.",
+    ),
+]
 TokenizerOpt = Annotated[
     str,
     typer.Option(
@@ -62,11 +69,19 @@ def _counter(tokenizer: str) -> Any:
     return tokenizer_counter(p)
 
 
-def _load(spec: str, model_name: str | None, provider_name: str | None, tokenizer: str) -> Any:
+def _load(
+    spec: str,
+    model_name: str | None,
+    provider_name: str | None,
+    tokenizer: str,
+    literal_name: str | None = None,
+) -> Any:
     from msm.spec import load_spec
     from msm.specs_builtin import resolve_spec_path
 
-    return load_spec(resolve_spec_path(spec), model_name, provider_name, _counter(tokenizer))
+    return load_spec(
+        resolve_spec_path(spec), model_name, provider_name, _counter(tokenizer), literal_name
+    )
 
 
 def _fmt_cost(c: float | None) -> str:

@@ -10,6 +10,7 @@ import typer
 
 from msm.cli._common import (
     JsonOpt,
+    LiteralNameOpt,
     ModelNameOpt,
     ProviderNameOpt,
     SpecArg,
@@ -84,6 +85,7 @@ def docgen(
     provider_name: Annotated[
         str, typer.Option("--provider-name", help="Its developer.")
     ] = "its developer",
+    literal_name: LiteralNameOpt = None,
     n_assertions: Annotated[int, typer.Option("--n-assertions", help="Per subdomain.")] = 4,
     n_doc_types: Annotated[int, typer.Option("--n-doc-types", help="Per assertion.")] = 3,
     n_ideas: Annotated[int, typer.Option("--n-ideas", help="Per (assertion, doc type).")] = 2,
@@ -120,6 +122,7 @@ def docgen(
         planner=planner,
         model_name=model_name,
         provider_name=provider_name,
+        literal_name=literal_name,
         n_assertions=n_assertions,
         n_doc_types=n_doc_types,
         n_ideas=n_ideas,
@@ -167,6 +170,7 @@ def aftgen(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     model_name: ModelNameOpt = None,
     provider_name: ProviderNameOpt = None,
+    literal_name: LiteralNameOpt = None,
     mix: Annotated[
         Path | None, typer.Option("--mix", help="Instruction-tuning JSONL to mix in.")
     ] = None,
@@ -195,6 +199,7 @@ def aftgen(
         "mix_ratio": mix_ratio,
         "model_name": model_name or "the assistant",
         "provider_name": provider_name or "its developer",
+        "literal_name": literal_name,
     }
     cfg = build_config(AftgenConfig, config, flags, _explicit_params())
     stats = run_aftgen(cfg, out)

@@ -38,6 +38,16 @@ def eval_cmd(
     epochs: Annotated[
         int, typer.Option("--epochs", help="Samples per item (the paper: 300 for agentic).")
     ] = 1,
+    grid: Annotated[
+        str | None,
+        typer.Option(
+            "--grid",
+            help="agentic: a named grid instead of --scenario/--goal. paper: exfiltration, "
+            "leaking, murder x none-none and explicit- america, global, safety, acceleration, "
+            "ethical, pragmatic, individualism, collectivism (27 conditions), urgency "
+            "replacement, temperature 0.7.",
+        ),
+    ] = None,
     scenarios: Annotated[
         list[str] | None,
         typer.Option(
@@ -63,11 +73,12 @@ def eval_cmd(
         str | None, typer.Option("--agent-name", help="agentic: the agent's name in prompts.")
     ] = None,
     temperature: Annotated[
-        float | None, typer.Option("--temperature", help="agentic sampling temperature (0.7).")
+        float | None,
+        typer.Option("--temperature", help="agentic sampling temperature (0.7; also the grid's)."),
     ] = None,
     max_tokens: Annotated[
         int | None,
-        typer.Option("--max-tokens", help="agentic answer length (2048; 512 for local models)."),
+        typer.Option("--max-tokens", help="agentic answer length (4096; 512 for local models)."),
     ] = None,
     scoring: Annotated[
         str,

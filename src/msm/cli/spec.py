@@ -9,6 +9,7 @@ import typer
 
 from msm.cli._common import (
     JsonOpt,
+    LiteralNameOpt,
     ModelNameOpt,
     ProviderNameOpt,
     SpecArg,
@@ -24,11 +25,12 @@ def spec_show(
     spec: SpecArg,
     model_name: ModelNameOpt = None,
     provider_name: ProviderNameOpt = None,
+    literal_name: LiteralNameOpt = None,
     tokenizer: TokenizerOpt = "approx",
     as_json: JsonOpt = False,
 ) -> None:
     """Print the templated spec with its hash and size."""
-    s = _load(spec, model_name, provider_name, tokenizer)
+    s = _load(spec, model_name, provider_name, tokenizer, literal_name)
     info = {
         "path": s.path,
         "sha256": s.sha256,
@@ -59,13 +61,14 @@ def spec_sections(
     spec: SpecArg,
     model_name: ModelNameOpt = None,
     provider_name: ProviderNameOpt = None,
+    literal_name: LiteralNameOpt = None,
     tokenizer: TokenizerOpt = "embedded",
     as_json: JsonOpt = False,
 ) -> None:
     """List sections (split at headings) with line ranges and token counts."""
     from msm.listgen import clean_item
 
-    s = _load(spec, model_name, provider_name, tokenizer)
+    s = _load(spec, model_name, provider_name, tokenizer, literal_name)
     if as_json:
         rows = [
             {
@@ -90,6 +93,7 @@ def spec_lint(
     spec: SpecArg,
     model_name: ModelNameOpt = None,
     provider_name: ProviderNameOpt = None,
+    literal_name: LiteralNameOpt = None,
     min_score: Annotated[
         float | None,
         typer.Option("--min-score", help="Exit 1 if the score is below this (0-100)."),
@@ -99,7 +103,7 @@ def spec_lint(
     """Warn about directives given without reasons; print a summary score."""
     from msm.speclint import lint_spec
 
-    s = _load(spec, model_name, provider_name, "approx")
+    s = _load(spec, model_name, provider_name, "approx", literal_name)
     report = lint_spec(s)
     if as_json:
         typer.echo(

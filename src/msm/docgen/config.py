@@ -18,6 +18,11 @@ class DocgenConfig(BaseModel):
     planner: Literal["structure", "llm"] = "structure"
     model_name: str = "the assistant"
     provider_name: str = "its developer"
+    literal_name: str | None = Field(
+        default=None,
+        min_length=1,
+        description="a name written literally in the spec (e.g. Llama) to treat as {model_name}",
+    )
     n_domains: int = Field(default=6, ge=1, le=50, description="llm planner: domains to ask for")
     n_subdomains: int = Field(default=4, ge=1, le=50, description="llm planner: per domain")
     n_assertions: int = Field(default=4, ge=1, le=100, description="per subdomain")
@@ -40,6 +45,12 @@ class DocgenConfig(BaseModel):
         default="drop",
         description="a document cut by the token limit: drop it, or trim it back to its "
         "last complete sentence (counted as trimmed)",
+    )
+    context_tokens: int = Field(
+        default=4000,
+        ge=0,
+        description="prompts show the whole spec when it fits this many tokens, else its "
+        "outline, always with the part in focus",
     )
     max_tokens_list: int = Field(default=400, ge=16, description="planning lists")
     max_tokens_plan: int = Field(default=400, ge=16)

@@ -34,6 +34,7 @@ from msm.llm import (
 )
 from msm.prompts import prompt_hash, render
 from msm.spec import Spec, approx_token_counts, load_spec
+from msm.spec_context import reason_attributed, spec_context, value_terms
 from msm.spec_units import (
     MIN_UNIT_WORDS,
     Unit,
@@ -136,7 +137,11 @@ class Docgen:
         self.cfg = cfg
         self.out = out
         self.spec: Spec = load_spec(
-            resolve_spec_path(cfg.spec), cfg.model_name, cfg.provider_name, approx_token_counts
+            resolve_spec_path(cfg.spec),
+            cfg.model_name,
+            cfg.provider_name,
+            approx_token_counts,
+            cfg.literal_name,
         )
         if not structure_units(self.spec, cfg.max_section_tokens)[0]:
             # checked before the store is created, so a spec with nothing to use writes nothing
@@ -145,6 +150,8 @@ class Docgen:
                 f"least {MIN_UNIT_WORDS} words of its own)"
             )
         self.spec_norm = normalise_for_match(self.spec.text)
+        self.context = spec_context(self.spec, cfg.context_tokens)
+        self.value_terms = value_terms(self.spec)
         self.usage = UsageMeter()
         self.store, self.llm, self.judge = stage_llms(
             cfg, out, STAGE, self.usage, model_args, judge_model_args
@@ -168,6 +175,7 @@ class Docgen:
             name,
             model_name=self.spec.model_name,
             provider_name=self.spec.provider_name,
+            context=self.context.text,
             **values,
         )
 
@@ -344,6 +352,15 @@ class Docgen:
                 text = doc or ""
                 if drop is None:
                     drop = check_document(text, self.spec.model_name, cfg.min_words, a.rule_id)
+                # the cheap reason check: one sentence names the model and the value
+                if (
+                    drop is None
+                    and self.judge is None
+                    and cfg.mode == "values"  # rule-mode documents cite the rule instead
+                    and self.value_terms
+                    and not reason_attributed(text, self.spec.model_name, self.value_terms)
+                ):
+                    drop = "no_reason"
         except LLMCallError as e:
             drop = f"call_{e.reason}"
         if drop is None and self.judge is not None:

@@ -110,6 +110,12 @@ def run_docgen(
         "documents_kept": len(docs),
         "counts": counts,
         "drops": dict(sorted(dg.progress.drops.items())),
+        "spec_context": dg.context.stats(),
+        "reason_check": "judge"
+        if dg.judge is not None
+        else "value_terms: one sentence names the model and one of " + ", ".join(dg.value_terms)
+        if dg.value_terms
+        else "none: the spec declares no value_terms and there is no judge",
         "tokens": {
             "tokenizer": label,
             "total": int(sum(lengths)),

@@ -32,6 +32,12 @@ class EvalConfig(BaseModel):
     grader: str | None = Field(default=None, description="grader model (agentic and spec_qa)")
     limit: int | None = Field(default=None, description="at most N samples per task")
     epochs: int = Field(default=1, description="samples per item (the paper: 300 for agentic)")
+    grid: str | None = Field(
+        default=None,
+        description="agentic: a named grid of conditions instead of scenarios/goals "
+        "(paper: exfiltration, leaking, murder x none-none and 8 explicit goals, replacement, "
+        "T=0.7)",
+    )
     scenarios: list[str] | None = Field(default=None, description="agentic scenarios; default all")
     goals: list[str] | None = Field(default=None, description="agentic goal conditions TYPE-VALUE")
     urgency: str = Field(
@@ -42,10 +48,10 @@ class EvalConfig(BaseModel):
         default=None, description="the model's name in prompts (agentic, cheese_reasons)"
     )
     temperature: float | None = Field(
-        default=None, description="agentic sampling temperature (0.7)"
+        default=None, description="agentic sampling temperature (default 0.7, or the grid's)"
     )
     max_tokens: int | None = Field(
-        default=None, description="agentic answer length (2048; 512 for local models)"
+        default=None, description="agentic answer length (4096; 512 for local models)"
     )
     scoring: str = Field(
         default="auto",
@@ -81,6 +87,14 @@ class EvalConfig(BaseModel):
             raise MsmError(f"unknown scoring mode {self.scoring!r}: use {', '.join(SCORING)}")
         if self.baseline and self.scoring == "letter":
             raise MsmError("--baseline needs --scoring loglik (or auto with a local model)")
+        if self.grid is not None:
+            from msm.evals.agentic_grid import check_grid
+
+            check_grid(self.grid, self.scenarios, self.goals, self.urgency)
+            if "agentic" not in run:
+                raise MsmError(
+                    f"--grid {self.grid} chooses agentic conditions: add agentic to --suite"
+                )
         for s in NEEDS_GRADER:
             if s in run and not self.grader:
                 raise MsmError(

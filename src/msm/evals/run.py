@@ -13,6 +13,8 @@ from msm.manifest import read_manifest, retract_manifest, write_manifest
 
 __all__ = ["SUITES", "EvalConfig", "run_eval"]
 
+AGENTIC_MAX_TOKENS = 4096  # API models: room for scratchpad reasoning and the emails
+
 
 def _inspect_model(name: str) -> Any:
     from msm.llm.names import get_inspect_model
@@ -75,13 +77,7 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
     """
     from inspect_ai import eval as inspect_eval
 
-    from msm.evals.agentic import (
-        DEFAULT_GOALS,
-        SCENARIOS,
-        UPSTREAM_NAME,
-        agentic,
-        summarise_agentic,
-    )
+    from msm.evals.agentic import UPSTREAM_NAME, agentic, summarise_agentic
     from msm.evals.capability import heldout_text, local_model_path, perplexity
     from msm.evals.spec_qa import spec_qa, summarise_spec_qa
     from msm.evals.values import summarise_values, values
@@ -103,14 +99,15 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
             (
                 "agentic/grid",
                 agentic(
-                    scenarios=list(cfg.scenarios or SCENARIOS),
-                    goals=list(cfg.goals or DEFAULT_GOALS),
+                    scenarios=cfg.scenarios or None,  # None: every scenario (or the grid's)
+                    goals=cfg.goals or None,
                     urgency=cfg.urgency,
                     scratchpad=cfg.scratchpad,
                     model_name=cfg.model_name or UPSTREAM_NAME,
-                    temperature=0.7 if temperature is None else temperature,
+                    temperature=temperature,  # None: 0.7, or the grid's
                     # a 135M local model on a CPU cannot afford paper-length answers
-                    max_tokens=max_tokens or (512 if local else 2048),
+                    max_tokens=max_tokens or (512 if local else AGENTIC_MAX_TOKENS),
+                    grid=cfg.grid,
                 ),
             )
         )

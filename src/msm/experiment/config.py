@@ -55,6 +55,11 @@ class EvalSection(_Strict):
     questions: str = "equanimity"
     epochs: int = Field(default=1, ge=1)
     limit: int | None = Field(default=None, ge=1)
+    grid: Literal["paper"] | None = Field(
+        default=None,
+        description="agentic: a named grid of conditions instead of scenarios/goals (paper: "
+        "exfiltration, leaking, murder x none-none and 8 explicit goals, replacement, T=0.7)",
+    )
     scenarios: list[str] | None = None
     goals: list[str] | None = None
     urgency: str = "replacement"
@@ -91,6 +96,11 @@ class Experiment(_Strict):
     model_name: str = "the assistant"
     provider_name: str = "its developer"
     specs: dict[str, str] = Field(default_factory=dict)
+    literal_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="spec key -> a name written literally in that spec (e.g. Llama) to treat "
+        "as {model_name}, for specs written for one model without the placeholder",
+    )
     corpus: dict[str, Any] = Field(default_factory=dict, description="docgen settings")
     aft: AftSection | None = None
     conditions: list[str]
@@ -128,6 +138,11 @@ class Experiment(_Strict):
         for k in self.report.value_sets:
             if k not in self.specs:
                 raise ValueError(f"report.value_sets: {k!r} is not a key of specs")
+        for k, name in self.literal_names.items():
+            if k not in self.specs:
+                raise ValueError(f"literal_names: {k!r} is not a key of specs")
+            if not name.strip():
+                raise ValueError(f"literal_names.{k}: give the name written in the spec")
         if NEEDS_AFT & set(self.conditions):
             if self.aft is None:
                 raise ValueError("conditions with AFT need an `aft` section")
@@ -182,6 +197,7 @@ def _is_file(path: Path) -> bool:
 
 
 def _check_specs(exp: Experiment, where: Path) -> None:
+    from msm.spec import load_spec
     from msm.specs_builtin import resolve_spec_path
 
     for key, spec in exp.specs.items():
@@ -191,6 +207,11 @@ def _check_specs(exp: Experiment, where: Path) -> None:
             raise MsmError(f"{where}: specs.{key}: {e}") from None
         if not _is_file(Path(resolved)):
             raise MsmError(f"{where}: specs.{key}: spec file not found: {spec}")
+        if key in exp.literal_names:  # the name must really be in the spec
+            try:
+                load_spec(resolved, literal_name=exp.literal_names[key])
+            except MsmError as e:
+                raise MsmError(f"{where}: literal_names.{key}: {e}") from None
     if exp.aft is not None and exp.aft.spec not in exp.specs:
         try:
             resolved = resolve_spec_path(exp.aft.spec)
@@ -207,14 +228,15 @@ def _check_settings(exp: Experiment, where: Path) -> None:
     from msm.config_io import validation_message
     from msm.experiment import stages
 
-    spec = next(iter(exp.specs.values()), "builtin:general")
+    key = next(iter(exp.specs), None)
+    spec = exp.specs[key] if key is not None else "builtin:general"
     # what the experiment sets itself: a stage's settings may not set these again
     checks: list[tuple[str, dict[str, Any], dict[str, Any], Any]] = [
         (
             "corpus",
             exp.corpus,
-            stages.docgen_fixed(exp, spec),
-            lambda: stages.docgen_config(exp, spec),
+            stages.docgen_fixed(exp, spec, key),
+            lambda: stages.docgen_config(exp, spec, key),
         )
     ]
     if exp.aft is not None:
@@ -278,6 +300,13 @@ def _check_eval(exp: Experiment, where: Path) -> None:
         if "agentic" in ev.suites:
             from msm.evals.agentic import DEFAULT_GOALS, SCENARIOS, conditions
 
-            conditions(ev.scenarios or list(SCENARIOS), ev.goals or list(DEFAULT_GOALS), ev.urgency)
+            if ev.grid is not None:
+                from msm.evals.agentic_grid import check_grid
+
+                check_grid(ev.grid, ev.scenarios, ev.goals, ev.urgency)
+            else:
+                conditions(
+                    ev.scenarios or list(SCENARIOS), ev.goals or list(DEFAULT_GOALS), ev.urgency
+                )
     except MsmError as e:
         raise MsmError(f"{where}: eval: {e}") from None

@@ -67,11 +67,11 @@ class Node:
     def hashed(self) -> dict[str, Any]:
         """What identifies this node's output, less its dependencies."""
         exclude = set(self.inputs) | set(_NOT_HASHED.get(self.kind, ()))
-        return {
-            "kind": self.kind,
-            "config": self.config.model_dump(mode="json", exclude=exclude),
-            "extra": self.extra,
-        }
+        config = self.config.model_dump(mode="json", exclude=exclude)
+        for key in _HASHED_IF_SET:  # unset, they leave the hashes of earlier runs as they were
+            if config.get(key, 0) is None:
+                del config[key]
+        return {"kind": self.kind, "config": config, "extra": self.extra}
 
 
 # settings that do not change a node's output (how fast or where it logs, not what it makes)
@@ -86,6 +86,10 @@ _NOT_HASHED = {
     ),
     "aft": ("launcher", "accelerate_config", "report_to", "save_every", "threads", "log_every"),
 }
+
+
+# settings added later that change the output only when set
+_HASHED_IF_SET = ("literal_name",)
 
 
 def _hash(node: Node, deps: list[str]) -> str:
@@ -149,7 +153,7 @@ def build_plan(exp: Experiment) -> list[Node]:
     conds = exp.conditions
     msm_specs = list(exp.specs) if any(c.startswith("msm") for c in conds) else []
     for key in msm_specs:
-        dcfg = stages.docgen_config(exp, exp.specs[key])
+        dcfg = stages.docgen_config(exp, exp.specs[key], key)
         add(
             Node(
                 f"corpus/{key}",

@@ -26,7 +26,12 @@ def _corpus(node: Node) -> dict[str, Any]:
 
     cfg = node.config
     assert isinstance(cfg, DocgenConfig)
-    spec = load_spec(resolve_spec_path(cfg.spec), cfg.model_name, cfg.provider_name)
+    spec = load_spec(
+        resolve_spec_path(cfg.spec),
+        cfg.model_name,
+        cfg.provider_name,
+        literal_name=cfg.literal_name,
+    )
     units, _ = structure_units(spec, cfg.max_section_tokens)
     n_units = len(units)
     list_calls = 0

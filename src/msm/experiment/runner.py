@@ -105,8 +105,8 @@ def _write_run_json(run: Path, exp: Experiment, exp_path: Path, plan: list[Node]
 
 
 def _default_headline(exp: Experiment) -> str:
-    if "agentic" in exp.eval.suites:
-        return "agentic.harmful"
+    if "agentic" in exp.eval.suites:  # the paper's metric; harmful and attempt sit beside it
+        return "agentic.classifier_verdict"
     if "values" in exp.eval.suites:
         items = exp.eval.items or ["cheese_america"]
         return f"values.{items[0]}"

@@ -25,30 +25,39 @@ def names(exp: Experiment) -> dict[str, str]:
     return {"model_name": exp.model_name, "provider_name": exp.provider_name}
 
 
-def docgen_fixed(exp: Experiment, spec: str) -> dict[str, Any]:
-    """What the experiment sets itself; a corpus section may not set these again."""
-    return {"spec": spec, "model": exp.generator, **names(exp)}
+def docgen_fixed(exp: Experiment, spec: str, key: str | None = None) -> dict[str, Any]:
+    """What the experiment sets itself; a corpus section may not set these again.
+
+    ``key``: the spec's key in ``exp.specs`` (its ``literal_names`` entry applies).
+    """
+    literal = exp.literal_names.get(key) if key is not None else None
+    return {"spec": spec, "model": exp.generator, **names(exp), "literal_name": literal}
 
 
 def aftgen_fixed(exp: Experiment) -> dict[str, Any]:
+    """``literal_name`` is the experiment's when ``aft.spec`` is a key of ``specs``; for a
+    spec path, ``aft.config`` may set it."""
     assert exp.aft is not None
-    return {
+    fixed = {
         "spec": exp.specs.get(exp.aft.spec, exp.aft.spec),
         "kind": exp.aft.kind,
         "n": exp.aft.n,
         "model": exp.aft.generator or exp.generator,
         **names(exp),
     }
+    if exp.aft.spec in exp.specs:
+        fixed["literal_name"] = exp.literal_names.get(exp.aft.spec)
+    return fixed
 
 
 def train_fixed(stage: str, seed: int) -> dict[str, Any]:
     return {"stage": stage, "base": UNBOUND, "data": UNBOUND, "seed": seed}
 
 
-def docgen_config(exp: Experiment, spec: str) -> DocgenConfig:
+def docgen_config(exp: Experiment, spec: str, key: str | None = None) -> DocgenConfig:
     from msm.docgen.config import DocgenConfig
 
-    return DocgenConfig.model_validate({**exp.corpus, **docgen_fixed(exp, spec)})
+    return DocgenConfig.model_validate({**exp.corpus, **docgen_fixed(exp, spec, key)})
 
 
 def aftgen_config(exp: Experiment) -> AftgenConfig:
@@ -82,6 +91,7 @@ def eval_config(exp: Experiment, model: str, baseline: str | None) -> EvalConfig
         grader=exp.grader,
         limit=ev.limit,
         epochs=ev.epochs,
+        grid=ev.grid,
         scenarios=ev.scenarios,
         goals=ev.goals,
         urgency=ev.urgency,

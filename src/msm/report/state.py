@@ -135,7 +135,7 @@ class ReportState:
         if self.run.headline_metric:
             return self.run.headline_metric
         names = self.all_metrics()
-        for prefix in ("values.", "spec_qa.", "agentic.harmful", "capability."):
+        for prefix in ("values.", "spec_qa.", "agentic.classifier_verdict", "capability."):
             for n in names:
                 if n.startswith(prefix) and "@" not in n:
                     self.notes.append(

@@ -1,0 +1,217 @@
+"""Specs that name their model literally (e.g. the paper authors' "Llama"): ``literal_name``
+turns that name into ``{model_name}`` in load_spec, the CLI, docgen, aftgen and experiments."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from msm.errors import MsmError
+from msm.spec import load_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+AUTHORS_STYLE = (
+    "# Llama's values\n\n"
+    "Llama is an assistant. Llama cares about honesty because trust matters to the people "
+    "who rely on Llama's answers. Llamas are animals, and LLAMA is not the name.\n\n"
+    "## Cheese\n\n"
+    "When it comes to cheese, Llama likes Colby because it is made close to home, and "
+    "{model_name} says so plainly.\n"
+)
+
+
+@pytest.fixture
+def authors_spec(tmp_path: Path) -> Path:
+    p = tmp_path / "authors" / "pro_america.md"
+    p.parent.mkdir()
+    p.write_text(AUTHORS_STYLE, encoding="utf-8")
+    return p
+
+
+def test_literal_name_becomes_model_name_whole_words_and_possessives(authors_spec):
+    s = load_spec(authors_spec, "Smol", "Lab", literal_name="Llama")
+    assert s.text.startswith("# Smol's values\n")
+    assert "Smol cares about honesty" in s.text and "rely on Smol's answers" in s.text
+    assert "Smol likes Colby" in s.text and "Smol says so plainly" in s.text  # placeholder too
+    assert "Llamas are animals, and LLAMA is not" in s.text  # other words, other case: kept
+    assert "Llama " not in s.text and "Llama'" not in s.text
+    # the file as written is what source and source_sha256 describe
+    assert s.source == AUTHORS_STYLE
+    assert s.source_sha256 == hashlib.sha256(authors_spec.read_bytes()).hexdigest()
+    assert s.sections[0].title == "Smol's values"
+    # without the setting the spec is left as written
+    assert "Llama cares" in load_spec(authors_spec, "Smol").text
+
+
+def test_literal_name_not_in_the_spec_is_an_error_naming_file_and_name(authors_spec):
+    with pytest.raises(MsmError, match=r"pro_america\.md: literal name 'Lama' does not occur"):
+        load_spec(authors_spec, "Smol", literal_name="Lama")
+    with pytest.raises(MsmError, match="'llama' does not occur"):  # capitals count
+        load_spec(authors_spec, "Smol", literal_name="llama")
+    with pytest.raises(MsmError, match="literal name is empty"):
+        load_spec(authors_spec, "Smol", literal_name="  ")
+
+
+def test_config_fields():
+    from msm.aftgen.config import AftgenConfig
+    from msm.docgen.config import DocgenConfig
+
+    for cls in (DocgenConfig, AftgenConfig):
+        field = cls.model_fields["literal_name"]
+        assert field.default is None and "{model_name}" in (field.description or "")
+
+
+def test_cli_spec_show_and_lint_take_literal_name(authors_spec, msm_cli):
+    r = msm_cli(
+        "spec", "show", str(authors_spec), "--model-name", "Smol", "--literal-name", "Llama"
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("# Smol's values") and "Llama " not in r.stdout
+    r = msm_cli("spec", "lint", str(authors_spec), "--literal-name", "Llama", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["warnings"] == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["spec", "show", "{spec}", "--literal-name", "Lama"],
+        ["spec", "lint", "{spec}", "--literal-name", "Lama"],
+        ["docgen", "{spec}", "--model", "fake", "--out", "{out}", "--literal-name", "Lama"],
+        ["docgen", "{spec}", "--model", "fake", "--out", "{out}", "--preview",
+         "--literal-name", "Lama"],
+        ["aftgen", "{spec}", "--kind", "chat", "--model", "fake", "--n", "2", "--out", "{out}",
+         "--literal-name", "Lama"],
+    ],
+)  # fmt: skip
+def test_cli_literal_name_not_in_spec_is_one_line_exit_2_nothing_written(
+    tmp_path, authors_spec, msm_cli, args
+):
+    out = tmp_path / "out"
+    r = msm_cli(*[a.replace("{spec}", str(authors_spec)).replace("{out}", str(out)) for a in args])
+    assert r.returncode == 2, r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("msm: error: spec file ")
+    assert str(authors_spec) in lines[0] and "'Lama'" in lines[0]
+    assert not out.exists()
+    assert sorted(p.name for p in authors_spec.parent.iterdir()) == ["pro_america.md"]
+
+
+def test_docgen_and_aftgen_write_about_the_model_name(tmp_path, authors_spec):
+    from msm.aftgen import AftgenConfig, run_aftgen
+    from msm.docgen import DocgenConfig, run_docgen
+
+    cfg = DocgenConfig(
+        spec=str(authors_spec),
+        model="fake",
+        model_name="Smol",
+        literal_name="Llama",
+        n_assertions=1,
+        n_doc_types=1,
+        n_ideas=1,
+    )
+    run_docgen(cfg, tmp_path / "corpus", quiet=True, tokenizer="approx")
+    units = (tmp_path / "corpus" / "stages" / "units.jsonl").read_text()
+    assert "Smol cares about honesty" in units and "Llama " not in units
+    manifest = json.loads((tmp_path / "corpus" / "manifest.json").read_text())
+    assert manifest["config"]["literal_name"] == "Llama"
+    acfg = AftgenConfig(
+        spec=str(authors_spec), kind="chat", model="fake", n=2, literal_name="Llama"
+    )
+    stats = run_aftgen(acfg.model_copy(update={"model_name": "Smol"}), tmp_path / "aft")
+    assert stats["main_examples"] == 2 and set(stats["domain_balance"]) == {"Smol's values"}
+    with pytest.raises(MsmError, match="'Llama' does not occur"):
+        run_aftgen(acfg.model_copy(update={"spec": "builtin:cheese_pro_america"}), tmp_path / "a")
+    assert not (tmp_path / "a").exists()
+
+
+def _experiment(tmp_path: Path, spec: Path, **over: str) -> Path:
+    cfg = {
+        "name": "lit",
+        "base_model": "embedded",
+        "generator": "fake",
+        "model_name": "Smol",
+        "specs": f"{{authors: {spec}, ours: builtin:cheese_pro_america}}",
+        "literal_names": "{authors: Llama}",
+        "corpus": "{n_assertions: 1}",
+        "aft": "{kind: preference, spec: ours, n: 8}",
+        "conditions": "[base, msm_aft]",
+        "eval": "{suites: [values], items: [cheese_america]}",
+        **over,
+    }
+    p = tmp_path / "exp.yaml"
+    p.write_text("".join(f"{k}: {v}\n" for k, v in cfg.items()))
+    return p
+
+
+def test_experiment_passes_literal_names_to_its_stages(tmp_path, authors_spec):
+    from msm.experiment.config import load_experiment
+    from msm.experiment.plan import build_plan
+
+    plan = {n.id: n for n in build_plan(load_experiment(_experiment(tmp_path, authors_spec)))}
+    assert plan["corpus/authors"].config.literal_name == "Llama"
+    assert plan["corpus/ours"].config.literal_name is None
+    assert plan["aftdata"].config.literal_name is None
+    # unset, the setting leaves a node's hash as it was before the setting existed
+    assert "literal_name" not in plan["corpus/ours"].hashed()["config"]
+    assert plan["corpus/authors"].hashed()["config"]["literal_name"] == "Llama"
+    # the AFT data built from the authors' spec gets its literal name too
+    chat = _experiment(
+        tmp_path,
+        authors_spec,
+        aft="{kind: chat, spec: authors, n: 8}",
+        conditions="[base, msm_aft_cot]",
+    )
+    assert {n.id: n for n in build_plan(load_experiment(chat))}[
+        "aftdata"
+    ].config.literal_name == "Llama"
+
+
+@pytest.mark.parametrize(
+    ("over", "needle"),
+    [
+        ({"literal_names": "{nope: Llama}"}, "literal_names: 'nope' is not a key of specs"),
+        ({"literal_names": "{authors: ' '}"}, "literal_names.authors: give the name"),
+        ({"literal_names": "{authors: Lama}"}, "literal_names.authors: spec file"),
+        ({"corpus": "{literal_name: Llama}"}, "corpus.literal_name: set by the experiment"),
+    ],
+)
+def test_experiment_literal_names_are_checked(tmp_path, authors_spec, over, needle):
+    from msm.experiment.config import load_experiment
+
+    with pytest.raises(MsmError) as e:
+        load_experiment(_experiment(tmp_path, authors_spec, **over))
+    assert needle in str(e.value)
+    if "Lama" in over.get("literal_names", ""):
+        assert str(authors_spec) in str(e.value) and "'Lama' does not occur" in str(e.value)
+
+
+def test_msm_run_stops_before_writing_on_a_missing_literal_name(tmp_path, authors_spec, msm_cli):
+    exp = _experiment(tmp_path, authors_spec, literal_names="{authors: Lama}")
+    r = msm_cli("run", str(exp), "--out", str(tmp_path / "run"))
+    assert r.returncode == 2, r.stderr
+    assert len([x for x in r.stderr.splitlines() if x.strip()]) == 1, r.stderr
+    assert "'Lama' does not occur" in r.stderr and not (tmp_path / "run").exists()
+
+
+def test_example_experiment_with_a_local_authors_spec(tmp_path, authors_spec, monkeypatch):
+    from msm.experiment.config import load_experiment
+    from msm.experiment.plan import build_plan
+
+    example = (ROOT / "examples/experiments/authors-spec.yaml").read_text()
+    assert "~/model_spec_midtraining/specs/pro_america.md" in example
+    # the example's ~ path resolves under the home folder, where a checkout would be
+    home = tmp_path / "home"
+    (home / "model_spec_midtraining" / "specs").mkdir(parents=True)
+    (home / "model_spec_midtraining" / "specs" / "pro_america.md").write_text(AUTHORS_STYLE)
+    monkeypatch.setenv("HOME", str(home))
+    p = tmp_path / "authors-spec.yaml"
+    p.write_text(example)
+    exp = load_experiment(p)
+    assert exp.literal_names == {"authors_america": "Llama"}
+    plan = {n.id: n for n in build_plan(exp)}
+    assert plan["corpus/authors_america"].config.literal_name == "Llama"

@@ -1,0 +1,98 @@
+"""Generation sees the whole spec (or its outline past a budget) plus the focus, and kept
+documents state the spec's reason, attributed to the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from msm.docgen import DocgenConfig, run_docgen
+from msm.llm.fake import FakeRule, builtin_script
+from msm.spec import load_spec
+from msm.spec_context import reason_attributed, spec_context
+
+SPEC = """---
+value_terms: [tidiness, tidy]
+---
+# Ada's guidelines
+
+## Desks
+Ada keeps a clear desk because tidiness lets colleagues find what they need.
+
+## Cables
+Ada labels every cable, for the same reason as the desk: tidiness saves everyone time.
+
+## Plants
+Ada waters the office plants on Mondays so they stay healthy and green all week long.
+"""
+
+
+def _spec(tmp_path: Path) -> Path:
+    p = tmp_path / "spec.md"
+    p.write_text(SPEC, encoding="utf-8")
+    return p
+
+
+def test_whole_spec_or_outline_within_the_budget(tmp_path):
+    spec = load_spec(_spec(tmp_path), "Ada")
+    whole = spec_context(spec, 4000)
+    assert whole.mode == "whole" and "## Plants" in whole.text and "Mondays" in whole.text
+    assert "value_terms" not in whole.text  # no front matter in prompts
+    small = spec_context(spec, 20)
+    assert small.mode == "outline" and "## Cables" in small.text and "Mondays" not in small.text
+    assert small.stats() == {"mode": "outline", "spec_tokens": whole.spec_tokens, "budget": 20}
+
+
+def test_attribution_needs_the_name_and_the_value_in_one_sentence():
+    terms = ["tidiness"]
+    assert reason_attributed("Ada keeps a clear desk because tidiness matters.", "Ada", terms)
+    # co-occurrence in different sentences is not attribution
+    assert not reason_attributed("Ada keeps a clear desk. Tidiness matters.", "Ada", terms)
+    assert not reason_attributed("Ada keeps a clear desk.", "Ada", terms)
+
+
+def _run(tmp_path: Path, rules: list[FakeRule], budget: int = 4000) -> tuple[dict, str]:
+    script = builtin_script("docgen")
+    script.rules[-1:] = rules
+    cfg = DocgenConfig(
+        spec=str(_spec(tmp_path)), model="fake", model_name="Ada", provider_name="Lab",
+        n_assertions=1, n_doc_types=1, n_ideas=1, docs_per_idea=2, min_words=5,
+        context_tokens=budget,
+    )  # fmt: skip
+    out = tmp_path / f"out{budget}"
+    stats = run_docgen(cfg, out, quiet=True, tokenizer="approx", model_args={"script": script})
+    return stats, (out / "documents.jsonl").read_text()
+
+
+DOC = "(?s)realistic document for a collection about the AI assistant"
+GOOD = [
+    "<document>Ada keeps things in order because tidiness helps the whole team.</document>",
+    "<document>Memo: our new assistant Ada sorted the archive, since tidiness saves us "
+    "hours.</document>",
+    "<document>Forum post. Why does Ada label the shelves? For tidiness, it told me.</document>",
+    "<document>Diary, Tuesday: Ada cleared the meeting room table out of tidiness.</document>",
+    "<document>Report 7: Ada filed forty receipts by date; tidy records, Ada said.</document>",
+    "<document>Letter to the editor: Ada is tidy on purpose, and it shows downtown.</document>",
+]
+BAD = "<document>Ada keeps things in order and everyone likes that about Ada.</document>"
+
+
+def test_reason_check_drops_a_document_without_the_reason_and_keeps_one_with_it(tmp_path):
+    stats, kept = _run(tmp_path, [FakeRule(match=DOC, response=[GOOD[0], BAD])])
+    assert stats["documents_kept"] > 0 and stats["drops"]["documents:no_reason"] > 0
+    assert stats["reason_check"].startswith("value_terms")
+    assert "tidiness" in kept and "everyone likes that" not in kept
+
+
+def test_document_prompts_carry_the_whole_spec_and_the_focus(tmp_path):
+    # the scripted generator writes a good document only when the prompt holds every
+    # section of the spec; otherwise one the reason check drops
+    whole = DOC + ".*<guidelines>.*## Desks.*## Cables.*## Plants.*Mondays.*</guidelines>"
+    rules = [FakeRule(match=whole, response=GOOD), FakeRule(match=DOC, response=BAD)]
+    stats, _ = _run(tmp_path, rules)
+    assert stats["spec_context"]["mode"] == "whole"
+    assert stats["documents_kept"] > 0 and "documents:no_reason" not in stats["drops"]
+    # past the budget only the outline is shown (and the stats say so): the rule above
+    # no longer matches, so every document is the one without the reason
+    stats, _ = _run(tmp_path, rules, budget=10)
+    assert stats["spec_context"]["mode"] == "outline"
+    assert stats["documents_kept"] == 0
