@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from msm.errors import MsmError
 
 C = TypeVar("C", bound=BaseModel)
+
+# settings docgen and aftgen share, declared once
+LiteralName = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        description="a name written literally in the spec (e.g. Llama) to treat as {model_name}",
+    ),
+]
+ContextTokens = Annotated[
+    int,
+    Field(
+        ge=0,
+        description="prompts show the whole spec when it fits this many tokens, else its "
+        "outline, always with the part in focus",
+    ),
+]
 
 
 def read_yaml_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:

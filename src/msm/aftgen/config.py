@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from msm.config_io import ContextTokens, LiteralName
+
 
 class AftgenConfig(BaseModel):
     """Settings of one aftgen run (chat fields are ignored for preference data)."""
@@ -23,21 +25,12 @@ class AftgenConfig(BaseModel):
     extra_criterion: str | None = None
     model_name: str = "the assistant"
     provider_name: str = "its developer"
-    literal_name: str | None = Field(
-        default=None,
-        min_length=1,
-        description="a name written literally in the spec (e.g. Llama) to treat as {model_name}",
-    )
+    literal_name: LiteralName = None
     n_situations: int = Field(default=3, ge=1, le=100, description="per unit per round")
     n_queries: int = Field(default=3, ge=1, le=100, description="per situation")
     max_rounds: int = Field(default=4, ge=1, le=50)
     dedup_threshold: float = Field(default=0.9, gt=0.0, le=1.0)
-    context_tokens: int = Field(
-        default=4000,
-        ge=0,
-        description="prompts show the whole spec when it fits this many tokens, else its "
-        "outline, always with the part in focus",
-    )
+    context_tokens: ContextTokens = 4000
     max_tokens_list: int = Field(default=400, ge=16)
     max_tokens_response: int = Field(default=900, ge=16)
     max_section_tokens: int = Field(default=1500, ge=100)

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from msm.config_io import ContextTokens, LiteralName
+
 
 class DocgenConfig(BaseModel):
     """Everything that decides a corpus. Saved, resolved, into the manifest."""
@@ -18,11 +20,7 @@ class DocgenConfig(BaseModel):
     planner: Literal["structure", "llm"] = "structure"
     model_name: str = "the assistant"
     provider_name: str = "its developer"
-    literal_name: str | None = Field(
-        default=None,
-        min_length=1,
-        description="a name written literally in the spec (e.g. Llama) to treat as {model_name}",
-    )
+    literal_name: LiteralName = None
     n_domains: int = Field(default=6, ge=1, le=50, description="llm planner: domains to ask for")
     n_subdomains: int = Field(default=4, ge=1, le=50, description="llm planner: per domain")
     n_assertions: int = Field(default=4, ge=1, le=100, description="per subdomain")
@@ -46,12 +44,7 @@ class DocgenConfig(BaseModel):
         description="a document cut by the token limit: drop it, or trim it back to its "
         "last complete sentence (counted as trimmed)",
     )
-    context_tokens: int = Field(
-        default=4000,
-        ge=0,
-        description="prompts show the whole spec when it fits this many tokens, else its "
-        "outline, always with the part in focus",
-    )
+    context_tokens: ContextTokens = 4000
     max_tokens_list: int = Field(default=400, ge=16, description="planning lists")
     max_tokens_plan: int = Field(default=400, ge=16)
     max_tokens_doc: int = Field(default=900, ge=16)
