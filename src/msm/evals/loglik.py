@@ -224,5 +224,12 @@ def stratified_sample(items: list[ValueItem], n: int | None, seed: int = 0) -> l
     return [it for it in items if it.id in keep]
 
 
+def rows_name(item_set: str) -> str:
+    """File stem of an item set's per-item rows in ``DIR/values/`` (a set name or a file)."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(item_set).stem if "/" in item_set else item_set)
+
+
 def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))

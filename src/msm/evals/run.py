@@ -220,13 +220,13 @@ def _loglik_values(
     cfg: EvalConfig, sets: dict[str, list[Any]], out: Path, echo: Any
 ) -> dict[str, Any]:
     """Score every set by option log-likelihood (and the baseline's, with ``--baseline``)."""
-    import re
 
     from msm.evals.capability import local_model_path
     from msm.evals.loglik import (
         load_model,
         load_tokenizer,
         option_logliks,
+        rows_name,
         summarise_loglik,
         tokenizer_fingerprint,
         write_rows,
@@ -248,7 +248,7 @@ def _loglik_values(
     (out / "values").mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
     for name, items in sets.items():
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).stem if "/" in name else name)
+        slug = rows_name(name)
         rows = option_logliks(tok, model, items)
         write_rows(out / "values" / f"{slug}.jsonl", rows)
         base_rows = option_logliks(base[0], base[1], items) if base else None

@@ -13,9 +13,9 @@ intervals.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-import re
 import statistics
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,25 @@ SPEC_VALUE_SETS = {
 
 
 def _rows_file(run_dir: Path, r: EvalResult, item_set: str) -> Path:
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(item_set).stem if "/" in item_set else item_set)
-    return (run_dir / r.source).parent / "values" / f"{slug}.jsonl"
+    from msm.evals.loglik import rows_name
+
+    return (run_dir / r.source).parent / "values" / f"{rows_name(item_set)}.jsonl"
+
+
+@functools.lru_cache(maxsize=256)
+def _read_rows(path: Path, field: str, mtime_ns: int) -> dict[str, float] | None:
+    """id -> ``field`` of one rows file (read once per report, not once per contrast);
+    None when the file is not msm's rows or is damaged."""
+    vals: dict[str, float] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+            v = float(row[field])
+        except (ValueError, KeyError, TypeError):
+            return None
+        if math.isfinite(v):
+            vals[str(row["id"])] = v
+    return vals
 
 
 def per_item_field(metric: str) -> tuple[str, str] | None:
@@ -72,19 +89,12 @@ def cells(st: ReportState, key: GroupKey, item_set: str, field: str) -> Cells | 
         if not path.is_file() and (keep := _control_ids(item_set)) is not None:
             path = _rows_file(st.run.run_dir, r, item_set.removesuffix("_control"))
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            vals = _read_rows(path, field, path.stat().st_mtime_ns)
         except OSError:
             return None
-        vals: dict[str, float] = {}
-        for line in lines:
-            try:
-                row = json.loads(line)
-                v = float(row[field])
-            except (ValueError, KeyError, TypeError):
-                return None  # not msm's rows (or damaged): no paired interval from them
-            if math.isfinite(v) and (keep is None or str(row["id"]) in keep):
-                vals[str(row["id"])] = v
-        out[r.node.seed] = vals
+        if vals is None:
+            return None  # not msm's rows (or damaged): no paired interval from them
+        out[r.node.seed] = vals if keep is None else {k: v for k, v in vals.items() if k in keep}
     return out or None
 
 
@@ -137,8 +147,7 @@ def compare(st: ReportState, ka: GroupKey, kb: GroupKey, metric: str) -> dict[st
         res = _from_seeds(a, b) or _unpaired(a, b)
     if res is None:
         return None
-    lo, hi = res["ci95"]
-    res["excludes_zero"] = bool(lo > 0 or hi < 0)
+    res["excludes_zero"] = _excludes_zero(res["ci95"])
     res.update({"metric": metric, "a": ka.label, "b": kb.label, "aft_size": ka.aft_size})
     return res
 
@@ -196,51 +205,55 @@ def interactions(st: ReportState) -> list[dict[str, Any]]:
                             parts.append((sign, ca, cb))
                     if len(parts) != 2:
                         continue
-                    try:
-                        res = bootstrap_contrast(parts)
-                    except ValueError:
-                        continue
-                    lo, hi = res["ci95"]
-                    out.append(
-                        {
-                            **res,
-                            "kind": "interaction",
-                            "condition": cond,
-                            "aft_size": size,
-                            "spec_a": sa,
-                            "spec_b": sb,
-                            "items_a": va + suffix,
-                            "items_b": vb + suffix,
-                            "unit": "nats/token",
-                            "excludes_zero": bool(lo > 0 or hi < 0),
-                        }
+                    row = _contrast(
+                        parts, "interaction", cond, size, (sa, sb), (va + suffix, vb + suffix)
                     )
+                    if row is not None:
+                        out.append(row)
                 america = sa if va == "america" else sb if vb == "america" else None
                 if america is not None:
                     other = sb if america == sa else sa
                     ca = cells(st, keys[america], "cheese_reasons", "gap_per_token")
                     cb = cells(st, keys[other], "cheese_reasons", "gap_per_token")
                     if ca and cb:
-                        try:
-                            res = bootstrap_contrast([(1.0, ca, cb)])
-                        except ValueError:
-                            continue
-                        lo, hi = res["ci95"]
-                        out.append(
-                            {
-                                **res,
-                                "kind": "reasons",
-                                "condition": cond,
-                                "aft_size": size,
-                                "spec_a": america,
-                                "spec_b": other,
-                                "items_a": "cheese_reasons",
-                                "items_b": "cheese_reasons",
-                                "unit": "nats/token",
-                                "excludes_zero": bool(lo > 0 or hi < 0),
-                            }
-                        )
+                        row = _contrast(
+                            [(1.0, ca, cb)], "reasons", cond, size, (america, other),
+                            ("cheese_reasons", "cheese_reasons"),
+                        )  # fmt: skip
+                        if row is not None:
+                            out.append(row)
     return out
+
+
+def _excludes_zero(ci: list[float]) -> bool:
+    return bool(ci[0] > 0 or ci[1] < 0)
+
+
+def _contrast(
+    parts: list[tuple[float, Cells, Cells]],
+    kind: str,
+    cond: str | None,
+    size: int | None,
+    specs: tuple[str, str],
+    items: tuple[str, str],
+) -> dict[str, Any] | None:
+    """One interaction-table row: the bootstrap contrast and what it compares."""
+    try:
+        res = bootstrap_contrast(parts)
+    except ValueError:
+        return None
+    return {
+        **res,
+        "kind": kind,
+        "condition": cond,
+        "aft_size": size,
+        "spec_a": specs[0],
+        "spec_b": specs[1],
+        "items_a": items[0],
+        "items_b": items[1],
+        "unit": "nats/token",
+        "excludes_zero": _excludes_zero(res["ci95"]),
+    }
 
 
 def describe_interaction(r: dict[str, Any]) -> str:
