@@ -30,7 +30,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -71,8 +71,14 @@ def _logprobs(text: str, top: int) -> dict[str, Any]:
 class OpenAIServer:
     """A threaded HTTP server on 127.0.0.1 (a free port); use as a context manager."""
 
-    def __init__(self, rules: Sequence[FakeRule] = (), reasoning_field: bool = False) -> None:
+    def __init__(
+        self,
+        rules: Sequence[FakeRule] = (),
+        reasoning_field: bool = False,
+        prompt_logprobs: Callable[[list[int]], list[float | None]] | None = None,
+    ) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.prompt_logprobs = prompt_logprobs
         self._lock = threading.Lock()
         self._seen: Counter[str] = Counter()
         self._api = FakeModelAPI("default", script=_script(rules))
@@ -127,7 +133,10 @@ class OpenAIServer:
                 except ValueError:
                     body = None
                 rec = self._record(body)
-                if not self.path.rstrip("/").endswith("/chat/completions"):
+                if self.path.rstrip("/").endswith("/v1/completions"):
+                    code, payload = owner.text_completion(body)
+                    self._send(code, payload)
+                elif not self.path.rstrip("/").endswith("/chat/completions"):
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
                 elif not isinstance(body, dict) or not body.get("messages"):
                     self._send(400, {"error": {"message": "messages required"}})
@@ -185,6 +194,27 @@ class OpenAIServer:
                 "total_tokens": usage.input_tokens + usage.output_tokens,
             },
         }
+
+    def text_completion(self, body: Any) -> tuple[int, dict[str, Any]]:
+        """``/v1/completions`` as vLLM answers it with ``echo`` and ``logprobs``: the prompt
+        (token ids) echoed with each prompt token's log-probability (the first is None),
+        then one generated token. Needs ``prompt_logprobs``."""
+        if self.prompt_logprobs is None:
+            return 404, {"error": {"message": "this server has no /v1/completions"}}
+        ids = body.get("prompt") if isinstance(body, dict) else None
+        if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+            return 400, {"error": {"message": "prompt must be a list of token ids here"}}
+        lps: list[float | None] = list(self.prompt_logprobs(ids)) + [-0.5]
+        logprobs = {
+            "tokens": [f"<{i}>" for i in ids] + ["<gen>"],
+            "token_logprobs": lps if body.get("echo") and body.get("logprobs") else lps[-1:],
+            "top_logprobs": None,
+            "text_offset": list(range(len(lps))),
+        }
+        choice = {"index": 0, "text": "", "logprobs": logprobs, "finish_reason": "length"}
+        usage = {"prompt_tokens": len(ids), "completion_tokens": 1, "total_tokens": len(ids) + 1}
+        reply = {"id": "cmpl-0", "object": "text_completion", "choices": [choice], "usage": usage}
+        return 200, reply
 
     def start(self) -> OpenAIServer:
         self._thread.start()

@@ -118,8 +118,8 @@ def test_bad_scoring_inputs_fail_before_any_model_loads(tmp_path, tiny_model_dir
     for args, message in [
         (["fake", "--scoring", "best"], "unknown scoring mode"),
         (["fake", "--scoring", "letter", "--baseline", "fake"], "--baseline needs"),
-        (["fake", "--scoring", "loglik"], "needs a local model"),
-        ([str(tiny_model_dir), "--baseline", "fake"], "--baseline must be a local model"),
+        (["fake", "--scoring", "loglik"], "needs a model that gives log-likelihoods"),
+        ([str(tiny_model_dir), "--baseline", "fake"], "--baseline must give log-likelihoods"),
     ]:
         r = msm_cli("eval", *args, "--items", "cheese_america", "--out", str(out))
         assert r.returncode == 2, (args, r.stderr)
@@ -164,3 +164,70 @@ def test_option_loglik_equals_the_model_scoring_each_sequence_alone(tiny_model_d
             want = sum(float(logp[len(c) + j - 1, t]) for j, t in enumerate(x))
             assert row[key] == pytest.approx(want, abs=1e-4), (it.id, key)
         assert row["gap"] == pytest.approx(row["ll_aligned"] - row["ll_other"])
+
+
+def _full_pass_logprobs(model_dir: Path):
+    """A vLLM stand-in: each prompt token's log-probability from one full forward pass."""
+    import torch
+
+    from msm.evals.loglik import load_model
+
+    model = load_model(str(model_dir))
+
+    def score(ids: list[int]) -> list[float | None]:
+        with torch.inference_mode():
+            logp = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0].float(), -1)
+        return [None] + [float(logp[j - 1, t]) for j, t in enumerate(ids) if j > 0]
+
+    return score
+
+
+def test_vllm_loglik_reads_prompt_logprobs_and_matches_the_local_scorer(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """``vllm/<model>`` scores through /v1/completions (echo + logprobs, token-id prompts):
+    the same rows as scoring the weights here, and the baseline works the same way."""
+    from tests.helpers.openai_server import OpenAIServer
+
+    items = _items(tmp_path)
+    local = run_eval(
+        EvalConfig(model=str(tiny_model_dir), items=[str(items)]), tmp_path / "local", echo=print
+    )["values"][str(items)]
+    with OpenAIServer(prompt_logprobs=_full_pass_logprobs(tiny_model_dir)) as srv:
+        monkeypatch.setenv("VLLM_BASE_URL", srv.url)
+        name = f"vllm/{tiny_model_dir}"
+        remote = run_eval(
+            EvalConfig(model=name, items=[str(items)], baseline=name),
+            tmp_path / "remote",
+            echo=print,
+        )["values"][str(items)]
+    calls = [r for r in srv.requests if r["path"].endswith("/v1/completions")]
+    assert len(calls) == 2 * 2 * 20  # two options per item, model and baseline
+    assert all(c["body"]["echo"] and c["body"]["logprobs"] for c in calls)
+    assert calls[0]["body"]["model"] == str(tiny_model_dir)
+    a = [json.loads(x) for x in (tmp_path / "local" / local["log"]).read_text().splitlines()]
+    b = [json.loads(x) for x in (tmp_path / "remote" / remote["log"]).read_text().splitlines()]
+    assert [r["id"] for r in a] == [r["id"] for r in b]
+    for ra, rb in zip(a, b, strict=True):
+        assert rb["ll_aligned"] == pytest.approx(ra["ll_aligned"], abs=1e-3)
+        assert rb["ll_other"] == pytest.approx(ra["ll_other"], abs=1e-3)
+        assert rb["tokens_aligned"] == ra["tokens_aligned"]
+    assert remote["acc"]["mean"] == local["acc"]["mean"]
+    assert remote["change_from_baseline"]["gap"]["mean"] == 0.0  # a model against itself
+
+
+def test_vllm_reply_without_prompt_logprobs_is_one_clear_error(tmp_path, tiny_model_dir, msm_cli):
+    from tests.helpers.openai_server import OpenAIServer
+
+    items = _items(tmp_path)
+    out = tmp_path / "o"
+    # a server that answers /v1/completions but gives log-probabilities for 2 tokens only
+    with OpenAIServer(prompt_logprobs=lambda ids: [None, -1.0]) as srv:
+        r = msm_cli(
+            "eval", f"vllm/{tiny_model_dir}", "--items", str(items), "--out", str(out),
+            env={"VLLM_BASE_URL": srv.url},
+        )
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no log-probabilities for the prompt tokens" in lines[0], r.stderr
+    assert not out.exists()  # nothing half-written

@@ -55,8 +55,9 @@ class EvalConfig(BaseModel):
     )
     scoring: str = Field(
         default="auto",
-        description="values: loglik (each option's text scored as the answer; local models), "
-        "letter (A/B in both orders; any model), auto (loglik where the model is local)",
+        description="values: loglik (each option's text scored as the answer; local models "
+        "and vllm/), letter (A/B in both orders; any model), auto (loglik where the model "
+        "gives log-likelihoods)",
     )
     baseline: str | None = Field(
         default=None,

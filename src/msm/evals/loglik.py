@@ -64,6 +64,37 @@ def load_model(model_path: str) -> Any:
     return AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).eval()
 
 
+def encode_item(tok: Any, it: ValueItem) -> tuple[list[int], list[list[int]], tuple[str, str]]:
+    """The prompt's token ids, each option's continuation ids (aligned, other) and texts."""
+    ctx, a, b = _prompt_and_answers(tok, it)
+    conts = []
+    for cont in (a, b):
+        ids = tok(cont, add_special_tokens=False).input_ids
+        if not ids:
+            raise MsmError(f"item {it.id}: an option has no tokens")
+        conts.append(list(ids))
+    return list(tok(ctx, add_special_tokens=False).input_ids), conts, (a, b)
+
+
+def item_row(it: ValueItem, texts: tuple[str, str], ll: list[tuple[float, int]]) -> dict[str, Any]:
+    """One item's row from each option's (summed log-likelihood, token count)."""
+    (ll_a, n_a), (ll_o, n_o) = ll
+    a, b = texts
+    bytes_a, bytes_o = len(a.encode("utf-8")), len(b.encode("utf-8"))
+    return {
+        "id": it.id,
+        "domain": it.domain,
+        "ll_aligned": ll_a,
+        "ll_other": ll_o,
+        "tokens_aligned": n_a,
+        "tokens_other": n_o,
+        "gap": ll_a - ll_o,
+        "gap_per_token": ll_a / n_a - ll_o / n_o,
+        "acc": _win(ll_a, ll_o),
+        "acc_norm": _win(ll_a / bytes_a, ll_o / bytes_o),
+    }
+
+
 def option_logliks(tok: Any, model: Any, items: list[ValueItem]) -> list[dict[str, Any]]:
     """Per item: each option's summed log-likelihood, token and byte counts, and the gaps.
 
@@ -83,14 +114,10 @@ def option_logliks(tok: Any, model: Any, items: list[ValueItem]) -> list[dict[st
         conts: list[list[int]] = []  # two per item: aligned, other
         texts: list[tuple[str, str]] = []
         for it in chunk:
-            ctx, a, b = _prompt_and_answers(tok, it)
-            ctxs.append(tok(ctx, add_special_tokens=False).input_ids)
-            for cont in (a, b):
-                cont_ids = tok(cont, add_special_tokens=False).input_ids
-                if not cont_ids:
-                    raise MsmError(f"item {it.id}: an option has no tokens")
-                conts.append(cont_ids)
-            texts.append((a, b))
+            ctx_ids, pair, txt = encode_item(tok, it)
+            ctxs.append(ctx_ids)
+            conts += pair
+            texts.append(txt)
         n, width = len(chunk), max(len(c) for c in ctxs)
         # prompts left-padded, so every prompt ends at the same column
         p_ids = torch.full((n, width), pad, dtype=torch.long)
@@ -130,23 +157,7 @@ def option_logliks(tok: Any, model: Any, items: list[ValueItem]) -> list[dict[st
                 logp = torch.log_softmax(head(states).float(), dim=-1)
                 lls.append((float(logp[torch.arange(len(c)), torch.tensor(c)].sum()), len(c)))
         for k, it in enumerate(chunk):
-            (ll_a, n_a), (ll_o, n_o) = lls[2 * k], lls[2 * k + 1]
-            a, b = texts[k]
-            bytes_a, bytes_o = len(a.encode("utf-8")), len(b.encode("utf-8"))
-            rows.append(
-                {
-                    "id": it.id,
-                    "domain": it.domain,
-                    "ll_aligned": ll_a,
-                    "ll_other": ll_o,
-                    "tokens_aligned": n_a,
-                    "tokens_other": n_o,
-                    "gap": ll_a - ll_o,
-                    "gap_per_token": ll_a / n_a - ll_o / n_o,
-                    "acc": _win(ll_a, ll_o),
-                    "acc_norm": _win(ll_a / bytes_a, ll_o / bytes_o),
-                }
-            )
+            rows.append(item_row(it, texts[k], lls[2 * k : 2 * k + 2]))
     return rows
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -111,19 +112,25 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
                 ),
             )
         )
-    scoring = cfg.scoring if cfg.scoring != "auto" else ("loglik" if local else "letter")
+    from msm.evals.loglik_remote import gives_logliks
+
+    scoring = cfg.scoring
+    if scoring == "auto":
+        scoring = "loglik" if gives_logliks(model) else "letter"
     loglik_sets: dict[str, list[Any]] = {}
     if "values" in run and scoring == "loglik":
         from msm.evals.items import load_value_items
         from msm.evals.loglik import stratified_sample
 
-        if not local:
+        if not gives_logliks(model):
             raise MsmError(
-                f"--scoring loglik needs a local model (embedded, hf/<folder> or a path), not "
-                f"{model!r}; use --scoring letter"
+                f"--scoring loglik needs a model that gives log-likelihoods (embedded, "
+                f"hf/<folder>, a folder, or vllm/<model>), not {model!r}; use --scoring letter"
             )
-        if cfg.baseline and not _runs_here(cfg.baseline):
-            raise MsmError(f"--baseline must be a local model too, not {cfg.baseline!r}")
+        if cfg.baseline and not gives_logliks(cfg.baseline):
+            raise MsmError(
+                f"--baseline must give log-likelihoods too (local or vllm/), not {cfg.baseline!r}"
+            )
         loglik_sets = {
             s: stratified_sample(load_value_items(s, cfg.model_name), limit) for s in sets
         }
@@ -149,48 +156,57 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
         from msm.evals.loglik import VERSION as LOGLIK_VERSION
 
         summary["task_versions"]["values"] = f"loglik-{LOGLIK_VERSION}"
-    retract_manifest(out)  # a rerun's files are not vouched for until the new manifest
-    if tasks:
-        roles = {"grader": _inspect_model(grader)} if grader else None
-        logs = inspect_eval(
-            [t for _, t in tasks],
-            model=_inspect_model(model),
-            model_roles=roles,
-            log_dir=str(out / "logs"),
-            limit=limit,
-            epochs=epochs,
-            display="none",
-            fail_on_error=False,
-        )
-        for (name, t), log in zip(tasks, logs, strict=True):
-            kind, sub = name.split("/", 1)
-            pairs, errored = _scored(log, name)
-            res: dict[str, Any]
-            if kind == "agentic":
-                res = summarise_agentic(pairs)
-                res["sample_errors"] = errored
-                res["settings"] = {k: v for k, v in (t.metadata or {}).items()}
-            elif kind == "values":
-                res = summarise_values(pairs)
-            else:
-                res = summarise_spec_qa(pairs)
-            res["log"] = f"logs/{Path(log.location).name}" if log.location else None
-            if kind == "agentic":
-                summary["agentic"] = res
-            else:
-                summary.setdefault(kind, {})[sub] = res
-            _report(name, kind, res, echo)
-    if loglik_sets:
-        summary["values_scoring"] = "loglik"
-        summary["values"] = _loglik_values(cfg, loglik_sets, out, echo)
-    elif "values" in run:
-        summary["values_scoring"] = "letter"
-    if ppl_path is not None:
-        res = perplexity(ppl_path, heldout_text())
-        summary["capability"] = res
-        echo(f"capability: perplexity {res['perplexity']:.2f} over {res['tokens']} held-out tokens")
-    atomic_write_json(out / "summary.json", _clean(summary))
-    write_manifest(out, "eval", **_manifest_fields(cfg, summary))
+    fresh = not out.exists()
+    try:
+        retract_manifest(out)  # a rerun's files are not vouched for until the new manifest
+        if tasks:
+            roles = {"grader": _inspect_model(grader)} if grader else None
+            logs = inspect_eval(
+                [t for _, t in tasks],
+                model=_inspect_model(model),
+                model_roles=roles,
+                log_dir=str(out / "logs"),
+                limit=limit,
+                epochs=epochs,
+                display="none",
+                fail_on_error=False,
+            )
+            for (name, t), log in zip(tasks, logs, strict=True):
+                kind, sub = name.split("/", 1)
+                pairs, errored = _scored(log, name)
+                res: dict[str, Any]
+                if kind == "agentic":
+                    res = summarise_agentic(pairs)
+                    res["sample_errors"] = errored
+                    res["settings"] = {k: v for k, v in (t.metadata or {}).items()}
+                elif kind == "values":
+                    res = summarise_values(pairs)
+                else:
+                    res = summarise_spec_qa(pairs)
+                res["log"] = f"logs/{Path(log.location).name}" if log.location else None
+                if kind == "agentic":
+                    summary["agentic"] = res
+                else:
+                    summary.setdefault(kind, {})[sub] = res
+                _report(name, kind, res, echo)
+        if loglik_sets:
+            summary["values_scoring"] = "loglik"
+            summary["values"] = _loglik_values(cfg, loglik_sets, out, echo)
+        elif "values" in run:
+            summary["values_scoring"] = "letter"
+        if ppl_path is not None:
+            res = perplexity(ppl_path, heldout_text())
+            summary["capability"] = res
+            echo(
+                f"capability: perplexity {res['perplexity']:.2f} "
+                f"over {res['tokens']} held-out tokens"
+            )
+        atomic_write_json(out / "summary.json", _clean(summary))
+        write_manifest(out, "eval", **_manifest_fields(cfg, summary))
+    except BaseException:
+        if fresh and out.is_dir():  # a failed first run leaves nothing half-written
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     return summary
 
 
@@ -221,37 +237,23 @@ def _loglik_values(
 ) -> dict[str, Any]:
     """Score every set by option log-likelihood (and the baseline's, with ``--baseline``)."""
 
-    from msm.evals.capability import local_model_path
-    from msm.evals.loglik import (
-        load_model,
-        load_tokenizer,
-        option_logliks,
-        rows_name,
-        summarise_loglik,
-        tokenizer_fingerprint,
-        write_rows,
-    )
+    from msm.evals.loglik import rows_name, summarise_loglik, tokenizer_fingerprint, write_rows
+    from msm.evals.loglik_remote import loglik_scorer
 
-    path = local_model_path(cfg.model)
-    tok = load_tokenizer(path)
-    base: tuple[Any, Any] | None = None
-    if cfg.baseline:
-        base_path = local_model_path(cfg.baseline)
-        base_tok = load_tokenizer(base_path)
-        if tokenizer_fingerprint(base_tok) != tokenizer_fingerprint(tok):
-            raise MsmError(
-                f"--baseline {cfg.baseline} has a different tokenizer from {cfg.model}: "
-                "log-likelihood changes compare only under one tokenizer"
-            )
-        base = (base_tok, load_model(base_path))
-    model = load_model(path)
+    scorer = loglik_scorer(cfg.model)
+    base = loglik_scorer(cfg.baseline) if cfg.baseline else None
+    if base is not None and tokenizer_fingerprint(base.tok) != tokenizer_fingerprint(scorer.tok):
+        raise MsmError(
+            f"--baseline {cfg.baseline} has a different tokenizer from {cfg.model}: "
+            "log-likelihood changes compare only under one tokenizer"
+        )
     (out / "values").mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
     for name, items in sets.items():
         slug = rows_name(name)
-        rows = option_logliks(tok, model, items)
+        rows = scorer.score(items)
         write_rows(out / "values" / f"{slug}.jsonl", rows)
-        base_rows = option_logliks(base[0], base[1], items) if base else None
+        base_rows = base.score(items) if base else None
         if base_rows is not None:
             write_rows(out / "values" / f"{slug}.baseline.jsonl", base_rows)
         res = summarise_loglik(rows, base_rows)

@@ -190,12 +190,9 @@ def build_plan(exp: Experiment) -> list[Node]:
         "loglik_version": _loglik_version(),
     }
     base_eval = stages.eval_config(exp, base_ref(exp.base_model, engine), None)
-    # trained models' loglik value scores also as the change from the base model
-    baseline = (
-        base_ref(exp.base_model, engine)
-        if engine == "hf" and exp.eval.scoring != "letter"
-        else None
-    )
+    # trained models' loglik value scores also as the change from the base model (both
+    # engines give log-likelihoods: local weights, or vLLM's prompt logprobs)
+    baseline = base_ref(exp.base_model, engine) if exp.eval.scoring != "letter" else None
     trained_eval = stages.eval_config(exp, stages.UNBOUND, baseline)
     for seed in exp.seeds:
         for key in msm_specs:
