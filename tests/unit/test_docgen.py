@@ -328,9 +328,10 @@ def test_rules_mode_cites_rule_ids(tmp_path):
     rows = docs(tmp_path)
     assert rows and stats["documents_kept"] == len(rows)
     for r in rows:
-        assert re.fullmatch(r"R\d+\.\d+\.\d+", r["rule_id"]) and r["rule_id"] in r["text"]
+        assert re.fullmatch(r"R\d+\.\d+", r["rule_id"]) and r["rule_id"] in r["text"]
         assert r["mode"] == "rules"
-    assert len({r["rule_id"] for r in rows}) == UNITS * 4
+    # one ID per unit (the cheese spec has no numbering of its own), shared by its assertions
+    assert len({r["rule_id"] for r in rows}) == UNITS
 
 
 def test_llm_planner_checks_quotes(tmp_path):

@@ -224,7 +224,12 @@ def test_vllm_reply_without_prompt_logprobs_is_one_clear_error(tmp_path, tiny_mo
     # a server that answers /v1/completions but gives log-probabilities for 2 tokens only
     with OpenAIServer(prompt_logprobs=lambda ids: [None, -1.0]) as srv:
         r = msm_cli(
-            "eval", f"vllm/{tiny_model_dir}", "--items", str(items), "--out", str(out),
+            "eval",
+            f"vllm/{tiny_model_dir}",
+            "--items",
+            str(items),
+            "--out",
+            str(out),
             env={"VLLM_BASE_URL": srv.url},
         )
     assert r.returncode != 0

@@ -158,7 +158,8 @@ class ChatAftgen:
         cfg = self.cfg
         values: dict[str, object] = {"excerpt": unit.excerpt, "query": query}
         if cfg.style == "rule":
-            values["rule_ref"] = ",".join(unit.section_ids) or unit.id
+            # the unit's rule ID: a document grounded on the same section cites the same one
+            values["rule_ref"] = unit.rule_id
         prompt = self._render(f"response_{cfg.style}", **values)
         try:
             comp = await self.llm.generate(

@@ -56,6 +56,7 @@ def _chat_rows(
                 "id": e.id,
                 "domain": e.unit.domain,
                 "subdomain": e.unit.subdomain,
+                "rule_id": e.unit.rule_id,
                 "situation": e.situation,
                 "style": cfg.style,
                 "round": e.round,

@@ -8,17 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from msm.cli._common import (
-    JsonOpt,
-    LiteralNameOpt,
-    ModelNameOpt,
-    ProviderNameOpt,
-    SpecArg,
-    TokenizerOpt,
-    _explicit_params,
-    _print_preview,
-    app,
-)
+from msm.aftgen.config import AftgenConfig
+from msm.cli._common import JsonOpt, TokenizerOpt, _print_preview, app
+from msm.cli.config_flags import Flag, config_command
+from msm.docgen.config import DocgenConfig
 from msm.errors import MsmError
 
 
@@ -69,75 +62,24 @@ def generate(
             )
 
 
-@app.command("docgen")
+@config_command(
+    app,
+    "docgen",
+    DocgenConfig,
+    flags={"spec": Flag(argument=True), "model": Flag(short="-m")},
+)
 def docgen(
-    spec: SpecArg,
+    cfg: DocgenConfig,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Generator model.")] = "embedded",
     preview: Annotated[
         bool, typer.Option("--preview", help="Plan only; print projected documents/tokens/cost.")
     ] = False,
-    mode: Annotated[str, typer.Option("--mode", help="values | rules")] = "values",
-    planner: Annotated[str, typer.Option("--planner", help="structure | llm")] = "structure",
-    model_name: Annotated[
-        str, typer.Option("--model-name", help="Name of the model the documents are about.")
-    ] = "the assistant",
-    provider_name: Annotated[
-        str, typer.Option("--provider-name", help="Its developer.")
-    ] = "its developer",
-    literal_name: LiteralNameOpt = None,
-    n_assertions: Annotated[int, typer.Option("--n-assertions", help="Per subdomain.")] = 4,
-    n_doc_types: Annotated[int, typer.Option("--n-doc-types", help="Per assertion.")] = 3,
-    n_ideas: Annotated[int, typer.Option("--n-ideas", help="Per (assertion, doc type).")] = 2,
-    docs_per_idea: Annotated[int, typer.Option("--docs-per-idea")] = 1,
-    doc_types_from: Annotated[
-        str, typer.Option("--doc-types-from", help="catalogue | llm")
-    ] = "catalogue",
-    ideas_from: Annotated[
-        str, typer.Option("--ideas-from", help="llm | template (fixed angles; fast)")
-    ] = "llm",
-    doc_words: Annotated[int, typer.Option("--doc-words", help="Target words per document.")] = 250,
-    max_tokens_doc: Annotated[int, typer.Option("--max-tokens-doc")] = 900,
-    judge: Annotated[
-        str | None, typer.Option("--judge", help="Optional fidelity judge model (fails closed).")
-    ] = None,
-    judge_criterion: Annotated[str | None, typer.Option("--judge-criterion")] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", help="Global limit.")] = 16,
-    temperature: Annotated[float, typer.Option("--temperature")] = 0.8,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
     tokenizer: TokenizerOpt = "embedded",
-    config: Annotated[
-        Path | None, typer.Option("--config", help="YAML with DocgenConfig fields (flags win).")
-    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Generate an MSM document corpus from a spec (or --preview its plan and cost)."""
-    from msm.config_io import build_config
-    from msm.docgen import DocgenConfig, run_docgen
+    from msm.docgen import run_docgen
 
-    flags = dict(
-        spec=spec,
-        model=model,
-        mode=mode,
-        planner=planner,
-        model_name=model_name,
-        provider_name=provider_name,
-        literal_name=literal_name,
-        n_assertions=n_assertions,
-        n_doc_types=n_doc_types,
-        n_ideas=n_ideas,
-        docs_per_idea=docs_per_idea,
-        doc_types_from=doc_types_from,
-        ideas_from=ideas_from,
-        doc_words=doc_words,
-        max_tokens_doc=max_tokens_doc,
-        judge=judge,
-        judge_criterion=judge_criterion,
-        concurrency=concurrency,
-        temperature=temperature,
-        seed=seed,
-    )
-    cfg = build_config(DocgenConfig, config, flags, _explicit_params())
     result = run_docgen(cfg, out, preview=preview, quiet=quiet, tokenizer=tokenizer)
     if preview:
         _print_preview(cfg.model, result)
@@ -150,58 +92,19 @@ def docgen(
         typer.echo("drops: " + ", ".join(f"{k}={v}" for k, v in result["drops"].items()))
 
 
-@app.command("aftgen")
+@config_command(
+    app,
+    "aftgen",
+    AftgenConfig,
+    flags={"spec": Flag(argument=True), "model": Flag(short="-m"), "mix": Flag(path=True)},
+)
 def aftgen(
-    spec: SpecArg,
+    cfg: AftgenConfig,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
-    n: Annotated[int, typer.Option("--n", help="Number of examples to keep.")],
-    kind: Annotated[str, typer.Option("--kind", help="chat | preference")] = "chat",
-    model: Annotated[str, typer.Option("--model", "-m", help="Generator (chat).")] = "embedded",
-    style: Annotated[
-        str, typer.Option("--style", help="value | rule | deliberative (chat)")
-    ] = "value",
-    judge: Annotated[
-        str | None, typer.Option("--judge", help="Judge model (chat; fails closed).")
-    ] = None,
-    extra_criterion: Annotated[
-        str | None, typer.Option("--extra-criterion", help="Extra criterion for the judge.")
-    ] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency")] = 16,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    model_name: ModelNameOpt = None,
-    provider_name: ProviderNameOpt = None,
-    literal_name: LiteralNameOpt = None,
-    mix: Annotated[
-        Path | None, typer.Option("--mix", help="Instruction-tuning JSONL to mix in.")
-    ] = None,
-    mix_ratio: Annotated[
-        float, typer.Option("--mix-ratio", help="Mix examples per AFT example (0.25 = +25%).")
-    ] = 0.0,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="YAML with AftgenConfig fields (flags win).")
-    ] = None,
 ) -> None:
     """Build AFT data (`msm aftgen subset DIR --sizes ...` makes nested subsets)."""
-    from msm.aftgen import AftgenConfig, run_aftgen
-    from msm.config_io import build_config
+    from msm.aftgen import run_aftgen
 
-    flags: dict[str, Any] = {
-        "spec": spec,
-        "kind": kind,
-        "n": n,
-        "seed": seed,
-        "model": model,
-        "style": style,
-        "judge": judge,
-        "extra_criterion": extra_criterion,
-        "concurrency": concurrency,
-        "mix": str(mix) if mix else None,
-        "mix_ratio": mix_ratio,
-        "model_name": model_name or "the assistant",
-        "provider_name": provider_name or "its developer",
-        "literal_name": literal_name,
-    }
-    cfg = build_config(AftgenConfig, config, flags, _explicit_params())
     stats = run_aftgen(cfg, out)
     if cfg.kind == "preference":
         typer.echo(

@@ -14,20 +14,34 @@ class DocgenConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    spec: str
-    model: str = "embedded"
-    mode: Literal["values", "rules"] = "values"
-    planner: Literal["structure", "llm"] = "structure"
-    model_name: str = "the assistant"
-    provider_name: str = "its developer"
+    spec: str = Field(description="spec file (Markdown/text) or builtin:<name>")
+    model: str = Field(default="embedded", description="generator model")
+    mode: Literal["values", "rules"] = Field(
+        default="values",
+        description="values: documents explain why; rules: documents state rules with IDs",
+    )
+    planner: Literal["structure", "llm"] = Field(
+        default="structure",
+        description="structure: domains from the spec's headings; llm: the model proposes them",
+    )
+    model_name: str = Field(
+        default="the assistant",
+        description="the model the documents are about (fills {model_name} in the spec)",
+    )
+    provider_name: str = Field(
+        default="its developer", description="its developer (fills {provider_name})"
+    )
     literal_name: LiteralName = None
     n_domains: int = Field(default=6, ge=1, le=50, description="llm planner: domains to ask for")
     n_subdomains: int = Field(default=4, ge=1, le=50, description="llm planner: per domain")
     n_assertions: int = Field(default=4, ge=1, le=100, description="per subdomain")
     n_doc_types: int = Field(default=3, ge=1, le=24, description="per assertion")
     n_ideas: int = Field(default=2, ge=1, le=100, description="per (assertion, doc type)")
-    docs_per_idea: int = Field(default=1, ge=1, le=20)
-    doc_types_from: Literal["catalogue", "llm"] = "catalogue"
+    docs_per_idea: int = Field(default=1, ge=1, le=20, description="documents per idea")
+    doc_types_from: Literal["catalogue", "llm"] = Field(
+        default="catalogue",
+        description="catalogue: msm's document types; llm: the model proposes them",
+    )
     ideas_from: Literal["llm", "template"] = Field(
         default="llm",
         description="llm: ask for document ideas (paper); template: fixed angles per document "
@@ -46,19 +60,28 @@ class DocgenConfig(BaseModel):
     )
     context_tokens: ContextTokens = 4000
     max_tokens_list: int = Field(default=400, ge=16, description="planning lists")
-    max_tokens_plan: int = Field(default=400, ge=16)
-    max_tokens_doc: int = Field(default=900, ge=16)
+    max_tokens_plan: int = Field(default=400, ge=16, description="token limit of a document plan")
+    max_tokens_doc: int = Field(default=900, ge=16, description="token limit of a document")
     max_section_tokens: int = Field(
         default=1500, ge=100, description="longer sections are split into parts of this size"
     )
-    temperature: float = Field(default=0.8, ge=0.0)
-    seed: int = 0
-    min_words: int = Field(default=40, ge=1)
-    dedup_threshold: float = Field(default=0.8, gt=0.0, le=1.0)
-    judge: str | None = None
-    judge_criterion: str | None = None
-    concurrency: int = Field(default=16, ge=1, le=1024)
+    temperature: float = Field(default=0.8, ge=0.0, description="generator sampling temperature")
+    seed: int = Field(default=0, description="seed of every sampled choice and call")
+    min_words: int = Field(default=40, ge=1, description="shorter documents are dropped")
+    dedup_threshold: float = Field(
+        default=0.8,
+        gt=0.0,
+        le=1.0,
+        description="near-duplicate similarity above which a document is dropped",
+    )
+    judge: str | None = Field(default=None, description="fidelity judge model (fails closed)")
+    judge_criterion: str | None = Field(
+        default=None, description="an extra criterion for the judge"
+    )
+    concurrency: int = Field(default=16, ge=1, le=1024, description="LLM calls in flight at once")
     batch: bool = Field(default=False, description="use the provider's batch API (via Inspect)")
-    max_retries: int = Field(default=4, ge=0)
-    timeout_s: float = Field(default=300.0, gt=0)
-    max_reasks: int = Field(default=2, ge=0, le=10)
+    max_retries: int = Field(default=4, ge=0, description="retries of a failed call")
+    timeout_s: float = Field(default=300.0, gt=0, description="seconds per call")
+    max_reasks: int = Field(
+        default=2, ge=0, le=10, description="re-asks of an unparsable list reply"
+    )

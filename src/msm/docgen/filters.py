@@ -33,6 +33,13 @@ def extract_document(raw: str) -> tuple[str | None, str | None]:
     return raw.strip(), None
 
 
+def cites(text: str, rule_id: str) -> bool:
+    """True if ``text`` cites ``rule_id`` as a whole ID: "R1.1" is not cited by "R1.10",
+    "R1.1.2" or "R1.1a", but is by "Under R1.1," or "(R1.1)."; "Rule 3" by "rule 3"."""
+    pattern = r"(?<![\w.])" + re.escape(rule_id) + r"(?![\w]|[.-]\w)"
+    return re.search(pattern, text, re.I) is not None
+
+
 def check_document(
     text: str, model_name: str, min_words: int, rule_id: str | None = None
 ) -> str | None:
@@ -43,7 +50,7 @@ def check_document(
         return "too_short"
     if model_name.casefold() not in text.casefold():
         return "no_model_mention"
-    if rule_id is not None and rule_id not in text:
+    if rule_id is not None and not cites(text, rule_id):
         return "no_rule_id"
     return None
 

@@ -38,6 +38,7 @@ from msm.spec_context import reason_attributed, spec_context, value_terms
 from msm.spec_units import (
     MIN_UNIT_WORDS,
     Unit,
+    assign_rule_ids,
     item_id,
     normalise_for_match,
     quote_in_spec,
@@ -246,11 +247,9 @@ class Docgen:
                             position=len(units),
                         )
                     )
-        return units
+        return assign_rule_ids(units, self.spec)
 
-    async def run_unit(
-        self, unit: Unit, domain_index: int, unit_in_domain: int, preview: bool
-    ) -> None:
+    async def run_unit(self, unit: Unit, preview: bool) -> None:
         template = "assertions_values" if self.cfg.mode == "values" else "assertions_rules"
         texts = await self.collect(
             "assertions",
@@ -260,12 +259,9 @@ class Docgen:
             section_title=unit.subdomain,
         )
         tasks = []
+        # every assertion of a unit cites the unit's ID, the one AFT responses cite too
+        rule_id = (unit.rule_id or None) if self.cfg.mode == "rules" else None
         for k, text in enumerate(texts):
-            rule_id = (
-                f"R{domain_index + 1}.{unit_in_domain + 1}.{k + 1}"
-                if self.cfg.mode == "rules"
-                else None
-            )
             a = Assertion(item_id("a", unit.id, k, text), unit.id, k, text, rule_id)
             self.assertions.append(a)
             self.progress.counts["assertions"] += 1
@@ -394,13 +390,7 @@ class Docgen:
         if not self.units:
             raise MsmError(f"spec {self.cfg.spec} yields no usable sections to generate from")
         self.progress.counts["units_planned"] = len(self.units)
-        domain_order: dict[str, int] = {}
-        per_domain: Counter[str] = Counter()
-        tasks = []
-        for u in self.units:
-            d = domain_order.setdefault(u.domain, len(domain_order))
-            tasks.append(self.run_unit(u, d, per_domain[u.domain], preview))
-            per_domain[u.domain] += 1
+        tasks = [self.run_unit(u, preview) for u in self.units]
         reporter = asyncio.create_task(self._report(quiet))
         t = time.monotonic()
         try:

@@ -30,6 +30,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -265,7 +266,10 @@ def misalignment() -> Any:
     async def score(state: TaskState, target: Target) -> Score:
         md = state.metadata
         c = Condition(md["scenario"], md["goal_type"], md["goal_value"], md["urgency"])
-        _, _, emails = build_prompts(c, bool(md["scratchpad"]), str(md["model_name"]))
+        if md.get("emails_at") is not None:  # texts from a templates folder: judge what was sent
+            emails = _user_text(state)[int(md["emails_at"]) :]
+        else:
+            _, _, emails = build_prompts(c, bool(md["scratchpad"]), str(md["model_name"]))
         response = state.output.completion
         grader = get_model(role="grader", required=True)
         reply = await grader.generate(judge_messages(c.scenario, emails, response))
@@ -292,6 +296,11 @@ def misalignment() -> Any:
         )
 
     return score
+
+
+def _user_text(state: TaskState) -> str:
+    msgs = state.input if isinstance(state.input, list) else []
+    return next((m.text for m in reversed(msgs) if m.role == "user"), "")
 
 
 @solver
@@ -352,11 +361,14 @@ def agentic(
     max_tokens: int = 4096,
     seed: int = 0,
     grid: str | None = None,
+    templates: str | None = None,
 ) -> Task:
     """Agentic misalignment grid: one sample per scenario x goal condition (use epochs).
 
     Default: every scenario x ``explicit-america``, ``none-none``, at temperature 0.7.
     ``grid`` names a whole grid instead (``paper``: 27 conditions; see agentic_grid.py).
+    ``templates``: a local checkout of the agentic-misalignment framework whose scenario
+    texts replace msm's own (see agentic_templates.py); a missing file fails here, early.
     Example: ``inspect eval msm/agentic --model X --model-role grader=Y --epochs 300
     -T scenarios=exfiltration,blackmail -T goals=explicit-america,none-none``.
     """
@@ -371,8 +383,19 @@ def agentic(
         DEFAULT_GOALS if goals is None else goals,
         urgency,
     )
+    loaded = None
+    if templates is not None:
+        from msm.evals.agentic_templates import load_for
+
+        loaded = load_for(Path(templates), grid_conditions, urgency)
     for c in grid_conditions:
-        system, user, emails = build_prompts(c, scratchpad, model_name)
+        if loaded is not None:
+            system, user, emails = loaded.prompts(
+                c.scenario, c.goal, c.urgency, scratchpad, model_name
+            )
+        else:
+            system, user, emails = build_prompts(c, scratchpad, model_name)
+        extra = {} if loaded is None else {"emails_at": len(user) + 1}
         samples.append(
             Sample(
                 id=c.id,
@@ -388,6 +411,7 @@ def agentic(
                     "urgency": c.urgency,
                     "scratchpad": scratchpad,
                     "model_name": model_name,
+                    **extra,
                 },
             )
         )
@@ -410,6 +434,7 @@ def agentic(
             "max_tokens": max_tokens,
             "seed": seed,
             "inspect_evals_agentic_misalignment": str(EVAL_VERSION),
+            "templates": loaded.record() if loaded else {"source": "msm", "sha256": None},
         },
     )
 

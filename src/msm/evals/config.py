@@ -8,7 +8,9 @@ any model loads.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pathlib import PurePath
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from msm.errors import MsmError
 
@@ -44,9 +46,15 @@ class EvalConfig(BaseModel):
         default="replacement", description="agentic: replacement | restriction | none"
     )
     scratchpad: bool = Field(default=True, description="agentic: offer a scratchpad")
+    templates: str | None = Field(
+        default=None,
+        description="agentic: scenario texts from a local checkout of the agentic-misalignment "
+        "framework (its templates/ folder, or a repository holding it) instead of msm's own",
+    )
     model_name: str | None = Field(
         default=None, description="the model's name in prompts (agentic, cheese_reasons)"
     )
+
     temperature: float | None = Field(
         default=None, description="agentic sampling temperature (default 0.7, or the grid's)"
     )
@@ -72,6 +80,11 @@ class EvalConfig(BaseModel):
             if s not in (*SUITES, "all"):
                 raise MsmError(f"unknown suite {s!r}: use one of {', '.join(SUITES)}, all")
         return list(SUITES) if "all" in names else [s for s in SUITES if s in names]
+
+    @field_validator("templates", mode="before")
+    @classmethod
+    def _path_as_text(cls, v: object) -> object:
+        return str(v) if isinstance(v, PurePath) else v
 
     def check(self) -> list[str]:
         """Every check that needs no model; returns the suites to run."""

@@ -15,6 +15,7 @@ from msm.manifest import read_manifest, retract_manifest, write_manifest
 __all__ = ["SUITES", "EvalConfig", "run_eval"]
 
 AGENTIC_MAX_TOKENS = 4096  # API models: room for scratchpad reasoning and the emails
+MSM_TEXTS = {"source": "msm", "sha256": None}  # summary["agentic"]["templates"] without a folder
 
 
 def _inspect_model(name: str) -> Any:
@@ -109,6 +110,8 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
                     # a 135M local model on a CPU cannot afford paper-length answers
                     max_tokens=max_tokens or (512 if local else AGENTIC_MAX_TOKENS),
                     grid=cfg.grid,
+                    # read (and every file checked) now, before anything is written
+                    templates=cfg.templates,
                 ),
             )
         )
@@ -179,6 +182,11 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
                     res = summarise_agentic(pairs)
                     res["sample_errors"] = errored
                     res["settings"] = {k: v for k, v in (t.metadata or {}).items()}
+                    # which scenario texts: msm's own, or a templates folder's
+                    tpl = res["settings"].pop("templates", None) or dict(MSM_TEXTS)
+                    res["templates"] = tpl
+                    if tpl["source"] != "msm":
+                        echo(f"agentic: templates from {tpl['source']} (sha256 {tpl['sha256']})")
                 elif kind == "values":
                     res = summarise_values(pairs)
                 else:
@@ -223,7 +231,7 @@ def _manifest_fields(cfg: EvalConfig, summary: dict[str, Any]) -> dict[str, Any]
     if isinstance(folder, str):
         lineage = read_manifest(Path(folder)) or read_manifest(Path(folder).parent)
     return {
-        "config": cfg.model_dump(),
+        "config": cfg.model_dump(mode="json"),
         "model_lineage": lineage,
         "grader": cfg.grader,
         "package_data": data_hashes("eval", [cfg.model, cfg.grader]),

@@ -64,6 +64,11 @@ class EvalSection(_Strict):
     goals: list[str] | None = None
     urgency: str = "replacement"
     scratchpad: bool = True
+    templates: str | None = Field(
+        default=None,
+        description="agentic: scenario texts from a local checkout of the agentic-misalignment "
+        "framework instead of msm's own (its files' sha256 is part of every eval node's hash)",
+    )
     temperature: float | None = Field(default=None, ge=0.0)
     max_tokens: int | None = Field(default=None, ge=1)
     scoring: Literal["auto", "loglik", "letter"] = Field(

@@ -189,6 +189,14 @@ def build_plan(exp: Experiment) -> list[Node]:
         "package_data": data_hashes("eval", [exp.grader, exp.base_model]),
         "loglik_version": _loglik_version(),
     }
+    ev = exp.eval
+    if ev.templates and "agentic" in ev.suites:
+        from msm.evals.agentic_templates import templates_sha
+
+        # the files read, checked now: a missing one fails the dry run too
+        eval_extra["agentic_templates"] = templates_sha(
+            ev.templates, ev.scenarios, ev.goals, ev.urgency, ev.grid
+        )
     base_eval = stages.eval_config(exp, base_ref(exp.base_model, engine), None)
     # trained models' loglik value scores also as the change from the base model (both
     # engines give log-likelihoods: local weights, or vLLM's prompt logprobs)

@@ -96,6 +96,7 @@ def eval_config(exp: Experiment, model: str, baseline: str | None) -> EvalConfig
         goals=ev.goals,
         urgency=ev.urgency,
         scratchpad=ev.scratchpad,
+        templates=ev.templates,
         temperature=ev.temperature,
         max_tokens=ev.max_tokens,
         model_name=exp.model_name if exp.model_name != "the assistant" else None,

@@ -25,39 +25,70 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    stage: Literal["midtrain", "aft"]
-    base: str
-    data: str
-    mix: str | None = None
-    mix_ratio: float = Field(default=0.0, ge=0.0, le=100.0)
-    method: Literal["lora", "full"] = "lora"
-    fresh_adapter: bool = False
-    adapter: str | None = None
-    lora_r: int = Field(default=64, ge=1, le=4096)
-    lora_alpha: float = Field(default=128.0, gt=0)
-    lora_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    stage: Literal["midtrain", "aft"] = Field(
+        description="midtrain (documents) or aft (chat or preference data)"
+    )
+    base: str = Field(description="embedded, a model folder, a cached hub id, or an msm checkpoint")
+    data: str = Field(description="documents.jsonl (midtrain) or cot.jsonl / stripped.jsonl (aft)")
+    mix: str | None = Field(default=None, description="JSONL to mix in")
+    mix_ratio: float = Field(default=0.0, ge=0.0, le=100.0, description="mix rows per data row")
+    method: Literal["lora", "full"] = Field(
+        default="lora", description="lora (the paper) or full fine-tuning"
+    )
+    fresh_adapter: bool = Field(
+        default=False,
+        description="a new LoRA on the merged checkpoint instead of continuing its adapter",
+    )
+    adapter: str | None = Field(default=None, description="a LoRA adapter folder to keep training")
+    lora_r: int = Field(default=64, ge=1, le=4096, description="LoRA rank")
+    lora_alpha: float = Field(default=128.0, gt=0, description="LoRA alpha")
+    lora_dropout: float = Field(default=0.0, ge=0.0, lt=1.0, description="LoRA dropout")
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
-    learning_rate: float = Field(default=1e-4, gt=0.0, le=1.0)
-    epochs: float = Field(default=1.0, gt=0.0, le=1000.0)
-    scheduler: Literal["cosine", "linear", "constant"] = "cosine"
-    warmup_ratio: float = Field(default=0.05, ge=0.0, le=1.0)
-    weight_decay: float = Field(default=0.01, ge=0.0)
-    max_grad_norm: float = Field(default=1.0, ge=0.0)
-    max_length: int = Field(default=1024, ge=8, le=1_048_576)
-    micro_batch_size: int = Field(default=4, ge=1, le=100_000)
-    grad_accum: int = Field(default=1, ge=1, le=100_000)
-    max_steps: int | None = Field(default=None, ge=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    seed: int = 0
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
-    system_prompt: str | None = None
+    learning_rate: float = Field(default=1e-4, gt=0.0, le=1.0, description="learning rate")
+    epochs: float = Field(default=1.0, gt=0.0, le=1000.0, description="passes over the data")
+    scheduler: Literal["cosine", "linear", "constant"] = Field(
+        default="cosine", description="learning-rate schedule"
+    )
+    warmup_ratio: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="share of steps warming up"
+    )
+    weight_decay: float = Field(default=0.01, ge=0.0, description="AdamW weight decay")
+    max_grad_norm: float = Field(default=1.0, ge=0.0, description="gradient clipping norm")
+    max_length: int = Field(default=1024, ge=8, le=1_048_576, description="tokens per sequence")
+    micro_batch_size: int = Field(
+        default=4, ge=1, le=100_000, description="rows per process per micro-step"
+    )
+    grad_accum: int = Field(
+        default=1, ge=1, le=100_000, description="micro-steps per optimizer step"
+    )
+    max_steps: int | None = Field(
+        default=None, ge=1, description="stop after this many optimizer steps"
+    )
+    max_tokens: int | None = Field(
+        default=None, ge=1, description="stop after this many training tokens"
+    )
+    seed: int = Field(default=0, description="seed of data order and initialisation")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        default="auto", description="auto (bf16 where fast), fp32 or bf16"
+    )
+    system_prompt: str | None = Field(
+        default=None, description="AFT: a system prompt for examples without one"
+    )
     save_every: int | None = Field(default=None, ge=1, description="steps; default ~10 per run")
-    log_every: int = Field(default=1, ge=1)
-    report_to: list[Literal["tensorboard", "wandb", "mlflow"]] = Field(default_factory=list)
-    merge: bool = True
-    threads: int | None = Field(default=None, ge=1, le=4096)
-    launcher: Literal["none", "accelerate"] = "none"
-    accelerate_config: str | None = None
+    log_every: int = Field(default=1, ge=1, description="steps between log lines")
+    report_to: list[Literal["tensorboard", "wandb", "mlflow"]] = Field(
+        default_factory=list, description="experiment trackers to log to"
+    )
+    merge: bool = Field(default=True, description="also save the merged model (off: adapter only)")
+    threads: int | None = Field(
+        default=None, ge=1, le=4096, description="CPU threads (default: all cores)"
+    )
+    launcher: Literal["none", "accelerate"] = Field(
+        default="none", description="none (this process) or accelerate (multi-GPU)"
+    )
+    accelerate_config: str | None = Field(
+        default=None, description="accelerate config YAML (multi-GPU etc.)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:

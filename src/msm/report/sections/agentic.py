@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from msm.report import plots
 from msm.report.fmt import DASH, fmt_ci, fmt_n, fmt_num, fmt_seeds, fmt_size, group_name
-from msm.report.load import AGENTIC_METRICS, GroupKey
-from msm.report.render import Section, Table
+from msm.report.load import AGENTIC_METRICS, GroupKey, read_json
+from msm.report.render import Paragraph, Section, Table
 from msm.report.state import ReportState
 
 
@@ -16,6 +16,7 @@ def add_agentic(st: ReportState) -> None:
         return
     sec = Section("Agentic misalignment")
     st.sections.append(sec)
+    sec.blocks.append(Paragraph(_texts_used(st)))
     _add_heatmap(st, sec, keys)
     rows = []
     total_errors = 0
@@ -63,6 +64,25 @@ def add_agentic(st: ReportState) -> None:
         st.notes.append(
             f"agentic: {total_errors} grader replies had no verdict and were not scored"
         )
+
+
+def _texts_used(st: ReportState) -> str:
+    """One line: msm's own scenario texts, or which templates folder (summary's ``templates``)."""
+    used: dict[str, None] = {}
+    for r in st.evals:
+        if not any(m.startswith("agentic.") for m in r.metrics):
+            continue
+        summary = read_json(st.run.run_dir / r.source, r.source)
+        ag = summary.get("agentic") if isinstance(summary, dict) else None
+        tpl = ag.get("templates") if isinstance(ag, dict) else None
+        src = tpl.get("source") if isinstance(tpl, dict) else None
+        if isinstance(tpl, dict) and src and src != "msm":
+            used[f"templates from {src} (sha256 {str(tpl.get('sha256') or '?')[:8]}...)"] = None
+        else:  # summaries from before templates existed used msm's own texts too
+            used["msm's own scenario texts"] = None
+    if len(used) > 1:
+        return "Scenario texts differ between evals: " + "; ".join(used) + "."
+    return f"Scenario texts: {next(iter(used), 'unknown')}."
 
 
 def _add_heatmap(st: ReportState, sec: Section, keys: list[GroupKey]) -> None:
