@@ -99,7 +99,12 @@ def test_yaml_then_typed_flags_win_and_defaults_never_override(tmp_path: Path):
 
     assert go() == Toy()
     from_yaml = go("--config", str(cfg))
-    assert (from_yaml.n, from_yaml.mode, from_yaml.table, from_yaml.keep) == (9, "b", {"x": 1}, False)
+    assert (from_yaml.n, from_yaml.mode, from_yaml.table, from_yaml.keep) == (
+        9,
+        "b",
+        {"x": 1},
+        False,
+    )
     # a typed flag wins, even when it types the default value
     assert go("--config", str(cfg), "--n", "3").n == 3
     assert go("--config", str(cfg), "--keep").keep is True
