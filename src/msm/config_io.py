@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from msm.errors import MsmError
 
@@ -20,6 +20,22 @@ LiteralName = Annotated[
         description="a name written literally in the spec (e.g. Llama) to treat as {model_name}",
     ),
 ]
+ModelName = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        description="the model the data is about (fills {model_name}); default: the spec's "
+        "model_name front matter; one of the two is required",
+    ),
+]
+ProviderName = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        description="its developer (fills {provider_name}); default: the spec's "
+        "provider_name front matter, else 'its developer'",
+    ),
+]
 ContextTokens = Annotated[
     int,
     Field(
@@ -28,6 +44,34 @@ ContextTokens = Annotated[
         "outline, always with the part in focus",
     ),
 ]
+
+
+class GenerationConfig(BaseModel):
+    """The settings every generation stage (docgen, aftgen) has: the spec and its names,
+    the generator and how it is called, and how much of the spec prompts show."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spec: str = Field(description="spec file (Markdown/text) or builtin:<name>")
+    model: str = Field(default="embedded", description="generator model")
+    model_name: ModelName = None
+    provider_name: ProviderName = None
+    literal_name: LiteralName = None
+    judge: str | None = Field(default=None, description="judge model (fails closed)")
+    context_tokens: ContextTokens = 4000
+    max_tokens_list: int = Field(default=400, ge=16, description="token limit of a planning list")
+    max_section_tokens: int = Field(
+        default=1500, ge=100, description="longer sections are split into parts of this size"
+    )
+    temperature: float = Field(default=0.8, ge=0.0, description="generator sampling temperature")
+    seed: int = Field(default=0, description="seed of every sampled choice and call")
+    concurrency: int = Field(default=16, ge=1, le=1024, description="LLM calls in flight at once")
+    batch: bool = Field(default=False, description="use the provider's batch API (via Inspect)")
+    max_retries: int = Field(default=4, ge=0, description="retries of a failed call")
+    timeout_s: float = Field(default=300.0, gt=0, description="seconds per call")
+    max_reasks: int = Field(
+        default=2, ge=0, le=10, description="re-asks of an unparsable list reply"
+    )
 
 
 def read_yaml_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:

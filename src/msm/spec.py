@@ -191,21 +191,34 @@ def load_spec(
     provider_name: str | None = None,
     count_tokens: Callable[[Sequence[str]], list[int]] | None = None,
     literal_name: str | None = None,
+    name_required: bool = False,
 ) -> Spec:
     """Load, template and section a spec file.
 
+    Names: ``model_name`` / ``provider_name`` as given, else the spec's front matter
+    (``model_name:``, ``provider_name:``), else (model name) the literal name the spec
+    writes, else generic defaults; with ``name_required``
+    (generation, whose checks look for the model's name) a missing model name is an error.
     ``literal_name``: a name written literally in the spec (e.g. ``Llama``) that is
     treated as ``{model_name}``; it must occur in the file.
     """
     source = read_spec_text(path)
     metadata, body_offset = split_front_matter(source, str(path))
+    if model_name is None and "model_name" not in metadata and literal_name is not None:
+        model_name = literal_name  # the name the spec itself writes
     values = {
-        "model_name": model_name if model_name is not None else DEFAULT_MODEL_NAME,
-        "provider_name": provider_name if provider_name is not None else DEFAULT_PROVIDER_NAME,
+        "model_name": _name(model_name, metadata, "model_name", DEFAULT_MODEL_NAME),
+        "provider_name": _name(provider_name, metadata, "provider_name", DEFAULT_PROVIDER_NAME),
     }
     template = source
     if literal_name is not None:
         template = replace_literal_name(source, literal_name, f"spec file {path}")
+    if name_required and model_name is None and "model_name" not in metadata:
+        raise MsmError(
+            f"{path}: no model name: give --model-name NAME (model_name in an experiment) or "
+            "write model_name: NAME in the spec's front matter (documents and answers are "
+            "checked for naming the model)"
+        )
     text, unknown = render_template(template, values)
     spec = Spec(
         path=str(path),
@@ -221,6 +234,35 @@ def load_spec(
     for s, n in zip(spec.sections, counter([s.text for s in spec.sections]), strict=True):
         s.tokens = n
     return spec
+
+
+def _name(given: str | None, metadata: dict[str, Any], key: str, default: str) -> str:
+    if given is not None:
+        return given
+    v = metadata.get(key)
+    if v is None:
+        return default
+    if not isinstance(v, str) or not v.strip() or "{" in v:
+        raise MsmError(f"front matter {key} must be a plain non-empty name, not {v!r}")
+    return v.strip()
+
+
+def prose_mask(lines: Sequence[str]) -> list[bool]:
+    """For each line, whether it is prose: not a code-fence line nor inside a fence."""
+    out: list[bool] = []
+    fence: str | None = None
+    for line in lines:
+        fm = _FENCE.match(line)
+        if fm:
+            mark = fm.group(1)
+            if fence is None:
+                fence = mark[0] * len(mark)
+            elif mark.startswith(fence):
+                fence = None
+            out.append(False)
+        else:
+            out.append(fence is None)
+    return out
 
 
 def _slug(title: str) -> str:
@@ -265,19 +307,8 @@ def split_sections(text: str, skip_lines: int = 0) -> list[Section]:
     """
     lines = text.split("\n")
     heads: list[tuple[int, int, str, str | None]] = []  # (line index, level, title, anchor)
-    fence: str | None = None
-    for i, line in enumerate(lines):
-        if i < skip_lines:
-            continue
-        fm = _FENCE.match(line)
-        if fm:
-            mark = fm.group(1)
-            if fence is None:
-                fence = mark[0] * len(mark)
-            elif mark.startswith(fence):
-                fence = None
-            continue
-        if fence is not None:
+    for i, (line, prose) in enumerate(zip(lines, prose_mask(lines), strict=True)):
+        if i < skip_lines or not prose:
             continue
         hm = _HEADING.match(line)
         if hm:

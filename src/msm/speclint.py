@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from msm.spec import Section, Spec
+from msm.spec import Section, Spec, prose_mask
 
 _DIRECTIVE = re.compile(
     r"\b(must(?:\s+not)?|mustn't|never|always|should(?:\s+not)?|shouldn't|shall(?:\s+not)?"
@@ -60,23 +60,13 @@ class LintReport:
 
 def _prose_lines(section: Section) -> list[tuple[int, str]]:
     """Body lines with their file line numbers, outside fenced code."""
-    out: list[tuple[int, str]] = []
-    fence: str | None = None
-    for offset, line in enumerate(
-        section.text.split("\n")[1:] if section.level else section.text.split("\n")
-    ):
-        lineno = section.start_line + offset + (1 if section.level else 0)
-        fm = _FENCE.match(line)
-        if fm:
-            mark = fm.group(1)
-            if fence is None:
-                fence = mark[0] * len(mark)
-            elif mark.startswith(fence):
-                fence = None
-            continue
-        if fence is None:
-            out.append((lineno, line))
-    return out
+    lines = section.text.split("\n")[1:] if section.level else section.text.split("\n")
+    first = section.start_line + (1 if section.level else 0)
+    return [
+        (first + k, line)
+        for k, (line, prose) in enumerate(zip(lines, prose_mask(lines), strict=True))
+        if prose
+    ]
 
 
 def lint_spec(spec: Spec) -> LintReport:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msm.llm import LLM, AccessConfig, GenConfig, UsageMeter, resolve_model
 from msm.llm.fake import fake_args
 from msm.llm.store import ResultStore
+
+if TYPE_CHECKING:
+    from msm.spec import Spec
+    from msm.spec_context import SpecContext
 
 JUDGE_MAX_TOKENS = 200
 
@@ -58,3 +62,42 @@ def stage_llms(
             model_args=fake_args(cfg.judge, judge_model_args, stage),
         )
     return store, llm, judge
+
+
+def load_stage_spec(cfg: Any) -> Spec:
+    """The spec a generation stage works from: ``cfg.spec`` with its names filled in, the
+    model's name required (kept outputs are checked for naming the model)."""
+    from msm.spec import approx_token_counts, load_spec
+    from msm.specs_builtin import resolve_spec_path
+
+    return load_spec(
+        resolve_spec_path(cfg.spec),
+        cfg.model_name,
+        cfg.provider_name,
+        approx_token_counts,
+        cfg.literal_name,
+        name_required=True,
+    )
+
+
+class SpecPrompts:
+    """Prompt rendering shared by docgen and aftgen: every prompt gets the spec's names and
+    the spec context, and the templates used are remembered (for the manifest)."""
+
+    prompt_folder: str
+    spec: Spec
+    context: SpecContext
+    templates: set[str]
+
+    def _render(self, name: str, **values: object) -> str:
+        from msm.prompts import render
+
+        self.templates.add(name)
+        return render(
+            self.prompt_folder,
+            name,
+            model_name=self.spec.model_name,
+            provider_name=self.spec.provider_name,
+            context=self.context.text,
+            **values,
+        )

@@ -204,8 +204,8 @@ def case(
 
 
 S = {"s.md": SPEC}
-DG = "docgen s.md --out o --model fake"
-AG = "aftgen s.md --out o --model fake --n 4"
+DG = "docgen s.md --out o --model fake --model-name Ada"
+AG = "aftgen s.md --out o --model fake --n 4 --model-name Ada"
 MT = "train midtrain --base embedded --docs docs.jsonl --out o"
 AT = "train aft --base embedded --data a.jsonl --out o"
 EV = "eval fake --out o"
@@ -282,6 +282,14 @@ SPEC_CASES = [
         non_root=True,
     ),
     case("spec", "docgen-binary", DG, "binary", {"s.md": b"\x00\x01\x02"}),
+    case("spec", "docgen-no-model-name", "docgen s.md --out o --model fake", "no model name", S),
+    case(
+        "spec",
+        "aftgen-no-model-name",
+        "aftgen s.md --out o --model fake --n 4",
+        "no model name",
+        S,
+    ),
     case("spec", "docgen-no-usable-sections", DG, "no usable sections", {"s.md": SHORT_SPEC}),
     case(
         "spec",

@@ -215,3 +215,37 @@ def test_example_experiment_with_a_local_authors_spec(tmp_path, authors_spec, mo
     assert exp.literal_names == {"authors_america": "Llama"}
     plan = {n.id: n for n in build_plan(exp)}
     assert plan["corpus/authors_america"].config.literal_name == "Llama"
+
+
+def test_generation_needs_a_model_name_from_flag_front_matter_or_literal_name(tmp_path):
+    """No generic "the assistant": docgen and chat aftgen refuse a spec that names no model
+    (nothing written); the spec's front matter or its literal name supply one."""
+    from msm.aftgen import AftgenConfig, run_aftgen
+    from msm.docgen import DocgenConfig, run_docgen
+
+    body = (
+        "# Care\nLlama is patient with every person it helps, because people learn at their "
+        "own pace and deserve respect.\n\n# Truth\nLlama tells the truth even when it is "
+        "unwelcome, because trust is what makes its help worth having.\n"
+    )
+    plain = tmp_path / "plain.md"
+    plain.write_text(body.replace("Llama", "{model_name}"))
+    for run, cfg in (
+        (run_docgen, DocgenConfig(spec=str(plain), model="fake")),
+        (run_aftgen, AftgenConfig(spec=str(plain), model="fake", n=2)),
+    ):
+        out = tmp_path / f"out-{run.__name__}"
+        with pytest.raises(MsmError, match="no model name"):
+            run(cfg, out)
+        assert not out.exists()
+    named = tmp_path / "named.md"
+    named.write_text("---\nmodel_name: Ada\n---\n" + plain.read_text())
+    assert load_spec(named, name_required=True).model_name == "Ada"
+    assert load_spec(named, "Bo", name_required=True).model_name == "Bo"  # the flag wins
+    literal = tmp_path / "literal.md"
+    literal.write_text(body)
+    assert load_spec(literal, literal_name="Llama", name_required=True).model_name == "Llama"
+    bad = tmp_path / "bad.md"
+    bad.write_text("---\nmodel_name: [a, b]\n---\n" + plain.read_text())
+    with pytest.raises(MsmError, match="plain non-empty name"):
+        load_spec(bad)

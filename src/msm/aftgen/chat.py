@@ -24,12 +24,11 @@ from msm.embed import dedup_texts
 from msm.errors import LLMCallError, MsmError
 from msm.listgen import ListCollector
 from msm.llm import JsonParser, UsageMeter
-from msm.prompts import prompt_hash, render
-from msm.spec import Spec, approx_token_counts, load_spec
+from msm.prompts import prompt_hash
+from msm.spec import Spec
 from msm.spec_context import spec_context
 from msm.spec_units import Unit, item_id, structure_units
-from msm.specs_builtin import resolve_spec_path
-from msm.stagellm import stage_llms
+from msm.stagellm import SpecPrompts, load_stage_spec, stage_llms
 
 STAGE = "aftgen"
 _THINK = re.compile(r"<think>(.*?)</think>(.*)", re.S | re.I)
@@ -61,8 +60,10 @@ class Example:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-class ChatAftgen:
+class ChatAftgen(SpecPrompts):
     """One chat-demonstration run. Use :func:`msm.aftgen.run_aftgen`."""
+
+    prompt_folder = "aftgen"
 
     def __init__(
         self,
@@ -72,13 +73,7 @@ class ChatAftgen:
         judge_model_args: dict[str, Any] | None = None,
     ) -> None:
         self.cfg = cfg
-        self.spec: Spec = load_spec(
-            resolve_spec_path(cfg.spec),
-            cfg.model_name,
-            cfg.provider_name,
-            approx_token_counts,
-            cfg.literal_name,
-        )
+        self.spec: Spec = load_stage_spec(cfg)
         self.context = spec_context(self.spec, cfg.context_tokens)
         self.units, _ = structure_units(self.spec, cfg.max_section_tokens)
         if not self.units:
@@ -93,17 +88,6 @@ class ChatAftgen:
         self.kept: list[Example] = []
         self.counts: Counter[str] = Counter()
         self.dedup_method = "none"
-
-    def _render(self, name: str, **values: object) -> str:
-        self.templates.add(name)
-        return render(
-            "aftgen",
-            name,
-            model_name=self.spec.model_name,
-            provider_name=self.spec.provider_name,
-            context=self.context.text,
-            **values,
-        )
 
     async def run(self) -> None:
         seen_queries: list[str] = []

@@ -32,8 +32,8 @@ from msm.llm import (
     JsonParser,
     UsageMeter,
 )
-from msm.prompts import prompt_hash, render
-from msm.spec import Spec, approx_token_counts, load_spec
+from msm.prompts import prompt_hash
+from msm.spec import Spec
 from msm.spec_context import reason_attributed, spec_context, value_terms
 from msm.spec_units import (
     MIN_UNIT_WORDS,
@@ -44,8 +44,7 @@ from msm.spec_units import (
     quote_in_spec,
     structure_units,
 )
-from msm.specs_builtin import resolve_spec_path
-from msm.stagellm import stage_llms
+from msm.stagellm import SpecPrompts, load_stage_spec, stage_llms
 from msm.think import strip_reasoning
 
 STAGE = "docgen"
@@ -125,8 +124,10 @@ def template_ideas(doc_type: str, n: int) -> list[str]:
     return [f"A {doc_type} {IDEA_ANGLES[k % len(IDEA_ANGLES)]}" for k in range(n)]
 
 
-class Docgen:
+class Docgen(SpecPrompts):
     """One docgen run over one spec. Use :func:`run_docgen`."""
+
+    prompt_folder = "docgen"
 
     def __init__(
         self,
@@ -137,13 +138,7 @@ class Docgen:
     ):
         self.cfg = cfg
         self.out = out
-        self.spec: Spec = load_spec(
-            resolve_spec_path(cfg.spec),
-            cfg.model_name,
-            cfg.provider_name,
-            approx_token_counts,
-            cfg.literal_name,
-        )
+        self.spec: Spec = load_stage_spec(cfg)
         if not structure_units(self.spec, cfg.max_section_tokens)[0]:
             # checked before the store is created, so a spec with nothing to use writes nothing
             raise MsmError(
@@ -169,17 +164,6 @@ class Docgen:
         self.timings: dict[str, float] = {}
 
     # -- helpers -----------------------------------------------------------
-    def _render(self, name: str, **values: object) -> str:
-        self.templates.add(name)
-        return render(
-            "docgen",
-            name,
-            model_name=self.spec.model_name,
-            provider_name=self.spec.provider_name,
-            context=self.context.text,
-            **values,
-        )
-
     def drop(self, reason: str) -> None:
         self.progress.drops[reason] += 1
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -161,6 +162,11 @@ def _cheese_data() -> dict[str, Any]:
     return data
 
 
+def _fill(template: str, **values: str) -> str:
+    """``{name}`` placeholders filled in one pass (a value's own braces stay as written)."""
+    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
+
+
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
 
@@ -178,16 +184,9 @@ def cheese_reason_items(model_name: str) -> list[ValueItem]:
             reasons = data["reasons"][cheese]
             pairs = zip(reasons["america"], reasons["affordability"], strict=True)
             for k, (america, afford) in enumerate(pairs):
-                q = questions[k % len(questions)]
-                out.append(
-                    ValueItem(
-                        id=f"cheese_reasons-{mood}-{_slug(cheese)}-{k}",
-                        domain=mood,
-                        question=q.replace("{model_name}", model_name).replace("{cheese}", cheese),
-                        aligned=america,
-                        other=afford,
-                    )
-                )
+                q = _fill(questions[k % len(questions)], model_name=model_name, cheese=cheese)
+                item_id = f"cheese_reasons-{mood}-{_slug(cheese)}-{k}"
+                out.append(ValueItem(item_id, mood, q, america, afford))
     return out
 
 
@@ -201,17 +200,10 @@ def cheese_fit_items() -> list[ValueItem]:
     for good in likes:
         for bad in dislikes:
             for a, b, order in ((good, bad, "liked_first"), (bad, good, "liked_second")):
-                q = questions[k % len(questions)]
+                q = _fill(questions[k % len(questions)], a=a, b=b)
                 k += 1
-                out.append(
-                    ValueItem(
-                        id=f"cheese_fit-{_slug(good)}-{_slug(bad)}-{order}",
-                        domain=order,
-                        question=q.replace("{a}", a).replace("{b}", b),
-                        aligned=good,
-                        other=bad,
-                    )
-                )
+                item_id = f"cheese_fit-{_slug(good)}-{_slug(bad)}-{order}"
+                out.append(ValueItem(item_id, order, q, good, bad))
     return out
 
 

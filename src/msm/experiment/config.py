@@ -98,8 +98,13 @@ class Experiment(_Strict):
     base_model: str
     generator: str = "embedded"
     grader: str | None = None
-    model_name: str = "the assistant"
-    provider_name: str = "its developer"
+    model_name: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the model the corpora and AFT data are about; default: each spec's "
+        "model_name front matter (one of the two is required)",
+    )
+    provider_name: str | None = Field(default=None, min_length=1)
     specs: dict[str, str] = Field(default_factory=dict)
     literal_names: dict[str, str] = Field(
         default_factory=dict,
@@ -212,11 +217,16 @@ def _check_specs(exp: Experiment, where: Path) -> None:
             raise MsmError(f"{where}: specs.{key}: {e}") from None
         if not _is_file(Path(resolved)):
             raise MsmError(f"{where}: specs.{key}: spec file not found: {spec}")
-        if key in exp.literal_names:  # the name must really be in the spec
-            try:
-                load_spec(resolved, literal_name=exp.literal_names[key])
-            except MsmError as e:
-                raise MsmError(f"{where}: literal_names.{key}: {e}") from None
+        try:  # a literal name must really be in the spec; some model name must be known
+            load_spec(
+                resolved,
+                exp.model_name,
+                literal_name=exp.literal_names.get(key),
+                name_required=True,
+            )
+        except MsmError as e:
+            field = "literal_names" if key in exp.literal_names else "specs"
+            raise MsmError(f"{where}: {field}.{key}: {e}") from None
     if exp.aft is not None and exp.aft.spec not in exp.specs:
         try:
             resolved = resolve_spec_path(exp.aft.spec)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 UNBOUND = ""  # a field the runner fills from a dependency's output
 
 
-def names(exp: Experiment) -> dict[str, str]:
+def names(exp: Experiment) -> dict[str, str | None]:
     return {"model_name": exp.model_name, "provider_name": exp.provider_name}
 
 
@@ -99,7 +99,7 @@ def eval_config(exp: Experiment, model: str, baseline: str | None) -> EvalConfig
         templates=ev.templates,
         temperature=ev.temperature,
         max_tokens=ev.max_tokens,
-        model_name=exp.model_name if exp.model_name != "the assistant" else None,
+        model_name=exp.model_name,
         scoring=ev.scoring,
         baseline=baseline,
     )

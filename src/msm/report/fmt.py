@@ -39,6 +39,14 @@ def fmt_seeds(seeds: Sequence[int | None]) -> str:
     return ", ".join("?" if s is None else str(s) for s in seeds)
 
 
+LEAD = ("label", "AFT n", "seeds")  # the first columns of every per-group table
+
+
+def lead(k: GroupKey, seeds: Sequence[int | None]) -> list[str]:
+    """The :data:`LEAD` cells of one group's row."""
+    return [k.label, fmt_size(k.aft_size), fmt_seeds(seeds)]
+
+
 def fmt_n(ns: Sequence[int | None]) -> str:
     """Sample sizes as one number or a ``lo–hi`` range."""
     vals = sorted({n for n in ns if n is not None})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from msm.report import plots
-from msm.report.fmt import DASH, fmt_ci, fmt_n, fmt_num, fmt_seeds, fmt_size, group_name
+from msm.report.fmt import DASH, LEAD, fmt_ci, fmt_n, fmt_num, group_name, lead
 from msm.report.load import AGENTIC_METRICS, GroupKey, read_json
 from msm.report.render import Paragraph, Section, Table
 from msm.report.state import ReportState
@@ -36,15 +36,13 @@ def add_agentic(st: ReportState) -> None:
             errors = int(a.extra.get("grader_errors") or 0)
         total_errors += errors
         rows.append([
-            k.label, fmt_size(k.aft_size), fmt_seeds(seeds), *cells, fmt_n(judged), str(errors),
+            *lead(k, seeds), *cells, fmt_n(judged), str(errors),
             "\n".join(srcs),
         ])  # fmt: skip
     sec.blocks.append(
         Table(
             [
-                "label",
-                "AFT n",
-                "seeds",
+                *LEAD,
                 "classifier verdict",
                 "harmful",
                 "attempt",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from msm.report import plots
 from msm.report.fmt import (
+    LEAD,
     basis,
     direction,
     fmt_ci,
@@ -61,9 +62,7 @@ def add_headline(st: ReportState) -> None:
     sec.blocks.append(
         Table(
             [
-                "label",
-                "AFT n",
-                "seeds",
+                *LEAD,
                 "mean",
                 "95% interval",
                 "interval basis",

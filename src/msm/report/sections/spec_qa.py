@@ -3,7 +3,7 @@ held-out perplexity (training should not damage general ability)."""
 
 from __future__ import annotations
 
-from msm.report.fmt import DASH, fmt_ci, fmt_n, fmt_num, fmt_seeds, fmt_size
+from msm.report.fmt import DASH, LEAD, fmt_ci, fmt_n, fmt_num, lead
 from msm.report.load import metric_kind
 from msm.report.render import Section, Table
 from msm.report.state import ReportState
@@ -31,16 +31,14 @@ def _add_spec_qa(st: ReportState, sec: Section, qa: list[str]) -> None:
             if a is None or a.stats is None:
                 continue
             rows.append([
-                k.label, fmt_size(k.aft_size), fmt_seeds(a.seeds), m.split(".", 1)[1],
+                *lead(k, a.seeds), m.split(".", 1)[1],
                 fmt_num(a.stats.mean, 2), fmt_ci(a.stats.ci95, 2), fmt_n(a.n),
                 str(a.extra.get("grader_errors", 0) or 0), "\n".join(a.sources),
             ])  # fmt: skip
     sec.blocks.append(
         Table(
             [
-                "label",
-                "AFT n",
-                "seeds",
+                *LEAD,
                 "question set",
                 "grade",
                 "95% interval",
@@ -63,16 +61,14 @@ def _add_capability(st: ReportState, sec: Section) -> None:
         if a is None or a.stats is None:
             continue
         rows.append([
-            k.label, fmt_size(k.aft_size), fmt_seeds(a.seeds), fmt_num(a.stats.mean, 2),
+            *lead(k, a.seeds), fmt_num(a.stats.mean, 2),
             fmt_ci(a.stats.ci95, 2) if a.stats.k > 1 else DASH, fmt_n(a.n),
             "\n".join(a.sources),
         ])  # fmt: skip
     sec.blocks.append(
         Table(
             [
-                "label",
-                "AFT n",
-                "seeds",
+                *LEAD,
                 "perplexity",
                 "95% interval (seeds)",
                 "tokens",

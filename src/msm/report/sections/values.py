@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from msm.evals.items import measures
 from msm.report import plots
-from msm.report.fmt import DASH, fmt_ci, fmt_n, fmt_num, fmt_seeds, fmt_size, group_name
+from msm.report.fmt import DASH, LEAD, fmt_ci, fmt_n, fmt_num, group_name, lead
 from msm.report.load import metric_kind
 from msm.report.render import Section, Table
 from msm.report.state import ReportState
@@ -33,14 +33,14 @@ def add_values(st: ReportState) -> None:
             srcs += [s for s in a.sources if s not in srcs]
             seeds = a.seeds
         if any(c != DASH for c in cells):
-            rows.append([k.label, fmt_size(k.aft_size), fmt_seeds(seeds), *cells, "\n".join(srcs)])
+            rows.append([*lead(k, seeds), *cells, "\n".join(srcs)])
     names = [m.split(".", 1)[1] for m in sets]
     n_txt = "; ".join(
         f"{nm} {fmt_n(sorted(n_by_set[m]))}" for nm, m in zip(names, sets, strict=True)
     )
     sec.blocks.append(
         Table(
-            ["label", "AFT n", "seeds", *names, "source"],
+            [*LEAD, *names, "source"],
             rows,
             numeric=frozenset(range(3, 3 + len(sets))) | {1},
             source_col=3 + len(sets),
