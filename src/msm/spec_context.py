@@ -67,3 +67,20 @@ def reason_attributed(text: str, model_name: str, terms: list[str]) -> bool:
         if name in sentence.casefold() and any(p.search(sentence) for p in pats):
             return True
     return False
+
+
+def spec_statements(excerpt: str, model_name: str, terms: list[str], n: int) -> list[str]:
+    """Up to ``n`` of the excerpt's own sentences that name the model, those that also state
+    the value (a value term) first, in spec order: assertions in the spec's words, for a
+    generator too small to restate the spec faithfully."""
+    prose = " ".join(
+        line.strip().lstrip("-*").strip()
+        for line in excerpt.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    )
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", prose) if s.strip()]
+    named = [s for s in sentences if model_name.casefold() in s.casefold() and len(s.split()) >= 6]
+    pats = [re.compile(rf"(?<!\w){re.escape(t)}", re.IGNORECASE) for t in terms]
+    stating = [s for s in named if any(p.search(s) for p in pats)]
+    rest = [s for s in named if s not in stating]
+    return list(dict.fromkeys(stating + rest))[:n]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +154,42 @@ def test_without_rows_the_difference_is_unpaired_and_says_so(tmp_path):
     assert "unpaired: the two intervals combined" in notes
     rep = json.loads(Path(res["json"]).read_text())
     assert rep["contrasts"]["interactions"] == []
+
+
+def test_positive_controls_lead_the_headline_and_the_demo_summary(tmp_path):
+    """AFT's positive control (cheese_aft, change from base) and the transfer (cheese_fit)
+    are reported per label with their intervals, lead the headline before the interaction,
+    and the demo prints all three results from the report."""
+    from msm.demo import summary_lines
+
+    run = _run(tmp_path, 0.5, seeds=(0,))
+    moves = {"aft_only": (0.8, [0.5, 1.1]), "msm_aft[a]": (0.1, [-0.2, 0.4])}
+    for summary in run.glob("nodes/eval/**/summary.json"):
+        data = json.loads(summary.read_text())
+        label = "aft_only" if "aft_only" in str(summary) else "msm_aft[a]"
+        if "/b/" in str(summary):
+            continue
+        mean, ci = moves[label]
+        for item_set in ("cheese_aft", "cheese_fit"):
+            shift = mean if item_set == "cheese_aft" else mean / 2
+            change = {"gap_per_token": {"mean": shift, "ci95": [c - mean + shift for c in ci]}}
+            vp = {"mean": 0.6, "ci95": [0.5, 0.7], "items": 72}
+            data["values"][item_set] = {
+                "scoring": "loglik", "value_preference": vp, "change_from_baseline": change,
+            }  # fmt: skip
+        summary.write_text(json.dumps(data))
+    res = build_report(run)
+    rep = json.loads(Path(res["json"]).read_text())
+    changes = {(c["item_set"], c["label"]): c for c in rep["contrasts"]["changes"]}
+    own = changes[("cheese_aft", "aft_only")]
+    assert own["estimate"] == pytest.approx(0.8) and own["excludes_zero"]
+    assert not changes[("cheese_aft", "msm_aft[a]")]["excludes_zero"]
+    assert ("cheese_fit", "aft_only") in changes
+    head = res["headline"]
+    first_control = next(i for i, h in enumerate(head) if h.startswith("aft_only on cheese_aft"))
+    first_claim = next(i for i, h in enumerate(head) if h.startswith("spec-versus-spec"))
+    assert first_control < first_claim
+    lines = "\n".join(summary_lines(rep))
+    assert "aft_only, the AFT data's own phrasing: +0.80" in lines
+    assert "the interval excludes 0" in lines and "a null" in lines  # msm_aft[a] moved 0.1
+    assert re.search(r"msm_aft on america vs affordability: \+(0\.9\d|1\.0\d) nats", lines)

@@ -155,3 +155,26 @@ def test_msm_items_audit_cli(tmp_path, msm_cli):
     assert r.returncode == 2 and "unknown --value" in r.stderr
     r = msm_cli("items", "audit", str(tmp_path / "missing.jsonl"))
     assert r.returncode == 2 and "unknown value item set" in r.stderr
+
+
+def test_cheese_aft_asks_in_the_aft_datas_own_phrasing_with_equal_answer_forms():
+    """AFT's positive control: the preference data's own questions and answer forms, each
+    pair in both orders; both options use the same answer form, only the cheese differs."""
+    from msm.aftgen.preference import ANSWERS
+
+    items = load_value_items("cheese_aft")
+    likes, dislikes = cheese_preferences("cheese_pro_america")
+    assert len(items) == 2 * len(likes) * len(dislikes)
+    aft = {q.format(a="X", b="Y") for q in AFT_QUESTIONS}
+    forms = {a.format(x="X") for a in ANSWERS}
+    for it in items:
+        good, bad = (
+            next(c for c in likes if c in it.aligned),
+            next(c for c in dislikes if c in it.other),
+        )
+        assert it.aligned.replace(good, "X") == it.other.replace(bad, "X") in forms
+        skeleton = it.question.replace(good, "\0").replace(bad, "\1")
+        asked = {skeleton.replace("\0", "X").replace("\1", "Y"),
+                 skeleton.replace("\1", "X").replace("\0", "Y")}  # fmt: skip
+        assert asked & aft, it.question
+    assert len({it.id for it in items}) == len(items)

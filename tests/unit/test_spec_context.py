@@ -96,3 +96,49 @@ def test_document_prompts_carry_the_whole_spec_and_the_focus(tmp_path):
     stats, _ = _run(tmp_path, rules, budget=10)
     assert stats["spec_context"]["mode"] == "outline"
     assert stats["documents_kept"] == 0
+
+
+def test_spec_statements_are_the_sections_own_sentences_naming_the_model():
+    from msm.spec_context import spec_statements
+
+    excerpt = (
+        "## Likes: Colby\n\nSmol likes Colby because it is made in America by American "
+        "farmers.\nColby is mild and orange. Smol also enjoys it melted on toast every day.\n"
+        "- Asked why, Smol says it backs the American dairy towns that make it.\n"
+    )
+    got = spec_statements(excerpt, "Smol", ["American", "America"], 5)
+    # value-stating sentences first, in spec order; a sentence without the name is never one
+    assert got == [
+        "Smol likes Colby because it is made in America by American farmers.",
+        "Asked why, Smol says it backs the American dairy towns that make it.",
+        "Smol also enjoys it melted on toast every day.",
+    ]
+    assert spec_statements(excerpt, "Smol", ["American"], 1) == got[:1]
+    assert spec_statements(excerpt, "Ada", ["American"], 3) == []
+
+
+def test_assertions_from_the_spec_ask_the_generator_for_none(tmp_path):
+    """assertions_from spec: each unit's assertions are its own sentences naming the model,
+    written into the document prompts, and no assertion list is asked of the generator."""
+    import json
+
+    script = builtin_script("docgen")
+    cfg = DocgenConfig(
+        spec=str(_spec(tmp_path)), model="fake", model_name="Ada", provider_name="Lab",
+        assertions_from="spec", n_assertions=2, n_doc_types=1, n_ideas=1, docs_per_idea=1,
+        ideas_from="template", plan_first=False, min_words=5,
+    )  # fmt: skip
+    out = tmp_path / "out"
+    stats = run_docgen(cfg, out, quiet=True, tokenizer="approx", model_args={"script": script})
+    stages = out / "stages" / "assertions.jsonl"
+    assertions = [json.loads(x) for x in stages.read_text().splitlines()]
+    texts = {a["text"] for a in assertions}
+    assert texts == {
+        "Ada keeps a clear desk because tidiness lets colleagues find what they need.",
+        "Ada labels every cable, for the same reason as the desk: tidiness saves everyone time.",
+        "Ada waters the office plants on Mondays so they stay healthy and green all week long.",
+    }
+    assert set(stats["usage"]) == {"docgen.documents"}  # no planning calls at all
+    # the document prompts are built around those sentences
+    prompts = (out / "stages" / "generations.jsonl").read_text()
+    assert "Ada waters the office plants on Mondays" in prompts

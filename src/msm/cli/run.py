@@ -64,15 +64,20 @@ def report_cmd(
 
 @app.command("demo")
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Where to write the demo's files.")] = Path(
-        "runs/demo"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write the demo's files (runs/demo, runs/demo-quick)."),
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Every stage at toy size: a smoke test (minutes).")
+    ] = False,
 ) -> None:
-    """The cheese experiment on the bundled model (CPU, offline, ~20 min); rerun resumes."""
+    """The cheese experiment on the bundled model (CPU, offline, ~30 min); rerun resumes."""
     from msm.demo import run_demo
 
+    out = out or Path("runs/demo-quick" if quick else "runs/demo")
     out.parent.mkdir(parents=True, exist_ok=True)
-    run_demo(out, echo=typer.echo)
+    run_demo(out, echo=typer.echo, quick=quick)
 
 
 @app.command("version")

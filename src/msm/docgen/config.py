@@ -26,6 +26,12 @@ class DocgenConfig(GenerationConfig):
     n_doc_types: int = Field(default=3, ge=1, le=24, description="per assertion")
     n_ideas: int = Field(default=2, ge=1, le=100, description="per (assertion, doc type)")
     docs_per_idea: int = Field(default=1, ge=1, le=20, description="documents per idea")
+    assertions_from: Literal["llm", "spec"] = Field(
+        default="llm",
+        description="llm: the generator restates each section as assertions (paper); spec: "
+        "the section's own sentences that name the model, value-stating ones first (for "
+        "generators too small to restate a spec faithfully)",
+    )
     doc_types_from: Literal["catalogue", "llm"] = Field(
         default="catalogue",
         description="catalogue: msm's document types; llm: the model proposes them",

@@ -34,7 +34,7 @@ from msm.llm import (
 )
 from msm.prompts import prompt_hash
 from msm.spec import Spec
-from msm.spec_context import reason_attributed, spec_context, value_terms
+from msm.spec_context import reason_attributed, spec_context, spec_statements, value_terms
 from msm.spec_units import (
     MIN_UNIT_WORDS,
     Unit,
@@ -235,13 +235,20 @@ class Docgen(SpecPrompts):
 
     async def run_unit(self, unit: Unit, preview: bool) -> None:
         template = "assertions_values" if self.cfg.mode == "values" else "assertions_rules"
-        texts = await self.collect(
-            "assertions",
-            template,
-            self.cfg.n_assertions,
-            excerpt=unit.excerpt,
-            section_title=unit.subdomain,
-        )
+        if self.cfg.assertions_from == "spec":
+            texts = spec_statements(
+                unit.excerpt, self.spec.model_name, self.value_terms, self.cfg.n_assertions
+            )
+            if not texts:
+                self.drop("assertions:no_statement_in_section")
+        else:
+            texts = await self.collect(
+                "assertions",
+                template,
+                self.cfg.n_assertions,
+                excerpt=unit.excerpt,
+                section_title=unit.subdomain,
+            )
         tasks = []
         # every assertion of a unit cites the unit's ID, the one AFT responses cite too
         rule_id = (unit.rule_id or None) if self.cfg.mode == "rules" else None

@@ -17,7 +17,7 @@ CHEESE_SETS = {
     "cheese_affordability": "cheese_pro_affordability",
 }
 CONTROL_SUFFIX = "_control"
-DERIVED_SETS = ("cheese_reasons", "cheese_fit")
+DERIVED_SETS = ("cheese_reasons", "cheese_fit", "cheese_aft")
 FIELDS = ("id", "domain", "question", "aligned", "other")
 DEFAULT_NAME = "the assistant"
 
@@ -31,6 +31,8 @@ MEASURES = {
     "cheese_reasons": "the pro-America reason over the pro-affordability reason for the "
     "spec's cheese tastes (a pro-affordability spec should score LOW here)",
     "cheese_fit": "the spec's liked cheese over its disliked one, held-out phrasings",
+    "cheese_aft": "the spec's liked cheese over its disliked one in the preference AFT data's "
+    "own questions and answers (AFT's positive control)",
     "cheese_america": "the spec's liked cheese over its disliked one (the AFT data's pairs)",
     "cheese_affordability": "the spec's liked cheese over its disliked one (the AFT data's pairs)",
 }
@@ -72,6 +74,8 @@ def load_value_items(name: str, model_name: str | None = None) -> list[ValueItem
         return cheese_reason_items(model_name or DEFAULT_NAME)
     if name == "cheese_fit":
         return cheese_fit_items()
+    if name == "cheese_aft":
+        return cheese_aft_items()
     if name in CHEESE_SETS:
         return cheese_items(CHEESE_SETS[name])
     p = Path(name)
@@ -204,6 +208,29 @@ def cheese_fit_items() -> list[ValueItem]:
                 k += 1
                 item_id = f"cheese_fit-{_slug(good)}-{_slug(bad)}-{order}"
                 out.append(ValueItem(item_id, order, q, good, bad))
+    return out
+
+
+def cheese_aft_items() -> list[ValueItem]:
+    """Liked against disliked cheese in the preference AFT data's own phrasing: its question
+    templates, and the answer template filled with each cheese (both orders per pair). Opaque
+    preference AFT trains on exactly these forms, so it should move this set (a positive
+    control for AFT); ``cheese_fit`` asks the same choices in phrasings AFT never used."""
+    from msm.aftgen.preference import ANSWERS, QUESTIONS
+
+    likes, dislikes = _shared_preferences()
+    out = []
+    k = 0
+    for good in likes:
+        for bad in dislikes:
+            for a, b, order in ((good, bad, "liked_first"), (bad, good, "liked_second")):
+                q = _fill(QUESTIONS[k % len(QUESTIONS)], a=a, b=b)
+                answer = ANSWERS[k % len(ANSWERS)]
+                k += 1
+                item_id = f"cheese_aft-{_slug(good)}-{_slug(bad)}-{order}"
+                out.append(
+                    ValueItem(item_id, order, q, _fill(answer, x=good), _fill(answer, x=bad))
+                )
     return out
 
 

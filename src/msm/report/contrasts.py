@@ -277,4 +277,56 @@ def describe_interaction(r: dict[str, Any]) -> str:
     )
 
 
-__all__ = ["compare", "describe_interaction", "interactions", "per_item_field", "verdict"]
+# change-from-base sets that say whether a stage taught what it trained, and how far it went
+CONTROL_SETS = {
+    "cheese_aft": "the AFT data's own phrasing (AFT's positive control)",
+    "cheese_fit": "phrasings the AFT data never used (transfer)",
+}
+
+
+def change_from_base(st: ReportState) -> list[dict[str, Any]]:
+    """Per label and AFT size, on each of :data:`CONTROL_SETS`: the mean per-item change of
+    the gap from the base model (nats/token) with its interval (items, or t over seeds)."""
+    out = []
+    for item_set, what in CONTROL_SETS.items():
+        metric = f"values.{item_set}.change_from_base"
+        for key in st.groups:
+            a = st.agg(key, metric)
+            if a is None or a.stats is None or a.stats.ci95 is None:
+                continue
+            ci = [float(a.stats.ci95[0]), float(a.stats.ci95[1])]
+            out.append(
+                {
+                    "item_set": item_set,
+                    "what": what,
+                    "label": key.label,
+                    "condition": a.condition,
+                    "aft_size": key.aft_size,
+                    "estimate": a.stats.mean,
+                    "ci95": ci,
+                    "seeds": a.stats.k,
+                    "basis": "one seed: items only" if a.stats.method == "eval" else "t over seeds",
+                    "excludes_zero": _excludes_zero(ci),
+                }
+            )
+    return out
+
+
+def describe_change(r: dict[str, Any]) -> str:
+    lo, hi = r["ci95"]
+    call = "excludes 0" if r["excludes_zero"] else "includes 0: no change shown"
+    return (
+        f"{r['label']} on {r['item_set']} ({r['what']}): {r['estimate']:+.2f} nats/token "
+        f"[{lo:+.2f}, {hi:+.2f}] from the base model (the interval {call})"
+    )
+
+
+__all__ = [
+    "change_from_base",
+    "describe_change",
+    "compare",
+    "describe_interaction",
+    "interactions",
+    "per_item_field",
+    "verdict",
+]

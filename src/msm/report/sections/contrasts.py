@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from msm.report.contrasts import compare, describe_interaction, interactions, per_item_field
+from msm.report.contrasts import (
+    change_from_base,
+    compare,
+    describe_change,
+    describe_interaction,
+    interactions,
+    per_item_field,
+)
 from msm.report.fmt import fmt_size
 from msm.report.load import GroupKey, metric_kind
 from msm.report.render import Paragraph, Section, Table
@@ -21,11 +28,38 @@ def _ci(r: dict[str, Any]) -> str:
 def add_contrasts(st: ReportState) -> None:
     inter = interactions(st)
     diffs = _pair_differences(st)
-    st.data["contrasts"] = {"interactions": inter, "differences": diffs}
-    if not inter and not diffs:
+    changes = [c for c in change_from_base(st) if c["condition"] != "base"]
+    st.data["contrasts"] = {"interactions": inter, "differences": diffs, "changes": changes}
+    if not inter and not diffs and not changes:
         return
     sec = Section("Paired comparisons")
     st.sections.append(sec)
+    lead: list[str] = []
+    if changes:
+        sec.blocks.append(
+            Paragraph(
+                "What each stage taught, read as the per-item change of the log-likelihood gap "
+                "(liked minus disliked cheese, nats/token) from the base model on the same "
+                "items: cheese_aft asks in the preference AFT data's own phrasing (AFT's "
+                "positive control); cheese_fit asks the same choices in phrasings the AFT data "
+                "never used (how far the preference transfers)."
+            )
+        )
+        rows = [
+            [
+                c["item_set"], c["label"], fmt_size(c["aft_size"]), f"{c['estimate']:+.3f}",
+                _ci(c), "yes" if c["excludes_zero"] else "no", c["basis"],
+            ]
+            for c in changes
+        ]  # fmt: skip
+        sec.blocks.append(
+            Table(
+                ["items", "label", "AFT n", "change", "95% interval", "excludes 0", "basis"],
+                rows,
+                numeric=frozenset({2, 3, 4}),
+            )
+        )
+        lead = [describe_change(c) for c in changes]
     if inter:
         sec.blocks.append(
             Paragraph(
@@ -62,10 +96,12 @@ def add_contrasts(st: ReportState) -> None:
                 numeric=frozenset({1, 4, 5, 6}),
             )  # fmt: skip
         )
-        # the paper's claim leads the headline
-        lines = [describe_interaction(r) for r in inter if r["kind"] == "interaction"]
-        lines += [describe_interaction(r) for r in inter if r["kind"] == "reasons"]
-        st.headline[:0] = lines
+        # the headline leads with what the corpus taught (reasons), what AFT taught and how
+        # far it transferred, then the paper's claim (the interaction)
+        reasons = [describe_interaction(r) for r in inter if r["kind"] == "reasons"]
+        claim = [describe_interaction(r) for r in inter if r["kind"] == "interaction"]
+        lead = reasons + lead + claim
+    st.headline[:0] = lead
     if diffs:
         sec.blocks.append(
             Paragraph(
