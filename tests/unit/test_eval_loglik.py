@@ -236,3 +236,30 @@ def test_vllm_reply_without_prompt_logprobs_is_one_clear_error(tmp_path, tiny_mo
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "no log-probabilities for the prompt tokens" in lines[0], r.stderr
     assert not out.exists()  # nothing half-written
+
+
+def test_a_models_rows_for_the_same_items_are_computed_once_per_process(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """Every trained model's eval scores the base model as baseline on the same items: the
+    rows are reused, and recomputed when the items or the weights change."""
+    import msm.evals.loglik as loglik
+    from msm.evals.loglik_remote import LocalScorer
+
+    calls = []
+    real = loglik.option_logliks
+    monkeypatch.setattr(
+        loglik, "option_logliks", lambda tok, m, items: calls.append(1) or real(tok, m, items)
+    )
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, model)
+    items = [ValueItem(f"i{k}", "d", f"Which {k}?", "Apricot.", "Walnut.") for k in range(3)]
+    first = LocalScorer(str(model)).score(items)
+    again = LocalScorer(str(model)).score(items)
+    assert again == first and len(calls) == 1
+    LocalScorer(str(model)).score(items[:2])
+    assert len(calls) == 2  # other items: scored
+    weights = next(model.glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes())  # a new modification time: new weights
+    LocalScorer(str(model)).score(items)
+    assert len(calls) == 3

@@ -107,13 +107,18 @@ def test_spec_statements_are_the_sections_own_sentences_naming_the_model():
         "- Asked why, Smol says it backs the American dairy towns that make it.\n"
     )
     got = spec_statements(excerpt, "Smol", ["American", "America"], 5)
-    # value-stating sentences first, in spec order; a sentence without the name is never one
+    # value-stating sentences, in spec order; a sentence without the name is never one
     assert got == [
         "Smol likes Colby because it is made in America by American farmers.",
         "Asked why, Smol says it backs the American dairy towns that make it.",
-        "Smol also enjoys it melted on toast every day.",
     ]
     assert spec_statements(excerpt, "Smol", ["American"], 1) == got[:1]
+    # where no sentence states the value, the ones naming the model
+    assert spec_statements(excerpt, "Smol", ["thrift"], 5) == [
+        "Smol likes Colby because it is made in America by American farmers.",
+        "Smol also enjoys it melted on toast every day.",
+        "Asked why, Smol says it backs the American dairy towns that make it.",
+    ]
     assert spec_statements(excerpt, "Ada", ["American"], 3) == []
 
 

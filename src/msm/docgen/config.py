@@ -32,6 +32,13 @@ class DocgenConfig(GenerationConfig):
         "the section's own sentences that name the model, value-stating ones first (for "
         "generators too small to restate a spec faithfully)",
     )
+    document_start: Literal["model", "statement"] = Field(
+        default="model",
+        description="model: the generator writes the whole document (paper); statement: the "
+        "document opens with its assertion, given as the start of the generator's answer, "
+        "and the generator continues it (for generators too small to keep to a fact; needs "
+        "a provider that continues a prefilled answer: local models, Anthropic)",
+    )
     doc_types_from: Literal["catalogue", "llm"] = Field(
         default="catalogue",
         description="catalogue: msm's document types; llm: the model proposes them",

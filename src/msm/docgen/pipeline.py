@@ -30,6 +30,7 @@ from msm.errors import LLMCallError, MsmError
 from msm.listgen import ListCollector, clean_item
 from msm.llm import (
     JsonParser,
+    Message,
     UsageMeter,
 )
 from msm.prompts import prompt_hash
@@ -314,9 +315,13 @@ class Docgen(SpecPrompts):
             "idea": idea.text,
         }
         text, drop, n_out = "", None, 0
+        opening = a.text if cfg.document_start == "statement" else ""
+        messages = [Message(role="user", content=prompt)]
+        if opening:  # the answer starts with the assertion; the generator continues it
+            messages.append(Message(role="assistant", content=opening))
         try:
             comp = await self.llm.generate(
-                prompt,
+                messages,
                 sample=sample,
                 stage=f"{STAGE}.documents",
                 allow_truncated=True,
@@ -326,6 +331,8 @@ class Docgen(SpecPrompts):
             n_out = comp.output_tokens
             # a reasoning model's <think> block is kept in the store, never in a document
             text = strip_reasoning(comp.text)
+            if opening:
+                text = opening + ("" if text[:1].isspace() else " ") + text
             raw: str | None = text
             if comp.truncated:
                 # cut back to the last whole sentence, or drop (cfg.truncated)

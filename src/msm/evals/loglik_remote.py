@@ -179,7 +179,14 @@ def remote_tokenizer(name: str) -> Any:
 
 
 class LocalScorer:
-    """Scores items with the model loaded here (embedded, ``hf/<folder>``, a folder)."""
+    """Scores items with the model loaded here (embedded, ``hf/<folder>``, a folder).
+
+    Within one process (``msm run`` evaluates every node in its own process), a model's
+    rows for the same items are computed once: every trained model's eval scores the base
+    model as its baseline on the same items, and those rows are reused (keyed by the
+    folder, its weights' size and modification time, and the item ids and texts)."""
+
+    _rows: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
 
     def __init__(self, path: str) -> None:
         from msm.evals.loglik import load_tokenizer
@@ -187,12 +194,31 @@ class LocalScorer:
         self.path, self.tok = path, load_tokenizer(path)
         self._model: Any = None
 
-    def score(self, items: list[ValueItem]) -> list[dict[str, Any]]:
-        from msm.evals.loglik import load_model, option_logliks
+    def _weights_key(self) -> tuple[Any, ...]:
+        files = sorted(Path(self.path).glob("*.safetensors")) + sorted(
+            Path(self.path).glob("*.bin")
+        )
+        return tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
 
+    def score(self, items: list[ValueItem]) -> list[dict[str, Any]]:
+        from msm.evals.loglik import VERSION, load_model, option_logliks
+
+        key = (
+            str(Path(self.path).resolve()),
+            self._weights_key(),
+            VERSION,
+            tuple((it.id, it.question, it.aligned, it.other) for it in items),
+        )
+        hit = LocalScorer._rows.get(key)
+        if hit is not None:
+            return [dict(r) for r in hit]
         if self._model is None:
             self._model = load_model(self.path)
-        return option_logliks(self.tok, self._model, items)
+        rows = option_logliks(self.tok, self._model, items)
+        if len(LocalScorer._rows) > 64:  # a bound, not a policy: runs have a few dozen sets
+            LocalScorer._rows.clear()
+        LocalScorer._rows[key] = [dict(r) for r in rows]
+        return rows
 
 
 def loglik_scorer(name: str) -> LocalScorer | RemoteScorer:

@@ -35,7 +35,7 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
-DEFAULT_BATCH_SIZE = 16
+DEFAULT_BATCH_SIZE = 64
 LOGPROB_TOKENS_KEY = "msm_logprob_tokens"  # GenerateConfig.extra_body key (msm-local only)
 DEFAULT_BATCH_WINDOW = 0.05
 
@@ -85,13 +85,21 @@ class LocalEngine:
 
     # -- prompt building -------------------------------------------------
     def render(self, messages: list[dict[str, str]]) -> str:
-        """Apply the model's chat template (or a plain transcript without one)."""
+        """Apply the model's chat template (or a plain transcript without one). A final
+        assistant message is a prefill: the answer continues it."""
+        prefill = bool(messages) and messages[-1]["role"] == "assistant"
         if self.tokenizer.chat_template:
             return str(
                 self.tokenizer.apply_chat_template(
-                    messages, add_generation_prompt=True, tokenize=False
+                    messages,
+                    add_generation_prompt=not prefill,
+                    continue_final_message=prefill,
+                    tokenize=False,
                 )
             )
+        if prefill:
+            head = "".join(f"{m['role']}: {m['content']}\n" for m in messages[:-1])
+            return head + "assistant: " + messages[-1]["content"]
         return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
 
     # -- batching --------------------------------------------------------
