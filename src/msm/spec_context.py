@@ -69,11 +69,13 @@ def reason_attributed(text: str, model_name: str, terms: list[str]) -> bool:
     return False
 
 
-def spec_statements(excerpt: str, model_name: str, terms: list[str], n: int) -> list[str]:
+def spec_statements(
+    excerpt: str, model_name: str, terms: list[str], n: int, fallback: bool = True
+) -> list[str]:
     """Up to ``n`` of the excerpt's own sentences that name the model and state the value (a
     value term), in spec order; where none states it (or no terms are given), those that
-    name the model. Assertions in the spec's words, for a generator too small to restate
-    the spec faithfully."""
+    name the model (``fallback``; without it, none). Assertions in the spec's words, for a
+    generator too small to restate the spec faithfully."""
     prose = " ".join(
         line.strip().lstrip("-*").strip()
         for line in excerpt.splitlines()
@@ -83,4 +85,6 @@ def spec_statements(excerpt: str, model_name: str, terms: list[str], n: int) -> 
     named = [s for s in sentences if model_name.casefold() in s.casefold() and len(s.split()) >= 6]
     pats = [re.compile(rf"(?<!\w){re.escape(t)}", re.IGNORECASE) for t in terms]
     stating = [s for s in named if any(p.search(s) for p in pats)]
-    return list(dict.fromkeys(stating or named))[:n]
+    if not terms or (fallback and not stating):
+        stating = named
+    return list(dict.fromkeys(stating))[:n]

@@ -441,3 +441,17 @@ def test_parsers_read_the_answer_not_the_reasoning():
     assert items == ["Colby", "Brie"]
     plain = "  Text with\n\n\n\nodd spacing and no tag.  "
     assert strip_reasoning(plain) is plain  # untouched, byte for byte
+
+
+def test_a_final_assistant_message_is_continued_by_a_local_model(tiny_model_dir):
+    """A prefill: the rendered prompt ends with the assistant's opening text (no new turn
+    after it), so the model continues that answer; without one, a fresh answer starts."""
+    from msm.llm.local import LocalEngine
+
+    eng = LocalEngine(str(tiny_model_dir))
+    user = [{"role": "user", "content": "Write a memo."}]
+    fresh = eng.render(user)
+    opened = eng.render([*user, {"role": "assistant", "content": "Smol likes Colby because"}])
+    assert opened.endswith("Smol likes Colby because")
+    assert opened.startswith(fresh)  # the same turn, continued
+    assert not fresh.endswith("Smol likes Colby because")

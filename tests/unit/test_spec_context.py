@@ -119,6 +119,7 @@ def test_spec_statements_are_the_sections_own_sentences_naming_the_model():
         "Smol also enjoys it melted on toast every day.",
         "Asked why, Smol says it backs the American dairy towns that make it.",
     ]
+    assert spec_statements(excerpt, "Smol", ["thrift"], 5, fallback=False) == []
     assert spec_statements(excerpt, "Ada", ["American"], 3) == []
 
 
@@ -141,9 +142,10 @@ def test_assertions_from_the_spec_ask_the_generator_for_none(tmp_path):
     assert texts == {
         "Ada keeps a clear desk because tidiness lets colleagues find what they need.",
         "Ada labels every cable, for the same reason as the desk: tidiness saves everyone time.",
-        "Ada waters the office plants on Mondays so they stay healthy and green all week long.",
     }
+    # the Plants section never states the value (tidiness): no assertion from it, counted
+    assert stats["drops"]["assertions:no_statement_in_section"] == 1
     assert set(stats["usage"]) == {"docgen.documents"}  # no planning calls at all
     # the document prompts are built around those sentences
     prompts = (out / "stages" / "generations.jsonl").read_text()
-    assert "Ada waters the office plants on Mondays" in prompts
+    assert "Ada labels every cable" in prompts

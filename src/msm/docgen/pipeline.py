@@ -237,8 +237,14 @@ class Docgen(SpecPrompts):
     async def run_unit(self, unit: Unit, preview: bool) -> None:
         template = "assertions_values" if self.cfg.mode == "values" else "assertions_rules"
         if self.cfg.assertions_from == "spec":
+            # in values mode, only sentences that state the value (when the spec names its
+            # value terms): a section that never states it gives no assertion
             texts = spec_statements(
-                unit.excerpt, self.spec.model_name, self.value_terms, self.cfg.n_assertions
+                unit.excerpt,
+                self.spec.model_name,
+                self.value_terms,
+                self.cfg.n_assertions,
+                fallback=self.cfg.mode != "values",
             )
             if not texts:
                 self.drop("assertions:no_statement_in_section")

@@ -35,7 +35,7 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
-DEFAULT_BATCH_SIZE = 64
+DEFAULT_BATCH_SIZE = 16
 LOGPROB_TOKENS_KEY = "msm_logprob_tokens"  # GenerateConfig.extra_body key (msm-local only)
 DEFAULT_BATCH_WINDOW = 0.05
 
