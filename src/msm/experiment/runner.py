@@ -255,7 +255,10 @@ def _train(node: Node, cfg: Any, path: Path, echo: Any) -> None:
     man = run_train(cfg, path, echo=lambda s: None)  # the runner prints its own lines
     loss = man.get("final_loss")
     if isinstance(loss, float):
-        echo(f"        {man.get('tokens_seen')} tokens, final loss {loss:.4f}")
+        echo(
+            f"        {man.get('steps')} steps, {man.get('label_tokens_seen')} trained tokens "
+            f"({man.get('tokens_seen')} with padding), final loss {loss:.4f}"
+        )
 
 
 def _eval(node: Node, cfg: Any, path: Path, echo: Any) -> None:
