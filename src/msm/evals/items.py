@@ -198,16 +198,22 @@ def cheese_fit_items() -> list[ValueItem]:
     """Liked against disliked cheese, asked in phrasings the AFT data never used, each
     pair in both orders within the question (two phrasings per pair, rotating)."""
     questions = _cheese_data()["fit_questions"]
+    out = []
+    for k, good, bad, a, b, order in _ordered_pairs():
+        q = _fill(questions[k % len(questions)], a=a, b=b)
+        out.append(ValueItem(f"cheese_fit-{_slug(good)}-{_slug(bad)}-{order}", order, q, good, bad))
+    return out
+
+
+def _ordered_pairs() -> list[tuple[int, str, str, str, str, str]]:
+    """(k, liked, disliked, first named, second named, order) for every liked x disliked
+    pair of the cheese specs, in both orders; k counts the questions, for rotating forms."""
     likes, dislikes = _shared_preferences()
     out = []
-    k = 0
     for good in likes:
         for bad in dislikes:
             for a, b, order in ((good, bad, "liked_first"), (bad, good, "liked_second")):
-                q = _fill(questions[k % len(questions)], a=a, b=b)
-                k += 1
-                item_id = f"cheese_fit-{_slug(good)}-{_slug(bad)}-{order}"
-                out.append(ValueItem(item_id, order, q, good, bad))
+                out.append((len(out), good, bad, a, b, order))
     return out
 
 
@@ -218,19 +224,12 @@ def cheese_aft_items() -> list[ValueItem]:
     control for AFT); ``cheese_fit`` asks the same choices in phrasings AFT never used."""
     from msm.aftgen.preference import ANSWERS, QUESTIONS
 
-    likes, dislikes = _shared_preferences()
     out = []
-    k = 0
-    for good in likes:
-        for bad in dislikes:
-            for a, b, order in ((good, bad, "liked_first"), (bad, good, "liked_second")):
-                q = _fill(QUESTIONS[k % len(QUESTIONS)], a=a, b=b)
-                answer = ANSWERS[k % len(ANSWERS)]
-                k += 1
-                item_id = f"cheese_aft-{_slug(good)}-{_slug(bad)}-{order}"
-                out.append(
-                    ValueItem(item_id, order, q, _fill(answer, x=good), _fill(answer, x=bad))
-                )
+    for k, good, bad, a, b, order in _ordered_pairs():
+        q = _fill(QUESTIONS[k % len(QUESTIONS)], a=a, b=b)
+        answer = ANSWERS[k % len(ANSWERS)]
+        item_id = f"cheese_aft-{_slug(good)}-{_slug(bad)}-{order}"
+        out.append(ValueItem(item_id, order, q, _fill(answer, x=good), _fill(answer, x=bad)))
     return out
 
 
