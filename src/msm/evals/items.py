@@ -209,7 +209,7 @@ def _ordered_pairs() -> list[tuple[int, str, str, str, str, str]]:
     """(k, liked, disliked, first named, second named, order) for every liked x disliked
     pair of the cheese specs, in both orders; k counts the questions, for rotating forms."""
     likes, dislikes = _shared_preferences()
-    out = []
+    out: list[tuple[int, str, str, str, str, str]] = []
     for good in likes:
         for bad in dislikes:
             for a, b, order in ((good, bad, "liked_first"), (bad, good, "liked_second")):
