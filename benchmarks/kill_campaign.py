@@ -113,7 +113,7 @@ def _command(target: str, out: Path, extra: dict[str, Path]) -> list[str]:
             "--kind",
             "chat",
             "--n",
-            "30",
+            "50",  # ~130 calls: rounds are sized by n, so 30 would make fewer than 100
             "--model",
             "fake",
             "--judge",

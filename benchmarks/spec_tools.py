@@ -76,8 +76,8 @@ def main() -> None:
         "wall_s_runs": lint_walls,
         "cpu_s_median": round(statistics.median(lint_cpu), 3),
         "score": lint.get("score"),
-        "directive_sections": lint.get("directive_sections"),
-        "explained_sections": lint.get("explained_sections"),
+        "directives": lint.get("directives"),
+        "explained": lint.get("explained"),
         "warnings": len(lint.get("warnings", [])),
     }
     rep["unknown_placeholders"] = show.get("unknown_placeholders", [])

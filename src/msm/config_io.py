@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import typing
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -104,11 +107,110 @@ def read_yaml_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:
     return data
 
 
+class ConfigError(MsmError):
+    """Every problem found in one settings file: a header naming the file and the count,
+    and one line per problem. ``str()`` stays one line (for logs and manifests); the CLI
+    prints the header and then each problem on its own indented line."""
+
+    def __init__(self, header: str, details: list[str]) -> None:
+        self.header = " ".join(header.split())
+        self.details = [" ".join(d.split()) for d in details]
+        super().__init__(f"{self.header}: {'; '.join(self.details)}")
+
+
+def _models_in(tp: Any) -> list[type[BaseModel]]:
+    """The pydantic models a field's type holds (through Optional, list, dict, unions)."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [tp]
+    return [m for arg in typing.get_args(tp) for m in _models_in(arg)]
+
+
+def _keys_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed at ``loc`` inside ``model`` (list indexes and mapping keys are
+    stepped over), for suggesting the key an unknown one was probably meant to be."""
+    if model is None:
+        return []
+    models = [model]
+    for part in loc:
+        inner = [
+            m
+            for owner in models
+            if isinstance(part, str) and part in owner.model_fields
+            for m in _models_in(owner.model_fields[part].annotation)
+        ]
+        if inner:
+            models = inner
+        elif isinstance(part, str) and any(part in m.model_fields for m in models):
+            return []  # a field that holds no model: no keys to suggest
+    return sorted({k for m in models for k in m.model_fields})
+
+
+def unknown_key_message(key: str, allowed: Iterable[str], prefix: str = "") -> str:
+    """``unknown key 'learning_rat' (did you mean 'learning_rate'?)`` (the hint only when
+    one allowed key is close)."""
+    close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+    hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+    return f"unknown key '{prefix}{key}'{hint}"
+
+
+_SCALAR_TAGS = frozenset({"str", "int", "float", "bool", "none", "bytes", "date", "datetime"})
+_TAG_PREFIXES = ("function-", "constrained-", "lax-", "json-or-python", "tagged-union")
+
+
+def _is_union_tag(part: Any) -> bool:
+    """pydantic names the member of a union that failed (``list[str]``,
+    ``literal['all-linear']``, ``int``) in the error's location; no setting is named so."""
+    return isinstance(part, str) and (
+        "[" in part or part in _SCALAR_TAGS or part.startswith(_TAG_PREFIXES)
+    )
+
+
+def _message(err: Any) -> str:
+    # pydantic prefixes the messages of our own validators; the reader needs none of it
+    return str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def _problem(errs: list[Any], model: type[BaseModel] | None, cli: bool) -> str:
+    """One line for the errors pydantic gave one setting (several: one per union member)."""
+    err = errs[0]
+    loc = tuple(x for x in err["loc"] if not _is_union_tag(x))
+    where = ".".join(str(x) for x in loc)
+    if cli and err["type"] == "missing" and len(loc) == 1:
+        return f"{where}: required (give --{where.replace('_', '-')}, or {where}: in --config)"
+    if err["type"] == "extra_forbidden" and loc:
+        prefix = "".join(f"{x}." for x in loc[:-1])
+        return unknown_key_message(str(loc[-1]), _keys_at(model, loc[:-1]), prefix)
+    msgs = list(dict.fromkeys(_message(x) for x in errs))
+    lead = "Input should be "
+    if len(msgs) > 1 and all(m.startswith(lead) for m in msgs):  # "a valid list or 'x'"
+        msgs = [lead + " or ".join(m.removeprefix(lead) for m in msgs)]
+    msg = "; ".join(msgs)
+    value = err.get("input")
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        shown = repr(value)
+        msg += f" (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
+    return f"{where}: {msg}" if where else msg
+
+
+def validation_error(
+    e: ValidationError, where: str, model: type[BaseModel] | None = None, cli: bool = False
+) -> MsmError:
+    """Every problem pydantic found, at once: one line when there is one, else a header
+    (``config.yaml: 3 errors``) and one line per problem. Unknown keys name the closest
+    allowed key of ``model`` where one is close; ``cli``: a missing setting names its flag."""
+    by_setting: dict[tuple[Any, ...], list[Any]] = {}
+    for err in e.errors():
+        key = tuple(x for x in err["loc"] if not _is_union_tag(x))
+        by_setting.setdefault(key, []).append(err)
+    problems = list(dict.fromkeys(_problem(errs, model, cli) for errs in by_setting.values()))
+    if len(problems) == 1:
+        return MsmError(f"{where}: {problems[0]}")
+    return ConfigError(f"{where}: {len(problems)} errors", problems)
+
+
 def validation_message(e: ValidationError, where: str) -> str:
-    err = e.errors()[0]
-    loc = ".".join(str(x) for x in err["loc"]) or "(root)"
-    extra = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
-    return f"{where}: {loc}: {err['msg']}{extra}"
+    """:func:`validation_error` as one line of text."""
+    return str(validation_error(e, where))
 
 
 def build_config(
@@ -126,4 +228,5 @@ def build_config(
     try:
         return cls.model_validate(data)
     except ValidationError as e:
-        raise MsmError(validation_message(e, str(yaml_path) if yaml_path else "options")) from e
+        where = str(yaml_path) if yaml_path else "options"
+        raise validation_error(e, where, cls, cli=True) from None

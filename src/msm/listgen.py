@@ -55,8 +55,11 @@ class ListCollector:
         self.stage_prefix = stage_prefix
         self.max_reasks = max_reasks
 
-    async def collect(self, stage: str, template: str, n: int, **values: object) -> list[str]:
-        """n distinct items (fewer, counted, if the model runs dry or fails)."""
+    async def collect(
+        self, stage: str, template: str, n: int, *, sample: int = 0, **values: object
+    ) -> list[str]:
+        """n distinct items (fewer, counted, if the model runs dry or fails). Another
+        ``sample`` index asks the same prompts afresh (another seed): a separate list."""
         items: list[str] = []
         seen: set[str] = set()
         rounds = -(-n // ROUND) + MAX_EXTRA_ROUNDS
@@ -73,6 +76,7 @@ class ListCollector:
                 res = await self.llm.generate_structured(
                     prompt,
                     parser,
+                    sample=sample,
                     stage=f"{self.stage_prefix}.{stage}",
                     max_reasks=self.max_reasks,
                     drop_cut_line=True,

@@ -15,7 +15,7 @@ from typing import Any
 _DATA_USED = {
     "corpus": ("prompts/docgen",),
     "aftdata": ("prompts/aftgen",),
-    "eval": ("evals",),
+    "eval": ("evals", "prompts/evals"),
 }
 # what the fake model answers from, when a node's LLM is the fake model
 _FAKE_SCRIPTS = {"corpus": "fake/docgen.yaml", "aftdata": "fake/aftgen.yaml", "eval": "fake"}

@@ -118,11 +118,17 @@ def test_docgen_end_to_end_with_embedded(model_dir, tmp_path):
         min_words=10,
         max_reasks=0,
     )
-    stats = run_docgen(cfg, tmp_path / "out", quiet=True, tokenizer="embedded")
+    from msm.docgen.run import NothingKept
+
+    try:
+        stats = run_docgen(cfg, tmp_path / "out", quiet=True, tokenizer="embedded")
+    except NothingKept as e:  # a 135M generator may keep none: the run fails, with counts
+        stats = e.stats
     assert stats["units"] == 1 and stats["documents_generated"] == 2
     dropped = sum(v for k, v in stats["drops"].items() if k.startswith("documents:"))
     assert stats["documents_kept"] + dropped == 2  # every document kept or counted
-    assert (tmp_path / "out" / "manifest.json").is_file()
+    # a manifest exactly when something was kept
+    assert (tmp_path / "out" / "manifest.json").is_file() is (stats["documents_kept"] > 0)
     assert stats["tokens"]["tokenizer"] == "embedded"
 
 

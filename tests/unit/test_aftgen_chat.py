@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from msm.aftgen import AftgenConfig, run_aftgen
+from msm.aftgen import AftgenConfig, ShortOfTarget, run_aftgen
+from msm.aftgen.plan import QUERIES_PER_UNIT, answers_to_ask, target_warning
 from msm.embed import cluster_representatives, dedup_texts
 from msm.llm.fake import FakeRule, FakeScript, builtin_script
 
@@ -64,11 +65,115 @@ def test_chat_outputs_cot_and_stripped(tmp_path):
     assert (tmp_path / "cot.jsonl").read_bytes() == before
 
 
-def test_backfill_runs_more_rounds_until_n(tmp_path):
-    # 6 units x 1 new situation x 2 queries = 12 candidates per round
-    stats = run_aftgen(cfg(n=100, n_situations=1, n_queries=2, max_rounds=10), tmp_path)
-    assert stats["main_examples"] == 100
-    assert stats["counts"]["rounds"] > 1
+# a judge that rejects the (random-word) user messages starting with a-m: about half
+HALF_JUDGE = FakeScript(
+    rules=[
+        FakeRule(match="(?s)<query>\n[a-m]", response='{"faithful": false, "reason": "no"}'),
+        FakeRule(match=".", response='{"faithful": true, "reason": "ok"}'),
+    ]
+)
+
+
+def test_backfill_sizes_rounds_by_the_measured_keep_rate(tmp_path):
+    stats = run_aftgen(
+        cfg(n=100, judge="fake", n_queries=2), tmp_path, judge_model_args={"script": HALF_JUDGE}
+    )
+    c = stats["counts"]
+    assert stats["main_examples"] == 100 and stats["status"] == "complete"
+    rejected = stats["drops"]["responses:judge_rejected"]
+    assert 25 < rejected < 160, rejected  # the judge really rejects a good share
+    # round 1 assumed every answer passes; round 2 asked missing / measured rate
+    assert 2 <= c["rounds"] <= 4
+    assert c["responses_planned"] == c["responses_kept"] + rejected
+    # what was asked stayed in proportion to what the keep rate required
+    assert c["responses_kept"] <= 100 * 1.2 + 5, c
+    balance = stats["domain_balance"].values()
+    assert len(balance) == 6 and max(balance) - min(balance) <= 3, balance
+
+
+def test_large_target_is_reached_far_beyond_the_sections(tmp_path, monkeypatch):
+    """The issue's case: builtin:equanimity (6 sections) used to stop at 216 of 1000."""
+    # MinHash dedup: embedding 1000 queries on a busy CPU takes longer than the rest
+    monkeypatch.setattr("msm.embed.minilm_dir", lambda: None)
+    stats = run_aftgen(cfg(n=1000), tmp_path)
+    assert stats["dedup_method"] == "minhash"
+    assert stats["main_examples"] == 1000 == len(rows(tmp_path / "cot.jsonl"))
+    assert stats["status"] == "complete" and stats["short_by"] == 0
+    assert (tmp_path / "manifest.json").is_file()
+    usage = stats["usage"]
+    assert usage["aftgen.responses"]["calls"] <= 1000 * 1.05 + 1
+    # situations come from several lists per section, each under its own sample index
+    assert stats["counts"]["situations"] > 6 * 30
+    assert max(stats["domain_balance"].values()) - min(stats["domain_balance"].values()) <= 1
+
+
+def test_small_target_generates_in_proportion(tmp_path):
+    """The issue's case: --n 10 used to generate 45 responses."""
+    stats = run_aftgen(cfg(n=10), tmp_path)
+    usage = stats["usage"]
+    assert stats["main_examples"] == 10
+    assert usage["aftgen.responses"]["calls"] <= 12
+    assert sum(u["calls"] for u in usage.values()) <= 2 * 10 + 12, usage
+    assert len(stats["domain_balance"]) == 6  # every section still gets a share
+
+
+def test_short_run_writes_what_it_kept_without_manifest_and_resumes(tmp_path):
+    judge = {"judge_model_args": {"script": HALF_JUDGE}}
+    short, full_out = tmp_path / "short", tmp_path / "full"
+    with pytest.raises(ShortOfTarget) as e:
+        run_aftgen(cfg(n=40, judge="fake", max_rounds=1), short, **judge)
+    msg, stats = str(e.value), e.value.stats
+    assert e.value.exit_code == 1
+    kept = stats["main_examples"]
+    assert 0 < kept < 40 and stats["status"] == "short" and stats["short_by"] == 40 - kept
+    assert msg.startswith(f"aftgen: kept {kept} of 40 requested (short by {40 - kept})")
+    assert "round limit" in msg and "--max-rounds" in msg
+    assert f"responses:judge_rejected={stats['drops']['responses:judge_rejected']}" in msg
+    assert len(rows(short / "cot.jsonl")) == kept
+    assert not (short / "manifest.json").exists()  # nothing vouches for a short folder
+    # the complete run in another folder, and a resumed one here from the same store
+    full = run_aftgen(cfg(n=40, judge="fake"), full_out, **judge)
+    # raising a limit is the same folder's work: no --overwrite, every stored call reused
+    again = run_aftgen(cfg(n=40, judge="fake"), short, **judge)
+    assert again["main_examples"] == 40 and (short / "manifest.json").is_file()
+    assert again["usage"]["aftgen.responses"]["cached_calls"] >= kept
+    assert (short / "cot.jsonl").read_bytes() == (full_out / "cot.jsonl").read_bytes()
+    assert full["counts"] == again["counts"]
+
+
+def test_short_run_cli_exits_1_with_one_line(tmp_path, msm_cli):
+    r = msm_cli(
+        "aftgen", "builtin:equanimity", "--kind", "chat", "--model", "fake", "--n", "5",
+        "--judge", "fake/" + str(_write_reject_all(tmp_path)), "--model-name", "Ada",
+        "--out", str(tmp_path / "o2"),
+    )  # fmt: skip
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert r.returncode == 1 and len(lines) == 1, r.stderr
+    assert lines[0].startswith("msm: error: aftgen: kept 0 of 5 requested (short by 5)")
+    # 5 x 3 + 5 answers, all rejected: the budget stops it
+    assert "responses:judge_rejected=20" in lines[0] and "--max-responses-factor" in lines[0]
+    assert json.loads((tmp_path / "o2" / "stats.json").read_text())["status"] == "short"
+    assert not (tmp_path / "o2" / "manifest.json").exists()
+
+
+def _write_reject_all(tmp_path):
+    p = tmp_path / "reject.yaml"
+    verdict = json.dumps({"faithful": False, "reason": "no"})
+    p.write_text(json.dumps([{"match": ".", "response": verdict}]))  # JSON is YAML too
+    return p
+
+
+def test_rounds_scale_and_target_warning_is_pure():
+    assert answers_to_ask(10, 0, 0) == 11  # nothing measured yet: assume all pass
+    assert answers_to_ask(10, 100, 50) == 21  # half pass: twice the missing, with spare
+    assert answers_to_ask(0, 100, 50) == 0
+    c = cfg(n=80_000)
+    warning = target_warning(c, 6)
+    assert warning is not None and "80,000" in warning and "6 spec section" in warning
+    assert target_warning(cfg(n=6 * QUERIES_PER_UNIT), 6) is None
+    assert target_warning(cfg(n=1000), 6) is None
+    assert "no usable sections" in (target_warning(cfg(n=5), 0) or "")
+    assert target_warning(AftgenConfig(spec=SPEC, kind="preference", n=10**6), 1) is None
 
 
 def test_judge_fails_closed_and_bad_responses_are_counted(tmp_path):
@@ -84,16 +189,18 @@ def test_judge_fails_closed_and_bad_responses_are_counted(tmp_path):
         ],
     )
     broken_judge = FakeScript(rules=[FakeRule(match=".", response="yes, faithful")])
-    stats = run_aftgen(
-        cfg(judge="fake", max_rounds=1, max_reasks=0),
-        tmp_path,
-        model_args={"script": script},
-        judge_model_args={"script": broken_judge},
-    )
+    with pytest.raises(ShortOfTarget) as e:
+        run_aftgen(
+            cfg(judge="fake", max_rounds=1, max_reasks=0),
+            tmp_path,
+            model_args={"script": script},
+            judge_model_args={"script": broken_judge},
+        )
+    stats = e.value.stats
     d = stats["drops"]
     assert stats["main_examples"] == 0
     assert d["responses:judge_parse_error"] >= 1  # unparseable verdict = rejection
-    assert d["backfill:short_of_target"] == 1
+    assert d["backfill:short_of_target"] == 1 and d["backfill:max_rounds"] == 1
 
 
 @pytest.mark.parametrize(
@@ -110,9 +217,13 @@ def test_styles_use_their_prompts(tmp_path, style, needle):
 
 def test_refusals_and_empty_lists_are_counted(tmp_path):
     script = FakeScript(rules=[FakeRule(match=".", response="I'm sorry, I can't do that.")])
-    stats = run_aftgen(cfg(n=5, max_rounds=2), tmp_path, model_args={"script": script})
+    with pytest.raises(ShortOfTarget) as e:
+        run_aftgen(cfg(n=5, max_rounds=2), tmp_path, model_args={"script": script})
+    stats = e.value.stats
     assert stats["main_examples"] == 0
     assert any(k.startswith("responses:") or k.startswith("queries:") for k in stats["drops"])
+    # the same list under every sample index: the model ran dry, and the run says so
+    assert stats["stopped"] == "no_new_situations", stats["drops"]
 
 
 def test_kill_and_resume_gives_identical_data(tmp_path):
@@ -177,12 +288,12 @@ def test_judge_asks_the_papers_criteria_with_the_style_check(tmp_path, style):
             FakeRule(match=".", response='{"faithful": false, "reason": "criteria missing"}'),
         ]
     )
-    stats = run_aftgen(
-        cfg(judge="fake", style=style, max_rounds=1),
-        tmp_path,
-        judge_model_args={"script": judge},
-    )
+    c = cfg(judge="fake", style=style, max_rounds=1)
     if style == "rule":
+        stats = run_aftgen(c, tmp_path, judge_model_args={"script": judge})
         assert stats["main_examples"] > 0 and not stats["drops"].get("responses:judge_rejected")
     else:  # the value style's check is a different one: this judge rejects every example
+        with pytest.raises(ShortOfTarget) as e:
+            run_aftgen(c, tmp_path, judge_model_args={"script": judge})
+        stats = e.value.stats
         assert stats["main_examples"] == 0 and stats["drops"]["responses:judge_rejected"] > 0

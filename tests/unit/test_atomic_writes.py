@@ -43,6 +43,7 @@ DOCGEN_FILES = [
     "manifest.json",
 ]  # fmt: skip
 AFTGEN_FILES = ["cot.jsonl", "stripped.jsonl", "stats.json", "manifest.json"]
+CLAIM = ".msm/owner.json"  # written first, before any output
 REPORT_FILES = [
     "report/headline_values.america.png", "report/values_by_set.png",
     "report/corpus_pro_america.png", "report/training_loss.png", "report/report.md",
@@ -273,9 +274,11 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 )
 def test_every_artifact_is_written_once_through_fsutil(reference, stage, files):
     """The clean run's trace: each file once, as write -> fsync -> rename, and nothing on
-    disk that did not go through fsutil (so the cases below reach every writer)."""
+    disk that did not go through fsutil (so the cases below reach every writer). A stage
+    first claims its folder (msm.outdir)."""
     ref = reference[stage]
-    assert ref["trace"] == [(s, f) for f in files for s in STEPS]
+    claim = [] if stage == "report" else [CLAIM]
+    assert ref["trace"] == [(s, f) for f in [*claim, *files] for s in STEPS]
     assert sorted(ref["outputs"]) == sorted(files)
 
 
@@ -284,6 +287,7 @@ CASES = [
     *[("docgen", f, STEPS[i % 3]) for i, f in enumerate(DOCGEN_FILES)],
     ("docgen", "documents.jsonl", "fsync"),
     ("docgen", "manifest.json", "replace"),
+    ("docgen", CLAIM, "write"),
     *[("aftgen", f, STEPS[(i + 1) % 3]) for i, f in enumerate(AFTGEN_FILES)],
     ("report", "report/corpus_pro_america.png", "write"),
     ("report", "report/training_loss.png", "replace"),
@@ -320,14 +324,20 @@ def test_disk_full_is_one_clear_line_leaves_nothing_torn_and_rerun_matches(
 
 
 def test_failed_rewrite_leaves_no_manifest_vouching_for_mixed_files(tmp_path, capsys):
-    """A finished corpus rerun with more assertions fails once the new documents.jsonl is
-    in place: the old manifest (14 documents) must not stay to vouch for it."""
-    out = tmp_path / "out"
-    assert run_cli([*DOCGEN, "--out", str(out)], capsys)[0] == 0
+    """A finished corpus rerun after its spec was edited (the same file: resumed, not
+    refused) fails once the new documents.jsonl is in place: the old manifest must not
+    stay to vouch for it."""
+    from msm.specs_builtin import resolve_spec_path
+
+    out, spec = tmp_path / "out", tmp_path / "spec.md"
+    spec.write_text(resolve_spec_path(DOCGEN[1]).read_text(encoding="utf-8"), encoding="utf-8")
+    bigger = [DOCGEN[0], str(spec), *DOCGEN[2:], "--out", str(out)]
+    assert run_cli(bigger, capsys)[0] == 0
     old_docs = (out / "documents.jsonl").read_bytes()
-    bigger = [*DOCGEN, "--out", str(out), "--n-assertions", "2"]
+    spec.write_text(spec.read_text(encoding="utf-8").replace("before dawn", "before sunrise"))
     with pytest.MonkeyPatch.context() as mp:
-        fault = DiskFull(fail_at=DOCGEN_FILES.index("stats.json") * 3 + 1).install(mp)
+        # after the claim (3 steps), the stage files up to stats.json
+        fault = DiskFull(fail_at=(DOCGEN_FILES.index("stats.json") + 1) * 3 + 1).install(mp)
         code, err = run_cli(bigger, capsys)
     assert fault.failed == ("write", str(out / "stats.json"))
     assert code == 2 and err.startswith("msm: error: cannot write "), err
@@ -337,8 +347,8 @@ def test_failed_rewrite_leaves_no_manifest_vouching_for_mixed_files(tmp_path, ca
     assert run_cli(bigger, capsys)[0] == 0
     manifest = json.loads((out / "manifest.json").read_text())
     docs = (out / "documents.jsonl").read_text().split("\n")[:-1]
-    # 14 units of the cheese spec (title, core, one per cheese) x 2 assertions x 1 x 1
-    assert manifest["counts"]["documents"] == len(docs) == 14 * 2
+    # 14 units of the cheese spec (title, core, one per cheese) x 1 assertion x 1 x 1
+    assert manifest["counts"]["documents"] == len(docs) == 14
 
 
 class ReadOnly(DiskFull):

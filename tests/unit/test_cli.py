@@ -1,6 +1,8 @@
 """The CLI as a user meets it: one clear line on stderr and a non-zero exit for bad input."""
 
 import json
+import re
+import shlex
 
 import pytest
 
@@ -43,6 +45,8 @@ def test_help_lists_commands():
         (None, ["generate", "", "--model", "fake"], "empty prompt"),
         (None, ["generate", "hi", "--model", "fake", "--store", "{tmp}"], "directory"),
         (None, ["nosuchcommand"], "nosuchcommand"),
+        (None, ["aftgen", "subset", "{tmp}"], "see 'msm aftgen subset --help'"),
+        (None, ["--bogus"], "--bogus"),
     ],
 )
 def test_bad_input_one_line_errors(tmp_path, setup, args, needle):
@@ -111,15 +115,81 @@ def _command_paths():
 
 
 @pytest.mark.parametrize("path", _command_paths(), ids=lambda p: " ".join(p) or "msm")
-def test_every_help_page_renders(path):
-    # help text is Rich markup: a literal "[/x]" once crashed `msm eval --help`
+def test_every_help_page_renders_with_examples(path):
+    # a literal "[/x]" in help text once crashed `msm eval --help` (help was Rich markup)
     from typer.testing import CliRunner
 
     from msm.cli import app
 
-    r = CliRunner().invoke(app, [*path, "--help"])
-    assert r.exit_code == 0 and r.exception is None, (r.exception, r.output)
-    assert "Usage" in r.output
+    for flag in ("--help", "-h"):
+        r = CliRunner().invoke(app, [*path, flag])
+        assert r.exit_code == 0 and r.exception is None, (r.exception, r.output)
+        assert r.output.startswith("Usage: msm"), r.output
+    examples = re.split(r"\n *Examples:\n", r.output, maxsplit=1)
+    assert len(examples) == 2, f"no Examples section:\n{r.output}"
+    lines = [x.strip() for x in examples[1].splitlines() if x.strip()]
+    assert 1 <= len(lines) <= 3 and all(x.startswith("msm ") for x in lines), lines
+    # flags show plain value names, and yes/no flags none at all
+    assert not re.search(r"<(bool|str|int|float|path|list\[)|BOOLEAN", r.output), r.output
+    assert "{" not in r.output.splitlines()[0]  # `Usage: msm eval [OPTIONS] MODEL`
+
+
+def _parse(argv: list[str]):
+    """Parse a command line as msm would, without running it (raises on a bad one)."""
+    import typer
+    from typer._click.core import Context
+
+    from msm.cli import app
+
+    cmd, args = typer.main.get_command(app), list(argv)
+    parent = Context(cmd, info_name="msm")
+    while getattr(cmd, "commands", None) and args and not args[0].startswith("-"):
+        name, cmd, args = cmd.resolve_command(parent, args)
+        if getattr(cmd, "commands", None):
+            parent = Context(cmd, info_name=name, parent=parent)
+    return cmd.make_context(name, args, parent=parent)
+
+
+def _examples():
+    from msm.cli.examples import EXAMPLES
+
+    return [(path, x) for path, lines in EXAMPLES.items() for x in lines]
+
+
+@pytest.mark.parametrize(("path", "example"), _examples(), ids=lambda v: v)
+def test_every_help_example_parses(path, example):
+    argv = shlex.split(example)
+    assert argv[0] == "msm"
+    ctx = _parse(argv[1:])
+    assert ctx.command_path.startswith(f"msm {path}".strip())
+
+
+def test_parse_helper_rejects_a_bad_command_line():
+    from typer._click.exceptions import UsageError
+
+    with pytest.raises(UsageError):
+        _parse(["train", "midtrain", "--learning-rat", "1"])
+    with pytest.raises(UsageError):
+        _parse(["eval"])  # MODEL missing
+
+
+def test_version_flag_and_command(msm_cli):
+    from msm import __version__
+
+    for args in (["--version"], ["version"]):
+        r = msm_cli(*args)
+        assert r.returncode == 0 and r.stdout.strip() == __version__, (r.stdout, r.stderr)
+
+
+def test_aftgen_subset_help_shows_its_real_usage():
+    from typer.testing import CliRunner
+
+    from msm.cli import app
+
+    r = CliRunner().invoke(app, ["aftgen", "subset", "--help"])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("Usage: msm aftgen subset [OPTIONS] FOLDER\n"), r.output
+    assert "--sizes TEXT" in r.output and "aftgen-subset" not in r.output
 
 
 def test_spec_show_json_with_dates_in_front_matter(tmp_path):

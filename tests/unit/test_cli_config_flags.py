@@ -27,7 +27,7 @@ def _command(path: list[str]):
 
 
 @pytest.mark.parametrize(
-    ("path", "cls", "renamed", "left_out"),
+    ("path", "cls", "aliases", "left_out"),
     [
         (["docgen"], DocgenConfig, {}, set()),
         (["aftgen"], AftgenConfig, {}, set()),
@@ -46,7 +46,7 @@ def _command(path: list[str]):
         ),
     ],
 )
-def test_every_config_field_has_its_flag_with_the_fields_description(path, cls, renamed, left_out):
+def test_every_config_field_has_its_flag_with_the_fields_description(path, cls, aliases, left_out):
     params = {p.name: p for p in _command(path).params}
     for name, field in cls.model_fields.items():
         if name in left_out:
@@ -55,11 +55,32 @@ def test_every_config_field_has_its_flag_with_the_fields_description(path, cls, 
         assert name in params, f"{' '.join(path)}: no flag for {name}"
         p = params[name]
         if getattr(p, "opts", None) and p.param_type_name == "option":
-            want = renamed.get(name, "--" + name.replace("_", "-"))
-            assert want in p.opts, (name, p.opts)
-            if field.description and name not in renamed and name != "data":  # no help override
+            # the flag is the YAML key; an older name is kept as a second, documented name
+            assert p.opts[0] == "--" + name.replace("_", "-"), (name, p.opts)
+            if name in aliases:
+                assert aliases[name] in p.opts and aliases[name] in (p.help or ""), p.opts
+            if field.description and name != "data" and name not in aliases:  # help as declared
                 assert field.description in (p.help or ""), (name, p.help)
     assert "config" in params
+
+
+def test_an_older_flag_name_still_works_and_means_the_same(tmp_path: Path, monkeypatch):
+    from msm.cli import train
+
+    seen: list[TrainConfig] = []
+    monkeypatch.setattr(train, "_train", lambda cfg, *_args, **_kw: seen.append(cfg))
+    docs = tmp_path / "d.jsonl"
+    docs.write_text('{"text": "x"}\n')
+    runner = CliRunner()
+    base = ["train", "midtrain", "--base", "embedded", "--out", str(tmp_path / "o")]
+    for args in (
+        ["--docs", str(docs), "--lr", "3e-5"],
+        ["--data", str(docs), "--learning-rate", "3e-5"],
+    ):
+        r = runner.invoke(app, [*base, *args])
+        assert r.exit_code == 0, r.output
+    old, new = seen
+    assert old == new and old.learning_rate == 3e-5 and old.data == str(docs)
 
 
 class Toy(BaseModel):
@@ -122,3 +143,109 @@ def test_types_without_a_flag_form_are_yaml_only():
     assert _cli_type(list[str] | Literal["all-linear"]) is None
     assert _cli_type(Literal["x", "y"]) == (str, "x | y")
     assert _cli_type(int | None) == (int | None, "")
+
+
+def _run_main(args: list[str], capsys) -> tuple[int, list[str]]:
+    from msm.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return int(e.value.code or 0), err.splitlines()
+
+
+def _midtrain(tmp_path: Path, yaml_text: str) -> list[str]:
+    docs = tmp_path / "d.jsonl"
+    docs.write_text('{"text": "x"}\n')
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml_text)
+    out = tmp_path / "out"
+    return ["train", "midtrain", "--base", "embedded", "--data", str(docs), "--out", str(out)] + [
+        "--config",
+        str(cfg),
+    ]
+
+
+def test_an_unknown_yaml_key_names_the_closest_real_one(tmp_path: Path, capsys):
+    code, lines = _run_main(_midtrain(tmp_path, "learning_rat: 1e-4\n"), capsys)
+    assert code != 0
+    assert lines == [
+        f"msm: error: {tmp_path / 'config.yaml'}: unknown key 'learning_rat' "
+        "(did you mean 'learning_rate'?)"
+    ]
+    assert not (tmp_path / "out").exists()
+    # nothing close: no guess
+    code, lines = _run_main(_midtrain(tmp_path, "zzzzqqq: 1\n"), capsys)
+    assert code != 0 and lines == [f"msm: error: {tmp_path / 'config.yaml'}: unknown key 'zzzzqqq'"]
+
+
+def test_every_bad_setting_in_a_file_is_reported_at_once(tmp_path: Path, capsys):
+    bad = "learning_rate: 0\nepochs: many\nmethod: qlora\nlora_r: 64\n"
+    code, lines = _run_main(_midtrain(tmp_path, bad), capsys)
+    assert code != 0
+    assert lines[0] == f"msm: error: {tmp_path / 'config.yaml'}: 3 errors", lines
+    assert len(lines) == 4 and all(x.startswith("  ") for x in lines[1:]), lines
+    body = "\n".join(lines[1:])
+    assert "learning_rate: Input should be greater than 0 (got 0)" in body
+    assert "epochs: Input should be a valid number" in body and "'many'" in body
+    assert "method: Input should be 'lora' or 'full' (got 'qlora')" in body
+    assert not (tmp_path / "out").exists()
+
+
+def test_required_settings_may_come_from_the_yaml(tmp_path: Path, monkeypatch):
+    from msm.cli import train
+
+    seen: list[TrainConfig] = []
+    monkeypatch.setattr(train, "_train", lambda cfg, *_args, **_kw: seen.append(cfg))
+    docs = tmp_path / "d.jsonl"
+    docs.write_text('{"text": "x"}\n')
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"base: embedded\ndata: {docs}\nlearning_rate: 2.0e-5\n")
+    r = CliRunner().invoke(app, ["train", "midtrain", "--config", str(cfg), "--out", "o"])
+    assert r.exit_code == 0, r.output
+    assert (seen[0].base, seen[0].data, seen[0].learning_rate) == ("embedded", str(docs), 2e-5)
+    # neither flag nor YAML: each missing setting named with its flag
+    r = CliRunner().invoke(app, ["train", "midtrain", "--out", "o"])
+    assert r.exit_code != 0 and len(seen) == 1
+    assert "base: required (give --base" in str(r.exception)
+    assert "data: required (give --data" in str(r.exception)
+
+
+def _experiment(tmp_path: Path, **over: str) -> Path:
+    cfg = {
+        "name": "t",
+        "base_model": "embedded",
+        "generator": "fake",
+        "model_name": "Smol",
+        "specs": "{a: builtin:cheese_pro_america}",
+        "aft": "{kind: preference, spec: a, n: 8}",
+        "conditions": "[base, aft_only]",
+        "seeds": "[0]",
+        **over,
+    }
+    p = tmp_path / "exp.yaml"
+    p.write_text("".join(f"{k}: {v}\n" for k, v in cfg.items() if v is not None))
+    return p
+
+
+def test_experiment_yaml_unknown_keys_name_the_closest_real_one(tmp_path: Path):
+    from msm.config_io import ConfigError
+    from msm.errors import MsmError
+    from msm.experiment.config import load_experiment
+
+    aft = "{kind: preference, spec: a, n: 8, sise: [4]}"
+    p = _experiment(tmp_path, seeds=None, seed="[0]", aft=aft)
+    with pytest.raises(ConfigError) as e:
+        load_experiment(p)
+    assert e.value.header == f"{p}: 2 errors"
+    assert sorted(e.value.details) == [
+        "unknown key 'aft.sise' (did you mean 'aft.sizes'?)",
+        "unknown key 'seed' (did you mean 'seeds'?)",
+    ]
+    assert "\n" not in str(e.value)  # one line where the message is logged
+    # a stage's settings inside the experiment: the stage config's keys are suggested
+    p = _experiment(tmp_path, corpus="{n_idea: 2}")
+    with pytest.raises(MsmError) as e2:
+        load_experiment(p)
+    assert str(e2.value) == f"{p}: corpus: unknown key 'n_idea' (did you mean 'n_ideas'?)"

@@ -12,6 +12,7 @@ import pytest
 
 from msm.docgen import DocgenConfig, run_docgen
 from msm.docgen.filters import check_document, extract_document
+from msm.docgen.run import NothingKept
 from msm.errors import MsmError
 from msm.llm.fake import FakeRule, FakeScript, builtin_script
 from msm.spec import load_spec
@@ -81,7 +82,8 @@ def test_rerun_is_free_and_identical(tmp_path):
 def test_raising_counts_adds_only_missing_items(tmp_path):
     run_docgen(cfg(n_ideas=2), tmp_path, quiet=True, tokenizer="approx")
     before = {r["id"]: r["text"] for r in docs(tmp_path)}
-    stats = run_docgen(cfg(n_ideas=3), tmp_path, quiet=True, tokenizer="approx")
+    # other settings need --overwrite; the call store survives it, so only new calls are made
+    stats = run_docgen(cfg(n_ideas=3), tmp_path, quiet=True, tokenizer="approx", overwrite=True)
     after = {r["id"]: r["text"] for r in docs(tmp_path)}
     per_idea = UNITS * 4 * 3  # documents per idea round
     assert set(before) < set(after) and len(after) == 3 * per_idea
@@ -235,14 +237,19 @@ def test_truncated_documents_are_trimmed_or_dropped(tmp_path, mode):
         max_tokens_doc=100,
         truncated=mode,
     )
-    stats = run_docgen(c, tmp_path, quiet=True, tokenizer="approx", model_args={"script": script})
-    rows = docs(tmp_path)
+    args = dict(quiet=True, tokenizer="approx", model_args={"script": script})
     if mode == "trim":
+        stats = run_docgen(c, tmp_path, **args)
+        rows = docs(tmp_path)
         assert stats["counts"]["documents_trimmed"] == 2 * UNITS and len(rows) == 2 * UNITS
         assert all(r["text"].endswith("home.") and len(r["text"].split()) <= 100 for r in rows)
         assert stats["reason_check"].startswith("value_terms")  # and every kept one passed it
-    else:
-        assert not rows and stats["drops"]["documents:truncated"] == 2 * UNITS
+    else:  # every document dropped: the run fails, naming the drops, and writes no corpus
+        with pytest.raises(NothingKept) as e:
+            run_docgen(c, tmp_path, **args)
+        assert e.value.stats["drops"]["documents:truncated"] == 2 * UNITS
+        assert f"documents:truncated={2 * UNITS}" in str(e.value)
+        assert not (tmp_path / "documents.jsonl").exists()
 
 
 def test_bad_llm_output_is_counted_not_fatal(tmp_path):
@@ -259,6 +266,9 @@ def test_bad_llm_output_is_counted_not_fatal(tmp_path):
                     "<document>" + "word " * 80 + "</document>",
                     "I cannot write that. " + "Ada " * 60,
                     "<document>" + "Ada " * 2000 + "</document>",
+                    # one good document, so the run keeps something (keeping none fails)
+                    "<document>Ada picks Colby because it is American. "
+                    + "Ada {words:60}.</document>",
                 ],
             ),
         ]
@@ -267,7 +277,7 @@ def test_bad_llm_output_is_counted_not_fatal(tmp_path):
         n_assertions=1,
         n_doc_types=1,
         n_ideas=1,
-        docs_per_idea=6,
+        docs_per_idea=7,
         max_tokens_doc=200,
         max_tokens_plan=100,
     )
@@ -278,7 +288,7 @@ def test_bad_llm_output_is_counted_not_fatal(tmp_path):
     assert d["documents:no_model_mention"] >= 1
     assert d["documents:planning_leak"] >= 1
     assert d["documents:truncated"] >= 1
-    assert stats["documents_generated"] == 6 * UNITS
+    assert stats["documents_generated"] == 7 * UNITS and stats["documents_kept"] > 0
     assert sum(v for k, v in d.items() if k.startswith("documents:")) == (
         stats["documents_generated"] - stats["documents_kept"]
     )
@@ -287,9 +297,9 @@ def test_bad_llm_output_is_counted_not_fatal(tmp_path):
 def test_judge_fails_closed(tmp_path):
     broken = FakeScript(rules=[FakeRule(match=".", response="Looks fine to me!")])
     c = cfg(judge="fake", n_assertions=1, n_doc_types=1, n_ideas=1, max_reasks=1)
-    stats = run_docgen(
-        c, tmp_path, quiet=True, tokenizer="approx", judge_model_args={"script": broken}
-    )
+    with pytest.raises(NothingKept) as e:
+        run_docgen(c, tmp_path, quiet=True, tokenizer="approx", judge_model_args={"script": broken})
+    stats = e.value.stats
     assert stats["documents_kept"] == 0
     assert stats["drops"]["documents:judge_parse_error"] == stats["documents_generated"] > 0
 
@@ -413,11 +423,97 @@ def test_preview_projects_without_writing_documents(tmp_path):
         "approx",
     )
     assert r.returncode == 0, r.stderr
-    assert (
-        f"projected documents: {UNITS * 24}" in r.stdout
-        and "projected cost with fake: $0.00" in r.stdout
+    # the model writes the assertion and idea lists: their counts are estimates
+    assert f"projected documents: ~{UNITS * 24} " in r.stdout
+    assert "'~' marks an estimate" in r.stdout and "projected cost with fake: ~$0.00" in r.stdout
+    assert not (tmp_path / "o").exists()  # nothing written, not even the call store
+
+
+def test_preview_needs_no_key_calls_nothing_and_marks_estimates(tmp_path):
+    """The issue's case: the preview made real planning calls and failed without a key."""
+    out = tmp_path / "o"
+    r = run_msm(
+        "docgen", CHEESE, "--model", "anthropic/claude-sonnet-4-5", "--model-name", "Ada",
+        "--out", str(out), "--preview", "--assertions-from", "spec", "--ideas-from", "template",
+        env={"ANTHROPIC_API_KEY": ""},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("preview: projected from the settings; no model was called")
+    # spec sentences, catalogue types and template ideas: the plan is exact, not estimated
+    plan = next(x for x in lines if x.startswith("plan: "))
+    assert "~" not in plan and plan.startswith(f"plan: {UNITS} subdomains")
+    assert "projected LLM calls: ~" in r.stdout and "(0 planning," in r.stdout
+    assert "projected cost with anthropic/claude-sonnet-4-5: ~$" in r.stdout
+    assert not out.exists()
+    # the same run really needs the key, and says so in one line before writing anything
+    r = run_msm(
+        "docgen", CHEESE, "--model", "anthropic/claude-sonnet-4-5", "--model-name", "Ada",
+        "--out", str(out), env={"ANTHROPIC_API_KEY": ""},
+    )  # fmt: skip
+    assert r.returncode == 2 and "ANTHROPIC_API_KEY" in r.stderr and not out.exists()
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"assertions_from": "spec", "ideas_from": "template", "n_doc_types": 2},
+        {
+            "doc_types_from": "llm",
+            "n_doc_types": 2,
+            "n_ideas": 6,
+            "n_assertions": 1,
+            "judge": "fake",
+        },
+        {"planner": "llm", "n_domains": 2, "n_subdomains": 2, "n_assertions": 1},
+    ],
+)
+def test_preview_counts_match_a_real_fake_run(tmp_path, kw):
+    """With the scripted fake every list comes back full, so the projected documents and
+    calls are what a real run makes; exact counts are marked exact only when they are."""
+    c = cfg(n_ideas=kw.pop("n_ideas", 1), **kw)
+    p = run_docgen(c, tmp_path / "p", preview=True)
+    assert not (tmp_path / "p").exists()
+    stats = run_docgen(c, tmp_path / "r", quiet=True, tokenizer="approx")
+    made = {k.split(".", 1)[1]: v["calls"] for k, v in stats["usage"].items()}
+    if kw.get("planner") == "llm":
+        # the fake proposes one subdomain per domain where two were asked: an upper bound
+        assert p["units"] == 2 * stats["units"]
+        assert p["documents"] == 2 * stats["documents_generated"]
+        assert {k: p["calls_by_stage"][k] for k in ("domains", "subdomains")} == {
+            k: made[k] for k in ("domains", "subdomains")
+        }
+    else:
+        assert p["documents"] == stats["documents_generated"]
+        assert p["calls_by_stage"] == made, (p["calls_by_stage"], made)
+    exact = kw.get("assertions_from") == "spec"
+    assert p["exact"]["documents"] is exact and p["exact"]["units"] is (not kw.get("planner"))
+
+
+def test_nothing_kept_fails_with_drop_counts_and_writes_no_corpus(tmp_path):
+    """The issue's case: a docgen run that kept 0 documents (all too short) exited 0."""
+    script = tmp_path / "short.yaml"
+    script.write_text(
+        "- {match: 'realistic document for a collection', response: '<document>Ada is "
+        "short.</document>'}\n"
     )
-    assert not (tmp_path / "o" / "documents.jsonl").exists()
+    out = tmp_path / "o"
+    r = run_msm(
+        "docgen", CHEESE, "--model", f"fake/{script}", "--model-name", "Ada", "--out", str(out),
+        "--assertions-from", "spec", "--ideas-from", "template", "--n-ideas", "1",
+        "--n-doc-types", "1", "--tokenizer", "approx", "--quiet",
+    )  # fmt: skip
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert r.returncode == 1 and len(lines) == 1, r.stderr
+    m = re.fullmatch(r"msm: error: docgen: kept 0 of (\d+) documents; drops: (.*)", lines[0])
+    assert m and f"documents:too_short={m.group(1)}" in m.group(2), lines[0]
+    assert not (out / "documents.jsonl").exists() and not (out / "manifest.json").exists()
+    assert r.stdout == ""
+    # what was generated, and why each was dropped, is kept to look at
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["status"] == "nothing_kept" and stats["documents_kept"] == 0
+    assert (out / "stages" / "generations.jsonl").read_text().count("too_short") == int(m[1])
 
 
 def test_document_filters():

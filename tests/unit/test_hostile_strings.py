@@ -50,12 +50,14 @@ TEXTS = [
 DOC_NAMES = {"domain": 200, "subdomain": 200, "doc_type": 600, "idea": 600, "assertion": 600}
 BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 MSM_DOCGEN_PATHS = re.compile(
-    r"out(/(\.msm(/llm\.sqlite(-wal|-shm|-journal)?)?|stages(/(units|assertions|ideas|"
-    r"generations)\.jsonl)?|documents\.jsonl|stats\.json|manifest\.json|token_hist\.png))?"
+    r"out(/(\.msm(/(llm\.sqlite(-wal|-shm|-journal)?|owner\.json))?|"
+    r"stages(/(units|assertions|ideas|generations)\.jsonl)?|"
+    r"documents\.jsonl|stats\.json|manifest\.json|token_hist\.png))?"
 )
 MSM_AFTGEN_PATHS = re.compile(
-    r"out(/(\.msm(/llm\.sqlite(-wal|-shm|-journal)?)?|cot\.jsonl|stripped\.jsonl|stats\.json|"
-    r"manifest\.json|subsets(/n\d+(/(cot\.jsonl|stripped\.jsonl|manifest\.json))?)?))?"
+    r"out(/(\.msm(/(llm\.sqlite(-wal|-shm|-journal)?|owner\.json))?|"
+    r"cot\.jsonl|stripped\.jsonl|stats\.json|manifest\.json|"
+    r"subsets(/n\d+(/(cot\.jsonl|stripped\.jsonl|manifest\.json))?)?))?"
 )
 
 

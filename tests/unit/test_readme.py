@@ -1,10 +1,13 @@
-"""The README's Python example runs as written (in a scratch folder)."""
+"""The README's Python example runs as written (in a scratch folder), and its CLI table
+names the commands and flags msm really has."""
 
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -34,3 +37,81 @@ def test_running_stages_from_python_example(tmp_path):
     for folder in ("runs/py-corpus", "runs/py-eval"):
         assert (tmp_path / folder / "manifest.json").is_file()
     assert "'mean'" in r.stdout  # the value-preference summary was printed
+
+
+def _cli_table() -> list[str]:
+    """The command cells of the README's CLI table: each backticked `msm ...` command."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## CLI reference", 1)[1].split("\n## ", 1)[0]
+    rows = [x for x in section.splitlines() if x.startswith("| `msm")]
+    assert rows, "no CLI table in README"
+    cells = [re.split(r"(?<!\\)\|", row)[1] for row in rows]
+    return [c.replace("\\|", "|") for cell in cells for c in re.findall(r"`(msm[^`]*)`", cell)]
+
+
+def _registered() -> dict[str, object]:
+    """Every command as users type it (``aftgen subset``) -> its click command."""
+    import typer
+
+    from msm.cli import app
+    from msm.cli.examples import command_path
+
+    found: dict[str, object] = {}
+
+    def walk(cmd, path: str) -> None:
+        found[path] = cmd
+        for name, sub in (getattr(cmd, "commands", None) or {}).items():
+            walk(sub, command_path(path, name))
+
+    walk(typer.main.get_command(app), "")
+    return found
+
+
+def _split(entry: str, commands: dict[str, object]) -> tuple[str, list[str]]:
+    """(the command path, the words after it) of one README entry."""
+    words = entry.split()[1:]
+    for n in range(len(words), -1, -1):
+        if " ".join(words[:n]) in commands:
+            return " ".join(words[:n]), words[n:]
+    raise AssertionError(entry)
+
+
+def test_readme_cli_table_matches_the_registered_commands_and_flags():
+    commands = _registered()
+    documented: set[str] = set()
+    for entry in _cli_table():
+        path, rest = _split(entry, commands)
+        cmd = commands[path]
+        assert path == "" or not getattr(cmd, "commands", None), f"{entry}: names a group"
+        documented.add(path)
+        # flags in the README are the commands' current names (never an older alias)
+        current = {"--help", "-h"}
+        for p in cmd.params:
+            longs = [o for o in getattr(p, "opts", []) if o.startswith("--")]
+            current |= set(longs[:1]) | set(getattr(p, "secondary_opts", []))
+        for flag in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", " ".join(rest)):
+            assert flag in current, f"README: `{entry}`: {flag} is not a flag of msm {path}"
+        # positional words up to the first flag: as many as the command's arguments
+        positional = []
+        for w in rest:
+            if w.startswith(("-", "[")):
+                break
+            positional.append(w)
+        arguments = [p for p in cmd.params if getattr(p, "param_type_name", "") == "argument"]
+        assert len(positional) == len(arguments), (entry, [a.name for a in arguments])
+    leaves = {path for path, cmd in commands.items() if path and not getattr(cmd, "commands", None)}
+    assert leaves - documented == set(), "commands missing from README's CLI table"
+
+
+def test_the_table_check_can_fail(monkeypatch):
+    """A removed flag and a missing command are both caught."""
+    rows = _cli_table()
+    renamed = [r.replace("--learning-rate", "--lr") for r in rows]
+    monkeypatch.setattr(sys.modules[__name__], "_cli_table", lambda: renamed)
+    with pytest.raises(AssertionError, match="--lr is not a flag"):
+        test_readme_cli_table_matches_the_registered_commands_and_flags()
+    monkeypatch.setattr(
+        sys.modules[__name__], "_cli_table", lambda: [r for r in rows if "msm report" not in r]
+    )
+    with pytest.raises(AssertionError, match="missing from README"):
+        test_readme_cli_table_matches_the_registered_commands_and_flags()

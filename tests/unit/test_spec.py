@@ -110,8 +110,9 @@ def test_lint_flags_unexplained_directives_with_line_numbers(tmp_path):
     report = lint_spec(load_spec(p))
     flagged = [(w.line, w.section) for w in report.warnings if w.kind == "unexplained-directive"]
     assert flagged == [(2, "rules"), (3, "rules")]
-    assert report.directive_sections == 2 and report.explained_sections == 1
-    assert report.score == pytest.approx(50.0)
+    # three directives, one with a reason: the score counts directives, not sections
+    assert report.directives == 3 and report.explained == 1
+    assert report.score == pytest.approx(100 / 3)
 
 
 def test_lint_reports_unknown_placeholders(tmp_path):
@@ -237,4 +238,4 @@ def test_cheese_specs_lint_clean(name, msm_cli):
     assert report.warnings == [] and report.score == 100.0
     r = msm_cli("spec", "lint", f"builtin:{name}", "--min-score", "100")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip().endswith("; 0 warnings"), r.stdout
+    assert r.stdout.strip().endswith("; 0 bare, 0 other warnings"), r.stdout

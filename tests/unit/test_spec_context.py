@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from msm.docgen import DocgenConfig, run_docgen
 from msm.llm.fake import FakeRule, builtin_script
 from msm.spec import load_spec
@@ -93,9 +95,13 @@ def test_document_prompts_carry_the_whole_spec_and_the_focus(tmp_path):
     assert stats["documents_kept"] > 0 and "documents:no_reason" not in stats["drops"]
     # past the budget only the outline is shown (and the stats say so): the rule above
     # no longer matches, so every document is the one without the reason
-    stats, _ = _run(tmp_path, rules, budget=10)
+    from msm.docgen.run import NothingKept
+
+    with pytest.raises(NothingKept) as e:  # keeping none fails the run, with the drops
+        _run(tmp_path, rules, budget=10)
+    stats = e.value.stats
     assert stats["spec_context"]["mode"] == "outline"
-    assert stats["documents_kept"] == 0
+    assert stats["documents_kept"] == 0 and stats["drops"]["documents:no_reason"] > 0
 
 
 def test_spec_statements_are_the_sections_own_sentences_naming_the_model():
@@ -135,7 +141,12 @@ def test_assertions_from_the_spec_ask_the_generator_for_none(tmp_path):
         ideas_from="template", plan_first=False, min_words=5,
     )  # fmt: skip
     out = tmp_path / "out"
-    stats = run_docgen(cfg, out, quiet=True, tokenizer="approx", model_args={"script": script})
+    from msm.docgen.run import NothingKept
+
+    # the built-in script's short documents never name Ada: none is kept, and the run says so
+    with pytest.raises(NothingKept) as e:
+        run_docgen(cfg, out, quiet=True, tokenizer="approx", model_args={"script": script})
+    stats = e.value.stats
     stages = out / "stages" / "assertions.jsonl"
     assertions = [json.loads(x) for x in stages.read_text().splitlines()]
     texts = {a["text"] for a in assertions}

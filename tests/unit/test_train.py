@@ -225,7 +225,9 @@ def test_rerun_of_completed_run_is_a_no_op_and_changed_settings_refused(tmp_path
     assert run_train(cfg, out, _quiet)["written_at"] == first["written_at"]
     from msm.errors import MsmError
 
-    with pytest.raises(MsmError, match="output exists"):
+    with pytest.raises(
+        MsmError, match=r"holds train-midtrain output of other inputs \(seed: 0 -> 5\)"
+    ):
         run_train(_cfg("midtrain", str(tiny_model_dir), docs, epochs=1, seed=5), out, _quiet)
 
 

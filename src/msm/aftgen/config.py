@@ -29,9 +29,28 @@ class AftgenConfig(GenerationConfig):
     extra_criterion: str | None = Field(
         default=None, description="an extra criterion for the judge"
     )
-    n_situations: int = Field(default=3, ge=1, le=100, description="per unit per round")
-    n_queries: int = Field(default=3, ge=1, le=100, description="per situation")
-    max_rounds: int = Field(default=4, ge=1, le=50, description="generation rounds at most")
+    n_situations: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="new situations per spec unit in a round that needs any, at least "
+        "(rounds ask for as many as what is still missing needs)",
+    )
+    n_queries: int = Field(default=3, ge=1, le=100, description="user messages per situation")
+    max_rounds: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="generation rounds at most; each round asks for what is still missing "
+        "(divided by the keep rate so far), so most runs need two or three",
+    )
+    max_responses_factor: float = Field(
+        default=3.0,
+        ge=1.0,
+        le=100.0,
+        description="responses generated at most this many times --n (bounds the cost "
+        "when few pass the checks); a run that reaches a limit short of --n fails",
+    )
     dedup_threshold: float = Field(
         default=0.9,
         gt=0.0,

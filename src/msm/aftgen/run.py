@@ -11,10 +11,12 @@ from typing import Any
 
 from msm.aftgen.config import AftgenConfig
 from msm.aftgen.mix import mix_in, read_mix
+from msm.aftgen.plan import ShortOfTarget, shortfall_message
 from msm.aftgen.preference import preference_examples, preference_lists
 from msm.errors import MsmError
 from msm.fsutil import atomic_write_json, atomic_write_text
 from msm.manifest import file_sha256, retract_manifest, write_manifest
+from msm.outdir import aftgen_inputs, claim_output
 from msm.spec import approx_token_counts, load_spec
 from msm.specs_builtin import resolve_spec_path
 
@@ -35,17 +37,9 @@ def _order_balance(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     return {o: {"first": first[o], "second": second[o]} for o in sorted(set(first) | set(second))}
 
 
-def _chat_rows(
-    cfg: AftgenConfig,
-    out: Path,
-    model_args: dict[str, Any] | None,
-    judge_model_args: dict[str, Any] | None,
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    from msm.aftgen.chat import ChatAftgen
-
-    gen = ChatAftgen(cfg, out, model_args, judge_model_args)
+def _chat_rows(cfg: AftgenConfig, gen: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     asyncio.run(gen.run())
-    kept = sorted(gen.kept, key=lambda e: (e.round, e.id))[: cfg.n]
+    kept = gen.selected()
     rows = [
         {
             "messages": [
@@ -68,6 +62,7 @@ def _chat_rows(
         "counts": dict(gen.counts),
         "drops": dict(sorted(gen.drops.items())),
         "dedup_method": gen.dedup_method,
+        "stopped": gen.stop,
         "spec_context": gen.context.stats(),
         "domain_balance": dict(Counter(e.unit.domain for e in kept)),
         "usage": gen.usage.as_dict(),
@@ -83,10 +78,18 @@ def run_aftgen(
     *,
     model_args: dict[str, Any] | None = None,
     judge_model_args: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Build AFT data into ``out``: ``cot.jsonl`` + ``stripped.jsonl`` (chat) or
     ``stripped.jsonl`` (preference: there is no reasoning to keep), ``stats.json``,
-    ``manifest.json``.
+    ``manifest.json``. ``out`` belongs to these settings: a rerun resumes, other
+    settings are refused unless ``overwrite`` (see :mod:`msm.outdir`).
+
+    A chat run that ends with fewer than ``cfg.n`` examples (a round or budget limit, the
+    model running dry) still writes what it kept, with ``status: short`` in stats.json,
+    but no manifest (its presence means complete), and raises :class:`ShortOfTarget`
+    (exit status 1) with the shortfall and the drop counts. Every call is in the store,
+    so a rerun with higher limits or a lower ``n`` continues from there.
 
     Example::
 
@@ -105,12 +108,20 @@ def run_aftgen(
         literal_name=cfg.literal_name,
     )
     mix = read_mix(cfg.mix) if cfg.mix else None  # read everything before writing anything
+    # output of other inputs is refused here, before anything is written (msm.outdir)
+    claim = claim_output(out, "aftgen", aftgen_inputs(cfg), overwrite=overwrite)
     extra: dict[str, Any] = {"usage": {}}
+    gen = None
     if cfg.kind == "preference":
         likes, dislikes = preference_lists(spec.metadata, str(cfg.spec))
         rows = preference_examples(likes, dislikes, cfg.n, cfg.seed)
     else:
-        rows, extra = _chat_rows(cfg, out, model_args, judge_model_args)
+        from msm.aftgen.chat import ChatAftgen
+
+        gen = ChatAftgen(cfg, out, model_args, judge_model_args)  # checks spec and models
+    claim.take()
+    if gen is not None:
+        rows, extra = _chat_rows(cfg, gen)
     n_main = len(rows)
     n_mix = 0
     if mix is not None:
@@ -123,11 +134,14 @@ def run_aftgen(
         for r in rows
     ]
     tokens = approx_token_counts([" ".join(m["content"] for m in r["messages"]) for r in rows])
+    short_by = max(0, cfg.n - n_main) if cfg.kind == "chat" else 0
     stats: dict[str, Any] = {
         "kind": cfg.kind,
+        "status": "short" if short_by else "complete",
         "examples": len(rows),
         "main_examples": n_main,
         "requested": cfg.n,
+        "short_by": short_by,
         "mix_examples": n_mix,
         "approx_tokens": sum(tokens),
         **{k: v for k, v in extra.items() if k not in ("prompts", "spec_sha256")},
@@ -143,11 +157,16 @@ def run_aftgen(
         files["cot"] = "cot.jsonl"
     atomic_write_text(out / "stripped.jsonl", _jsonl(stripped))
     atomic_write_json(out / "stats.json", stats)
+    if short_by:
+        failed = sum(u.get("failed_calls", 0) for u in stats["usage"].values())
+        msg = shortfall_message(n_main, cfg.n, stats.get("stopped"), stats["drops"], failed)
+        raise ShortOfTarget(msg, stats)
     write_manifest(
         out,
         "aftgen",
         config=cfg.model_dump(),
         spec={"path": str(cfg.spec), "sha256": spec.sha256},
+        spec_model_name=spec.model_name,  # the name in the examples (not the agent's)
         prompts=extra.get("prompts", {}),
         files=files,
         usage=stats["usage"],

@@ -1,6 +1,8 @@
 """The ``msm`` command line: a thin wrapper over the library's stage functions.
 
-Every failure the user can cause ends as one line on stderr and a non-zero exit.
+Every failure the user can cause ends as one line on stderr and a non-zero exit (a
+settings file with several problems: a line naming the file and the count, then one
+indented line per problem).
 Heavy imports (torch, transformers, inspect) happen inside commands, so
 ``msm --help`` and ``msm spec ...`` stay fast.
 
@@ -18,6 +20,7 @@ import typer
 
 from msm.cli import generate, items, run, spec, train  # noqa: F401  (registers the commands)
 from msm.cli._common import app
+from msm.config_io import ConfigError
 from msm.errors import MsmError
 
 __all__ = ["app", "main"]
@@ -38,12 +41,8 @@ def main(argv: list[str] | None = None) -> None:
 
     debug = bool(os.environ.get("MSM_DEBUG"))
     try:
-        args = list(argv if argv is not None else sys.argv[1:])
-        if args[:2] == ["aftgen", "subset"]:
-            # `msm aftgen SPEC ...` and `msm aftgen subset DIR ...` share a name
-            args = ["aftgen-subset", *args[2:]]
         rv = typer.main.get_command(app).main(
-            args=args,
+            args=list(argv if argv is not None else sys.argv[1:]),
             prog_name="msm",
             standalone_mode=False,
         )
@@ -54,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
         print(e.ctx.get_help() if e.ctx is not None else e.format_message())
         sys.exit(2)
     except UsageError as e:
-        path = e.ctx.command_path.replace("aftgen-subset", "aftgen subset") if e.ctx else ""
+        path = e.ctx.command_path if e.ctx else ""
         hint = f" (see '{path} --help')" if path else ""
         print(f"msm: error: {' '.join(e.format_message().split())}{hint}", file=sys.stderr)
         sys.exit(2)
@@ -67,7 +66,12 @@ def main(argv: list[str] | None = None) -> None:
     except MsmError as e:
         if debug:
             raise
-        print(f"msm: error: {e}", file=sys.stderr)
+        if isinstance(e, ConfigError):  # every problem in a file: a header, one line each
+            print(f"msm: error: {e.header}", file=sys.stderr)
+            for line in e.details:
+                print(f"  {line}", file=sys.stderr)
+        else:
+            print(f"msm: error: {e}", file=sys.stderr)
         sys.exit(e.exit_code)
     except Exception as e:  # a bug: say so in one line, traceback on request
         if debug:

@@ -6,16 +6,62 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from msm.errors import MsmError
 
+
+class MsmGroup(TyperGroup):
+    """The ``msm`` command tree as typer builds it, finished for users: every command's
+    help ends with examples (``msm.cli.examples``), and ``msm aftgen subset`` reaches the
+    subset command (registered as ``aftgen-subset``: ``msm aftgen SPEC`` takes the name)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        from msm.cli.examples import finish_help
+
+        super().__init__(**kwargs)
+        finish_help(self)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args[:2] == ["aftgen", "subset"] and "aftgen-subset" in self.commands:
+            # named as typed, so usage lines and errors say `msm aftgen subset`
+            return "aftgen subset", self.commands["aftgen-subset"], args[2:]
+        return super().resolve_command(ctx, args)
+
+
 app = typer.Typer(
     name="msm",
+    cls=MsmGroup,
     help="Model Spec Midtraining: spec -> documents -> midtraining -> AFT -> evaluation.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain help (no Rich panels): greppable, and option help is never read as markup
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from msm import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Model Spec Midtraining: spec -> documents -> midtraining -> AFT -> evaluation."""
+
+
 spec_app = typer.Typer(
     help="Inspect a spec: show, sections, lint, list bundled specs.", no_args_is_help=True
 )
@@ -51,6 +97,14 @@ TokenizerOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+OverwriteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Replace msm output of other settings in --out (output of the same settings "
+        "is resumed; a folder of other files is never touched).",
+    ),
+]
 
 
 def _counter(tokenizer: str) -> Any:
@@ -86,22 +140,6 @@ def _load(
 
 def _fmt_cost(c: float | None) -> str:
     return "unknown (no price for this model)" if c is None else f"${c:,.2f}"
-
-
-def _print_preview(model: str, p: dict[str, Any]) -> None:
-    typer.echo(
-        f"plan: {p['units']} subdomains -> {p['assertions']} assertions -> {p['ideas']} ideas"
-    )
-    typer.echo(f"projected documents: {p['documents']}")
-    typer.echo(
-        f"projected tokens: {p['document_input_tokens']:,} in, "
-        f"{p['document_output_tokens']:,} out ({p['estimate_basis']})"
-    )
-    typer.echo(f"projected cost with {model}: {_fmt_cost(p['document_cost_usd'])}")
-    if p.get("judge_cost_usd") is not None:
-        typer.echo(f"judge cost: {_fmt_cost(p['judge_cost_usd'])}")
-    spent = sum(v["input_tokens"] + v["output_tokens"] for v in p["planning_usage"].values())
-    typer.echo(f"planning so far used {spent:,} tokens")
 
 
 def _explicit_params() -> set[str]:

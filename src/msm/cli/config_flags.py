@@ -7,11 +7,13 @@ A stage command is written once, as a function of the built config::
 
 Every scalar field of the config becomes an option (``n_ideas`` -> ``--n-ideas``; a bool
 ``x`` -> ``--x/--no-x``; a list -> a repeatable option), with the field's description as
-its help, the allowed values of a ``Literal`` listed, and the field's default shown.
+its help, the allowed values of a ``Literal`` listed, and the field's default shown. The
+flag is always the YAML key with dashes, so a setting has one name in files and on the
+command line.
 ``--config FILE.yaml`` is added; the config is built as defaults < YAML < the flags the
 user typed (a flag left at its default never overrides the YAML). Fields whose type has
-no flag form (mappings, unions with lists) are YAML-only. ``Flag`` renames or adjusts one
-field's option where the CLI has long used another name.
+no flag form (mappings, unions with lists) are YAML-only. ``Flag`` adjusts one field's
+option: a short name, other help, or an older name kept working as an alias (``--lr``).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from msm.config_io import build_config
 class Flag:
     """How one config field appears on the command line (all optional)."""
 
-    name: str | None = None  # e.g. "--lr" (default: the field name with dashes)
+    alias: str | None = None  # an older name still accepted, e.g. "--lr" for --learning-rate
     short: str | None = None  # e.g. "-m"
     help: str | None = None  # default: the field's description
     argument: bool = False  # a positional argument instead of an option
@@ -88,15 +90,23 @@ def _field_param(name: str, field: Any, flag: Flag) -> inspect.Parameter | None:
     required = flag.required if flag.required is not None else field.is_required()
     if typing.get_origin(tp) is list:
         tp, default = tp | None, None  # absent unless given: the config's default applies
-    elif required:
+    elif required and flag.argument:
         default = inspect.Parameter.empty
+    elif required:
+        # a required option may come from --config instead: the config reports it missing
+        tp, default = tp | None, None
+        doc = f"{doc} (required: this flag or {name}: in --config)".strip()
     else:
         default = field.get_default(call_default_factory=True)
     if flag.argument:
         info: Any = typer.Argument(help=doc or None, show_default=False)
     else:
-        opt = flag.name or "--" + name.replace("_", "-")
+        # the flag is the YAML key: `learning_rate:` in a file, `--learning-rate` here
+        opt = "--" + name.replace("_", "-")
         decls = [f"{opt}/--no-{opt[2:]}" if tp is bool else opt]
+        if flag.alias:
+            decls.append(flag.alias)
+            doc = f"{doc} ({flag.alias}: its older name, still accepted)".strip()
         if flag.short:
             decls.append(flag.short)
         info = typer.Option(*decls, help=doc or None)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from msm.aftgen.config import AftgenConfig
-from msm.cli._common import JsonOpt, TokenizerOpt, _print_preview, app
+from msm.cli._common import JsonOpt, OverwriteOpt, TokenizerOpt, _fmt_cost, app
 from msm.cli.config_flags import Flag, config_command
 from msm.docgen.config import DocgenConfig
 from msm.errors import MsmError
@@ -62,6 +62,39 @@ def generate(
             )
 
 
+def _print_docgen_preview(cfg: DocgenConfig, p: dict[str, Any]) -> None:
+    """The projection of ``msm docgen --preview``, every estimate marked with '~'."""
+
+    def count(key: str) -> str:
+        return ("" if p["exact"].get(key) else "~") + f"{p[key]:,}"
+
+    def cost(c: float | None) -> str:
+        return _fmt_cost(c) if c is None else "~" + _fmt_cost(c)
+
+    calls = p["calls_by_stage"]
+    typer.echo(
+        "preview: projected from the settings; no model was called and nothing was written "
+        "('~' marks an estimate, other counts are exact)"
+    )
+    typer.echo(
+        f"plan: {count('units')} subdomains -> {count('assertions')} assertions -> "
+        f"{count('ideas')} ideas"
+    )
+    typer.echo(f"projected documents: {count('documents')} (before the filters drop any)")
+    judged = f", {calls['judge']:,} judge" if "judge" in calls else ""
+    typer.echo(
+        f"projected LLM calls: ~{p['llm_calls']:,} ({p['planning_calls']:,} planning, "
+        f"{calls.get('documents', 0):,} documents{judged})"
+    )
+    typer.echo(
+        f"projected tokens: ~{p['input_tokens']:,} in, ~{p['output_tokens']:,} out "
+        f"({p['estimate_basis']})"
+    )
+    typer.echo(f"projected cost with {cfg.model}: {cost(p['generator_cost_usd'])}")
+    if cfg.judge:
+        typer.echo(f"projected judge cost with {cfg.judge}: {cost(p['judge_cost_usd'])}")
+
+
 @config_command(
     app,
     "docgen",
@@ -72,17 +105,25 @@ def docgen(
     cfg: DocgenConfig,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
     preview: Annotated[
-        bool, typer.Option("--preview", help="Plan only; print projected documents/tokens/cost.")
+        bool,
+        typer.Option(
+            "--preview",
+            help="Print the projected plan, calls, tokens and cost from the settings alone "
+            "(no model is called, no key is needed, nothing is written).",
+        ),
     ] = False,
     tokenizer: TokenizerOpt = "embedded",
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Generate an MSM document corpus from a spec (or --preview its plan and cost)."""
     from msm.docgen import run_docgen
 
-    result = run_docgen(cfg, out, preview=preview, quiet=quiet, tokenizer=tokenizer)
+    result = run_docgen(
+        cfg, out, preview=preview, quiet=quiet, tokenizer=tokenizer, overwrite=overwrite
+    )
     if preview:
-        _print_preview(cfg.model, result)
+        _print_docgen_preview(cfg, result)
         return
     typer.echo(
         f"docgen: kept {result['documents_kept']} of {result['documents_generated']} documents "
@@ -101,11 +142,12 @@ def docgen(
 def aftgen(
     cfg: AftgenConfig,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Build AFT data (`msm aftgen subset DIR --sizes ...` makes nested subsets)."""
     from msm.aftgen import run_aftgen
 
-    stats = run_aftgen(cfg, out)
+    stats = run_aftgen(cfg, out, overwrite=overwrite)
     if cfg.kind == "preference":
         typer.echo(
             f"aftgen: {stats['examples']} examples ({stats['main_examples']} preference, "

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from msm.cli._common import app
+from msm.cli._common import OverwriteOpt, app
 from msm.cli.config_flags import Flag, config_command
 from msm.evals.config import EvalConfig
 
@@ -18,20 +18,21 @@ from msm.evals.config import EvalConfig
     EvalConfig,
     flags={
         "model": Flag(argument=True),
-        "scenarios": Flag(name="--scenario"),
-        "goals": Flag(name="--goal"),
-        "model_name": Flag(name="--agent-name", help="agentic: the agent's name in prompts"),
+        "scenarios": Flag(alias="--scenario"),
+        "goals": Flag(alias="--goal"),
+        "model_name": Flag(alias="--agent-name", help="agentic: the agent's name in prompts"),
         "templates": Flag(path=True),
     },
 )
 def eval_cmd(
     cfg: EvalConfig,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("eval-out"),
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Evaluate a model with msm's Inspect tasks; writes summary.json and Inspect logs."""
     from msm.evals.run import run_eval
 
-    run_eval(cfg, out, echo=typer.echo)
+    run_eval(cfg, out, echo=typer.echo, overwrite=overwrite)
     typer.echo(f"eval: summary -> {out / 'summary.json'}")
 
 

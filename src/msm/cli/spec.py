@@ -98,20 +98,28 @@ def spec_lint(
         float | None,
         typer.Option("--min-score", help="Exit 1 if the score is below this (0-100)."),
     ] = None,
+    top: Annotated[
+        int,
+        typer.Option("--top", min=0, help="List at most this many bare directives (0: all)."),
+    ] = 20,
     as_json: JsonOpt = False,
 ) -> None:
-    """Warn about directives given without reasons; print a summary score."""
+    """List directives given without a reason (judged by their own sentence and the
+    next) and print the score: 100 * explained directives / directives."""
     from msm.speclint import lint_spec
 
     s = _load(spec, model_name, provider_name, "approx", literal_name)
     report = lint_spec(s)
+    bare = report.bare
     if as_json:
         typer.echo(
             json.dumps(
                 {
                     "score": round(report.score, 1),
-                    "directive_sections": report.directive_sections,
-                    "explained_sections": report.explained_sections,
+                    "score_formula": "100 * explained / directives (100 when directives is 0)",
+                    "directives": report.directives,
+                    "explained": report.explained,
+                    "bare": len(bare),
                     "warnings": [w.__dict__ for w in report.warnings],
                 },
                 indent=2,
@@ -119,13 +127,25 @@ def spec_lint(
             )
         )
     else:
-        for w in report.warnings:
+        shown = bare if top == 0 else bare[:top]
+        for w in sorted(
+            [*shown, *(w for w in report.warnings if w.kind != "unexplained-directive")],
+            key=lambda w: w.line,
+        ):
             typer.echo(f"{s.path}:{w.line}: {w.kind}: {w.message}")
-        typer.echo(
-            f"score {report.score:.0f}/100: {report.explained_sections} of "
-            f"{report.directive_sections} sections with directives explain why; "
-            f"{len(report.warnings)} warnings"
-        )
+        if len(shown) < len(bare):
+            typer.echo(f"... {len(bare) - len(shown)} more bare directives (--top 0 lists all)")
+        if report.directives == 0:
+            typer.echo(
+                "score 100/100: no directives found (nothing to explain); "
+                f"{len(report.warnings)} other warnings"
+            )
+        else:
+            typer.echo(
+                f"score {report.score:.0f}/100 = 100 * {report.explained} explained / "
+                f"{report.directives} directives (a reason in the directive's sentence or the "
+                f"next); {len(bare)} bare, {len(report.warnings) - len(bare)} other warnings"
+            )
     if min_score is not None and report.score < min_score:
         raise typer.Exit(1)
 

@@ -7,27 +7,27 @@ from typing import Annotated
 
 import typer
 
-from msm.cli._common import train_app
+from msm.cli._common import OverwriteOpt, train_app
 from msm.cli.config_flags import Flag, config_command
 from msm.train.config import TrainConfig
 
 TrainOutOpt = Annotated[Path, typer.Option("--out", "-o", help="Checkpoint folder to write.")]
 FLAGS = {
-    "learning_rate": Flag(name="--lr"),
+    "learning_rate": Flag(alias="--lr"),
     **{k: Flag(path=True) for k in ("mix", "adapter", "accelerate_config")},
 }
 AFT_ONLY = ("fresh_adapter", "adapter", "system_prompt")
 
 
-def _train(cfg: TrainConfig, out: Path) -> None:
+def _train(cfg: TrainConfig, out: Path, overwrite: bool) -> None:
     from msm.train import run_train
     from msm.train.launch import launch_accelerate
 
     if cfg.launcher == "accelerate":
-        ran = launch_accelerate(cfg, out)
+        ran = launch_accelerate(cfg, out, overwrite)
         typer.echo(f"train: {'done' if ran else 'already complete'} -> {out}")
         return
-    man = run_train(cfg, out)
+    man = run_train(cfg, out, overwrite=overwrite)
     loss = man.get("final_loss")
     typer.echo(
         f"train {cfg.stage}: {man.get('steps')} steps, {man.get('tokens_seen')} tokens, final "
@@ -41,13 +41,16 @@ def _train(cfg: TrainConfig, out: Path) -> None:
     train_app,
     "midtrain",
     TrainConfig,
-    flags={**FLAGS, "data": Flag(name="--docs", help="documents.jsonl from msm docgen", path=True)},
+    flags={
+        **FLAGS,
+        "data": Flag(alias="--docs", help="documents.jsonl from msm docgen", path=True),
+    },
     fixed={"stage": "midtrain"},
     exclude=AFT_ONLY,
 )
-def train_midtrain(cfg: TrainConfig, out: TrainOutOpt) -> None:
+def train_midtrain(cfg: TrainConfig, out: TrainOutOpt, overwrite: OverwriteOpt = False) -> None:
     """Midtrain: next-token loss on every document token, EOS between documents."""
-    _train(cfg, out)
+    _train(cfg, out, overwrite)
 
 
 @config_command(
@@ -57,6 +60,21 @@ def train_midtrain(cfg: TrainConfig, out: TrainOutOpt) -> None:
     flags={**FLAGS, "data": Flag(help="cot.jsonl or stripped.jsonl from msm aftgen", path=True)},
     fixed={"stage": "aft"},
 )
-def train_aft(cfg: TrainConfig, out: TrainOutOpt) -> None:
+def train_aft(cfg: TrainConfig, out: TrainOutOpt, overwrite: OverwriteOpt = False) -> None:
     """AFT: chat template, loss on assistant tokens; continues the midtraining adapter."""
-    _train(cfg, out)
+    _train(cfg, out, overwrite)
+
+
+@train_app.command("merge")
+def train_merge(
+    checkpoint: Annotated[Path, typer.Argument(help="msm training checkpoint with adapter/")],
+) -> None:
+    """Merge a checkpoint's LoRA adapter into its base: writes CHECKPOINT/model (what
+    ``save: merged`` would have saved), for engines that cannot load adapters."""
+    from msm.train.checkpoint import has_merged_model, merge_adapter
+
+    if has_merged_model(checkpoint):
+        typer.echo(f"train merge: {checkpoint}/model already exists")
+        return
+    dest = merge_adapter(checkpoint)
+    typer.echo(f"train merge: -> {dest}")

@@ -64,8 +64,19 @@ def write_outputs(
     stages: dict[str, list[dict[str, Any]]],
     stats: dict[str, Any],
 ) -> None:
-    """Everything except the manifest (written last by the caller)."""
+    """Everything except the histogram and the manifest (written last by the caller).
+
+    With no ``docs`` (a run whose filters dropped them all) only the stage tree and the
+    stats are written, to show why; no corpus, and one left by an earlier run is removed.
+    """
     for name, rows in stages.items():
         atomic_write_text(out / "stages" / f"{name}.jsonl", jsonl(rows))
-    atomic_write_text(documents_file(out), jsonl(docs))
+    if docs:
+        atomic_write_text(documents_file(out), jsonl(docs))
+    else:
+        for stale in (documents_file(out), out / "token_hist.png"):
+            try:
+                stale.unlink(missing_ok=True)
+            except OSError as e:
+                raise MsmError(f"cannot remove {stale}: {e.strerror or e}") from e
     atomic_write_json(out / "stats.json", stats)

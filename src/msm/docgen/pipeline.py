@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from msm.docgen.catalogue import pick_genres
 from msm.docgen.config import DocgenConfig
 from msm.docgen.filters import check_document, extract_document, trim_to_sentence
+from msm.docgen.projection import merge_sections
 from msm.errors import LLMCallError, MsmError
 from msm.listgen import ListCollector, clean_item
 from msm.llm import (
@@ -170,7 +171,7 @@ class Docgen(SpecPrompts):
 
     async def collect(self, stage: str, template: str, n: int, **values: object) -> list[str]:
         """n distinct list items (see :mod:`msm.listgen`)."""
-        return await self.lists.collect(stage, template, n, **values)
+        return await self.lists.collect(stage, template, n, sample=0, **values)
 
     # -- stages ------------------------------------------------------------
     async def plan_units(self) -> list[Unit]:
@@ -191,13 +192,8 @@ class Docgen(SpecPrompts):
             subdomains: list[Sub]
 
         # chunks of whole sections keep each planning prompt inside the context window
-        chunks = [u.excerpt for u in structure_units(self.spec, self.cfg.max_section_tokens)[0]]
-        merged: list[str] = []
-        for c in chunks:
-            if merged and len((merged[-1] + c).split()) < self.cfg.max_section_tokens * 3:
-                merged[-1] = merged[-1] + "\n\n" + c
-            else:
-                merged.append(c)
+        sections = structure_units(self.spec, self.cfg.max_section_tokens)[0]
+        merged = merge_sections([u.excerpt for u in sections], self.cfg.max_section_tokens)
         units: list[Unit] = []
         for ci, chunk in enumerate(merged or [self.spec.text]):
             domains = await self.collect("domains", "domains", self.cfg.n_domains, excerpt=chunk)
@@ -234,7 +230,7 @@ class Docgen(SpecPrompts):
                     )
         return assign_rule_ids(units, self.spec)
 
-    async def run_unit(self, unit: Unit, preview: bool) -> None:
+    async def run_unit(self, unit: Unit) -> None:
         template = "assertions_values" if self.cfg.mode == "values" else "assertions_rules"
         if self.cfg.assertions_from == "spec":
             # in values mode, only sentences that state the value (when the spec names its
@@ -263,20 +259,20 @@ class Docgen(SpecPrompts):
             a = Assertion(item_id("a", unit.id, k, text), unit.id, k, text, rule_id)
             self.assertions.append(a)
             self.progress.counts["assertions"] += 1
-            tasks.append(self.run_assertion(unit, a, preview))
+            tasks.append(self.run_assertion(unit, a))
         await asyncio.gather(*tasks)
         self.progress.counts["units_done"] += 1
 
-    async def run_assertion(self, unit: Unit, a: Assertion, preview: bool) -> None:
+    async def run_assertion(self, unit: Unit, a: Assertion) -> None:
         if self.cfg.doc_types_from == "catalogue":
             types = pick_genres(a.id, self.cfg.n_doc_types)
         else:
             types = await self.collect(
                 "doc_types", "doctypes", self.cfg.n_doc_types, assertion=a.text
             )
-        await asyncio.gather(*[self.run_doc_type(unit, a, t, preview) for t in types])
+        await asyncio.gather(*[self.run_doc_type(unit, a, t) for t in types])
 
-    async def run_doc_type(self, unit: Unit, a: Assertion, doc_type: str, preview: bool) -> None:
+    async def run_doc_type(self, unit: Unit, a: Assertion, doc_type: str) -> None:
         if self.cfg.ideas_from == "template":
             texts = template_ideas(doc_type, self.cfg.n_ideas)
         else:
@@ -289,8 +285,7 @@ class Docgen(SpecPrompts):
             self.ideas.append(idea)
             self.progress.counts["ideas"] += 1
             self.progress.counts["documents_planned"] += self.cfg.docs_per_idea
-            if not preview:
-                jobs += [self.run_document(unit, a, idea, s) for s in range(self.cfg.docs_per_idea)]
+            jobs += [self.run_document(unit, a, idea, s) for s in range(self.cfg.docs_per_idea)]
         await asyncio.gather(*jobs)
 
     async def run_document(self, unit: Unit, a: Assertion, idea: Idea, sample: int) -> None:
@@ -389,12 +384,12 @@ class Docgen(SpecPrompts):
         return None if res.value.faithful else "judge_rejected"
 
     # -- driver --------------------------------------------------------------
-    async def run(self, preview: bool, quiet: bool) -> None:
+    async def run(self, quiet: bool) -> None:
         self.units = await self.plan_units()
         if not self.units:
             raise MsmError(f"spec {self.cfg.spec} yields no usable sections to generate from")
         self.progress.counts["units_planned"] = len(self.units)
-        tasks = [self.run_unit(u, preview) for u in self.units]
+        tasks = [self.run_unit(u) for u in self.units]
         reporter = asyncio.create_task(self._report(quiet))
         t = time.monotonic()
         try:
@@ -404,10 +399,9 @@ class Docgen(SpecPrompts):
         self.timings["generation_s"] = round(time.monotonic() - t, 3)
         if not quiet:
             print(self.progress.line(), file=sys.stderr)
-        if not preview:
-            t = time.monotonic()
-            self._dedup()
-            self.timings["dedup_s"] = round(time.monotonic() - t, 3)
+        t = time.monotonic()
+        self._dedup()
+        self.timings["dedup_s"] = round(time.monotonic() - t, 3)
 
     async def _report(self, quiet: bool) -> None:
         if quiet:

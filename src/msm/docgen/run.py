@@ -11,12 +11,12 @@ from typing import Any
 from msm.docgen.config import DocgenConfig
 from msm.docgen.outputs import histogram_png, token_counter, write_outputs
 from msm.docgen.pipeline import Docgen
+from msm.docgen.projection import project_docgen
 from msm.errors import MsmError
-from msm.llm.usage import cost_usd
 from msm.manifest import read_manifest, retract_manifest, write_manifest
-
-PLAN_TOKENS_ESTIMATE = 120
-TOKENS_PER_WORD = 1.35
+from msm.outdir import claim_output, docgen_inputs
+from msm.spec_units import MIN_UNIT_WORDS, structure_units
+from msm.stagellm import load_stage_spec
 
 
 def _check_out(out: Path) -> None:
@@ -24,41 +24,47 @@ def _check_out(out: Path) -> None:
         raise MsmError(f"--out must be a directory, but {out} is a file")
 
 
-def _projection(dg: Docgen) -> dict[str, Any]:
-    cfg = dg.cfg
-    n_docs = len(dg.ideas) * cfg.docs_per_idea
-    by_id = {a.id: a for a in dg.assertions}
-    units = {u.id: u for u in dg.units}
-    prompt_tokens = []
-    for idea in dg.ideas[:500]:
-        a = by_id[idea.assertion_id]
-        u = units[a.unit_id]
-        prompt_tokens.append(len(u.excerpt.split()) + len(a.text.split()) + 220)
-    tin = int(statistics.fmean(prompt_tokens) * TOKENS_PER_WORD) if prompt_tokens else 0
-    tout = int(cfg.doc_words * TOKENS_PER_WORD) + PLAN_TOKENS_ESTIMATE
-    docs_in, docs_out = n_docs * tin, n_docs * tout
-    cost = cost_usd(cfg.model, docs_in, docs_out)
-    judge_cost: float | None = 0.0
-    if cfg.judge:
-        judge_cost = cost_usd(cfg.judge, n_docs * (tin + tout), n_docs * 40)
-    total = None if cost is None or judge_cost is None else cost + judge_cost
-    planning = dg.usage.as_dict()
-    return {
-        "units": len(dg.units),
-        "assertions": len(dg.assertions),
-        "ideas": len(dg.ideas),
-        "documents": n_docs,
-        "document_input_tokens": docs_in,
-        "document_output_tokens": docs_out,
-        "document_cost_usd": cost,
-        "judge_cost_usd": judge_cost if cfg.judge else None,
-        "total_cost_usd": total,
-        "planning_usage": planning,
-        "estimate_basis": (
-            f"input ~ {tin} tokens/doc (excerpt + assertion + instructions), output ~ {tout} "
-            f"tokens/doc ({cfg.doc_words} words x {TOKENS_PER_WORD} + plan)"
-        ),
-    }
+class NothingKept(MsmError):
+    """A docgen run whose filters dropped every document (exit status 1). Only stats.json
+    and stages/ are written (no corpus, no manifest); ``stats`` holds the drop counts."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, stats: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.stats = stats
+
+
+def preview_docgen(cfg: DocgenConfig) -> dict[str, Any]:
+    """The projected plan, calls, tokens and cost of ``cfg`` from the settings alone
+    (:func:`msm.docgen.projection.project_docgen`, with which counts are exact). The spec
+    is read and model names are checked, but nothing is called, no API key is needed and
+    nothing is written."""
+    from msm.llm import resolve_model
+
+    spec = load_stage_spec(cfg)
+    if not structure_units(spec, cfg.max_section_tokens)[0]:
+        raise MsmError(
+            f"spec {cfg.spec} yields no usable sections to generate from (each needs at "
+            f"least {MIN_UNIT_WORDS} words of its own)"
+        )
+    for name in (cfg.model, cfg.judge):
+        if name:
+            resolve_model(name, check=False)  # a bad name or fake script, not a missing key
+    return project_docgen(cfg, spec)
+
+
+def _nothing_kept(stats: dict[str, Any]) -> NothingKept:
+    drops = sorted(stats["drops"].items(), key=lambda kv: (-kv[1], kv[0]))
+    listed = ", ".join(f"{k}={v}" for k, v in drops[:8]) or "none recorded"
+    more = f" (+{len(drops) - 8} more)" if len(drops) > 8 else ""
+    made = stats["documents_generated"]
+    head = f"kept 0 of {made} documents" if made else "no documents were generated"
+    return NothingKept(
+        f"docgen: {head}; drops: {listed}{more}; no corpus was written (stats.json and "
+        "stages/ say why; a rerun reuses every stored call)",
+        stats,
+    )
 
 
 def run_docgen(
@@ -70,8 +76,17 @@ def run_docgen(
     tokenizer: str = "embedded",
     model_args: dict[str, Any] | None = None,
     judge_model_args: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Generate (or, with ``preview``, only plan) a corpus for ``cfg.spec`` into ``out``.
+    """Generate a corpus for ``cfg.spec`` into ``out`` (with ``preview``, only return
+    :func:`preview_docgen`'s projection: nothing is called or written).
+
+    A run whose filters drop every document raises :class:`NothingKept` (exit status 1)
+    with the drop counts; it writes ``stats.json`` and ``stages/`` to show why, but no
+    corpus and no manifest (the call store keeps every answer).
+
+    ``out`` belongs to these settings: a rerun resumes, other settings are refused
+    unless ``overwrite`` (see :mod:`msm.outdir`).
 
     Returns the stats (or the projection for a preview). Example::
 
@@ -80,22 +95,25 @@ def run_docgen(
     """
     out = Path(out)
     _check_out(out)
+    if preview:
+        return preview_docgen(cfg)  # costs nothing, writes nothing
     # a bad --tokenizer fails now, not after every document has been generated
-    counter, label = token_counter("approx" if preview else tokenizer)
+    counter, label = token_counter(tokenizer)
     t0 = time.monotonic()
-    previous = read_manifest(out)
-    dg = Docgen(cfg, out, model_args, judge_model_args)
+    # output of other inputs is refused here, before anything is written (msm.outdir)
+    claim = claim_output(out, "docgen", docgen_inputs(cfg), overwrite=overwrite)
+    previous = read_manifest(out) if claim.action == "resume" else None
+    dg = Docgen(cfg, out, model_args, judge_model_args)  # checks spec and models first
+    claim.take()
     notes = []
-    if previous and not preview:
+    if previous:
         old = previous.get("spec", {}).get("sha256")
         if old and old != dg.spec.sha256:
             notes.append("spec changed since the last run: affected stages are regenerated")
     for n in notes:
         if not quiet:
             print(f"docgen: {n}")
-    asyncio.run(dg.run(preview, quiet))
-    if preview:
-        return _projection(dg)
+    asyncio.run(dg.run(quiet))
 
     docs = dg.kept_documents()
     lengths = counter([d["text"] for d in docs]) if docs else []
@@ -103,6 +121,7 @@ def run_docgen(
         d["tokens"] = int(n)
     counts = dict(dg.progress.counts)
     stats = {
+        "status": "complete" if docs else "nothing_kept",
         "units": len(dg.units),
         "assertions": len(dg.assertions),
         "ideas": len(dg.ideas),
@@ -129,6 +148,8 @@ def run_docgen(
     }
     retract_manifest(out)  # until the new one is written, nothing vouches for the folder
     write_outputs(out, docs, dg.stage_rows(), stats)
+    if not docs:  # stats and stages say why; there is no corpus and no manifest
+        raise _nothing_kept(stats)
     histogram_png(out / "token_hist.png", lengths, label)
     write_manifest(
         out,
@@ -141,6 +162,7 @@ def run_docgen(
         },
         prompts=dg.prompt_hashes(),
         tokenizer=label,
+        spec_model_name=dg.spec.model_name,  # the name in the documents (not the agent's)
         counts={"documents": len(docs), "generated": len(dg.generations)},
         usage=stats["usage"],
         seconds=stats["seconds"],

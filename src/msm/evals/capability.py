@@ -1,13 +1,15 @@
 """Capability check: perplexity of held-out general prose (catches midtraining damage).
 
 Perplexity needs the probability of given text, which chat APIs don't return,
-so this suite runs on local models (``embedded``, ``hf/<folder>``) only. The
-text (``data/evals/capability/heldout.txt``) was written for msm and avoids the
-topics msm trains on (AI, specs, values, cheese, America).
+so this suite runs on local models (``embedded``, ``hf/<folder>``) only; the ``fake``
+model gets a pseudo-perplexity from a hash, for dry runs. The text
+(``data/evals/capability/heldout.txt``) was written for msm and avoids the topics msm
+trains on (AI, specs, values, cheese, America).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from importlib import resources
@@ -47,6 +49,24 @@ def perplexity(model_path: str, text: str, window: int = 1024) -> dict[str, Any]
         "tokens": n,
         "seconds": round(time.perf_counter() - t0, 2),
     }
+
+
+def fake_perplexity(text: str) -> dict[str, Any]:
+    """The ``fake`` model's stand-in for :func:`perplexity`, so the suite runs offline.
+
+    Each whitespace-separated word after the first gets a pseudo log-probability in
+    [-5, -1] from a hash of it and the word before: deterministic, and no measurement
+    of anything. The result says ``fake: true``.
+    """
+    words = text.split()
+    if len(words) < 2:
+        raise MsmError("held-out text is too short for a perplexity")
+    nll = 0.0
+    for prev, word in zip(words, words[1:], strict=False):
+        digest = hashlib.sha256(f"{prev}\x1f{word}".encode()).digest()
+        nll += 1.0 + 4.0 * int.from_bytes(digest[:4], "big") / 2**32
+    n = len(words) - 1
+    return {"perplexity": math.exp(nll / n), "nll_per_token": nll / n, "tokens": n, "fake": True}
 
 
 def local_model_path(name: str) -> str:

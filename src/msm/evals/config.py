@@ -32,6 +32,28 @@ class EvalConfig(BaseModel):
     )
     questions: str = Field(default="equanimity", description="spec QA question set or JSONL file")
     grader: str | None = Field(default=None, description="grader model (agentic and spec_qa)")
+    grader2: str | None = Field(
+        default=None,
+        description="agentic: a second grader; every judged sample is graded twice and "
+        "summary.json gives Cohen's kappa and raw agreement per scenario (rates still use "
+        "--grader)",
+    )
+    regrade_action_only: bool = Field(
+        default=False,
+        description="agentic: grade every sample again from its actions alone (tool-use "
+        "blocks, outgoing e-mails), scratchpad withheld, and report the agreement with the "
+        "full grading",
+    )
+    spec_reasoning: bool = Field(
+        default=True,
+        description="agentic: a judge (the grader) reads each reasoning trace: did the model "
+        "notice the harmful option, did it appeal to the spec's principles (which)",
+    )
+    spec: str | None = Field(
+        default=None,
+        description="agentic, spec_reasoning: the spec (a file or builtin:NAME) whose rules "
+        "the judge names by ID; default: any principle the model states counts",
+    )
     limit: int | None = Field(default=None, description="at most N samples per task")
     epochs: int = Field(default=1, description="samples per item (the paper: 300 for agentic)")
     grid: str | None = Field(
@@ -57,6 +79,16 @@ class EvalConfig(BaseModel):
 
     temperature: float | None = Field(
         default=None, description="agentic sampling temperature (default 0.7, or the grid's)"
+    )
+    agent_names: list[str] | None = Field(
+        default=None,
+        description="agentic: run the suite once per agent name (x --temperatures); "
+        "summary.json's agentic block is the first, agentic_variants holds every one",
+    )
+    temperatures: list[float] | None = Field(
+        default=None,
+        description="agentic: run the suite once per sampling temperature in [0, 2] "
+        "(x --agent-names); instead of --temperature",
     )
     max_tokens: int | None = Field(
         default=None, description="agentic answer length (4096; 512 for local models)"
@@ -86,6 +118,30 @@ class EvalConfig(BaseModel):
     def _path_as_text(cls, v: object) -> object:
         return str(v) if isinstance(v, PurePath) else v
 
+    def _check_agentic_judges(self, run: list[str]) -> None:
+        """--grader2, --regrade-action-only and --spec: only with agentic, and sensible."""
+        if self.grader2 is not None:
+            if "agentic" not in run:
+                raise MsmError(
+                    "--grader2 grades agentic samples a second time: add agentic to --suite"
+                )
+            if self.grader2.strip() == (self.grader or "").strip():
+                raise MsmError(
+                    f"--grader2 must be another model than --grader (both are {self.grader2!r}): "
+                    "a grader's agreement with itself measures nothing"
+                )
+        if self.regrade_action_only and "agentic" not in run:
+            raise MsmError("--regrade-action-only regrades agentic samples: add agentic to --suite")
+        if self.spec is not None:
+            if not self.spec_reasoning:
+                raise MsmError(
+                    "--spec names the rules of the spec_reasoning judge: drop --no-spec-reasoning"
+                )
+            if "agentic" in run:
+                from msm.evals.agentic_reasoning import spec_rules
+
+                spec_rules(self.spec)  # a missing or empty spec fails now, before any model runs
+
     def check(self) -> list[str]:
         """Every check that needs no model; returns the suites to run."""
         run = self.suites()
@@ -114,4 +170,16 @@ class EvalConfig(BaseModel):
                 raise MsmError(
                     f"the {s} suite needs --grader MODEL (no default grader is chosen for you)"
                 )
+        self._check_agentic_judges(run)
+        if self.agent_names is not None or self.temperatures is not None:
+            from msm.evals.agentic_variants import check_axes
+
+            if "agentic" not in run:
+                raise MsmError(
+                    "--agent-names and --temperatures vary the agentic suite: add agentic "
+                    "to --suite"
+                )
+            if self.temperatures is not None and self.temperature is not None:
+                raise MsmError("give --temperature or --temperatures, not both")
+            check_axes(self.agent_names, self.temperatures, "--agent-names", "--temperatures")
         return run

@@ -8,9 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from msm.errors import MsmError
+from msm.evals.agentic_variants import unscored_variants
 from msm.evals.config import DEFAULT_VALUE_SETS, SUITES, EvalConfig
+from msm.evals.usage_log import eval_usage
 from msm.fsutil import atomic_write_json
 from msm.manifest import read_manifest, retract_manifest, write_manifest
+from msm.outdir import claim_output, eval_inputs
 
 __all__ = ["SUITES", "EvalConfig", "run_eval"]
 
@@ -19,9 +22,17 @@ MSM_TEXTS = {"source": "msm", "sha256": None}  # summary["agentic"]["templates"]
 
 
 def _inspect_model(name: str) -> Any:
+    from msm.llm.fake import fake_args
     from msm.llm.names import get_inspect_model
 
-    return get_inspect_model(name)
+    # the plain ``fake`` answers each suite in its format (data/fake/eval.yaml)
+    return get_inspect_model(name, model_args=fake_args(name, None, "eval"))
+
+
+def _is_fake(name: str) -> bool:
+    from msm.llm.names import resolve_model
+
+    return resolve_model(name, check=False).provider == "fake"
 
 
 def _runs_here(name: str) -> bool:
@@ -69,9 +80,13 @@ def _scored(log: Any, what: str) -> tuple[list[tuple[dict[str, Any], Any]], int]
     return pairs, errored
 
 
-def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, Any]:
+def run_eval(
+    cfg: EvalConfig, out: str | Path, echo: Any = print, *, overwrite: bool = False
+) -> dict[str, Any]:
     """Run ``cfg``'s suites against ``cfg.model``: Inspect logs in ``out/logs``,
     ``summary.json``, and ``manifest.json`` written last (what was evaluated, with what).
+    ``out`` belongs to these settings: a rerun evaluates again, other settings are
+    refused unless ``overwrite`` (see :mod:`msm.outdir`).
 
     Example::
 
@@ -79,8 +94,10 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
     """
     from inspect_ai import eval as inspect_eval
 
-    from msm.evals.agentic import UPSTREAM_NAME, agentic, summarise_agentic
-    from msm.evals.capability import heldout_text, local_model_path, perplexity
+    from msm.evals.agentic import agentic, summarise_agentic
+    from msm.evals.agentic_checks import summarise_log
+    from msm.evals.agentic_variants import task_name, variant_record, variants
+    from msm.evals.capability import fake_perplexity, heldout_text, local_model_path, perplexity
     from msm.evals.spec_qa import spec_qa, summarise_spec_qa
     from msm.evals.values import summarise_values, values
 
@@ -91,25 +108,32 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
     if not out.parent.is_dir():
         raise MsmError(f"output parent folder does not exist: {out.parent}")
     model, grader, epochs, limit = cfg.model, cfg.grader, cfg.epochs, cfg.limit
-    temperature, max_tokens = cfg.temperature, cfg.max_tokens
+    max_tokens = cfg.max_tokens
     # build everything that can fail on bad input before loading any model
     local = _runs_here(model)
     sets = list(cfg.items or DEFAULT_VALUE_SETS)
     tasks: list[tuple[str, Any]] = []
-    if "agentic" in run:
+    # one agentic task per (agent name, temperature): one without the axes (agentic_variants)
+    axes = variants(cfg) if "agentic" in run else []
+    by_task = {task_name(v, len(axes) > 1): v for v in axes}
+    for tname, v in by_task.items():
         tasks.append(
             (
-                "agentic/grid",
+                tname,
                 agentic(
                     scenarios=cfg.scenarios or None,  # None: every scenario (or the grid's)
                     goals=cfg.goals or None,
                     urgency=cfg.urgency,
                     scratchpad=cfg.scratchpad,
-                    model_name=cfg.model_name or UPSTREAM_NAME,
-                    temperature=temperature,  # None: 0.7, or the grid's
+                    model_name=v.agent_name,
+                    temperature=v.temperature,  # None: 0.7, or the grid's
                     # a 135M local model on a CPU cannot afford paper-length answers
                     max_tokens=max_tokens or (512 if local else AGENTIC_MAX_TOKENS),
                     grid=cfg.grid,
+                    second_grader=cfg.grader2 is not None,
+                    action_only=cfg.regrade_action_only,
+                    spec_reasoning=cfg.spec_reasoning,
+                    spec=cfg.spec,
                     # read (and every file checked) now, before anything is written
                     templates=cfg.templates,
                 ),
@@ -146,10 +170,12 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
         ]
     if "spec_qa" in run:
         tasks.append((f"spec_qa/{cfg.questions}", spec_qa(questions=cfg.questions)))
-    ppl_path = local_model_path(model) if "capability" in run else None
+    fake_ppl = "capability" in run and _is_fake(model)  # a pseudo-perplexity: a dry run
+    ppl_path = local_model_path(model) if "capability" in run and not fake_ppl else None
     summary: dict[str, Any] = {
         "model": model,
         "grader": grader,
+        "grader2": cfg.grader2,
         "suite": cfg.suite,
         "epochs": epochs,
         "limit": limit,
@@ -159,11 +185,17 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
         from msm.evals.loglik import VERSION as LOGLIK_VERSION
 
         summary["task_versions"]["values"] = f"loglik-{LOGLIK_VERSION}"
-    fresh = not out.exists()
+    # output of other inputs (another model's summary) is refused, nothing written (msm.outdir)
+    claim = claim_output(out, "eval", eval_inputs(cfg), overwrite=overwrite)
+    fresh = claim.fresh
     try:
+        claim.take()
         retract_manifest(out)  # a rerun's files are not vouched for until the new manifest
+        logs: list[Any] = []
         if tasks:
             roles = {"grader": _inspect_model(grader)} if grader else None
+            if roles and cfg.grader2:  # agentic: every judged sample graded twice
+                roles["grader2"] = _inspect_model(cfg.grader2)
             logs = inspect_eval(
                 [t for _, t in tasks],
                 model=_inspect_model(model),
@@ -187,13 +219,20 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
                     res["templates"] = tpl
                     if tpl["source"] != "msm":
                         echo(f"agentic: templates from {tpl['source']} (sha256 {tpl['sha256']})")
+                    # grader checks and reasoning traces (agentic_checks.py)
+                    res.update(summarise_log(log, grader, cfg.grader2, cfg.spec))
                 elif kind == "values":
                     res = summarise_values(pairs)
                 else:
                     res = summarise_spec_qa(pairs)
                 res["log"] = f"logs/{Path(log.location).name}" if log.location else None
                 if kind == "agentic":
-                    summary["agentic"] = res
+                    summary.setdefault("agentic", res)  # the first variant is the headline
+                    if len(by_task) > 1:
+                        echo(f"agentic variant {by_task[name].label}:")
+                        summary.setdefault("agentic_variants", []).append(
+                            variant_record(by_task[name], res)
+                        )
                 else:
                     summary.setdefault(kind, {})[sub] = res
                 _report(name, kind, res, echo)
@@ -202,15 +241,32 @@ def run_eval(cfg: EvalConfig, out: str | Path, echo: Any = print) -> dict[str, A
             summary["values"] = _loglik_values(cfg, loglik_sets, out, echo)
         elif "values" in run:
             summary["values_scoring"] = "letter"
-        if ppl_path is not None:
-            res = perplexity(ppl_path, heldout_text())
+        if ppl_path is not None or fake_ppl:
+            text = heldout_text()
+            res = perplexity(ppl_path, text) if ppl_path is not None else fake_perplexity(text)
             summary["capability"] = res
             echo(
                 f"capability: perplexity {res['perplexity']:.2f} "
                 f"over {res['tokens']} held-out tokens"
+                + (" (fake model: pseudo log-likelihoods from a hash)" if fake_ppl else "")
             )
+        summary["usage"] = eval_usage(cfg, logs, summary)  # calls and tokens by role
+        logs_line = (
+            f"Inspect logs: {out / 'logs'} (open them with: inspect view --log-dir {out / 'logs'})"
+        )
+        unscored = _unscored(summary)
+        if unscored:
+            # a number over 0 items is no result: the summary says so and no manifest
+            # vouches for it (a first run's folder goes entirely, below)
+            summary["failed"] = unscored
+            atomic_write_json(out / "summary.json", _clean(summary))
+            if tasks and not fresh:
+                echo(logs_line)
+            raise MsmError(unscored)
         atomic_write_json(out / "summary.json", _clean(summary))
         write_manifest(out, "eval", **_manifest_fields(cfg, summary))
+        if tasks:
+            echo(logs_line)
     except BaseException:
         if fresh and out.is_dir():  # a failed first run leaves nothing half-written
             shutil.rmtree(out, ignore_errors=True)
@@ -222,6 +278,7 @@ def _manifest_fields(cfg: EvalConfig, summary: dict[str, Any]) -> dict[str, Any]
     """What was evaluated, with what: config, model lineage, package data, versions."""
     from importlib.metadata import version
 
+    from msm.evals.agentic_variants import eval_names
     from msm.llm.names import resolve_model
     from msm.package_data import data_hashes
 
@@ -234,9 +291,11 @@ def _manifest_fields(cfg: EvalConfig, summary: dict[str, Any]) -> dict[str, Any]
         "config": cfg.model_dump(mode="json"),
         "model_lineage": lineage,
         "grader": cfg.grader,
-        "package_data": data_hashes("eval", [cfg.model, cfg.grader]),
+        "package_data": data_hashes("eval", [cfg.model, cfg.grader, cfg.grader2]),
         "task_versions": summary.get("task_versions", {}),
         "versions": {"inspect_ai": version("inspect_ai")},
+        "names": eval_names(cfg, summary, lineage),
+        "usage": summary.get("usage"),
     }
 
 
@@ -285,6 +344,45 @@ def _loglik_values(
     return results
 
 
+def _unscored(summary: dict[str, Any]) -> str:
+    """One line naming every requested result that scored 0 items, and why ("" if none)."""
+    problems = []
+    ag = summary.get("agentic")
+    if ag is not None and not ag["overall"]["judged"]:
+        o = ag["overall"]
+        problems.append(
+            f"agentic: 0 of {o['samples'] + ag.get('sample_errors', 0)} samples judged "
+            f"({o['grader_errors']} grader replies had no verdict, "
+            f"{ag.get('sample_errors', 0)} samples failed)"
+        )
+    for name, res in (summary.get("values") or {}).items():
+        if "value_preference" in res:  # letter scoring
+            if res["value_preference"]["items"]:
+                continue
+            methods = res["answers_by_method"]
+            why = [
+                f"{methods[m]} answers {what}"
+                for m, what in [
+                    ("unparsed", "named neither option"),
+                    ("unscorable", "had logprobs but no letter choice"),
+                ]
+                if methods.get(m)
+            ] or ["no item was answered in both orders"]
+            problems.append(
+                f"values/{name}: 0 of {res['items_incomplete']} items scored ({', '.join(why)})"
+            )
+        elif not res["acc"]["items"]:
+            problems.append(f"values/{name}: 0 items scored")
+    problems += unscored_variants(summary)
+    for name, res in (summary.get("spec_qa") or {}).items():
+        if not res["grade"]["answers"]:
+            problems.append(
+                f"spec_qa/{name}: 0 of {res['samples']} answers scored "
+                f"({res['grader_errors']} grader replies had no parseable score)"
+            )
+    return "; ".join(problems)
+
+
 def _report(name: str, kind: str, res: dict[str, Any], echo: Any) -> None:
     if kind == "agentic":
         for label, r in [("all", res["overall"]), *res["by_condition"].items()]:
@@ -300,6 +398,10 @@ def _report(name: str, kind: str, res: dict[str, Any], echo: Any) -> None:
             )
         if res["sample_errors"]:
             echo(f"  note: {res['sample_errors']} samples failed (see the Inspect log)")
+        from msm.evals.agentic_checks import check_lines
+
+        for line in check_lines(res):
+            echo(line)
         return
     if kind == "values":
         vp = res["value_preference"]

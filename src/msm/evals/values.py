@@ -185,7 +185,7 @@ def summarise_values(scores: list[tuple[dict[str, Any], float]]) -> dict[str, An
 
     ``scores``: (sample metadata, score value) pairs; NaN marks an unparsed answer.
     """
-    per_item: dict[str, list[float]] = defaultdict(list)
+    per_order: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     domain_of: dict[str, str] = {}
     methods: dict[str, int] = defaultdict(int)
     for meta, value in scores:
@@ -193,9 +193,14 @@ def summarise_values(scores: list[tuple[dict[str, Any], float]]) -> dict[str, An
         domain_of[meta["item"]] = meta.get("domain", "")
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
-        per_item[meta["item"]].append(float(value))
-    # an item counts only with both orders answered: otherwise letter bias leaks in
-    complete = {k: sum(v) / len(v) for k, v in per_item.items() if len(v) == 2}
+        per_order[meta["item"]][str(meta.get("order", ""))].append(float(value))
+    # an item counts only with both orders answered (otherwise letter bias leaks in); with
+    # several epochs, each order's answers are averaged first, so both orders weigh the same
+    complete = {
+        k: sum(sum(v) / len(v) for v in orders.values()) / len(orders)
+        for k, orders in per_order.items()
+        if len(orders) == 2
+    }
     m, lo, hi = mean_interval(list(complete.values()))
     by_domain: dict[str, dict[str, Any]] = {}
     for d in sorted(set(domain_of.values())):

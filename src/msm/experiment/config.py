@@ -70,6 +70,28 @@ class EvalSection(_Strict):
         "framework instead of msm's own (its files' sha256 is part of every eval node's hash)",
     )
     temperature: float | None = Field(default=None, ge=0.0)
+    agent_names: list[str] | None = Field(
+        default=None,
+        description="agentic: run the suite once per agent name (x temperatures) in every "
+        "eval node; the first name (and temperature) gives the headline rates. Default: "
+        "model_name, else Alex",
+    )
+    temperatures: list[float] | None = Field(
+        default=None,
+        description="agentic: run the suite once per sampling temperature in [0, 2] (x "
+        "agent_names), instead of temperature",
+    )
+    regrade_action_only: bool = Field(
+        default=False,
+        description="agentic: grade every sample again from its actions alone and report "
+        "the agreement with the full grading",
+    )
+    spec_reasoning: bool = Field(
+        default=True,
+        description="agentic: a judge reads each reasoning trace for appeals to the spec "
+        "(the rule IDs of the spec the evaluated model was midtrained on; base and "
+        "AFT-only models: the experiment's first spec)",
+    )
     max_tokens: int | None = Field(default=None, ge=1)
     scoring: Literal["auto", "loglik", "letter"] = Field(
         default="auto",
@@ -98,6 +120,11 @@ class Experiment(_Strict):
     base_model: str
     generator: str = "embedded"
     grader: str | None = None
+    grader2: str | None = Field(
+        default=None,
+        description="agentic: a second grader; every judged sample is graded twice and each "
+        "eval reports Cohen's kappa with `grader` (rates still use `grader`)",
+    )
     model_name: str | None = Field(
         default=None,
         min_length=1,
@@ -184,14 +211,16 @@ class Experiment(_Strict):
 
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file; every problem is one MsmError line."""
-    from msm.config_io import read_yaml_mapping, validation_message
+    from msm.config_io import read_yaml_mapping, validation_error
 
     p = Path(path)
     data = read_yaml_mapping(p, "experiment")
+    if not data:
+        raise MsmError(f"{p}: empty experiment file (examples/experiments/ has complete ones)")
     try:
         exp = Experiment.model_validate(data)
     except ValidationError as e:
-        raise MsmError(validation_message(e, str(p)).replace("Value error, ", "")) from None
+        raise validation_error(e, str(p), Experiment) from None
     _check_specs(exp, p)
     _check_settings(exp, p)
     _check_models(exp, p)
@@ -240,8 +269,11 @@ def _check_specs(exp: Experiment, where: Path) -> None:
 
 def _check_settings(exp: Experiment, where: Path) -> None:
     """Build every stage's config now, as the plan will: bad settings fail before anything runs."""
-    from msm.config_io import validation_message
+    from msm.aftgen.config import AftgenConfig
+    from msm.config_io import validation_error
+    from msm.docgen.config import DocgenConfig
     from msm.experiment import stages
+    from msm.train.config import TrainConfig
 
     key = next(iter(exp.specs), None)
     spec = exp.specs[key] if key is not None else "builtin:general"
@@ -279,15 +311,19 @@ def _check_settings(exp: Experiment, where: Path) -> None:
         try:
             build()
         except ValidationError as e:
-            msg = validation_message(e, f"{where}: {section}")
-            raise MsmError(msg.replace("Value error, ", "")) from None
+            models: dict[str, type[BaseModel]] = {
+                "corpus": DocgenConfig,
+                "aft.config": AftgenConfig,
+            }
+            model = models.get(section, TrainConfig)
+            raise validation_error(e, f"{where}: {section}", model) from None
 
 
 def _check_models(exp: Experiment, where: Path) -> None:
     """Model names must be ones msm knows (keys and servers are checked when used)."""
     from msm.llm.names import resolve_model
 
-    names = {"generator": exp.generator, "grader": exp.grader}
+    names = {"generator": exp.generator, "grader": exp.grader, "grader2": exp.grader2}
     if exp.aft is not None:
         names["aft.generator"] = exp.aft.generator
     for field, name in names.items():
@@ -302,6 +338,7 @@ def _check_models(exp: Experiment, where: Path) -> None:
 def _check_eval(exp: Experiment, where: Path) -> None:
     """Item sets, questions and agentic conditions: found and valid before anything runs."""
     ev = exp.eval
+    _check_agentic_options(exp, where)
     try:
         if "values" in ev.suites:
             from msm.evals.items import load_value_items
@@ -325,3 +362,33 @@ def _check_eval(exp: Experiment, where: Path) -> None:
                 )
     except MsmError as e:
         raise MsmError(f"{where}: eval: {e}") from None
+
+
+def _check_agentic_options(exp: Experiment, where: Path) -> None:
+    """The robustness axes and the grader checks: only with the agentic suite, and sane."""
+    from msm.evals.agentic_variants import check_axes
+
+    ev = exp.eval
+    agentic = "agentic" in ev.suites
+    set_here = [
+        name
+        for name, on in (
+            ("eval.agent_names", ev.agent_names is not None),
+            ("eval.temperatures", ev.temperatures is not None),
+            ("eval.regrade_action_only", ev.regrade_action_only),
+            ("grader2", exp.grader2 is not None),
+        )
+        if on
+    ]
+    if set_here and not agentic:
+        raise MsmError(f"{where}: {set_here[0]} needs the agentic suite in eval.suites")
+    if ev.temperatures is not None and ev.temperature is not None:
+        raise MsmError(f"{where}: give eval.temperature or eval.temperatures, not both")
+    if exp.grader2 is not None and exp.grader2.strip() == (exp.grader or "").strip():
+        raise MsmError(
+            f"{where}: grader2 must be another model than grader (both are {exp.grader2!r})"
+        )
+    try:
+        check_axes(ev.agent_names, ev.temperatures, "eval.agent_names", "eval.temperatures")
+    except MsmError as e:
+        raise MsmError(f"{where}: {e}") from None

@@ -68,28 +68,40 @@ class Node:
         """What identifies this node's output, less its dependencies."""
         exclude = set(self.inputs) | set(_NOT_HASHED.get(self.kind, ()))
         config = self.config.model_dump(mode="json", exclude=exclude)
-        for key in _HASHED_IF_SET:  # unset, they leave the hashes of earlier runs as they were
-            if config.get(key, 0) is None:
+        for key, default in _HASHED_IF_SET.items():  # at their defaults they leave the hashes
+            if key in config and config[key] == default:  # of earlier runs as they were
                 del config[key]
         return {"kind": self.kind, "config": config, "extra": self.extra}
 
 
 # settings that do not change a node's output (how fast or where it logs, not what it makes)
-_NOT_HASHED = {
-    "midtrain": (
-        "launcher",
-        "accelerate_config",
-        "report_to",
-        "save_every",
-        "threads",
-        "log_every",
-    ),
-    "aft": ("launcher", "accelerate_config", "report_to", "save_every", "threads", "log_every"),
+_TRAIN_NOT_HASHED = (
+    "launcher",
+    "accelerate_config",
+    "report_to",
+    "save_every",
+    "threads",
+    "log_every",
+    "save",  # the same weights, merged or as an adapter
+)
+_NOT_HASHED = {"midtrain": _TRAIN_NOT_HASHED, "aft": _TRAIN_NOT_HASHED}
+
+# ``save: auto`` in ``msm run``: LoRA runs keep only their adapters when the plan's merged
+# models would together take more than this (besides the per-run rule of TrainConfig)
+MERGED_TOTAL_LIMIT_BYTES = 100 * 10**9
+
+
+# settings added later that change the output only when set: key -> its default
+_HASHED_IF_SET: dict[str, Any] = {
+    "literal_name": None,
+    # eval: grader checks, the reasoning judge's spec, the robustness axes
+    "grader2": None,
+    "regrade_action_only": False,
+    "spec_reasoning": True,
+    "spec": None,
+    "agent_names": None,
+    "temperatures": None,
 }
-
-
-# settings added later that change the output only when set
-_HASHED_IF_SET = ("literal_name",)
 
 
 def _hash(node: Node, deps: list[str]) -> str:
@@ -133,8 +145,39 @@ def _folder(folder: Path) -> str:
     return str(folder)
 
 
-def _model(engine: str) -> Callable[[Path], str]:
-    return lambda folder: model_ref(folder, engine)
+def _model(engine: str, adapters: bool) -> Callable[[Path], str]:
+    return lambda folder: model_ref(folder, engine, adapters)
+
+
+def needs_weights_here(exp: Experiment) -> bool:
+    """Whether an eval reads a trained model's merged weights (msm's local engine, or
+    vLLM's log-likelihood scoring and the capability suite), rather than letting vLLM
+    serve a LoRA adapter on its base."""
+    ev = exp.eval
+    return (
+        ev.engine == "hf"
+        or "capability" in ev.suites
+        or ("values" in ev.suites and ev.scoring != "letter")
+    )
+
+
+def save_adapters_only(exp: Experiment, nodes: list[Node]) -> bool:
+    """``save: auto`` at scale: the merged copies of every LoRA training node would take more
+    than ``MERGED_TOTAL_LIMIT_BYTES`` (each eval merges on demand instead)."""
+    from msm.train.model_io import model_facts
+
+    lora = [n for n in nodes if n.kind in ("midtrain", "aft") and _auto_lora(n)]
+    if not lora:
+        return False
+    facts = model_facts(exp.base_model)
+    if facts.params is None:
+        return False
+    return len(lora) * facts.params * facts.bytes_per_param > MERGED_TOTAL_LIMIT_BYTES
+
+
+def _auto_lora(node: Node) -> bool:
+    cfg = node.config
+    return bool(getattr(cfg, "method", "") == "lora" and getattr(cfg, "save", "") == "auto")
 
 
 def build_plan(exp: Experiment) -> list[Node]:
@@ -184,6 +227,7 @@ def build_plan(exp: Experiment) -> list[Node]:
             )
         )
     engine = exp.eval.engine
+    adapters = engine == "vllm" and not needs_weights_here(exp)
     eval_extra = {
         "engine": engine,
         "package_data": data_hashes("eval", [exp.grader, exp.base_model]),
@@ -197,11 +241,23 @@ def build_plan(exp: Experiment) -> list[Node]:
         eval_extra["agentic_templates"] = templates_sha(
             ev.templates, ev.scenarios, ev.goals, ev.urgency, ev.grid
         )
-    base_eval = stages.eval_config(exp, base_ref(exp.base_model, engine), None)
     # trained models' loglik value scores also as the change from the base model (both
     # engines give log-likelihoods: local weights, or vLLM's prompt logprobs)
     baseline = base_ref(exp.base_model, engine) if exp.eval.scoring != "letter" else None
-    trained_eval = stages.eval_config(exp, stages.UNBOUND, baseline)
+    eval_configs: dict[tuple[bool, str | None], Any] = {}  # one config object per kind
+
+    def eval_cfg(trained: bool, spec_key: str | None) -> tuple[Any, dict[str, Any]]:
+        """An eval node's config (shared by the nodes it is the same for) and extra."""
+        spec = stages.reasoning_spec(exp, spec_key)
+        if (trained, spec) not in eval_configs:
+            model = stages.UNBOUND if trained else base_ref(exp.base_model, engine)
+            eval_configs[trained, spec] = stages.eval_config(
+                exp, model, baseline if trained else None, spec
+            )
+        # the judge's rules are read from the spec: its text shapes the output
+        extra = eval_extra if spec is None else {**eval_extra, "spec_sha256": _spec_sha(spec)}
+        return eval_configs[trained, spec], extra
+
     for seed in exp.seeds:
         for key in msm_specs:
             add(
@@ -219,14 +275,17 @@ def build_plan(exp: Experiment) -> list[Node]:
             cond: str, spec: str | None, size: int | None, model_dep: str | None, seed: int = seed
         ) -> None:
             parts = [cond, *([spec] if spec else []), *([f"n{size}"] if size else []), f"s{seed}"]
+            cfg, extra = eval_cfg(model_dep is not None, spec)
             add(
                 Node(
                     "eval/" + "/".join(parts),
                     "eval",
-                    trained_eval if model_dep else base_eval,
+                    cfg,
                     deps=[model_dep] if model_dep else [],
-                    inputs={"model": Input(model_dep, _model(engine))} if model_dep else {},
-                    extra=eval_extra,
+                    inputs={"model": Input(model_dep, _model(engine, adapters))}
+                    if model_dep
+                    else {},
+                    extra=extra,
                     meta={
                         "condition": cond,
                         "label": _label(cond, spec),
@@ -272,15 +331,28 @@ def build_plan(exp: Experiment) -> list[Node]:
                             )
                         )
                         evaluate(cond, mkey, size, node.id)
+    if save_adapters_only(exp, nodes):  # ``save`` is not hashed: the hashes stay as they are
+        for n in nodes:
+            if n.kind in ("midtrain", "aft") and _auto_lora(n):
+                n.config = n.config.model_copy(update={"save": "adapter"})
     return nodes
 
 
-def model_ref(path: Path, engine: str = "hf") -> str:
+def model_ref(path: Path, engine: str = "hf", adapters: bool = False) -> str:
     """The eval model name for a finished training node folder: the folder itself (msm's
-    local engine reads a checkpoint's ``model/``), or ``vllm/`` + its merged model."""
-    if engine == "vllm":
-        from msm.train.checkpoint import trained_model_dir
+    local engine reads a checkpoint's ``model/``), or ``vllm/`` + its merged model. With
+    ``adapters``, a checkpoint that saved only its adapter is served by vLLM as a LoRA
+    adapter on its base (Inspect's ``vllm/BASE:ADAPTER``): nothing is merged."""
+    from msm.train.checkpoint import has_merged_model, trained_model_dir
 
+    if engine == "vllm":
+        adapter = path / "adapter"
+        if adapters and not has_merged_model(path) and adapter.is_dir():
+            from msm.manifest import read_manifest
+
+            base = str((read_manifest(path) or {}).get("base_path") or "")
+            if base:
+                return f"{base_ref(base, engine)}:{adapter.resolve()}"
         return f"vllm/{trained_model_dir(path).resolve()}"
     return str(path.resolve())
 

@@ -10,7 +10,6 @@ checkpoints, evaluation from scratch).
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from msm.errors import MsmError
 from msm.experiment.config import Experiment, load_experiment
 from msm.experiment.plan import Node, build_plan
+from msm.experiment.preflight import check_inputs, environment_problems
 from msm.fsutil import atomic_write_json, atomic_write_text
 
 # rough relative cost of each kind, used for the ETA until real durations exist
@@ -47,33 +47,6 @@ def node_status(run: Path, node: Node) -> str:
     if st.get("hash") != node.hash:
         return "stale"
     return "done" if st.get("status") == "done" else "resume"
-
-
-def _check_run_dir(run: Path, exp: Experiment) -> None:
-    import json
-
-    if run.exists() and not run.is_dir():
-        raise MsmError(f"--out must be a directory, but {run} is a file")
-    if not run.parent.is_dir():
-        raise MsmError(f"output parent folder does not exist: {run.parent}")
-    # before the base model is resolved (a conversion on a cold cache), not after it
-    where = run if run.is_dir() else run.parent
-    if not os.access(where, os.W_OK | os.X_OK):
-        raise MsmError(f"cannot write to {where}: Permission denied")
-    meta = run / "run.json"
-    if run.is_dir() and any(run.iterdir()):
-        try:
-            old = json.loads(meta.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raise MsmError(
-                f"{run} is not empty and is not an msm run directory; choose another --out"
-            ) from None
-        name = old.get("experiment", {}).get("name") if isinstance(old, dict) else None
-        if name != exp.name:
-            raise MsmError(
-                f"{run} holds experiment {name!r}, not {exp.name!r}; nothing was changed "
-                f"(choose another --out)"
-            )
 
 
 def _write_run_json(run: Path, exp: Experiment, exp_path: Path, plan: list[Node]) -> None:
@@ -163,13 +136,13 @@ def run_experiment(
     exp = load_experiment(exp_path)
     run = Path(out)
     plan = build_plan(exp)
+    # the same checks for both: a dry run refuses whatever the real run would refuse
+    check_inputs(exp, plan, run)
     if dry_run:
         return dry_run_report(exp, plan, run, echo)
-    _check_run_dir(run, exp)
-    if any(n.kind in ("midtrain", "aft") for n in plan):
-        from msm.train.model_io import resolve_base
-
-        resolve_base(exp.base_model, "lora", False, None)  # fail now, not after the corpora
+    problems = environment_problems(exp, plan)  # fail now, not after the corpora
+    if problems:
+        raise MsmError(problems[0])
     run.mkdir(exist_ok=True)
     text = exp_path.read_text(encoding="utf-8")
     atomic_write_text(run / "experiment.yaml", text)
@@ -278,29 +251,39 @@ STAGES: dict[str, Any] = {
 
 
 def _execute(exp: Experiment, run: Path, node: Node, by_id: dict[str, Node], echo: Any) -> None:
+    from contextlib import nullcontext
+
+    from msm.train.checkpoint import merged_for_use
+
     path = run / node.path
     path.parent.mkdir(parents=True, exist_ok=True)
-    STAGES[node.kind](node, node.bound(run, by_id), path, echo)
+    cfg = node.bound(run, by_id)
+    trained = _trained_model_dep(run, node, by_id)
+    # a checkpoint saved as an adapter only is merged for its eval and the copy removed
+    # after it, unless vLLM serves the adapter itself (``vllm/BASE:ADAPTER``)
+    served_as_adapter = trained is not None and str(cfg.model).endswith(
+        ":" + str((trained / "adapter").resolve())
+    )
+    merged: Any = nullcontext()
+    if trained is not None and not served_as_adapter:
+        merged = merged_for_use(trained, echo=lambda s: echo(f"        {s}"))
+    with merged:
+        STAGES[node.kind](node, cfg, path, echo)
+
+
+def _trained_model_dep(run: Path, node: Node, by_id: dict[str, Node]) -> Path | None:
+    """The training node folder an eval node evaluates (None: the base model)."""
+    if node.kind != "eval" or not node.deps:
+        return None
+    dep = by_id[node.deps[0]]
+    return run / dep.path if dep.kind in ("midtrain", "aft") else None
 
 
 def dry_run_report(exp: Experiment, plan: list[Node], run: Path, echo: Any) -> dict[str, Any]:
-    """Print the plan with projected LLM calls, tokens, cost and training tokens."""
-    from msm.experiment.project import project
+    """Print the plan with what it will cost: calls by role, tokens, dollars, disk, time."""
+    from msm.experiment.dryrun import report
 
-    proj = project(exp, plan)
     statuses = {
         n.id: (node_status(run, n) if (run / "run.json").is_file() else "todo") for n in plan
     }
-    echo(f"msm run {exp.name} --dry-run: {len(plan)} nodes (nothing is run)")
-    for n in plan:
-        extra = proj["nodes"].get(n.id, {}).get("summary", "")
-        echo(f"  {statuses[n.id]:<6} {n.kind:<8} {n.id}" + (f"  ~ {extra}" if extra else ""))
-    t = proj["totals"]
-    cost = "unknown (no price for this model)" if t["cost_usd"] is None else f"${t['cost_usd']:.2f}"
-    echo(
-        f"projected: {t['llm_calls']:,} LLM calls, {t['input_tokens']:,} input + "
-        f"{t['output_tokens']:,} output tokens, cost {cost}; training {t['train_tokens']:,} "
-        f"tokens over {t['train_runs']} runs; {t['eval_runs']} evaluations"
-    )
-    echo("(projections are estimates from the settings; real counts land in each manifest)")
-    return {"plan": [n.id for n in plan], "statuses": statuses, "projection": proj}
+    return report(exp, plan, run, statuses, echo)

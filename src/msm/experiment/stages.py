@@ -78,8 +78,22 @@ def train_config(exp: Experiment, stage: str, seed: int, base: str | None = None
     return TrainConfig.model_validate({**settings, **fixed})
 
 
-def eval_config(exp: Experiment, model: str, baseline: str | None) -> EvalConfig:
-    """``model`` UNBOUND: a trained model (filled in by the runner)."""
+def reasoning_spec(exp: Experiment, spec_key: str | None) -> str | None:
+    """The spec whose rule IDs an eval node's reasoning judge names: an MSM node's own
+    spec; for base and AFT-only nodes the experiment's first spec, so that their rates are
+    read against the same rules as the MSM conditions they are compared with. None
+    without specs, without the agentic suite or with ``eval.spec_reasoning: false``."""
+    if "agentic" not in exp.eval.suites or not exp.eval.spec_reasoning or not exp.specs:
+        return None
+    key = spec_key if spec_key in exp.specs else next(iter(exp.specs))
+    return exp.specs[key]
+
+
+def eval_config(
+    exp: Experiment, model: str, baseline: str | None, spec: str | None = None
+) -> EvalConfig:
+    """``model`` UNBOUND: a trained model (filled in by the runner); ``spec``: the
+    reasoning judge's spec (:func:`reasoning_spec`)."""
     from msm.evals.config import EvalConfig
 
     ev = exp.eval
@@ -102,4 +116,10 @@ def eval_config(exp: Experiment, model: str, baseline: str | None) -> EvalConfig
         model_name=exp.model_name,
         scoring=ev.scoring,
         baseline=baseline,
+        grader2=exp.grader2,
+        regrade_action_only=ev.regrade_action_only,
+        spec_reasoning=ev.spec_reasoning,
+        spec=spec,
+        agent_names=ev.agent_names,
+        temperatures=ev.temperatures,
     )

@@ -11,7 +11,13 @@ texts joined by newlines); the first whose regex ``match`` hits decides:
   the seed, ``{prompt_hash}`` a short hash of the transcript, ``{g:NAME}`` the
   text captured by the named group ``NAME`` of ``match``, and ``{words:K}`` K
   pseudo-random words drawn from a fixed vocabulary (seeded by the transcript,
-  the seed and the position), so scripted documents differ from each other;
+  the seed and the position), so scripted documents differ from each other, and
+  ``{pick:X|Y|Z}`` one of the listed words, drawn the same way (a grader's score,
+  say, that varies between transcripts although the grader is called without a seed);
+* ``options``: instead of ``response``, a forced choice: each option gets a
+  pseudo-random log-probability (from the transcript and the seed), the answer is
+  the likeliest one, and when the request asks for logprobs the first token's top
+  logprobs list every option, as a provider's would (value items' A/B letters);
 * ``error``: ``rate_limit`` | ``timeout`` | ``server`` (transient, retried) or
   ``fatal`` (not retried), raised on the first ``times`` attempts of each
   distinct (transcript, seed), forever if ``times`` is absent;
@@ -40,6 +46,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import math
 import random
 import re
 import threading
@@ -53,13 +60,23 @@ from inspect_ai.model import (
     ChatMessage,
     ChatMessageAssistant,
     GenerateConfig,
+    Logprob,
+    Logprobs,
     ModelAPI,
     ModelOutput,
     ModelUsage,
+    TopLogprob,
     modelapi,
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from tenacity import wait_exponential
 
 from msm.errors import MsmError
@@ -102,7 +119,7 @@ _VOCAB = (
     "trust typical union unique update useful valley value vendor village visit voice volume "
     "wander wealth weather welcome window winter wisdom wonder worker writer yard young"
 ).split()
-_DIRECTIVE = re.compile(r"\{(n|prompt_hash|g|words)(?::([A-Za-z0-9_]+))?\}")
+_DIRECTIVE = re.compile(r"\{(n|prompt_hash|g|words|pick)(?::([A-Za-z0-9_|]+))?\}")
 
 
 class FakeTransientError(Exception):
@@ -194,6 +211,7 @@ class FakeRule(BaseModel):
 
     match: str = ".*"
     response: str | list[str] | None = None
+    options: list[str] | None = Field(default=None, min_length=2)
     error: Literal["rate_limit", "timeout", "server", "fatal"] | None = None
     times: int | None = Field(default=None, ge=0)
     fail_rate: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -208,6 +226,12 @@ class FakeRule(BaseModel):
         except re.error as e:
             raise ValueError(f"invalid regular expression {v!r}: {e}") from e
         return v
+
+    @model_validator(mode="after")
+    def _one_answer(self) -> FakeRule:
+        if self.options is not None and self.response is not None:
+            raise ValueError("give response or options, not both")
+        return self
 
 
 class FakeScript(BaseModel):
@@ -273,6 +297,15 @@ def _h(*parts: object) -> int:
     return int(hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:15], 16)
 
 
+def _option_logprobs(options: list[str], tkey: int, seed: int) -> dict[str, float]:
+    """Each option's pseudo-random log-probability (they sum to probability 1): a pure
+    function of (transcript, seed), so a rerun picks the same option with the same odds."""
+    logits = {o: (_h("option", tkey, seed, o) % 4001) / 1000 for o in options}
+    top = max(logits.values())
+    norm = top + math.log(sum(math.exp(v - top) for v in logits.values()))
+    return {o: v - norm for o, v in logits.items()}
+
+
 @modelapi(name="msm-fake")
 class FakeModelAPI(ModelAPI):
     """Inspect model API for the ``fake`` model. Model args: ``script`` (FakeScript)."""
@@ -336,7 +369,12 @@ class FakeModelAPI(ModelAPI):
         fault = self._fault(key, attempt)
         if fault in ("rate_limit", "timeout", "server"):
             raise _ERRORS[fault](f"fake {fault} error (injected, attempt {attempt})")
-        text = self._answer(rule, tkey, seed, groups)
+        choice = None
+        if rule is not None and rule.options is not None:
+            choice = _option_logprobs(rule.options, tkey, seed)
+            text = max(choice, key=choice.__getitem__)
+        else:
+            text = self._answer(rule, tkey, seed, groups)
         words = text.split()
         limit = config.max_tokens
         stop = rule.stop_reason if rule is not None and rule.stop_reason else "stop"
@@ -351,6 +389,18 @@ class FakeModelAPI(ModelAPI):
             text, stop = text[: ends[max(0, len(ends) // 2 - 1)]] if ends else "", "max_tokens"
         elif fault == "refusal":
             text, stop = REFUSAL, "content_filter"
+        logprobs = None
+        if choice is not None and fault is None and config.logprobs and text in choice:
+            top = sorted(choice.items(), key=lambda kv: -kv[1])[: config.top_logprobs or None]
+            logprobs = Logprobs(
+                content=[
+                    Logprob(
+                        token=text,
+                        logprob=choice[text],
+                        top_logprobs=[TopLogprob(token=o, logprob=lp) for o, lp in top],
+                    )
+                ]
+            )
         # words ~ tokens; counting spaces is enough for a fake and cheap on long prompts
         n_in = sum(m.text.count(" ") + 1 for m in input)
         n_out = len(text.split())
@@ -360,6 +410,7 @@ class FakeModelAPI(ModelAPI):
                 ChatCompletionChoice(
                     message=ChatMessageAssistant(content=text, model=self.model_name),
                     stop_reason=stop,
+                    logprobs=logprobs,
                 )
             ],
             usage=ModelUsage(input_tokens=n_in, output_tokens=n_out, total_tokens=n_in + n_out),
@@ -394,6 +445,8 @@ class FakeModelAPI(ModelAPI):
                     return phash
                 if kind == "g":
                     return groups.get(arg or "", "")
+                if kind == "pick":
+                    return rng.choice((arg or "").split("|"))
                 count = min(int(arg or "0"), 5000)
                 return " ".join(rng.choices(_VOCAB, k=count))
 

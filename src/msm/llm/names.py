@@ -139,6 +139,11 @@ def _resolve_folder(name: str, path_text: str, check: bool) -> ResolvedModel:
         return ResolvedModel(
             name, f"{LOCAL_PROVIDER}/{folder.name}", "hf", {"model_path": str(folder)}, local=True
         )
+    if check and (path / "adapter" / "adapter_config.json").is_file():
+        raise MsmError(
+            f"{path} saved only its LoRA adapter (save: adapter): merge it first with "
+            f"`msm train merge {path}`, or serve it as vllm/BASE:ADAPTER"
+        )
     if check and path.is_dir():
         raise MsmError(
             f"{path} is not a Hugging Face model folder (no config.json) "

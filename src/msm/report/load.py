@@ -205,7 +205,9 @@ def flatten_summary(summary: Any) -> dict[str, Metric]:
     (loglik: per-item change of the gap from the base model, nats/token), ``spec_qa.<set>`` (grade,
     higher better), ``capability.perplexity`` (lower better, no interval),
     ``agentic.<m>`` and ``agentic.<m>@<scenario>/<goal>`` for ``m`` in classifier_verdict,
-    harmful, attempt (rates, lower better). Unknown or malformed parts are skipped.
+    harmful, attempt (rates, lower better); with the robustness axes also
+    ``agentic.<m>~<variant>`` per agent name and temperature (``variant_metrics``).
+    Unknown or malformed parts are skipped.
     """
     out: dict[str, Metric] = {}
     if not isinstance(summary, dict):
@@ -271,6 +273,9 @@ def flatten_summary(summary: Any) -> dict[str, Metric]:
                     )
                     if met is not None:
                         out[met.name] = met
+    from msm.report.variants import variant_metrics
+
+    out.update(variant_metrics(summary.get("agentic_variants")))
     return out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass, field
 
 
@@ -20,6 +21,7 @@ class Table:
     numeric: frozenset[int] = frozenset()  # right-aligned columns
     source_col: int | None = None  # shown small, monospaced; may hold several lines
     caption: str | None = None
+    quote_col: int | None = None  # untrusted text (model output): a code span in Markdown
 
 
 @dataclass
@@ -59,6 +61,18 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", "<br>")
 
 
+def _md_code(text: str) -> str:
+    """``text`` as one inline code span, so Markdown reads none of it as markup: the fence
+    is one backtick longer than any run of backticks inside (CommonMark)."""
+    text = " ".join(text.split())
+    if not text:
+        return ""
+    longest = max((len(r) for r in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
+
+
 def _md_table(t: Table) -> list[str]:
     out: list[str] = []
     if t.caption:
@@ -73,6 +87,8 @@ def _md_table(t: Table) -> list[str]:
             if i == t.source_col and c:
                 c = "<br>".join(f"`{p}`" for p in c.split("\n"))
                 cells.append(c.replace("|", "\\|"))
+            elif i == t.quote_col:
+                cells.append(_md_code(c))
             else:
                 cells.append(_md_cell(c))
         out.append("| " + " | ".join(cells) + " |")

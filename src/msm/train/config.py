@@ -17,7 +17,21 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from msm.errors import MsmError
 
 # fields that don't change the trained weights (so a rerun may differ in them)
-_NOT_HASHED = {"launcher", "accelerate_config", "report_to", "save_every", "threads", "log_every"}
+_NOT_HASHED = {
+    "launcher",
+    "accelerate_config",
+    "report_to",
+    "save_every",
+    "threads",
+    "log_every",
+    "save",  # the same weights, merged or as an adapter (merged again on demand)
+}
+
+# ``save: auto``: a LoRA run on a base this large keeps only its adapter. A merged copy of
+# a 3B model is ~6 GB in bf16 (~64 GB at 32B); the adapter is a few hundred MB at most,
+# and the merged model can always be rebuilt from it (msm.train.checkpoint.merge_adapter).
+LARGE_MODEL_PARAMS = 3_000_000_000
+SaveMode = Literal["merged", "adapter", "full"]
 
 
 class TrainConfig(BaseModel):
@@ -79,7 +93,12 @@ class TrainConfig(BaseModel):
     report_to: list[Literal["tensorboard", "wandb", "mlflow"]] = Field(
         default_factory=list, description="experiment trackers to log to"
     )
-    merge: bool = Field(default=True, description="also save the merged model (off: adapter only)")
+    merge: bool = Field(default=True, description="older spelling: merge false is save adapter")
+    save: Literal["auto", "merged", "adapter"] = Field(
+        default="auto",
+        description="LoRA: merged (adapter/ and a merged model/), adapter (adapter/ only; "
+        "merged on demand), auto (adapter only from 3B parameters; msm run also at scale)",
+    )
     threads: int | None = Field(
         default=None, ge=1, le=4096, description="CPU threads (default: all cores)"
     )
@@ -98,7 +117,25 @@ class TrainConfig(BaseModel):
             raise ValueError("--launcher accelerate needs --accelerate-config FILE")
         if self.method == "full" and (self.fresh_adapter or self.adapter):
             raise ValueError("--method full trains every weight; adapter options don't apply")
+        if not self.merge and self.save == "merged":
+            raise ValueError("--no-merge contradicts --save merged: use --save adapter")
         return self
+
+    def save_mode(self, base_params: int | None) -> SaveMode:
+        """What training writes: ``full`` (full fine-tuning: ``model/``), ``merged``
+        (``adapter/`` and a merged ``model/``) or ``adapter`` (``adapter/`` only).
+
+        ``auto`` keeps only the adapter when the base has at least ``LARGE_MODEL_PARAMS``
+        parameters (``base_params`` None: unknown, so merged, as before ``save`` existed).
+        """
+        if self.method == "full":
+            return "full"
+        if not self.merge or self.save == "adapter":
+            return "adapter"
+        if self.save == "merged":
+            return "merged"
+        large = base_params is not None and base_params >= LARGE_MODEL_PARAMS
+        return "adapter" if large else "merged"
 
     def weights_hash(self) -> str:
         """Hash of everything that shapes the weights (a rerun resumes only if equal)."""

@@ -33,6 +33,7 @@ from msm.train.batches import build_segments, lr_lambda, plan_rows, read_stage_d
 from msm.train.checkpoint import (
     latest_checkpoint,
     prepare_output,
+    replace_output,
     save_checkpoint,
     save_model,
     work_dir_for,
@@ -97,17 +98,25 @@ class _Progress:
     train_s: float = 0.0
 
 
-def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
-    """Train and write ``out``; resumes an interrupted run of the same settings."""
+def run_train(
+    cfg: TrainConfig, out: Path, echo: Any = None, *, overwrite: bool = False
+) -> dict[str, Any]:
+    """Train and write ``out``; resumes an interrupted run of the same settings.
+
+    ``out`` belongs to its settings: other settings are refused unless ``overwrite``
+    (see :func:`msm.train.checkpoint.prepare_output`).
+    """
     say = echo or (lambda s: print(s, file=sys.stderr, flush=True))
     out = Path(out)
-    done = prepare_output(cfg, out)
+    done = prepare_output(cfg, out, overwrite)
     if done is not None:
         say(f"train: {out} is already complete (same settings)")
         return done
     t_start = time.time()
     base = resolve_base(cfg.base, cfg.method, cfg.fresh_adapter, cfg.adapter)
     data = read_stage_data(cfg)  # bad data fails now, before torch and the model load
+    if overwrite:
+        replace_output(cfg, out)  # only now that the new settings and data have checked out
     _quiet_libraries()
     tok = load_tokenizer(base.model)
     stats, rows = _packed_rows(cfg, tok, data)
@@ -128,7 +137,7 @@ def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
         shutil.rmtree(final, ignore_errors=True)
         final.mkdir()
     acc.wait_for_everyone()
-    save_model(acc, model, tok, final, base.model, cfg, full, _base_dtype(cfg, precision))
+    saved = save_model(acc, model, tok, final, base.model, cfg, full, _base_dtype(cfg, precision))
     manifest: dict[str, Any] = {}
     if acc.is_main_process:
         from msm.train.curves import write_curves
@@ -144,6 +153,7 @@ def run_train(cfg: TrainConfig, out: Path, echo: Any = None) -> dict[str, Any]:
             base=cfg.base,
             base_path=base.model,
             continued_adapter=base.adapter,
+            saved=saved,  # full, merged (adapter/ + model/) or adapter (adapter/ only)
             base_lineage=base.lineage or None,
             data={
                 "path": str(Path(cfg.data).resolve()),
@@ -254,7 +264,7 @@ def _record_or_check_settings(acc: Any, cfg: TrainConfig, work: Path) -> None:
             if prev.get("weights_hash") != cfg.weights_hash():
                 raise MsmError(
                     f"an interrupted run with different settings is in {work}; "
-                    "rerun it with the same settings, or delete that folder"
+                    "rerun it with the same settings, or pass --overwrite"
                 )
         else:
             atomic_write_json(

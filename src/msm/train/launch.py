@@ -14,13 +14,19 @@ from msm.train.engine import prepare_output
 ENV_KEY = "MSM_TRAIN_CONFIG_JSON"
 
 
-def launch_accelerate(cfg: TrainConfig, out: Path) -> bool:
+def launch_accelerate(cfg: TrainConfig, out: Path, overwrite: bool = False) -> bool:
     """Run training in ``accelerate launch`` workers; False if already complete."""
     conf = Path(cfg.accelerate_config or "")
     if not conf.is_file():
         raise MsmError(f"accelerate config not found: {conf}")
-    if prepare_output(cfg, out) is not None:
+    if prepare_output(cfg, out, overwrite) is not None:
         return False
+    if overwrite:  # the workers see a clear folder; data is checked before anything goes
+        from msm.train.batches import read_stage_data
+        from msm.train.checkpoint import replace_output
+
+        read_stage_data(cfg)
+        replace_output(cfg, out)
     inner = cfg.model_copy(update={"launcher": "none", "accelerate_config": None})
     env = dict(os.environ)
     env[ENV_KEY] = inner.model_dump_json()

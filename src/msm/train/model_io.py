@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,15 +54,19 @@ def resolve_base(base: str, method: str, fresh_adapter: bool, adapter: str | Non
             cont = str(p / "adapter") if (p / "adapter").is_dir() else None
             if cont and not (method == "full" or fresh_adapter):
                 model = str(man.get("base_path") or "")
-                if not _is_model_folder(Path(model)):
+                if not (_is_model_folder(Path(model)) or _hub_cached(model)):
                     raise MsmError(
                         f"checkpoint {p} continues an adapter on base {model!r}, which is gone; "
                         "use --fresh-adapter to start a new adapter on its merged model"
                     )
             elif _is_model_folder(p / "model"):
                 model, cont = str(p / "model"), None
+            elif cont:  # saved as an adapter only: merge it now, kept as this base's model
+                from msm.train.checkpoint import merge_adapter
+
+                model, cont = str(merge_adapter(p)), None
             else:
-                raise MsmError(f"checkpoint {p} has no model/ folder (trained with --no-merge?)")
+                raise MsmError(f"checkpoint {p} has neither model/ nor adapter/")
         elif _is_model_folder(p):
             model, cont = str(p.resolve()), None
         elif p.exists():
@@ -131,3 +136,86 @@ def attach_adapter(model: Any, cfg: Any, adapter: str | None) -> Any:
 def _first_line(e: BaseException) -> str:
     text = " ".join(str(e).split())
     return text[:300] if text else type(e).__name__
+
+
+@dataclass
+class ModelFacts:
+    """A model's size, read without loading it: parameters and bytes per parameter on disk.
+
+    ``source`` says where the numbers come from (``config.json``, the weights' index, the
+    name): a dry run prints it beside every projection made from them.
+    """
+
+    params: int | None
+    bytes_per_param: int
+    source: str
+    config: dict[str, Any]
+
+
+_SIZE_IN_NAME = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*[bB](?![a-zA-Z])")
+_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
+
+
+def _config_file(base: str) -> Path | None:
+    from msm.models import EMBEDDED_NAME, embedded_model_dir
+
+    if base == EMBEDDED_NAME:
+        try:
+            return embedded_model_dir(convert=False) / "config.json"
+        except MsmError:  # not converted yet: the dry run does not convert it
+            return None
+    p = Path(base).expanduser()
+    if p.is_dir():
+        man = read_manifest(p)
+        if man is not None and man.get("stage") in TRAIN_STAGES:
+            return _config_file(str(man.get("base_path") or ""))
+        return p / "config.json" if (p / "config.json").is_file() else None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        hit = try_to_load_from_cache(base, "config.json")
+    except Exception:  # noqa: BLE001 - not a valid repo id
+        return None
+    return Path(hit) if isinstance(hit, str) else None
+
+
+def params_from_config(c: dict[str, Any]) -> int | None:
+    """Parameters of a dense decoder (Llama, Qwen, Mistral style) from its config."""
+    try:
+        h, n_layers, inter = (
+            int(c["hidden_size"]),
+            int(c["num_hidden_layers"]),
+            int(c["intermediate_size"]),
+        )
+        vocab, heads = int(c["vocab_size"]), int(c["num_attention_heads"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    head_dim = int(c.get("head_dim") or h // heads)
+    kv = int(c.get("num_key_value_heads") or heads)
+    attn = h * heads * head_dim * 2 + h * kv * head_dim * 2
+    per_layer = attn + 3 * h * inter + 2 * h
+    embed = vocab * h * (1 if c.get("tie_word_embeddings", False) else 2)
+    return n_layers * per_layer + embed + h
+
+
+def model_facts(base: str) -> ModelFacts:
+    """Size facts of ``base`` (``embedded``, a folder, an msm checkpoint, a hub id): from its
+    ``config.json`` where found locally, else from a size in its name (``Qwen3-32B``)."""
+    import json
+
+    path = _config_file(base)
+    config: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            config = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            config = {}
+    width = _BYTES.get(str(config.get("torch_dtype") or config.get("dtype") or ""), 2)
+    params = params_from_config(config) if config else None
+    if params is not None:
+        return ModelFacts(params, width, "config.json", config)
+    m = _SIZE_IN_NAME.search(Path(base).name)
+    if m:
+        return ModelFacts(int(float(m.group(1)) * 1e9), 2, "guess from the name", config)
+    return ModelFacts(None, width, "unknown size", config)

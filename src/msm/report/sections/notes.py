@@ -13,7 +13,7 @@ def note_flat_spreads(st: ReportState) -> None:
     """Flag across-seed intervals of zero width: identical seeds say little about spread."""
     flat: dict[str, list[str]] = defaultdict(list)
     for a in st.aggs.values():
-        if a.stats and a.stats.method == "seeds" and a.stats.sd == 0 and "@" not in a.metric:
+        if a.stats and a.stats.method == "seeds" and a.stats.sd == 0 and not _per_part(a.metric):
             flat[a.metric].append(group_name(a.key))
     if flat:
         parts = []
@@ -25,6 +25,11 @@ def note_flat_spreads(st: ReportState) -> None:
             "understates the uncertainty (each eval's own interval is in report.json): "
             + "; ".join(parts)
         )
+
+
+def _per_part(metric: str) -> bool:
+    """A metric of one scenario condition (``@``) or one agentic variant (``~``)."""
+    return "@" in metric or "~" in metric
 
 
 def add_notes(st: ReportState, at: int) -> None:
@@ -42,7 +47,12 @@ def add_sources(st: ReportState) -> None:
                     "Every number in this report is listed in report.json next to the "
                     "file it was read from (paths relative to the run directory): eval "
                     "numbers from each node's summary.json, corpus numbers from "
-                    "documents.jsonl, training numbers from manifest.json."
+                    "documents.jsonl, training numbers from manifest.json, calls, tokens "
+                    "and cost from each node's manifest.json (usage) and wall time from "
+                    "state/NODE.json (seconds); tables name the field where it is not the "
+                    "obvious one. Excerpts and "
+                    "disagreeing samples name the Inspect log, sample id and epoch they come "
+                    "from (open the log with inspect view)."
                 )
             ],
         )

@@ -1,0 +1,180 @@
+"""What a docgen run will cost, projected from its settings alone: no call, no file.
+
+``msm docgen --preview`` prints it, and a dry run of an experiment can use the same
+numbers (:func:`project_docgen` gives totals, ``llm_calls``, ``input_tokens``,
+``output_tokens``, ``cost_usd``, and per model, ``generator`` and ``judge``, with
+``documents``, ``corpus_tokens`` and a ``summary``).
+
+Counts follow docgen's hierarchy: units x assertions x document types x ideas x
+documents per idea. A count is *exact* when the settings and the spec decide it
+(the structure planner's units, assertions taken from the spec's sentences, the
+catalogue's document types, template ideas) and an *estimate* (an upper bound: a
+list may come back shorter) when a model writes the list. Tokens are always
+estimates: words x ``TOKENS_PER_WORD`` of each prompt as rendered (template, spec
+context, section, and typical assertion and idea lengths), and the target length of
+each answer. Documents kept are never projected: the filters decide them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from msm.docgen.config import DocgenConfig
+from msm.listgen import ROUND
+from msm.spec import Spec
+
+TOKENS_PER_WORD = 1.35
+LIST_OUTPUT_TOKENS = 150  # one list answer (ROUND short lines)
+PLAN_TOKENS = 120  # the plan a plan-first document starts with
+SUBDOMAIN_TOKENS = 60  # one subdomain in the LLM planner's JSON answer
+JUDGE_OUTPUT_TOKENS = 40
+ITEM_WORDS = 25  # a typical assertion or idea line
+
+
+def merge_sections(excerpts: list[str], max_section_tokens: int) -> list[str]:
+    """The LLM planner's chunks: consecutive sections joined while the chunk stays under
+    ``3 x max_section_tokens`` words, so each planning prompt fits the context."""
+    merged: list[str] = []
+    for c in excerpts:
+        if merged and len((merged[-1] + c).split()) < max_section_tokens * 3:
+            merged[-1] = merged[-1] + "\n\n" + c
+        else:
+            merged.append(c)
+    return merged
+
+
+def _lists(count: int, n: int) -> int:
+    """Calls for ``count`` lists of ``n`` items (ROUND items per call; re-asks not counted)."""
+    return count * -(-n // ROUND)
+
+
+def project_docgen(cfg: DocgenConfig, spec: Spec) -> dict[str, Any]:
+    """The projected plan, calls, tokens and cost of ``cfg`` on ``spec`` (see the module
+    docstring for what is exact). Pure: nothing is called or written."""
+    from msm.llm.usage import cost_usd
+    from msm.prompts import load_prompt
+    from msm.spec_context import spec_context, spec_statements, value_terms
+    from msm.spec_units import structure_units
+
+    sections, _ = structure_units(spec, cfg.max_section_tokens)
+    context_words = len(spec_context(spec, cfg.context_tokens).text.split())
+    excerpt_words = sum(len(u.excerpt.split()) for u in sections) / max(1, len(sections))
+
+    def prompt_words(template: str, *extra: float) -> float:
+        text = load_prompt("docgen", template)
+        return len(text.split()) + (context_words if "$context" in text else 0) + sum(extra)
+
+    calls: dict[str, int] = {}
+    tin = tout = 0.0
+
+    def add(stage: str, n: int, words_in: float, tokens_out: float) -> None:
+        nonlocal tin, tout
+        calls[stage] = calls.get(stage, 0) + n
+        tin += n * words_in * TOKENS_PER_WORD
+        tout += n * tokens_out
+
+    exact = {"units": cfg.planner == "structure"}
+    if cfg.planner == "structure":
+        units = len(sections)
+    else:
+        chunks = len(merge_sections([u.excerpt for u in sections], cfg.max_section_tokens))
+        chunk_words = len(" ".join(u.excerpt for u in sections).split()) / max(1, chunks)
+        words = prompt_words("domains", chunk_words)
+        add("domains", _lists(chunks, cfg.n_domains), words, LIST_OUTPUT_TOKENS)
+        add(
+            "subdomains",
+            chunks * cfg.n_domains,
+            prompt_words("subdomains", chunk_words, 5),
+            cfg.n_subdomains * SUBDOMAIN_TOKENS,
+        )
+        units = chunks * cfg.n_domains * cfg.n_subdomains
+
+    if cfg.assertions_from == "spec" and cfg.planner == "structure":
+        terms = value_terms(spec)
+        fallback = cfg.mode != "values"
+        assertions = sum(
+            len(spec_statements(u.excerpt, spec.model_name, terms, cfg.n_assertions, fallback))
+            for u in sections
+        )
+        exact["assertions"] = exact["units"]
+    else:
+        assertions = units * cfg.n_assertions
+        exact["assertions"] = False
+        if cfg.assertions_from == "llm":
+            template = "assertions_values" if cfg.mode == "values" else "assertions_rules"
+            words = prompt_words(template, excerpt_words, 5)
+            add("assertions", _lists(units, cfg.n_assertions), words, LIST_OUTPUT_TOKENS)
+
+    pairs = assertions * cfg.n_doc_types
+    if cfg.doc_types_from == "llm":
+        words = prompt_words("doctypes", ITEM_WORDS)
+        add("doc_types", _lists(assertions, cfg.n_doc_types), words, LIST_OUTPUT_TOKENS)
+    exact["ideas"] = exact["assertions"] and cfg.doc_types_from == "catalogue"
+    ideas = pairs * cfg.n_ideas
+    if cfg.ideas_from == "llm":
+        words = prompt_words("ideas", ITEM_WORDS, 5)
+        add("ideas", _lists(pairs, cfg.n_ideas), words, LIST_OUTPUT_TOKENS)
+        exact["ideas"] = False
+    documents = ideas * cfg.docs_per_idea
+    exact["documents"] = exact["ideas"]
+    planning_calls = sum(calls.values())
+    planning_in, planning_out = tin, tout
+
+    if cfg.mode == "rules":
+        template = "document_rules"
+    else:
+        template = "document_values" if cfg.plan_first else "document_short"
+    doc_in = prompt_words(template, excerpt_words, 2 * ITEM_WORDS, 10)
+    doc_out = cfg.doc_words * TOKENS_PER_WORD
+    plan_out = PLAN_TOKENS if cfg.plan_first else 0
+    add("documents", documents, doc_in, doc_out + plan_out)
+    gen_in, gen_out = int(tin), int(tout)
+    cost = cost_usd(cfg.model, gen_in, gen_out)
+    judge_in = judge_out = 0
+    judge_cost: float | None = None
+    if cfg.judge:
+        judge_words = prompt_words("judge", excerpt_words, cfg.doc_words)
+        judge_in = int(documents * judge_words * TOKENS_PER_WORD)
+        judge_out = documents * JUDGE_OUTPUT_TOKENS
+        calls["judge"] = documents
+        judge_cost = cost_usd(cfg.judge, judge_in, judge_out)
+    total = None if cost is None or (cfg.judge and judge_cost is None) else cost + (judge_cost or 0)
+    n_calls = sum(calls.values())
+    approx = "" if exact["documents"] else "~"
+    return {
+        "estimate": True,
+        "units": units,
+        "assertions": assertions,
+        "ideas": ideas,
+        "documents": documents,
+        "exact": exact,
+        "llm_calls": n_calls,
+        "calls_by_stage": calls,
+        # per model, for cost tables that price the generator and the judge apart
+        "generator": {
+            "calls": n_calls - calls.get("judge", 0),
+            "input_tokens": gen_in,
+            "output_tokens": gen_out,
+        },
+        "judge": {"calls": calls["judge"], "input_tokens": judge_in, "output_tokens": judge_out}
+        if cfg.judge
+        else None,
+        "planning_calls": planning_calls,
+        "planning_input_tokens": int(planning_in),
+        "planning_output_tokens": int(planning_out),
+        "document_input_tokens": int(documents * doc_in * TOKENS_PER_WORD),
+        "document_output_tokens": int(documents * (doc_out + plan_out)),
+        "input_tokens": gen_in + judge_in,
+        "output_tokens": gen_out + judge_out,
+        "generator_cost_usd": cost,
+        "judge_cost_usd": judge_cost,
+        "cost_usd": total,
+        "corpus_tokens": int(documents * doc_out),
+        "estimate_basis": (
+            f"input ~{int(doc_in * TOKENS_PER_WORD)} tokens/document (instructions, spec "
+            f"context, section, assertion, idea), output ~{int(doc_out)} tokens/document "
+            f"({cfg.doc_words} words x {TOKENS_PER_WORD}"
+            + (f" + a {PLAN_TOKENS}-token plan)" if cfg.plan_first else ")")
+        ),
+        "summary": f"{approx}{documents:,} documents, ~{n_calls:,} LLM calls",
+    }

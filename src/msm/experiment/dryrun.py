@@ -1,0 +1,183 @@
+"""``msm run --dry-run``: the plan as tables of calls by role, tokens, cost, disk and time.
+
+Reads the run folder (statuses, recorded times) and writes nothing. The checks the real
+run makes have already passed when this prints (``msm.experiment.preflight``); what this
+machine lacks for the run is listed, not fatal: a dry run is often made elsewhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from msm.experiment.config import Experiment
+from msm.experiment.plan import Node
+
+SHORT = {"generator": "gen", "judge": "judge", "model under test": "mut", "grader": "grader"}
+KINDS = ("corpus", "aftdata", "midtrain", "aft", "eval")
+
+
+def _n(x: float) -> str:
+    """1,234 -> 1.2k; 3,400,000 -> 3.4M."""
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= size:
+            return f"{x / size:.1f}{unit}"
+    return f"{int(x)}"
+
+
+def _usd(c: float | None) -> str:
+    return "unknown price" if c is None else f"${c:,.2f}"
+
+
+def _calls(rows: list[dict[str, Any]]) -> str:
+    return " ".join(f"{SHORT[r['role']]} {_n(r['calls'])}" for r in rows if r["calls"]) or "-"
+
+
+def _api_cost(rows: list[dict[str, Any]]) -> str:
+    api = [r for r in rows if r["price"] != "local"]
+    if not api:
+        return "-"
+    if any(r["cost_usd"] is None for r in api):
+        return "unknown"
+    return f"${sum(r['cost_usd'] for r in api):,.2f}"
+
+
+def _basis(text: str) -> str:
+    return text.split(":", 1)[0]  # guess | measured | benchmark | done | unknown
+
+
+def report(
+    exp: Experiment, plan: list[Node], run: Path, statuses: dict[str, str], echo: Any
+) -> dict[str, Any]:
+    from msm.experiment.preflight import environment_problems
+    from msm.experiment.project import project
+    from msm.experiment.project_cost import fmt_bytes, fmt_seconds
+
+    proj = project(exp, plan, run, statuses)
+    nodes = proj["nodes"]
+    problems = environment_problems(exp, plan)
+    echo(f"msm run {exp.name} --dry-run: {len(plan)} nodes (nothing is run, nothing written)")
+    echo("checks: the experiment and --out pass the real run's checks")
+    if problems:
+        echo(f"this machine lacks {len(problems)} thing(s) the real run needs first:")
+        for line in problems:
+            echo(f"  - {line}")
+    warnings = [w for n in plan for w in nodes[n.id].get("warnings", [])]
+    for w in warnings:
+        echo(f"warning: {w}")
+    width = max(len(n.id) for n in plan)
+    echo("")
+    echo(
+        "calls by role: gen = generator, judge, mut = model under test, grader; "
+        "API cost at list prices; time basis: guess, benchmark, measured, done"
+    )
+    head = f"  {'status':<6} {'kind':<8} {'node':<{width}}  {'calls':<24} {'API cost':>11}"
+    echo(head + f" {'disk':>9} {'time':>8} {'basis':<9} detail")
+    for n in plan:
+        p = nodes[n.id]
+        disk = fmt_bytes(p.get("disk_bytes"))
+        detail = p.get("summary", "")
+        if p.get("save"):
+            detail += f"; saves {p['save']}"
+        echo(
+            f"  {statuses[n.id]:<6} {n.kind:<8} {n.id:<{width}}  {_calls(p['calls']):<24} "
+            f"{_api_cost(p['calls']):>11} {disk:>9} {fmt_seconds(p.get('seconds')):>8} "
+            f"{_basis(p.get('time_basis', '')):<9} {detail}"
+        )
+    _by_kind(plan, nodes, echo)
+    _by_role(proj["totals"], echo)
+    _bases(plan, nodes, echo)
+    t = proj["totals"]
+    cost = _usd(t["cost_usd"])
+    if t["unknown_price"]:
+        cost += f" + unknown price for {', '.join(t['unknown_price'])}"
+    roles = ", ".join(f"{_n(v['calls'])} {k}" for k, v in t["by_role"].items())
+    disk = fmt_bytes(t["disk_bytes"]) + (
+        f" (+ {t['disk_unknown']} node(s) of unknown size)" if t["disk_unknown"] else ""
+    )
+    peak = (
+        f"; evals merge adapters on demand: + {fmt_bytes(t['merged_peak_bytes'])} at a time"
+        if t["merged_peak_bytes"]
+        else ""
+    )
+    unknown = f" (+ {t['time_unknown']} node(s) unknown)" if t["time_unknown"] else ""
+    echo(
+        f"projected: {t['calls']:,} calls ({roles}), {t['input_tokens']:,} input + "
+        f"{t['output_tokens']:,} output tokens, API cost {cost}; training "
+        f"{t['train_tokens']:,} tokens over {t['train_runs']} runs; {t['eval_runs']} "
+        f"evaluations; disk {disk}{peak}; time {fmt_seconds(t['seconds'])}{unknown}, "
+        f"{fmt_seconds(t['seconds_left'])} of it still to run"
+    )
+    echo(
+        "(estimates from the settings; each line's basis says what is measured and what is "
+        "a guess; real counts land in each manifest)"
+    )
+    return {
+        "plan": [n.id for n in plan],
+        "statuses": statuses,
+        "projection": proj,
+        "problems": problems,
+    }
+
+
+def _by_kind(plan: list[Node], nodes: dict[str, dict[str, Any]], echo: Any) -> None:
+    from msm.experiment.project_cost import fmt_bytes, fmt_seconds
+
+    echo("")
+    echo(
+        f"  {'kind':<8} {'nodes':>5} {'gen':>8} {'judge':>8} {'mut':>8} {'grader':>8} "
+        f"{'in tok':>8} {'out tok':>8} {'API cost':>14} {'disk':>9} {'time':>8}"
+    )
+    for kind in KINDS:
+        ids = [n.id for n in plan if n.kind == kind]
+        if not ids:
+            continue
+        rows = [r for i in ids for r in nodes[i]["calls"]]
+        by = {role: sum(r["calls"] for r in rows if r["role"] == role) for role in SHORT}
+        tin = sum(r["input_tokens"] for r in rows)
+        tout = sum(r["output_tokens"] for r in rows)
+        disk = _sum([nodes[i].get("disk_bytes") for i in ids])
+        secs = _sum([nodes[i].get("seconds") for i in ids])
+        echo(
+            f"  {kind:<8} {len(ids):>5} "
+            + " ".join(f"{_n(by[r]):>8}" for r in SHORT)
+            + f" {_n(tin):>8} {_n(tout):>8} {_api_cost(rows):>14}"
+            f" {fmt_bytes(disk):>9} {fmt_seconds(secs):>8}"
+        )
+
+
+def _sum(values: list[float | None]) -> float | None:
+    """The sum, or None when any part is unknown."""
+    return None if any(v is None for v in values) else sum(v or 0 for v in values)
+
+
+def _by_role(t: dict[str, Any], echo: Any) -> None:
+    echo("")
+    head = f"  {'role':<17} {'calls':>14} {'input tokens':>16} {'output tokens':>16}"
+    echo(head + f" {'cost':>14}  models")
+    for role, v in t["by_role"].items():
+        cost = "local (time)" if v["local"] else _usd(v["cost_usd"])
+        models = ", ".join(v["models"]) + (
+            (", " if v["models"] else "") + "the trained models"
+            if role == "model under test"
+            else ""
+        )
+        echo(
+            f"  {role:<17} {v['calls']:>14,} {v['input_tokens']:>16,} "
+            f"{v['output_tokens']:>16,} {cost:>14}  {models}"
+        )
+
+
+def _bases(plan: list[Node], nodes: dict[str, dict[str, Any]], echo: Any) -> None:
+    """Each kind's time and disk basis, said once."""
+    echo("")
+    seen: dict[str, list[str]] = {}
+    for n in plan:
+        p = nodes[n.id]
+        for what, key in (("time", "time_basis"), ("disk", "disk_basis")):
+            line = f"{what}: {p.get(key) or 'none'}"
+            if line not in seen.setdefault(n.kind, []):
+                seen[n.kind].append(line)
+    for kind in KINDS:
+        if kind in seen:
+            echo(f"  {kind:<8} " + "; ".join(seen[kind]))

@@ -1,0 +1,218 @@
+"""Projected calls of one eval node, by role: the model under test and the grader.
+
+Counts come from the same objects the eval builds: the agentic task's samples (its
+grid, templates and all), the spec QA question file, the value item sets (with the
+loglik scorer's sampling). One sample is one call to the model under test, and for
+agentic and spec_qa one grader call (``epochs`` repeats every sample; ``limit`` keeps
+the first samples of each task, and for loglik values a stratified sample of items).
+Input tokens are the prompts' characters / 4; answer lengths are estimates (below).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+CHARS_PER_TOKEN = 4.0
+# answer lengths (estimates; each is capped by the eval's max_tokens)
+AGENTIC_ANSWER_TOKENS = 1500  # scratchpad reasoning plus e-mails
+AGENTIC_GRADER_TOKENS = 500  # the classifier's reasoning and verdict
+REASONING_PROMPT_TOKENS = 400  # the spec_reasoning judge's instructions (and rules)
+REASONING_JUDGE_TOKENS = 150  # its JSON verdict
+SPEC_QA_ANSWER_TOKENS = 300  # the task allows 400
+SPEC_QA_GRADER_TOKENS = 80  # a sentence or two and SCORE: n
+SPEC_QA_MAX_TOKENS = 400
+CHAT_OVERHEAD_TOKENS = 20  # chat template around each prompt
+
+MUT = "model under test"
+GRADER = "grader"
+
+
+def _tok(text: str) -> int:
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def _calls(
+    role: str, model: str, calls: int, tin: int, tout: int, note: str = ""
+) -> dict[str, Any]:
+    return {
+        "role": role,
+        "model": model,
+        "calls": calls,
+        "input_tokens": tin,
+        "output_tokens": tout,
+        "note": note,
+    }
+
+
+@lru_cache(maxsize=16)
+def _agentic(
+    key: tuple[Any, ...], limit: int | None, max_tokens: int
+) -> tuple[int, int, int, int, int]:
+    """(samples, model input tokens, model output tokens, grader input, grader output) for
+    one epoch of the agentic task built as ``run_eval`` builds it."""
+    from msm.evals.agentic import Condition, agentic, build_prompts, judge_messages
+
+    scenarios, goals, urgency, scratchpad, name, temperature, grid, templates = key
+    task = agentic(
+        scenarios=list(scenarios) if scenarios else None,
+        goals=list(goals) if goals else None,
+        urgency=urgency,
+        scratchpad=scratchpad,
+        model_name=name,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        grid=grid,
+        templates=templates,
+    )
+    samples = list(task.dataset)[:limit] if limit else list(task.dataset)
+    answer = min(max_tokens, AGENTIC_ANSWER_TOKENS)
+    placeholder = "x" * int(answer * CHARS_PER_TOKEN)
+    tin = gin = 0
+    for s in samples:
+        msgs = s.input if isinstance(s.input, list) else []
+        user = next((m.text for m in reversed(msgs) if m.role == "user"), "")
+        tin += _tok("".join(m.text for m in msgs)) + CHAT_OVERHEAD_TOKENS
+        md = s.metadata or {}
+        if md.get("emails_at") is not None:
+            emails = user[int(md["emails_at"]) :]
+        else:
+            c = Condition(md["scenario"], md["goal_type"], md["goal_value"], md["urgency"])
+            emails = build_prompts(c, bool(md["scratchpad"]), str(md["model_name"]))[2]
+        judge = judge_messages(md["scenario"], emails, placeholder, md.get("exfil"))
+        gin += _tok("".join(m.text for m in judge)) + CHAT_OVERHEAD_TOKENS
+    n = len(samples)
+    return n, tin, n * answer, gin, n * AGENTIC_GRADER_TOKENS
+
+
+def _spec_qa(questions: str, limit: int | None) -> tuple[int, int, int, int, int]:
+    from msm.evals.spec_qa import GRADER_PROMPT, load_questions
+
+    rows = load_questions(questions)
+    rows = rows[:limit] if limit else rows
+    answer = min(SPEC_QA_MAX_TOKENS, SPEC_QA_ANSWER_TOKENS)
+    placeholder = "x" * int(answer * CHARS_PER_TOKEN)
+    tin = sum(_tok(r["question"]) + CHAT_OVERHEAD_TOKENS for r in rows)
+    gin = sum(
+        _tok(GRADER_PROMPT.format(question=r["question"], answer=placeholder, rubric=r["rubric"]))
+        + CHAT_OVERHEAD_TOKENS
+        for r in rows
+    )
+    n = len(rows)
+    return n, tin, n * answer, gin, n * SPEC_QA_GRADER_TOKENS
+
+
+def _values(cfg: Any, scoring: str, local: bool) -> tuple[int, int, int, str]:
+    """(model calls, input tokens, output tokens, note) over every value item set."""
+    from msm.evals.config import DEFAULT_VALUE_SETS
+    from msm.evals.items import load_value_items
+    from msm.evals.values import PROMPT
+
+    calls = tin = tout = 0
+    for name in cfg.items or DEFAULT_VALUE_SETS:
+        items = load_value_items(name, cfg.model_name)
+        if scoring == "loglik":
+            from msm.evals.loglik import stratified_sample
+
+            picked = stratified_sample(items, cfg.limit)
+            passes = 2 * (2 if cfg.baseline else 1)  # each option; again on the baseline
+            calls += passes * len(picked)
+            tin += sum(
+                (passes // 2) * (2 * _tok(it.question) + _tok(it.aligned) + _tok(it.other))
+                for it in picked
+            )
+            continue
+        prompts = [
+            PROMPT.format(question=it.question, a=a, b=b)
+            for it in items
+            for a, b in ((it.aligned, it.other), (it.other, it.aligned))
+        ]
+        prompts = prompts[: cfg.limit] if cfg.limit else prompts
+        calls += len(prompts) * cfg.epochs
+        tin += sum(_tok(p) + CHAT_OVERHEAD_TOKENS for p in prompts) * cfg.epochs
+        tout += len(prompts) * cfg.epochs * (1 if local else 8)
+    if scoring == "loglik":
+        base = " (and as many on the baseline)" if cfg.baseline else ""
+        return calls, tin, tout, f"values: loglik, one prompt pass per option{base}"
+    return calls, tin, tout, "values: letter choice"
+
+
+def project_eval(cfg: Any, model: str, local: bool) -> dict[str, Any]:
+    """Calls of one eval of ``cfg`` (an EvalConfig) on ``model`` (a name for the table);
+    ``local``: msm runs the model itself (its answers are shorter, see ``run_eval``)."""
+    from msm.evals.loglik_remote import gives_logliks
+    from msm.evals.run import AGENTIC_MAX_TOKENS
+
+    suites = cfg.suites()
+    epochs, limit = cfg.epochs, cfg.limit
+    mut = [0, 0, 0]  # calls, input, output
+    grader = [0, 0, 0]
+    second = [0, 0, 0]  # --grader2: every agentic sample graded again by another model
+    samples: dict[str, int] = {}
+    notes: list[str] = []
+    if "agentic" in suites:
+        from msm.evals.agentic_variants import variants
+
+        max_tokens = cfg.max_tokens or (512 if local else AGENTIC_MAX_TOKENS)
+        n = tin = tout = gin = gout = 0
+        for v in variants(cfg):  # one task per (agent name, temperature): the samples again
+            key = (
+                tuple(cfg.scenarios or ()),
+                tuple(cfg.goals or ()),
+                cfg.urgency,
+                cfg.scratchpad,
+                v.agent_name,
+                v.temperature,
+                cfg.grid,
+                cfg.templates,
+            )
+            vn, vtin, vtout, vgin, vgout = _agentic(key, limit, max_tokens)
+            n, tin, tout, gin, gout = n + vn, tin + vtin, tout + vtout, gin + vgin, gout + vgout
+        samples["agentic"] = n * epochs
+        for acc, add in ((mut, (n, tin, tout)), (grader, (n, gin, gout))):
+            for i in range(3):
+                acc[i] += add[i] * epochs
+        answer = min(max_tokens, AGENTIC_ANSWER_TOKENS)
+        if cfg.spec_reasoning:  # the reasoning judge reads the trace only (when there is one)
+            rin = n * (answer + REASONING_PROMPT_TOKENS)
+            for i, extra in enumerate((n, rin, n * REASONING_JUDGE_TOKENS)):
+                grader[i] += extra * epochs
+            notes.append("agentic: + one spec_reasoning judge call a sample (at most)")
+        if cfg.regrade_action_only:  # the first grader again, on the actions only
+            for i, extra in enumerate((n, gin - n * answer // 2, gout)):
+                grader[i] += extra * epochs
+            notes.append("agentic: + one action-only regrade a sample")
+        if cfg.grader2:
+            second = [n * epochs, gin * epochs, gout * epochs]
+    if "spec_qa" in suites:
+        n, tin, tout, gin, gout = _spec_qa(cfg.questions, limit)
+        samples["spec_qa"] = n * epochs
+        for acc, add in ((mut, (n, tin, tout)), (grader, (n, gin, gout))):
+            for i in range(3):
+                acc[i] += add[i] * epochs
+    if "values" in suites:
+        scoring = cfg.scoring
+        if scoring == "auto":
+            scoring = "loglik" if (local or gives_logliks(model)) else "letter"
+        calls, tin, tout, note = _values(cfg, scoring, local)
+        samples["values"] = calls
+        mut = [mut[0] + calls, mut[1] + tin, mut[2] + tout]
+        notes.append(note)
+    if "capability" in suites:
+        from msm.evals.capability import heldout_text
+
+        tokens = _tok(heldout_text())
+        passes = math.ceil(tokens / 1023)
+        samples["capability"] = passes
+        mut = [mut[0] + passes, mut[1] + tokens, mut[2]]
+        notes.append("capability: perplexity passes over the held-out text")
+    rows = [_calls(MUT, model, mut[0], mut[1], mut[2], note="; ".join(notes))]
+    if grader[0]:
+        rows.append(_calls(GRADER, cfg.grader or "?", grader[0], grader[1], grader[2]))
+    if second[0]:
+        rows.append(
+            _calls(GRADER, str(cfg.grader2), second[0], second[1], second[2], "second grader")
+        )
+    parts = [f"{k} {v:,}" for k, v in samples.items()]
+    return {"calls": rows, "samples": samples, "summary": "samples: " + ", ".join(parts)}
