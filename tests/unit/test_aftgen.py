@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from msm.aftgen import AftgenConfig, make_subsets, parse_sizes, run_aftgen, strip_think
 from msm.aftgen.preference import preference_examples
+from msm.errors import MsmError
 from tests.conftest import run_msm
 
 CHEESE = "builtin:cheese_pro_america"
@@ -96,6 +97,15 @@ def test_nested_subsets(tmp_path):
     first = sets[25]
     make_subsets(tmp_path, [25], seed=1)
     assert (tmp_path / "subsets/n25/stripped.jsonl").read_text().splitlines() == first
+    # another seed beside them would not be nested: refused, nothing touched
+    before = {p: p.read_bytes() for p in (tmp_path / "subsets").rglob("*.jsonl")}
+    with pytest.raises(MsmError, match=r"n10 \(seed 1 -> 2\).*--overwrite.*--seed 1"):
+        make_subsets(tmp_path, [80], seed=2)
+    assert {p: p.read_bytes() for p in (tmp_path / "subsets").rglob("*.jsonl")} == before
+    assert not (tmp_path / "subsets" / "n80").exists()
+    # --overwrite replaces them all, so what is there is nested again
+    make_subsets(tmp_path, [80], seed=2, overwrite=True)
+    assert sorted(p.name for p in (tmp_path / "subsets").iterdir()) == ["n80"]
 
 
 @pytest.mark.parametrize(

@@ -255,9 +255,10 @@ def test_train_resumes_refuses_and_overwrites(tmp_path, tiny_model_dir):
     out = tmp_path / "mid"
     quiet = lambda s: None  # noqa: E731
     first = run_train(_train_cfg(tmp_path, tiny_model_dir), out, quiet)
-    again = run_train(_train_cfg(tmp_path, tiny_model_dir), out, quiet)
-    assert again["written_at"] == first["written_at"]  # complete: returned as it is
     before = snapshot(out)
+    again = run_train(_train_cfg(tmp_path, tiny_model_dir), out, quiet)
+    # complete: returned as it is, not trained again (every file byte for byte as it was)
+    assert again == first and snapshot(out) == before
     other = _train_cfg(tmp_path, tiny_model_dir, learning_rate=0.01, seed=3)
     with pytest.raises(MsmError) as e:
         run_train(other, out, quiet)
@@ -267,7 +268,7 @@ def test_train_resumes_refuses_and_overwrites(tmp_path, tiny_model_dir):
     )
     assert snapshot(out) == before
     man = run_train(other, out, quiet, overwrite=True)
-    assert man["config"]["seed"] == 3 and man["written_at"] != first["written_at"]
+    assert man["config"]["seed"] == 3 and snapshot(out) != before
     assert json.loads((out / "manifest.json").read_text())["weights_hash"] == other.weights_hash()
 
 

@@ -47,12 +47,34 @@ def subset_file(folder: str | Path, size: int, name: str) -> Path:
     return Path(folder) / "subsets" / f"n{size}" / name
 
 
-def make_subsets(folder: str | Path, sizes: list[int], seed: int = 0) -> dict[str, Any]:
+def _foreign_subsets(root: Path, seed: int, source: dict[str, str]) -> list[str]:
+    """Subsets already in ``root/subsets`` drawn with another seed or from other data:
+    new ones beside them would not be nested in them."""
+    found = []
+    for d in sorted((root / "subsets").glob("n*")):
+        man = read_manifest(d)
+        if man is None:
+            continue  # a half-written leftover (no manifest): replaced freely
+        diff = []
+        if man.get("seed") != seed:
+            diff.append(f"seed {man.get('seed')} -> {seed}")
+        if man.get("source") != source:
+            diff.append("other data")
+        if diff:
+            found.append(f"{d.name} ({', '.join(diff)})")
+    return found
+
+
+def make_subsets(
+    folder: str | Path, sizes: list[int], seed: int = 0, overwrite: bool = False
+) -> dict[str, Any]:
     """Write ``folder/subsets/n<size>/`` for each size; nested by construction.
 
     One seeded permutation of the example indices is taken; subset n is its
     first n entries, applied to every data file present (cot and stripped stay
-    aligned example for example).
+    aligned example for example). Subsets already there from another seed or other
+    data are refused (sizes drawn differently are not nested), unless ``overwrite``,
+    which removes them all first.
     """
     root = Path(folder)
     if not root.is_dir():
@@ -67,6 +89,19 @@ def make_subsets(folder: str | Path, sizes: list[int], seed: int = 0) -> dict[st
     total = counts.pop()
     if sizes[-1] > total:
         raise MsmError(f"largest subset ({sizes[-1]}) exceeds the {total} examples in {root}")
+    source = {name: file_sha256(p) for name, p in files.items()}
+    foreign = _foreign_subsets(root, seed, source)
+    if foreign and not overwrite:
+        raise MsmError(
+            f"{root / 'subsets'} holds subsets of other settings: {', '.join(foreign[:4])}"
+            f"{f' and {len(foreign) - 4} more' if len(foreign) > 4 else ''}; sizes drawn "
+            "differently are not nested: pass --overwrite to replace them all, or use --seed "
+            f"{_first_seed(root)}"
+        )
+    if foreign:
+        import shutil
+
+        shutil.rmtree(root / "subsets")
     order = list(range(total))
     random.Random(seed).shuffle(order)
     upstream = read_manifest(root)
@@ -86,8 +121,16 @@ def make_subsets(folder: str | Path, sizes: list[int], seed: int = 0) -> dict[st
                 size=n,
                 seed=seed,
                 of_total=total,
-                source={name: file_sha256(p) for name, p in files.items()},
+                source=source,
                 upstream=upstream.get("config") if upstream else None,
             )
         written[n] = str(final)
     return {"total": total, "subsets": written}
+
+
+def _first_seed(root: Path) -> Any:
+    for d in sorted((root / "subsets").glob("n*")):
+        man = read_manifest(d)
+        if man is not None:
+            return man.get("seed")
+    return None

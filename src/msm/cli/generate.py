@@ -168,10 +168,16 @@ def aftgen_subset(
     folder: Annotated[Path, typer.Argument(help="An aftgen output folder.")],
     sizes: Annotated[str, typer.Option("--sizes", help="e.g. 100,200,400")],
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace subsets drawn with another seed or from other data."
+        ),
+    ] = False,
 ) -> None:
     """Nested subsets of AFT data for data-size sweeps."""
     from msm.aftgen import make_subsets, parse_sizes
 
-    res = make_subsets(folder, parse_sizes(sizes), seed)
+    res = make_subsets(folder, parse_sizes(sizes), seed, overwrite)
     for n, path in res["subsets"].items():
         typer.echo(f"n={n}: {path}")
