@@ -174,6 +174,12 @@ def test_rounds_scale_and_target_warning_is_pure():
     assert target_warning(cfg(n=1000), 6) is None
     assert "no usable sections" in (target_warning(cfg(n=5), 0) or "")
     assert target_warning(AftgenConfig(spec=SPEC, kind="preference", n=10**6), 1) is None
+    # from the config's own spec (as `msm aftgen` prints it and the dry run lists it)
+    from msm.aftgen.plan import spec_target_warning
+
+    eq = AftgenConfig(spec="builtin:equanimity", kind="chat", n=80_000, model_name="Ada")
+    assert "80,000 chat examples from 6 spec section(s)" in (spec_target_warning(eq) or "")
+    assert spec_target_warning(eq.model_copy(update={"n": 100})) is None
 
 
 def test_judge_fails_closed_and_bad_responses_are_counted(tmp_path):

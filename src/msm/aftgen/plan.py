@@ -87,6 +87,21 @@ def target_warning(cfg: Any, n_units: int) -> str | None:
     return None
 
 
+def spec_target_warning(cfg: Any) -> str | None:
+    """:func:`target_warning` for ``cfg``'s own spec (loaded and split as aftgen does)."""
+    if getattr(cfg, "kind", "chat") != "chat":
+        return None
+    from msm.spec import load_spec
+    from msm.spec_units import structure_units
+    from msm.specs_builtin import resolve_spec_path
+
+    spec = load_spec(
+        resolve_spec_path(cfg.spec), cfg.model_name, cfg.provider_name,
+        literal_name=cfg.literal_name,
+    )  # fmt: skip
+    return target_warning(cfg, len(structure_units(spec, cfg.max_section_tokens)[0]))
+
+
 class ShortOfTarget(MsmError):
     """A generation run that ended with fewer examples than requested (exit status 1:
     what was kept is written, the manifest is not). ``stats`` holds the run's stats."""

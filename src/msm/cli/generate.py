@@ -146,7 +146,11 @@ def aftgen(
 ) -> None:
     """Build AFT data (`msm aftgen subset DIR --sizes ...` makes nested subsets)."""
     from msm.aftgen import run_aftgen
+    from msm.aftgen.plan import spec_target_warning
 
+    warning = spec_target_warning(cfg)
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
     stats = run_aftgen(cfg, out, overwrite=overwrite)
     if cfg.kind == "preference":
         typer.echo(

@@ -82,8 +82,7 @@ def _corpus(node: Node) -> dict[str, Any]:
 
 def _aftdata(node: Node) -> dict[str, Any]:
     from msm.aftgen.config import AftgenConfig
-    from msm.aftgen.plan import target_warning
-    from msm.spec_units import structure_units
+    from msm.aftgen.plan import spec_target_warning
 
     cfg = node.config
     assert isinstance(cfg, AftgenConfig)
@@ -106,8 +105,7 @@ def _aftdata(node: Node) -> dict[str, Any]:
     if cfg.judge:  # one verdict per response
         jin = answers * (resp + JUDGE_PROMPT_TOKENS)
         rows.append(_row("judge", cfg.judge, answers, jin, answers * JUDGE_OUTPUT_TOKENS))
-    units, _ = structure_units(_stage_spec(cfg), cfg.max_section_tokens)
-    warning = target_warning(cfg, len(units))
+    warning = spec_target_warning(cfg)
     return {
         "calls": rows,
         "example_tokens": resp + 60,
