@@ -87,8 +87,10 @@ def target_warning(cfg: Any, n_units: int) -> str | None:
     return None
 
 
-def spec_target_warning(cfg: Any) -> str | None:
-    """:func:`target_warning` for ``cfg``'s own spec (loaded and split as aftgen does)."""
+def spec_target_warning(cfg: Any, empty: bool = True) -> str | None:
+    """:func:`target_warning` for ``cfg``'s own spec (loaded and split as aftgen does);
+    ``empty=False`` leaves out a spec without sections (``msm aftgen`` refuses it itself,
+    in one line)."""
     if getattr(cfg, "kind", "chat") != "chat":
         return None
     from msm.spec import load_spec
@@ -99,7 +101,8 @@ def spec_target_warning(cfg: Any) -> str | None:
         resolve_spec_path(cfg.spec), cfg.model_name, cfg.provider_name,
         literal_name=cfg.literal_name,
     )  # fmt: skip
-    return target_warning(cfg, len(structure_units(spec, cfg.max_section_tokens)[0]))
+    units = len(structure_units(spec, cfg.max_section_tokens)[0])
+    return target_warning(cfg, units) if units or empty else None
 
 
 class ShortOfTarget(MsmError):

@@ -148,7 +148,7 @@ def aftgen(
     from msm.aftgen import run_aftgen
     from msm.aftgen.plan import spec_target_warning
 
-    warning = spec_target_warning(cfg)
+    warning = spec_target_warning(cfg, empty=False)
     if warning:
         typer.echo(f"warning: {warning}", err=True)
     stats = run_aftgen(cfg, out, overwrite=overwrite)
