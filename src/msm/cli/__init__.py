@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import warnings
 
 import typer
 
@@ -66,6 +67,9 @@ def main(argv: list[str] | None = None) -> None:
     except MsmError as e:
         if debug:
             raise
+        # an error raised while a network client was still connecting leaves an un-awaited
+        # coroutine that Python reports at exit: noise after the one line that matters
+        warnings.filterwarnings("ignore", message="coroutine .* was never awaited")
         if isinstance(e, ConfigError):  # every problem in a file: a header, one line each
             print(f"msm: error: {e.header}", file=sys.stderr)
             for line in e.details:
