@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from msm.conditions import AFT_DATA_FILE
 from msm.experiment.config import Experiment
 from msm.package_data import data_hashes
+from msm.train.config import NOT_HASHED as TRAIN_NOT_HASHED
 
 
 @dataclass(frozen=True)
@@ -74,17 +75,8 @@ class Node:
         return {"kind": self.kind, "config": config, "extra": self.extra}
 
 
-# settings that do not change a node's output (how fast or where it logs, not what it makes)
-_TRAIN_NOT_HASHED = (
-    "launcher",
-    "accelerate_config",
-    "report_to",
-    "save_every",
-    "threads",
-    "log_every",
-    "save",  # the same weights, merged or as an adapter
-)
-_NOT_HASHED = {"midtrain": _TRAIN_NOT_HASHED, "aft": _TRAIN_NOT_HASHED}
+# settings that do not change a node's output: training's own (the weights are the same)
+_NOT_HASHED = {"midtrain": TRAIN_NOT_HASHED, "aft": TRAIN_NOT_HASHED}
 
 # ``save: auto`` in ``msm run``: LoRA runs keep only their adapters when the plan's merged
 # models would together take more than this (besides the per-run rule of TrainConfig)

@@ -14,7 +14,7 @@ from msm.errors import MsmError
 from msm.fsutil import atomic_write_text
 from msm.manifest import read_manifest
 from msm.outdir import HINT, differences, foreign, read_claim, refusal
-from msm.train.config import _NOT_HASHED, TrainConfig, check_report_to
+from msm.train.config import NOT_HASHED, TrainConfig, check_report_to
 from msm.train.model_io import load_model
 
 
@@ -81,7 +81,7 @@ def _work_settings(work: Path) -> dict[str, Any] | None:
 
 def _settings_diff(old: Any, cfg: TrainConfig, record: dict[str, Any] | None) -> list[str]:
     """The weight-shaping settings that differ (the hashes, where the fields cannot tell)."""
-    new = cfg.model_dump(mode="json", exclude=_NOT_HASHED)
+    new = cfg.model_dump(mode="json", exclude=NOT_HASHED)
     diffs = (
         differences({k: v for k, v in old.items() if k in new}, new)
         if isinstance(old, dict)

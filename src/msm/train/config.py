@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from msm.errors import MsmError
 
 # fields that don't change the trained weights (so a rerun may differ in them)
-_NOT_HASHED = {
+NOT_HASHED = {
     "launcher",
     "accelerate_config",
     "report_to",
@@ -139,7 +139,7 @@ class TrainConfig(BaseModel):
 
     def weights_hash(self) -> str:
         """Hash of everything that shapes the weights (a rerun resumes only if equal)."""
-        d = self.model_dump(exclude=_NOT_HASHED)
+        d = self.model_dump(exclude=NOT_HASHED)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
