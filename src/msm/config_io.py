@@ -69,7 +69,17 @@ class GenerationConfig(BaseModel):
     temperature: float = Field(default=0.8, ge=0.0, description="generator sampling temperature")
     seed: int = Field(default=0, description="seed of every sampled choice and call")
     concurrency: int = Field(default=16, ge=1, le=1024, description="LLM calls in flight at once")
-    batch: bool = Field(default=False, description="use the provider's batch API (via Inspect)")
+    batch: bool = Field(
+        default=False,
+        description="send the generator's and judge's calls through the provider's batch API "
+        "(about half price; Anthropic, OpenAI and other providers Inspect batches for)",
+    )
+    batch_wait_s: float = Field(
+        default=10800.0,
+        gt=0,
+        description="batch: seconds to wait for a batch before what it has not answered goes "
+        "by ordinary calls, once",
+    )
     max_retries: int = Field(default=4, ge=0, description="retries of a failed call")
     timeout_s: float = Field(default=300.0, gt=0, description="seconds per call")
     max_reasks: int = Field(

@@ -14,9 +14,9 @@ anything, the way ``msm run`` claims a run folder for one experiment:
 
 The claim is ``OUT/.msm/owner.json``: the stage and its *inputs*, the resolved
 settings that shape the output (spec and mix files by path and content hash,
-models, counts, item sets), never the ones that only change how fast or how
-quietly it runs (``concurrency``, ``batch``, ``max_retries``, ``timeout_s``) or how
-long aftgen may try (``max_rounds``, ``max_responses_factor``).
+models, counts, item sets), never the ones that only change how fast, how
+cheaply or how quietly it runs or how long it may try: one rule per stage,
+``msm.artifacts.identity``, shared with ``msm run``'s plan hashes.
 Training keeps its claim in its manifest: the folder appears only when
 complete, and its ``weights_hash`` (``TrainConfig.weights_hash``) is the
 identity (see ``msm.train.checkpoint.prepare_output``).
@@ -54,6 +54,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from msm.artifacts.identity import identity
 from msm.errors import MsmError
 from msm.fsutil import atomic_write_json
 from msm.manifest import file_sha256, read_manifest
@@ -61,12 +62,6 @@ from msm.manifest import file_sha256, read_manifest
 OWNER = Path(".msm") / "owner.json"
 # the LLM call store docgen and aftgen resume from: kept on --overwrite (see above)
 STORE_FILES = ("llm.sqlite", "llm.sqlite-wal", "llm.sqlite-shm", "llm.sqlite-journal")
-# generation settings that change how calls are made, not what they return; and aftgen's
-# effort limits: a run that reaches its target holds the same examples whatever they are,
-# and one that ended short wrote no manifest, so raising a limit simply continues it
-COSMETIC = frozenset(
-    {"concurrency", "batch", "max_retries", "timeout_s", "max_rounds", "max_responses_factor"}
-)
 HINT = "use another --out or pass --overwrite"
 SHOWN = 4  # differing fields named in a refusal; the rest are counted
 
@@ -100,20 +95,16 @@ def spec_ref(spec: str) -> dict[str, Any]:
     return {"path": spec if spec.startswith(PREFIX) else str(p.resolve()), "sha256": sha}
 
 
-def _generation_inputs(config: dict[str, Any]) -> Inputs:
-    return {k: v for k, v in config.items() if k not in COSMETIC}
-
-
 def docgen_inputs(cfg: BaseModel) -> Inputs:
     """docgen's identity: its settings (less the cosmetic ones) with the spec's content."""
     d = cfg.model_dump(mode="json")
-    return {**_generation_inputs(d), "spec": spec_ref(d["spec"])}
+    return {**identity("docgen", d), "spec": spec_ref(d["spec"])}
 
 
 def aftgen_inputs(cfg: BaseModel) -> Inputs:
     """aftgen's identity: docgen's, plus the mix-in file's content."""
     d = cfg.model_dump(mode="json")
-    return {**_generation_inputs(d), "spec": spec_ref(d["spec"]), "mix": file_ref(d.get("mix"))}
+    return {**identity("aftgen", d), "spec": spec_ref(d["spec"]), "mix": file_ref(d.get("mix"))}
 
 
 def _model_ref(name: str | None) -> str | None:
@@ -141,7 +132,7 @@ def _weights_hash(name: str) -> str | None:
 def eval_inputs(cfg: BaseModel) -> Inputs:
     """eval's identity: every setting (model under test, suites, item sets, grader, ...)
     and, for an msm checkpoint, the weights it holds."""
-    d = cfg.model_dump(mode="json")
+    d = identity("eval", cfg.model_dump(mode="json"))
     return {
         **d,
         "model": _model_ref(d["model"]),
@@ -162,7 +153,7 @@ def recorded_inputs(stage: str, manifest: dict[str, Any]) -> Inputs | None:
     if stage == "eval":
         lineage = manifest.get("model_lineage")
         return {
-            **config,
+            **identity("eval", config),
             "model": _model_ref(config.get("model")),
             "baseline": _model_ref(config.get("baseline")),
             "model_weights": lineage.get("weights_hash") if isinstance(lineage, dict) else None,
@@ -172,7 +163,7 @@ def recorded_inputs(stage: str, manifest: dict[str, Any]) -> Inputs | None:
     spec = config["spec"]
     sha = (manifest.get("spec") or {}).get("source_sha256") if stage == "docgen" else None
     path = spec if spec.startswith("builtin:") else str(Path(spec).expanduser().resolve())
-    inputs = {**_generation_inputs(config), "spec": {"path": path, "sha256": sha}}
+    inputs = {**identity(stage, config), "spec": {"path": path, "sha256": sha}}
     if stage == "aftgen":
         mix = manifest.get("mix")
         inputs["mix"] = (

@@ -40,6 +40,7 @@ def stage_llms(
         max_retries=cfg.max_retries,
         timeout_s=cfg.timeout_s,
         batch=cfg.batch,
+        batch_wait_s=cfg.batch_wait_s,
     )
     llm = LLM(
         cfg.model,

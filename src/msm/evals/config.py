@@ -54,6 +54,17 @@ class EvalConfig(BaseModel):
         description="agentic, spec_reasoning: the spec (a file or builtin:NAME) whose rules "
         "the judge names by ID; default: any principle the model states counts",
     )
+    batch: bool = Field(
+        default=False,
+        description="send the grader roles' calls (grader, grader2, the reasoning judge, spec "
+        "QA grading) through the provider's batch API (about half price)",
+    )
+    batch_wait_s: float = Field(
+        default=10800.0,
+        gt=0,
+        description="batch: seconds to wait for a batch before what it has not answered goes "
+        "by ordinary calls, once",
+    )
     limit: int | None = Field(default=None, description="at most N samples per task")
     epochs: int = Field(default=1, description="samples per item (the paper: 300 for agentic)")
     grid: str | None = Field(

@@ -55,6 +55,12 @@ class EvalSection(_Strict):
     questions: str = "equanimity"
     epochs: int = Field(default=1, ge=1)
     limit: int | None = Field(default=None, ge=1)
+    batch: bool | None = Field(
+        default=None,
+        description="grader roles through the provider's batch API; default: the experiment's "
+        "`batch`",
+    )
+    batch_wait_s: float = Field(default=10800.0, gt=0)
     grid: Literal["paper"] | None = Field(
         default=None,
         description="agentic: a named grid of conditions instead of scenarios/goals (paper: "
@@ -120,6 +126,11 @@ class Experiment(_Strict):
     base_model: str
     generator: str = "embedded"
     grader: str | None = None
+    batch: bool = Field(
+        default=False,
+        description="every API role (generator, judge, grader, grader2) through the provider's "
+        "batch API, unless a stage sets its own (corpus.batch, aft.config.batch, eval.batch)",
+    )
     grader2: str | None = Field(
         default=None,
         description="agentic: a second grader; every judged sample is graded twice and each "

@@ -20,10 +20,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from msm.artifacts.identity import identity
 from msm.conditions import AFT_DATA_FILE
 from msm.experiment.config import Experiment
 from msm.package_data import data_hashes
-from msm.train.config import NOT_HASHED as TRAIN_NOT_HASHED
 
 
 @dataclass(frozen=True)
@@ -67,16 +67,12 @@ class Node:
 
     def hashed(self) -> dict[str, Any]:
         """What identifies this node's output, less its dependencies."""
-        exclude = set(self.inputs) | set(_NOT_HASHED.get(self.kind, ()))
-        config = self.config.model_dump(mode="json", exclude=exclude)
+        config = identity(self.kind, self.config.model_dump(mode="json", exclude=set(self.inputs)))
         for key, default in _HASHED_IF_SET.items():  # at their defaults they leave the hashes
             if key in config and config[key] == default:  # of earlier runs as they were
                 del config[key]
         return {"kind": self.kind, "config": config, "extra": self.extra}
 
-
-# settings that do not change a node's output: training's own (the weights are the same)
-_NOT_HASHED = {"midtrain": TRAIN_NOT_HASHED, "aft": TRAIN_NOT_HASHED}
 
 # ``save: auto`` in ``msm run``: LoRA runs keep only their adapters when the plan's merged
 # models would together take more than this (besides the per-run rule of TrainConfig)

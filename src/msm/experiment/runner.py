@@ -188,11 +188,25 @@ def run_experiment(
 
 
 def _clear(path: Path) -> None:
+    """Remove a node's output, but keep its LLM call store (``.msm/llm.sqlite``): a node
+    stale for a real reason then pays only for the calls that changed."""
+    from msm.outdir import STORE_FILES
     from msm.train.checkpoint import work_dir_for
 
     for p in (path, work_dir_for(path)):
-        if p.is_dir():
+        if not p.is_dir():
+            continue
+        store = [p / ".msm" / f for f in STORE_FILES if (p / ".msm" / f).is_file()]
+        if not store:
             shutil.rmtree(p)
+            continue
+        doomed = [c for c in p.iterdir() if c.name != ".msm"]
+        doomed += [c for c in (p / ".msm").iterdir() if c not in store]
+        for child in doomed:
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
 
 
 def _corpus(node: Node, cfg: Any, path: Path, echo: Any) -> None:

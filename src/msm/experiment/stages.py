@@ -57,14 +57,16 @@ def train_fixed(stage: str, seed: int) -> dict[str, Any]:
 def docgen_config(exp: Experiment, spec: str, key: str | None = None) -> DocgenConfig:
     from msm.docgen.config import DocgenConfig
 
-    return DocgenConfig.model_validate({**exp.corpus, **docgen_fixed(exp, spec, key)})
+    return DocgenConfig.model_validate(
+        {"batch": exp.batch, **exp.corpus, **docgen_fixed(exp, spec, key)}
+    )
 
 
 def aftgen_config(exp: Experiment) -> AftgenConfig:
     from msm.aftgen.config import AftgenConfig
 
     assert exp.aft is not None
-    return AftgenConfig.model_validate({**exp.aft.config, **aftgen_fixed(exp)})
+    return AftgenConfig.model_validate({"batch": exp.batch, **exp.aft.config, **aftgen_fixed(exp)})
 
 
 def train_config(exp: Experiment, stage: str, seed: int, base: str | None = None) -> TrainConfig:
@@ -105,6 +107,8 @@ def eval_config(
         grader=exp.grader,
         limit=ev.limit,
         epochs=ev.epochs,
+        batch=exp.batch if ev.batch is None else ev.batch,
+        batch_wait_s=ev.batch_wait_s,
         grid=ev.grid,
         scenarios=ev.scenarios,
         goals=ev.goals,

@@ -74,6 +74,12 @@ class AccessConfig(BaseModel):
     )
     base_url: str | None = None
     batch: bool = Field(default=False, description="use the provider's batch API (via Inspect)")
+    batch_wait_s: float = Field(
+        default=10800.0,
+        gt=0,
+        description="batch: wait this long for a batch, then send what is left by ordinary "
+        "calls, once",
+    )
 
 
 class Message(BaseModel):

@@ -14,18 +14,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from msm.artifacts.identity import TRAINING
 from msm.errors import MsmError
 
 # fields that don't change the trained weights (so a rerun may differ in them)
-NOT_HASHED = {
-    "launcher",
-    "accelerate_config",
-    "report_to",
-    "save_every",
-    "threads",
-    "log_every",
-    "save",  # the same weights, merged or as an adapter (merged again on demand)
-}
+NOT_HASHED = set(TRAINING)
 
 # ``save: auto``: a LoRA run on a base this large keeps only its adapter. A merged copy of
 # a 3B model is ~6 GB in bf16 (~64 GB at 32B); the adapter is a few hundred MB at most,
