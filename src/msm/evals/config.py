@@ -102,7 +102,9 @@ class EvalConfig(BaseModel):
         "(x --agent-names); instead of --temperature",
     )
     max_tokens: int | None = Field(
-        default=None, description="agentic answer length (4096; 512 for local models)"
+        default=None,
+        description="agentic answer length (default 4096, the paper's; 512 for the bundled 135M "
+        "model and checkpoints trained from it)",
     )
     scoring: str = Field(
         default="auto",

@@ -17,7 +17,6 @@ from msm.outdir import claim_output, eval_inputs
 
 __all__ = ["SUITES", "EvalConfig", "run_eval"]
 
-AGENTIC_MAX_TOKENS = 4096  # API models: room for scratchpad reasoning and the emails
 MSM_TEXTS = {"source": "msm", "sha256": None}  # summary["agentic"]["templates"] without a folder
 
 
@@ -97,6 +96,7 @@ def run_eval(
     from msm.evals.agentic import agentic, summarise_agentic
     from msm.evals.agentic_checks import summarise_log
     from msm.evals.agentic_variants import task_name, variant_record, variants
+    from msm.evals.answer_length import agentic_max_tokens
     from msm.evals.capability import fake_perplexity, heldout_text, local_model_path, perplexity
     from msm.evals.spec_qa import spec_qa, summarise_spec_qa
     from msm.evals.values import summarise_values, values
@@ -127,8 +127,8 @@ def run_eval(
                     scratchpad=cfg.scratchpad,
                     model_name=v.agent_name,
                     temperature=v.temperature,  # None: 0.7, or the grid's
-                    # a 135M local model on a CPU cannot afford paper-length answers
-                    max_tokens=max_tokens or (512 if local else AGENTIC_MAX_TOKENS),
+                    # 4096 (the paper's) but for the bundled 135M model (answer_length.py)
+                    max_tokens=agentic_max_tokens(model, max_tokens),
                     grid=cfg.grid,
                     second_grader=cfg.grader2 is not None,
                     action_only=cfg.regrade_action_only,
@@ -279,6 +279,7 @@ def _manifest_fields(cfg: EvalConfig, summary: dict[str, Any]) -> dict[str, Any]
     from importlib.metadata import version
 
     from msm.evals.agentic_variants import eval_names
+    from msm.evals.answer_length import agentic_max_tokens
     from msm.llm.names import resolve_model
     from msm.package_data import data_hashes
 
@@ -295,6 +296,10 @@ def _manifest_fields(cfg: EvalConfig, summary: dict[str, Any]) -> dict[str, Any]
         "task_versions": summary.get("task_versions", {}),
         "versions": {"inspect_ai": version("inspect_ai")},
         "names": eval_names(cfg, summary, lineage),
+        # the answer limit the agentic suite ran with (answer_length.py)
+        "agentic_max_tokens": agentic_max_tokens(cfg.model, cfg.max_tokens)
+        if "agentic" in cfg.suites()
+        else None,
         "usage": summary.get("usage"),
     }
 

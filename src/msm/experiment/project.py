@@ -143,7 +143,7 @@ def _eval(exp: Experiment, n: Node) -> dict[str, Any]:
     else:
         model = base_ref(exp.base_model, exp.eval.engine)
         local = _runs_here(model)
-    proj = project_eval(n.config, model, local)
+    proj = project_eval(n.config, model, local, base=exp.base_model if n.deps else None)
     proj["disk_bytes"], proj["disk_basis"] = eval_disk(proj)
     return proj
 

@@ -138,11 +138,12 @@ def _values(cfg: Any, scoring: str, local: bool) -> tuple[int, int, int, str]:
     return calls, tin, tout, "values: letter choice"
 
 
-def project_eval(cfg: Any, model: str, local: bool) -> dict[str, Any]:
+def project_eval(cfg: Any, model: str, local: bool, base: str | None = None) -> dict[str, Any]:
     """Calls of one eval of ``cfg`` (an EvalConfig) on ``model`` (a name for the table);
-    ``local``: msm runs the model itself (its answers are shorter, see ``run_eval``)."""
+    ``local``: msm runs the model itself; ``base``: a trained model's base model, whose
+    agentic answer length it gets (``msm.evals.answer_length``)."""
+    from msm.evals.answer_length import agentic_max_tokens
     from msm.evals.loglik_remote import gives_logliks
-    from msm.evals.run import AGENTIC_MAX_TOKENS
 
     suites = cfg.suites()
     epochs, limit = cfg.epochs, cfg.limit
@@ -154,7 +155,8 @@ def project_eval(cfg: Any, model: str, local: bool) -> dict[str, Any]:
     if "agentic" in suites:
         from msm.evals.agentic_variants import variants
 
-        max_tokens = cfg.max_tokens or (512 if local else AGENTIC_MAX_TOKENS)
+        # a trained model does not exist yet: it gets its base model's length
+        max_tokens = agentic_max_tokens(base or model, cfg.max_tokens)
         n = tin = tout = gin = gout = 0
         for v in variants(cfg):  # one task per (agent name, temperature): the samples again
             key = (
