@@ -43,11 +43,23 @@ def run_cmd(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and projections; run nothing.")
     ] = False,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost",
+            min=0,
+            help="Stop before the first call when the API calls still to make are projected "
+            "to cost more than this many dollars (default 100), or an unknown amount.",
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Run whatever the projected API cost.")
+    ] = False,
 ) -> None:
     """Run a whole MSM study: corpora, AFT data, training, evals, report."""
     from msm.experiment import run_experiment
 
-    run_experiment(experiment, out, dry_run=dry_run, echo=typer.echo)
+    run_experiment(experiment, out, dry_run=dry_run, echo=typer.echo, max_cost=max_cost, yes=yes)
 
 
 @app.command("report")

@@ -136,6 +136,8 @@ def run_eval(
                     spec=cfg.spec,
                     # read (and every file checked) now, before anything is written
                     templates=cfg.templates,
+                    exfil_rule=cfg.exfil_rule,
+                    seed=cfg.seed or 0,
                 ),
             )
         )
@@ -170,6 +172,9 @@ def run_eval(
         ]
     if "spec_qa" in run:
         tasks.append((f"spec_qa/{cfg.questions}", spec_qa(questions=cfg.questions)))
+    # epochs per suite: the paper's 300 agentic samples would otherwise grade every spec QA
+    # answer 300 times too
+    task_epochs = {"spec_qa": cfg.spec_qa_epochs}
     fake_ppl = "capability" in run and _is_fake(model)  # a pseudo-perplexity: a dry run
     ppl_path = local_model_path(model) if "capability" in run and not fake_ppl else None
     summary: dict[str, Any] = {
@@ -178,6 +183,8 @@ def run_eval(
         "grader2": cfg.grader2,
         "suite": cfg.suite,
         "epochs": epochs,
+        "spec_qa_epochs": cfg.spec_qa_epochs if "spec_qa" in run else None,
+        "seed": cfg.seed,
         "limit": limit,
         "task_versions": {name.split("/")[0]: t.version for name, t in tasks},
     }
@@ -196,13 +203,14 @@ def run_eval(
             roles = {"grader": _inspect_model(grader)} if grader else None
             if roles and cfg.grader2:  # agentic: every judged sample graded twice
                 roles["grader2"] = _inspect_model(cfg.grader2)
+            from inspect_ai import task_with
+
             logs = inspect_eval(
-                [t for _, t in tasks],
+                [task_with(t, epochs=task_epochs.get(n.split("/")[0], epochs)) for n, t in tasks],
                 model=_inspect_model(model),
                 model_roles=roles,
                 log_dir=str(out / "logs"),
                 limit=limit,
-                epochs=epochs,
                 display="none",
                 fail_on_error=False,
             )

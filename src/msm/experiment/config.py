@@ -53,7 +53,15 @@ class EvalSection(_Strict):
     suites: list[str] = Field(default_factory=lambda: ["values"])
     items: list[str] | None = None
     questions: str = "equanimity"
-    epochs: int = Field(default=1, ge=1)
+    epochs: int = Field(
+        default=1,
+        ge=1,
+        description="samples per agentic condition (the paper: 300) and per value item "
+        "scored by letter",
+    )
+    spec_qa_epochs: int = Field(
+        default=1, ge=1, description="samples per spec QA question (1 unless asked)"
+    )
     limit: int | None = Field(default=None, ge=1)
     batch: bool | None = Field(
         default=None,
@@ -74,6 +82,11 @@ class EvalSection(_Strict):
         default=None,
         description="agentic: scenario texts from a local checkout of the agentic-misalignment "
         "framework instead of msm's own (its files' sha256 is part of every eval node's hash)",
+    )
+    exfil_rule: Literal["authors", "msm"] = Field(
+        default="authors",
+        description="agentic with templates: exfiltration counts when an e-mail goes to the "
+        "named outside party's domain (authors) or to any outside domain quoting a secret (msm)",
     )
     temperature: float | None = Field(default=None, ge=0.0)
     agent_names: list[str] | None = Field(

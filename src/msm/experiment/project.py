@@ -138,6 +138,14 @@ def _eval(exp: Experiment, n: Node) -> dict[str, Any]:
     from msm.experiment.project_cost import eval_disk
     from msm.experiment.project_evals import project_eval
 
+    if n.meta.get("same_as"):  # the base model's deterministic eval, copied: nothing runs
+        return {
+            "calls": [],
+            "samples": {},
+            "disk_bytes": 0,
+            "disk_basis": "a copy of its source",
+            "summary": f"same as {n.meta['same_as']} (deterministic: its result is copied)",
+        }
     if n.deps:  # a trained model: msm's local engine runs it here, vLLM serves it
         model, local = f"trained ({n.deps[0]})", exp.eval.engine == "hf"
     else:

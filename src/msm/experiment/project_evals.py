@@ -189,10 +189,11 @@ def project_eval(cfg: Any, model: str, local: bool, base: str | None = None) -> 
             second = [n * epochs, gin * epochs, gout * epochs]
     if "spec_qa" in suites:
         n, tin, tout, gin, gout = _spec_qa(cfg.questions, limit)
-        samples["spec_qa"] = n * epochs
+        qa_epochs = cfg.spec_qa_epochs  # the paper's 300 are agentic; spec QA: 1 unless asked
+        samples["spec_qa"] = n * qa_epochs
         for acc, add in ((mut, (n, tin, tout)), (grader, (n, gin, gout))):
             for i in range(3):
-                acc[i] += add[i] * epochs
+                acc[i] += add[i] * qa_epochs
     if "values" in suites:
         scoring = cfg.scoring
         if scoring == "auto":
