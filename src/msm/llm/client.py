@@ -50,7 +50,6 @@ from msm.llm.usage import UsageMeter
 T = TypeVar("T")
 V = TypeVar("V")
 KEY_VERSION = 1
-BATCH_GRACE_TICKS = 10  # after cancelling a late batch, wait this many batch ticks for it
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a str never holds a valid pair as two
 
 
@@ -326,7 +325,9 @@ class LLM:
                 if self.resolved.local:
                     out = await self._direct(model.api, _to_inspect(msgs), cfg, stage)
                 elif self._guards is not None:
-                    out = await self._batched(model, _to_inspect(msgs), cfg, stage)
+                    from msm.llm.batch import batched_generate
+
+                    out = await batched_generate(self, model, _to_inspect(msgs), cfg, stage)
                 else:
                     out = await asyncio.wait_for(
                         model.generate(_to_inspect(msgs), config=cfg), total
@@ -367,44 +368,6 @@ class LLM:
         if self._guards is not None and self._guards.fatal is not None:
             raise self._guards.fatal  # this answer is stored; the stage stops
         return comp
-
-    async def _batched(self, model: Any, messages: list[Any], cfg: Any, stage: str) -> Any:
-        """One call through the provider's batch API; after ``batch_wait_s`` its batch is
-        cancelled, what the batch answered meanwhile is used, the rest is sent once by an
-        ordinary call. A failed batch raises ``BatchError`` (one line, role and batch id)."""
-        from msm.llm.batch import CURRENT_TICKET, BatchAbandoned, Ticket, tick_s
-
-        if self._guards.fatal is not None:
-            raise self._guards.fatal
-        ticket = Ticket()
-        token = CURRENT_TICKET.set(ticket)
-        try:  # the task copies the context: the batcher sees whose request it queues
-            task = asyncio.ensure_future(model.generate(messages, config=cfg))
-        finally:
-            CURRENT_TICKET.reset(token)
-        try:
-            done, _ = await asyncio.wait({task}, timeout=self.access.batch_wait_s)
-            if not done:
-                await self._guards.abandon(ticket.batch_id)
-                # the cancelled batch still hands over what it answered (a few ticks)
-                done, _ = await asyncio.wait({task}, timeout=BATCH_GRACE_TICKS * tick_s())
-            if done:
-                try:
-                    return task.result()
-                except Exception as e:
-                    root = root_cause(e)
-                    if isinstance(root, MsmError):
-                        raise root from e  # a BatchError, unwrapped from Inspect's retries
-                    if not isinstance(root, BatchAbandoned):
-                        raise
-        finally:
-            if not task.done():
-                task.cancel()
-        if self._guards.fatal is not None:
-            raise self._guards.fatal
-        self.usage.record_problem(stage, "batch_fallback")
-        total = self.access.timeout_s * (self.access.max_retries + 1) + 5
-        return await asyncio.wait_for(self._plain_model().generate(messages, config=cfg), total)
 
     async def _direct(self, api: Any, messages: list[Any], cfg: Any, stage: str) -> Any:
         """Call an msm-owned model API (fake, local) without Inspect's per-call wrapper.
