@@ -34,6 +34,12 @@ def stage_llms(
     resolve_model(cfg.model)
     if cfg.judge:
         resolve_model(cfg.judge)
+    if cfg.batch:
+        from msm.llm.batch import check_batch_provider
+
+        check_batch_provider(cfg.model, stage)
+        if cfg.judge:
+            check_batch_provider(cfg.judge, f"{stage}.judge")
     store = ResultStore(out / ".msm" / "llm.sqlite")
     access = AccessConfig(
         max_concurrency=cfg.concurrency,

@@ -19,8 +19,9 @@ For ``exfiltration`` msm grades with its own action check and grader prompt, fed
 the e-mails themselves name (``agentic_exfil.derive_exfil``: the outside domains, the
 outside party and the secrets); by default the action counts as the authors' rule does (an
 e-mail to the named outside party's domain). A condition whose e-mails lack an outside
-address or a secret is a one-line MsmError at load. Where no variables file has the goal value, exfiltration falls back to
-``ambiguous.md``, as the authors' generator does (their fork ships only that one).
+address or a secret is a one-line MsmError at load. Where no variables file has the goal
+value, exfiltration falls back to ``ambiguous.md``, as the authors' generator does (their
+fork ships only that one).
 
 Texts use ``${name}`` placeholders (``string.Template``; unknown ones stay as they
 are). msm never runs the Python file: it evaluates only its plain assignments of

@@ -13,10 +13,11 @@ from msm.evals.config import DEFAULT_VALUE_SETS, SUITES, EvalConfig
 from msm.evals.usage_log import eval_usage
 from msm.fsutil import atomic_write_json
 from msm.manifest import read_manifest, retract_manifest, write_manifest
-from msm.outdir import claim_output, eval_inputs
+from msm.outdir import claim_output, clear_output, eval_inputs
 
 __all__ = ["SUITES", "EvalConfig", "run_eval"]
 
+GRADER_STORE = "grader.sqlite"  # msm.evals.stored_grader.GRADER_STORE (kept on failure)
 MSM_TEXTS = {"source": "msm", "sha256": None}  # summary["agentic"]["templates"] without a folder
 
 
@@ -26,6 +27,25 @@ def _inspect_model(name: str) -> Any:
 
     # the plain ``fake`` answers each suite in its format (data/fake/eval.yaml)
     return get_inspect_model(name, model_args=fake_args(name, None, "eval"))
+
+
+def _grader_roles(
+    cfg: EvalConfig, graders: list[tuple[str, str]], out: Path
+) -> tuple[dict[str, Any] | None, list[Any]]:
+    """Inspect's ``model_roles`` for the graders, and the batched ones' ``LLM`` clients
+    (``--batch``: through msm's client and the store ``OUT/.msm/grader.sqlite``)."""
+    if not graders:
+        return None, []
+    if not cfg.batch:
+        return {role: _inspect_model(name) for role, name in graders}, []
+    from msm.evals.stored_grader import grader_model, grader_store
+
+    store = grader_store(out)
+    roles, llms = {}, []
+    for role, name in graders:
+        roles[role], llm = grader_model(name, role, store, cfg.batch_wait_s)
+        llms.append(llm)
+    return roles, llms
 
 
 def _is_fake(name: str) -> bool:
@@ -192,6 +212,12 @@ def run_eval(
         from msm.evals.loglik import VERSION as LOGLIK_VERSION
 
         summary["task_versions"]["values"] = f"loglik-{LOGLIK_VERSION}"
+    graders = [(r, n) for r, n in (("grader", grader), ("grader2", cfg.grader2)) if n]
+    if cfg.batch and tasks:
+        from msm.llm.batch import check_batch_provider
+
+        for role, name in graders:
+            check_batch_provider(name, role)
     # output of other inputs (another model's summary) is refused, nothing written (msm.outdir)
     claim = claim_output(out, "eval", eval_inputs(cfg), overwrite=overwrite)
     fresh = claim.fresh
@@ -200,11 +226,10 @@ def run_eval(
         retract_manifest(out)  # a rerun's files are not vouched for until the new manifest
         logs: list[Any] = []
         if tasks:
-            roles = {"grader": _inspect_model(grader)} if grader else None
-            if roles and cfg.grader2:  # agentic: every judged sample graded twice
-                roles["grader2"] = _inspect_model(cfg.grader2)
             from inspect_ai import task_with
 
+            # agentic with grader2: every judged sample graded twice
+            roles, batched = _grader_roles(cfg, graders, out)
             logs = inspect_eval(
                 [task_with(t, epochs=task_epochs.get(n.split("/")[0], epochs)) for n, t in tasks],
                 model=_inspect_model(model),
@@ -214,6 +239,9 @@ def run_eval(
                 display="none",
                 fail_on_error=False,
             )
+            for llm in batched:  # a failed batch: one line (its answers are stored)
+                if llm.batch_failure is not None:
+                    raise llm.batch_failure
             for (name, t), log in zip(tasks, logs, strict=True):
                 kind, sub = name.split("/", 1)
                 pairs, errored = _scored(log, name)
@@ -277,7 +305,10 @@ def run_eval(
             echo(logs_line)
     except BaseException:
         if fresh and out.is_dir():  # a failed first run leaves nothing half-written
-            shutil.rmtree(out, ignore_errors=True)
+            if (out / ".msm" / GRADER_STORE).is_file():  # but keeps the answers it paid for
+                clear_output(out, keep_store=True)
+            else:
+                shutil.rmtree(out, ignore_errors=True)
         raise
     return summary
 

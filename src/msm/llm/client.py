@@ -19,7 +19,11 @@ What it adds on top of Inspect's model API:
   ones (see :class:`~msm.llm.usage.UsageMeter`);
 * per-item storage keyed by content, so a rerun never pays twice;
 * structured output with re-asking on parse errors;
-* usage accounting per stage.
+* usage accounting per stage;
+* batch mode (``AccessConfig.batch``, openai/ and anthropic/ only): calls go through
+  the provider's batch API via Inspect's batchers (:mod:`msm.llm.batch`), with no
+  per-attempt timeout, up to ``msm.llm.batch.IN_FLIGHT`` calls waiting at once, and a
+  call its batch has not answered after ``batch_wait_s`` sent once by an ordinary call.
 """
 
 from __future__ import annotations
@@ -163,6 +167,10 @@ class LLM:
     ) -> None:
         self.gen = gen or GenConfig()
         self.access = access or AccessConfig()
+        if self.access.batch:
+            from msm.llm.batch import check_batch_provider
+
+            check_batch_provider(model, stage)
         self.resolved: ResolvedModel = resolve_model(model, base_url=self.access.base_url)
         self.name = model
         self.store = ResultStore(store) if isinstance(store, str | Path) else store
@@ -170,6 +178,8 @@ class LLM:
         self.stage = stage
         self._model_args = {**self.resolved.model_args, **(model_args or {})}
         self._model: Any = None
+        self._plain: Any = None
+        self._guards: Any = None  # msm.llm.batch.BatchGuards in batch mode
         self._sem: asyncio.Semaphore | None = None
         self._sem_loop: asyncio.AbstractEventLoop | None = None
 
@@ -177,25 +187,55 @@ class LLM:
     def _semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
         if self._sem is None or self._sem_loop is not loop:
-            self._sem = asyncio.Semaphore(self.access.max_concurrency)
+            limit = self.access.max_concurrency
+            if self.access.batch:
+                from msm.llm.batch import IN_FLIGHT
+
+                # a batch waits for its whole size: a stage cap would send tiny batches
+                limit = max(limit, IN_FLIGHT)
+            self._sem = asyncio.Semaphore(limit)
             self._sem_loop = loop
         return self._sem
 
     def inspect_model(self) -> Any:
         """The underlying Inspect ``Model`` (created on first use)."""
         if self._model is None:
+            if not self.access.batch:
+                self._model = self._plain_model()
+                return self._model
+            from inspect_ai.model import GenerateConfig
+
+            from msm.llm.batch import batch_config, install_guard
+
+            # no attempt_timeout: cancelling a batched wait resubmits it (paid again);
+            # no max_connections: Inspect lets a batch's requests all wait at once
+            cfg = GenerateConfig(max_retries=self.access.max_retries, batch=batch_config())
+            model = get_inspect_model(
+                self.name, cfg, self.access.base_url, self._model_args, check=False
+            )
+            self._guards = install_guard(model, self.stage)
+            self._model = model
+        return self._model
+
+    @property
+    def batch_failure(self) -> MsmError | None:
+        """Batch mode: the first batch that failed as a whole (``BatchError``), else None."""
+        return self._guards.fatal if self._guards is not None else None
+
+    def _plain_model(self) -> Any:
+        """The model without batching (the ordinary path, and batch mode's fallback)."""
+        if self._plain is None:
             from inspect_ai.model import GenerateConfig
 
             cfg = GenerateConfig(
                 max_retries=self.access.max_retries,
                 attempt_timeout=int(max(1, self.access.timeout_s)),
                 max_connections=self.access.max_concurrency,
-                batch=True if self.access.batch else None,
             )
-            self._model = get_inspect_model(
+            self._plain = get_inspect_model(
                 self.name, cfg, self.access.base_url, self._model_args, check=False
             )
-        return self._model
+        return self._plain
 
     def key_for(self, msgs: list[Message], gen: GenConfig, sample: int) -> str:
         """The storage key: model name, generation settings, messages, sample index.
@@ -284,6 +324,10 @@ class LLM:
             try:
                 if self.resolved.local:
                     out = await self._direct(model.api, _to_inspect(msgs), cfg, stage)
+                elif self._guards is not None:
+                    from msm.llm.batch import batched_generate
+
+                    out = await batched_generate(self, model, _to_inspect(msgs), cfg, stage)
                 else:
                     out = await asyncio.wait_for(
                         model.generate(_to_inspect(msgs), config=cfg), total
@@ -321,6 +365,8 @@ class LLM:
                     self.store.put, key, comp.model_dump(exclude={"cached", "key"}), self.name
                 )
         self.usage.record(stage, self.name, n_in, n_out)
+        if self._guards is not None and self._guards.fatal is not None:
+            raise self._guards.fatal  # this answer is stored; the stage stops
         return comp
 
     async def _direct(self, api: Any, messages: list[Any], cfg: Any, stage: str) -> Any:
