@@ -45,7 +45,9 @@ tracebacks of failed parts) come back as files.
 Model FLOPs per token count the weight matmuls only (attention scores excluded, so MFU is
 a slight underestimate): 6 x the linear layers' parameters for full fine-tuning; for LoRA
 4 x the frozen ones (forward, input gradients) + 6 x the adapter's. Tokens are document
-tokens (row padding excluded); the first ``--warmup`` steps are not timed.
+tokens (row padding excluded); the first ``--warmup`` steps are not timed. msm's steps are
+timed by its own per-step timer (batch assembly included), TRL's from ``on_step_begin`` to
+``on_step_end`` (batch collation excluded), both synchronised with the GPU.
 """
 
 from __future__ import annotations
@@ -753,6 +755,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "device": device_facts(cuda, name),
         "versions": versions(),
         "git_revision": _git_rev(),
+        "loadavg_start": [round(x, 2) for x in os.getloadavg()],
         "bf16_peak_tflops": peak if peak is not None else "unknown",
         "bf16_peak_source": "vendor datasheet, dense" if peak is not None else None,
         "budget_s": ctx.budget_s,
@@ -794,6 +797,7 @@ def write_report(report: dict[str, Any], ctx: Context, out: Path) -> None:
     statuses = [p["status"] for p in ctx.parts.values()]
     report["summary"] = {s: statuses.count(s) for s in ("ok", "failed", "skipped")}
     report["elapsed_s"] = round(time.perf_counter() - ctx.t0, 2)
+    report["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     report["max_rss_gib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -833,17 +837,18 @@ def _brief(p: dict[str, Any]) -> str:
 def _git_rev() -> str | None:
     import subprocess
 
-    try:
+    def git(*a: str) -> str:
         r = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
+            ["git", "-C", str(ROOT), *a], capture_output=True, text=True, timeout=10, check=False
         )
+        return r.stdout.strip()
+
+    try:
+        rev = git("rev-parse", "--short", "HEAD") or None
+        dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
-    return r.stdout.strip() or None
+    return f"{rev}+dirty" if rev and dirty else rev
 
 
 if __name__ == "__main__":
