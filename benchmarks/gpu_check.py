@@ -593,11 +593,11 @@ class Context:
         if self.cuda:  # msm's progress lines; on the CPU the tiny run stays quiet
             print(line, file=sys.stderr, flush=True)
 
-    def part(self, key: str, fn: Callable[[], Any]) -> bool:
+    def part(self, key: str, fn: Callable[[], Any], needed: bool = False) -> bool:
         """Run one part: ok with its figures, failed with the one-line error, or skipped
-        (a string result, the time budget, ``--only``). True when it ran ok."""
+        (a string result, the time budget, ``--only`` unless ``needed``). True when ok."""
         kind = key.split(":", 1)[-1]
-        if self.only and not {kind, key} & self.only:
+        if self.only and not needed and not {kind, key} & self.only:
             return False
         longest = max((p["seconds"] for p in self.parts.values() if "seconds" in p), default=0.0)
         if time.perf_counter() - self.t0 + longest > self.budget_s:
@@ -613,8 +613,8 @@ class Context:
             entry: dict[str, Any] = {"status": "failed", "error": one_line(e)}
             traceback.print_exc()
         else:
-            entry = {"status": "skipped", "reason": res} if isinstance(res, str) else res
-            entry = {"status": "ok", **res} if isinstance(res, dict) else entry
+            ok = isinstance(res, dict)
+            entry = {"status": "ok", **res} if ok else {"status": "skipped", "reason": str(res)}
         entry["seconds"] = round(time.perf_counter() - t, 2)
         entry["peak_gpu_memory_gib"] = self.clock.peak_gib()
         self.parts[key] = entry
@@ -692,7 +692,7 @@ def check_shape(ctx: Context, shape: Shape, tok: Any, docs: Path, chats: Path) -
             "steps": shape.steps,
         }
 
-    if not ctx.part(f"{shape.name}:build", build):
+    if not ctx.part(f"{shape.name}:build", build, needed=True):
         return
     for stage, data in (("midtrain", docs), ("aft", chats)):
         for method in ("lora", "full"):
