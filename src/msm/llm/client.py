@@ -41,7 +41,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from msm.errors import LLMCallError, MsmError
-from msm.llm.answers import completion_text, failure_reason, root_cause
+from msm.llm.answers import completion_text, failure_reason, root_cause, usage_tokens
 from msm.llm.names import ResolvedModel, get_inspect_model, resolve_model
 from msm.llm.store import ResultStore
 from msm.llm.structured import ParseError, Parser
@@ -50,6 +50,8 @@ from msm.llm.usage import UsageMeter
 T = TypeVar("T")
 V = TypeVar("V")
 KEY_VERSION = 1
+# providers whose Inspect API honours a cache boundary on the leading system message
+CACHE_MARK_PROVIDERS = frozenset({"anthropic", "openai"})
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a str never holds a valid pair as two
 
 
@@ -94,7 +96,9 @@ class Message(BaseModel):
 
 
 class Completion(BaseModel):
-    """One finished call."""
+    """One finished call. ``input_tokens`` counts every input token, those read from or
+    written to the provider's prompt cache included (``input_tokens_cache_read`` and
+    ``_write``: None where the provider does not say)."""
 
     text: str
     stop_reason: str
@@ -102,6 +106,8 @@ class Completion(BaseModel):
     input_tokens: int
     output_tokens: int
     model: str
+    input_tokens_cache_read: int | None = None
+    input_tokens_cache_write: int | None = None
     cached: bool = False
     key: str = ""
 
@@ -135,18 +141,30 @@ def as_messages(
     return msgs
 
 
-def _to_inspect(msgs: list[Message]) -> list[Any]:
-    from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessageUser
+def _to_inspect(msgs: list[Message], cache_prefix: bool = False) -> list[Any]:
+    """Inspect messages; ``cache_prefix``: a leading system message is marked as the cache
+    boundary, so Anthropic caches it alone rather than every whole prompt (a write at
+    1.25x the input price on each call) and OpenAI gets an explicit breakpoint."""
+    from inspect_ai.model import (
+        ChatMessageAssistant,
+        ChatMessageSystem,
+        ChatMessageUser,
+        ContentText,
+    )
 
     kinds = {
         "system": ChatMessageSystem,
         "user": ChatMessageUser,
         "assistant": ChatMessageAssistant,
     }
-    out = []
+    out: list[Any] = []
     for m in msgs:
         if m.role not in kinds:
             raise MsmError(f"unsupported message role {m.role!r}")
+        if cache_prefix and not out and m.role == "system" and m.content:
+            block = ContentText(text=m.content, cache_breakpoint=True)
+            out.append(ChatMessageSystem(content=[block]))
+            continue
         out.append(kinds[m.role](content=m.content))
     return out
 
@@ -329,8 +347,9 @@ class LLM:
 
                     out = await batched_generate(self, model, _to_inspect(msgs), cfg, stage)
                 else:
+                    cache = self.resolved.provider in CACHE_MARK_PROVIDERS
                     out = await asyncio.wait_for(
-                        model.generate(_to_inspect(msgs), config=cfg), total
+                        model.generate(_to_inspect(msgs, cache), config=cfg), total
                     )
             except TimeoutError as e:
                 self.usage.record(stage, self.name, failed=True, reason="timeout")
@@ -345,8 +364,7 @@ class LLM:
                 raise LLMCallError(
                     reason, f"{self.name}: {type(root).__name__}{': ' + detail if detail else ''}"
                 ) from e
-            n_in = int(out.usage.input_tokens) if out.usage else 0
-            n_out = int(out.usage.output_tokens) if out.usage else 0
+            n_in, n_out, cache_read, cache_write = usage_tokens(out.usage)
             stop = str(out.stop_reason or "unknown")
             # providers that don't report a stop reason: hitting the limit exactly counts as cut
             truncated = stop == "max_tokens" or (stop == "unknown" and n_out >= gen.max_tokens)
@@ -358,13 +376,23 @@ class LLM:
                 input_tokens=n_in,
                 output_tokens=n_out,
                 model=self.name,
+                input_tokens_cache_read=cache_read,
+                input_tokens_cache_write=cache_write,
                 key=key,
             )
             if self.store is not None:
                 await asyncio.to_thread(
                     self.store.put, key, comp.model_dump(exclude={"cached", "key"}), self.name
                 )
-        self.usage.record(stage, self.name, n_in, n_out)
+        self.usage.record(
+            stage,
+            self.name,
+            n_in,
+            n_out,
+            cache_read=cache_read,
+            cache_write=cache_write,
+            batch=self.access.batch,
+        )
         if self._guards is not None and self._guards.fatal is not None:
             raise self._guards.fatal  # this answer is stored; the stage stops
         return comp
