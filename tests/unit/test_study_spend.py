@@ -201,3 +201,24 @@ def test_an_unknown_price_stops_a_real_run_unless_yes(tmp_path):
         check_spend(e, plan, tmp_path / "run", {}, None, False, lines.append)
     assert any("no price known for: openai/some-model-without-a-price" in ln for ln in lines)
     check_spend(e, plan, tmp_path / "run", {}, None, True, lines.append)
+
+
+def test_batch_on_a_provider_without_a_batch_api_is_refused_before_anything_runs(
+    tmp_path, msm_cli, tiny_model_dir
+):
+    """The experiment's batch default reaches every API role; the fake generator has no
+    batch API, so the dry run and the real run both refuse in one line, writing nothing."""
+    exp = _write(tmp_path, tiny_yaml(tiny_model_dir, batch="true"))
+    for extra in (["--dry-run"], []):
+        r = msm_cli("run", str(exp), "--out", str(tmp_path / "run"), *extra)
+        assert r.returncode == 2, r.stderr
+        err = [x for x in r.stderr.splitlines() if x.strip()]
+        assert (
+            len(err) == 1
+            and "corpus generator: batch mode needs an openai/ or anthropic/" in (err[0])
+        )
+        assert not (tmp_path / "run").exists()
+    # off for the corpus, where the stage sets its own: nothing to refuse there
+    corpus = "{n_assertions: 1, n_doc_types: 1, n_ideas: 1, docs_per_idea: 2, batch: false}"
+    ok = _write(tmp_path, tiny_yaml(tiny_model_dir, batch="true", corpus=corpus), "ok.yaml")
+    assert load_experiment(ok).batch is True

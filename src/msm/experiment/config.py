@@ -357,6 +357,34 @@ def _check_models(exp: Experiment, where: Path) -> None:
             resolve_model(name, check=False)
         except MsmError as e:
             raise MsmError(f"{where}: {field}: {e}") from None
+    _check_batch(exp, where)
+
+
+def _check_batch(exp: Experiment, where: Path) -> None:
+    """A role sent through a batch API must be a model whose provider has one: refused here,
+    before anything runs (the dry run too), not when its stage starts."""
+    from msm.experiment import stages
+    from msm.llm.batch import check_batch_provider
+
+    key = next(iter(exp.specs), None)
+    spec = exp.specs[key] if key is not None else "builtin:general"
+    roles: list[tuple[str, bool, str | None]] = []
+    if any(c.startswith("msm") for c in exp.conditions):
+        d = stages.docgen_config(exp, spec, key)
+        roles += [("corpus generator", d.batch, d.model), ("corpus judge", d.batch, d.judge)]
+    if exp.aft is not None and exp.aft.kind == "chat":
+        a = stages.aftgen_config(exp)
+        roles += [("aft generator", a.batch, a.model), ("aft judge", a.batch, a.judge)]
+    graded = {"agentic", "spec_qa"} & set(exp.eval.suites)
+    batch_eval = exp.batch if exp.eval.batch is None else exp.eval.batch
+    if graded:
+        roles += [("grader", batch_eval, exp.grader), ("grader2", batch_eval, exp.grader2)]
+    for role, on, model in roles:
+        if on and model:
+            try:
+                check_batch_provider(model, role)
+            except MsmError as e:
+                raise MsmError(f"{where}: {e}") from None
 
 
 def _check_eval(exp: Experiment, where: Path) -> None:

@@ -35,7 +35,7 @@ def projected_spend(
         for r in proj["nodes"][n.id]["calls"]:
             if r["price"] == "local" or not r["calls"]:
                 continue
-            cost = r.get("paid_usd", r["cost_usd"])
+            cost = r["cost_usd"]  # what will be paid: batch and cache prices applied
             if cost is None:
                 if r["model"] not in unknown:
                     unknown.append(r["model"])
