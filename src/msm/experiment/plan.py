@@ -89,6 +89,7 @@ _HASHED_IF_SET: dict[str, Any] = {
     "spec": None,
     "agent_names": None,
     "temperatures": None,
+    "max_model_len": None,  # vLLM's context length (the other server settings: identity.py)
 }
 
 
