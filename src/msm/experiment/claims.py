@@ -1,9 +1,10 @@
 """Claims: which process runs a node of a run folder that several processes share.
 
 ``msm run --shard I/N`` array jobs, ``--parallel`` and plain reruns may all work on one
-run folder at once. Before a process runs a node it creates ``RUN/state/<node>.claim``
-with ``O_CREAT | O_EXCL`` (atomic on local file systems and on NFSv3+): exactly one
-process succeeds. The claim holds the owner's host, process ids and a random token; its
+run folder at once. Before a process runs a node it creates ``RUN/state/<node>.claim``,
+whole, by hard-linking a private file to that name (``O_CREAT | O_EXCL`` where links are not
+supported); both are atomic on local file systems and on NFSv3+: exactly one process
+succeeds. The claim holds the owner's host, process ids and a random token; its
 modification time is a heartbeat, refreshed every ``MSM_CLAIM_HEARTBEAT_S`` seconds
 (default 30) while the node runs.
 
@@ -112,19 +113,37 @@ def is_stale(data: dict[str, Any] | None, mtime: float, stale_s: float | None = 
 
 
 def _create(path: Path, pids: list[int]) -> Claim | None:
+    """Create the claim whole or not at all: its content goes to a private file first, then
+    ``os.link`` gives it the claim's name, failing if the name exists (a process killed at
+    any moment leaves no empty claim). Where hard links are not supported: ``O_EXCL``."""
     token = secrets.token_hex(8)
     body = {"host": socket.gethostname(), "pids": pids, "token": token, "started": time.time()}
+    tmp = path.with_name(f".{path.name}.{token}.tmp")
+    try:
+        tmp.write_text(json.dumps(body), encoding="utf-8")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return None
+        except OSError:  # no hard links here
+            return _create_excl(path, body)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError as e:
+        raise MsmError(f"cannot create {path}: {e.strerror or e}") from e
+    return Claim(path, token)
+
+
+def _create_excl(path: Path, body: dict[str, Any]) -> Claim | None:
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
         return None
-    except OSError as e:
-        raise MsmError(f"cannot create {path}: {e.strerror or e}") from e
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(json.dumps(body))
         fh.flush()
         os.fsync(fh.fileno())
-    return Claim(path, token)
+    return Claim(path, str(body["token"]))
 
 
 def _same(a: tuple[dict[str, Any] | None, os.stat_result], b: Any) -> bool:
