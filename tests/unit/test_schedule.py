@@ -219,3 +219,64 @@ def test_parallel_runs_independent_nodes_at_once_with_the_sequential_results(two
     # evaluation batches by timing (see test_experiment's kill test): ~1e-6 on this model
     assert all(abs(a - b) <= 1e-5 for (_, a), (_, b) in zip(got, want, strict=True))
     assert not list((par / "state").glob("*.claim"))
+
+
+class _FakeWorker:
+    """Stands in for a worker process: records its environment, is running at its first
+    poll and done (its state file written, as the worker would) at the second."""
+
+    live: set[str] = set()
+    seen: list[tuple[str, str | None, frozenset[str]]] = []
+
+    def __init__(self, cmd, env, **_):
+        self.run, self.node_id, self.hash = Path(cmd[4]), cmd[5], cmd[6]
+        self.pid, self.polls = os.getpid(), 0
+        gpus = env.get("CUDA_VISIBLE_DEVICES")
+        _FakeWorker.live.add(self.node_id)
+        _FakeWorker.seen.append((self.node_id, gpus, frozenset(_FakeWorker.live)))
+
+    def poll(self):
+        self.polls += 1
+        if self.polls < 2:
+            return None
+        state = self.run / "state" / (self.node_id.replace("/", "__") + ".json")
+        state.write_text(json.dumps({"hash": self.hash, "status": "done"}))
+        _FakeWorker.live.discard(self.node_id)
+        return 0
+
+
+def test_parallel_nodes_get_disjoint_gpus_from_the_visible_ones(two_exp, tmp_path, monkeypatch):
+    from msm.experiment import schedule
+
+    exp = load_experiment(two_exp)
+    plan = build_plan(exp)
+    run = tmp_path / "run"
+    run.mkdir()
+    monkeypatch.setattr(schedule.subprocess, "Popen", _FakeWorker)
+    monkeypatch.setattr(schedule, "POLL_S", 0.001)
+    _FakeWorker.seen = []
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3,5")
+    opts = RunOptions(parallel=3, gpus_per_node=2)
+    out = schedule.run_selected(exp, two_exp, run, plan, plan, lambda s: None, opts)
+    assert sorted(out.ran) == sorted(_ids(plan)) and not out.waiting
+    given = {node: gpus for node, gpus, _ in _FakeWorker.seen}
+    assert all(len(g.split(",")) == 2 and set(g.split(",")) <= {"0", "1", "2", "3", "5"}
+               for g in given.values())  # fmt: skip
+    # nodes running at the same time never share a GPU; five GPUs hold two such nodes
+    for node, gpus, live in _FakeWorker.seen:
+        others = [given[o] for o in live if o != node]
+        assert not any(set(gpus.split(",")) & set(o.split(",")) for o in others), node
+        assert len(live) <= 2
+    assert any(len(live) == 2 for _, _, live in _FakeWorker.seen)
+    # without GPUs nothing is set; a node wanting more GPUs than exist is refused up front
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")  # and torch sees no CUDA device here
+    _FakeWorker.seen = []
+    other = tmp_path / "other"
+    other.mkdir()
+    schedule.run_selected(exp, two_exp, other, plan, plan, lambda s: None, RunOptions(parallel=2))
+    assert [g for _, g, _ in _FakeWorker.seen] == [None] * len(plan)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    with pytest.raises(MsmError, match="needs 4 GPUs but 2 are visible"):
+        schedule.run_selected(
+            exp, two_exp, tmp_path / "x", plan, plan, print, RunOptions(parallel=2, gpus_per_node=4)
+        )

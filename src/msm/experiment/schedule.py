@@ -206,6 +206,7 @@ class _Scheduler:
         self.failures: list[str] = []
         self.progress: Any = None
         self.heartbeat = Heartbeat()
+        self.done: set[str] = set()
         # one process at a time uses whatever it sees; side by side, each gets its own
         self.gpus = visible_gpus() if options.parallel > 1 else []
         self.free = list(self.gpus)
@@ -222,14 +223,22 @@ class _Scheduler:
         return self.options.gpus_per_node or gpus_wanted(node)
 
     def _done(self, node_id: str) -> bool:
+        """Done, by its state file (another process may have finished it); once done it
+        stays done, so a shared file system is not read again for it."""
         from msm.experiment.runner import node_status
 
-        return node_status(self.run, self.by_id[node_id]) == "done"
+        if node_id not in self.done and node_status(self.run, self.by_id[node_id]) == "done":
+            self.done.add(node_id)
+        return node_id in self.done
 
     def loop(self) -> None:
+        # a node becomes ready only when one here finishes (one elsewhere ends this process
+        # instead): the pending nodes are looked at again after a start or a finish only
+        look = True
         while self.pending or self.flights:
-            started = self._start_ready()
+            started = self._start_ready() if look else False
             reaped = self._reap()
+            look = started or reaped
             if not started and not reaped:
                 if not self.flights:  # nothing runs and nothing can start: cannot happen
                     for n in self.pending:  # but never spin: name them
