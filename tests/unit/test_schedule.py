@@ -146,6 +146,10 @@ def _states(run: Path) -> dict[str, dict]:
 
 def test_only_runs_ready_nodes_and_names_those_waiting_outside_it(two_exp, tmp_path):
     run = tmp_path / "run"
+    for bad in (["--only", "train/*"], ["--shard", "2/2"], ["--parallel", "0"]):
+        r = _run(two_exp, run, *bad)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, bad
+        assert r.stderr.startswith("msm: error:") and not run.exists(), bad
     r = _run(two_exp, run, "--only", "midtrain/*")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     (line,) = r.stderr.strip().splitlines()

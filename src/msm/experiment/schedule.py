@@ -174,7 +174,7 @@ def run_selected(
         where = f" (shard {options.shard[0]}/{options.shard[1]})" if options.shard else ""
         echo(f"selected{where}: {len(chosen)} nodes, {len(mine)} not done")
     sched = _Scheduler(exp, exp_path, run, plan, mine, echo, options)
-    sched.progress = Progress(plan, mine, echo)
+    sched.progress = Progress(chosen, mine, echo)  # [i/n] counts the selected nodes
     with Heartbeat() as sched.heartbeat:
         try:
             sched.loop()
