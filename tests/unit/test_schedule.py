@@ -162,6 +162,7 @@ def test_only_runs_ready_nodes_and_names_those_waiting_outside_it(two_exp, tmp_p
     claim.write_text(json.dumps(me))
     r = _run(two_exp, run, "--only", "corpus/*")
     assert r.returncode == 2 and f"corpus/a is claimed by pid {os.getpid()}" in r.stderr
+    assert "Another process is running them; rerun once it is done" in r.stderr
     assert _states(run)["corpus/b"]["status"] == "done" and "corpus/a" not in _states(run)
     assert "report ->" not in r.stdout
 

@@ -98,10 +98,12 @@ class Outcome:
         items = list(self.waiting.items())
         shown = "; ".join(f"{i} {why}" for i, why in items[:3])
         more = f"; and {len(items) - 3} more" if len(items) > 3 else ""
-        return (
-            f"{len(items)} selected node(s) not run: {shown}{more}. Run what they wait on "
-            "first (e.g. msm run ... --only 'corpus/*'), then rerun"
+        hint = (
+            "Run what they wait on first (e.g. msm run ... --only 'corpus/*'), then rerun"
+            if any(why.startswith("waits on") for _, why in items)
+            else "Another process is running them; rerun once it is done"
         )
+        return f"{len(items)} selected node(s) not run: {shown}{more}. {hint}"
 
 
 def visible_gpus() -> list[str]:
