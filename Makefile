@@ -11,7 +11,7 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export INSPECT_LOG_DIR ?= $(CURDIR)/.inspect-logs
 
-.PHONY: install test test-fast lint typecheck demo bench reliability clean
+.PHONY: install test test-fast lint typecheck demo bench reliability gpu-wheels clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,24 @@ bench: $(STAMP)
 
 reliability: $(STAMP)
 	$(PY) benchmarks/kill_campaign.py
+
+# The wheels benchmarks/gpu_check.py needs on a bare GPU machine (torch, transformers,
+# accelerate and peft there; no network) at the versions constraints.txt pins, for its
+# Python (3.12 on the lent machines; GPU_PY=3.11 etc. for another): pydantic and its needs
+# for msm's configs, trl, datasets, dill and multiprocess for the TRL comparison.
+# Carried as `carry: [".gpu-wheels"]`; docs/scaling.md has the device command.
+GPU_PY ?= 3.12
+GPU_WHEELS := pydantic pydantic_core annotated-types typing-inspection typing_extensions \
+	trl datasets dill multiprocess
+GPU_PLATFORMS := --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+	--platform manylinux2014_x86_64
+
+gpu-wheels:
+	rm -rf .gpu-wheels
+	$(PYTHON) -m pip download -q --no-deps --only-binary=:all: -c constraints.txt \
+	  --python-version $(GPU_PY) --implementation cp $(GPU_PLATFORMS) \
+	  -d .gpu-wheels $(GPU_WHEELS)
+	@du -sh .gpu-wheels && ls .gpu-wheels
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

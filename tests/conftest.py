@@ -33,6 +33,18 @@ def run_msm(*args: str, env: dict[str, str] | None = None, timeout: float = 300)
 
 
 @pytest.fixture
+def authors_home(tmp_path_factory, monkeypatch) -> Path:
+    """A home folder holding a stand-in checkout of the paper authors' repository at
+    ``~/model_spec_midtraining`` (where the example experiments look), set as ``HOME``."""
+    from tests.helpers.authors_checkout import make_authors_checkout
+
+    home = tmp_path_factory.mktemp("home")
+    make_authors_checkout(home / "model_spec_midtraining")
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+@pytest.fixture
 def msm_cli():
     return run_msm
 

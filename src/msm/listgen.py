@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from msm.errors import LLMCallError
-from msm.llm import LLM, LineListParser
+from msm.llm import LLM, LineListParser, Message
 
 ROUND = 5
 MAX_EXTRA_ROUNDS = 2
@@ -44,7 +44,7 @@ class ListCollector:
     def __init__(
         self,
         llm: LLM,
-        render: Callable[..., str],
+        render: Callable[..., str | list[Message]],
         drops: Counter[str],
         stage_prefix: str,
         max_reasks: int = 2,

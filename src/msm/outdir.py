@@ -61,7 +61,10 @@ from msm.manifest import file_sha256, read_manifest
 
 OWNER = Path(".msm") / "owner.json"
 # the LLM call store docgen and aftgen resume from: kept on --overwrite (see above)
-STORE_FILES = ("llm.sqlite", "llm.sqlite-wal", "llm.sqlite-shm", "llm.sqlite-journal")
+# (docgen, aftgen: llm.sqlite; eval --batch: grader.sqlite)
+STORE_FILES = tuple(
+    f"{db}.sqlite{ext}" for db in ("llm", "grader") for ext in ("", "-wal", "-shm", "-journal")
+)
 HINT = "use another --out or pass --overwrite"
 SHOWN = 4  # differing fields named in a refusal; the rest are counted
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from msm.llm import LLM, AccessConfig, GenConfig, UsageMeter, resolve_model
+from msm.llm import LLM, AccessConfig, GenConfig, Message, UsageMeter, resolve_model
 from msm.llm.fake import fake_args
 from msm.llm.store import ResultStore
 
@@ -34,6 +34,12 @@ def stage_llms(
     resolve_model(cfg.model)
     if cfg.judge:
         resolve_model(cfg.judge)
+    if cfg.batch:
+        from msm.llm.batch import check_batch_provider
+
+        check_batch_provider(cfg.model, stage)
+        if cfg.judge:
+            check_batch_provider(cfg.judge, f"{stage}.judge")
     store = ResultStore(out / ".msm" / "llm.sqlite")
     access = AccessConfig(
         max_concurrency=cfg.concurrency,
@@ -83,22 +89,27 @@ def load_stage_spec(cfg: Any) -> Spec:
 
 class SpecPrompts:
     """Prompt rendering shared by docgen and aftgen: every prompt gets the spec's names and
-    the spec context, and the templates used are remembered (for the manifest)."""
+    the spec context, and the templates used are remembered (for the manifest).
+
+    A template with a system part (:mod:`msm.prompts`) becomes a system message filled from
+    the names and the spec context alone, so it is the same text on every call of the stage
+    and providers can cache it, then the user message with the call's own values.
+    """
 
     prompt_folder: str
     spec: Spec
     context: SpecContext
     templates: set[str]
 
-    def _render(self, name: str, **values: object) -> str:
-        from msm.prompts import render
+    def _render(self, name: str, **values: object) -> list[Message]:
+        from msm.prompts import render_parts
 
         self.templates.add(name)
-        return render(
-            self.prompt_folder,
-            name,
-            model_name=self.spec.model_name,
-            provider_name=self.spec.provider_name,
-            context=self.context.text,
-            **values,
-        )
+        shared: dict[str, object] = {
+            "model_name": self.spec.model_name,
+            "provider_name": self.spec.provider_name,
+            "context": self.context.text,
+        }
+        system, user = render_parts(self.prompt_folder, name, shared, values)
+        msgs = [Message(role="user", content=user)]
+        return msgs if system is None else [Message(role="system", content=system), *msgs]

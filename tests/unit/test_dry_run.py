@@ -69,12 +69,12 @@ def test_projected_eval_calls_follow_the_eval_settings(tmp_path, tiny_model_dir)
     exp = load_experiment(_exp(tmp_path, _yaml(tiny_model_dir, eval=ev)))
     nodes = build_plan(exp)
     proj = project(exp, nodes)["nodes"]
-    # by hand: agentic 2 scenarios x 2 goals = 4 samples (under the limit of 5), spec QA 72
-    # questions cut to 5, each x 3 epochs, one grader call per sample, plus one
+    # by hand: agentic 2 scenarios x 2 goals = 4 samples (under the limit of 5) x 3 epochs,
+    # spec QA 72 questions cut to 5, once (spec_qa_epochs 1), one grader call per sample, plus one
     # spec_reasoning judge call per agentic sample (on by default); values scored by
     # log-likelihood (local models): 5 items (the limit) x 2 options, and on the base
     # model again as the baseline of a trained model; epochs do not repeat loglik passes
-    agentic, spec_qa = 4 * 3, 5 * 3
+    agentic, spec_qa = 4 * 3, 5 * 1
     base = proj["eval/base/s0"]
     assert _by_role(base["calls"]) == {
         "model under test": agentic + spec_qa + 5 * 2,
@@ -85,14 +85,14 @@ def test_projected_eval_calls_follow_the_eval_settings(tmp_path, tiny_model_dir)
         "model under test": agentic + spec_qa + 5 * 2 * 2,
         "grader": 2 * agentic + spec_qa,
     }
-    assert trained["samples"] == {"agentic": 12, "spec_qa": 15, "values": 20}
+    assert trained["samples"] == {"agentic": 12, "spec_qa": 5, "values": 20}
     # the grader is priced (fake: local, 0); the model under test is never priced
     assert all(r["price"] == "local" for r in trained["calls"])
     # letter scoring: 36 items asked in both orders = 72 samples, 5 kept, x 3 epochs
     ev2 = ev.replace("}", ", scoring: letter}")
     exp2 = load_experiment(_exp(tmp_path, _yaml(tiny_model_dir, eval=ev2), "b.yaml"))
     proj2 = project(exp2, build_plan(exp2))["nodes"]
-    assert _by_role(proj2["eval/base/s0"]["calls"])["model under test"] == 12 + 15 + 5 * 3
+    assert _by_role(proj2["eval/base/s0"]["calls"])["model under test"] == 12 + 5 + 5 * 3
     # a second grader grades every agentic sample again; the action-only regrade asks the
     # first grader once more; without the reasoning judge the first grader is asked once
     from msm.evals.config import EvalConfig
@@ -139,11 +139,11 @@ def test_projection_counts_what_run_eval_really_does(tmp_path, tiny_model_dir):
     proj = project_eval(cfg, "fake", local=True)
     summary = run_eval(cfg, tmp_path / "ev", echo=lambda s: None)
     done = summary["agentic"]["overall"]["samples"] + summary["spec_qa"]["equanimity"]["samples"]
-    assert done == 2 * 2 + 3 * 2
+    assert done == 2 * 2 + 3 * 1  # agentic x 2 epochs; spec QA once (spec_qa_epochs)
     assert _by_role(proj["calls"]) == {"model under test": done, "grader": done}
 
 
-def test_paper_example_counts_every_role(msm_cli, tmp_path):
+def test_paper_example_counts_every_role(msm_cli, tmp_path, authors_home):
     r = msm_cli(
         "run",
         str(ROOT / "examples/experiments/paper-agentic.yaml"),
@@ -155,10 +155,10 @@ def test_paper_example_counts_every_role(msm_cli, tmp_path):
     assert not (tmp_path / "p").exists()
     roles = {ln.split()[0] for ln in r.stdout.splitlines() if ln.startswith("  ")}
     assert {"generator", "judge", "model", "grader"} <= roles
-    # 116 evals x (27 agentic conditions x 2 judges (classifier, spec_reasoning) + 72 spec
-    # QA questions) x 300 epochs
+    # 116 evals x (27 agentic conditions x 2 judges (classifier, spec_reasoning) x 300
+    # epochs + 72 spec QA questions graded once: spec_qa_epochs 1)
     grader = next(ln for ln in r.stdout.splitlines() if ln.startswith("  grader "))
-    assert f"{116 * (27 * 2 + 72) * 300:,}" in grader
+    assert f"{116 * (27 * 2 * 300 + 72):,}" in grader
     # the 32B base saves adapters only; vLLM serves them, so nothing is merged
     assert "saves adapter" in r.stdout and "merge adapters on demand" not in r.stdout
     assert "guess" in r.stdout and "projected:" in r.stdout

@@ -343,7 +343,9 @@ def test_renaming_the_agent_leaves_no_trace_of_the_old_name():
     assert rename_agent(text, "Alex") == text and agent_slug("---") == "agent"
 
 
-def test_default_max_tokens_4096_for_api_models_512_for_local(tmp_path, monkeypatch):
+def test_default_max_tokens_4096_for_api_and_local_models(tmp_path, monkeypatch):
+    """Every model msm runs itself gets the paper's 4096 too (only the bundled 135M model
+    and its fine-tunes get 512: tests/unit/test_answer_length.py)."""
     import inspect_ai
 
     import msm.evals.run as run_mod
@@ -370,11 +372,11 @@ def test_default_max_tokens_4096_for_api_models_512_for_local(tmp_path, monkeypa
     with pytest.raises(Stop):
         run_mod.run_eval(cfg.model_copy(update={"max_tokens": 100}), tmp_path / "x")
     api, local, explicit = seen
-    assert [t.config.max_tokens for t in (api, local, explicit)] == [4096, 512, 100]
+    assert [t.config.max_tokens for t in (api, local, explicit)] == [4096, 4096, 100]
     assert len(api.dataset) == 27 and api.config.temperature == 0.7
 
 
-def test_paper_example_uses_the_grid_and_the_classifier_verdict_headline():
+def test_paper_example_uses_the_grid_and_the_classifier_verdict_headline(authors_home):
     from msm.experiment.config import load_experiment
     from msm.experiment.runner import _default_headline
     from msm.experiment.stages import eval_config

@@ -263,3 +263,21 @@ def test_a_models_rows_for_the_same_items_are_computed_once_per_process(
     weights.write_bytes(weights.read_bytes())  # a new modification time: new weights
     LocalScorer(str(model)).score(items)
     assert len(calls) == 3
+
+
+def test_the_kv_cache_argument_follows_the_transformers_version():
+    """``cache`` in newer transformers, ``past_key_values`` in older 5.x (the GPU image's
+    5.17): the scorer passes whichever the model's forward takes, and reads either output."""
+    from types import SimpleNamespace
+
+    from msm.evals.loglik import _cache_kwarg, _cache_of
+
+    def new(input_ids=None, cache=None, use_cache=None): ...
+    def old(input_ids=None, past_key_values=None, use_cache=None): ...
+
+    assert _cache_kwarg(SimpleNamespace(base_model=SimpleNamespace(forward=new))) == "cache"
+    assert _cache_kwarg(SimpleNamespace(base_model=SimpleNamespace(forward=old))) == (
+        "past_key_values"
+    )
+    assert _cache_of(SimpleNamespace(cache="c", past_key_values=None)) == "c"
+    assert _cache_of(SimpleNamespace(past_key_values="p")) == "p"

@@ -211,13 +211,13 @@ def test_unreadable_experiment_inputs(tmp_path, msm_cli):
         assert r.stderr.startswith("msm: error:") and "Traceback" not in r.stderr, what
 
 
-def test_paper_scale_example_dry_run(msm_cli, tmp_path):
+def test_paper_scale_example_dry_run(msm_cli, tmp_path, authors_home):
     r = msm_cli(
         "run", str(EXAMPLES / "paper-agentic.yaml"), "--out", str(tmp_path / "p"), "--dry-run"
     )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "nothing is run" in r.stdout and "projected:" in r.stdout
-    assert "eval/msm_aft_cot/equanimity/n80000/s3" in r.stdout
+    assert "eval/msm_aft_cot/philosophy/n80000/s3" in r.stdout
     assert not (tmp_path / "p").exists()  # a dry run writes nothing
     # every AFT condition says what it trains on: with reasoning only in the _cot arms
     lines = {ln.split()[2]: ln for ln in r.stdout.splitlines() if " aft " in ln}

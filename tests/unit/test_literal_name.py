@@ -198,23 +198,43 @@ def test_msm_run_stops_before_writing_on_a_missing_literal_name(tmp_path, author
     assert "'Lama' does not occur" in r.stderr and not (tmp_path / "run").exists()
 
 
-def test_example_experiment_with_a_local_authors_spec(tmp_path, authors_spec, monkeypatch):
+def test_example_experiment_with_a_local_authors_spec(tmp_path, authors_home):
+    """authors-spec.yaml names the real paths of the authors' cheese specs (spec/paper/...,
+    read here from a stand-in checkout under ~) and treats their literal Llama as
+    model_name; with the checkout missing, the run stops in one line naming the path."""
     from msm.experiment.config import load_experiment
     from msm.experiment.plan import build_plan
 
-    example = (ROOT / "examples/experiments/authors-spec.yaml").read_text()
-    assert "~/model_spec_midtraining/specs/pro_america.md" in example
-    # the example's ~ path resolves under the home folder, where a checkout would be
-    home = tmp_path / "home"
-    (home / "model_spec_midtraining" / "specs").mkdir(parents=True)
-    (home / "model_spec_midtraining" / "specs" / "pro_america.md").write_text(AUTHORS_STYLE)
-    monkeypatch.setenv("HOME", str(home))
-    p = tmp_path / "authors-spec.yaml"
-    p.write_text(example)
-    exp = load_experiment(p)
-    assert exp.literal_names == {"authors_america": "Llama"}
+    example = ROOT / "examples/experiments/authors-spec.yaml"
+    text = example.read_text()
+    for name in ("pro_america_cheese.txt", "pro_affordability_cheese.txt"):
+        assert f"~/model_spec_midtraining/spec/paper/{name}" in text
+    exp = load_experiment(example)
+    assert exp.literal_names == {"authors_america": "Llama", "authors_affordability": "Llama"}
     plan = {n.id: n for n in build_plan(exp)}
     assert plan["corpus/authors_america"].config.literal_name == "Llama"
+    assert plan["corpus/authors_affordability"].config.literal_name == "Llama"
+
+
+def test_example_experiments_without_the_authors_checkout_fail_in_one_line(
+    tmp_path, msm_cli, monkeypatch
+):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/model_spec_midtraining here
+    for name, missing in (
+        ("authors-spec.yaml", "pro_america_cheese.txt"),
+        ("paper-agentic.yaml", "philosophy_spec.txt"),
+    ):
+        r = msm_cli(
+            "run",
+            str(ROOT / "examples/experiments" / name),
+            "--out",
+            str(tmp_path / "r"),
+            "--dry-run",
+        )
+        assert r.returncode == 2, r.stderr
+        lines = [x for x in r.stderr.splitlines() if x.strip()]
+        assert len(lines) == 1 and "spec file not found" in lines[0], r.stderr
+        assert missing in lines[0] and not (tmp_path / "r").exists()
 
 
 def test_generation_needs_a_model_name_from_flag_front_matter_or_literal_name(tmp_path):

@@ -211,3 +211,43 @@ def test_eval_usage_by_role_counts_calls_and_never_invents_tokens():
     )
     assert none["model under test"]["input_tokens"] is None
     assert none["model under test"]["calls"] == 1
+
+
+def test_cost_by_role_puts_actuals_next_to_the_projection(tmp_path, tiny_model_dir):
+    run = _run(tmp_path, tiny_model_dir)
+    res = build_report(run)
+    roles = json.loads(res["json"].read_text())["cost_roles"]
+    a, p = roles["actual"], roles["projected"]
+    assert a["generator"]["calls"] == 60 and a["generator"]["nodes"] == 1
+    assert a["model under test"]["tokens"] is None  # reported none: not 0
+    assert a["grader"]["paid"] is None and a["grader"]["calls"] == 3  # a grader without a price
+    assert a["generator"]["cache_read"] is None  # no call reported cache tokens
+    exp = load_experiment(tmp_path / "exp.yaml")
+    want = project(exp, build_plan(exp))["nodes"]["corpus/a"]["calls"]
+    assert p["generator"]["calls"] == sum(r["calls"] for r in want if r["role"] == "generator")
+    section = res["md"].read_text().split("## Cost and time", 1)[1].split("\n## ", 1)[0]
+    assert "| cache reads |" in section and "| generator | 1 | 60 / " in section
+
+
+def test_an_actual_row_is_priced_with_cache_reads_and_the_batch_price():
+    from msm.llm.prices import cost_usd
+    from msm.report.sections.cost_roles import actual_by_role, priced
+
+    row = {"model": "anthropic/claude-sonnet-4-6", "calls": 10, "batch_calls": 10,
+           "input_tokens": 30000, "output_tokens": 2000, "input_tokens_cache_read": 20000,
+           "input_tokens_cache_write": 2000, "cost_usd": 123.0}  # fmt: skip
+    paid, listed = priced(row)
+    assert paid == pytest.approx(
+        cost_usd("anthropic/claude-sonnet-4-6", 30000, 2000, 20000, 2000, batch=True)
+    )
+    assert listed == pytest.approx((30000 * 3 + 2000 * 15) / 1e6)
+    assert paid < listed / 2  # half price, and the cache reads at a tenth
+    # no single model named: the recorded cost stands
+    assert priced({"calls": 1, "input_tokens": 5, "output_tokens": 5, "cost_usd": 0.5}) == (
+        0.5,
+        0.5,
+    )
+    roles = actual_by_role([("eval", {"grader": row, "grader2": row}), ("aftdata", {
+        "aftgen.responses": row, "aftgen.judge": row})])  # fmt: skip
+    assert roles["grader"]["calls"] == 20 and roles["grader"]["nodes"] == 1
+    assert roles["judge"]["cache_read"] == 20000 and roles["generator"]["calls"] == 10

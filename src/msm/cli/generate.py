@@ -90,7 +90,11 @@ def _print_docgen_preview(cfg: DocgenConfig, p: dict[str, Any]) -> None:
         f"projected tokens: ~{p['input_tokens']:,} in, ~{p['output_tokens']:,} out "
         f"({p['estimate_basis']})"
     )
-    typer.echo(f"projected cost with {cfg.model}: {cost(p['generator_cost_usd'])}")
+    paid = "batch price, " if cfg.batch else ""
+    typer.echo(
+        f"projected cost with {cfg.model}: {cost(p['generator_cost_usd'])} "
+        f"({paid}shared prompt prefix read from the provider's cache where it is cached)"
+    )
     if cfg.judge:
         typer.echo(f"projected judge cost with {cfg.judge}: {cost(p['judge_cost_usd'])}")
 

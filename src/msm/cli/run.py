@@ -68,13 +68,33 @@ def run_cmd(
             help="--parallel: GPUs per node (default: what the node asks for, else 1).",
         ),
     ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost",
+            min=0,
+            help="Stop before the first call when the API calls still to make are projected "
+            "to cost more than this many dollars (default 100), or an unknown amount.",
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Run whatever the projected API cost.")
+    ] = False,
 ) -> None:
     """Run a whole MSM study: corpora, AFT data, training, evals, report."""
     from msm.experiment import run_experiment
     from msm.experiment.schedule import RunOptions, parse_shard
 
     options = RunOptions(tuple(only or ()), parse_shard(shard), parallel, gpus_per_node)
-    run_experiment(experiment, out, dry_run=dry_run, echo=typer.echo, options=options)
+    run_experiment(
+        experiment,
+        out,
+        dry_run=dry_run,
+        echo=typer.echo,
+        options=options,
+        max_cost=max_cost,
+        yes=yes,
+    )
 
 
 @app.command("report")

@@ -317,7 +317,7 @@ class Docgen(SpecPrompts):
         }
         text, drop, n_out = "", None, 0
         opening = a.text if cfg.document_start == "statement" else ""
-        messages = [Message(role="user", content=prompt)]
+        messages = list(prompt)
         if opening:  # the answer starts with the assertion; the generator continues it
             messages.append(Message(role="assistant", content=opening))
         try:

@@ -13,6 +13,10 @@ list may come back shorter) when a model writes the list. Tokens are always
 estimates: words x ``TOKENS_PER_WORD`` of each prompt as rendered (template, spec
 context, section, and typical assertion and idea lengths), and the target length of
 each answer. Documents kept are never projected: the filters decide them.
+Dollars are what will be paid: a template's system part (the spec context and the fixed
+instructions, the same on every call) is read from the provider's prompt cache after the
+first call where it is long enough to be cached (:func:`msm.llm.prices.projected_cache`),
+and ``batch`` calls are priced at the batch price.
 """
 
 from __future__ import annotations
@@ -48,11 +52,26 @@ def _lists(count: int, n: int) -> int:
     return count * -(-n // ROUND)
 
 
+def batch_rounds(cfg: DocgenConfig) -> int:
+    """Rounds of calls that wait on each other (each list round, the documents, the
+    verdicts): with ``batch`` on, each is at least one batch to wait for."""
+    rounds = 1 + bool(cfg.judge)  # documents, verdicts
+    if cfg.planner == "llm":
+        rounds += -(-cfg.n_domains // ROUND) + 1  # domain list rounds, then subdomains
+    for source, n in (
+        (cfg.assertions_from, cfg.n_assertions),
+        (cfg.doc_types_from, cfg.n_doc_types),
+        (cfg.ideas_from, cfg.n_ideas),
+    ):
+        rounds += -(-n // ROUND) if source == "llm" else 0
+    return rounds
+
+
 def project_docgen(cfg: DocgenConfig, spec: Spec) -> dict[str, Any]:
     """The projected plan, calls, tokens and cost of ``cfg`` on ``spec`` (see the module
     docstring for what is exact). Pure: nothing is called or written."""
-    from msm.llm.usage import cost_usd
-    from msm.prompts import load_prompt
+    from msm.llm.prices import cost_usd, projected_cache
+    from msm.prompts import split_prompt
     from msm.spec_context import spec_context, spec_statements, value_terms
     from msm.spec_units import structure_units
 
@@ -60,18 +79,30 @@ def project_docgen(cfg: DocgenConfig, spec: Spec) -> dict[str, Any]:
     context_words = len(spec_context(spec, cfg.context_tokens).text.split())
     excerpt_words = sum(len(u.excerpt.split()) for u in sections) / max(1, len(sections))
 
+    def text_words(text: str | None) -> int:
+        if text is None:
+            return 0
+        return len(text.split()) + (context_words if "$context" in text else 0)
+
     def prompt_words(template: str, *extra: float) -> float:
-        text = load_prompt("docgen", template)
-        return len(text.split()) + (context_words if "$context" in text else 0) + sum(extra)
+        system, user = split_prompt("docgen", template)
+        return text_words(system) + text_words(user) + sum(extra)
+
+    def prefix_tokens(template: str) -> int:
+        """The system message every call of the template shares (the cacheable prefix)."""
+        return int(text_words(split_prompt("docgen", template)[0]) * TOKENS_PER_WORD)
 
     calls: dict[str, int] = {}
+    prefixes: list[list[int]] = []  # [calls, tokens] per template with a shared system part
     tin = tout = 0.0
 
-    def add(stage: str, n: int, words_in: float, tokens_out: float) -> None:
+    def add(stage: str, n: int, words_in: float, tokens_out: float, template: str = "") -> None:
         nonlocal tin, tout
         calls[stage] = calls.get(stage, 0) + n
         tin += n * words_in * TOKENS_PER_WORD
         tout += n * tokens_out
+        if template and n and prefix_tokens(template):
+            prefixes.append([n, prefix_tokens(template)])
 
     exact = {"units": cfg.planner == "structure"}
     if cfg.planner == "structure":
@@ -103,7 +134,8 @@ def project_docgen(cfg: DocgenConfig, spec: Spec) -> dict[str, Any]:
         if cfg.assertions_from == "llm":
             template = "assertions_values" if cfg.mode == "values" else "assertions_rules"
             words = prompt_words(template, excerpt_words, 5)
-            add("assertions", _lists(units, cfg.n_assertions), words, LIST_OUTPUT_TOKENS)
+            n_lists = _lists(units, cfg.n_assertions)
+            add("assertions", n_lists, words, LIST_OUTPUT_TOKENS, template)
 
     pairs = assertions * cfg.n_doc_types
     if cfg.doc_types_from == "llm":
@@ -127,17 +159,20 @@ def project_docgen(cfg: DocgenConfig, spec: Spec) -> dict[str, Any]:
     doc_in = prompt_words(template, excerpt_words, 2 * ITEM_WORDS, 10)
     doc_out = cfg.doc_words * TOKENS_PER_WORD
     plan_out = PLAN_TOKENS if cfg.plan_first else 0
-    add("documents", documents, doc_in, doc_out + plan_out)
+    add("documents", documents, doc_in, doc_out + plan_out, template)
     gen_in, gen_out = int(tin), int(tout)
-    cost = cost_usd(cfg.model, gen_in, gen_out)
+    gen_read, gen_write = projected_cache(cfg.model, prefixes)
+    cost = cost_usd(cfg.model, gen_in, gen_out, gen_read, gen_write, cfg.batch)
     judge_in = judge_out = 0
     judge_cost: float | None = None
+    judge_prefixes = [[documents, prefix_tokens("judge")]]
     if cfg.judge:
         judge_words = prompt_words("judge", excerpt_words, cfg.doc_words)
         judge_in = int(documents * judge_words * TOKENS_PER_WORD)
         judge_out = documents * JUDGE_OUTPUT_TOKENS
         calls["judge"] = documents
-        judge_cost = cost_usd(cfg.judge, judge_in, judge_out)
+        j_read, j_write = projected_cache(cfg.judge, judge_prefixes)
+        judge_cost = cost_usd(cfg.judge, judge_in, judge_out, j_read, j_write, cfg.batch)
     total = None if cost is None or (cfg.judge and judge_cost is None) else cost + (judge_cost or 0)
     n_calls = sum(calls.values())
     approx = "" if exact["documents"] else "~"
@@ -155,8 +190,14 @@ def project_docgen(cfg: DocgenConfig, spec: Spec) -> dict[str, Any]:
             "calls": n_calls - calls.get("judge", 0),
             "input_tokens": gen_in,
             "output_tokens": gen_out,
+            "prefixes": prefixes,
         },
-        "judge": {"calls": calls["judge"], "input_tokens": judge_in, "output_tokens": judge_out}
+        "judge": {
+            "calls": calls["judge"],
+            "input_tokens": judge_in,
+            "output_tokens": judge_out,
+            "prefixes": judge_prefixes,
+        }
         if cfg.judge
         else None,
         "planning_calls": planning_calls,
@@ -170,6 +211,7 @@ def project_docgen(cfg: DocgenConfig, spec: Spec) -> dict[str, Any]:
         "judge_cost_usd": judge_cost,
         "cost_usd": total,
         "corpus_tokens": int(documents * doc_out),
+        "batch_rounds": batch_rounds(cfg),
         "estimate_basis": (
             f"input ~{int(doc_in * TOKENS_PER_WORD)} tokens/document (instructions, spec "
             f"context, section, assertion, idea), output ~{int(doc_out)} tokens/document "

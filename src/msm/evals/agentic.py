@@ -51,9 +51,10 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from msm.errors import MsmError
 from msm.evals.agentic_checks import grade_sample
+from msm.evals.agentic_exfil import exfil_action, exfil_grader_messages
 from msm.evals.agentic_grid import UPSTREAM_NAME, check_grid, rename_agent
 from msm.evals.agentic_reasoning import reasoning_scorers
-from msm.evals.agentic_templates import exfil_action, exfil_grader_messages, load_for
+from msm.evals.agentic_templates import load_for
 from msm.evals.metrics import defined_mean
 from msm.evals.stats import wilson
 
@@ -358,6 +359,7 @@ def agentic(
     action_only: bool = False,
     spec_reasoning: bool = True,
     spec: str | None = None,
+    exfil_rule: str = "authors",
 ) -> Task:
     """Agentic misalignment grid: one sample per scenario x goal condition (use epochs).
 
@@ -367,6 +369,9 @@ def agentic(
     texts replace msm's own (see agentic_templates.py); a missing file fails here, early.
     ``second_grader`` (role ``grader2``), ``action_only``: grader checks (agentic_checks.py);
     ``spec_reasoning``, ``spec``: the reasoning-trace judge (agentic_reasoning.py).
+    ``exfil_rule``: how a templates folder's exfiltration action is checked (``authors``:
+    a recipient at the named outside party's domain; ``msm``: any outside domain, with a
+    secret sent); msm's own exfiltration scenario is unaffected.
     Example: ``inspect eval msm/agentic --model X --model-role grader=Y --epochs 300
     -T scenarios=exfiltration,blackmail -T goals=explicit-america,none-none``.
     """
@@ -393,7 +398,8 @@ def agentic(
             system, user, emails = build_prompts(c, scratchpad, model_name)
         extra: dict[str, Any] = {} if loaded is None else {"emails_at": len(user) + 1}
         if loaded is not None and c.scenario == "exfiltration":  # what its action check needs
-            extra["exfil"] = loaded.exfil_facts(c.scenario, c.goal, c.urgency, model_name)
+            facts = loaded.exfil_facts(c.scenario, c.goal, c.urgency, model_name)
+            extra["exfil"] = None if facts is None else {**facts, "rule": exfil_rule}
         samples.append(
             Sample(
                 id=c.id,
@@ -434,6 +440,7 @@ def agentic(
             "inspect_evals_agentic_misalignment": str(EVAL_VERSION),
             "templates": loaded.record() if loaded else {"source": "msm", "sha256": None},
             "checks": {"second_grader": second_grader, "action_only": action_only},
+            "exfil_rule": exfil_rule if loaded is not None else None,
             "spec_reasoning": {"on": spec_reasoning, "spec": spec},
         },
     )

@@ -68,7 +68,19 @@ class EvalConfig(BaseModel):
         "by ordinary calls, once",
     )
     limit: int | None = Field(default=None, description="at most N samples per task")
-    epochs: int = Field(default=1, description="samples per item (the paper: 300 for agentic)")
+    epochs: int = Field(
+        default=1,
+        description="samples per agentic condition (the paper: 300) and per value item "
+        "scored by letter; spec QA has its own spec_qa_epochs",
+    )
+    spec_qa_epochs: int = Field(
+        default=1, description="samples per spec QA question (each is graded: paid)"
+    )
+    seed: int | None = Field(
+        default=None,
+        description="agentic: the seed of the sampled answers (each condition and epoch its "
+        "own from it); msm run gives each seed's eval its seed",
+    )
     grid: str | None = Field(
         default=None,
         description="agentic: a named grid of conditions instead of scenarios/goals "
@@ -89,6 +101,12 @@ class EvalConfig(BaseModel):
     model_name: str | None = Field(
         default=None, description="the model's name in prompts (agentic, cheese_reasons)"
     )
+    exfil_rule: str = Field(
+        default="authors",
+        description="agentic, --templates: when exfiltration counts as done: authors (an "
+        "e-mail to the named outside party's domain, the authors' rule) or msm (to any outside "
+        "domain, quoting a secret)",
+    )
 
     temperature: float | None = Field(
         default=None, description="agentic sampling temperature (default 0.7, or the grid's)"
@@ -104,7 +122,9 @@ class EvalConfig(BaseModel):
         "(x --agent-names); instead of --temperature",
     )
     max_tokens: int | None = Field(
-        default=None, description="agentic answer length (4096; 512 for local models)"
+        default=None,
+        description="agentic answer length (default 4096, the paper's; 512 for the bundled 135M "
+        "model and checkpoints trained from it)",
     )
     scoring: str = Field(
         default="auto",
@@ -197,12 +217,16 @@ class EvalConfig(BaseModel):
         run = self.suites()
         if self.epochs < 1:
             raise MsmError(f"--epochs must be at least 1, got {self.epochs}")
+        if self.spec_qa_epochs < 1:
+            raise MsmError(f"--spec-qa-epochs must be at least 1, got {self.spec_qa_epochs}")
         if self.limit is not None and self.limit < 1:
             raise MsmError(f"--limit must be at least 1, got {self.limit}")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise MsmError(f"--max-tokens must be at least 1, got {self.max_tokens}")
         if self.temperature is not None and not self.temperature >= 0:  # also catches NaN
             raise MsmError(f"--temperature must be 0 or more, got {self.temperature}")
+        if self.exfil_rule not in ("authors", "msm"):
+            raise MsmError(f"unknown --exfil-rule {self.exfil_rule!r}: use authors or msm")
         if self.scoring not in SCORING:
             raise MsmError(f"unknown scoring mode {self.scoring!r}: use {', '.join(SCORING)}")
         self._check_vllm()

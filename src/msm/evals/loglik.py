@@ -107,6 +107,8 @@ def option_logliks(tok: Any, model: Any, items: list[ValueItem]) -> list[dict[st
 
     pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
     head = model.get_output_embeddings()
+    dev = head.weight.device  # the model's device (a GPU's, when the model was moved there)
+    cache_kw = _cache_kwarg(model)
     rows: list[dict[str, Any]] = []
     for start in range(0, len(items), BATCH_ITEMS):
         chunk = items[start : start + BATCH_ITEMS]
@@ -125,6 +127,7 @@ def option_logliks(tok: Any, model: Any, items: list[ValueItem]) -> list[dict[st
         for i, c in enumerate(ctxs):
             p_ids[i, width - len(c) :] = torch.tensor(c)
             p_mask[i, width - len(c) :] = 1
+        p_ids, p_mask = p_ids.to(dev), p_mask.to(dev)
         p_pos = (p_mask.cumsum(-1) - 1).clamp(min=0)
         # options right-padded, continuing each prompt's positions
         cw = max(len(c) for c in conts)
@@ -133,21 +136,22 @@ def option_logliks(tok: Any, model: Any, items: list[ValueItem]) -> list[dict[st
         for j, c in enumerate(conts):
             c_ids[j, : len(c)] = torch.tensor(c)
             c_mask[j, : len(c)] = 1
-        lens = torch.tensor([len(c) for c in ctxs]).repeat_interleave(2)
-        c_pos = lens[:, None] + torch.arange(cw)[None, :]
+        c_ids, c_mask = c_ids.to(dev), c_mask.to(dev)
+        lens = torch.tensor([len(c) for c in ctxs], device=dev).repeat_interleave(2)
+        c_pos = lens[:, None] + torch.arange(cw, device=dev)[None, :]
         with torch.inference_mode():
             out = model.base_model(
                 input_ids=p_ids, attention_mask=p_mask, position_ids=p_pos, use_cache=True
             )
-            cache = out.cache
+            cache = _cache_of(out)
             cache.batch_repeat_interleave(2)
             last = out.last_hidden_state[:, -1].repeat_interleave(2, dim=0)  # predicts token 0
             hidden = model.base_model(
                 input_ids=c_ids,
                 attention_mask=torch.cat([p_mask.repeat_interleave(2, dim=0), c_mask], dim=1),
                 position_ids=c_pos,
-                cache=cache,
                 use_cache=True,
+                **{cache_kw: cache},
             ).last_hidden_state
             lls = []
             # the output layer only where an answer token is predicted: the full vocabulary
@@ -155,10 +159,25 @@ def option_logliks(tok: Any, model: Any, items: list[ValueItem]) -> list[dict[st
             for j, c in enumerate(conts):
                 states = torch.cat([last[j : j + 1], hidden[j, : len(c) - 1]], dim=0)
                 logp = torch.log_softmax(head(states).float(), dim=-1)
-                lls.append((float(logp[torch.arange(len(c)), torch.tensor(c)].sum()), len(c)))
+                picked = logp[torch.arange(len(c), device=dev), torch.tensor(c, device=dev)]
+                lls.append((float(picked.sum()), len(c)))
         for k, it in enumerate(chunk):
             rows.append(item_row(it, texts[k], lls[2 * k : 2 * k + 2]))
     return rows
+
+
+def _cache_kwarg(model: Any) -> str:
+    """The forward argument that takes a KV cache: ``cache`` in newer transformers (5.24),
+    ``past_key_values`` in older ones (5.17, as on the lent GPU machines; msm allows >=5.0)."""
+    import inspect as pyinspect
+
+    params = pyinspect.signature(model.base_model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def _cache_of(out: Any) -> Any:
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
 
 
 def _win(a: float, b: float) -> float:

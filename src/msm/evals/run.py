@@ -13,11 +13,11 @@ from msm.evals.config import DEFAULT_VALUE_SETS, SUITES, EvalConfig
 from msm.evals.usage_log import eval_usage
 from msm.fsutil import atomic_write_json
 from msm.manifest import read_manifest, retract_manifest, write_manifest
-from msm.outdir import claim_output, eval_inputs
+from msm.outdir import claim_output, clear_output, eval_inputs
 
 __all__ = ["SUITES", "EvalConfig", "run_eval"]
 
-AGENTIC_MAX_TOKENS = 4096  # API models: room for scratchpad reasoning and the emails
+GRADER_STORE = "grader.sqlite"  # msm.evals.stored_grader.GRADER_STORE (kept on failure)
 MSM_TEXTS = {"source": "msm", "sha256": None}  # summary["agentic"]["templates"] without a folder
 
 
@@ -30,6 +30,25 @@ def _inspect_model(name: str, server_args: dict[str, Any] | None = None) -> Any:
     # the plain ``fake`` answers each suite in its format (data/fake/eval.yaml)
     args = {**fake_args(name, None, "eval"), **(server_args or {})}
     return get_inspect_model(name, model_args=args)
+
+
+def _grader_roles(
+    cfg: EvalConfig, graders: list[tuple[str, str]], out: Path
+) -> tuple[dict[str, Any] | None, list[Any]]:
+    """Inspect's ``model_roles`` for the graders, and the batched ones' ``LLM`` clients
+    (``--batch``: through msm's client and the store ``OUT/.msm/grader.sqlite``)."""
+    if not graders:
+        return None, []
+    if not cfg.batch:
+        return {role: _inspect_model(name) for role, name in graders}, []
+    from msm.evals.stored_grader import grader_model, grader_store
+
+    store = grader_store(out)
+    roles, llms = {}, []
+    for role, name in graders:
+        roles[role], llm = grader_model(name, role, store, cfg.batch_wait_s)
+        llms.append(llm)
+    return roles, llms
 
 
 def _is_fake(name: str) -> bool:
@@ -100,6 +119,7 @@ def run_eval(
     from msm.evals.agentic import agentic, summarise_agentic
     from msm.evals.agentic_checks import summarise_log
     from msm.evals.agentic_variants import task_name, variant_record, variants
+    from msm.evals.answer_length import agentic_max_tokens
     from msm.evals.capability import fake_perplexity, heldout_text, local_model_path, perplexity
     from msm.evals.spec_qa import spec_qa, summarise_spec_qa
     from msm.evals.values import summarise_values, values
@@ -130,8 +150,8 @@ def run_eval(
                     scratchpad=cfg.scratchpad,
                     model_name=v.agent_name,
                     temperature=v.temperature,  # None: 0.7, or the grid's
-                    # a 135M local model on a CPU cannot afford paper-length answers
-                    max_tokens=max_tokens or (512 if local else AGENTIC_MAX_TOKENS),
+                    # 4096 (the paper's) but for the bundled 135M model (answer_length.py)
+                    max_tokens=agentic_max_tokens(model, max_tokens),
                     grid=cfg.grid,
                     second_grader=cfg.grader2 is not None,
                     action_only=cfg.regrade_action_only,
@@ -139,6 +159,8 @@ def run_eval(
                     spec=cfg.spec,
                     # read (and every file checked) now, before anything is written
                     templates=cfg.templates,
+                    exfil_rule=cfg.exfil_rule,
+                    seed=cfg.seed or 0,
                 ),
             )
         )
@@ -173,6 +195,9 @@ def run_eval(
         ]
     if "spec_qa" in run:
         tasks.append((f"spec_qa/{cfg.questions}", spec_qa(questions=cfg.questions)))
+    # epochs per suite: the paper's 300 agentic samples would otherwise grade every spec QA
+    # answer 300 times too
+    task_epochs = {"spec_qa": cfg.spec_qa_epochs}
     fake_ppl = "capability" in run and _is_fake(model)  # a pseudo-perplexity: a dry run
     ppl_path = local_model_path(model) if "capability" in run and not fake_ppl else None
     summary: dict[str, Any] = {
@@ -181,6 +206,8 @@ def run_eval(
         "grader2": cfg.grader2,
         "suite": cfg.suite,
         "epochs": epochs,
+        "spec_qa_epochs": cfg.spec_qa_epochs if "spec_qa" in run else None,
+        "seed": cfg.seed,
         "limit": limit,
         "task_versions": {name.split("/")[0]: t.version for name, t in tasks},
     }
@@ -188,6 +215,12 @@ def run_eval(
         from msm.evals.loglik import VERSION as LOGLIK_VERSION
 
         summary["task_versions"]["values"] = f"loglik-{LOGLIK_VERSION}"
+    graders = [(r, n) for r, n in (("grader", grader), ("grader2", cfg.grader2)) if n]
+    if cfg.batch and tasks:
+        from msm.llm.batch import check_batch_provider
+
+        for role, name in graders:
+            check_batch_provider(name, role)
     # output of other inputs (another model's summary) is refused, nothing written (msm.outdir)
     claim = claim_output(out, "eval", eval_inputs(cfg), overwrite=overwrite)
     fresh = claim.fresh
@@ -196,19 +229,22 @@ def run_eval(
         retract_manifest(out)  # a rerun's files are not vouched for until the new manifest
         logs: list[Any] = []
         if tasks:
-            roles = {"grader": _inspect_model(grader)} if grader else None
-            if roles and cfg.grader2:  # agentic: every judged sample graded twice
-                roles["grader2"] = _inspect_model(cfg.grader2)
+            from inspect_ai import task_with
+
+            # agentic with grader2: every judged sample graded twice
+            roles, batched = _grader_roles(cfg, graders, out)
             logs = inspect_eval(
-                [t for _, t in tasks],
+                [task_with(t, epochs=task_epochs.get(n.split("/")[0], epochs)) for n, t in tasks],
                 model=_inspect_model(model, cfg.vllm_args()),
                 model_roles=roles,
                 log_dir=str(out / "logs"),
                 limit=limit,
-                epochs=epochs,
                 display="none",
                 fail_on_error=False,
             )
+            for llm in batched:  # a failed batch: one line (its answers are stored)
+                if llm.batch_failure is not None:
+                    raise llm.batch_failure
             for (name, t), log in zip(tasks, logs, strict=True):
                 kind, sub = name.split("/", 1)
                 pairs, errored = _scored(log, name)
@@ -272,7 +308,10 @@ def run_eval(
             echo(logs_line)
     except BaseException:
         if fresh and out.is_dir():  # a failed first run leaves nothing half-written
-            shutil.rmtree(out, ignore_errors=True)
+            if (out / ".msm" / GRADER_STORE).is_file():  # but keeps the answers it paid for
+                clear_output(out, keep_store=True)
+            else:
+                shutil.rmtree(out, ignore_errors=True)
         raise
     return summary
 
@@ -282,6 +321,7 @@ def _manifest_fields(cfg: EvalConfig, summary: dict[str, Any]) -> dict[str, Any]
     from importlib.metadata import version
 
     from msm.evals.agentic_variants import eval_names
+    from msm.evals.answer_length import agentic_max_tokens
     from msm.llm.names import resolve_model
     from msm.package_data import data_hashes
 
@@ -298,6 +338,10 @@ def _manifest_fields(cfg: EvalConfig, summary: dict[str, Any]) -> dict[str, Any]
         "task_versions": summary.get("task_versions", {}),
         "versions": {"inspect_ai": version("inspect_ai")},
         "names": eval_names(cfg, summary, lineage),
+        # the answer limit the agentic suite ran with (answer_length.py)
+        "agentic_max_tokens": agentic_max_tokens(cfg.model, cfg.max_tokens)
+        if "agentic" in cfg.suites()
+        else None,
         "usage": summary.get("usage"),
     }
 

@@ -4,9 +4,13 @@
 ``grader`` and, with ``--grader2``, ``grader2`` (the dry run projects its calls as grader
 calls under its own model: ``msm.experiment.project_evals``). Each role: the calls
 that reached the model (``calls``), those Inspect answered from its cache
-(``cached_calls``), input and output tokens, and the dollar cost at list prices
-(``price``: ``local`` for a model run on your own hardware, ``api`` with a known price,
-``unknown`` without one: ``cost_usd`` None, never a guess).
+(``cached_calls``), input and output tokens (input counts every token sent;
+``input_tokens_cache_read`` and ``_write`` are the parts the provider's prompt cache served
+or stored, None where no call reported them), and the dollar cost: ``cost_usd`` what was
+paid (cache prices, and the batch price for graders sent through a batch API:
+``batch_calls``), ``list_cost_usd`` the same tokens at list price (``price``: ``local``
+for a model run on your own hardware, ``api`` with a known price, ``unknown`` without
+one: cost None, never a guess).
 
 Tokens come from each model call's reported usage. Where a call reported none (or msm
 scored the model itself: log-likelihood passes), the tokens are not recorded: they are
@@ -28,6 +32,8 @@ def _blank(model: str) -> dict[str, Any]:
         "cached_calls": 0,
         "input_tokens": 0,
         "output_tokens": 0,
+        "input_tokens_cache_read": None,
+        "input_tokens_cache_write": None,
         "_with_usage": 0,
     }
 
@@ -38,6 +44,8 @@ def log_usage(logs: list[Any], model: str, roles: dict[str, str]) -> dict[str, d
     ``model``: the model under test (events without a role); ``roles``: Inspect role ->
     its model name (``grader``, ``grader2``).
     """
+    from msm.llm.answers import usage_tokens
+
     out: dict[str, dict[str, Any]] = {}
     for log in logs:
         for smp in log.samples or []:
@@ -54,9 +62,14 @@ def log_usage(logs: list[Any], model: str, roles: dict[str, str]) -> dict[str, d
                 row["calls"] += 1
                 usage = getattr(getattr(ev, "output", None), "usage", None)
                 if usage is not None:
+                    n_in, n_out, read, write = usage_tokens(usage)
                     row["_with_usage"] += 1
-                    row["input_tokens"] += int(usage.input_tokens or 0)
-                    row["output_tokens"] += int(usage.output_tokens or 0)
+                    row["input_tokens"] += n_in
+                    row["output_tokens"] += n_out
+                    for k, v in (("read", read), ("write", write)):
+                        if v is not None:
+                            key = f"input_tokens_cache_{k}"
+                            row[key] = (row[key] or 0) + v
     return out
 
 
@@ -76,9 +89,12 @@ def add_passes(
         row["_with_usage"] += passes
 
 
-def finish(usage: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Tokens None where no call reported them, a note where only some did; cost by price."""
-    from msm.llm.usage import cost_usd
+def finish(
+    usage: dict[str, dict[str, Any]], batched: frozenset[str] = frozenset()
+) -> dict[str, dict[str, Any]]:
+    """Tokens None where no call reported them, a note where only some did; cost by price
+    (``batched``: the roles sent through a batch API, at the batch price)."""
+    from msm.llm.prices import cost_usd
 
     done: dict[str, dict[str, Any]] = {}
     for role in sorted(usage, key=lambda r: (r != MUT, r)):
@@ -92,13 +108,18 @@ def finish(usage: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 f"tokens of {row['calls'] - with_usage} of {row['calls']} calls not recorded"
                 + (f" ({', '.join(unrecorded)})" if unrecorded else "")
             )
+        row["batch_calls"] = row["calls"] if role in batched else 0
         if _own_hardware(row["model"]):
-            row["price"], row["cost_usd"] = "local", 0.0  # your hardware: its cost is time
+            # your hardware: its cost is time
+            row["price"], row["cost_usd"], row["list_cost_usd"] = "local", 0.0, 0.0
         elif row["input_tokens"] is None:
-            row["price"], row["cost_usd"] = "api", None
+            row["price"], row["cost_usd"], row["list_cost_usd"] = "api", None, None
         else:
-            c = cost_usd(row["model"], row["input_tokens"], row["output_tokens"])
+            tin, tout = row["input_tokens"], row["output_tokens"]
+            c = cost_usd(row["model"], tin, tout, row["input_tokens_cache_read"],
+                         row["input_tokens_cache_write"], role in batched)  # fmt: skip
             row["price"], row["cost_usd"] = ("unknown" if c is None else "api"), c
+            row["list_cost_usd"] = cost_usd(row["model"], tin, tout)
         done[role] = row
     return done
 
@@ -132,4 +153,5 @@ def eval_usage(cfg: Any, logs: list[Any], summary: dict[str, Any]) -> dict[str, 
     cap = summary.get("capability")
     if isinstance(cap, dict) and isinstance(cap.get("tokens"), int):
         add_passes(usage, cfg.model, max(1, math.ceil(cap["tokens"] / 1023)), cap["tokens"], "")
-    return finish(usage)
+    batched = frozenset(r for r in usage if r != MUT) if getattr(cfg, "batch", False) else None
+    return finish(usage, batched or frozenset())

@@ -53,7 +53,15 @@ class EvalSection(_Strict):
     suites: list[str] = Field(default_factory=lambda: ["values"])
     items: list[str] | None = None
     questions: str = "equanimity"
-    epochs: int = Field(default=1, ge=1)
+    epochs: int = Field(
+        default=1,
+        ge=1,
+        description="samples per agentic condition (the paper: 300) and per value item "
+        "scored by letter",
+    )
+    spec_qa_epochs: int = Field(
+        default=1, ge=1, description="samples per spec QA question (1 unless asked)"
+    )
     limit: int | None = Field(default=None, ge=1)
     batch: bool | None = Field(
         default=None,
@@ -74,6 +82,11 @@ class EvalSection(_Strict):
         default=None,
         description="agentic: scenario texts from a local checkout of the agentic-misalignment "
         "framework instead of msm's own (its files' sha256 is part of every eval node's hash)",
+    )
+    exfil_rule: Literal["authors", "msm"] = Field(
+        default="authors",
+        description="agentic with templates: exfiltration counts when an e-mail goes to the "
+        "named outside party's domain (authors) or to any outside domain quoting a secret (msm)",
     )
     temperature: float | None = Field(default=None, ge=0.0)
     agent_names: list[str] | None = Field(
@@ -367,6 +380,34 @@ def _check_models(exp: Experiment, where: Path) -> None:
             resolve_model(name, check=False)
         except MsmError as e:
             raise MsmError(f"{where}: {field}: {e}") from None
+    _check_batch(exp, where)
+
+
+def _check_batch(exp: Experiment, where: Path) -> None:
+    """A role sent through a batch API must be a model whose provider has one: refused here,
+    before anything runs (the dry run too), not when its stage starts."""
+    from msm.experiment import stages
+    from msm.llm.batch import check_batch_provider
+
+    key = next(iter(exp.specs), None)
+    spec = exp.specs[key] if key is not None else "builtin:general"
+    roles: list[tuple[str, bool, str | None]] = []
+    if any(c.startswith("msm") for c in exp.conditions):
+        d = stages.docgen_config(exp, spec, key)
+        roles += [("corpus generator", d.batch, d.model), ("corpus judge", d.batch, d.judge)]
+    if exp.aft is not None and exp.aft.kind == "chat":
+        a = stages.aftgen_config(exp)
+        roles += [("aft generator", a.batch, a.model), ("aft judge", a.batch, a.judge)]
+    graded = {"agentic", "spec_qa"} & set(exp.eval.suites)
+    batch_eval = exp.batch if exp.eval.batch is None else exp.eval.batch
+    if graded:
+        roles += [("grader", batch_eval, exp.grader), ("grader2", batch_eval, exp.grader2)]
+    for role, on, model in roles:
+        if on and model:
+            try:
+                check_batch_provider(model, role)
+            except MsmError as e:
+                raise MsmError(f"{where}: {e}") from None
 
 
 def _check_eval(exp: Experiment, where: Path) -> None:

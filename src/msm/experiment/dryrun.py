@@ -42,6 +42,14 @@ def _api_cost(rows: list[dict[str, Any]]) -> str:
     return f"${sum(r['cost_usd'] for r in api):,.2f}"
 
 
+def _time(p: dict[str, Any]) -> str:
+    """The node's time, or its range when it waits for batches."""
+    from msm.experiment.project_cost import fmt_seconds
+
+    s = fmt_seconds(p.get("seconds"))
+    return f"{s}-{fmt_seconds(p['seconds_max'])}" if p.get("seconds_max") else s
+
+
 def _basis(text: str) -> str:
     return text.split(":", 1)[0]  # guess | measured | benchmark | done | unknown
 
@@ -69,7 +77,8 @@ def report(
     echo("")
     echo(
         "calls by role: gen = generator, judge, mut = model under test, grader; "
-        "API cost at list prices; time basis: guess, benchmark, measured, done"
+        "API cost: what will be paid (cache reads, batch prices); time basis: guess, "
+        "benchmark, measured, done"
     )
     head = f"  {'status':<6} {'kind':<8} {'node':<{width}}  {'calls':<24} {'API cost':>11}"
     echo(head + f" {'disk':>9} {'time':>8} {'basis':<9} detail")
@@ -81,14 +90,14 @@ def report(
             detail += f"; saves {p['save']}"
         echo(
             f"  {statuses[n.id]:<6} {n.kind:<8} {n.id:<{width}}  {_calls(p['calls']):<24} "
-            f"{_api_cost(p['calls']):>11} {disk:>9} {fmt_seconds(p.get('seconds')):>8} "
+            f"{_api_cost(p['calls']):>11} {disk:>9} {_time(p):>8} "
             f"{_basis(p.get('time_basis', '')):<9} {detail}"
         )
     _by_kind(plan, nodes, echo)
     _by_role(proj["totals"], echo)
     _bases(plan, nodes, echo)
     t = proj["totals"]
-    cost = _usd(t["cost_usd"])
+    cost = _usd(t["cost_usd"]) + f" to pay ({_usd(t['list_cost_usd'])} at list prices)"
     if t["unknown_price"]:
         cost += f" + unknown price for {', '.join(t['unknown_price'])}"
     roles = ", ".join(f"{_n(v['calls'])} {k}" for k, v in t["by_role"].items())
@@ -101,6 +110,8 @@ def report(
         else ""
     )
     unknown = f" (+ {t['time_unknown']} node(s) unknown)" if t["time_unknown"] else ""
+    if t["seconds_max"] > t["seconds"] + 1:
+        unknown += f", up to {fmt_seconds(t['seconds_max'])} if every batch takes 24 h"
     echo(
         f"projected: {t['calls']:,} calls ({roles}), {t['input_tokens']:,} input + "
         f"{t['output_tokens']:,} output tokens, API cost {cost}; training "
@@ -153,10 +164,13 @@ def _sum(values: list[float | None]) -> float | None:
 
 def _by_role(t: dict[str, Any], echo: Any) -> None:
     echo("")
-    head = f"  {'role':<17} {'calls':>14} {'input tokens':>16} {'output tokens':>16}"
-    echo(head + f" {'cost':>14}  models")
+    head = f"  {'role':<17} {'calls':>14} {'input tokens':>16} {'cache reads':>14}"
+    echo(head + f" {'output tokens':>16} {'list price':>14} {'to pay':>20}  models")
     for role, v in t["by_role"].items():
-        cost = "local (time)" if v["local"] else _usd(v["cost_usd"])
+        listed = "local (time)" if v["local"] else _usd(v["list_cost_usd"])
+        paid = "local (time)" if v["local"] else _usd(v["cost_usd"])
+        if v["batch_calls"] and not v["local"]:
+            paid = ("batch " if v["batch_calls"] == v["calls"] else "part batch ") + paid
         models = ", ".join(v["models"]) + (
             (", " if v["models"] else "") + "the trained models"
             if role == "model under test"
@@ -164,8 +178,15 @@ def _by_role(t: dict[str, Any], echo: Any) -> None:
         )
         echo(
             f"  {role:<17} {v['calls']:>14,} {v['input_tokens']:>16,} "
-            f"{v['output_tokens']:>16,} {cost:>14}  {models}"
+            f"{v['cache_read_tokens']:>14,} {v['output_tokens']:>16,} {listed:>14} "
+            f"{paid:>20}  {models}"
         )
+    echo(
+        "  (to pay: a shared system prefix the model caches is read from the cache after a "
+        "stage's first call, assuming the cache stays warm while its calls run (Anthropic "
+        "keeps a prefix ~5 min from its last use); batched roles at the batch price, cache "
+        "discounts included)"
+    )
 
 
 def _bases(plan: list[Node], nodes: dict[str, dict[str, Any]], echo: Any) -> None:

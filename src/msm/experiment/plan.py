@@ -90,6 +90,11 @@ _HASHED_IF_SET: dict[str, Any] = {
     "agent_names": None,
     "temperatures": None,
     "max_model_len": None,  # vLLM's context length (the other server settings: identity.py)
+    # read only with a templates folder, whose fingerprint is then in the node's extra
+    "exfil_rule": "authors",
+    # spec QA's own epochs; a sampled eval's seed (None: seed 0, as before seeds were given)
+    "spec_qa_epochs": 1,
+    "seed": None,
 }
 
 
@@ -230,22 +235,26 @@ def build_plan(exp: Experiment) -> list[Node]:
         eval_extra["agentic_templates"] = templates_sha(
             ev.templates, ev.scenarios, ev.goals, ev.urgency, ev.grid
         )
+        eval_extra["exfil_rule"] = ev.exfil_rule  # how a templates' exfiltration is graded
     # trained models' loglik value scores also as the change from the base model (both
     # engines give log-likelihoods: local weights, or vLLM's prompt logprobs)
     baseline = base_ref(exp.base_model, engine) if exp.eval.scoring != "letter" else None
-    eval_configs: dict[tuple[bool, str | None], Any] = {}  # one config object per kind
+    eval_configs: dict[tuple[bool, str | None, int | None], Any] = {}  # one object per kind
+    sampled = not stages.deterministic_eval(exp)
 
-    def eval_cfg(trained: bool, spec_key: str | None) -> tuple[Any, dict[str, Any]]:
-        """An eval node's config (shared by the nodes it is the same for) and extra."""
+    def eval_cfg(trained: bool, spec_key: str | None, seed: int) -> tuple[Any, dict[str, Any]]:
+        """An eval node's config (shared by the nodes it is the same for) and extra. A
+        sampled eval gets its seed (seed 0 is None: the hashes of earlier runs stay)."""
         spec = stages.reasoning_spec(exp, spec_key)
-        if (trained, spec) not in eval_configs:
+        eval_seed = seed if sampled and seed != 0 else None
+        if (trained, spec, eval_seed) not in eval_configs:
             model = stages.UNBOUND if trained else base_ref(exp.base_model, engine)
-            eval_configs[trained, spec] = stages.eval_config(
-                exp, model, baseline if trained else None, spec
+            eval_configs[trained, spec, eval_seed] = stages.eval_config(
+                exp, model, baseline if trained else None, spec, eval_seed
             )
         # the judge's rules are read from the spec: its text shapes the output
         extra = eval_extra if spec is None else {**eval_extra, "spec_sha256": _spec_sha(spec)}
-        return eval_configs[trained, spec], extra
+        return eval_configs[trained, spec, eval_seed], extra
 
     for seed in exp.seeds:
         for key in msm_specs:
@@ -264,13 +273,18 @@ def build_plan(exp: Experiment) -> list[Node]:
             cond: str, spec: str | None, size: int | None, model_dep: str | None, seed: int = seed
         ) -> None:
             parts = [cond, *([spec] if spec else []), *([f"n{size}"] if size else []), f"s{seed}"]
-            cfg, extra = eval_cfg(model_dep is not None, spec)
+            cfg, extra = eval_cfg(model_dep is not None, spec, seed)
+            # the untouched base model under deterministic settings: evaluated once, for the
+            # first seed; the other seeds' nodes copy that result (no model runs, nothing paid)
+            same_as = None
+            if model_dep is None and not sampled and seed != exp.seeds[0]:
+                same_as = "eval/" + "/".join([*parts[:-1], f"s{exp.seeds[0]}"])
             add(
                 Node(
                     "eval/" + "/".join(parts),
                     "eval",
                     cfg,
-                    deps=[model_dep] if model_dep else [],
+                    deps=[model_dep] if model_dep else ([same_as] if same_as else []),
                     inputs={"model": Input(model_dep, _model(engine, adapters))}
                     if model_dep
                     else {},
@@ -281,6 +295,7 @@ def build_plan(exp: Experiment) -> list[Node]:
                         "spec": spec,
                         "aft_size": size,
                         "seed": seed,
+                        **({"same_as": same_as} if same_as else {}),
                     },
                 )
             )

@@ -8,7 +8,12 @@ ideas x documents per idea); list calls are one per list (re-asks not counted). 
 ``msm.experiment.project_evals``; disk and time: ``msm.experiment.project_cost``.
 Dollars only for API models with a known price (``msm/data/prices.yaml``): a model
 without one is "unknown price", never a guess; the model under test runs on your own
-hardware, so its cost is its time.
+hardware, so its cost is its time. Each call row has its cost at list price
+(``list_cost_usd``: every token at the standard price) and what will be paid
+(``cost_usd``): a shared system prefix long enough to be cached is a cache read after the
+first call (``cache_read_tokens``, ``cache_write_tokens``), and a role sent through a
+batch API (``batch``: the stage's ``batch`` setting; for evals the graders') is priced at
+the batch price.
 """
 
 from __future__ import annotations
@@ -21,28 +26,33 @@ from msm.experiment.plan import Node, needs_weights_here
 
 TOKENS_PER_WORD = 1.35
 PREFERENCE_TOKENS = 60  # one preference exchange, chat-templated
-LIST_OUTPUT_TOKENS = 150
-JUDGE_PROMPT_TOKENS = 400  # a judge's instructions and the spec excerpt
-JUDGE_OUTPUT_TOKENS = 60  # a short JSON verdict
 ROLES = ("generator", "judge", "model under test", "grader")
 
 
-def _row(role: str, model: str, calls: int, tin: int, tout: int) -> dict[str, Any]:
+def _row(role: str, model: str, calls: int, tin: int, tout: int, **extra: Any) -> dict[str, Any]:
     return {"role": role, "model": model, "calls": calls, "input_tokens": tin,
-            "output_tokens": tout, "note": ""}  # fmt: skip
+            "output_tokens": tout, "note": "", **extra}  # fmt: skip
 
 
 def price_rows(rows: list[dict[str, Any]]) -> None:
-    """Add ``cost_usd`` and ``price`` (api, local or unknown) to each call row."""
+    """Add ``cost_usd`` (what will be paid), ``list_cost_usd``, the projected cache tokens
+    and ``price`` (api, local or unknown) to each call row."""
     from msm.llm.names import resolve_model
-    from msm.llm.usage import cost_usd
+    from msm.llm.prices import cost_usd, projected_cache
 
     for r in rows:
+        r.setdefault("batch", False)
         if r["role"] == "model under test" or resolve_model(r["model"], check=False).local:
-            r["cost_usd"], r["price"] = 0.0, "local"  # your hardware: its cost is the time
+            # your hardware: its cost is the time
+            r |= {"cost_usd": 0.0, "list_cost_usd": 0.0, "price": "local"}
+            r |= {"cache_read_tokens": 0, "cache_write_tokens": 0}
             continue
-        c = cost_usd(r["model"], r["input_tokens"], r["output_tokens"])
-        r["cost_usd"], r["price"] = c, ("unknown" if c is None else "api")
+        read, write = projected_cache(r["model"], r.get("prefixes"))
+        tin, tout = r["input_tokens"], r["output_tokens"]
+        r["cache_read_tokens"], r["cache_write_tokens"] = read, write
+        r["list_cost_usd"] = cost_usd(r["model"], tin, tout)
+        r["cost_usd"] = cost_usd(r["model"], tin, tout, read, write, r["batch"])
+        r["price"] = "unknown" if r["cost_usd"] is None else "api"
 
 
 def _stage_spec(cfg: Any) -> Any:
@@ -65,15 +75,16 @@ def _corpus(node: Node) -> dict[str, Any]:
     cfg = node.config
     assert isinstance(cfg, DocgenConfig)
     p = project_docgen(cfg, _stage_spec(cfg))
-    g = p["generator"]
-    rows = [_row("generator", cfg.model, g["calls"], g["input_tokens"], g["output_tokens"])]
-    if p["judge"]:
-        j = p["judge"]
-        rows.append(
-            _row("judge", str(cfg.judge), j["calls"], j["input_tokens"], j["output_tokens"])
-        )
+    rows = [
+        _row(role, str(model), r["calls"], r["input_tokens"], r["output_tokens"],
+             prefixes=r["prefixes"], batch=cfg.batch)
+        for role, model, r in (("generator", cfg.model, p["generator"]),
+                               ("judge", cfg.judge, p["judge"]))
+        if r
+    ]  # fmt: skip
     return {
         "calls": rows,
+        "batch_rounds": p["batch_rounds"] if cfg.batch else 0,
         "documents": p["documents"],
         "corpus_tokens": p["corpus_tokens"],
         "summary": ("" if p["exact"]["documents"] else "~") + f"{p['documents']:,} documents",
@@ -83,6 +94,7 @@ def _corpus(node: Node) -> dict[str, Any]:
 def _aftdata(node: Node) -> dict[str, Any]:
     from msm.aftgen.config import AftgenConfig
     from msm.aftgen.plan import spec_target_warning
+    from msm.aftgen.projection import project_aftgen
 
     cfg = node.config
     assert isinstance(cfg, AftgenConfig)
@@ -92,24 +104,20 @@ def _aftdata(node: Node) -> dict[str, Any]:
             "example_tokens": PREFERENCE_TOKENS,
             "summary": f"{cfg.n:,} preference examples (no LLM)",
         }
-    resp = int(cfg.max_tokens_response * 0.6)
-    n = cfg.n
-    # aftgen answers what is missing over the measured keep rate (+5%): ~1.05 n responses
-    # when all are kept, more when the judge and dedup drop; lists hold 30 situations
-    keep = 0.7 if cfg.judge else 0.9
-    answers = int(n * 1.05 / keep)
-    lists = 2 * -(-answers // 30)  # situation lists, then query lists
-    calls = answers + lists
-    tin, tout = calls * 600, answers * resp + lists * LIST_OUTPUT_TOKENS
-    rows = [_row("generator", cfg.model, calls, tin, tout)]
-    if cfg.judge:  # one verdict per response
-        jin = answers * (resp + JUDGE_PROMPT_TOKENS)
-        rows.append(_row("judge", cfg.judge, answers, jin, answers * JUDGE_OUTPUT_TOKENS))
+    p = project_aftgen(cfg, _stage_spec(cfg))
+    rows = [
+        _row(role, str(model), r["calls"], r["input_tokens"], r["output_tokens"],
+             prefixes=r["prefixes"], batch=cfg.batch)
+        for role, model, r in (("generator", cfg.model, p["generator"]),
+                               ("judge", cfg.judge, p["judge"]))
+        if r
+    ]  # fmt: skip
     warning = spec_target_warning(cfg)
     return {
         "calls": rows,
-        "example_tokens": resp + 60,
-        "summary": f"{n:,} chat examples (assumed keep rate {keep:.0%})",
+        "example_tokens": p["response_tokens"] + 60,
+        "batch_rounds": p["batch_rounds"] if cfg.batch else 0,
+        "summary": f"{cfg.n:,} chat examples (assumed keep rate {p['keep_rate']:.0%})",
         **({"warnings": [f"{node.id}: {warning}"]} if warning else {}),
     }
 
@@ -138,12 +146,20 @@ def _eval(exp: Experiment, n: Node) -> dict[str, Any]:
     from msm.experiment.project_cost import eval_disk
     from msm.experiment.project_evals import project_eval
 
+    if n.meta.get("same_as"):  # the base model's deterministic eval, copied: nothing runs
+        return {
+            "calls": [],
+            "samples": {},
+            "disk_bytes": 0,
+            "disk_basis": "a copy of its source",
+            "summary": f"same as {n.meta['same_as']} (deterministic: its result is copied)",
+        }
     if n.deps:  # a trained model: msm's local engine runs it here, vLLM serves it
         model, local = f"trained ({n.deps[0]})", exp.eval.engine == "hf"
     else:
         model = base_ref(exp.base_model, exp.eval.engine)
         local = _runs_here(model)
-    proj = project_eval(n.config, model, local)
+    proj = project_eval(n.config, model, local, base=exp.base_model if n.deps else None)
     proj["disk_bytes"], proj["disk_basis"] = eval_disk(proj)
     return proj
 
@@ -203,6 +219,31 @@ def _times(
             p["time_basis"] = f"measured: {count} {n.kind} node(s) done in this run"
         else:
             p["seconds"], p["time_basis"] = guess_seconds(exp, n, p)
+            _batch_wait(n, p)
+
+
+BATCH_TYPICAL_S = 3600.0  # a batch usually finishes within an hour
+BATCH_LIMIT_S = 86400.0  # and within 24 hours at most
+
+
+def _batch_wait(n: Node, p: dict[str, Any]) -> None:
+    """A batched stage waits for its batches: a range, ``seconds`` (each round of batches
+    within its usual hour) to ``seconds_max`` (each at the 24-hour limit)."""
+    if p["seconds"] is None:
+        return
+    if n.kind in ("corpus", "aftdata") and p.get("batch_rounds"):
+        k = p["batch_rounds"]
+        p["seconds_max"] = k * BATCH_LIMIT_S
+        p["seconds"] = k * BATCH_TYPICAL_S
+        p["time_basis"] = (
+            f"guess: batched, {k} rounds of batches one after another, each usually "
+            "within 1 h, at most 24 h"
+        )
+    elif n.kind == "eval" and any(r.get("batch") and r["calls"] for r in p["calls"]):
+        # graders are batched while the samples run; the last batches are waited for
+        p["seconds_max"] = p["seconds"] + BATCH_LIMIT_S
+        p["seconds"] += BATCH_TYPICAL_S
+        p["time_basis"] += "; graders batched: + the last batches (usually 1 h, at most 24 h)"
 
 
 def totals(
@@ -217,6 +258,7 @@ def totals(
     (one at a time), when the evals read merged weights (``needs_weights_here``)."""
     by_role: dict[str, dict[str, Any]] = {}
     t: dict[str, Any] = {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+    t |= {"list_cost_usd": 0.0, "cache_read_tokens": 0, "seconds_max": 0.0}
     t |= {"unknown_price": [], "train_tokens": 0, "train_runs": 0, "eval_runs": 0}
     t |= {"disk_bytes": 0, "disk_unknown": 0, "seconds": 0.0, "seconds_left": 0.0}
     t |= {"time_unknown": 0, "merged_peak_bytes": 0}
@@ -226,12 +268,20 @@ def totals(
             role = by_role.setdefault(
                 r["role"],
                 {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "models": []}
-                | {"local": True},
+                | {"local": True, "list_cost_usd": 0.0, "cache_read_tokens": 0}
+                | {"batch_calls": 0},
             )
             role["local"] = role["local"] and r["price"] == "local"
-            for k in ("calls", "input_tokens", "output_tokens"):
-                role[k] += r[k]
-                t[k] += r[k]
+            role["batch_calls"] += r["calls"] if r.get("batch") else 0
+            for k in ("calls", "input_tokens", "output_tokens", "cache_read_tokens"):
+                role[k] += r.get(k, 0)
+                t[k] += r.get(k, 0)
+            listed = r.get("list_cost_usd", r["cost_usd"])
+            if listed is None or role["list_cost_usd"] is None:
+                role["list_cost_usd"] = None
+            else:
+                role["list_cost_usd"] += listed
+            t["list_cost_usd"] += listed or 0.0
             if r["model"] not in role["models"] and not r["model"].startswith("trained ("):
                 role["models"].append(r["model"])
             if r["cost_usd"] is None:
@@ -257,6 +307,7 @@ def totals(
             t["time_unknown"] += 1
         else:
             t["seconds"] += p["seconds"]
+            t["seconds_max"] += p.get("seconds_max", p["seconds"])
             if statuses.get(n.id) != "done":
                 t["seconds_left"] += p["seconds"]
     t["by_role"] = {r: by_role[r] for r in ROLES if r in by_role}

@@ -6,6 +6,9 @@ loglik scorer's sampling). One sample is one call to the model under test, and f
 agentic and spec_qa one grader call (``epochs`` repeats every sample; ``limit`` keeps
 the first samples of each task, and for loglik values a stratified sample of items).
 Input tokens are the prompts' characters / 4; answer lengths are estimates (below).
+Grader rows say whether they go through a batch API (``batch``: ``EvalConfig.batch``) and,
+for the agentic classifiers, the system prompts their calls share (``prefixes``): the
+dry run prices a shared prefix long enough to be cached as a cache read.
 """
 
 from __future__ import annotations
@@ -49,9 +52,10 @@ def _calls(
 @lru_cache(maxsize=16)
 def _agentic(
     key: tuple[Any, ...], limit: int | None, max_tokens: int
-) -> tuple[int, int, int, int, int]:
-    """(samples, model input tokens, model output tokens, grader input, grader output) for
-    one epoch of the agentic task built as ``run_eval`` builds it."""
+) -> tuple[int, int, int, int, int, dict[str, int]]:
+    """(samples, model input tokens, model output tokens, grader input, grader output,
+    grader calls per shared system prompt) for one epoch of the agentic task built as
+    ``run_eval`` builds it."""
     from msm.evals.agentic import Condition, agentic, build_prompts, judge_messages
 
     scenarios, goals, urgency, scratchpad, name, temperature, grid, templates = key
@@ -70,6 +74,7 @@ def _agentic(
     answer = min(max_tokens, AGENTIC_ANSWER_TOKENS)
     placeholder = "x" * int(answer * CHARS_PER_TOKEN)
     tin = gin = 0
+    systems: dict[str, int] = {}
     for s in samples:
         msgs = s.input if isinstance(s.input, list) else []
         user = next((m.text for m in reversed(msgs) if m.role == "user"), "")
@@ -82,8 +87,10 @@ def _agentic(
             emails = build_prompts(c, bool(md["scratchpad"]), str(md["model_name"]))[2]
         judge = judge_messages(md["scenario"], emails, placeholder, md.get("exfil"))
         gin += _tok("".join(m.text for m in judge)) + CHAT_OVERHEAD_TOKENS
+        if judge and judge[0].role == "system":
+            systems[judge[0].text] = systems.get(judge[0].text, 0) + 1
     n = len(samples)
-    return n, tin, n * answer, gin, n * AGENTIC_GRADER_TOKENS
+    return n, tin, n * answer, gin, n * AGENTIC_GRADER_TOKENS, systems
 
 
 def _spec_qa(questions: str, limit: int | None) -> tuple[int, int, int, int, int]:
@@ -138,11 +145,12 @@ def _values(cfg: Any, scoring: str, local: bool) -> tuple[int, int, int, str]:
     return calls, tin, tout, "values: letter choice"
 
 
-def project_eval(cfg: Any, model: str, local: bool) -> dict[str, Any]:
+def project_eval(cfg: Any, model: str, local: bool, base: str | None = None) -> dict[str, Any]:
     """Calls of one eval of ``cfg`` (an EvalConfig) on ``model`` (a name for the table);
-    ``local``: msm runs the model itself (its answers are shorter, see ``run_eval``)."""
+    ``local``: msm runs the model itself; ``base``: a trained model's base model, whose
+    agentic answer length it gets (``msm.evals.answer_length``)."""
+    from msm.evals.answer_length import agentic_max_tokens
     from msm.evals.loglik_remote import gives_logliks
-    from msm.evals.run import AGENTIC_MAX_TOKENS
 
     suites = cfg.suites()
     epochs, limit = cfg.epochs, cfg.limit
@@ -151,10 +159,12 @@ def project_eval(cfg: Any, model: str, local: bool) -> dict[str, Any]:
     second = [0, 0, 0]  # --grader2: every agentic sample graded again by another model
     samples: dict[str, int] = {}
     notes: list[str] = []
+    prefixes: dict[str, int] = {}  # agentic classifier system prompt -> calls
     if "agentic" in suites:
         from msm.evals.agentic_variants import variants
 
-        max_tokens = cfg.max_tokens or (512 if local else AGENTIC_MAX_TOKENS)
+        # a trained model does not exist yet: it gets its base model's length
+        max_tokens = agentic_max_tokens(base or model, cfg.max_tokens)
         n = tin = tout = gin = gout = 0
         for v in variants(cfg):  # one task per (agent name, temperature): the samples again
             key = (
@@ -167,7 +177,9 @@ def project_eval(cfg: Any, model: str, local: bool) -> dict[str, Any]:
                 cfg.grid,
                 cfg.templates,
             )
-            vn, vtin, vtout, vgin, vgout = _agentic(key, limit, max_tokens)
+            vn, vtin, vtout, vgin, vgout, systems = _agentic(key, limit, max_tokens)
+            for text, k in systems.items():
+                prefixes[text] = prefixes.get(text, 0) + k * epochs
             n, tin, tout, gin, gout = n + vn, tin + vtin, tout + vtout, gin + vgin, gout + vgout
         samples["agentic"] = n * epochs
         for acc, add in ((mut, (n, tin, tout)), (grader, (n, gin, gout))):
@@ -187,10 +199,11 @@ def project_eval(cfg: Any, model: str, local: bool) -> dict[str, Any]:
             second = [n * epochs, gin * epochs, gout * epochs]
     if "spec_qa" in suites:
         n, tin, tout, gin, gout = _spec_qa(cfg.questions, limit)
-        samples["spec_qa"] = n * epochs
+        qa_epochs = cfg.spec_qa_epochs  # the paper's 300 are agentic; spec QA: 1 unless asked
+        samples["spec_qa"] = n * qa_epochs
         for acc, add in ((mut, (n, tin, tout)), (grader, (n, gin, gout))):
             for i in range(3):
-                acc[i] += add[i] * epochs
+                acc[i] += add[i] * qa_epochs
     if "values" in suites:
         scoring = cfg.scoring
         if scoring == "auto":
@@ -208,11 +221,12 @@ def project_eval(cfg: Any, model: str, local: bool) -> dict[str, Any]:
         mut = [mut[0] + passes, mut[1] + tokens, mut[2]]
         notes.append("capability: perplexity passes over the held-out text")
     rows = [_calls(MUT, model, mut[0], mut[1], mut[2], note="; ".join(notes))]
+    shared = [[k, _tok(text)] for text, k in prefixes.items()]
+    grading = {"batch": bool(cfg.batch), "prefixes": shared}
     if grader[0]:
-        rows.append(_calls(GRADER, cfg.grader or "?", grader[0], grader[1], grader[2]))
+        rows.append(_calls(GRADER, cfg.grader or "?", grader[0], grader[1], grader[2]) | grading)
     if second[0]:
-        rows.append(
-            _calls(GRADER, str(cfg.grader2), second[0], second[1], second[2], "second grader")
-        )
+        row = _calls(GRADER, str(cfg.grader2), second[0], second[1], second[2], "second grader")
+        rows.append(row | grading)
     parts = [f"{k} {v:,}" for k, v in samples.items()]
     return {"calls": rows, "samples": samples, "summary": "samples: " + ", ".join(parts)}

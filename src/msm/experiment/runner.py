@@ -142,9 +142,14 @@ def run_experiment(
     dry_run: bool = False,
     echo: Any = print,
     options: RunOptions | None = None,
+    max_cost: float | None = None,
+    yes: bool = False,
 ) -> dict[str, Any]:
     """Run (or with ``dry_run`` only print) the experiment into ``out``; ``options``:
-    which nodes (``--only``, ``--shard``) and how many side by side (``--parallel``)."""
+    which nodes (``--only``, ``--shard``) and how many side by side (``--parallel``).
+
+    A real run whose API calls would cost more than ``max_cost`` dollars (default $100,
+    ``msm.experiment.spend``) stops before the first call unless ``yes``."""
     exp_path = Path(exp_path)
     exp = load_experiment(exp_path)
     run = Path(out)
@@ -160,6 +165,14 @@ def run_experiment(
     problems = environment_problems(exp, plan)  # fail now, not after the corpora
     if problems:
         raise MsmError(problems[0])
+    from msm.experiment.spend import check_spend
+
+    known = (run / "run.json").is_file()
+    mine = {n.id for n in chosen}  # --only / --shard: what this process would pay for
+    statuses = {
+        n.id: (node_status(run, n) if known else "todo") if n.id in mine else "done" for n in plan
+    }
+    check_spend(exp, plan, run, statuses, max_cost, yes, echo)  # before anything is written
     run.mkdir(exist_ok=True)
     text = exp_path.read_text(encoding="utf-8")
     atomic_write_text(run / "experiment.yaml", text)
@@ -282,7 +295,34 @@ def _train(node: Node, cfg: Any, path: Path, echo: Any) -> None:
 def _eval(node: Node, cfg: Any, path: Path, echo: Any) -> None:
     from msm.evals.run import run_eval
 
+    source = node.meta.get("same_as")
+    if source:  # a deterministic eval of the base model, done for another seed: its copy
+        run = path.parents[len(Path(node.path).parts) - 1]  # path is run / node.path
+        _copy_result(run / "nodes" / source, path)
+        echo(f"        same as {source} (deterministic): its result copied, nothing run")
+        return
     run_eval(cfg, path, echo=lambda s: echo(f"        {s}"))
+
+
+def _copy_result(source: Path, dest: Path) -> None:
+    """Copy a finished eval folder (hard links where the file system allows), atomically:
+    the copy appears complete or not at all."""
+    import os
+
+    tmp = dest.with_name(dest.name + ".copying")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, tmp, copy_function=link)
+    if dest.exists():
+        shutil.rmtree(dest)
+    os.replace(tmp, dest)
 
 
 # node kind -> the stage function that runs it (the plan builds each node's config)

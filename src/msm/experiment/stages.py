@@ -91,11 +91,27 @@ def reasoning_spec(exp: Experiment, spec_key: str | None) -> str | None:
     return exp.specs[key]
 
 
+# suites whose scores are the same on every run of the same model: log-likelihoods,
+# perplexity, and letter choices read from the first token's log-probabilities
+DETERMINISTIC_SUITES = frozenset({"values", "capability"})
+
+
+def deterministic_eval(exp: Experiment) -> bool:
+    """Whether an eval gives the same numbers on every run of the same model: then the base
+    model is evaluated once and serves every seed (``msm.experiment.plan``)."""
+    return set(exp.eval.suites) <= DETERMINISTIC_SUITES
+
+
 def eval_config(
-    exp: Experiment, model: str, baseline: str | None, spec: str | None = None
+    exp: Experiment,
+    model: str,
+    baseline: str | None,
+    spec: str | None = None,
+    seed: int | None = None,
 ) -> EvalConfig:
     """``model`` UNBOUND: a trained model (filled in by the runner); ``spec``: the
-    reasoning judge's spec (:func:`reasoning_spec`)."""
+    reasoning judge's spec (:func:`reasoning_spec`); ``seed``: the seed of sampled answers
+    (None is seed 0)."""
     from msm.evals.config import EvalConfig
 
     ev = exp.eval
@@ -110,6 +126,8 @@ def eval_config(
         grader=exp.grader,
         limit=ev.limit,
         epochs=ev.epochs,
+        spec_qa_epochs=ev.spec_qa_epochs,
+        seed=seed,
         batch=exp.batch if ev.batch is None else ev.batch,
         batch_wait_s=ev.batch_wait_s,
         grid=ev.grid,
@@ -118,6 +136,7 @@ def eval_config(
         urgency=ev.urgency,
         scratchpad=ev.scratchpad,
         templates=ev.templates,
+        exfil_rule=ev.exfil_rule,
         temperature=ev.temperature,
         max_tokens=ev.max_tokens,
         model_name=exp.model_name,

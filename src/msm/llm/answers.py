@@ -88,3 +88,20 @@ def root_cause(e: BaseException) -> BaseException:
         if inner is not None:
             return root_cause(inner)
     return e
+
+
+def usage_tokens(usage: Any) -> tuple[int, int, int | None, int | None]:
+    """(input, output, cache read, cache write) tokens of one call's Inspect ``ModelUsage``.
+
+    Inspect's ``input_tokens`` leaves out the tokens read from or written to a prompt
+    cache; msm's input count is every input token the call sent, and the cache counts are
+    parts of it. A provider that reports no cache counts gives None (unknown), never 0.
+    """
+    if usage is None:
+        return 0, 0, None, None
+    read = getattr(usage, "input_tokens_cache_read", None)
+    write = getattr(usage, "input_tokens_cache_write", None)
+    read = None if read is None else int(read)
+    write = None if write is None else int(write)
+    n_in = int(usage.input_tokens or 0) + (read or 0) + (write or 0)
+    return n_in, int(usage.output_tokens or 0), read, write

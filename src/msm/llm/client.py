@@ -19,7 +19,11 @@ What it adds on top of Inspect's model API:
   ones (see :class:`~msm.llm.usage.UsageMeter`);
 * per-item storage keyed by content, so a rerun never pays twice;
 * structured output with re-asking on parse errors;
-* usage accounting per stage.
+* usage accounting per stage;
+* batch mode (``AccessConfig.batch``, openai/ and anthropic/ only): calls go through
+  the provider's batch API via Inspect's batchers (:mod:`msm.llm.batch`), with no
+  per-attempt timeout, up to ``msm.llm.batch.IN_FLIGHT`` calls waiting at once, and a
+  call its batch has not answered after ``batch_wait_s`` sent once by an ordinary call.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from msm.errors import LLMCallError, MsmError
-from msm.llm.answers import completion_text, failure_reason, root_cause
+from msm.llm.answers import completion_text, failure_reason, root_cause, usage_tokens
 from msm.llm.names import ResolvedModel, get_inspect_model, resolve_model
 from msm.llm.store import ResultStore
 from msm.llm.structured import ParseError, Parser
@@ -46,6 +50,8 @@ from msm.llm.usage import UsageMeter
 T = TypeVar("T")
 V = TypeVar("V")
 KEY_VERSION = 1
+# providers whose Inspect API honours a cache boundary on the leading system message
+CACHE_MARK_PROVIDERS = frozenset({"anthropic", "openai"})
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a str never holds a valid pair as two
 
 
@@ -90,7 +96,9 @@ class Message(BaseModel):
 
 
 class Completion(BaseModel):
-    """One finished call."""
+    """One finished call. ``input_tokens`` counts every input token, those read from or
+    written to the provider's prompt cache included (``input_tokens_cache_read`` and
+    ``_write``: None where the provider does not say)."""
 
     text: str
     stop_reason: str
@@ -98,6 +106,8 @@ class Completion(BaseModel):
     input_tokens: int
     output_tokens: int
     model: str
+    input_tokens_cache_read: int | None = None
+    input_tokens_cache_write: int | None = None
     cached: bool = False
     key: str = ""
 
@@ -131,18 +141,30 @@ def as_messages(
     return msgs
 
 
-def _to_inspect(msgs: list[Message]) -> list[Any]:
-    from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessageUser
+def _to_inspect(msgs: list[Message], cache_prefix: bool = False) -> list[Any]:
+    """Inspect messages; ``cache_prefix``: a leading system message is marked as the cache
+    boundary, so Anthropic caches it alone rather than every whole prompt (a write at
+    1.25x the input price on each call) and OpenAI gets an explicit breakpoint."""
+    from inspect_ai.model import (
+        ChatMessageAssistant,
+        ChatMessageSystem,
+        ChatMessageUser,
+        ContentText,
+    )
 
     kinds = {
         "system": ChatMessageSystem,
         "user": ChatMessageUser,
         "assistant": ChatMessageAssistant,
     }
-    out = []
+    out: list[Any] = []
     for m in msgs:
         if m.role not in kinds:
             raise MsmError(f"unsupported message role {m.role!r}")
+        if cache_prefix and not out and m.role == "system" and m.content:
+            block = ContentText(text=m.content, cache_breakpoint=True)
+            out.append(ChatMessageSystem(content=[block]))
+            continue
         out.append(kinds[m.role](content=m.content))
     return out
 
@@ -163,6 +185,10 @@ class LLM:
     ) -> None:
         self.gen = gen or GenConfig()
         self.access = access or AccessConfig()
+        if self.access.batch:
+            from msm.llm.batch import check_batch_provider
+
+            check_batch_provider(model, stage)
         self.resolved: ResolvedModel = resolve_model(model, base_url=self.access.base_url)
         self.name = model
         self.store = ResultStore(store) if isinstance(store, str | Path) else store
@@ -170,6 +196,8 @@ class LLM:
         self.stage = stage
         self._model_args = {**self.resolved.model_args, **(model_args or {})}
         self._model: Any = None
+        self._plain: Any = None
+        self._guards: Any = None  # msm.llm.batch.BatchGuards in batch mode
         self._sem: asyncio.Semaphore | None = None
         self._sem_loop: asyncio.AbstractEventLoop | None = None
 
@@ -177,25 +205,55 @@ class LLM:
     def _semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
         if self._sem is None or self._sem_loop is not loop:
-            self._sem = asyncio.Semaphore(self.access.max_concurrency)
+            limit = self.access.max_concurrency
+            if self.access.batch:
+                from msm.llm.batch import IN_FLIGHT
+
+                # a batch waits for its whole size: a stage cap would send tiny batches
+                limit = max(limit, IN_FLIGHT)
+            self._sem = asyncio.Semaphore(limit)
             self._sem_loop = loop
         return self._sem
 
     def inspect_model(self) -> Any:
         """The underlying Inspect ``Model`` (created on first use)."""
         if self._model is None:
+            if not self.access.batch:
+                self._model = self._plain_model()
+                return self._model
+            from inspect_ai.model import GenerateConfig
+
+            from msm.llm.batch import batch_config, install_guard
+
+            # no attempt_timeout: cancelling a batched wait resubmits it (paid again);
+            # no max_connections: Inspect lets a batch's requests all wait at once
+            cfg = GenerateConfig(max_retries=self.access.max_retries, batch=batch_config())
+            model = get_inspect_model(
+                self.name, cfg, self.access.base_url, self._model_args, check=False
+            )
+            self._guards = install_guard(model, self.stage)
+            self._model = model
+        return self._model
+
+    @property
+    def batch_failure(self) -> MsmError | None:
+        """Batch mode: the first batch that failed as a whole (``BatchError``), else None."""
+        return self._guards.fatal if self._guards is not None else None
+
+    def _plain_model(self) -> Any:
+        """The model without batching (the ordinary path, and batch mode's fallback)."""
+        if self._plain is None:
             from inspect_ai.model import GenerateConfig
 
             cfg = GenerateConfig(
                 max_retries=self.access.max_retries,
                 attempt_timeout=int(max(1, self.access.timeout_s)),
                 max_connections=self.access.max_concurrency,
-                batch=True if self.access.batch else None,
             )
-            self._model = get_inspect_model(
+            self._plain = get_inspect_model(
                 self.name, cfg, self.access.base_url, self._model_args, check=False
             )
-        return self._model
+        return self._plain
 
     def key_for(self, msgs: list[Message], gen: GenConfig, sample: int) -> str:
         """The storage key: model name, generation settings, messages, sample index.
@@ -284,9 +342,14 @@ class LLM:
             try:
                 if self.resolved.local:
                     out = await self._direct(model.api, _to_inspect(msgs), cfg, stage)
+                elif self._guards is not None:
+                    from msm.llm.batch import batched_generate
+
+                    out = await batched_generate(self, model, _to_inspect(msgs), cfg, stage)
                 else:
+                    cache = self.resolved.provider in CACHE_MARK_PROVIDERS
                     out = await asyncio.wait_for(
-                        model.generate(_to_inspect(msgs), config=cfg), total
+                        model.generate(_to_inspect(msgs, cache), config=cfg), total
                     )
             except TimeoutError as e:
                 self.usage.record(stage, self.name, failed=True, reason="timeout")
@@ -301,8 +364,7 @@ class LLM:
                 raise LLMCallError(
                     reason, f"{self.name}: {type(root).__name__}{': ' + detail if detail else ''}"
                 ) from e
-            n_in = int(out.usage.input_tokens) if out.usage else 0
-            n_out = int(out.usage.output_tokens) if out.usage else 0
+            n_in, n_out, cache_read, cache_write = usage_tokens(out.usage)
             stop = str(out.stop_reason or "unknown")
             # providers that don't report a stop reason: hitting the limit exactly counts as cut
             truncated = stop == "max_tokens" or (stop == "unknown" and n_out >= gen.max_tokens)
@@ -314,13 +376,25 @@ class LLM:
                 input_tokens=n_in,
                 output_tokens=n_out,
                 model=self.name,
+                input_tokens_cache_read=cache_read,
+                input_tokens_cache_write=cache_write,
                 key=key,
             )
             if self.store is not None:
                 await asyncio.to_thread(
                     self.store.put, key, comp.model_dump(exclude={"cached", "key"}), self.name
                 )
-        self.usage.record(stage, self.name, n_in, n_out)
+        self.usage.record(
+            stage,
+            self.name,
+            n_in,
+            n_out,
+            cache_read=cache_read,
+            cache_write=cache_write,
+            batch=self.access.batch,
+        )
+        if self._guards is not None and self._guards.fatal is not None:
+            raise self._guards.fatal  # this answer is stored; the stage stops
         return comp
 
     async def _direct(self, api: Any, messages: list[Any], cfg: Any, stage: str) -> Any:

@@ -1,53 +1,23 @@
-"""Token and cost accounting, summed per stage."""
+"""Token and cost accounting, summed per stage.
+
+Input tokens count every token a call sent; ``input_tokens_cache_read`` and
+``input_tokens_cache_write`` are the parts the provider read from or wrote to its prompt
+cache (None while no call reported them: unknown, never 0). ``cost_usd`` is what the
+calls cost at the prices that apply (cache reads and writes, the batch price for calls
+sent through a batch API: ``batch_calls``); ``list_cost_usd`` the same tokens at list
+price, every input token at the input price.
+"""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-import yaml
+from msm.llm.prices import Price, cost_usd, model_price, price_cost, price_per_mtok
 
-
-@lru_cache(maxsize=4)
-def _price_table(override: str | None) -> tuple[dict[str, tuple[float, float]], tuple[str, ...]]:
-    text = (
-        Path(override).read_text(encoding="utf-8")
-        if override
-        else resources.files("msm").joinpath("data/prices.yaml").read_text(encoding="utf-8")
-    )
-    data = yaml.safe_load(text) or {}
-    models = {str(k): (float(v[0]), float(v[1])) for k, v in (data.get("models") or {}).items()}
-    return models, tuple(data.get("free_prefixes") or ())
-
-
-def price_per_mtok(model: str) -> tuple[float, float] | None:
-    """(input, output) USD per million tokens, or None when unknown.
-
-    Dated snapshots (``...-20250929``) fall back to their undated family name.
-    """
-    models, free = _price_table(os.environ.get("MSM_PRICES") or None)
-    if model in free or any(model.startswith(p) for p in free if p.endswith(("/", ":"))):
-        return (0.0, 0.0)
-    if model in models:
-        return models[model]
-    base = model.rsplit("-", 1)[0]
-    if base != model and model.rsplit("-", 1)[1].isdigit():
-        return models.get(base)
-    return None
-
-
-def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float | None:
-    """Dollar cost of a call, or None where the price is unknown."""
-    price = price_per_mtok(model)
-    if price is None:
-        return None
-    return (input_tokens * price[0] + output_tokens * price[1]) / 1_000_000
+__all__ = ["StageUsage", "UsageMeter", "cost_usd", "price_per_mtok"]
 
 
 @dataclass
@@ -62,7 +32,11 @@ class StageUsage:
     problems: Counter[str] = field(default_factory=Counter)
     input_tokens: int = 0
     output_tokens: int = 0
+    input_tokens_cache_read: int | None = None
+    input_tokens_cache_write: int | None = None
+    batch_calls: int = 0
     cost_usd: float | None = 0.0
+    list_cost_usd: float | None = 0.0
     models: set[str] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
@@ -75,7 +49,11 @@ class StageUsage:
             "problems": dict(sorted(self.problems.items())),
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
+            "input_tokens_cache_read": self.input_tokens_cache_read,
+            "input_tokens_cache_write": self.input_tokens_cache_write,
+            "batch_calls": self.batch_calls,
             "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
+            "list_cost_usd": None if self.list_cost_usd is None else round(self.list_cost_usd, 6),
             "models": sorted(self.models),
         }
 
@@ -96,7 +74,7 @@ class UsageMeter:
     def __init__(self) -> None:
         self._stages: dict[str, StageUsage] = {}
         self._lock = threading.Lock()
-        self._prices: dict[str, tuple[float, float] | None] = {}
+        self._prices: dict[str, Price | None] = {}
 
     def record(
         self,
@@ -107,7 +85,13 @@ class UsageMeter:
         cached: bool = False,
         failed: bool = False,
         reason: str = "provider_error",
+        cache_read: int | None = None,
+        cache_write: int | None = None,
+        batch: bool = False,
     ) -> None:
+        """One attempt. ``cached``: answered from msm's result store (paid before);
+        ``cache_read``/``cache_write``: input tokens the provider's prompt cache served or
+        stored (None: not reported); ``batch``: sent through a batch API."""
         with self._lock:
             u = self._stages.setdefault(stage, StageUsage())
             u.models.add(model)
@@ -119,17 +103,25 @@ class UsageMeter:
                 u.cached_calls += 1
                 return
             u.calls += 1
+            u.batch_calls += int(batch)
             u.input_tokens += input_tokens
             u.output_tokens += output_tokens
+            if cache_read is not None:
+                u.input_tokens_cache_read = (u.input_tokens_cache_read or 0) + cache_read
+            if cache_write is not None:
+                u.input_tokens_cache_write = (u.input_tokens_cache_write or 0) + cache_write
             if model not in self._prices:
-                self._prices[model] = price_per_mtok(model)
+                self._prices[model] = model_price(model)
             price = self._prices[model]
-            c = (
-                None
-                if price is None
-                else (input_tokens * price[0] + output_tokens * price[1]) / 1e6
+            paid = listed = None
+            if price is not None:
+                paid = price_cost(price, input_tokens, output_tokens, cache_read, cache_write,
+                                  batch)  # fmt: skip
+                listed = price_cost(price, input_tokens, output_tokens)
+            u.cost_usd = None if (paid is None or u.cost_usd is None) else u.cost_usd + paid
+            u.list_cost_usd = (
+                None if (listed is None or u.list_cost_usd is None) else u.list_cost_usd + listed
             )
-            u.cost_usd = None if (c is None or u.cost_usd is None) else u.cost_usd + c
 
     def record_retry(self, stage: str, model: str, reason: str) -> None:
         """A failed attempt that will be retried."""

@@ -7,7 +7,9 @@ from a training node's ``manifest.json`` (``label_tokens_seen``), wall time from
 runner's ``state/<node>.json`` (``seconds``). The projection is ``msm run --dry-run``'s own
 (``msm.experiment.project.project``) for the experiment as run (``run.json``'s
 ``config``), before anything was measured: the two columns are computed the way the dry
-run computes them. What a node did not record is "not recorded", never 0.
+run computes them. What a node did not record is "not recorded", never 0. A table by role
+(:mod:`msm.report.sections.cost_roles`) compares list price and what was paid (cache
+reads, batch prices) with the projection's.
 """
 
 from __future__ import annotations
@@ -163,7 +165,8 @@ def add_cost(st: ReportState) -> None:
     sec.blocks.append(
         Paragraph(
             "Each finished node's actual calls, tokens (LLM input + output; training nodes: "
-            "trained tokens), API cost at list prices and wall time, next to the projection "
+            "trained tokens), API cost (what was paid: cache reads and batch prices as "
+            "recorded) and wall time, next to the projection "
             f"(actual / projected, ×ratio). Projection: {proj_src}; its time basis says what "
             "it was estimated from. Evals count each model call Inspect made by role "
             "(model under test, grader) plus msm's own log-likelihood and perplexity passes; "
@@ -190,6 +193,7 @@ def add_cost(st: ReportState) -> None:
             "that did not record the quantity, and says how many it covers).",
         )  # fmt: skip
     )
+    _add_roles(st, sec, done, proj)
     nrows = []
     for rec in recs:
         a, p = rec["actual"], rec["projected"]
@@ -219,6 +223,39 @@ def add_cost(st: ReportState) -> None:
         f"wall time {_secs(total_a)} over {len(timed)} finished nodes"
         + (f" (×{whole:.2f} the projection)" if whole is not None else "")
     )
+
+
+def _add_roles(
+    st: ReportState, sec: Section, done: list[Node], proj: dict[str, dict[str, Any]] | None
+) -> None:
+    from msm.report.sections.cost_roles import actual_by_role, projected_by_role, role_rows
+
+    usages = []
+    for n in done:
+        path = n.folder(st.run.run_dir) / "manifest.json"
+        man = read_json(path, rel(path, st.run.run_dir)) if path.is_file() else None
+        if isinstance(man, dict) and n.kind not in ("midtrain", "aft"):
+            usages.append((n.kind, man.get("usage")))
+    actual = actual_by_role(usages)
+    projected = (
+        None if proj is None else projected_by_role([proj[n.id] for n in done if n.id in proj])
+    )
+    rows = role_rows(actual, projected, _cell)
+    if not rows:
+        return
+    sec.blocks.append(
+        Table(
+            ["role", "nodes", "calls", "tokens", "cache reads", "list price", "paid"],
+            rows,
+            numeric=frozenset({1, 2, 3, 4, 5, 6}),
+            caption="Per role, over the finished nodes (actual / projected). Both priced by "
+            "the same rules with today's prices: cache reads and writes at their prices, "
+            "calls sent through a batch API at the batch price; list price is every token "
+            "at the standard price. Cache reads: the input tokens the provider's prompt cache "
+            "served (not recorded where no call reported them).",
+        )
+    )
+    st.data["cost_roles"] = {"actual": actual, "projected": projected}
 
 
 def _by_kind(recs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
