@@ -43,6 +43,31 @@ def run_cmd(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and projections; run nothing.")
     ] = False,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            help="Run only the nodes whose id matches this glob (repeatable; * matches / too: "
+            "'midtrain/*', 'eval/*/s0'); dependencies are not pulled in.",
+        ),
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard", help="I/N: every N-th selected node from the I-th (0-based), for array jobs."
+        ),
+    ] = None,
+    parallel: Annotated[
+        int, typer.Option("--parallel", min=1, help="Run up to N ready nodes side by side.")
+    ] = 1,
+    gpus_per_node: Annotated[
+        int | None,
+        typer.Option(
+            "--gpus-per-node",
+            min=1,
+            help="--parallel: GPUs per node (default: what the node asks for, else 1).",
+        ),
+    ] = None,
     max_cost: Annotated[
         float | None,
         typer.Option(
@@ -58,8 +83,18 @@ def run_cmd(
 ) -> None:
     """Run a whole MSM study: corpora, AFT data, training, evals, report."""
     from msm.experiment import run_experiment
+    from msm.experiment.schedule import RunOptions, parse_shard
 
-    run_experiment(experiment, out, dry_run=dry_run, echo=typer.echo, max_cost=max_cost, yes=yes)
+    options = RunOptions(tuple(only or ()), parse_shard(shard), parallel, gpus_per_node)
+    run_experiment(
+        experiment,
+        out,
+        dry_run=dry_run,
+        echo=typer.echo,
+        options=options,
+        max_cost=max_cost,
+        yes=yes,
+    )
 
 
 @app.command("report")

@@ -18,6 +18,8 @@ SUITES = ("agentic", "values", "spec_qa", "capability")
 NEEDS_GRADER = ("agentic", "spec_qa")
 SCORING = ("auto", "loglik", "letter")
 DEFAULT_VALUE_SETS = ("america", "affordability", "cheese_reasons", "cheese_fit")
+# settings of the vLLM server Inspect starts for a vllm/ model under test
+VLLM_SETTINGS = ("tensor_parallel_size", "max_model_len", "gpu_memory_utilization")
 
 
 class EvalConfig(BaseModel):
@@ -136,6 +138,26 @@ class EvalConfig(BaseModel):
         "the gap from it (same tokenizer required)",
     )
 
+    tensor_parallel_size: int | None = Field(
+        default=None,
+        description="vllm/ models: GPUs the vLLM server shards the model over (vLLM's "
+        "default: 1; not part of the eval's identity)",
+    )
+    max_model_len: int | None = Field(
+        default=None,
+        description="vllm/ models: the server's context length in tokens (default: the "
+        "model's); longer prompts are refused, so it is part of the eval's identity",
+    )
+    gpu_memory_utilization: float | None = Field(
+        default=None,
+        description="vllm/ models: the share of each GPU's memory vLLM may take, in (0, 1] "
+        "(vLLM's default: 0.9; not part of the eval's identity)",
+    )
+
+    def vllm_args(self) -> dict[str, int | float]:
+        """The vLLM server settings given, as Inspect's vllm provider takes them."""
+        return {k: v for k in VLLM_SETTINGS if (v := getattr(self, k)) is not None}
+
     def suites(self) -> list[str]:
         """The suites to run, in their fixed order; unknown names are an error."""
         names = [s.strip() for s in self.suite.split(",") if s.strip()]
@@ -173,6 +195,23 @@ class EvalConfig(BaseModel):
 
                 spec_rules(self.spec)  # a missing or empty spec fails now, before any model runs
 
+    def _check_vllm(self) -> None:
+        """vLLM server settings: sensible, and only for a vllm/ model (refused, not ignored:
+        a setting that silently does nothing would make results look configured)."""
+        given = self.vllm_args()
+        for k in ("tensor_parallel_size", "max_model_len"):
+            if k in given and given[k] < 1:
+                raise MsmError(f"--{k.replace('_', '-')} must be at least 1, got {given[k]}")
+        mem = self.gpu_memory_utilization
+        if mem is not None and not 0 < mem <= 1:
+            raise MsmError(f"--gpu-memory-utilization must be in (0, 1], got {mem}")
+        if given and not self.model.startswith("vllm/"):
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise MsmError(
+                f"{flags} set the vLLM server of a vllm/<model>; {self.model!r} is not served "
+                "by vLLM: drop them or evaluate vllm/<model>"
+            )
+
     def check(self) -> list[str]:
         """Every check that needs no model; returns the suites to run."""
         run = self.suites()
@@ -190,6 +229,7 @@ class EvalConfig(BaseModel):
             raise MsmError(f"unknown --exfil-rule {self.exfil_rule!r}: use authors or msm")
         if self.scoring not in SCORING:
             raise MsmError(f"unknown scoring mode {self.scoring!r}: use {', '.join(SCORING)}")
+        self._check_vllm()
         if self.baseline and self.scoring == "letter":
             raise MsmError("--baseline needs --scoring loglik (or auto with a local model)")
         if self.grid is not None:

@@ -38,8 +38,9 @@ class Server:
     model: str  # the name the server serves the model under
 
 
-def vllm_server(name: str) -> Server:
-    """Where ``vllm/<model>`` is served: ``VLLM_BASE_URL`` or the server Inspect starts."""
+def vllm_server(name: str, server_args: dict[str, Any] | None = None) -> Server:
+    """Where ``vllm/<model>`` is served: ``VLLM_BASE_URL`` or the server Inspect starts
+    (with ``server_args``: tensor_parallel_size, max_model_len, gpu_memory_utilization)."""
     import os
 
     served = name.removeprefix("vllm/")
@@ -48,7 +49,7 @@ def vllm_server(name: str) -> Server:
         return Server(url.rstrip("/"), os.environ.get("VLLM_API_KEY", "inspectai"), served)
     from inspect_ai.model import get_model
 
-    api = get_model(name).api
+    api = get_model(name, **(server_args or {})).api
     resolve = getattr(api, "_resolve_server", None)
     if resolve is not None:  # Inspect starts its vLLM server lazily
         resolve()
@@ -150,13 +151,20 @@ async def _score_remote(
 class RemoteScorer:
     """Scores items through a vLLM server with the model's own tokenizer."""
 
-    def __init__(self, name: str, tok: Any, concurrency: int = CONCURRENCY) -> None:
+    def __init__(
+        self,
+        name: str,
+        tok: Any,
+        concurrency: int = CONCURRENCY,
+        server_args: dict[str, Any] | None = None,
+    ) -> None:
         self.name, self.tok, self.concurrency = name, tok, concurrency
+        self.server_args = dict(server_args or {})
         self._server: Server | None = None
 
     def score(self, items: list[ValueItem]) -> list[dict[str, Any]]:
         if self._server is None:
-            self._server = vllm_server(self.name)
+            self._server = vllm_server(self.name, self.server_args)
         return asyncio.run(_score_remote(self._server, self.tok, items, self.concurrency))
 
 
@@ -221,10 +229,13 @@ class LocalScorer:
         return rows
 
 
-def loglik_scorer(name: str) -> LocalScorer | RemoteScorer:
-    """The scorer for a model name: local weights, or a vLLM server."""
+def loglik_scorer(
+    name: str, server_args: dict[str, Any] | None = None
+) -> LocalScorer | RemoteScorer:
+    """The scorer for a model name: local weights, or a vLLM server (started by Inspect
+    with ``server_args``, which a local model ignores)."""
     if is_remote_loglik(name):
-        return RemoteScorer(name, remote_tokenizer(name))
+        return RemoteScorer(name, remote_tokenizer(name), server_args=server_args)
     from msm.evals.capability import local_model_path
 
     return LocalScorer(local_model_path(name))

@@ -21,12 +21,15 @@ GRADER_STORE = "grader.sqlite"  # msm.evals.stored_grader.GRADER_STORE (kept on 
 MSM_TEXTS = {"source": "msm", "sha256": None}  # summary["agentic"]["templates"] without a folder
 
 
-def _inspect_model(name: str) -> Any:
+def _inspect_model(name: str, server_args: dict[str, Any] | None = None) -> Any:
+    """``server_args``: the vLLM server settings of a vllm/ model (``EvalConfig.vllm_args``),
+    passed to Inspect's vllm provider, which hands them to ``vllm serve``."""
     from msm.llm.fake import fake_args
     from msm.llm.names import get_inspect_model
 
     # the plain ``fake`` answers each suite in its format (data/fake/eval.yaml)
-    return get_inspect_model(name, model_args=fake_args(name, None, "eval"))
+    args = {**fake_args(name, None, "eval"), **(server_args or {})}
+    return get_inspect_model(name, model_args=args)
 
 
 def _grader_roles(
@@ -232,7 +235,7 @@ def run_eval(
             roles, batched = _grader_roles(cfg, graders, out)
             logs = inspect_eval(
                 [task_with(t, epochs=task_epochs.get(n.split("/")[0], epochs)) for n, t in tasks],
-                model=_inspect_model(model),
+                model=_inspect_model(model, cfg.vllm_args()),
                 model_roles=roles,
                 log_dir=str(out / "logs"),
                 limit=limit,
@@ -351,8 +354,8 @@ def _loglik_values(
     from msm.evals.loglik import rows_name, summarise_loglik, tokenizer_fingerprint, write_rows
     from msm.evals.loglik_remote import loglik_scorer
 
-    scorer = loglik_scorer(cfg.model)
-    base = loglik_scorer(cfg.baseline) if cfg.baseline else None
+    scorer = loglik_scorer(cfg.model, cfg.vllm_args())
+    base = loglik_scorer(cfg.baseline, cfg.vllm_args()) if cfg.baseline else None
     if base is not None and tokenizer_fingerprint(base.tok) != tokenizer_fingerprint(scorer.tok):
         raise MsmError(
             f"--baseline {cfg.baseline} has a different tokenizer from {cfg.model}: "

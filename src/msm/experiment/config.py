@@ -123,6 +123,25 @@ class EvalSection(_Strict):
         "backend) or vllm (Inspect's vLLM provider: a server it starts on the model folder, or "
         "VLLM_BASE_URL)",
     )
+    tensor_parallel_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="engine vllm: GPUs each eval's vLLM server shards the model over (with "
+        "msm run --parallel, also the GPUs each eval node is given); not part of the hash",
+    )
+    max_model_len: int | None = Field(
+        default=None,
+        ge=1,
+        description="engine vllm: the server's context length (default: the model's); "
+        "longer prompts are refused, so it is part of every vLLM eval node's hash",
+    )
+    gpu_memory_utilization: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="engine vllm: the share of each GPU's memory vLLM may take (vLLM's "
+        "default 0.9); not part of the hash",
+    )
 
 
 class ReportSection(_Strict):
@@ -189,6 +208,10 @@ class Experiment(_Strict):
                 raise ValueError(f"unknown eval suite {s!r}: use {', '.join(SUITES)}")
         if not self.eval.suites:
             raise ValueError("eval.suites: give at least one")
+        if self.eval.engine != "vllm":
+            for k in ("tensor_parallel_size", "max_model_len", "gpu_memory_utilization"):
+                if getattr(self.eval, k) is not None:
+                    raise ValueError(f"eval.{k} sets the vLLM server: it needs eval.engine: vllm")
         if {"agentic", "spec_qa"} & set(self.eval.suites) and not self.grader:
             raise ValueError("eval suites agentic and spec_qa need `grader: MODEL`")
         if NEEDS_MSM & set(self.conditions) and not self.specs:

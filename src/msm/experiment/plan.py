@@ -89,6 +89,7 @@ _HASHED_IF_SET: dict[str, Any] = {
     "spec": None,
     "agent_names": None,
     "temperatures": None,
+    "max_model_len": None,  # vLLM's context length (the other server settings: identity.py)
     # read only with a templates folder, whose fingerprint is then in the node's extra
     "exfil_rule": "authors",
     # spec QA's own epochs; a sampled eval's seed (None: seed 0, as before seeds were given)

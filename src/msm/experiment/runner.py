@@ -13,13 +13,17 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msm.errors import MsmError
+from msm.experiment.claims import locked
 from msm.experiment.config import Experiment, load_experiment
 from msm.experiment.plan import Node, build_plan
 from msm.experiment.preflight import check_inputs, environment_problems
 from msm.fsutil import atomic_write_json, atomic_write_text
+
+if TYPE_CHECKING:
+    from msm.experiment.schedule import RunOptions
 
 # rough relative cost of each kind, used for the ETA until real durations exist
 _PRIOR_S = {"corpus": 150.0, "aftdata": 5.0, "midtrain": 120.0, "aft": 60.0, "eval": 90.0}
@@ -50,6 +54,13 @@ def node_status(run: Path, node: Node) -> str:
 
 
 def _write_run_json(run: Path, exp: Experiment, exp_path: Path, plan: list[Node]) -> None:
+    # several processes may share the run folder: each write reads every state file under
+    # the lock, so the last one written holds the newest view
+    with locked(run / "state" / "run-json.lock"):
+        _write_run_json_now(run, exp, exp_path, plan)
+
+
+def _write_run_json_now(run: Path, exp: Experiment, exp_path: Path, plan: list[Node]) -> None:
     nodes = []
     for n in plan:
         st = node_status(run, n)
@@ -130,10 +141,12 @@ def run_experiment(
     *,
     dry_run: bool = False,
     echo: Any = print,
+    options: RunOptions | None = None,
     max_cost: float | None = None,
     yes: bool = False,
 ) -> dict[str, Any]:
-    """Run (or with ``dry_run`` only print) the experiment into ``out``.
+    """Run (or with ``dry_run`` only print) the experiment into ``out``; ``options``:
+    which nodes (``--only``, ``--shard``) and how many side by side (``--parallel``).
 
     A real run whose API calls would cost more than ``max_cost`` dollars (default $100,
     ``msm.experiment.spend``) stops before the first call unless ``yes``."""
@@ -143,6 +156,10 @@ def run_experiment(
     plan = build_plan(exp)
     # the same checks for both: a dry run refuses whatever the real run would refuse
     check_inputs(exp, plan, run)
+    from msm.experiment.schedule import RunOptions, run_selected
+
+    options = options or RunOptions()
+    chosen = options.select(plan)  # a bad --only or --shard fails before anything is written
     if dry_run:
         return dry_run_report(exp, plan, run, echo)
     problems = environment_problems(exp, plan)  # fail now, not after the corpora
@@ -151,13 +168,15 @@ def run_experiment(
     from msm.experiment.spend import check_spend
 
     known = (run / "run.json").is_file()
-    statuses = {n.id: node_status(run, n) if known else "todo" for n in plan}
+    mine = {n.id for n in chosen}  # --only / --shard: what this process would pay for
+    statuses = {
+        n.id: (node_status(run, n) if known else "todo") if n.id in mine else "done" for n in plan
+    }
     check_spend(exp, plan, run, statuses, max_cost, yes, echo)  # before anything is written
     run.mkdir(exist_ok=True)
     text = exp_path.read_text(encoding="utf-8")
     atomic_write_text(run / "experiment.yaml", text)
     _write_run_json(run, exp, exp_path, plan)
-    by_id = {n.id: n for n in plan}
     todo = [n for n in plan if node_status(run, n) != "done"]
     echo(
         f"msm run {exp.name}: {len(plan)} nodes, {len(plan) - len(todo)} already done, "
@@ -171,30 +190,45 @@ def run_experiment(
         + ", ".join(f"{k} {v[0] + v[1]} ({v[1]} done)" for k, v in kinds.items())
         + "  (msm run --dry-run lists every node)"
     )
-    progress = Progress(plan, todo, echo)
-    for node in todo:
-        status = node_status(run, node)
-        node_dir = run / node.path
-        if status == "stale" or (status == "resume" and node.kind == "eval"):
-            _clear(node_dir)
-        progress.start(node)
-        atomic_write_json(_state_path(run, node), {"hash": node.hash, "status": "running"})
-        t = time.monotonic()
-        _execute(exp, run, node, by_id, echo)
-        secs = time.monotonic() - t
-        atomic_write_json(
-            _state_path(run, node),
-            {"hash": node.hash, "status": "done", "seconds": round(secs, 2)},
+    sel = run_selected(exp, exp_path, run, plan, chosen, echo, options)
+    if sel.waiting:  # selected nodes that could not run: say which, exit non-zero
+        raise MsmError(sel.waiting_line())
+    left = [n for n in plan if node_status(run, n) != "done"]
+    if left:  # --only or --shard: the rest of the plan is another process's
+        echo(
+            f"msm run: ran {len(sel.ran)} selected nodes; {len(left)} nodes of the plan are "
+            f"not done yet (the report is built when they are; msm report {run} builds one "
+            "from what is done)"
         )
-        progress.finish(node, secs)
-        _write_run_json(run, exp, exp_path, plan)
+        return {"run": str(run), "nodes": len(plan), "ran": len(sel.ran), "report": None}
     from msm.report.build import build_report
 
-    rep = build_report(run)
-    echo(f"msm run: finished in {_fmt_s(time.monotonic() - progress.t0)}; report -> {rep['html']}")
+    with locked(run / "state" / "report.lock"):  # the last shards may finish together
+        rep = build_report(run)
+    echo(f"msm run: finished in {_fmt_s(time.monotonic() - sel.t0)}; report -> {rep['html']}")
     for line in rep.get("headline", []):
         echo(f"  {line}")
-    return {"run": str(run), "nodes": len(plan), "ran": len(todo), "report": rep}
+    return {"run": str(run), "nodes": len(plan), "ran": len(sel.ran), "report": rep}
+
+
+def run_node(exp: Experiment, run: Path, node: Node, by_id: dict[str, Node], echo: Any) -> float:
+    """Run one node whose dependencies are done (the caller holds its claim): clear what a
+    changed hash or a killed eval left, record ``running`` then ``done`` with the wall
+    times in ``RUN/state/<node>.json``. Returns the seconds it took."""
+    status = node_status(run, node)
+    if status == "stale" or (status == "resume" and node.kind == "eval"):
+        _clear(run / node.path)
+    started = time.time()
+    state = {"hash": node.hash, "started": round(started, 3)}
+    atomic_write_json(_state_path(run, node), {**state, "status": "running"})
+    t = time.monotonic()
+    _execute(exp, run, node, by_id, echo)
+    secs = time.monotonic() - t
+    atomic_write_json(
+        _state_path(run, node),
+        {**state, "status": "done", "seconds": round(secs, 2), "finished": round(time.time(), 3)},
+    )
+    return secs
 
 
 def _clear(path: Path) -> None:

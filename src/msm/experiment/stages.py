@@ -115,6 +115,9 @@ def eval_config(
     from msm.evals.config import EvalConfig
 
     ev = exp.eval
+    # the vLLM server settings reach the evals vLLM serves (every trained model with
+    # engine vllm; the base model when it is served as vllm/ too)
+    served = ev.engine == "vllm" and (model == UNBOUND or model.startswith("vllm/"))
     return EvalConfig(
         model=model,
         suite=",".join(ev.suites),
@@ -145,4 +148,7 @@ def eval_config(
         spec=spec,
         agent_names=ev.agent_names,
         temperatures=ev.temperatures,
+        tensor_parallel_size=ev.tensor_parallel_size if served else None,
+        max_model_len=ev.max_model_len if served else None,
+        gpu_memory_utilization=ev.gpu_memory_utilization if served else None,
     )

@@ -347,6 +347,10 @@ async def batched_generate(llm: Any, model: Any, messages: list[Any], cfg: Any, 
         CURRENT_TICKET.reset(token)
     try:
         done, _ = await asyncio.wait({task}, timeout=llm.access.batch_wait_s)
+        # still queued, in no batch yet (a loaded machine, a tiny wait): giving up now could
+        # let the batcher send it later anyway, paid twice; wait until it is in a batch
+        while not done and ticket.batch_id is None:
+            done, _ = await asyncio.wait({task}, timeout=tick_s())
         if not done:
             await guards.abandon(ticket.batch_id)
             done, _ = await asyncio.wait({task}, timeout=GRACE_TICKS * tick_s())

@@ -1,0 +1,101 @@
+"""vLLM server settings (tensor_parallel_size, max_model_len, gpu_memory_utilization):
+from ``msm eval`` flags and an experiment's ``eval:`` section to Inspect's vllm provider,
+refused for models vLLM does not serve, and in the plan hashes only where they change
+outputs. vLLM itself is not installed here: the provider is stopped where it would start
+``vllm serve``."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from msm.errors import MsmError
+from msm.evals.config import EvalConfig
+from msm.experiment.config import load_experiment
+from msm.experiment.plan import build_plan
+
+SERVER = {"tensor_parallel_size": 2, "max_model_len": 4096, "gpu_memory_utilization": 0.8}
+
+
+def test_settings_reach_the_vllm_server_inspect_would_start(monkeypatch):
+    from inspect_ai.model._providers import vllm as provider
+
+    from msm.evals.run import _inspect_model
+
+    cfg = EvalConfig(model="vllm/org/model", **SERVER)
+    cfg.check()
+    assert cfg.vllm_args() == SERVER
+    assert EvalConfig(model="vllm/org/model", max_model_len=512).vllm_args() == {
+        "max_model_len": 512
+    }
+    started: dict = {}
+
+    def fake_start(cmd, **kw):
+        started.update(cmd=cmd, **kw)
+        return "http://127.0.0.1:1/v1", None, 1
+
+    monkeypatch.setitem(sys.modules, "vllm", types.ModuleType("vllm"))
+    monkeypatch.setattr(provider, "start_local_server", fake_start)
+    monkeypatch.setenv("VLLM_BASE_URL", "http://127.0.0.1:9/v1")  # resolving needs one
+    model = _inspect_model(cfg.model, cfg.vllm_args())
+    model.api._start_server("org/model")
+    assert started["cmd"][:3] == ["vllm", "serve", "org/model"]
+    assert {k: started["server_args"][k] for k in SERVER} == SERVER
+
+
+@pytest.mark.parametrize(
+    "over, msg",
+    [
+        ({"model": "embedded", "tensor_parallel_size": 2}, "--tensor-parallel-size set the vLLM"),
+        ({"model": "fake", "max_model_len": 64}, "'fake' is not served by vLLM"),
+        ({"model": "vllm/m", "gpu_memory_utilization": 1.5}, "must be in (0, 1]"),
+        ({"model": "vllm/m", "tensor_parallel_size": 0}, "--tensor-parallel-size must be at"),
+    ],
+)
+def test_settings_are_refused_where_they_would_do_nothing(over, msg):
+    with pytest.raises(MsmError, match=msg.replace("(", r"\(").replace("]", r"\]")):
+        EvalConfig(**over).check()
+
+
+def test_cli_refuses_them_for_a_model_vllm_does_not_serve(msm_cli, tmp_path):
+    r = msm_cli("eval", "fake", "--tensor-parallel-size", "2", "--out", str(tmp_path / "e"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [
+        "msm: error: --tensor-parallel-size set the vLLM server of a vllm/<model>; 'fake' is "
+        "not served by vLLM: drop them or evaluate vllm/<model>"
+    ]
+    assert not (tmp_path / "e").exists()
+
+
+def _plan(tmp_path, tiny_model_dir, eval_section: str, name: str = "e.yaml"):
+    from tests.unit.test_experiment import tiny_yaml
+
+    p = tmp_path / name
+    p.write_text(tiny_yaml(tiny_model_dir, eval=eval_section))
+    return {n.id: n for n in build_plan(load_experiment(p))}
+
+
+def test_experiment_passes_them_to_vllm_evals_and_hashes_only_max_model_len(
+    tmp_path, tiny_model_dir
+):
+    base = "suites: [values], items: [cheese_america], limit: 12, scoring: letter, engine: vllm"
+    plain = _plan(tmp_path, tiny_model_dir, "{" + base + "}")
+    sized = _plan(
+        tmp_path,
+        tiny_model_dir,
+        "{" + base + ", tensor_parallel_size: 4, gpu_memory_utilization: 0.5}",
+        "s.yaml",
+    )
+    longer = _plan(tmp_path, tiny_model_dir, "{" + base + ", max_model_len: 2048}", "m.yaml")
+    ev = sized["eval/msm_aft/pro_america/n8/s0"].config
+    assert (ev.tensor_parallel_size, ev.gpu_memory_utilization, ev.max_model_len) == (4, 0.5, None)
+    assert sized["eval/base/s0"].config.tensor_parallel_size == 4  # the base served by vLLM
+    # how the server is laid out over GPUs reruns nothing; its context length can truncate
+    assert {i: n.hash for i, n in sized.items()} == {i: n.hash for i, n in plain.items()}
+    changed = {i for i in plain if plain[i].hash != longer[i].hash}
+    assert changed == {i for i in plain if i.startswith("eval/")}
+    # with msm's own engine they would do nothing: refused when the file is read
+    with pytest.raises(MsmError, match="eval.max_model_len sets the vLLM server"):
+        _plan(tmp_path, tiny_model_dir, "{suites: [values], max_model_len: 64}", "h.yaml")
