@@ -73,8 +73,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "src") not in sys.path:  # the device machine runs from a plain checkout
-    sys.path.insert(0, str(ROOT / "src"))
+for _p in (ROOT / "src", ROOT / "benchmarks"):  # the device machine runs a plain checkout
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -835,20 +836,9 @@ def _brief(p: dict[str, Any]) -> str:
 
 
 def _git_rev() -> str | None:
-    import subprocess
+    from _bench import git_rev  # the benchmarks' own helper (benchmarks/ is on the path)
 
-    def git(*a: str) -> str:
-        r = subprocess.run(
-            ["git", "-C", str(ROOT), *a], capture_output=True, text=True, timeout=10, check=False
-        )
-        return r.stdout.strip()
-
-    try:
-        rev = git("rev-parse", "--short", "HEAD") or None
-        dirty = git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return f"{rev}+dirty" if rev and dirty else rev
+    return git_rev()
 
 
 if __name__ == "__main__":

@@ -49,6 +49,16 @@ ContextTokens = Annotated[
 ]
 
 
+BatchWait = Annotated[
+    float,
+    Field(
+        gt=0,
+        description="batch: seconds to wait for a batch before what it has not answered goes "
+        "by ordinary calls, once (default 3 h, as the paper's authors)",
+    ),
+]
+
+
 class GenerationConfig(BaseModel):
     """The settings every generation stage (docgen, aftgen) has: the spec and its names,
     the generator and how it is called, and how much of the spec prompts show."""
@@ -72,14 +82,9 @@ class GenerationConfig(BaseModel):
     batch: bool = Field(
         default=False,
         description="send the generator's and judge's calls through the provider's batch API "
-        "(about half price; Anthropic, OpenAI and other providers Inspect batches for)",
+        "(about half price; openai/ and anthropic/ models)",
     )
-    batch_wait_s: float = Field(
-        default=10800.0,
-        gt=0,
-        description="batch: seconds to wait for a batch before what it has not answered goes "
-        "by ordinary calls, once",
-    )
+    batch_wait_s: BatchWait = 10800.0
     max_retries: int = Field(default=4, ge=0, description="retries of a failed call")
     timeout_s: float = Field(default=300.0, gt=0, description="seconds per call")
     max_reasks: int = Field(

@@ -34,9 +34,10 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from tests.helpers.loopback import Loopback
 from tests.helpers.openai_server import OpenAIServer
 
 from msm.llm.fake import FakeRule, builtin_script
@@ -58,7 +59,7 @@ def _multipart_file(body: bytes, ctype: str) -> bytes:
     raise ValueError("no file part")
 
 
-class BatchServer:
+class BatchServer(Loopback):
     """See the module doc; use as a context manager."""
 
     def __init__(
@@ -111,12 +112,9 @@ class BatchServer:
                 )
                 self._send(code, payload)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        port = self._httpd.server_address[1]
-        self.anthropic_url = f"http://127.0.0.1:{port}"
-        self.openai_url = f"http://127.0.0.1:{port}/v1"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self.serve(Handler)
+        self.anthropic_url = f"http://127.0.0.1:{self.port}"
+        self.openai_url = f"http://127.0.0.1:{self.port}/v1"
 
     # -- answers ---------------------------------------------------------------------
     def _chat(self, body: dict[str, Any], tx: str | None = None) -> dict[str, Any]:
@@ -383,18 +381,3 @@ class BatchServer:
             for r in b["requests"]:
                 out.append(self.transcript(r["body"] if b["kind"] == "openai" else r["params"]))
         return out
-
-    def start(self) -> BatchServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> BatchServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -31,10 +31,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from inspect_ai.model import ChatMessageUser, GenerateConfig
+from tests.helpers.loopback import Loopback
 
 from msm.llm.fake import FakeModelAPI, FakeRule, FakeScript, builtin_script
 
@@ -68,7 +69,7 @@ def _logprobs(text: str, top: int) -> dict[str, Any]:
     return {"content": [{**alts[0], "top_logprobs": alts[: max(1, top)]}]}
 
 
-class OpenAIServer:
+class OpenAIServer(Loopback):
     """A threaded HTTP server on 127.0.0.1 (a free port); use as a context manager."""
 
     def __init__(
@@ -145,11 +146,8 @@ class OpenAIServer:
                     rec["usage"] = answer["usage"]
                     self._send(200, answer)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
+        self.serve(Handler)
         self.url = f"http://127.0.0.1:{self.port}/v1"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     def complete(self, body: dict[str, Any]) -> dict[str, Any]:
         """A chat completion for one request body (the fake's scripted answer)."""
@@ -215,18 +213,3 @@ class OpenAIServer:
         usage = {"prompt_tokens": len(ids), "completion_tokens": 1, "total_tokens": len(ids) + 1}
         reply = {"id": "cmpl-0", "object": "text_completion", "choices": [choice], "usage": usage}
         return 200, reply
-
-    def start(self) -> OpenAIServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> OpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -12,6 +12,7 @@ from pathlib import PurePath
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from msm.config_io import BatchWait
 from msm.errors import MsmError
 
 SUITES = ("agentic", "values", "spec_qa", "capability")
@@ -61,12 +62,7 @@ class EvalConfig(BaseModel):
         description="send the grader roles' calls (grader, grader2, the reasoning judge, spec "
         "QA grading) through the provider's batch API (about half price)",
     )
-    batch_wait_s: float = Field(
-        default=10800.0,
-        gt=0,
-        description="batch: seconds to wait for a batch before what it has not answered goes "
-        "by ordinary calls, once",
-    )
+    batch_wait_s: BatchWait = 10800.0
     limit: int | None = Field(default=None, description="at most N samples per task")
     epochs: int = Field(
         default=1,

@@ -75,13 +75,7 @@ def _corpus(node: Node) -> dict[str, Any]:
     cfg = node.config
     assert isinstance(cfg, DocgenConfig)
     p = project_docgen(cfg, _stage_spec(cfg))
-    rows = [
-        _row(role, str(model), r["calls"], r["input_tokens"], r["output_tokens"],
-             prefixes=r["prefixes"], batch=cfg.batch)
-        for role, model, r in (("generator", cfg.model, p["generator"]),
-                               ("judge", cfg.judge, p["judge"]))
-        if r
-    ]  # fmt: skip
+    rows = _generation_rows(cfg, p)
     return {
         "calls": rows,
         "batch_rounds": p["batch_rounds"] if cfg.batch else 0,
@@ -89,6 +83,17 @@ def _corpus(node: Node) -> dict[str, Any]:
         "corpus_tokens": p["corpus_tokens"],
         "summary": ("" if p["exact"]["documents"] else "~") + f"{p['documents']:,} documents",
     }
+
+
+def _generation_rows(cfg: Any, p: dict[str, Any]) -> list[dict[str, Any]]:
+    """The generator's and judge's call rows of a generation stage's own projection ``p``."""
+    roles = (("generator", cfg.model, p["generator"]), ("judge", cfg.judge, p["judge"]))
+    return [
+        _row(role, str(model), r["calls"], r["input_tokens"], r["output_tokens"],
+             prefixes=r["prefixes"], batch=cfg.batch)
+        for role, model, r in roles
+        if r
+    ]  # fmt: skip
 
 
 def _aftdata(node: Node) -> dict[str, Any]:
@@ -105,13 +110,7 @@ def _aftdata(node: Node) -> dict[str, Any]:
             "summary": f"{cfg.n:,} preference examples (no LLM)",
         }
     p = project_aftgen(cfg, _stage_spec(cfg))
-    rows = [
-        _row(role, str(model), r["calls"], r["input_tokens"], r["output_tokens"],
-             prefixes=r["prefixes"], batch=cfg.batch)
-        for role, model, r in (("generator", cfg.model, p["generator"]),
-                               ("judge", cfg.judge, p["judge"]))
-        if r
-    ]  # fmt: skip
+    rows = _generation_rows(cfg, p)
     warning = spec_target_warning(cfg)
     return {
         "calls": rows,

@@ -98,20 +98,11 @@ def price_per_mtok(model: str) -> tuple[float, float] | None:
     return None if p is None else (p.input, p.output)
 
 
-def cost_usd(
-    model: str,
-    input_tokens: int,
-    output_tokens: int,
-    cache_read: int | None = None,
-    cache_write: int | None = None,
-    batch: bool = False,
-) -> float | None:
-    """Dollars for calls of ``model``: ``input_tokens`` counts every input token, of which
-    ``cache_read`` were read from and ``cache_write`` written to the prompt cache; ``batch``:
-    sent through the provider's batch API. None where a price that applies is unknown."""
+def cost_usd(model: str, *tokens: Any, **how: Any) -> float | None:
+    """Dollars for calls of ``model`` (the arguments of :func:`price_cost` after its price):
+    None where a price that applies is unknown."""
     p = model_price(model)
-    return None if p is None else price_cost(p, input_tokens, output_tokens, cache_read,
-                                             cache_write, batch)  # fmt: skip
+    return None if p is None else price_cost(p, *tokens, **how)
 
 
 def price_cost(
@@ -122,7 +113,9 @@ def price_cost(
     cache_write: int | None = None,
     batch: bool = False,
 ) -> float | None:
-    """:func:`cost_usd` for a known :class:`Price`."""
+    """Dollars for calls at price ``p``: ``input_tokens`` counts every input token, of which
+    ``cache_read`` were read from and ``cache_write`` written to the prompt cache; ``batch``:
+    sent through the provider's batch API. None where a price that applies is unknown."""
     read, write = cache_read or 0, cache_write or 0
     if (read and p.cache_read is None) or (write and p.cache_write is None):
         return None
