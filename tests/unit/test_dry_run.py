@@ -143,29 +143,6 @@ def test_projection_counts_what_run_eval_really_does(tmp_path, tiny_model_dir):
     assert _by_role(proj["calls"]) == {"model under test": done, "grader": done}
 
 
-def test_paper_example_counts_every_role(msm_cli, tmp_path, authors_home):
-    r = msm_cli(
-        "run",
-        str(ROOT / "examples/experiments/paper-agentic.yaml"),
-        "--out",
-        str(tmp_path / "p"),
-        "--dry-run",
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert not (tmp_path / "p").exists()
-    roles = {ln.split()[0] for ln in r.stdout.splitlines() if ln.startswith("  ")}
-    assert {"generator", "judge", "model", "grader"} <= roles
-    # 116 evals x (27 agentic conditions x 2 judges (classifier, spec_reasoning) x 300
-    # epochs + 72 spec QA questions graded once: spec_qa_epochs 1)
-    grader = next(ln for ln in r.stdout.splitlines() if ln.startswith("  grader "))
-    assert f"{116 * (27 * 2 * 300 + 72):,}" in grader
-    # the 32B base saves adapters only; vLLM serves them, so nothing is merged
-    assert "saves adapter" in r.stdout and "merge adapters on demand" not in r.stdout
-    assert "guess" in r.stdout and "projected:" in r.stdout
-    # 80,000 chat examples from a 6-section spec: the dry run says it looks unreachable
-    assert "warning: aftdata: 80,000 chat examples from 6 spec section(s)" in r.stdout
-
-
 # -- the real run's checks, made by the dry run --------------------------------------
 
 

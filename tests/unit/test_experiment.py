@@ -219,6 +219,18 @@ def test_paper_scale_example_dry_run(msm_cli, tmp_path, authors_home):
     assert "nothing is run" in r.stdout and "projected:" in r.stdout
     assert "eval/msm_aft_cot/philosophy/n80000/s3" in r.stdout
     assert not (tmp_path / "p").exists()  # a dry run writes nothing
+    # every role is counted
+    roles = {ln.split()[0] for ln in r.stdout.splitlines() if ln.startswith("  ")}
+    assert {"generator", "judge", "model", "grader"} <= roles
+    # 116 evals x (27 agentic conditions x 2 judges (classifier, spec_reasoning) x 300
+    # epochs + 72 spec QA questions graded once: spec_qa_epochs 1)
+    grader = next(ln for ln in r.stdout.splitlines() if ln.startswith("  grader "))
+    assert f"{116 * (27 * 2 * 300 + 72):,}" in grader
+    # the 32B base saves adapters only; vLLM serves them, so nothing is merged
+    assert "saves adapter" in r.stdout and "merge adapters on demand" not in r.stdout
+    assert "guess" in r.stdout and "projected:" in r.stdout
+    # 80,000 chat examples from a short spec: the dry run says it looks unreachable
+    assert "warning: aftdata: 80,000 chat examples from" in r.stdout
     # every AFT condition says what it trains on: with reasoning only in the _cot arms
     lines = {ln.split()[2]: ln for ln in r.stdout.splitlines() if " aft " in ln}
     for cond, data in (("aft_only", "stripped"), ("msm_aft", "stripped"),

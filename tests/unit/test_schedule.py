@@ -192,18 +192,17 @@ def test_shards_share_one_run_folder_then_the_rest_completes(two_exp, tmp_path):
     assert "2 already done, 5 to run" in r.stdout and "report ->" in r.stdout
 
 
-def _report_numbers(run: Path) -> list[tuple[str, float]]:
-    rep = json.loads((run / "report" / "report.json").read_text())
-    return sorted((f"{a['label']}:{a['metric']}", a["mean"]) for a in rep["aggregates"])
-
-
 def test_parallel_runs_independent_nodes_at_once_with_the_sequential_results(two_exp, tmp_path):
+    """The corpora and the midtrainings (the nodes that own GPUs at scale), side by side in
+    worker processes, give byte for byte what one at a time gives; the evals, which run
+    the same worker code, are left to test_shards_share_one_run_folder_then_the_rest_completes
+    (kept short: each worker pays msm's start-up)."""
     seq, par = tmp_path / "seq", tmp_path / "par"
-    r = _run(two_exp, seq)
+    sel = ["--only", "corpus/*", "--only", "midtrain/*"]
+    r = _run(two_exp, seq, *sel)
     assert r.returncode == 0, r.stderr[-2000:]
-    r = _run(two_exp, par, "--parallel", "2")
+    r = _run(two_exp, par, *sel, "--parallel", "2")
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "report ->" in r.stdout and (par / "report" / "report.html").is_file()
     st = _states(par)
     # the two midtrainings (and the two corpora) ran at the same time
     for x, y in (("corpus/a", "corpus/b"), ("midtrain/a/s0", "midtrain/b/s0")):
@@ -211,7 +210,7 @@ def test_parallel_runs_independent_nodes_at_once_with_the_sequential_results(two
     # dependencies first: no midtraining started before its corpus finished
     assert st["midtrain/a/s0"]["started"] >= st["corpus/a"]["finished"]
     assert (par / "logs" / "midtrain__a__s0.log").is_file()
-    # the same nodes, the same weights, the same numbers as one at a time
+    # the same nodes, the same weights as one at a time
     hashes = {p: {n["id"]: n["hash"] for n in json.loads((p / "run.json").read_text())["nodes"]}
               for p in (seq, par)}  # fmt: skip
     assert hashes[seq] == hashes[par]
@@ -219,10 +218,6 @@ def test_parallel_runs_independent_nodes_at_once_with_the_sequential_results(two
               "midtrain/a/s0/adapter/adapter_model.safetensors",
               "midtrain/b/s0/adapter/adapter_model.safetensors"):  # fmt: skip
         assert (seq / "nodes" / f).read_bytes() == (par / "nodes" / f).read_bytes(), f
-    got, want = _report_numbers(par), _report_numbers(seq)
-    assert [k for k, _ in got] == [k for k, _ in want]
-    # evaluation batches by timing (see test_experiment's kill test): ~1e-6 on this model
-    assert all(abs(a - b) <= 1e-5 for (_, a), (_, b) in zip(got, want, strict=True))
     assert not list((par / "state").glob("*.claim"))
 
 

@@ -46,8 +46,13 @@ def test_speed_settings_rerun_nothing_and_a_stale_node_keeps_its_store(tmp_path,
 
     exp = _write(tmp_path, tiny_yaml(tiny_model_dir, **SMALL))
     run = tmp_path / "run"
-    first = run_experiment(exp, run, echo=lambda s: None)
+    lines: list[str] = []
+    first = run_experiment(exp, run, echo=lines.append)
     assert first["ran"] == len(build_plan(load_experiment(exp)))
+    # the base model's deterministic eval ran once: seed 1's node copied seed 0's result
+    assert sum("its result copied, nothing run" in ln for ln in lines) == 1
+    s0, s1 = (json.loads((run / f"nodes/eval/base/{s}/summary.json").read_text()) for s in "01")
+    assert s0 == s1 and s0["values"]["cheese_america"]["value_preference"]["mean"] is not None
     corpus = run / "nodes/corpus/pro_america"
     calls = _store_rows(corpus)
     assert calls > 0
@@ -72,8 +77,7 @@ def test_speed_settings_rerun_nothing_and_a_stale_node_keeps_its_store(tmp_path,
     # calls it shares with the first corpus are answered from the store
     more = SPEED["corpus"].replace("docs_per_idea: 2", "docs_per_idea: 3")
     stale = _write(tmp_path, tiny_yaml(tiny_model_dir, **{**SMALL, "corpus": more}), "exp.yaml")
-    lines: list[str] = []
-    assert run_experiment(stale, run, echo=lines.append)["ran"] > 0
+    assert run_experiment(stale, run, echo=lambda s: None)["ran"] > 0
     man = json.loads((corpus / "manifest.json").read_text())
     usage = man["usage"]  # per docgen step: calls made, calls answered from the store
     cached = sum(u["cached_calls"] for u in usage.values())
@@ -82,25 +86,14 @@ def test_speed_settings_rerun_nothing_and_a_stale_node_keeps_its_store(tmp_path,
     assert made == _store_rows(corpus) - calls > 0, usage  # ...and only the new ones made
 
 
-def test_the_base_models_deterministic_eval_runs_once_for_every_seed(tmp_path, tiny_model_dir):
-    from msm.experiment.runner import run_experiment
-
+def test_sampled_evals_are_one_per_seed_with_their_seed(tmp_path, tiny_model_dir):
+    """Deterministic suites: the base eval of every seed after the first copies the first
+    (run in the study above); sampled suites (agentic, spec QA): one per seed, seeded."""
     exp = _write(tmp_path, tiny_yaml(tiny_model_dir, conditions="[base]", seeds="[3, 5, 7]"))
     plan = {n.id: n for n in build_plan(load_experiment(exp))}
     assert plan["eval/base/s5"].meta["same_as"] == "eval/base/s3"
-    assert (
-        plan["eval/base/s7"].deps == ["eval/base/s3"] and "same_as" not in plan["eval/base/s3"].meta
-    )
-    lines: list[str] = []
-    run_experiment(exp, tmp_path / "run", echo=lines.append)
-    copied = [ln for ln in lines if "its result copied, nothing run" in ln]
-    assert len(copied) == 2
-    s3, s7 = (
-        json.loads((tmp_path / f"run/nodes/eval/base/{s}/summary.json").read_text())
-        for s in ("s3", "s7")
-    )
-    assert s3 == s7 and s3["values"]["cheese_america"]["value_preference"]["mean"] is not None
-    # sampled evals (agentic, spec QA) are one per seed, each with its own seed
+    assert plan["eval/base/s7"].deps == ["eval/base/s3"]
+    assert "same_as" not in plan["eval/base/s3"].meta
     sampled = tiny_yaml(
         tiny_model_dir,
         conditions="[base]",
