@@ -24,11 +24,9 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 # tests run in TEST_WORKERS processes (pytest-xdist); 2 on the 2-core CI machine took
-# 0.68x the wall time of one process (docs/LOG.md, 2026-12-06); many tests wait on
-# subprocesses, servers and batch ticks, so a third worker overlaps those waits, and
-# worksteal keeps the long end-to-end tests from leaving one worker idle (docs/LOG.md,
-# 2026-12-07)
-TEST_WORKERS ?= 3
+# 0.68x the wall time of one process (docs/LOG.md, 2026-12-06); 3 were slower (2026-12-07);
+# worksteal keeps the long end-to-end tests from leaving a worker idle at the end
+TEST_WORKERS ?= 2
 
 test: $(STAMP) lint typecheck
 	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal --durations=15
