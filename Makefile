@@ -24,12 +24,11 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 # tests run in TEST_WORKERS processes (pytest-xdist); 2 on the 2-core CI machine took
-# 0.68x the wall time of one process (docs/LOG.md, 2026-12-06); 3 were slower (2026-12-07);
-# worksteal keeps the long end-to-end tests from leaving a worker idle at the end
+# 0.68x the wall time of one process (docs/LOG.md, 2026-12-06); 3 were slower (2026-12-07)
 TEST_WORKERS ?= 2
 
 test: $(STAMP) lint typecheck
-	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal --durations=15
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --durations=15
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not integration"

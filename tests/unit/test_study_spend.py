@@ -51,7 +51,7 @@ def test_speed_settings_rerun_nothing_and_a_stale_node_keeps_its_store(tmp_path,
     assert first["ran"] == len(build_plan(load_experiment(exp)))
     # the base model's deterministic eval ran once: seed 1's node copied seed 0's result
     assert sum("its result copied, nothing run" in ln for ln in lines) == 1
-    s0, s1 = (json.loads((run / f"nodes/eval/base/{s}/summary.json").read_text()) for s in "01")
+    s0, s1 = (json.loads((run / f"nodes/eval/base/s{s}/summary.json").read_text()) for s in "01")
     assert s0 == s1 and s0["values"]["cheese_america"]["value_preference"]["mean"] is not None
     corpus = run / "nodes/corpus/pro_america"
     calls = _store_rows(corpus)
