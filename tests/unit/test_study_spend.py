@@ -168,7 +168,6 @@ def test_a_run_over_its_cost_limit_stops_before_any_call(tmp_path, msm_cli, monk
     assert "projected API cost of the nodes still to run: $" in r.stdout
     assert not run.exists()
     # under the default $100 it would go on (checked without running: the spend check alone)
-    from msm.experiment.runner import node_status  # noqa: F401  (same module the run uses)
     from msm.experiment.spend import check_spend
 
     e = load_experiment(exp)
