@@ -9,7 +9,6 @@ nothing is called.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from _bench import REPO, Report
 
