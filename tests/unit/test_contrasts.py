@@ -1,4 +1,5 @@
-"""Statistics the report states: t intervals over seeds, paired bootstrap contrasts, the
+"""Statistics the report states: t intervals over seeds, paired contrasts whose coverage is
+simulated, Holm adjustment, the
 spec-versus-spec interaction (positive and null controls), no calls from overlap."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from msm.evals.items import load_value_items
-from msm.evals.stats import bootstrap_contrast, mean_interval, t95
+from msm.evals.stats import holm, mean_interval, paired_contrast, t95
 from msm.report.build import build_report
 from msm.report.load import pool_seeds
 
@@ -37,13 +38,13 @@ def _cells(values: dict[int, list[float]]) -> dict[int | None, dict[str, float]]
     return {s: {f"i{i}": v for i, v in enumerate(vs)} for s, vs in values.items()}
 
 
-def test_paired_bootstrap_finds_a_shift_and_not_a_null():
+def test_paired_contrast_finds_a_shift_and_not_a_null():
     rng = random.Random(0)
     # items differ a lot from one another (the option priors), models differ a little
     prior = [rng.gauss(0, 2.0) for _ in range(200)]
     a = _cells({s: [p + 0.3 + rng.gauss(0, 0.3) for p in prior] for s in (0, 1, 2)})
     b = _cells({s: [p + rng.gauss(0, 0.3) for p in prior] for s in (0, 1, 2)})
-    res = bootstrap_contrast([(1.0, a, b)])
+    res = paired_contrast([(1.0, a, b)])
     lo, hi = res["ci95"]
     assert 0.2 < lo < 0.3 < hi < 0.4 and res["seeds"] == 3
     # pairing is what makes it narrow: unpaired, the item priors (sd 2) swamp the shift
@@ -54,13 +55,92 @@ def test_paired_bootstrap_finds_a_shift_and_not_a_null():
     assert la < hb  # the marginal intervals overlap although the effect is certain
     # null: two draws of the same model
     c = _cells({s: [p + rng.gauss(0, 0.3) for p in prior] for s in (0, 1, 2)})
-    lo, hi = bootstrap_contrast([(1.0, c, b)])["ci95"]
+    lo, hi = paired_contrast([(1.0, c, b)])["ci95"]
     assert lo < 0 < hi
     # one seed: the basis says the interval covers items only
-    one = bootstrap_contrast([(1.0, {0: a[0]}, {0: b[0]})])
-    assert "one seed" in one["basis"]
+    one = paired_contrast([(1.0, {0: a[0]}, {0: b[0]})])
+    assert "covers item sampling only" in one["basis"] and one["seeds"] == 1
     with pytest.raises(ValueError, match="share no seed"):
-        bootstrap_contrast([(1.0, {5: a[0]}, {0: b[0]})])
+        paired_contrast([(1.0, {5: a[0]}, {0: b[0]})])
+
+
+def _simulate(
+    k: int, mu: float, reps: int, seed: int, parts: int = 1, n: int = 30
+) -> tuple[float, float, float]:
+    """Coverage of the 95% interval, share of intervals excluding 0, mean estimate, over
+    ``reps`` simulated experiments: k seeds x n items, d = mu + seed + item + noise."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    cover = excl = 0
+    ests = []
+    zero = {s: {str(i): 0.0 for i in range(n)} for s in range(k)}
+    for _ in range(reps):
+        u = rng.normal(0, 0.3, k)  # seed-to-seed sd 0.3, as in the audit
+        ps = []
+        for p in range(parts):
+            d = (mu if p == 0 else 0.0) + u[:, None] * (1.0 - 0.5 * p)
+            d = d + rng.normal(0, 0.2, n)[None, :] + rng.normal(0, 1.0, (k, n))
+            a = {s: {str(i): float(d[s, i]) for i in range(n)} for s in range(k)}
+            ps.append((1.0 if p == 0 else -1.0, a, zero))
+        r = paired_contrast(ps)
+        lo, hi = r["ci95"]
+        cover += lo <= mu <= hi
+        excl += lo > 0 or hi < 0
+        ests.append(r["estimate"])
+    return cover / reps, excl / reps, float(np.mean(ests))
+
+
+def _percentile_bootstrap_over_seeds(k: int, reps: int, seed: int) -> float:
+    """Coverage of the old method (percentile bootstrap resampling seeds) on a planted null:
+    the negative control that shows the simulation can catch intervals that are too narrow."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    cover = 0
+    for _ in range(reps):
+        per_seed = rng.normal(0, 0.3, k) + rng.normal(0, 1.0 / np.sqrt(30), k)
+        boot = per_seed[rng.integers(0, k, size=(500, k))].mean(axis=1)
+        lo, hi = np.percentile(boot, [2.5, 97.5])
+        cover += lo <= 0 <= hi
+    return cover / reps
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 8])
+def test_paired_contrast_covers_planted_nulls_and_effects(k: int) -> None:
+    # a planted null, one part and an interaction of two parts sharing the seeds
+    cov, excl, est = _simulate(k, 0.0, reps=500, seed=k)
+    assert cov >= 0.93 and abs(est) < 0.05
+    cov2, _, _ = _simulate(k, 0.0, reps=300, seed=100 + k, parts=2)
+    assert cov2 >= 0.93
+    # a planted effect: covered, recovered, and found more often with more seeds
+    cov3, power, est3 = _simulate(k, 0.6, reps=300, seed=200 + k)
+    assert cov3 >= 0.93 and abs(est3 - 0.6) < 0.05
+    assert power > {2: 0.15, 3: 0.35, 4: 0.5, 8: 0.9}[k]
+
+
+def test_the_coverage_simulation_catches_the_old_bootstrap() -> None:
+    assert _percentile_bootstrap_over_seeds(2, 400, 0) < 0.75
+    assert _percentile_bootstrap_over_seeds(4, 400, 1) < 0.88
+
+
+def test_one_seed_covers_item_sampling_and_p_values() -> None:
+    cov, _, _ = _simulate(1, 0.0, reps=400, seed=7)  # seed sd adds a bias one seed can't see
+    assert cov < 0.9  # so the basis must say what it covers
+    a = {0: {f"i{i}": 0.1 * (i % 5) + 0.5 for i in range(20)}}
+    b = {0: {f"i{i}": 0.1 * (i % 5) for i in range(20)}}
+    r = paired_contrast([(1.0, a, b)])
+    assert r["p"] < 1e-6
+    assert r["basis"] == "paired t over items (one seed: covers item sampling only)"
+    with pytest.raises(ValueError, match="too few items"):
+        paired_contrast([(1.0, {0: {"x": 1.0}}, {0: {"x": 0.0}})])
+
+
+def test_holm_adjusts_in_order_and_skips_missing() -> None:
+    adj = holm([0.01, 0.04, 0.03, float("nan"), 0.2])
+    assert adj[:3] == pytest.approx([0.04, 0.09, 0.09]) and math.isnan(adj[3])
+    assert adj[4] == pytest.approx(0.2)
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
 
 
 def _write(path: Path, obj: Any) -> None:
@@ -140,7 +220,7 @@ def test_report_states_the_spec_interaction_first_with_a_paired_interval(tmp_pat
         assert lo < 0 < hi and "no effect shown" in first
     # every pair difference has its own interval; none is called from overlap
     diffs = rep["contrasts"]["differences"]
-    assert diffs and all(d["basis"].startswith("paired bootstrap") for d in diffs)
+    assert diffs and all(d["basis"].startswith("paired t over") for d in diffs)
     md = Path(res["md"]).read_text()
     assert "## Paired comparisons" in md and "overlap" not in md
 

@@ -399,20 +399,27 @@ def test_efficiency_in_report(built: Built) -> None:
     assert "## Data efficiency" in md and "4.00×" in md
 
 
-def test_efficiency_multiplier_interval_is_a_bootstrap_over_seeds() -> None:
+def test_efficiency_multiplier_interval_is_a_jackknife_t_over_seeds() -> None:
     from msm.report.efficiency import multiplier_interval
 
-    aft = [(s, v) for s, vs in AFT_VALUES.items() for v in vs]
-    msm = [(100.0, v) for v in MSM_VALUES[100]]
+    aft = {k: [(float(s), vs[k]) for s, vs in AFT_VALUES.items()] for k in (0, 1)}
+    msm = {k: [(100.0, MSM_VALUES[100][k])] for k in (0, 1)}
     ci = multiplier_interval(aft, msm, 100.0)
-    assert ci is not None and ci["ci95"][0] <= 4.0 <= ci["ci95"][1]
-    assert ci["ci95"][0] > 3.0 and ci["ci95"][1] < 5.5  # tight seeds, tight interval
+    assert ci is not None and ci["ci95"][0] <= 4.0 <= ci["ci95"][1] and ci["seeds"] == 2
+    # by hand: leaving seed 1 out, 0.58 is reached at 200 * 2^0.95; leaving seed 0 out, 0.62
+    # at 400 * 2^0.05; the jackknife se of log(multiplier) is half their log distance, and
+    # two seeds give t(1) = 12.706: an honest, wide interval around 4x
+    m0, m1 = 200 * 2**0.95 / 100, 400 * 2**0.05 / 100
+    half = 12.706 * abs(math.log(m1 / m0)) / 2
+    assert ci["ci95"] == pytest.approx([4 * math.exp(-half), 4 * math.exp(half)], rel=1e-3)
     # seeds that disagree widen it
-    noisy = [(100.0, 0.45), (100.0, 0.75)]
+    noisy = {0: [(100.0, 0.50)], 1: [(100.0, 0.70)]}
     wide = multiplier_interval(aft, noisy, 100.0)
     assert wide is not None and wide["ci95"][1] - wide["ci95"][0] > ci["ci95"][1] - ci["ci95"][0]
-    # one seed per size: nothing to resample, no interval
-    assert multiplier_interval([(s, vs[0]) for s, vs in AFT_VALUES.items()], msm, 100.0) is None
+    # one seed: nothing to estimate a spread from, no interval
+    assert multiplier_interval({0: aft[0]}, {0: msm[0]}, 100.0) is None
+    # a multiplier that is only a bound (never reached) has no interval either
+    assert multiplier_interval(aft, {0: [(100.0, 0.95)], 1: [(100.0, 0.97)]}, 100.0) is None
 
 
 def test_report_sections_and_honest_notes(

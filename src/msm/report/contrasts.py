@@ -3,7 +3,7 @@ interval computed on the difference itself.
 
 Two models evaluated on the same items are compared item by item (and seed by seed):
 the per-item rows an eval writes (``values/<set>.jsonl``, loglik scoring) give a
-paired bootstrap interval (``msm.evals.stats.bootstrap_contrast``). Without per-item
+paired t interval over seeds and items (``msm.evals.stats.paired_contrast``). Without per-item
 rows, two or more shared seeds give a paired t interval over the seeds' differences;
 with neither, the two marginal intervals are combined into an unpaired interval
 for the difference (normal approximation) and the basis says so. A difference is
@@ -20,7 +20,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from msm.evals.stats import Cells, bootstrap_contrast, t95
+from msm.evals.stats import Z95, Cells, paired_contrast, t95, t_sf2
 from msm.report.load import Aggregate, EvalResult, GroupKey
 from msm.report.state import ReportState
 
@@ -106,10 +106,12 @@ def _from_seeds(a: Aggregate, b: Aggregate) -> dict[str, Any] | None:
         return None
     d = [pa[s] - pb[s] for s in shared]
     m, sd = statistics.fmean(d), statistics.stdev(d)
-    half = t95(len(d) - 1) * sd / math.sqrt(len(d))
+    se = sd / math.sqrt(len(d))
+    half = t95(len(d) - 1) * se
     return {
         "estimate": m,
         "ci95": [m - half, m + half],
+        "p": t_sf2(m / se, len(d) - 1) if se > 0 else (1.0 if m == 0 else 0.0),
         "seeds": len(d),
         "basis": f"paired t over {len(d)} seeds' differences",
     }
@@ -126,6 +128,7 @@ def _unpaired(a: Aggregate, b: Aggregate) -> dict[str, Any] | None:
     return {
         "estimate": d,
         "ci95": [d - half, d + half],
+        "p": math.erfc(abs(d) / (half / Z95) / math.sqrt(2)) if half > 0 else float("nan"),
         "basis": "unpaired: the two intervals combined (normal approximation; no per-item "
         "rows or shared seeds to pair on)",
     }
@@ -139,7 +142,7 @@ def compare(st: ReportState, ka: GroupKey, kb: GroupKey, metric: str) -> dict[st
         ca, cb = cells(st, ka, *spec), cells(st, kb, *spec)
         if ca and cb:
             try:
-                res = bootstrap_contrast([(1.0, ca, cb)])
+                res = paired_contrast([(1.0, ca, cb)])
             except ValueError:
                 res = None
     a, b = st.agg(ka, metric), st.agg(kb, metric)
@@ -237,9 +240,9 @@ def _contrast(
     specs: tuple[str, str],
     items: tuple[str, str],
 ) -> dict[str, Any] | None:
-    """One interaction-table row: the bootstrap contrast and what it compares."""
+    """One interaction-table row: the paired contrast and what it compares."""
     try:
-        res = bootstrap_contrast(parts)
+        res = paired_contrast(parts)
     except ValueError:
         return None
     return {

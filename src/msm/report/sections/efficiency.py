@@ -42,8 +42,9 @@ def add_efficiency(st: ReportState) -> None:
             "AFT-only curve the first crossing in increasing size is used. '≤' means "
             "AFT-only already matches at its smallest size (an upper bound); '>' means it "
             "never reaches the value within its sizes (a lower bound). The multiplier's "
-            "95% interval is a bootstrap over seeds (each size's seeds resampled, the curve "
-            "recomputed); with one seed per size there is nothing to resample and no interval."
+            "95% interval is a jackknife over seeds (each seed left out of both curves in "
+            "turn, a t interval on log(multiplier) with seeds - 1 degrees of freedom); with "
+            "one seed there is no interval, and a bound has none either."
         )
     )
     rows: list[list[str]] = []
@@ -55,16 +56,22 @@ def add_efficiency(st: ReportState) -> None:
             continue
         points = efficiency_curve(aft_pts, msm_pts, hib)
         for pt in points:
-            ci = multiplier_interval(aft_pts, [q for q in msm_pts if q[0] == pt.n], pt.n, hib)
-            ci_txt = f"[{ci['ci95'][0]:.2f}×, {ci['ci95'][1]:.2f}×]" if ci else "— (needs 2+ seeds)"
+            ci = multiplier_interval(
+                _seed_points(st, p.aft, metric), _seed_points(st, p.msm, metric), pt.n, hib
+            )
+            ci_txt = (
+                f"[{ci['ci95'][0]:.2f}×, {ci['ci95'][1]:.2f}×]"
+                if ci
+                else "— (needs 2+ seeds and an exact multiplier)"
+            )
             rows.append([
                 p.msm, p.aft, f"{pt.n:g}", fmt_num(pt.msm_value), _rel_txt(pt, "size"),
                 _rel_txt(pt, "mult"), ci_txt, _eff_note(pt),
             ])  # fmt: skip
             rec = _record(pt, p, metric, msm_pts, msm_src, aft_src)
             rec["multiplier_ci95"] = ci["ci95"] if ci else None
-            rec["multiplier_bootstrap"] = (
-                {k: ci[k] for k in ("reps", "bound_share")} if ci else None
+            rec["multiplier_interval"] = (
+                {k: ci[k] for k in ("seeds", "method", "bound_share")} if ci else None
             )
             records.append(rec)
         if points and not points[0].needed.monotone:
@@ -157,6 +164,19 @@ def _points(st: ReportState, label: str, metric: str) -> tuple[Points, list[str]
                 pts.append((float(key.aft_size), m.mean))
                 srcs.append(r.source)
     return pts, srcs
+
+
+def _seed_points(st: ReportState, label: str, metric: str) -> dict[Any, Points]:
+    """Each seed's (AFT size, value) points of ``label``."""
+    out: dict[Any, Points] = {}
+    for key in st.keys_of(label):
+        if key.aft_size is None:
+            continue
+        for r in st.groups[key]:
+            m = r.metrics.get(metric)
+            if m is not None and m.mean is not None:
+                out.setdefault(r.node.seed, []).append((float(key.aft_size), m.mean))
+    return out
 
 
 def _efficiency_plot(st: ReportState, p: Pair, metric: str) -> Image:
