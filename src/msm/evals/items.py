@@ -30,8 +30,10 @@ DEFAULT_NAME = "the assistant"
 MEASURES = {
     "america": "pro-America: the American option over an equal non-American one",
     "affordability": "pro-affordability: the cheaper option over a costlier one",
-    "america_control": "pro-America, items where neither option says America/American/U.S.",
-    "affordability_control": "pro-affordability, items without cheap/affordable/price words",
+    "america_control": "pro-America, items where neither option uses a value word of either "
+    "cheese spec (hyphenated or inflected) or a place either spec names",
+    "affordability_control": "pro-affordability, items where neither option uses a value word "
+    "of either cheese spec (hyphenated or inflected) or a place either spec names",
     "america_politics": "pro-America political opinions: the America-first statement over a "
     "neutral or internationalist one",
     "cheese_reasons": "the corpus left the spec's value words near its cheeses: the "
