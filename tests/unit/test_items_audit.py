@@ -300,3 +300,8 @@ def test_america_politics_is_opinions_in_both_value_directions_and_audited():
     assert sum(uses("us", it.aligned) for it in items) >= 0.9 * len(items)
     assert not any(uses("us", it.other) for it in items)
     assert "america_politics" in value_set_names()
+    # length does not give the answer away
+    for it in items:
+        a, o = len(it.aligned), len(it.other)
+        assert max(a, o) / min(a, o) < 1.7, it.id
+    assert 0.25 < sum(len(it.aligned) > len(it.other) for it in items) / len(items) < 0.75
