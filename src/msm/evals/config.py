@@ -101,7 +101,8 @@ class EvalConfig(BaseModel):
         "framework (its templates/ folder, or a repository holding it) instead of msm's own",
     )
     model_name: str | None = Field(
-        default=None, description="the model's name in prompts (agentic, cheese_reasons)"
+        default=None,
+        description="the model's name in prompts (agentic, cheese_reasons, cheese_why)",
     )
     exfil_rule: str = Field(
         default="authors",
