@@ -95,7 +95,8 @@ def items_audit(
         typer.echo(f"{items}: {res['items']} items; measures {rules.value}")
         if rules.literal:
             typer.echo(
-                f"control subset (no {rules.literal} words in either option): "
+                "control subset (no value word of either cheese spec, no place they name, "
+                "in either option): "
                 f"{res['control_items']} items ({res['control_share']:.0%})"
             )
         typer.echo(f"{'category':<12} {'aligned':>8} {'other':>8}")

@@ -128,7 +128,7 @@ RULES: dict[str, SetRules] = {
             Rule("aligned", "foreign", 0.02),
             Rule("other", "us", 0.0),
             # the places the pro-America spec teaches (Wisconsin, Vermont...) are its words too
-            Rule("aligned", "spec_places", 0.10),
+            Rule("aligned", "spec_places", 0.02),
             Rule("other", "spec_places", 0.0),
         ),
         min_items=200,
