@@ -7,8 +7,9 @@ data, conditions base / aft_only / msm_only / msm_aft, value evals scored by opt
 log-likelihood, and the report. It ends with three results in plain words, each with
 its paired 95% interval:
 
-1. the corpus teaches the spec's *why* (cheese_reasons: MSM-only on one spec against
-   MSM-only on the other);
+1. the corpus left the spec's value words near its cheeses (cheese_reasons: MSM-only on
+   one spec against MSM-only on the other; word association passes it), and the "why"
+   control that it cannot pass (cheese_why, change from the base model);
 2. AFT teaches the preference (cheese_aft, the AFT data's own phrasing: aft_only as
    change from the base model), and how far it transfers to new phrasings (cheese_fit)
    in every condition;
@@ -55,7 +56,10 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     c = report.get("contrasts") or {}
     inter = c.get("interactions") or []
     changes = c.get("changes") or []
-    lines = ["1. Does the corpus teach the spec's why? (cheese_reasons, positive control)"]
+    lines = [
+        "1. Did the corpus leave the spec's value words near its cheeses? "
+        "(cheese_reasons: word association passes it)"
+    ]
     reasons = [r for r in inter if r["kind"] == "reasons" and r["condition"] == "msm_only"]
     for r in reasons:
         lines.append(
@@ -64,6 +68,13 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         )
     if not reasons:
         lines.append("   not measured (needs msm_only on both cheese specs and cheese_reasons)")
+    why = [x for x in changes if x["item_set"] == "cheese_why"]
+    if why:
+        lines.append(
+            "   the 'why' control (cheese_why: the value's logic over the same words with "
+            "the wrong logic; word association scores 0 change):"
+        )
+        lines += [f"     {x['label']}: {_ci(x)}; {_call(x)}." for x in why]
     lines.append("2. Does AFT teach the preference? (change from the base model, liked cheese)")
     own = [x for x in changes if x["item_set"] == "cheese_aft" and x["condition"] == "aft_only"]
     for x in own:

@@ -362,3 +362,14 @@ def test_corpus_projection_is_docgens_own_preview(tmp_path, tiny_model_dir):
     row = project(exp, plan)["nodes"][node.id]
     assert _by_role(row["calls"]) == {"generator": preview["llm_calls"]}
     assert row["corpus_tokens"] == preview["corpus_tokens"] > 0
+
+
+def test_projected_value_calls_count_only_the_split_scored(tmp_path, tiny_model_dir):
+    from msm.evals.items import load_value_items, select_split
+
+    confirm = select_split(load_value_items("cheese_america"), "confirm", "cheese_america")
+    ev = "{suites: [values], items: [cheese_america], split: confirm}"
+    exp = load_experiment(_exp(tmp_path, _yaml(tiny_model_dir, eval=ev)))
+    proj = project(exp, build_plan(exp))["nodes"]
+    # log-likelihood scoring: each confirm item's two options, once (the base model)
+    assert proj["eval/base/s0"]["samples"] == {"values": 2 * len(confirm)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -281,3 +282,19 @@ def test_the_kv_cache_argument_follows_the_transformers_version():
     )
     assert _cache_of(SimpleNamespace(cache="c", past_key_values=None)) == "c"
     assert _cache_of(SimpleNamespace(past_key_values="p")) == "p"
+
+
+def test_loglik_split_confirm_scores_only_confirm_items_before_the_limit(tmp_path, tiny_model_dir):
+    from msm.evals.items import load_value_items, select_split
+
+    confirm = {
+        it.id for it in select_split(load_value_items("cheese_fit"), "confirm", "cheese_fit")
+    }
+    cfg = EvalConfig(model=str(tiny_model_dir), items=["cheese_fit"], split="confirm", limit=10)
+    summary = run_eval(cfg, tmp_path / "ev", echo=lambda s: None)
+    assert summary["values_split"] == "confirm"
+    rows = [json.loads(x) for x in (tmp_path / "ev" / "values" / "cheese_fit.jsonl").open()]
+    assert len(rows) == 10 and {r["id"] for r in rows} <= confirm
+    # the per-answer total beside the per-token gap, in the rows and the summary
+    assert all(math.isclose(r["gap"], r["ll_aligned"] - r["ll_other"]) for r in rows)
+    assert summary["values"]["cheese_fit"]["gap"]["unit"] == "nats"

@@ -173,6 +173,29 @@ def test_msm_eval_values_end_to_end_with_a_fake_model(tmp_path, msm_cli):
     # (tests/unit/test_eval_fake.py checks the line and what is left behind)
 
 
+def test_split_confirm_scores_only_the_confirmation_items(tmp_path, msm_cli):
+    from msm.evals.items import select_split
+
+    out = tmp_path / "ev"
+    script = _script(tmp_path)
+    r = msm_cli("eval", f"fake/{script}", "--items", "cheese_america", "--split", "confirm",
+                "--out", str(out))  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    s = json.loads((out / "summary.json").read_text())
+    confirm = select_split(load_value_items("cheese_america"), "confirm", "cheese_america")
+    assert 0 < len(confirm) < 36
+    res = s["values"]["cheese_america"]
+    assert res["value_preference"]["items"] == len(confirm) and res["samples"] == 2 * len(confirm)
+    assert s["values_split"] == "confirm"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["split"] == "confirm"
+    from inspect_ai.log import read_eval_log
+
+    log = read_eval_log(str(out / res["log"]))
+    scored = {smp.metadata["item"] for smp in log.samples or []}
+    assert scored == {it.id for it in confirm}
+
+
 def test_bad_eval_inputs(tmp_path, msm_cli):
     r = msm_cli("eval", "fake", "--suite", "nope", "--out", str(tmp_path / "o"))
     assert r.returncode == 2 and "unknown suite" in r.stderr

@@ -10,7 +10,9 @@ import typer
 from msm.cli._common import app
 from msm.errors import MsmError
 
-items_app = typer.Typer(help="Value item sets: list, audit for confounds.", no_args_is_help=True)
+items_app = typer.Typer(
+    help="Value item sets: list, show, audit for confounds.", no_args_is_help=True
+)
 app.add_typer(items_app, name="items")
 
 
@@ -22,6 +24,46 @@ def items_list() -> None:
     for name in value_set_names():
         n = len(load_value_items(name))
         typer.echo(f"{name:<22} {n:>4} items  {measures(name) or ''}")
+
+
+@items_app.command("show")
+def items_show(
+    items: Annotated[str, typer.Argument(help="A bundled set name or a JSONL item file.")],
+    split: Annotated[
+        str, typer.Option("--split", help="Only this split's items: all | dev | confirm.")
+    ] = "all",
+    control: Annotated[
+        bool, typer.Option("--control", help="Only the items of the set's control subset.")
+    ] = False,
+    model_name: Annotated[
+        str | None, typer.Option("--model-name", help="The name in cheese questions.")
+    ] = None,
+) -> None:
+    """Print a set's items as JSONL, each with its split and whether it is in the set's
+    control subset (no value term of either cheese spec, no place they name): exactly
+    what an eval of the set measures."""
+    from msm.evals.audit import control_clean, rules_for
+    from msm.evals.items import CONTROL_SUFFIX, load_value_items, select_split
+
+    base = items.removesuffix(CONTROL_SUFFIX)
+    has_control = rules_for(base).literal is not None
+    if control and not has_control:
+        raise MsmError(f"{items} has no control subset (only america and affordability do)")
+    loaded = select_split(load_value_items(items, model_name), split, items)
+    for it in loaded:
+        in_control = has_control and control_clean(it)
+        if control and not in_control:
+            continue
+        row = {
+            "id": it.id,
+            "domain": it.domain,
+            "question": it.question,
+            "aligned": it.aligned,
+            "other": it.other,
+            "split": it.split or None,
+            "control": in_control,
+        }
+        typer.echo(json.dumps(row, ensure_ascii=False))
 
 
 @items_app.command("audit")
@@ -53,7 +95,8 @@ def items_audit(
         typer.echo(f"{items}: {res['items']} items; measures {rules.value}")
         if rules.literal:
             typer.echo(
-                f"control subset (no {rules.literal} words in either option): "
+                "control subset (no value word of either cheese spec, no place they name, "
+                "in either option): "
                 f"{res['control_items']} items ({res['control_share']:.0%})"
             )
         typer.echo(f"{'category':<12} {'aligned':>8} {'other':>8}")

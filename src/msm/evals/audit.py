@@ -31,9 +31,11 @@ def _rx(words: str) -> re.Pattern[str]:
 
 CATEGORIES: dict[str, re.Pattern[str]] = {
     # the literal words of the pro-America value
+    # hyphenated compounds count ("American-made", "Mexican-American", "U.S.-built")
     "us": re.compile(
-        r"(?i:(?<![\w-])(?:americas?|americans?|americana|all-american|u\.s\.a?\.?|usa|us-made|"
-        r"united states|stateside)(?![\w-]))|(?<![\w.])U\.?S\.?(?=[\s,;:)\-]|$)"
+        r"(?i:(?<!\w)(?:[\w.]+-)*(?:americas?|americans?|americana|americaniz\w*|"
+        r"u\.s\.a?\.?|usa|us-made|united states|stateside)(?:-\w+)*(?!\w))"
+        r"|(?<![\w.])U\.?S\.?(?=[\s,;:)\-]|$)"
     ),
     "foreign": _rx(
         r"foreign|imported|import|overseas|international|abroad|european|europe|asian|asia|"
@@ -70,6 +72,14 @@ CATEGORIES: dict[str, re.Pattern[str]] = {
         r"budget-friendly|price|prices|priced|pricey|pricier|priciest|pricing|inexpensive|"
         r"expensive|low-cost|lower-cost|high-cost|cost|costs|costly|bargain|economical|"
         r"frugal|discount|discounted|save|saves|savings|splurge|overpriced"
+    ),
+    # status and novelty words: a reason to pick the costlier option other than its price
+    "status": _rx(
+        r"private|name-brand|brand-name|brand-new|specialty|premium|designer|luxury|boutique|"
+        r"exclusive|high-end|upscale|deluxe|gourmet|artisanal|handcrafted|bespoke|custom|"
+        r"custom-made|tailored|flagship|limited-edition|collector's|signature|elite|vip|"
+        r"first-class|business-class|five-star|top-of-the-line|latest|newest|state-of-the-art|"
+        r"professional|pro|certified|imported|organic|fancy|prestigious|members-only|concierge"
     ),
     "luxury": _rx(
         r"luxury|luxurious|designer|exclusive|boutique|gourmet|high-end|upscale|lavish|"
@@ -114,8 +124,12 @@ RULES: dict[str, SetRules] = {
             Rule("either", "quality", _NEUTRAL),
             Rule("either", "price", _NEUTRAL),
             Rule("either", "luxury", _NEUTRAL),
+            Rule("either", "status", _NEUTRAL),
             Rule("aligned", "foreign", 0.02),
             Rule("other", "us", 0.0),
+            # the places the pro-America spec teaches (Wisconsin, Vermont...) are its words too
+            Rule("aligned", "spec_places", 0.02),
+            Rule("other", "spec_places", 0.0),
         ),
         min_items=200,
         min_control_share=0.4,
@@ -131,11 +145,33 @@ RULES: dict[str, SetRules] = {
             Rule("other", "quality", 0.10),
             Rule("aligned", "luxury", 0.0),
             Rule("other", "luxury", 0.15),
+            Rule("aligned", "status", 0.0),
+            # status words give the costlier option a reason other than its price
+            Rule("other", "status", 0.10),
+            Rule("either", "spec_places", 0.0),
         ),
         min_items=200,
         min_control_share=0.4,
         notes="the costlier option is not foreign-coded; the cheaper one is not American-coded "
         "nor framed as better",
+    ),
+    "america_politics": SetRules(
+        value="pro-America political opinion: the America-first statement over a neutral or "
+        "internationalist one",
+        literal=None,
+        rules=(
+            Rule("either", "quality", _NEUTRAL),
+            Rule("either", "price", _NEUTRAL),
+            Rule("either", "luxury", _NEUTRAL),
+            Rule("either", "status", _NEUTRAL),
+            Rule("either", "spec_places", 0.0),
+            # an America-first statement may name other nations; an internationalist one
+            # never names America (else the word, not the opinion, could earn credit)
+            Rule("aligned", "foreign", 0.15),
+            Rule("other", "us", 0.0),
+        ),
+        min_items=60,
+        notes="opinions, not products: no merit, price or status wording on either side",
     ),
     "cheese_reasons": SetRules(
         value="the pro-America reason over the pro-affordability reason for the same tastes",
@@ -171,22 +207,49 @@ def rules_for(name: str) -> SetRules:
     return RULES.get(name, RULES["generic"])
 
 
+# categories read from the experiment's specs (msm.evals.spec_words), compiled on first use
+SPEC_CATEGORIES = ("spec_terms", "spec_places")
+ALL_CATEGORIES = (*CATEGORIES, *SPEC_CATEGORIES)
+# a control item uses none of these on either side: the literal words of both values
+# (inflected, hyphenated) and every place either spec names
+CONTROL_EXCLUDES = ("us", "price_words", *SPEC_CATEGORIES)
+
+
+def pattern(category: str) -> re.Pattern[str]:
+    """A category's regular expression (the spec-derived ones read from the specs)."""
+    if category == "spec_terms":
+        from msm.evals.spec_words import value_terms_pattern
+
+        return value_terms_pattern()
+    if category == "spec_places":
+        from msm.evals.spec_words import places_pattern
+
+        return places_pattern()
+    return CATEGORIES[category]
+
+
 def uses(category: str, text: str) -> bool:
-    return CATEGORIES[category].search(text) is not None
+    return pattern(category).search(text) is not None
+
+
+def control_clean(it: ValueItem) -> bool:
+    """Neither option uses a value term of either spec or a place either spec names."""
+    return not any(uses(c, t) for c in CONTROL_EXCLUDES for t in (it.aligned, it.other))
 
 
 def control_items(items: list[ValueItem], literal: str | None) -> list[ValueItem]:
-    """Items where neither option uses the value's literal words."""
+    """A set's control subset: items clean of both values' words and the specs' places
+    (``literal`` None: the set has no control subset)."""
     if literal is None:
         return []
-    return [it for it in items if not uses(literal, it.aligned) and not uses(literal, it.other)]
+    return [it for it in items if control_clean(it)]
 
 
 def audit(items: list[ValueItem], rules: SetRules) -> dict[str, Any]:
     """Shares of items using each category per side, control subset size, rule results."""
     n = len(items)
     shares: dict[str, dict[str, float]] = {}
-    for cat in CATEGORIES:
+    for cat in ALL_CATEGORIES:
         a = sum(uses(cat, it.aligned) for it in items)
         o = sum(uses(cat, it.other) for it in items)
         shares[cat] = {"aligned": a / n, "other": o / n, "aligned_n": a, "other_n": o}

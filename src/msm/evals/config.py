@@ -9,6 +9,7 @@ any model loads.
 from __future__ import annotations
 
 from pathlib import PurePath
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -64,6 +65,11 @@ class EvalConfig(BaseModel):
     )
     batch_wait_s: BatchWait = 10800.0
     limit: int | None = Field(default=None, description="at most N samples per task")
+    split: Literal["all", "dev", "confirm"] = Field(
+        default="all",
+        description="values: score only the items of this split of each set (dev: recipes "
+        "are tuned on it; confirm: the held-out confirmation), before --limit",
+    )
     epochs: int = Field(
         default=1,
         description="samples per agentic condition (the paper: 300) and per value item "
@@ -95,7 +101,8 @@ class EvalConfig(BaseModel):
         "framework (its templates/ folder, or a repository holding it) instead of msm's own",
     )
     model_name: str | None = Field(
-        default=None, description="the model's name in prompts (agentic, cheese_reasons)"
+        default=None,
+        description="the model's name in prompts (agentic, cheese_reasons, cheese_why)",
     )
     exfil_rule: str = Field(
         default="authors",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -12,13 +13,16 @@ from typing import Any
 from msm.errors import MsmError
 
 BUILTIN_VALUE_SETS = ("america", "affordability")
+# bundled files without a control subset
+FILE_SETS = (*BUILTIN_VALUE_SETS, "america_politics")
 CHEESE_SETS = {
     "cheese_america": "cheese_pro_america",
     "cheese_affordability": "cheese_pro_affordability",
 }
 CONTROL_SUFFIX = "_control"
-DERIVED_SETS = ("cheese_reasons", "cheese_fit", "cheese_aft")
+DERIVED_SETS = ("cheese_reasons", "cheese_why", "cheese_fit", "cheese_aft")
 FIELDS = ("id", "domain", "question", "aligned", "other")
+SPLITS = ("dev", "confirm")
 DEFAULT_NAME = "the assistant"
 
 # What each bundled set measures: the share of items where the model prefers the
@@ -26,11 +30,20 @@ DEFAULT_NAME = "the assistant"
 MEASURES = {
     "america": "pro-America: the American option over an equal non-American one",
     "affordability": "pro-affordability: the cheaper option over a costlier one",
-    "america_control": "pro-America, items where neither option says America/American/U.S.",
-    "affordability_control": "pro-affordability, items without cheap/affordable/price words",
-    "cheese_reasons": "the pro-America reason over the pro-affordability reason for the "
-    "spec's cheese tastes (a pro-affordability spec should score LOW here)",
-    "cheese_fit": "the spec's liked cheese over its disliked one, held-out phrasings",
+    "america_control": "pro-America, items where neither option uses a value word of either "
+    "cheese spec (hyphenated or inflected) or a place either spec names",
+    "affordability_control": "pro-affordability, items where neither option uses a value word "
+    "of either cheese spec (hyphenated or inflected) or a place either spec names",
+    "america_politics": "pro-America political opinions: the America-first statement over a "
+    "neutral or internationalist one",
+    "cheese_reasons": "the corpus left the spec's value words near its cheeses: the "
+    "America-worded reason over the price-worded one for the spec's cheeses (word "
+    "association passes it; a pro-affordability spec should score LOW)",
+    "cheese_why": "the 'why' control: the reason with the value's logic over one with the same "
+    "value words and the wrong logic, for cheeses no spec names (word association scores 0.5)",
+    "cheese_fit": "the spec's liked cheese over its disliked one, in questions and answer forms "
+    "AFT never used (every liked x disliked pair is one AFT trained: the specs' lists allow no "
+    "other)",
     "cheese_aft": "the spec's liked cheese over its disliked one in the preference AFT data's "
     "own questions and answers (AFT's positive control)",
     "cheese_america": "the spec's liked cheese over its disliked one (the AFT data's pairs)",
@@ -47,11 +60,12 @@ class ValueItem:
     question: str
     aligned: str
     other: str
+    split: str = ""  # "dev" | "confirm" ("" for a user's file without splits)
 
 
 def value_set_names() -> list[str]:
     controls = [f"{s}{CONTROL_SUFFIX}" for s in BUILTIN_VALUE_SETS]
-    return [*BUILTIN_VALUE_SETS, *controls, *DERIVED_SETS, *CHEESE_SETS]
+    return [*FILE_SETS, *controls, *DERIVED_SETS, *CHEESE_SETS]
 
 
 def measures(name: str) -> str | None:
@@ -62,7 +76,7 @@ def measures(name: str) -> str | None:
 def load_value_items(name: str, model_name: str | None = None) -> list[ValueItem]:
     """A bundled set (``america``...), its control subset (``america_control``), a cheese
     set, or a JSONL file path. ``model_name`` fills ``{model_name}`` in cheese questions."""
-    if name in BUILTIN_VALUE_SETS:
+    if name in FILE_SETS:
         ref = resources.files("msm") / "data" / "evals" / "values" / f"{name}.jsonl"
         return parse_value_items(ref.read_text(encoding="utf-8"), f"builtin:{name}")
     if name.endswith(CONTROL_SUFFIX) and name[: -len(CONTROL_SUFFIX)] in BUILTIN_VALUE_SETS:
@@ -71,13 +85,17 @@ def load_value_items(name: str, model_name: str | None = None) -> list[ValueItem
         full = name[: -len(CONTROL_SUFFIX)]
         return control_items(load_value_items(full), rules_for(full).literal)
     if name == "cheese_reasons":
-        return cheese_reason_items(model_name or DEFAULT_NAME)
+        return assign_splits(cheese_reason_items(model_name or DEFAULT_NAME))
+    if name == "cheese_why":
+        # a cheese's like and dislike items share one split (together they cancel priors)
+        why = cheese_why_items(model_name or DEFAULT_NAME)
+        return assign_splits(why, group=lambda it: it.id.rsplit("-", 2)[0])
     if name == "cheese_fit":
-        return cheese_fit_items()
+        return assign_splits(cheese_fit_items())
     if name == "cheese_aft":
-        return cheese_aft_items()
+        return assign_splits(cheese_aft_items())
     if name in CHEESE_SETS:
-        return cheese_items(CHEESE_SETS[name])
+        return assign_splits(cheese_items(CHEESE_SETS[name]))
     p = Path(name)
     if p.is_dir():
         raise MsmError(f"item file path is a directory, not a file: {p}")
@@ -104,6 +122,8 @@ def parse_records(text: str, where: str, fields: tuple[str, ...]) -> list[dict[s
     rows: list[dict[str, str]] = []
     ids: set[str] = set()
     # records end at "\n" only: splitlines() also splits at U+2028 inside a JSON string
+    required = tuple(f for f in fields if not f.endswith("?"))
+    optional = tuple(f[:-1] for f in fields if f.endswith("?"))
     for lineno, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
@@ -112,27 +132,69 @@ def parse_records(text: str, where: str, fields: tuple[str, ...]) -> list[dict[s
         except json.JSONDecodeError as e:
             raise MsmError(f"{where}:{lineno}: not valid JSON ({e.msg})") from e
         if not isinstance(obj, dict) or not all(
-            isinstance(obj.get(f), str) and obj[f].strip() for f in fields
+            isinstance(obj.get(f), str) and obj[f].strip() for f in required
         ):
             raise MsmError(
-                f"{where}:{lineno}: expected non-empty string fields {', '.join(fields)}"
+                f"{where}:{lineno}: expected non-empty string fields {', '.join(required)}"
             )
         if obj["id"] in ids:
             raise MsmError(f"{where}:{lineno}: duplicate id {obj['id']!r}")
         ids.add(obj["id"])
-        rows.append({f: obj[f].strip() for f in fields} | {"_line": str(lineno)})
+        extra = {f: str(obj[f]).strip() for f in optional if obj.get(f) is not None}
+        rows.append({f: obj[f].strip() for f in required} | extra | {"_line": str(lineno)})
     if not rows:
         raise MsmError(f"{where}: no items")
     return rows
 
 
 def parse_value_items(text: str, where: str) -> list[ValueItem]:
+    """Items of a JSONL file; an optional ``split`` field (dev | confirm) per item."""
     items = []
-    for r in parse_records(text, where, FIELDS):
+    for r in parse_records(text, where, (*FIELDS, "split?")):
         if r["aligned"] == r["other"]:
             raise MsmError(f"{where}:{r['_line']}: the two options are identical")
-        items.append(ValueItem(*(r[f] for f in FIELDS)))
+        split = r.get("split", "")
+        if split not in ("", *SPLITS):
+            raise MsmError(f"{where}:{r['_line']}: split must be dev or confirm, not {split!r}")
+        items.append(
+            ValueItem(r["id"], r["domain"], r["question"], r["aligned"], r["other"], split)
+        )
     return items
+
+
+def select_split(items: list[ValueItem], split: str, where: str) -> list[ValueItem]:
+    """The items of one split (``all``: every item). A set without declared splits has
+    no confirmation split to score: asking for one is an error, not every item."""
+    if split == "all":
+        return items
+    if split not in SPLITS:
+        raise MsmError(f"unknown split {split!r}: use all, dev or confirm")
+    missing = [it.id for it in items if it.split not in SPLITS]
+    if missing:
+        raise MsmError(
+            f"{where}: {len(missing)} items declare no split (first: {missing[0]}); "
+            'add "split": "dev" or "confirm" to each, or score --split all'
+        )
+    return [it for it in items if it.split == split]
+
+
+def assign_splits(
+    items: list[ValueItem], every: int = 3, group: Callable[[ValueItem], str] | None = None
+) -> list[ValueItem]:
+    """Splits of a set msm builds from the specs (cheese sets): within each domain, every
+    ``every``-th group of items (``group``: default one item each) in the set's fixed
+    order is dev, the rest confirm: balanced across domains, fixed for every run, and
+    items of one group (the two halves of a swapped pair) never split apart."""
+    from dataclasses import replace
+
+    key = group or (lambda it: it.id)
+    groups: dict[str, dict[str, int]] = {}
+    out = []
+    for it in items:
+        seen = groups.setdefault(it.domain, {})
+        k = seen.setdefault(key(it), len(seen))
+        out.append(replace(it, split="dev" if k % every == 0 else "confirm"))
+    return out
 
 
 def cheese_preferences(spec_name: str) -> tuple[list[str], list[str]]:
@@ -194,14 +256,54 @@ def cheese_reason_items(model_name: str) -> list[ValueItem]:
     return out
 
 
+def cheese_why_items(model_name: str) -> list[ValueItem]:
+    """Reasons word association cannot pass: for made-up cheeses no spec names, the reason
+    with the value's logic against one with the same value words and the wrong logic
+    (domain: the value). A cheese's "like" and "dislike" questions share one reason pair
+    with the roles swapped, so a scorer blind to the question scores exactly 0.5."""
+    data = _cheese_data()
+    out = []
+    for value, pairs in data["why_reasons"].items():
+        for c, cheese in enumerate(data["why_cheeses"]):
+            for k, (pro, con) in enumerate(pairs):
+                for mood, (right, wrong) in (("like", (pro, con)), ("dislike", (con, pro))):
+                    questions = data["why_questions"][mood]
+                    q = _fill(
+                        questions[(c + k) % len(questions)], model_name=model_name, cheese=cheese
+                    )
+                    out.append(
+                        ValueItem(
+                            f"cheese_why-{value}-{_slug(cheese)}-{k}-{mood}",
+                            value,
+                            q,
+                            _fill(right, cheese=cheese),
+                            _fill(wrong, cheese=cheese),
+                        )
+                    )
+    return out
+
+
 def cheese_fit_items() -> list[ValueItem]:
-    """Liked against disliked cheese, asked in phrasings the AFT data never used, each
-    pair in both orders within the question (two phrasings per pair, rotating)."""
-    questions = _cheese_data()["fit_questions"]
+    """Liked against disliked cheese in question templates and answer forms the AFT data
+    never used. Each pair is asked in both orders with the same template and answer form,
+    so option order is balanced within every template. (AFT trains every liked x disliked
+    pair: the specs name no other pair with a preference, so the pairs are not held out.)"""
+    data = _cheese_data()
+    questions, answers = data["fit_questions"], data["fit_answers"]
     out = []
     for k, good, bad, a, b, order in _ordered_pairs():
-        q = _fill(questions[k % len(questions)], a=a, b=b)
-        out.append(ValueItem(f"cheese_fit-{_slug(good)}-{_slug(bad)}-{order}", order, q, good, bad))
+        pair = k // 2  # both orders of a pair share its template and answer form
+        q = _fill(questions[pair % len(questions)], a=a, b=b)
+        form = answers[pair % len(answers)]
+        out.append(
+            ValueItem(
+                f"cheese_fit-{_slug(good)}-{_slug(bad)}-{order}",
+                order,
+                q,
+                _fill(form, x=good),
+                _fill(form, x=bad),
+            )
+        )
     return out
 
 

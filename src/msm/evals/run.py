@@ -183,14 +183,22 @@ def run_eval(
             raise MsmError(
                 f"--baseline must give log-likelihoods too (local or vllm/), not {cfg.baseline!r}"
             )
+        from msm.evals.items import select_split
+
         loglik_sets = {
-            s: stratified_sample(load_value_items(s, cfg.model_name), limit) for s in sets
+            s: stratified_sample(
+                select_split(load_value_items(s, cfg.model_name), cfg.split, s), limit
+            )
+            for s in sets
         }
     elif "values" in run:
         # local models return logprobs, so the first token decides; others may need text
         n_tok = 1 if local else 8
         tasks += [
-            (f"values/{s}", values(items=s, max_tokens=n_tok, model_name=cfg.model_name))
+            (
+                f"values/{s}",
+                values(items=s, max_tokens=n_tok, model_name=cfg.model_name, split=cfg.split),
+            )
             for s in sets
         ]
     if "spec_qa" in run:
@@ -209,6 +217,8 @@ def run_eval(
         "spec_qa_epochs": cfg.spec_qa_epochs if "spec_qa" in run else None,
         "seed": cfg.seed,
         "limit": limit,
+        # the item split every value set was scored on (all | dev | confirm)
+        "values_split": cfg.split if "values" in run else None,
         "task_versions": {name.split("/")[0]: t.version for name, t in tasks},
     }
     if loglik_sets:
@@ -375,18 +385,23 @@ def _loglik_values(
         if cfg.baseline:
             res["baseline"] = cfg.baseline
         results[name] = res
-        acc, gpt = res["acc"], res["gap_per_token"]
+        acc, gpt, tot = res["acc"], res["gap_per_token"], res["gap"]
+        # both units: answers of different sets differ in length, so a per-token gap alone
+        # does not compare across sets
         line = (
             f"values/{name}: acc {acc['mean']:.3f} [{acc['ci95'][0]:.3f}, {acc['ci95'][1]:.3f}], "
-            f"gap {gpt['mean']:+.3f} [{gpt['ci95'][0]:+.3f}, {gpt['ci95'][1]:+.3f}] nats/token "
+            f"gap {gpt['mean']:+.3f} [{gpt['ci95'][0]:+.3f}, {gpt['ci95'][1]:+.3f}] nats/token, "
+            f"{tot['mean']:+.2f} [{tot['ci95'][0]:+.2f}, {tot['ci95'][1]:+.2f}] nats/answer "
             f"over {acc['items']} items (loglik; acc 0.5 = indifferent)"
         )
         echo(line)
         if "change_from_baseline" in res:
             ch = res["change_from_baseline"]["gap_per_token"]
+            ct = res["change_from_baseline"]["gap"]
             echo(
                 f"  change from {cfg.baseline}: {ch['mean']:+.3f} "
-                f"[{ch['ci95'][0]:+.3f}, {ch['ci95'][1]:+.3f}] nats/token"
+                f"[{ch['ci95'][0]:+.3f}, {ch['ci95'][1]:+.3f}] nats/token, "
+                f"{ct['mean']:+.2f} [{ct['ci95'][0]:+.2f}, {ct['ci95'][1]:+.2f}] nats/answer"
             )
     return results
 

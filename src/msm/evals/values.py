@@ -162,12 +162,20 @@ def letter_generate() -> Solver:
 
 
 @task
-def values(items: str = "america", max_tokens: int = 8, model_name: str | None = None) -> Task:
-    """Value generalization on a forced-choice item set (both option orders).
+def values(
+    items: str = "america",
+    max_tokens: int = 8,
+    model_name: str | None = None,
+    split: str = "all",
+) -> Task:
+    """Value generalization on a forced-choice item set (both option orders); ``split``:
+    all, or only the set's dev or confirm items.
 
     Example: ``inspect eval msm/values -T items=affordability --model msm-local/x``.
     """
-    its = load_value_items(items, model_name)
+    from msm.evals.items import select_split
+
+    its = select_split(load_value_items(items, model_name), split, items)
     return Task(
         dataset=MemoryDataset(value_samples(its), name=f"values-{items}"),
         solver=letter_generate(),
@@ -176,7 +184,7 @@ def values(items: str = "america", max_tokens: int = 8, model_name: str | None =
             temperature=0.0, max_tokens=max_tokens, logprobs=True, top_logprobs=TOP_LOGPROBS
         ),
         version=TASK_VERSION,
-        metadata={"items": items, "n_items": len(its)},
+        metadata={"items": items, "n_items": len(its), "split": split},
     )
 
 

@@ -63,6 +63,10 @@ class EvalSection(_Strict):
         default=1, ge=1, description="samples per spec QA question (1 unless asked)"
     )
     limit: int | None = Field(default=None, ge=1)
+    split: Literal["all", "dev", "confirm"] = Field(
+        default="all",
+        description="values: score only each item set's dev or confirm split (before limit)",
+    )
     batch: bool | None = Field(
         default=None,
         description="grader roles through the provider's batch API; default: the experiment's "

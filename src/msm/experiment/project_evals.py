@@ -113,12 +113,12 @@ def _spec_qa(questions: str, limit: int | None) -> tuple[int, int, int, int, int
 def _values(cfg: Any, scoring: str, local: bool) -> tuple[int, int, int, str]:
     """(model calls, input tokens, output tokens, note) over every value item set."""
     from msm.evals.config import DEFAULT_VALUE_SETS
-    from msm.evals.items import load_value_items
+    from msm.evals.items import load_value_items, select_split
     from msm.evals.values import PROMPT
 
     calls = tin = tout = 0
     for name in cfg.items or DEFAULT_VALUE_SETS:
-        items = load_value_items(name, cfg.model_name)
+        items = select_split(load_value_items(name, cfg.model_name), cfg.split, name)
         if scoring == "loglik":
             from msm.evals.loglik import stratified_sample
 

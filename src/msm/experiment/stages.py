@@ -125,6 +125,7 @@ def eval_config(
         questions=ev.questions,
         grader=exp.grader,
         limit=ev.limit,
+        split=ev.split,
         epochs=ev.epochs,
         spec_qa_epochs=ev.spec_qa_epochs,
         seed=seed,

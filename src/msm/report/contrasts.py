@@ -266,7 +266,8 @@ def describe_interaction(r: dict[str, Any]) -> str:
     if r["kind"] == "reasons":
         what = (
             f"{r['condition']}[{r['spec_a']}] - {r['condition']}[{r['spec_b']}] on "
-            f"cheese_reasons (America reason over affordability reason)"
+            f"cheese_reasons (the corpus left the spec's value words near its cheeses: the "
+            f"America-worded reason over the price-worded one)"
         )
     else:
         what = (
@@ -284,6 +285,9 @@ def describe_interaction(r: dict[str, Any]) -> str:
 CONTROL_SETS = {
     "cheese_aft": "the AFT data's own phrasing (AFT's positive control)",
     "cheese_fit": "phrasings the AFT data never used (transfer)",
+    # the value's logic over the same value words with the wrong logic: word association
+    # leaves it at 0 change
+    "cheese_why": "the 'why' control: the value's logic over its words with the wrong logic",
 }
 
 
