@@ -23,7 +23,14 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from msm.conditions import CONDITIONS, NEEDS_AFT, NEEDS_MSM, RENAMED
 from msm.errors import MsmError
@@ -151,6 +158,20 @@ class ReportSection(_Strict):
         description="spec key -> the value item set that measures its value, for the "
         "spec-versus-spec interaction (bundled cheese specs: america, affordability)",
     )
+    primary: dict[str, Any] | None = Field(
+        default=None,
+        description="the one contrast declared before the run: {kind: aft_generalization | "
+        "interaction | direction, specs: [A, B], items: full | control, aft_size: N, "
+        "condition: C} or one line 'KIND A B [control] [n=N]'; the report opens with it and "
+        "calls every other contrast exploratory (Holm-adjusted p-values)",
+    )
+
+    @field_validator("primary", mode="before")
+    @classmethod
+    def _primary(cls, v: Any) -> dict[str, Any] | None:
+        from msm.primary import parse_primary
+
+        return None if v is None else parse_primary(v)
 
 
 class Experiment(_Strict):
@@ -242,6 +263,8 @@ class Experiment(_Strict):
                 )
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds: give one or more distinct integers")
+        if self.report.primary is not None:
+            self.report.primary = _resolve_primary(self, self.report.primary)
         return self
 
     @property
@@ -254,6 +277,41 @@ class Experiment(_Strict):
         return hashlib.sha256(
             json.dumps(self.model_dump(), sort_keys=True).encode("utf-8")
         ).hexdigest()
+
+
+def _resolve_primary(exp: Experiment, p: dict[str, Any]) -> dict[str, Any]:
+    """``report.primary`` checked against the experiment, with its defaults filled in
+    (``msm_aft``, the largest AFT size), so run.json records exactly what was declared."""
+    from msm.primary import MSM_ONLY, SPEC_VALUE_SETS
+
+    where = "report.primary"
+    for key in p["specs"]:
+        if key not in exp.specs:
+            raise ValueError(f"{where}: spec {key!r} is not a key of specs")
+        if key not in exp.report.value_sets and exp.specs[key] not in SPEC_VALUE_SETS:
+            raise ValueError(
+                f"{where}: spec {key!r} has no value item set: name it in report.value_sets"
+            )
+    msm = [c for c in exp.conditions if c.startswith("msm")]
+    with_aft = [c for c in msm if c in NEEDS_AFT]
+    if p["kind"] == "aft_generalization":
+        if MSM_ONLY not in exp.conditions or not with_aft:
+            raise ValueError(
+                f"{where}: aft_generalization needs msm_only and an MSM+AFT condition in conditions"
+            )
+        cond = p["condition"] or ("msm_aft" if "msm_aft" in with_aft else with_aft[0])
+    else:
+        cond = p["condition"] or ("msm_aft" if "msm_aft" in msm else msm[0] if msm else None)
+    if cond is None or cond not in (with_aft if p["kind"] == "aft_generalization" else msm):
+        raise ValueError(f"{where}: condition {cond or 'msm_*'!r} is not in conditions")
+    size = p["aft_size"]
+    if cond in NEEDS_AFT:
+        size = size if size is not None else exp.aft_sizes[-1]
+        if size not in exp.aft_sizes:
+            raise ValueError(f"{where}: aft_size {size} is not in aft.sizes {exp.aft_sizes}")
+    elif size is not None:
+        raise ValueError(f"{where}: aft_size given, but {cond} has no AFT")
+    return {**p, "condition": cond, "aft_size": size}
 
 
 def load_experiment(path: str | Path) -> Experiment:
