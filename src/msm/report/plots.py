@@ -130,7 +130,7 @@ def forest(
     order = ([highlight] if highlight is not None else []) + [
         i for i in range(len(labels)) if i != highlight
     ]
-    fig = _figure(7.6, 0.9 + 0.32 * len(labels))
+    fig = _figure(7.2, 1.1 + 0.3 * len(labels))
     ax = fig.subplots()
     for y, i in enumerate(order):
         lo, hi = intervals[i]
@@ -140,7 +140,7 @@ def forest(
                     fmt="D" if main else "o", color=color, ms=7 if main else 4,
                     lw=2.2 if main else 1.2, capsize=3)  # fmt: skip
     ax.axvline(0.0, color="#555555", lw=1, ls=":")
-    ax.set_yticks(list(range(len(order))), [labels[i] for i in order], fontsize=7)
+    ax.set_yticks(list(range(len(order))), [labels[i] for i in order], fontsize=8)
     if highlight is not None:
         ax.get_yticklabels()[0].set_fontweight("bold")
     ax.invert_yaxis()

@@ -183,6 +183,20 @@ def describe(r: dict[str, Any]) -> str:
     )
 
 
+def short(r: dict[str, Any]) -> str:
+    """A figure label: ``msm_aft n=72: a over b on america [control]``."""
+    size = f" n={r['aft_size']}" if r.get("aft_size") is not None else ""
+    where = f"{r['condition']}{size}"
+    subset = " [control]" if r.get("subset") == "control" else ""
+    if r["kind"] == "direction":
+        what = f"{r['spec_a']} over {r['spec_b']} on {r['items_a'].removesuffix('_control')}"
+    elif r["kind"] == "aft_generalization":
+        return f"AFT generalization ({where} − {r['baseline_condition']}){subset}"
+    else:
+        what = r["kind"]
+    return f"{where}: {what}{subset}"
+
+
 def describe_contrast(r: dict[str, Any]) -> str:
     """One contrast row in words with its numbers, its interval's basis and its p-values."""
     lo, hi = r["ci95"]

@@ -15,7 +15,7 @@ from msm.report.contrasts import change_from_base, pair_differences
 from msm.report.family import NONE_DECLARED, covers, declared, find, mark, split_of, verdict
 from msm.report.fmt import p_is
 from msm.report.render import Bullets, Paragraph, Section
-from msm.report.spec_contrasts import describe, spec_contrasts
+from msm.report.spec_contrasts import describe, short, spec_contrasts
 from msm.report.state import ReportState
 
 PRIMARY_LINE = "primary (declared before the run)"
@@ -109,13 +109,11 @@ def _figure(
     ]  # fmt: skip
     if not shown:
         return
-    labels = [
-        describe(r) + (f" [{r['subset']}]" if r.get("subset") else "") for r in shown
-    ]  # fmt: skip
+    labels = [short(r) for r in shown]
     hl = next((i for i, r in enumerate(shown) if r is primary), None)
     png = plots.forest(
         labels, [r["estimate"] for r in shown], [tuple(r["ci95"]) for r in shown], hl,
-        "The primary contrast (highlighted) and the exploratory spec contrasts",
+        "Primary contrast (top) and exploratory spec contrasts",
         "nats/token (paired 95% interval)",
     )  # fmt: skip
     cap = (
