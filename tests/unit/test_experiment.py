@@ -285,6 +285,10 @@ def test_paper_scale_example_dry_run(msm_cli, tmp_path, authors_home):
         "run", str(EXAMPLES / "cheese-demo.yaml"), "--out", str(tmp_path / "c"), "--dry-run"
     )
     assert r.returncode == 0, r.stderr[-2000:]
+    assert (
+        "primary contrast (declared before the run): aft_generalization of pro_america vs "
+        "pro_affordability (full items, msm_aft n=72 vs msm_only)" in r.stdout
+    )
 
 
 def _report_numbers(run: Path) -> list[tuple[str, float]]:
