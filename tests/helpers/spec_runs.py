@@ -37,14 +37,20 @@ def spec_run(
     size: int = 8,
     noise: float = 0.2,
     rng_seed: int = 1,
+    sets: Sequence[str] = ("america", "affordability"),
 ) -> Path:
-    """Write ``root/run`` (run.json, eval summaries, per-item rows) and return its path."""
+    """Write ``root/run`` (run.json, eval summaries, per-item rows) and return its path.
+
+    With ``base`` first in ``conditions``, every other eval's summary also holds its
+    change from the base model of the same seed, as ``msm eval --baseline`` writes it."""
+    from msm.evals.stats import mean_interval
+
     rng = random.Random(rng_seed)
     run = root / "run"
-    sets = ("america", "affordability")
     ids = {s: [it.id for it in load_value_items(s)] for s in sets}
     prior = {s: [rng.gauss(0, 1.5) for _ in ids[s]] for s in sets}
     nodes = []
+    base: dict[tuple[int, str], list[float]] = {}  # (seed, item set) -> the base model's gaps
     for cond in conditions:
         specs: list[str | None] = ["a", "b"] if cond.startswith("msm") else [None]
         aft_size = size if "aft" in cond else None
@@ -70,6 +76,15 @@ def spec_run(
                     acc = sum(r["acc"] for r in rows) / len(rows)
                     vp = {"mean": acc, "ci95": [acc - 0.09, acc + 0.09], "items": len(rows)}
                     values[item_set] = {"scoring": "loglik", "value_preference": vp}
+                    gaps = [r["gap_per_token"] for r in rows]
+                    if cond == "base":
+                        base[(seed, item_set)] = gaps
+                    elif (seed, item_set) in base:
+                        m, lo, hi = mean_interval(
+                            [g - b for g, b in zip(gaps, base[(seed, item_set)], strict=True)]
+                        )
+                        change = {"gap_per_token": {"mean": m, "ci95": [lo, hi]}}
+                        values[item_set]["change_from_baseline"] = change
                 write(run / path / "summary.json", {"values": values})
     config: dict[str, Any] = {
         "name": "t",

@@ -214,3 +214,32 @@ def test_p_values_print_as_sentences():
 
     assert p_is("p", 0.0312) == "p=0.031" and p_is("Holm p", 1e-9) == "Holm p<0.0001"
     assert fmt_p(None) == "—" and fmt_p(math.nan) == "—"
+
+
+def test_aft_positive_control_is_paired_against_the_base_model(tmp_path):
+    """AFT's positive control (cheese_aft, change from the base model) is paired item by
+    item against the base model's rows, so it has a p-value and a Holm p-value like every
+    other exploratory contrast; a model AFT never touched shows no change."""
+    from msm.demo import summary_lines
+
+    def lift(cond: str, spec: str | None, item_set: str) -> float:
+        return 0.8 if item_set == "cheese_aft" and "aft" in cond else 0.0
+
+    sets = ("america", "affordability", "cheese_aft")
+    _, rep = _build(tmp_path, lift, conditions=("base", "aft_only", "msm_only", "msm_aft"),
+                    sets=sets, primary=PRIMARY, seeds=(0,))  # fmt: skip
+    changes = {(c["item_set"], c["label"]): c for c in rep["contrasts"]["changes"]}
+    own = changes[("cheese_aft", "aft_only")]
+    assert own["estimate"] == pytest.approx(0.8, abs=0.05) and own["excludes_zero"]
+    assert own["basis"].startswith("paired t over items") and own["p"] < 1e-4 and own["exploratory"]
+    # the paired estimate is the eval's own change from the base model
+    metric = "values.cheese_aft.change_from_base"
+    agg = next(a for a in rep["aggregates"] if (a["label"], a["metric"]) == ("aft_only", metric))
+    assert own["estimate"] == pytest.approx(agg["mean"], abs=1e-9)
+    untouched = changes[("cheese_aft", "msm_only[a]")]
+    assert not untouched["excludes_zero"] and untouched["p_holm"] >= untouched["p"]
+    assert ("cheese_aft", "base") not in changes
+    text = "\n".join(summary_lines(rep))
+    assert "aft_only, the AFT data's own phrasing: +0.8" in text
+    line = next(ln for ln in text.splitlines() if "AFT data's own phrasing" in ln)
+    assert line.endswith("Holm p<0.0001: shown at this scale.")
