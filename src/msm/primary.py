@@ -100,3 +100,45 @@ def describe(p: dict[str, Any]) -> str:
     where = f"{cond}{size}" + (f" vs {MSM_ONLY}" if p["kind"] == "aft_generalization" else "")
     what = f"{a} over {b} on {a}'s items" if p["kind"] == "direction" else f"{a} vs {b}"
     return f"{p['kind']} of {what} ({p['items']} items, {where})"
+
+
+def resolve_primary(
+    p: dict[str, Any],
+    specs: dict[str, str],
+    value_sets: dict[str, str],
+    conditions: list[str],
+    aft_sizes: list[int],
+) -> dict[str, Any]:
+    """``p`` (normal form) checked against the experiment's specs, value sets, conditions and
+    AFT sizes, with its defaults filled in (``msm_aft``, the largest AFT size), so run.json
+    records exactly what was declared; ValueError naming what is wrong."""
+    from msm.conditions import NEEDS_AFT
+
+    where = "report.primary"
+    for key in p["specs"]:
+        if key not in specs:
+            raise ValueError(f"{where}: spec {key!r} is not a key of specs")
+        if key not in value_sets and specs[key] not in SPEC_VALUE_SETS:
+            raise ValueError(
+                f"{where}: spec {key!r} has no value item set: name it in report.value_sets"
+            )
+    msm = [c for c in conditions if c.startswith("msm")]
+    allowed = [c for c in msm if c in NEEDS_AFT] if p["kind"] == "aft_generalization" else msm
+    if p["kind"] == "aft_generalization" and (MSM_ONLY not in conditions or not allowed):
+        raise ValueError(
+            f"{where}: aft_generalization needs msm_only and an MSM+AFT condition in conditions"
+        )
+    default = (
+        DEFAULT_AFT_CONDITION if DEFAULT_AFT_CONDITION in allowed else next(iter(allowed), None)
+    )
+    cond = p["condition"] or default
+    if cond is None or cond not in allowed:
+        raise ValueError(f"{where}: condition {cond or 'msm_*'!r} is not in conditions")
+    size = p["aft_size"]
+    if cond in NEEDS_AFT:
+        size = size if size is not None else aft_sizes[-1]
+        if size not in aft_sizes:
+            raise ValueError(f"{where}: aft_size {size} is not in aft.sizes {aft_sizes}")
+    elif size is not None:
+        raise ValueError(f"{where}: aft_size given, but {cond} has no AFT")
+    return {**p, "condition": cond, "aft_size": size}

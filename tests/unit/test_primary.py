@@ -243,3 +243,34 @@ def test_aft_positive_control_is_paired_against_the_base_model(tmp_path):
     assert "aft_only, the AFT data's own phrasing: +0.8" in text
     line = next(ln for ln in text.splitlines() if "AFT data's own phrasing" in ln)
     assert line.endswith("Holm p<0.0001: shown at this scale.")
+
+
+def test_a_declaration_is_checked_against_the_experiment():
+    from msm.primary import resolve_primary
+
+    specs = {"a": "builtin:cheese_pro_america", "b": "builtin:cheese_pro_affordability"}
+    conds = ["base", "msm_only", "aft_only", "msm_aft"]
+
+    def resolve(p: Any, conditions: list[str] = conds) -> Any:
+        return resolve_primary(parse_primary(p), specs, {}, conditions, [8, 24])
+
+    assert resolve("interaction a b")["condition"] == "msm_aft"
+    assert resolve("interaction a b")["aft_size"] == 24
+    assert resolve("direction b a control n=8") == {
+        "kind": "direction", "specs": ["b", "a"], "items": "control", "aft_size": 8,
+        "condition": "msm_aft",
+    }  # fmt: skip
+    assert resolve("interaction a b", ["base", "msm_only"])["condition"] == "msm_only"
+    for bad, msg in (
+        ("interaction a b condition=msm_aft_cot", "'msm_aft_cot' is not in conditions"),
+        ("interaction a b condition=msm_only n=8", "msm_only has no AFT"),
+        ("aft_generalization a b condition=msm_only", r"compares MSM\+AFT with msm_only"),
+        ("direction a a", "two different spec keys"),
+        ("direction a b half", "'half'"),
+    ):
+        with pytest.raises(ValueError, match=msg):
+            resolve(bad)
+    with pytest.raises(ValueError, match="needs msm_only"):
+        resolve("aft_generalization a b", ["base", "aft_only", "msm_aft"])
+    with pytest.raises(ValueError, match="no value item set"):
+        resolve_primary(parse_primary("interaction a b"), {**specs, "b": "x.md"}, {}, conds, [8])

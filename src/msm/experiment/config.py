@@ -264,7 +264,15 @@ class Experiment(_Strict):
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds: give one or more distinct integers")
         if self.report.primary is not None:
-            self.report.primary = _resolve_primary(self, self.report.primary)
+            from msm.primary import resolve_primary
+
+            self.report.primary = resolve_primary(
+                self.report.primary,
+                specs=self.specs,
+                value_sets=self.report.value_sets,
+                conditions=self.conditions,
+                aft_sizes=self.aft_sizes,
+            )
         return self
 
     @property
@@ -277,41 +285,6 @@ class Experiment(_Strict):
         return hashlib.sha256(
             json.dumps(self.model_dump(), sort_keys=True).encode("utf-8")
         ).hexdigest()
-
-
-def _resolve_primary(exp: Experiment, p: dict[str, Any]) -> dict[str, Any]:
-    """``report.primary`` checked against the experiment, with its defaults filled in
-    (``msm_aft``, the largest AFT size), so run.json records exactly what was declared."""
-    from msm.primary import MSM_ONLY, SPEC_VALUE_SETS
-
-    where = "report.primary"
-    for key in p["specs"]:
-        if key not in exp.specs:
-            raise ValueError(f"{where}: spec {key!r} is not a key of specs")
-        if key not in exp.report.value_sets and exp.specs[key] not in SPEC_VALUE_SETS:
-            raise ValueError(
-                f"{where}: spec {key!r} has no value item set: name it in report.value_sets"
-            )
-    msm = [c for c in exp.conditions if c.startswith("msm")]
-    with_aft = [c for c in msm if c in NEEDS_AFT]
-    if p["kind"] == "aft_generalization":
-        if MSM_ONLY not in exp.conditions or not with_aft:
-            raise ValueError(
-                f"{where}: aft_generalization needs msm_only and an MSM+AFT condition in conditions"
-            )
-        cond = p["condition"] or ("msm_aft" if "msm_aft" in with_aft else with_aft[0])
-    else:
-        cond = p["condition"] or ("msm_aft" if "msm_aft" in msm else msm[0] if msm else None)
-    if cond is None or cond not in (with_aft if p["kind"] == "aft_generalization" else msm):
-        raise ValueError(f"{where}: condition {cond or 'msm_*'!r} is not in conditions")
-    size = p["aft_size"]
-    if cond in NEEDS_AFT:
-        size = size if size is not None else exp.aft_sizes[-1]
-        if size not in exp.aft_sizes:
-            raise ValueError(f"{where}: aft_size {size} is not in aft.sizes {exp.aft_sizes}")
-    elif size is not None:
-        raise ValueError(f"{where}: aft_size given, but {cond} has no AFT")
-    return {**p, "condition": cond, "aft_size": size}
 
 
 def load_experiment(path: str | Path) -> Experiment:
