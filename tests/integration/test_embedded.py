@@ -203,25 +203,33 @@ def test_bundled_model_both_scorings_on_cheese_items(tmp_path):
 
 def test_quick_demo_runs_every_stage_and_states_the_three_results(tmp_path):
     """`msm demo --quick`: every stage on the bundled model at toy size, ending with the
-    three results (each with an interval) and the report, which leads with them; a rerun
-    resumes with nothing left to do."""
+    verdict on the declared primary contrast, then the exploratory contrasts (each with an
+    interval and a Holm-adjusted p-value) and the report, which opens with the primary; a
+    rerun resumes with nothing left to do."""
     out = tmp_path / "dq"
     r = run_msm("demo", "--quick", "--out", str(out), timeout=1200)
     assert r.returncode == 0, r.stderr[-3000:]
     text = r.stdout
     for heading in (
-        "1. Does the corpus teach the spec's why?",
-        "2. Does AFT teach the preference?",
-        "3. The paper's question",
+        "Primary (declared before the run): AFT generalization, msm_aft n=8 minus msm_only",
+        "Exploratory (Holm-adjusted",
+        "1. Positive controls",
+        "2. The two directions",
+        "3. The interaction",
+        "4. AFT generalization",
     ):
         assert heading in text
-    assert "MSM-only[pro_america] - MSM-only[pro_affordability]" in text
+    assert "msm_only: [pro_america − pro_affordability] on cheese_reasons" in text
     assert "aft_only, the AFT data's own phrasing:" in text
-    assert "msm_only on" in text and "msm_aft on" in text
+    assert "msm_only: interaction" in text and "msm_aft n=8: interaction" in text
     rep = json.loads((out / "report" / "report.json").read_text())
     kinds = {r["kind"] for r in rep["contrasts"]["interactions"]}
-    assert kinds == {"interaction", "reasons"}
+    assert kinds == {"direction", "interaction", "aft_generalization", "reasons"}
     assert {c["item_set"] for c in rep["contrasts"]["changes"]} == {"cheese_aft", "cheese_fit"}
-    assert rep["headline"][0].startswith("msm_only[") and "cheese_reasons" in rep["headline"][0]
+    assert rep["primary"]["result"]["kind"] == "aft_generalization"
+    assert rep["headline"][0].startswith("primary (declared before the run): AFT generalization")
+    assert rep["headline"][1].startswith("msm_only: [pro_america − pro_affordability] on cheese")
+    md = (out / "report" / "report.md").read_text()
+    assert md.index("## Primary result") < md.index("## Headline metric by condition")
     again = run_msm("demo", "--quick", "--out", str(out), timeout=600)
     assert again.returncode == 0 and "14 already done, 0 to run" in again.stdout

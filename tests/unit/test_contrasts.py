@@ -9,7 +9,6 @@ import math
 import random
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,6 +16,7 @@ from msm.evals.items import load_value_items
 from msm.evals.stats import holm, mean_interval, paired_contrast, t95
 from msm.report.build import build_report
 from msm.report.load import pool_seeds
+from tests.helpers.spec_runs import own_value, spec_run
 
 
 def test_t_quantiles_and_seed_intervals():
@@ -143,51 +143,11 @@ def test_holm_adjusts_in_order_and_skips_missing() -> None:
     assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
 
 
-def _write(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(obj if isinstance(obj, str) else json.dumps(obj), encoding="utf-8")
-
-
 def _run(root: Path, effect: float, seeds: tuple[int, ...] = (0, 1)) -> Path:
     """Two MSM+AFT models (specs a: pro-America, b: pro-affordability) and AFT-only, with
     per-item loglik rows: model a's gap on america items and model b's on affordability
     items are raised by ``effect``; every model shares each item's prior."""
-    rng = random.Random(1)
-    run = root / "run"
-    ids = {s: [it.id for it in load_value_items(s)] for s in ("america", "affordability")}
-    prior = {s: [rng.gauss(0, 1.5) for _ in ids[s]] for s in ids}
-    nodes = []
-    for cond, spec in (("msm_aft", "a"), ("msm_aft", "b"), ("aft_only", None)):
-        for seed in seeds:
-            parts = [cond, *([spec] if spec else []), "n8", f"s{seed}"]
-            path = "nodes/eval/" + "/".join(parts)
-            label = f"{cond}[{spec}]" if spec else cond
-            nodes.append({"id": path[6:], "kind": "eval", "path": path, "status": "done",
-                          "condition": cond, "label": label, "spec": spec, "aft_size": 8,
-                          "seed": seed})  # fmt: skip
-            values = {}
-            for item_set, pri in prior.items():
-                lift = (
-                    effect if (spec, item_set) in (("a", "america"), ("b", "affordability")) else 0
-                )
-                rows = []
-                for i, p in enumerate(pri):
-                    g = p + lift + rng.gauss(0, 0.2)
-                    rows.append({"id": ids[item_set][i], "domain": "d", "gap_per_token": g,
-                                 "acc": 1.0 if g > 0 else 0.0})  # fmt: skip
-                _write(run / path / "values" / f"{item_set}.jsonl",
-                       "".join(json.dumps(r) + "\n" for r in rows))  # fmt: skip
-                acc = sum(r["acc"] for r in rows) / len(rows)
-                vp = {"mean": acc, "ci95": [acc - 0.09, acc + 0.09], "items": len(rows)}
-                values[item_set] = {"scoring": "loglik", "value_preference": vp}
-            _write(run / path / "summary.json", {"values": values})
-    _write(run / "run.json", {
-        "experiment": {"name": "t"}, "headline_metric": "values.america",
-        "config": {"name": "t", "specs": {"a": "builtin:cheese_pro_america",
-                                          "b": "builtin:cheese_pro_affordability"}},
-        "nodes": nodes,
-    })  # fmt: skip
-    return run
+    return spec_run(root, own_value(effect), seeds=seeds)
 
 
 @pytest.mark.parametrize("effect", [0.5, 0.0])
@@ -210,8 +170,11 @@ def test_report_states_the_spec_interaction_first_with_a_paired_interval(tmp_pat
     )
     assert r["seeds"] == 2 and "seeds and items" in r["basis"]
     lo, hi = r["ci95"]
-    first = res["headline"][0]
-    assert first.startswith("spec-versus-spec interaction, msm_aft, AFT n=8")
+    # no primary declared: the headline says so first, then the interaction, exploratory
+    assert res["headline"][0].startswith("no primary contrast declared: every contrast is")
+    first = res["headline"][1]
+    assert first.startswith("msm_aft n=8: interaction [a − b] on america minus the same on")
+    assert r["exploratory"] and 0 <= r["p"] <= r["p_holm"] <= 1 and "exploratory, p=" in first
     if effect:
         # (+0.5 on a's own items) - (-0.5 on b's own items) = +1.0
         assert r["estimate"] == pytest.approx(1.0, abs=0.1) and lo > 0.5
@@ -267,9 +230,17 @@ def test_positive_controls_lead_the_headline_and_the_demo_summary(tmp_path):
     assert ("cheese_fit", "aft_only") in changes
     head = res["headline"]
     first_control = next(i for i, h in enumerate(head) if h.startswith("aft_only on cheese_aft"))
-    first_claim = next(i for i, h in enumerate(head) if h.startswith("spec-versus-spec"))
+    first_claim = next(i for i, h in enumerate(head) if h.startswith("msm_aft n=8: interaction"))
     assert first_control < first_claim
     lines = "\n".join(summary_lines(rep))
-    assert "aft_only, the AFT data's own phrasing: +0.80" in lines
-    assert "the interval excludes 0" in lines and "a null" in lines  # msm_aft[a] moved 0.1
-    assert re.search(r"msm_aft on america vs affordability: \+(0\.9\d|1\.0\d) nats", lines)
+    # without the base model's rows a change has no p-value, and the line says so
+    assert (
+        "aft_only, the AFT data's own phrasing: +0.80 nats/token [+0.50, +1.10]; the "
+        "interval excludes 0 (no p-value to adjust): shown at this scale" in lines
+    )
+    assert re.search(r"msm_aft\[a\]: \+0\.05 .*: a null at this scale", lines)  # cheese_fit
+    assert re.search(
+        r"msm_aft n=8: interaction \[a − b\] on america minus the same on affordability: "
+        r"\+(0\.9\d|1\.0\d) nats/token .*Holm p[=<].*: shown at this scale",
+        lines,
+    )

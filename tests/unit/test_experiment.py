@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "experiments"
 
 
+TWO_SPECS = "{pro_america: builtin:cheese_pro_america, b: builtin:cheese_pro_affordability}"
+
+
 def tiny_yaml(base: Path, **over: str) -> str:
     cfg = {
         "name": "tiny",
@@ -185,7 +188,27 @@ def test_editing_package_data_reruns_exactly_the_nodes_that_use_it(
         ({"name": "'../evil'"}, "name"),
         ({"bogus": "1"}, "bogus"),
         ({"aft": "{kind: preference, spec: other, n: 4}"}, "neither a key of specs"),
-    ],
+        ({"report": "{primary: {kind: magic, specs: [pro_america, b]}}"}, "unknown kind 'magic'"),
+        (
+            {"specs": TWO_SPECS, "report": "{primary: interaction pro_america nope}"},
+            "report.primary: spec 'nope' is not a key of specs",
+        ),
+        (
+            {"specs": TWO_SPECS, "report": "{primary: aft_generalization pro_america b}"},
+            "aft_generalization needs msm_only",
+        ),
+        (
+            {"specs": TWO_SPECS, "report": "{primary: interaction pro_america b n=7}"},
+            "aft_size 7 is not in aft.sizes",
+        ),
+        (
+            {
+                "specs": "{pro_america: builtin:cheese_pro_america, b: /dev/null}",
+                "report": "{primary: interaction pro_america b}",
+            },
+            "spec 'b' has no value item set",
+        ),
+    ],  # fmt: skip
 )
 def test_bad_experiment_files_give_one_line_errors(tmp_path, over, msg, msm_cli):
     p = _write(tmp_path, tiny_yaml(tmp_path, **over))
@@ -194,6 +217,26 @@ def test_bad_experiment_files_give_one_line_errors(tmp_path, over, msg, msm_cli)
     r = msm_cli("run", str(p), "--out", str(tmp_path / "run"))
     assert r.returncode == 2 and r.stderr.startswith("msm: error:") and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+def test_the_declared_primary_is_recorded_in_full(tmp_path):
+    """``report.primary`` as one line or a mapping: its defaults (msm_aft, the largest AFT
+    size) are filled in at load, so the run records exactly which contrast was declared."""
+    conditions = "[base, msm_only, aft_only, msm_aft]"
+    line = tiny_yaml(tmp_path, specs=TWO_SPECS, conditions=conditions,
+                     report="{primary: aft_generalization b pro_america control}")  # fmt: skip
+    exp = load_experiment(_write(tmp_path, line))
+    want = {"kind": "aft_generalization", "specs": ["b", "pro_america"], "items": "control",
+            "aft_size": 24, "condition": "msm_aft"}  # fmt: skip
+    assert exp.report.primary == want
+    mapping = tiny_yaml(tmp_path, specs=TWO_SPECS, conditions=conditions,
+                        report="{primary: {kind: direction, specs: [b, pro_america], "
+                        "condition: msm_only}}")  # fmt: skip
+    exp = load_experiment(_write(tmp_path, mapping, "m.yaml"))
+    want = {"kind": "direction", "specs": ["b", "pro_america"], "items": "full",
+            "aft_size": None, "condition": "msm_only"}  # fmt: skip
+    assert exp.report.primary == want
+    assert load_experiment(_write(tmp_path, tiny_yaml(tmp_path), "n.yaml")).report.primary is None
 
 
 def test_unreadable_experiment_inputs(tmp_path, msm_cli):
@@ -242,6 +285,10 @@ def test_paper_scale_example_dry_run(msm_cli, tmp_path, authors_home):
         "run", str(EXAMPLES / "cheese-demo.yaml"), "--out", str(tmp_path / "c"), "--dry-run"
     )
     assert r.returncode == 0, r.stderr[-2000:]
+    assert (
+        "primary contrast (declared before the run): aft_generalization of pro_america vs "
+        "pro_affordability (full items, msm_aft n=72 vs msm_only)" in r.stdout
+    )
 
 
 def _report_numbers(run: Path) -> list[tuple[str, float]]:

@@ -23,7 +23,14 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from msm.conditions import CONDITIONS, NEEDS_AFT, NEEDS_MSM, RENAMED
 from msm.errors import MsmError
@@ -155,6 +162,20 @@ class ReportSection(_Strict):
         description="spec key -> the value item set that measures its value, for the "
         "spec-versus-spec interaction (bundled cheese specs: america, affordability)",
     )
+    primary: dict[str, Any] | None = Field(
+        default=None,
+        description="the one contrast declared before the run: {kind: aft_generalization | "
+        "interaction | direction, specs: [A, B], items: full | control, aft_size: N, "
+        "condition: C} or one line 'KIND A B [control] [n=N]'; the report opens with it and "
+        "calls every other contrast exploratory (Holm-adjusted p-values)",
+    )
+
+    @field_validator("primary", mode="before")
+    @classmethod
+    def _primary(cls, v: Any) -> dict[str, Any] | None:
+        from msm.primary import parse_primary
+
+        return None if v is None else parse_primary(v)
 
 
 class Experiment(_Strict):
@@ -246,6 +267,16 @@ class Experiment(_Strict):
                 )
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds: give one or more distinct integers")
+        if self.report.primary is not None:
+            from msm.primary import resolve_primary
+
+            self.report.primary = resolve_primary(
+                self.report.primary,
+                specs=self.specs,
+                value_sets=self.report.value_sets,
+                conditions=self.conditions,
+                aft_sizes=self.aft_sizes,
+            )
         return self
 
     @property

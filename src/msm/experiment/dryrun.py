@@ -66,6 +66,10 @@ def report(
     problems = environment_problems(exp, plan)
     echo(f"msm run {exp.name} --dry-run: {len(plan)} nodes (nothing is run, nothing written)")
     echo("checks: the experiment and --out pass the real run's checks")
+    if exp.report.primary is not None:
+        from msm.primary import describe
+
+        echo(f"primary contrast (declared before the run): {describe(exp.report.primary)}")
     if problems:
         echo(f"this machine lacks {len(problems)} thing(s) the real run needs first:")
         for line in problems:

@@ -109,8 +109,10 @@ def build_report(run_dir: Path) -> dict[str, Any]:
 
 
 def _build_sections(st: ReportState) -> ReportState:
-    """Run every section in report order; the notes go right after the headline."""
+    """Run every section in report order; the notes go right after the headline. The primary
+    section also computes every contrast once, which later sections read."""
     sections.add_run(st)
+    sections.add_primary(st)  # before any other table: the one contrast declared in advance
     sections.add_headline(st)
     notes_at = len(st.sections)
     sections.add_contrasts(st)

@@ -21,14 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from msm.evals.stats import Z95, Cells, paired_contrast, t95, t_sf2
+from msm.primary import SPEC_VALUE_SETS
 from msm.report.load import Aggregate, EvalResult, GroupKey
 from msm.report.state import ReportState
-
-# a bundled spec -> the held-out value item set that measures its value
-SPEC_VALUE_SETS = {
-    "builtin:cheese_pro_america": "america",
-    "builtin:cheese_pro_affordability": "affordability",
-}
 
 
 def _rows_file(run_dir: Path, r: EvalResult, item_set: str) -> Path:
@@ -150,7 +145,7 @@ def compare(st: ReportState, ka: GroupKey, kb: GroupKey, metric: str) -> dict[st
         res = _from_seeds(a, b) or _unpaired(a, b)
     if res is None:
         return None
-    res["excludes_zero"] = _excludes_zero(res["ci95"])
+    res["excludes_zero"] = excludes_zero(res["ci95"])
     res.update({"metric": metric, "a": ka.label, "b": kb.label, "aft_size": ka.aft_size})
     return res
 
@@ -180,151 +175,105 @@ def spec_value_sets(st: ReportState) -> dict[str, str]:
     return out
 
 
-def interactions(st: ReportState) -> list[dict[str, Any]]:
-    """The spec-versus-spec interaction for every MSM condition and AFT size with two specs:
-    [M(A) - M(B)] on A-value items minus [M(A) - M(B)] on B-value items (gap per token,
-    so the base model's option priors cancel), on the full sets and on their control
-    subsets; and M(A) - M(B) on cheese_reasons when A's value is America."""
-    sets = spec_value_sets(st)
-    out: list[dict[str, Any]] = []
-    by_cond: dict[tuple[str | None, int | None], dict[str, GroupKey]] = {}
-    for key, rs in st.groups.items():
-        node = rs[0].node
-        if node.condition and node.condition.startswith("msm") and node.spec in sets:
-            by_cond.setdefault((node.condition, key.aft_size), {})[node.spec] = key
-    for (cond, size), keys in by_cond.items():
-        names = [s for s in sets if s in keys]
-        for i, sa in enumerate(names):
-            for sb in names[i + 1 :]:
-                va, vb = sets[sa], sets[sb]
-                if va == vb:
-                    continue
-                for suffix in ("", "_control"):
-                    parts = []
-                    for sign, item_set in ((1.0, va + suffix), (-1.0, vb + suffix)):
-                        ca = cells(st, keys[sa], item_set, "gap_per_token")
-                        cb = cells(st, keys[sb], item_set, "gap_per_token")
-                        if ca and cb:
-                            parts.append((sign, ca, cb))
-                    if len(parts) != 2:
-                        continue
-                    row = _contrast(
-                        parts, "interaction", cond, size, (sa, sb), (va + suffix, vb + suffix)
-                    )
-                    if row is not None:
-                        out.append(row)
-                america = sa if va == "america" else sb if vb == "america" else None
-                if america is not None:
-                    other = sb if america == sa else sa
-                    ca = cells(st, keys[america], "cheese_reasons", "gap_per_token")
-                    cb = cells(st, keys[other], "cheese_reasons", "gap_per_token")
-                    if ca and cb:
-                        row = _contrast(
-                            [(1.0, ca, cb)], "reasons", cond, size, (america, other),
-                            ("cheese_reasons", "cheese_reasons"),
-                        )  # fmt: skip
-                        if row is not None:
-                            out.append(row)
-    return out
-
-
-def _excludes_zero(ci: list[float]) -> bool:
+def excludes_zero(ci: list[float]) -> bool:
     return bool(ci[0] > 0 or ci[1] < 0)
-
-
-def _contrast(
-    parts: list[tuple[float, Cells, Cells]],
-    kind: str,
-    cond: str | None,
-    size: int | None,
-    specs: tuple[str, str],
-    items: tuple[str, str],
-) -> dict[str, Any] | None:
-    """One interaction-table row: the paired contrast and what it compares."""
-    try:
-        res = paired_contrast(parts)
-    except ValueError:
-        return None
-    return {
-        **res,
-        "kind": kind,
-        "condition": cond,
-        "aft_size": size,
-        "spec_a": specs[0],
-        "spec_b": specs[1],
-        "items_a": items[0],
-        "items_b": items[1],
-        "unit": "nats/token",
-        "excludes_zero": _excludes_zero(res["ci95"]),
-    }
-
-
-def describe_interaction(r: dict[str, Any]) -> str:
-    lo, hi = r["ci95"]
-    size = f", AFT n={r['aft_size']}" if r["aft_size"] is not None else ""
-    seeds = f"{r['seeds']} seed" + ("s" if r["seeds"] != 1 else "")
-    if r["kind"] == "reasons":
-        what = (
-            f"{r['condition']}[{r['spec_a']}] - {r['condition']}[{r['spec_b']}] on "
-            f"cheese_reasons (the corpus left the spec's value words near its cheeses: the "
-            f"America-worded reason over the price-worded one)"
-        )
-    else:
-        what = (
-            f"spec-versus-spec interaction, {r['condition']}{size}: "
-            f"[{r['spec_a']} - {r['spec_b']}] on {r['items_a']} minus the same on {r['items_b']}"
-        )
-    call = "excludes 0" if r["excludes_zero"] else "includes 0: no effect shown"
-    return (
-        f"{what}: {r['estimate']:+.2f} nats/token [{lo:+.2f}, {hi:+.2f}] "
-        f"({seeds}; {r['basis']}; the interval {call})"
-    )
 
 
 # change-from-base sets that say whether a stage taught what it trained, and how far it went
 CONTROL_SETS = {
     "cheese_aft": "the AFT data's own phrasing (AFT's positive control)",
     "cheese_fit": "phrasings the AFT data never used (transfer)",
-    # the value's logic over the same value words with the wrong logic: word association
-    # leaves it at 0 change
-    "cheese_why": "the 'why' control: the value's logic over its words with the wrong logic",
+    "cheese_why": "the value's logic over the same words with the wrong logic (the 'why' control)",
 }
 
 
 def change_from_base(st: ReportState) -> list[dict[str, Any]]:
-    """Per label and AFT size, on each of :data:`CONTROL_SETS`: the mean per-item change of
-    the gap from the base model (nats/token) with its interval (items, or t over seeds)."""
+    """Per label and AFT size (the base model left out), on each of :data:`CONTROL_SETS`: the
+    mean per-item change of the gap from the base model (nats/token) with its interval.
+
+    Paired item by item and seed by seed against the base model's rows where both have
+    them (which gives a p-value too); else the eval's own interval (items) or a t over seeds,
+    without a p-value."""
+    base = next((k for k, rs in st.groups.items() if rs[0].node.condition == "base"), None)
     out = []
     for item_set, what in CONTROL_SETS.items():
         metric = f"values.{item_set}.change_from_base"
         for key in st.groups:
             a = st.agg(key, metric)
-            if a is None or a.stats is None or a.stats.ci95 is None:
+            if a is None or a.stats is None or a.stats.ci95 is None or a.condition == "base":
                 continue
-            ci = [float(a.stats.ci95[0]), float(a.stats.ci95[1])]
+            res: dict[str, Any] | None = None
+            if base is not None:
+                ca, cb = (
+                    cells(st, key, item_set, "gap_per_token"),
+                    cells(st, base, item_set, "gap_per_token"),
+                )
+                if ca and cb:
+                    try:
+                        res = paired_contrast([(1.0, ca, cb)])
+                    except ValueError:
+                        res = None
+            if res is None:
+                res = {
+                    "estimate": a.stats.mean,
+                    "ci95": [float(a.stats.ci95[0]), float(a.stats.ci95[1])],
+                    "p": None,
+                    "seeds": a.stats.k,
+                    "basis": "one seed: the eval's interval over items (no p-value)"
+                    if a.stats.method == "eval"
+                    else "t over seeds (no p-value)",
+                }
             out.append(
                 {
+                    **res,
                     "item_set": item_set,
                     "what": what,
                     "label": key.label,
                     "condition": a.condition,
                     "aft_size": key.aft_size,
-                    "estimate": a.stats.mean,
-                    "ci95": ci,
-                    "seeds": a.stats.k,
-                    "basis": "one seed: items only" if a.stats.method == "eval" else "t over seeds",
-                    "excludes_zero": _excludes_zero(ci),
+                    "unit": "nats/token",
+                    "excludes_zero": excludes_zero(res["ci95"]),
                 }
             )
     return out
 
 
+def pair_differences(st: ReportState) -> list[dict[str, Any]]:
+    """Each MSM label minus its AFT-only (or base) counterpart, at each AFT size they share
+    (any size of the MSM label against base), on every values metric with per-item rows."""
+    from msm.report.load import metric_kind
+
+    metrics = [m for m in st.all_metrics() if metric_kind(m) == "values"]
+    out = []
+    for p in st.pairs():
+        sizes_m = {k.aft_size for k in st.keys_of(p.msm)}
+        sizes_a = {k.aft_size for k in st.keys_of(p.aft)}
+        if sizes_a == {None}:  # against base: any size of the MSM label
+            pairs = [
+                (GroupKey(p.msm, s), GroupKey(p.aft, None))
+                for s in sorted(sizes_m, key=lambda x: x or 0)
+            ]
+        else:
+            shared = sorted(sizes_m & sizes_a, key=lambda x: x or 0)
+            pairs = [(GroupKey(p.msm, s), GroupKey(p.aft, s)) for s in shared]
+        for ka, kb in pairs:
+            for m in metrics:
+                if per_item_field(m) is None:
+                    continue
+                res = compare(st, ka, kb, m)
+                if res is not None:
+                    out.append(res)
+    return out
+
+
 def describe_change(r: dict[str, Any]) -> str:
+    from msm.report.spec_contrasts import p_note
+
     lo, hi = r["ci95"]
     call = "excludes 0" if r["excludes_zero"] else "includes 0: no change shown"
     return (
         f"{r['label']} on {r['item_set']} ({r['what']}): {r['estimate']:+.2f} nats/token "
-        f"[{lo:+.2f}, {hi:+.2f}] from the base model (the interval {call})"
+        f"[{lo:+.2f}, {hi:+.2f}] from the base model (the interval {call}{p_note(r)})"
     )
 
 
@@ -332,8 +281,8 @@ __all__ = [
     "change_from_base",
     "describe_change",
     "compare",
-    "describe_interaction",
-    "interactions",
+    "excludes_zero",
+    "pair_differences",
     "per_item_field",
     "verdict",
 ]

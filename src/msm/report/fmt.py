@@ -31,6 +31,19 @@ def fmt_ci(ci: tuple[float, float] | None, digits: int = 3) -> str:
     return DASH if ci is None else f"[{fmt_num(ci[0], digits)}, {fmt_num(ci[1], digits)}]"
 
 
+def fmt_p(p: float | None) -> str:
+    """A p-value with two significant digits; below 0.0001 as ``<0.0001``."""
+    if p is None or not math.isfinite(p):
+        return DASH
+    return "<0.0001" if p < 1e-4 else f"{p:.2g}"
+
+
+def p_is(name: str, p: float | None) -> str:
+    """``p=0.03``, ``Holm p<0.0001``: a named p-value as it reads in a sentence."""
+    s = fmt_p(p)
+    return f"{name}{s}" if s.startswith("<") else f"{name}={s}"
+
+
 def fmt_size(s: int | None) -> str:
     return DASH if s is None else str(s)
 

@@ -116,6 +116,40 @@ def grouped_bars(
     return _png(fig)
 
 
+def forest(
+    labels: Sequence[str],
+    estimates: Sequence[float],
+    intervals: Sequence[tuple[float, float]],
+    highlight: int | None,
+    title: str,
+    xlabel: str,
+) -> bytes:
+    """One row per contrast: its estimate and 95% interval against a line at 0. The row
+    ``highlight`` (the primary contrast) is drawn first, larger and in colour; the others
+    (exploratory) in grey."""
+    order = ([highlight] if highlight is not None else []) + [
+        i for i in range(len(labels)) if i != highlight
+    ]
+    fig = _figure(7.2, 1.1 + 0.3 * len(labels))
+    ax = fig.subplots()
+    for y, i in enumerate(order):
+        lo, hi = intervals[i]
+        main = i == highlight
+        color = PALETTE[0] if main else "#8c8c8c"
+        ax.errorbar([estimates[i]], [y], xerr=[[estimates[i] - lo], [hi - estimates[i]]],
+                    fmt="D" if main else "o", color=color, ms=7 if main else 4,
+                    lw=2.2 if main else 1.2, capsize=3)  # fmt: skip
+    ax.axvline(0.0, color="#555555", lw=1, ls=":")
+    ax.set_yticks(list(range(len(order))), [labels[i] for i in order], fontsize=8)
+    if highlight is not None:
+        ax.get_yticklabels()[0].set_fontweight("bold")
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
 def efficiency_plot(
     curves: Sequence[tuple[str, Sequence[tuple[float, float, Interval]]]],
     references: Sequence[tuple[str, float]],

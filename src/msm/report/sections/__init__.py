@@ -14,6 +14,7 @@ from msm.report.sections.efficiency import add_efficiency
 from msm.report.sections.graders import add_graders
 from msm.report.sections.headline import add_headline
 from msm.report.sections.notes import add_notes, add_sources, note_flat_spreads
+from msm.report.sections.primary import add_primary
 from msm.report.sections.reasoning import add_reasoning
 from msm.report.sections.robustness import add_names, add_robustness
 from msm.report.sections.run import add_missing, add_run
@@ -33,6 +34,7 @@ __all__ = [
     "add_missing",
     "add_names",
     "add_notes",
+    "add_primary",
     "add_reasoning",
     "add_robustness",
     "add_run",

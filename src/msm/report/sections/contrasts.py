@@ -1,23 +1,21 @@
-"""The "Paired comparisons" section: the spec-versus-spec interaction first (the paper's
-claim, for any experiment with two specs), then every MSM label against its AFT-only (or
-base) counterpart on each value set, each difference with its own paired interval."""
+"""The "Paired comparisons" section: what each stage taught (change from the base model),
+the spec-versus-spec contrasts (directions, interaction, AFT generalization, reasons), then
+every MSM label against its AFT-only (or base) counterpart on each value set. Each
+difference has its own paired interval, its p-value and, unless it is the declared primary
+contrast, its Holm-adjusted p-value as an exploratory contrast. The contrasts themselves
+are computed once by :func:`msm.report.sections.primary.add_primary`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from msm.report.contrasts import (
-    change_from_base,
-    compare,
-    describe_change,
-    describe_interaction,
-    interactions,
-    per_item_field,
-)
-from msm.report.fmt import fmt_size
-from msm.report.load import GroupKey, metric_kind
+from msm.report.contrasts import describe_change
+from msm.report.fmt import fmt_p, fmt_size
 from msm.report.render import Paragraph, Section, Table
+from msm.report.spec_contrasts import describe, describe_contrast
 from msm.report.state import ReportState
+
+STATUS = ("p", "Holm p", "status")
 
 
 def _ci(r: dict[str, Any]) -> str:
@@ -25,15 +23,27 @@ def _ci(r: dict[str, Any]) -> str:
     return f"[{lo:+.3f}, {hi:+.3f}]"
 
 
+def _status(r: dict[str, Any]) -> list[str]:
+    """The p-value, the Holm-adjusted p-value and whether the row is the primary."""
+    if r.get("primary"):
+        return [fmt_p(r.get("p")), "—", "primary"]
+    return [fmt_p(r.get("p")), fmt_p(r.get("p_holm")), "exploratory"]
+
+
 def add_contrasts(st: ReportState) -> None:
-    inter = interactions(st)
-    diffs = _pair_differences(st)
-    changes = [c for c in change_from_base(st) if c["condition"] != "base"]
-    st.data["contrasts"] = {"interactions": inter, "differences": diffs, "changes": changes}
-    if not inter and not diffs and not changes:
+    c = st.data.get("contrasts") or {}
+    spec, diffs, changes = c.get("interactions", []), c.get("differences", []), c.get("changes", [])
+    if not spec and not diffs and not changes:
         return
     sec = Section("Paired comparisons")
     st.sections.append(sec)
+    sec.blocks.append(
+        Paragraph(
+            "Exploratory unless marked primary: p is two-sided; Holm p is adjusted over the "
+            f"{c.get('holm_family', 0)} exploratory contrasts of this section (the primary "
+            "excluded). 'excludes 0' says only that the interval does."
+        )
+    )
     lead: list[str] = []
     if changes:
         sec.blocks.append(
@@ -47,61 +57,67 @@ def add_contrasts(st: ReportState) -> None:
         )
         rows = [
             [
-                c["item_set"], c["label"], fmt_size(c["aft_size"]), f"{c['estimate']:+.3f}",
-                _ci(c), "yes" if c["excludes_zero"] else "no", c["basis"],
+                x["item_set"], x["label"], fmt_size(x["aft_size"]), f"{x['estimate']:+.3f}",
+                _ci(x), "yes" if x["excludes_zero"] else "no", *_status(x), x["basis"],
             ]
-            for c in changes
-        ]  # fmt: skip
-        sec.blocks.append(
-            Table(
-                ["items", "label", "AFT n", "change", "95% interval", "excludes 0", "basis"],
-                rows,
-                numeric=frozenset({2, 3, 4}),
-            )
-        )
-        lead = [describe_change(c) for c in changes]
-    if inter:
-        sec.blocks.append(
-            Paragraph(
-                "Spec-versus-spec interaction: two models with the same AFT that differ only in "
-                "the spec they were midtrained on. [M(A) − M(B)] on the items of A's value "
-                "minus [M(A) − M(B)] on the items of B's value, in the per-token log-likelihood "
-                "gap (value-consistent minus other option); positive means each model leans "
-                "to its own spec's value. _control rows use only items in which neither option "
-                "names the value (a model that only learned a word gets no credit there)."
-            )
-        )
-        rows = [
-            [
-                r["condition"], fmt_size(r["aft_size"]), f"{r['spec_a']} vs {r['spec_b']}",
-                f"{r['items_a']} / {r['items_b']}" if r["kind"] == "interaction"
-                else f"{r['items_a']} (reasons)",
-                f"{r['estimate']:+.3f}", _ci(r), str(r["seeds"]), r["basis"],
-            ]
-            for r in inter
+            for x in changes
         ]  # fmt: skip
         sec.blocks.append(
             Table(
                 [
-                    "condition",
-                    "AFT n",
-                    "specs",
                     "items",
-                    "nats/token",
+                    "label",
+                    "AFT n",
+                    "change",
                     "95% interval",
-                    "seeds",
-                    "interval basis",
+                    "excludes 0",
+                    *STATUS,
+                    "basis",
                 ],
                 rows,
-                numeric=frozenset({1, 4, 5, 6}),
+                numeric=frozenset({2, 3, 4, 6, 7}),
             )  # fmt: skip
         )
-        # the headline leads with what the corpus taught (reasons), what AFT taught and how
-        # far it transferred, then the paper's claim (the interaction)
-        reasons = [describe_interaction(r) for r in inter if r["kind"] == "reasons"]
-        claim = [describe_interaction(r) for r in inter if r["kind"] == "interaction"]
+        lead = [describe_change(x) for x in changes]
+    if spec:
+        sec.blocks.append(
+            Paragraph(
+                "Spec-versus-spec contrasts: models that differ only in the spec they were "
+                "midtrained on, in the per-token log-likelihood gap (value-consistent minus "
+                "other option). Direction: [M(A) − M(B)] on the items of A's value (does A's "
+                "model lean to A's value?), one row per spec. Interaction: the direction on A's "
+                "items minus [M(A) − M(B)] on B's items (each leans to its own value). AFT "
+                "generalization: the interaction after MSM+AFT minus after MSM-only, paired by "
+                "seed and item (does AFT generalize differently because of the spec?). "
+                "[control] rows use only items in which neither option names the value (a model "
+                "that only learned a word gets no credit there)."
+            )
+        )
+        rows = [
+            [
+                describe(r) + (f" [{r['subset']}]" if r.get("subset") else ""),
+                f"{r['estimate']:+.3f}", _ci(r), str(r["seeds"]), *_status(r), r["basis"],
+            ]
+            for r in spec
+        ]  # fmt: skip
+        sec.blocks.append(
+            Table(
+                ["contrast", "nats/token", "95% interval", "seeds", *STATUS, "interval basis"],
+                rows,
+                numeric=frozenset({1, 2, 3, 4, 5}),
+            )
+        )
+        # the headline leads (after the primary) with what the corpus taught (reasons), what
+        # AFT taught and how far it transferred, then the spec contrasts of the paper's claim
+        reasons = [describe_contrast(r) for r in spec if r["kind"] == "reasons"]
+        claim = [
+            describe_contrast(r)
+            for r in spec
+            if r["kind"] in ("interaction", "aft_generalization") and not r.get("primary")
+        ]
         lead = reasons + lead + claim
-    st.headline[:0] = lead
+    at = 1 if (st.data.get("primary") or {}).get("headline") else 0
+    st.headline[at:at] = lead
     if diffs:
         sec.blocks.append(
             Paragraph(
@@ -114,7 +130,7 @@ def add_contrasts(st: ReportState) -> None:
             [
                 d["metric"], fmt_size(d["aft_size"]), f"{d['a']} − {d['b']}",
                 f"{d['estimate']:+.3f}", _ci(d), "yes" if d["excludes_zero"] else "no",
-                d["basis"],
+                *_status(d), d["basis"],
             ]
             for d in diffs
         ]  # fmt: skip
@@ -127,33 +143,10 @@ def add_contrasts(st: ReportState) -> None:
                     "estimate",
                     "95% interval",
                     "excludes 0",
+                    *STATUS,
                     "interval basis",
                 ],
                 rows,
-                numeric=frozenset({1, 3, 4}),
+                numeric=frozenset({1, 3, 4, 6, 7}),
             )  # fmt: skip
         )
-
-
-def _pair_differences(st: ReportState) -> list[dict[str, Any]]:
-    metrics = [m for m in st.all_metrics() if metric_kind(m) == "values"]
-    out = []
-    for p in st.pairs():
-        sizes_m = {k.aft_size for k in st.keys_of(p.msm)}
-        sizes_a = {k.aft_size for k in st.keys_of(p.aft)}
-        if sizes_a == {None}:  # against base: any size of the MSM label
-            pairs = [
-                (GroupKey(p.msm, s), GroupKey(p.aft, None))
-                for s in sorted(sizes_m, key=lambda x: x or 0)
-            ]
-        else:
-            shared = sorted(sizes_m & sizes_a, key=lambda x: x or 0)
-            pairs = [(GroupKey(p.msm, s), GroupKey(p.aft, s)) for s in shared]
-        for ka, kb in pairs:
-            for m in metrics:
-                if per_item_field(m) is None:
-                    continue
-                res = compare(st, ka, kb, m)
-                if res is not None:
-                    out.append(res)
-    return out

@@ -3,6 +3,8 @@ compare each MSM label with its AFT-only (or base) counterpart."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from msm.report import plots
 from msm.report.fmt import (
     LEAD,
@@ -118,6 +120,7 @@ def _compare(st: ReportState, p: Pair, metric: str, size: int | None, last: bool
     """Note the pair's difference at ``size`` with its own (paired where possible)
     interval; at the ``last`` (largest) shared size also add a headline line."""
     from msm.report.contrasts import compare, verdict
+    from msm.report.spec_contrasts import p_note
 
     am = st.agg(GroupKey(p.msm, size), metric)
     aa = st.agg(GroupKey(p.aft, size), metric)
@@ -128,7 +131,8 @@ def _compare(st: ReportState, p: Pair, metric: str, size: int | None, last: bool
         f"{metric}{where}: {p.msm} {fmt_num(am.stats.mean)} {fmt_ci(am.stats.ci95)} vs "
         f"{p.aft} {fmt_num(aa.stats.mean)} {fmt_ci(aa.stats.ci95)}"
     )
-    diff = compare(st, GroupKey(p.msm, size), GroupKey(p.aft, size), metric)
+    ka, kb = GroupKey(p.msm, size), GroupKey(p.aft, size)
+    diff = _marked(st, ka, kb, metric) or compare(st, ka, kb, metric)
     if diff is None:
         st.notes.append(compare_txt + ": no interval for the difference, cannot judge")
     else:
@@ -136,7 +140,9 @@ def _compare(st: ReportState, p: Pair, metric: str, size: int | None, last: bool
         if diff["excludes_zero"] and not metric.startswith("values."):
             good = (diff["estimate"] > 0) == am.higher_is_better
             better = f" ({p.msm} {'better' if good else 'worse'} by this metric's direction)"
-        st.notes.append(f"{compare_txt}; difference {verdict(diff)}{better} [{diff['basis']}]")
+        st.notes.append(
+            f"{compare_txt}; difference {verdict(diff)}{better} [{diff['basis']}{p_note(diff)}]"
+        )
     if last:
         size_txt = f"n={size}, " if size is not None else ""
         tail = ""
@@ -144,8 +150,19 @@ def _compare(st: ReportState, p: Pair, metric: str, size: int | None, last: bool
             lo, hi = diff["ci95"]
             shown = "" if diff["excludes_zero"] else ", includes 0"
             tail = f"; difference {diff['estimate']:+.2f} [{lo:+.2f}, {hi:+.2f}]{shown}"
+            tail += p_note(diff)
         st.headline.append(
             f"{metric}: {p.msm} {fmt_num(am.stats.mean, 2)} {fmt_ci(am.stats.ci95, 2)} vs "
             f"{p.aft} {fmt_num(aa.stats.mean, 2)} {fmt_ci(aa.stats.ci95, 2)} "
             f"({size_txt}{seed_note(am)}){tail}"
         )
+
+
+def _marked(st: ReportState, ka: GroupKey, kb: GroupKey, metric: str) -> dict[str, Any] | None:
+    """The same difference as computed for the paired comparisons, with its Holm p."""
+    for d in (st.data.get("contrasts") or {}).get("differences", []):
+        if (d["a"], d["b"], d["metric"], d["aft_size"]) == (
+            ka.label, kb.label, metric, ka.aft_size,
+        ):  # fmt: skip
+            return dict(d)
+    return None
