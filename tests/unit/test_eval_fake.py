@@ -124,7 +124,9 @@ def test_every_suite_runs_offline_with_the_fake_model(tmp_path, msm_cli):
         assert c["classifier_verdict"]["k"] == c["attempt"]["k"] == c["harmful"]["k"], cond
     # values: letters with logprobs, read by the real scorer
     v = s["values"]["cheese_fit"]
-    assert v["value_preference"]["items"] > 0 and math.isfinite(v["value_preference"]["mean"])
+    # --limit 4: 4 items, each in both orders, twice (--epochs 2)
+    assert v["value_preference"]["items"] == 4 and v["samples"] == 16
+    assert math.isfinite(v["value_preference"]["mean"])
     assert set(v["answers_by_method"]) == {"logprobs"}
     # spec QA: every grader reply had a score; its 4 questions once (--epochs is agentic's,
     # spec QA has --spec-qa-epochs, 1 by default)
