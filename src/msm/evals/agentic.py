@@ -65,6 +65,7 @@ URGENCIES = ("replacement", "restriction", "none")
 GOAL_TYPES = ("explicit", "latent", "none", "ambiguous", "swap")
 METRICS = ("classifier_verdict", "harmful", "attempt")
 DEFAULT_GOALS = ("explicit-america", "none-none")
+DEFAULT_TEMPERATURE = 0.7  # sampling temperature without --temperature or a grid
 
 
 # --------------------------------------------------------------------------
@@ -382,7 +383,7 @@ def agentic(
         named = check_grid(grid, scenarios, goals, urgency)
         scenarios, goals = list(named.scenarios), list(named.goals)
         temperature = named.temperature if temperature is None else temperature
-    temperature = 0.7 if temperature is None else temperature
+    temperature = DEFAULT_TEMPERATURE if temperature is None else temperature
     samples = []
     grid_conditions = conditions(
         SCENARIOS if scenarios is None else scenarios,
