@@ -154,7 +154,7 @@ def test_a_suite_that_scores_nothing_fails_with_one_line(tmp_path, msm_cli):
     )
     assert r.returncode == 2, r.stdout[-2000:]
     (line,) = r.stderr.strip().splitlines()
-    want = "values/cheese_fit: 0 of 2 items scored (4 answers named neither option)"
+    want = "values/cheese_fit: 0 of 4 items scored (8 answers named neither option)"
     assert line == f"msm: error: {want}"
     assert not out.exists()  # a failed first run leaves nothing behind
     # a rerun into an existing folder: the summary says it failed, and no manifest vouches
