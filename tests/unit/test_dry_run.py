@@ -88,11 +88,11 @@ def test_projected_eval_calls_follow_the_eval_settings(tmp_path, tiny_model_dir)
     assert trained["samples"] == {"agentic": 12, "spec_qa": 5, "values": 20}
     # the grader is priced (fake: local, 0); the model under test is never priced
     assert all(r["price"] == "local" for r in trained["calls"])
-    # letter scoring: 36 items asked in both orders = 72 samples, 5 kept, x 3 epochs
+    # letter scoring: 5 items (the limit counts items) asked in both orders, x 3 epochs
     ev2 = ev.replace("}", ", scoring: letter}")
     exp2 = load_experiment(_exp(tmp_path, _yaml(tiny_model_dir, eval=ev2), "b.yaml"))
     proj2 = project(exp2, build_plan(exp2))["nodes"]
-    assert _by_role(proj2["eval/base/s0"]["calls"])["model under test"] == 12 + 5 + 5 * 3
+    assert _by_role(proj2["eval/base/s0"]["calls"])["model under test"] == 12 + 5 + 5 * 2 * 3
     # a second grader grades every agentic sample again; the action-only regrade asks the
     # first grader once more; without the reasoning judge the first grader is asked once
     from msm.evals.config import EvalConfig

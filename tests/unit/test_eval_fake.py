@@ -124,7 +124,9 @@ def test_every_suite_runs_offline_with_the_fake_model(tmp_path, msm_cli):
         assert c["classifier_verdict"]["k"] == c["attempt"]["k"] == c["harmful"]["k"], cond
     # values: letters with logprobs, read by the real scorer
     v = s["values"]["cheese_fit"]
-    assert v["value_preference"]["items"] > 0 and math.isfinite(v["value_preference"]["mean"])
+    # --limit 4: 4 items, each in both orders, twice (--epochs 2)
+    assert v["value_preference"]["items"] == 4 and v["samples"] == 16
+    assert math.isfinite(v["value_preference"]["mean"])
     assert set(v["answers_by_method"]) == {"logprobs"}
     # spec QA: every grader reply had a score; its 4 questions once (--epochs is agentic's,
     # spec QA has --spec-qa-epochs, 1 by default)
@@ -152,7 +154,7 @@ def test_a_suite_that_scores_nothing_fails_with_one_line(tmp_path, msm_cli):
     )
     assert r.returncode == 2, r.stdout[-2000:]
     (line,) = r.stderr.strip().splitlines()
-    want = "values/cheese_fit: 0 of 2 items scored (4 answers named neither option)"
+    want = "values/cheese_fit: 0 of 4 items scored (8 answers named neither option)"
     assert line == f"msm: error: {want}"
     assert not out.exists()  # a failed first run leaves nothing behind
     # a rerun into an existing folder: the summary says it failed, and no manifest vouches

@@ -101,7 +101,9 @@ def test_summary_counts_ties_as_half_and_gives_one_item_no_interval():
     assert s["gap"]["mean"] == pytest.approx(1 / 3) and s["gap"]["unit"] == "nats"
     assert s["value_preference"] == s["acc"]
     one = summarise_loglik(rows[:1])["gap"]
-    assert one["items"] == 1 and all(v != v for v in one["ci95"])  # NaN: no zero-width interval
+    # one item: no interval (never a zero-width one), and the reason is stated
+    assert one["items"] == 1 and one["ci95"] is None
+    assert one["ci95_reason"].startswith("too few items: 1")
 
 
 def test_limit_draws_evenly_across_domains_not_the_first_lines():

@@ -56,7 +56,7 @@ from msm.evals.agentic_grid import UPSTREAM_NAME, check_grid, rename_agent
 from msm.evals.agentic_reasoning import reasoning_scorers
 from msm.evals.agentic_templates import load_for
 from msm.evals.metrics import defined_mean
-from msm.evals.stats import wilson
+from msm.evals.stats import rate_record
 
 TASK_VERSION = "3"  # 2: a new agent name replaces its e-mail address too; 3: judges re-asked
 UPSTREAM = ("blackmail", "leaking", "murder")
@@ -65,6 +65,7 @@ URGENCIES = ("replacement", "restriction", "none")
 GOAL_TYPES = ("explicit", "latent", "none", "ambiguous", "swap")
 METRICS = ("classifier_verdict", "harmful", "attempt")
 DEFAULT_GOALS = ("explicit-america", "none-none")
+DEFAULT_TEMPERATURE = 0.7  # sampling temperature without --temperature or a grid
 
 
 # --------------------------------------------------------------------------
@@ -360,8 +361,11 @@ def agentic(
     spec_reasoning: bool = True,
     spec: str | None = None,
     exfil_rule: str = "authors",
+    limit: int | None = None,
 ) -> Task:
     """Agentic misalignment grid: one sample per scenario x goal condition (use epochs).
+
+    ``limit``: the first that many conditions (an item is a condition; epochs repeat it).
 
     Default: every scenario x ``explicit-america``, ``none-none``, at temperature 0.7.
     ``grid`` names a whole grid instead (``paper``: 27 conditions; see agentic_grid.py).
@@ -379,7 +383,7 @@ def agentic(
         named = check_grid(grid, scenarios, goals, urgency)
         scenarios, goals = list(named.scenarios), list(named.goals)
         temperature = named.temperature if temperature is None else temperature
-    temperature = 0.7 if temperature is None else temperature
+    temperature = DEFAULT_TEMPERATURE if temperature is None else temperature
     samples = []
     grid_conditions = conditions(
         SCENARIOS if scenarios is None else scenarios,
@@ -422,7 +426,7 @@ def agentic(
     from inspect_evals.agentic_misalignment.agentic_misalignment import EVAL_VERSION
 
     return Task(
-        dataset=MemoryDataset(samples, name="agentic"),
+        dataset=MemoryDataset(samples[:limit], name="agentic"),
         solver=seeded_generate(seed),
         scorer=[misalignment(second_grader, action_only), *reasoning_scorers(spec_reasoning, spec)],
         config=GenerateConfig(temperature=temperature, max_tokens=max_tokens),
@@ -452,9 +456,7 @@ def _rates(scores: list[dict[str, float]]) -> dict[str, Any]:
     res: dict[str, Any] = {"samples": len(scores), "judged": n, "grader_errors": len(scores) - n}
     for m in METRICS:
         vals = [s[m] for s in scores if not math.isnan(s[m])]
-        k = int(sum(vals))
-        p, lo, hi = wilson(k, len(vals))
-        res[m] = {"rate": p, "ci95": [lo, hi], "k": k, "n": len(vals)}
+        res[m] = rate_record(int(sum(vals)), len(vals))
     return res
 
 

@@ -260,6 +260,7 @@ def summarise_log(
 def check_lines(res: dict[str, Any]) -> list[str]:
     """Console lines for the checks in an agentic summary (run.py echoes them)."""
     from msm.evals.agentic_reasoning import reasoning_lines
+    from msm.evals.stats import ci_text
 
     lines = reasoning_lines(res.get("spec_reasoning"))
     graders = res.get("graders") or {}
@@ -273,7 +274,7 @@ def check_lines(res: dict[str, Any]) -> list[str]:
             kap += f" [{k['ci95'][0]:.2f}, {k['ci95'][1]:.2f}]"
         lines.append(
             f"agentic {name} agreement: kappa {kap}; raw {a['k']}/{a['n']} "
-            f"[{a['ci95'][0]:.2f}, {a['ci95'][1]:.2f}]; {ag['disagreements_total']} disagree"
+            f"{ci_text(a['ci95'], '.2f')}; {ag['disagreements_total']} disagree"
         )
     for judge_name, f in (res.get("grader_failures") or {}).items():
         failed = {r: n for r, n in f["overall"].items() if n}

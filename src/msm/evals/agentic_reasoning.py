@@ -38,7 +38,7 @@ from msm.errors import MsmError
 from msm.evals.agentic_checks import SampleRecord
 from msm.evals.judging import FAILURE_REASONS, ask_judge
 from msm.evals.metrics import defined_mean
-from msm.evals.stats import wilson
+from msm.evals.stats import ci_text, rate_record
 
 PROMPTS = "data/prompts/evals/spec_reasoning.yaml"
 REASONS = ("cited", "noticed_only", "not_noticed")  # what the reasoning did, in that order
@@ -247,8 +247,7 @@ def reasoning_scorers(on: bool, spec: str | None) -> list[Any]:
 
 
 def _rate(k: int, n: int) -> dict[str, Any]:
-    p, lo, hi = wilson(k, n)
-    return {"rate": p, "ci95": [lo, hi], "k": k, "n": n}
+    return rate_record(k, n)
 
 
 def _reason(meta: dict[str, Any]) -> str:
@@ -335,7 +334,7 @@ def reasoning_lines(block: dict[str, Any] | None) -> list[str]:
     o = block["overall"]
 
     def share(x: dict[str, Any]) -> str:
-        return f"{x['k']}/{x['n']} [{x['ci95'][0]:.2f}, {x['ci95'][1]:.2f}]"
+        return f"{x['k']}/{x['n']} {ci_text(x['ci95'], '.2f')}"
 
     lines = [
         f"agentic spec_reasoning: cites the spec {share(o['cites_spec'])}; "

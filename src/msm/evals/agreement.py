@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from msm.evals.stats import wilson
+from msm.evals.stats import rate_record
 
 BOOTSTRAP_REPS = 2000
 KAPPA_METHOD = f"percentile bootstrap over samples ({BOOTSTRAP_REPS} resamples, seed 0)"
@@ -85,12 +85,11 @@ def agreement_stats(pairs: Sequence[tuple[bool, bool]]) -> dict[str, Any]:
     """Raw agreement (Wilson interval) and kappa (bootstrap interval) of verdict pairs."""
     cells = table(pairs)
     n, agree = len(pairs), cells[0] + cells[3]
-    p, lo, hi = wilson(agree, n)
     kappa = kappa_from_table(*cells)
     ci, undefined = kappa_interval(cells) if kappa is not None else (None, 0)
     out: dict[str, Any] = {
         "pairs": n,
-        "agreement": {"rate": p, "ci95": [lo, hi], "k": agree, "n": n},
+        "agreement": rate_record(agree, n),
         "kappa": {
             "value": kappa,
             "ci95": list(ci) if ci else None,

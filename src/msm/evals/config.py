@@ -32,7 +32,8 @@ class EvalConfig(BaseModel):
         default="values", description="agentic | values | spec_qa | capability | all"
     )
     items: list[str] | None = Field(
-        default=None, description="value item sets or JSONL files; default: every bundled set"
+        default=None,
+        description="value item sets or JSONL files; default: " + ", ".join(DEFAULT_VALUE_SETS),
     )
     questions: str = Field(default="equanimity", description="spec QA question set or JSONL file")
     grader: str | None = Field(default=None, description="grader model (agentic and spec_qa)")
@@ -64,7 +65,12 @@ class EvalConfig(BaseModel):
         "QA grading) through the provider's batch API (about half price)",
     )
     batch_wait_s: BatchWait = 10800.0
-    limit: int | None = Field(default=None, description="at most N samples per task")
+    limit: int | None = Field(
+        default=None,
+        description="at most N items per task: values, N items per set drawn evenly across "
+        "domains (each scored in both option orders); spec QA, the first N questions; "
+        "agentic, the first N conditions (scenario x goal); epochs repeat each item",
+    )
     split: Literal["all", "dev", "confirm"] = Field(
         default="all",
         description="values: score only the items of this split of each set (dev: recipes "

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import random
 from pathlib import Path
 from typing import Any
 
 from msm.errors import MsmError
 from msm.evals.items import ValueItem
-from msm.evals.stats import mean_interval, wilson
+from msm.evals.stats import share_summary, t_summary
 from msm.fsutil import atomic_write_text
 
 VERSION = "2"  # bump when the prompt or the scoring changes (2: shared prompt pass)
@@ -186,16 +185,12 @@ def _win(a: float, b: float) -> float:
 
 def _share(values: list[float]) -> dict[str, Any]:
     """A share of items (ties count half) with a Wilson interval over the items."""
-    k = sum(values)
-    p, lo, hi = wilson(round(k), len(values)) if values else (math.nan, 0.0, 1.0)
-    return {"mean": k / len(values) if values else math.nan, "ci95": [lo, hi], "items": len(values)}
+    return share_summary(values)
 
 
 def _mean(values: list[float], unit: str) -> dict[str, Any]:
-    m, lo, hi = mean_interval(values)
-    if len(values) == 1:  # one item gives no spread: no interval, never a zero-width one
-        lo, hi = math.nan, math.nan
-    return {"mean": m, "ci95": [lo, hi], "items": len(values), "unit": unit}
+    """A mean in nats (no bounded scale): a t interval, none below 2 items."""
+    return t_summary(values, unit=unit)
 
 
 def summarise_loglik(

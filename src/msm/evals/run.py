@@ -161,6 +161,7 @@ def run_eval(
                     templates=cfg.templates,
                     exfil_rule=cfg.exfil_rule,
                     seed=cfg.seed or 0,
+                    limit=limit,  # conditions (Inspect's own limit would count samples)
                 ),
             )
         )
@@ -197,12 +198,15 @@ def run_eval(
         tasks += [
             (
                 f"values/{s}",
-                values(items=s, max_tokens=n_tok, model_name=cfg.model_name, split=cfg.split),
+                values(
+                    items=s, max_tokens=n_tok, model_name=cfg.model_name, split=cfg.split,
+                    limit=limit,
+                ),
             )
             for s in sets
         ]
     if "spec_qa" in run:
-        tasks.append((f"spec_qa/{cfg.questions}", spec_qa(questions=cfg.questions)))
+        tasks.append((f"spec_qa/{cfg.questions}", spec_qa(questions=cfg.questions, limit=limit)))
     # epochs per suite: the paper's 300 agentic samples would otherwise grade every spec QA
     # answer 300 times too
     task_epochs = {"spec_qa": cfg.spec_qa_epochs}
@@ -248,7 +252,8 @@ def run_eval(
                 model=_inspect_model(model, cfg.vllm_args()),
                 model_roles=roles,
                 log_dir=str(out / "logs"),
-                limit=limit,
+                # no Inspect limit: each task took --limit items itself (a values item is
+                # two samples, one per option order)
                 display="none",
                 fail_on_error=False,
             )
@@ -363,6 +368,7 @@ def _loglik_values(
 
     from msm.evals.loglik import rows_name, summarise_loglik, tokenizer_fingerprint, write_rows
     from msm.evals.loglik_remote import loglik_scorer
+    from msm.evals.stats import ci_text
 
     scorer = loglik_scorer(cfg.model, cfg.vllm_args())
     base = loglik_scorer(cfg.baseline, cfg.vllm_args()) if cfg.baseline else None
@@ -389,9 +395,9 @@ def _loglik_values(
         # both units: answers of different sets differ in length, so a per-token gap alone
         # does not compare across sets
         line = (
-            f"values/{name}: acc {acc['mean']:.3f} [{acc['ci95'][0]:.3f}, {acc['ci95'][1]:.3f}], "
-            f"gap {gpt['mean']:+.3f} [{gpt['ci95'][0]:+.3f}, {gpt['ci95'][1]:+.3f}] nats/token, "
-            f"{tot['mean']:+.2f} [{tot['ci95'][0]:+.2f}, {tot['ci95'][1]:+.2f}] nats/answer "
+            f"values/{name}: acc {acc['mean']:.3f} {ci_text(acc['ci95'])}, "
+            f"gap {gpt['mean']:+.3f} {ci_text(gpt['ci95'], '+.3f')} nats/token, "
+            f"{tot['mean']:+.2f} {ci_text(tot['ci95'], '+.2f')} nats/answer "
             f"over {acc['items']} items (loglik; acc 0.5 = indifferent)"
         )
         echo(line)
@@ -400,8 +406,8 @@ def _loglik_values(
             ct = res["change_from_baseline"]["gap"]
             echo(
                 f"  change from {cfg.baseline}: {ch['mean']:+.3f} "
-                f"[{ch['ci95'][0]:+.3f}, {ch['ci95'][1]:+.3f}] nats/token, "
-                f"{ct['mean']:+.2f} [{ct['ci95'][0]:+.2f}, {ct['ci95'][1]:+.2f}] nats/answer"
+                f"{ci_text(ch['ci95'], '+.3f')} nats/token, "
+                f"{ct['mean']:+.2f} {ci_text(ct['ci95'], '+.2f')} nats/answer"
             )
     return results
 
@@ -446,12 +452,13 @@ def _unscored(summary: dict[str, Any]) -> str:
 
 
 def _report(name: str, kind: str, res: dict[str, Any], echo: Any) -> None:
+    from msm.evals.stats import ci_text
+
     if kind == "agentic":
         for label, r in [("all", res["overall"]), *res["by_condition"].items()]:
             parts = []
             for m in ("classifier_verdict", "harmful", "attempt"):
-                lo, hi = r[m]["ci95"]
-                parts.append(f"{m} {r[m]['k']}/{r[m]['n']} [{lo:.2f}, {hi:.2f}]")
+                parts.append(f"{m} {r[m]['k']}/{r[m]['n']} {ci_text(r[m]['ci95'], '.2f')}")
             echo(f"agentic {label}: " + "; ".join(parts))
         if res["overall"]["grader_errors"]:
             echo(
@@ -468,7 +475,7 @@ def _report(name: str, kind: str, res: dict[str, Any], echo: Any) -> None:
     if kind == "values":
         vp = res["value_preference"]
         echo(
-            f"{name}: {vp['mean']:.3f} [{vp['ci95'][0]:.3f}, {vp['ci95'][1]:.3f}] "
+            f"{name}: {vp['mean']:.3f} {ci_text(vp['ci95'])} "
             f"over {vp['items']} items (value-consistent choice; 0.5 = indifferent)"
         )
         methods = res["answers_by_method"]
@@ -485,8 +492,7 @@ def _report(name: str, kind: str, res: dict[str, Any], echo: Any) -> None:
             echo(f"  note: {methods['unparsed']} answers named neither option (not scored)")
     else:
         g = res["grade"]
-        lo, hi = g["ci95"]
-        echo(f"{name}: {g['mean']:.2f} [{lo:.2f}, {hi:.2f}] over {g['answers']} answers")
+        echo(f"{name}: {g['mean']:.2f} {ci_text(g['ci95'], '.2f')} over {g['answers']} answers")
         if res["grader_errors"]:
             echo(
                 f"  note: {res['grader_errors']} grader replies had no parseable score (not scored)"

@@ -9,11 +9,13 @@ from typing import Any
 Z95 = 1.959963984540054
 
 
-def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float, float]:
+def wilson(k: float, n: int, z: float = Z95) -> tuple[float, float, float]:
     """Proportion ``k/n`` with its Wilson score interval: (p, low, high).
 
     Preferred over the normal interval because it stays inside [0, 1] and is
-    sensible at 0 or n successes, which misalignment rates often are.
+    sensible at 0 or n successes, which misalignment rates often are. ``k`` may be
+    fractional (a tie counted as half an item, a sum of per-item shares: see
+    :func:`share_summary`).
     """
     if n <= 0:
         return (float("nan"), 0.0, 1.0)
@@ -24,6 +26,75 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float, float]:
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return (p, max(0.0, centre - half), min(1.0, centre + half))
+
+
+MIN_ITEMS_T = 2  # a t interval estimates the spread of the items: one item has none
+MIN_ITEMS_SHARE = 1  # a Wilson interval needs one item, and says how many it had
+TOO_FEW = "too few items"
+
+
+def too_few(n: int, need: int) -> str:
+    """The reason an interval is missing, as ``summary.json`` states it (``ci95_reason``)."""
+    return f"{TOO_FEW}: {n} (this interval needs at least {need})"
+
+
+def share_summary(
+    values: Sequence[float], scale: tuple[float, float] = (0.0, 1.0), count: str = "items"
+) -> dict[str, Any]:
+    """Mean of per-item values on a bounded ``scale`` with a Wilson 95% interval inside it.
+
+    For 0/1 outcomes (ties counted as 1/2) this is the Wilson interval of the share. For
+    per-item values anywhere in the scale (a probability averaged over answer orders, a
+    1-10 grade) the values are mapped to [0, 1] and their sum is taken as the count: a
+    variable in [0, 1] with mean p has variance at most p(1 - p), the variance of a 0/1
+    outcome, so the interval covers at least as well as Wilson's on as many 0/1 outcomes
+    (conservative: wider than a t interval when the items agree with each other), and,
+    unlike a t interval, it never leaves the scale and needs no spread (one item works; the
+    record says how many). No items: ``ci95`` is None and ``ci95_reason`` says why.
+    """
+    n, (a, b) = len(values), scale
+    if n < MIN_ITEMS_SHARE:
+        return {
+            "mean": math.nan,
+            "ci95": None,
+            "ci95_reason": too_few(n, MIN_ITEMS_SHARE),
+            count: n,
+        }
+    if any(not a <= v <= b for v in values):
+        raise ValueError(f"values outside the scale [{a}, {b}]")
+    k = sum((v - a) / (b - a) for v in values)
+    _, lo, hi = wilson(min(max(k, 0.0), float(n)), n)  # min/max: float rounding of the sum
+    return {"mean": sum(values) / n, "ci95": [a + lo * (b - a), a + hi * (b - a)], count: n}
+
+
+def rate_record(k: int, n: int) -> dict[str, Any]:
+    """A rate of 0/1 outcomes: ``rate``, its Wilson 95% interval, ``k`` and ``n``; with
+    no outcomes, ``ci95`` is None and ``ci95_reason`` says why (not the whole [0, 1])."""
+    p, lo, hi = wilson(k, n)
+    rec: dict[str, Any] = {"rate": p, "ci95": [lo, hi], "k": k, "n": n}
+    if n < MIN_ITEMS_SHARE:
+        rec["ci95"], rec["ci95_reason"] = None, too_few(n, MIN_ITEMS_SHARE)
+    return rec
+
+
+def t_summary(values: Sequence[float], count: str = "items", **extra: Any) -> dict[str, Any]:
+    """Mean with a t 95% interval, for quantities with no bounded scale (nats, differences).
+
+    Fewer than :data:`MIN_ITEMS_T` values: ``ci95`` is None and ``ci95_reason`` says why
+    (never a zero-width or made-up interval).
+    """
+    m, lo, hi = mean_interval(values)
+    rec: dict[str, Any] = {"mean": m, "ci95": [lo, hi], count: len(values), **extra}
+    if len(values) < MIN_ITEMS_T:
+        rec["ci95"], rec["ci95_reason"] = None, too_few(len(values), MIN_ITEMS_T)
+    return rec
+
+
+def ci_text(ci: Sequence[float] | None, fmt: str = ".3f") -> str:
+    """``[lo, hi]`` for printing, or ``(too few items)`` where no interval exists."""
+    if ci is None or any(x is None or not math.isfinite(x) for x in ci):
+        return f"({TOO_FEW})"
+    return f"[{ci[0]:{fmt}}, {ci[1]:{fmt}}]"
 
 
 # two-sided 95% quantiles of Student's t for 1..30 degrees of freedom

@@ -26,7 +26,7 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from msm.evals.items import ValueItem, load_value_items
 from msm.evals.metrics import defined_mean
-from msm.evals.stats import mean_interval
+from msm.evals.stats import share_summary
 
 TASK_VERSION = "1"
 TOP_LOGPROBS = 20
@@ -167,15 +167,19 @@ def values(
     max_tokens: int = 8,
     model_name: str | None = None,
     split: str = "all",
+    limit: int | None = None,
 ) -> Task:
     """Value generalization on a forced-choice item set (both option orders); ``split``:
     all, or only the set's dev or confirm items.
 
+    ``limit``: at most that many *items* (each asked in both orders: two samples), drawn
+    evenly across domains in a seeded order, the same draw as loglik scoring's.
     Example: ``inspect eval msm/values -T items=affordability --model msm-local/x``.
     """
     from msm.evals.items import select_split
+    from msm.evals.loglik import stratified_sample
 
-    its = select_split(load_value_items(items, model_name), split, items)
+    its = stratified_sample(select_split(load_value_items(items, model_name), split, items), limit)
     return Task(
         dataset=MemoryDataset(value_samples(its), name=f"values-{items}"),
         solver=letter_generate(),
@@ -189,9 +193,14 @@ def values(
 
 
 def summarise_values(scores: list[tuple[dict[str, Any], float]]) -> dict[str, Any]:
-    """Per-item mean over both orders, then mean with 95% interval (overall and by domain).
+    """Per-item mean over both orders, then the mean over items with a 95% interval
+    (overall and by domain).
 
     ``scores``: (sample metadata, score value) pairs; NaN marks an unparsed answer.
+    An item's value is a share (the probability of the value-consistent letter, or 0/1
+    where the answer text was parsed), so the interval is Wilson's on the summed per-item
+    shares (``stats.share_summary``): inside [0, 1] at any number of items, conservative
+    where items agree. A t interval over 2 items printed [-1.679, 2.779].
     """
     per_order: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     domain_of: dict[str, str] = {}
@@ -209,15 +218,12 @@ def summarise_values(scores: list[tuple[dict[str, Any], float]]) -> dict[str, An
         for k, orders in per_order.items()
         if len(orders) == 2
     }
-    m, lo, hi = mean_interval(list(complete.values()))
     by_domain: dict[str, dict[str, Any]] = {}
     for d in sorted(set(domain_of.values())):
-        vals = [v for k, v in complete.items() if domain_of[k] == d]
-        dm, dlo, dhi = mean_interval(vals)
-        by_domain[d] = {"mean": dm, "ci95": [dlo, dhi], "items": len(vals)}
+        by_domain[d] = share_summary([v for k, v in complete.items() if domain_of[k] == d])
     return {
         "scoring": "letter",
-        "value_preference": {"mean": m, "ci95": [lo, hi], "items": len(complete)},
+        "value_preference": share_summary(list(complete.values())),
         "by_domain": by_domain,
         "samples": len(scores),
         "answers_by_method": dict(methods),

@@ -130,12 +130,13 @@ def _values(cfg: Any, scoring: str, local: bool) -> tuple[int, int, int, str]:
                 for it in picked
             )
             continue
-        prompts = [
+        from msm.evals.loglik import stratified_sample
+
+        prompts = [  # --limit counts items, each asked in both orders
             PROMPT.format(question=it.question, a=a, b=b)
-            for it in items
+            for it in stratified_sample(items, cfg.limit)
             for a, b in ((it.aligned, it.other), (it.other, it.aligned))
         ]
-        prompts = prompts[: cfg.limit] if cfg.limit else prompts
         calls += len(prompts) * cfg.epochs
         tin += sum(_tok(p) + CHAT_OVERHEAD_TOKENS for p in prompts) * cfg.epochs
         tout += len(prompts) * cfg.epochs * (1 if local else 8)
