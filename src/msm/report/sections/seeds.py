@@ -71,16 +71,20 @@ def add_seeds(st: ReportState) -> None:
 def _what_seeds_cover(st: ReportState) -> str:
     """What the seeds of this run resample, and what they leave out (``per_seed``)."""
     text = f"Sources of variance: the interval over seeds {covers(st, items=False)}."
-    drawn = (("corpus", "corpus", "corpus draw"), ("AFT data", "aftdata", "AFT data draw"))
+    drawn = (
+        ("corpus", "corpus", "corpus draw", "corpus.per_seed"),
+        ("AFT data", "aftdata", "AFT data draw", "aft.per_seed"),
+    )
     left = [
-        what
-        for what, kind, src in drawn
+        (what, setting)
+        for what, kind, src, setting in drawn
         if src not in st.data["variance_sources"] and any(n.kind == kind for n in st.run.nodes)
     ]
     if left:
+        what = " and ".join(w for w, _ in left)
+        settings = " and ".join(f"{s}: true" for _, s in left)
         text += (
-            f" Every seed trained on the same {' and '.join(left)}, so the interval does not "
-            f"include the variation between draws of the {' and '.join(left)} "
-            "(corpus.per_seed / aft.per_seed: true in the experiment draws one per seed)."
+            f" Every seed trained on the same {what}, so the interval leaves out the "
+            f"variation between draws of the {what} ({settings} draws one per seed)."
         )
     return text
