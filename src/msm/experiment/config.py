@@ -14,6 +14,9 @@ Example (the cheese demo)::
     conditions: [base, aft_only, msm_aft]
     seeds: [0]
     eval: {suites: [values], items: [cheese_america, america]}
+
+With several seeds, ``corpus: {per_seed: true}`` and ``aft: {per_seed: true}`` make each
+seed draw its own corpus and AFT data, so the seeds' spread includes the data draws.
 """
 
 from __future__ import annotations
