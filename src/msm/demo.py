@@ -93,7 +93,7 @@ def _primary_lines(report: dict[str, Any]) -> list[str]:
     return [
         f"{head}: {describe(row)} [{row['subset']} sets, {info.get('split') or 'all items'}]: "
         f"{row['estimate']:+.2f} [{lo:+.2f}, {hi:+.2f}] nats/token, {p_is('p', row['p'])}: {word}.",
-        f"   (the interval covers {info.get('covers') or row['basis']})",
+        f"   (the interval {info.get('covers') or 'covers: ' + row['basis']})",
     ]
 
 

@@ -373,3 +373,42 @@ def test_projected_value_calls_count_only_the_split_scored(tmp_path, tiny_model_
     proj = project(exp, build_plan(exp))["nodes"]
     # log-likelihood scoring: each confirm item's two options, once (the base model)
     assert proj["eval/base/s0"]["samples"] == {"values": 2 * len(confirm)}
+
+
+def test_per_seed_draws_multiply_the_projected_generation_cost_by_the_seeds(
+    tmp_path, tiny_model_dir
+):
+    from msm.experiment.runner import run_experiment
+
+    def dry(per_seed: str, name: str) -> tuple[dict, list[str]]:
+        text = _yaml(
+            tiny_model_dir,
+            generator="anthropic/claude-sonnet-4-5",  # priced: the cost is in dollars
+            corpus="{n_assertions: 1, n_doc_types: 1, n_ideas: 1, docs_per_idea: 2, "
+            f"doc_words: 60, per_seed: {per_seed}}}",
+            aft=f"{{kind: chat, spec: pro_america, n: 24, sizes: [8, 24], per_seed: {per_seed}}}",
+            conditions="[base, msm_aft]",
+            seeds="[0, 1, 2]",
+        )
+        lines: list[str] = []
+        res = run_experiment(_exp(tmp_path, text, f"{name}.yaml"), tmp_path / name, dry_run=True,
+                             echo=lines.append)  # fmt: skip
+        return res, lines
+
+    def spend(res: dict, kind: str) -> tuple[int, float]:
+        plan = res["projection"]["nodes"]
+        rows = [r for i, p in plan.items() if i.startswith(kind) for r in p["calls"]]
+        return sum(r["calls"] for r in rows), sum(r["cost_usd"] for r in rows)
+
+    shared, shared_lines = dry("false", "off")
+    drawn, lines = dry("true", "on")
+    for kind in ("corpus", "aftdata"):
+        calls, cost = spend(shared, kind)
+        assert calls > 0 and cost > 0, kind
+        calls3, cost3 = spend(drawn, kind)
+        assert calls3 == 3 * calls and cost3 == pytest.approx(3 * cost), kind
+    assert "corpus per seed: 3 corpora per spec (3 in all)" in "\n".join(lines)
+    assert any(ln.startswith("AFT data per seed: 3 AFT data sets") for ln in lines)
+    assert not any("per seed" in ln for ln in shared_lines) and shared["per_seed"] == []
+    # the training and eval nodes are the same either way: only the draws are multiplied
+    assert spend(drawn, "eval") == spend(shared, "eval")

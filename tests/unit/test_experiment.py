@@ -126,6 +126,62 @@ def test_nodes_carry_their_stage_config_and_speed_settings_do_not_rerun(tmp_path
     assert moved["corpus/pro_america"] == again["corpus/pro_america"]
 
 
+PER_SEED_CORPUS = "{n_assertions: 1, n_doc_types: 1, n_ideas: 1, docs_per_idea: 2, doc_words: 60"
+
+
+def test_per_seed_draws_a_corpus_and_aft_data_per_seed_and_off_changes_nothing(
+    tmp_path, tiny_model_dir
+):
+    from msm.experiment.stages import SEED_STRIDE
+
+    def plan(name: str, corpus: str = "", aft: str = "") -> dict:
+        text = tiny_yaml(
+            tiny_model_dir,
+            seeds="[0, 3]",
+            corpus=PER_SEED_CORPUS + corpus + "}",
+            aft="{kind: preference, spec: pro_america, n: 24, sizes: [8, 24]" + aft + "}",
+        )
+        exp = load_experiment(_write(tmp_path, text, name))
+        return {n.id: n for n in build_plan(exp)}, exp
+
+    shared, exp = plan("a.yaml")
+    # per_seed written out as false is today's plan: the same nodes, hashes and folders
+    off, exp_off = plan("b.yaml", ", per_seed: false", ", per_seed: false")
+    assert {i: (n.hash, n.deps, n.path) for i, n in off.items()} == {
+        i: (n.hash, n.deps, n.path) for i, n in shared.items()
+    }
+    assert "corpus/pro_america" in shared and "aftdata" in shared
+    assert exp.aft is not None and not exp.aft_per_seed and not exp.corpus_per_seed
+    assert "per_seed" not in json.dumps(shared["aftdata"].hashed())
+    on, exp_on = plan("c.yaml", ", per_seed: true", ", per_seed: true")
+    assert exp_on.corpus_per_seed and exp_on.aft_per_seed
+    kinds = [n.kind for n in on.values()]
+    assert kinds.count("corpus") == 2 and kinds.count("aftdata") == 2
+    c0, c3 = on["corpus/pro_america/s0"], on["corpus/pro_america/s3"]
+    assert c0.path == "nodes/corpus/pro_america/s0" and on["aftdata/s3"].path == "nodes/aftdata/s3"
+    # each draw has its own generation seed, far apart (sample indices are added to it)
+    assert (c0.config.seed, c3.config.seed) == (0, 3 * SEED_STRIDE)
+    assert (on["aftdata/s0"].config.seed, on["aftdata/s3"].config.seed) == (0, 3 * SEED_STRIDE)
+    assert on["aftdata/s3"].extra["subset_seed"] == 3 * SEED_STRIDE
+    assert on["aftdata/s3"].extra["sizes"] == [8, 24]  # nested subsets within each seed
+    assert len({c0.hash, c3.hash, shared["corpus/pro_america"].hash}) == 3
+    # each seed trains on its own draws
+    assert on["midtrain/pro_america/s3"].deps == ["corpus/pro_america/s3"]
+    assert on["aft/msm_aft/pro_america/n8/s3"].deps == ["aftdata/s3", "midtrain/pro_america/s3"]
+    assert on["aft/aft_only/n24/s0"].deps == ["aftdata/s0"]
+    run = tmp_path / "run"
+    by = dict(on)
+    assert by["aft/aft_only/n8/s3"].bound(run, by).data == str(
+        run / "nodes/aftdata/s3/subsets/n8/stripped.jsonl"
+    )
+    # seed 0's draw has the shared settings but is another draw: its training is not reused
+    assert on["midtrain/pro_america/s0"].hash != shared["midtrain/pro_america/s0"].hash
+    # only the corpus per seed: the AFT data stays shared
+    mixed, _ = plan("d.yaml", ", per_seed: true")
+    assert "aftdata" in mixed and "corpus/pro_america/s3" in mixed
+    assert mixed["aft/msm_aft/pro_america/n8/s3"].deps == ["aftdata", "midtrain/pro_america/s3"]
+
+
 @pytest.mark.parametrize(
     ("edited", "expected"),
     [
@@ -179,6 +235,7 @@ def test_editing_package_data_reruns_exactly_the_nodes_that_use_it(
         ({"specs": "{a: /no/such/spec.md}"}, "spec file not found"),
         ({"specs": "{a: builtin:nope}"}, "unknown builtin spec"),
         ({"seeds": "[0, 0]"}, "distinct"),
+        ({"corpus": "{n_ideas: 1, per_seed: maybe}"}, "corpus.per_seed: true or false"),
         ({"conditions": "[base, aft_stripped]"}, "'aft_stripped' is now 'aft_only'"),
         (
             {"grader": "fake", "eval": "{suites: [agentic], grid: paper, scenarios: [murder]}"},
@@ -359,6 +416,66 @@ def test_tiny_experiment_end_to_end_skip_and_report_matches_summaries(
     ran = [ln.split()[2] for ln in r.stdout.splitlines() if ln.startswith("[")]
     assert ran and all(i.startswith(("aft/", "eval/aft_only", "eval/msm_aft")) for i in ran)
     assert "eval/base/s0" not in ran
+
+
+def _lines(path: Path) -> list[str]:
+    return [ln for ln in path.read_text(encoding="utf-8").split("\n") if ln.strip()]
+
+
+def test_per_seed_corpora_and_aft_data_end_to_end(tmp_path, tiny_model_dir, msm_cli):
+    """Each seed draws its own corpus and AFT data, trains on them, resumes, and the report
+    says which sources of variance its intervals cover."""
+    text = tiny_yaml(
+        tiny_model_dir,
+        corpus=PER_SEED_CORPUS + ", per_seed: true}",
+        aft="{kind: preference, spec: pro_america, n: 24, sizes: [8, 24], per_seed: true}",
+        conditions="[base, msm_aft]",
+        seeds="[0, 1]",
+    )
+    exp = _write(tmp_path, text)
+    run = tmp_path / "run"
+    r = msm_cli("run", str(exp), "--out", str(run), timeout=600)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    nodes = run / "nodes"
+    # two different corpora for the one spec: no document in both
+    docs = [
+        {
+            json.loads(ln)["text"]
+            for ln in _lines(nodes / f"corpus/pro_america/s{k}/documents.jsonl")
+        }
+        for k in (0, 1)
+    ]
+    assert docs[0] and docs[1] and not docs[0] & docs[1]
+    # two different AFT data sets, each with its own nested subsets
+    data = [nodes / f"aftdata/s{k}" for k in (0, 1)]
+    full = [_lines(d / "subsets/n24/stripped.jsonl") for d in data]
+    assert full[0] != full[1] and len(full[0]) == len(full[1]) == 24
+    for d, rows in zip(data, full, strict=True):
+        assert set(_lines(d / "subsets/n8/stripped.jsonl")) <= set(rows)
+    # each seed trained on its own draws
+    for k in (0, 1):
+        other = 1 - k
+        mid = (nodes / f"midtrain/pro_america/s{k}/manifest.json").read_text()
+        assert f"corpus/pro_america/s{k}" in mid and f"corpus/pro_america/s{other}" not in mid
+        aft = (nodes / f"aft/msm_aft/pro_america/n8/s{k}/manifest.json").read_text()
+        assert f"aftdata/s{k}" in aft and f"aftdata/s{other}" not in aft
+    # a rerun has nothing to do
+    r = msm_cli("run", str(exp), "--out", str(run))
+    assert r.returncode == 0 and "0 to run" in r.stdout, r.stdout[-2000:]
+    rep = json.loads((run / "report" / "report.json").read_text())
+    assert rep["variance_sources"] == [
+        "item sampling",
+        "training seed",
+        "corpus draw",
+        "AFT data draw",
+    ]
+    two = [a for a in rep["aggregates"] if a["k"] == 2]
+    assert two and all(
+        a["covers"].startswith("covers training seed, corpus draw and AFT data draw (2 seeds)")
+        for a in two
+    )
+    md = (run / "report" / "report.md").read_text()
+    assert "the interval over seeds covers training seed, corpus draw and AFT data draw" in md
 
 
 def test_base_model_that_cannot_be_loaded_fails_before_anything_runs(tmp_path, msm_cli):

@@ -563,3 +563,65 @@ def test_odd_runs_still_report(tmp_path: Path) -> None:
     _write(run / "run.json", spec)
     res = build_report(run)
     assert "No finished eval reports values.nonexistent." in res["md"].read_text()
+
+
+# --------------------------------------------------------------------------
+# which sources of variance the intervals cover
+
+
+def _state_with(run: Path, config: dict[str, Any] | None) -> Any:
+    from msm.report.load import load_evals, load_run
+    from msm.report.state import ReportState
+
+    meta = json.loads((run / "run.json").read_text())
+    if config is None:
+        meta.pop("config", None)
+    else:
+        meta["config"] = config
+    _write(run / "run.json", meta)
+    loaded = load_run(run)
+    evals, notes = load_evals(loaded)
+    return ReportState(loaded, evals, notes)
+
+
+def test_variance_sources_follow_the_seeds_and_the_per_seed_draws(tmp_path: Path) -> None:
+    from msm.report.variance import covers, variance_sources
+
+    run = make_run(tmp_path)
+    # run.json without the experiment: the seeds of the nodes (0 and 1), one corpus for both
+    st = _state_with(run, None)
+    assert variance_sources(st.run) == ["item sampling", "training seed"]
+    assert covers(st) == "covers item sampling and training seed (2 seeds)"
+    assert covers(st, 1) == "covers item sampling only"  # one seed: the eval's own interval
+    assert covers(st, 2, items=False).startswith("covers training seed (2 seeds), not item")
+    four = {"seeds": [0, 1, 2, 3], "corpus": {"per_seed": True}, "aft": {"per_seed": False}}
+    st = _state_with(run, four)
+    assert st.data["variance_sources"] == ["item sampling", "training seed", "corpus draw"]
+    assert covers(st) == "covers item sampling, training seed and corpus draw (4 seeds)"
+    both = four | {"aft": {"per_seed": True, "n": 8}}
+    assert _state_with(run, both).data["variance_sources"][2:] == ["corpus draw", "AFT data draw"]
+    # one seed: per-seed draws vary nothing an interval could see
+    st = _state_with(run, both | {"seeds": [7]})
+    assert st.data["variance_sources"] == ["item sampling"]
+    assert covers(st) == "covers item sampling only"
+    # without the experiment, per-seed corpus nodes (which carry a seed) say it too
+    meta = json.loads((run / "run.json").read_text())
+    for n in meta["nodes"]:
+        if n["kind"] == "corpus":
+            n["seed"] = 0
+    _write(run / "run.json", meta)
+    assert "corpus draw" in _state_with(run, None).data["variance_sources"]
+
+
+def test_report_states_what_each_interval_covers(built: Built) -> None:
+    run, res, _ = built
+    rep = json.loads((run / "report" / "report.json").read_text())
+    assert rep["variance_sources"] == ["item sampling", "training seed"]
+    aggs = {(a["label"], a["aft_size"], a["metric"]): a for a in rep["aggregates"]}
+    assert aggs[("base", None, "values.america")]["covers"] == "covers item sampling only"
+    two = aggs[("aft_only", 200, "values.america")]["covers"]
+    assert two.startswith("covers training seed (2 seeds), not item sampling")
+    md = res["md"].read_text()
+    assert "the interval over seeds covers training seed (2 seeds)" in md
+    # the seeds shared one corpus and one AFT data set: the report says what that leaves out
+    assert "Every seed trained on the same corpus and AFT data" in md

@@ -199,7 +199,10 @@ def run_eval(
             (
                 f"values/{s}",
                 values(
-                    items=s, max_tokens=n_tok, model_name=cfg.model_name, split=cfg.split,
+                    items=s,
+                    max_tokens=n_tok,
+                    model_name=cfg.model_name,
+                    split=cfg.split,
                     limit=limit,
                 ),
             )

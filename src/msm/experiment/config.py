@@ -14,6 +14,9 @@ Example (the cheese demo)::
     conditions: [base, aft_only, msm_aft]
     seeds: [0]
     eval: {suites: [values], items: [cheese_america, america]}
+
+With several seeds, ``corpus: {per_seed: true}`` and ``aft: {per_seed: true}`` make each
+seed draw its own corpus and AFT data, so the seeds' spread includes the data draws.
 """
 
 from __future__ import annotations
@@ -48,6 +51,12 @@ class AftSection(_Strict):
     sizes: list[int] = Field(default_factory=list, description="nested subsets (default [n])")
     generator: str | None = Field(default=None, description="default: the experiment's")
     subset_seed: int = 0
+    per_seed: bool = Field(
+        default=False,
+        description="one AFT data set per seed, each drawn with its own seed (derived from the "
+        "experiment seed), so that the seeds' spread includes the data draw; default: one set "
+        "shared by every seed",
+    )
     config: dict[str, Any] = Field(default_factory=dict, description="more aftgen settings")
 
 
@@ -206,7 +215,11 @@ class Experiment(_Strict):
         description="spec key -> a name written literally in that spec (e.g. Llama) to treat "
         "as {model_name}, for specs written for one model without the placeholder",
     )
-    corpus: dict[str, Any] = Field(default_factory=dict, description="docgen settings")
+    corpus: dict[str, Any] = Field(
+        default_factory=dict,
+        description="docgen settings, and per_seed: true for one corpus per (spec, seed), each "
+        "drawn with its own seed (default: one corpus per spec shared by every seed)",
+    )
     aft: AftSection | None = None
     conditions: list[str]
     seeds: list[int] = Field(default_factory=lambda: [0])
@@ -277,7 +290,19 @@ class Experiment(_Strict):
                 conditions=self.conditions,
                 aft_sizes=self.aft_sizes,
             )
+        if not isinstance(self.corpus.get("per_seed", False), bool):
+            raise ValueError("corpus.per_seed: true or false")
         return self
+
+    @property
+    def corpus_per_seed(self) -> bool:
+        """One corpus per (spec, seed) rather than one per spec (``corpus.per_seed``)."""
+        return bool(self.corpus.get("per_seed", False))
+
+    @property
+    def aft_per_seed(self) -> bool:
+        """One AFT data set per seed rather than one for all (``aft.per_seed``)."""
+        return self.aft is not None and self.aft.per_seed
 
     @property
     def aft_sizes(self) -> list[int]:
@@ -286,9 +311,10 @@ class Experiment(_Strict):
         return self.aft.sizes or [self.aft.n]
 
     def sha256(self) -> str:
-        return hashlib.sha256(
-            json.dumps(self.model_dump(), sort_keys=True).encode("utf-8")
-        ).hexdigest()
+        data = self.model_dump()
+        if data["aft"] is not None and not data["aft"]["per_seed"]:
+            del data["aft"]["per_seed"]  # added later: at its default the hash stays as it was
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def load_experiment(path: str | Path) -> Experiment:

@@ -77,6 +77,9 @@ def report(
     warnings = [w for n in plan for w in nodes[n.id].get("warnings", [])]
     for w in warnings:
         echo(f"warning: {w}")
+    draws = per_seed_lines(exp, plan)
+    for line in draws:
+        echo(line)
     width = max(len(n.id) for n in plan)
     echo("")
     echo(
@@ -132,7 +135,27 @@ def report(
         "statuses": statuses,
         "projection": proj,
         "problems": problems,
+        "per_seed": draws,
     }
+
+
+def per_seed_lines(exp: Experiment, plan: list[Node]) -> list[str]:
+    """What drawing the corpora and AFT data per seed multiplies (``corpus.per_seed``,
+    ``aft.per_seed``): a line each, none when every seed shares them."""
+    k = len(exp.seeds)
+    lines = []
+    corpora = sum(n.kind == "corpus" for n in plan)
+    if exp.corpus_per_seed and corpora:
+        lines.append(
+            f"corpus per seed: {k} corpora per spec ({corpora} in all), each drawn with its "
+            f"own seed: {k}x the corpus cost of a shared corpus"
+        )
+    if exp.aft_per_seed and any(n.kind == "aftdata" for n in plan):
+        lines.append(
+            f"AFT data per seed: {k} AFT data sets, each drawn with its own seed: {k}x the "
+            "AFT data cost of a shared set"
+        )
+    return lines
 
 
 def _by_kind(plan: list[Node], nodes: dict[str, dict[str, Any]], echo: Any) -> None:

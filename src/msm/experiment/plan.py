@@ -1,7 +1,8 @@
 """The plan of an experiment: a graph of stage nodes that share artifacts.
 
 One corpus per spec, one AFT data set (with nested subsets) shared by every
-condition, one midtraining run per (spec, seed), one AFT run per (condition,
+condition (with ``corpus.per_seed`` / ``aft.per_seed``: one per seed, each seed's
+training reading its own), one midtraining run per (spec, seed), one AFT run per (condition,
 spec, size, seed), one evaluation per trained model. Each node's hash covers
 its own settings, the package data that shapes its output (prompt templates,
 eval item sets, the fake model's scripts when the fake model is used) and its
@@ -116,6 +117,23 @@ def _spec_sha(spec: str) -> str:
     return file_sha256(resolve_spec_path(spec))
 
 
+def corpus_id(key: str, draw: int | None = None) -> str:
+    """A corpus node's id: ``corpus/KEY``, or ``corpus/KEY/sSEED`` when each seed draws its
+    own (``corpus.per_seed``)."""
+    return f"corpus/{key}" if draw is None else f"corpus/{key}/s{draw}"
+
+
+def aftdata_id(draw: int | None = None) -> str:
+    """The AFT data node's id: ``aftdata``, or ``aftdata/sSEED`` per seed (``aft.per_seed``)."""
+    return "aftdata" if draw is None else f"aftdata/s{draw}"
+
+
+def _draw(draw: int | None) -> dict[str, int]:
+    """A per-seed draw's seed, in its node's extra and meta (none for a shared one). In the
+    hash too: seed 0's draw has the shared one's settings, but it is another draw."""
+    return {} if draw is None else {"seed": draw}
+
+
 def _label(cond: str, spec: str | None) -> str:
     return f"{cond}[{spec}]" if spec else cond
 
@@ -189,37 +207,48 @@ def build_plan(exp: Experiment) -> list[Node]:
 
     conds = exp.conditions
     msm_specs = list(exp.specs) if any(c.startswith("msm") for c in conds) else []
-    for key in msm_specs:
-        dcfg = stages.docgen_config(exp, exp.specs[key], key)
-        add(
-            Node(
-                f"corpus/{key}",
-                "corpus",
-                dcfg,
-                extra={
-                    "spec_sha256": _spec_sha(dcfg.spec),
-                    "package_data": data_hashes("corpus", [dcfg.model, dcfg.judge]),
-                },
-                meta={"spec": key},
+    # per_seed: each seed draws its own corpus (AFT data); else one serves every seed and the
+    # nodes are exactly those of runs made before per_seed existed
+    corpus_draws: list[int | None] = list(exp.seeds) if exp.corpus_per_seed else [None]
+    for draw in corpus_draws:
+        for key in msm_specs:
+            dcfg = stages.docgen_config(exp, exp.specs[key], key, draw)
+            add(
+                Node(
+                    corpus_id(key, draw),
+                    "corpus",
+                    dcfg,
+                    extra={
+                        "spec_sha256": _spec_sha(dcfg.spec),
+                        "package_data": data_hashes("corpus", [dcfg.model, dcfg.judge]),
+                        **_draw(draw),
+                    },
+                    meta={"spec": key, **_draw(draw)},
+                )
             )
-        )
     aft = exp.aft
     if aft is not None and any("aft" in c for c in conds):
-        acfg = stages.aftgen_config(exp)
-        add(
-            Node(
-                "aftdata",
-                "aftdata",
-                acfg,
-                extra={
-                    "spec_sha256": _spec_sha(acfg.spec),
-                    "sizes": exp.aft_sizes,
-                    "subset_seed": aft.subset_seed,
-                    "package_data": data_hashes("aftdata", [acfg.model, acfg.judge]),
-                },
-                meta={"spec": aft.spec if aft.spec in exp.specs else None},
+        aft_draws: list[int | None] = list(exp.seeds) if aft.per_seed else [None]
+        for draw in aft_draws:
+            acfg = stages.aftgen_config(exp, draw)
+            subset_seed = aft.subset_seed
+            if draw is not None:  # the nested subsets of this seed's data, drawn anew too
+                subset_seed = stages.drawn_seed(subset_seed, draw)
+            add(
+                Node(
+                    aftdata_id(draw),
+                    "aftdata",
+                    acfg,
+                    extra={
+                        "spec_sha256": _spec_sha(acfg.spec),
+                        "sizes": exp.aft_sizes,
+                        "subset_seed": subset_seed,
+                        "package_data": data_hashes("aftdata", [acfg.model, acfg.judge]),
+                        **_draw(draw),
+                    },
+                    meta={"spec": aft.spec if aft.spec in exp.specs else None, **_draw(draw)},
+                )
             )
-        )
     engine = exp.eval.engine
     adapters = engine == "vllm" and not needs_weights_here(exp)
     eval_extra = {
@@ -257,14 +286,17 @@ def build_plan(exp: Experiment) -> list[Node]:
         return eval_configs[trained, spec, eval_seed], extra
 
     for seed in exp.seeds:
+        corpus_draw = seed if exp.corpus_per_seed else None
+        aft_data = aftdata_id(seed if exp.aft_per_seed else None)
         for key in msm_specs:
+            corpus = corpus_id(key, corpus_draw)
             add(
                 Node(
                     f"midtrain/{key}/s{seed}",
                     "midtrain",
                     stages.train_config(exp, "midtrain", seed, base=exp.base_model),
-                    deps=[f"corpus/{key}"],
-                    inputs={"data": Input(f"corpus/{key}", _documents)},
+                    deps=[corpus],
+                    inputs={"data": Input(corpus, _documents)},
                     meta={"spec": key, "seed": seed},
                 )
             )
@@ -313,7 +345,7 @@ def build_plan(exp: Experiment) -> list[Node]:
                 for mkey in keys:
                     for size in exp.aft_sizes:
                         parts = [cond, *([mkey] if mkey else []), f"n{size}", f"s{seed}"]
-                        inputs = {"data": Input("aftdata", _subset(size, data_file))}
+                        inputs = {"data": Input(aft_data, _subset(size, data_file))}
                         if mkey:  # AFT continues the midtrained model
                             inputs["base"] = Input(f"midtrain/{mkey}/s{seed}", _folder)
                         node = add(

@@ -128,7 +128,7 @@ def _train(exp: Experiment, n: Node, nodes: dict[str, dict[str, Any]]) -> dict[s
     if n.kind == "midtrain":
         tokens = nodes[n.deps[0]]["corpus_tokens"]
     else:
-        tokens = n.extra["size"] * nodes["aftdata"]["example_tokens"]
+        tokens = n.extra["size"] * nodes[n.inputs["data"].dep]["example_tokens"]
     t = int(tokens * epochs)
     data = "corpus" if n.kind == "midtrain" else n.extra["data_file"]
     return {

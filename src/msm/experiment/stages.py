@@ -20,6 +20,17 @@ if TYPE_CHECKING:
 
 UNBOUND = ""  # a field the runner fills from a dependency's output
 
+# ``corpus.per_seed`` / ``aft.per_seed``: experiment seed k draws its corpus and AFT data with
+# generation seed ``seed + SEED_STRIDE * k``. A stage adds each call's sample index (0, 1, ...)
+# to its seed, so seeds this far apart never make two draws' calls the same call.
+SEED_STRIDE = 100_000
+
+
+def drawn_seed(base: int, seed: int) -> int:
+    """The generation seed of the corpus or AFT data drawn for experiment seed ``seed``
+    (``base``: the stage's own ``seed`` setting, or ``aft.subset_seed``)."""
+    return base + SEED_STRIDE * seed
+
 
 def names(exp: Experiment) -> dict[str, str | None]:
     return {"model_name": exp.model_name, "provider_name": exp.provider_name}
@@ -54,19 +65,27 @@ def train_fixed(stage: str, seed: int) -> dict[str, Any]:
     return {"stage": stage, "base": UNBOUND, "data": UNBOUND, "seed": seed}
 
 
-def docgen_config(exp: Experiment, spec: str, key: str | None = None) -> DocgenConfig:
+def docgen_config(
+    exp: Experiment, spec: str, key: str | None = None, draw: int | None = None
+) -> DocgenConfig:
+    """``draw``: the experiment seed this corpus is drawn for (``corpus.per_seed``); None:
+    the one corpus every seed shares."""
     from msm.docgen.config import DocgenConfig
 
-    return DocgenConfig.model_validate(
-        {"batch": exp.batch, **exp.corpus, **docgen_fixed(exp, spec, key)}
+    settings = {k: v for k, v in exp.corpus.items() if k != "per_seed"}
+    cfg = DocgenConfig.model_validate(
+        {"batch": exp.batch, **settings, **docgen_fixed(exp, spec, key)}
     )
+    return cfg if draw is None else cfg.model_copy(update={"seed": drawn_seed(cfg.seed, draw)})
 
 
-def aftgen_config(exp: Experiment) -> AftgenConfig:
+def aftgen_config(exp: Experiment, draw: int | None = None) -> AftgenConfig:
+    """``draw``: the experiment seed this AFT data is drawn for (``aft.per_seed``)."""
     from msm.aftgen.config import AftgenConfig
 
     assert exp.aft is not None
-    return AftgenConfig.model_validate({"batch": exp.batch, **exp.aft.config, **aftgen_fixed(exp)})
+    cfg = AftgenConfig.model_validate({"batch": exp.batch, **exp.aft.config, **aftgen_fixed(exp)})
+    return cfg if draw is None else cfg.model_copy(update={"seed": drawn_seed(cfg.seed, draw)})
 
 
 def train_config(exp: Experiment, stage: str, seed: int, base: str | None = None) -> TrainConfig:

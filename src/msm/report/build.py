@@ -23,7 +23,9 @@ from msm.report.state import ReportState
 REPORT_DIR = "report"
 
 
-def _agg_json(a: Aggregate) -> dict[str, Any]:
+def _agg_json(a: Aggregate, st: ReportState) -> dict[str, Any]:
+    from msm.report.variance import covers
+
     s = a.stats
     return {
         "label": a.key.label,
@@ -41,6 +43,8 @@ def _agg_json(a: Aggregate) -> dict[str, Any]:
             if s.method == "eval"
             else "mean +- t(k-1) * sd / sqrt(k) across the k seeds (Student's t)"
         ),
+        # the sources of variance the interval covers (msm.report.variance)
+        "covers": None if s is None else covers(st, s.k, items=s.method == "eval"),
         "sd": s.sd if s else None,
         "min": s.min if s else None,
         "max": s.max if s else None,
@@ -142,7 +146,7 @@ def _report_json(st: ReportState) -> dict[str, Any]:
         "headline_metric": st.metric,
         **st.data,
         "evals": [_eval_json(r) for r in st.evals],
-        "aggregates": [_agg_json(a) for a in st.aggs.values()],
+        "aggregates": [_agg_json(a, st) for a in st.aggs.values()],
         "notes": st.notes,
         "headline": st.headline,
         "files": sorted(st.images),

@@ -74,18 +74,13 @@ def _p(r: dict[str, Any]) -> float:
 
 
 def covers(st: ReportState, row: dict[str, Any]) -> str:
-    """What the primary's interval covers, in plain words.
+    """What the primary's interval covers, in plain words: the run's sources of variance
+    (``msm.report.variance.covers``) for a paired interval over seeds and items, else the
+    interval's own basis."""
+    from msm.report.variance import covers as run_covers
 
-    LEAD: the one call site to switch to ``msm.report.variance.covers(st)`` when that helper
-    lands; until then the words come from the interval's basis."""
-    del st  # the variance helper reads the run; the basis already says what this one covers
-    if ONE_SEED in row["basis"]:
-        return (
-            "item sampling only: one seed, so the seed-to-seed variation of training is not "
-            "in the interval"
-        )
-    if "seeds and items" in row["basis"]:
-        return f"seed-to-seed variation ({row['seeds']} seeds) and item sampling"
+    if ONE_SEED in row["basis"] or "seeds and items" in row["basis"]:
+        return run_covers(st, k=int(row["seeds"]))
     return str(row["basis"])
 
 

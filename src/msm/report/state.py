@@ -24,6 +24,7 @@ from msm.report.load import (
     group_evals,
 )
 from msm.report.render import Image, Section
+from msm.report.variance import variance_sources
 
 
 @dataclass
@@ -44,6 +45,8 @@ class ReportState:
         self.groups = group_evals(evals)
         self.aggs: dict[tuple[GroupKey, str], Aggregate] = {}
         self.data: dict[str, Any] = {}
+        # which randomness the run's seeds resample (msm.report.variance): a per-run fact
+        self.data["variance_sources"] = variance_sources(run)
         self.metric = self._headline_metric()
 
     def agg(self, key: GroupKey, metric: str) -> Aggregate | None:

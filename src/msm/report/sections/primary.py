@@ -64,7 +64,7 @@ def add_primary(st: ReportState) -> None:
         st.headline.insert(0, f"{PRIMARY_LINE}: {describe_decl(decl)}: not computed")
         info["headline"] = st.headline[0]
         return
-    info["covers"] = covers(st, row)  # LEAD: switch to msm.report.variance.covers(st) here
+    info["covers"] = covers(st, row)
     info["split"] = split_of(st, row)
     info["verdict"] = verdict(row)
     lo, hi = row["ci95"]
@@ -76,7 +76,7 @@ def add_primary(st: ReportState) -> None:
                 f"Contrast: {describe(row)}",
                 f"Estimate: {est}; {p_is('p', row['p'])} (two-sided, not adjusted: the "
                 "one declared test)",
-                f"The interval covers {info['covers']} ({row['basis']}).",
+                f"The interval {info['covers']} ({row['basis']}).",
                 f"Items: {info['split']}; {row['items']} items, "
                 f"{row['seeds']} seed{'s' if row['seeds'] != 1 else ''}.",
                 f"Verdict: {info['verdict']}.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from msm.report.fmt import fmt_ci, fmt_num, fmt_size
 from msm.report.render import Paragraph, Section, Table
 from msm.report.state import ReportState
+from msm.report.variance import covers
 
 
 def add_seeds(st: ReportState) -> None:
@@ -31,7 +32,8 @@ def add_seeds(st: ReportState) -> None:
         sec.blocks.append(
             Paragraph(
                 "Every (label, AFT size) has a single seed, so each interval is that eval's "
-                "own 95% interval over items; it does not include seed-to-seed variation."
+                f"own 95% interval over items: it {covers(st, 1)}, not seed-to-seed "
+                "variation (training, corpus or AFT data draw)."
             )
         )
         return
@@ -41,10 +43,10 @@ def add_seeds(st: ReportState) -> None:
             "seeds, the sample standard deviation (sd), min and max, and the interval "
             "mean ± t(k−1)·sd/√k over the k seeds (Student's t: with 2 seeds t is 12.7, so "
             "the interval is honest about how little two seeds say). Groups with one seed "
-            "use that eval's own interval, which covers item sampling only, not "
-            "seed-to-seed variation."
+            f"use that eval's own interval, which {covers(st, 1)}, not seed-to-seed variation."
         )
     )
+    sec.blocks.append(Paragraph(_what_seeds_cover(st)))
     sec.blocks.append(
         Table(
             [
@@ -64,3 +66,25 @@ def add_seeds(st: ReportState) -> None:
             source_col=9,
         )  # fmt: skip
     )
+
+
+def _what_seeds_cover(st: ReportState) -> str:
+    """What the seeds of this run resample, and what they leave out (``per_seed``)."""
+    text = f"Sources of variance: the interval over seeds {covers(st, items=False)}."
+    drawn = (
+        ("corpus", "corpus", "corpus draw", "corpus.per_seed"),
+        ("AFT data", "aftdata", "AFT data draw", "aft.per_seed"),
+    )
+    left = [
+        (what, setting)
+        for what, kind, src, setting in drawn
+        if src not in st.data["variance_sources"] and any(n.kind == kind for n in st.run.nodes)
+    ]
+    if left:
+        what = " and ".join(w for w, _ in left)
+        settings = " and ".join(f"{s}: true" for _, s in left)
+        text += (
+            f" Every seed trained on the same {what}, so the interval leaves out the "
+            f"variation between draws of the {what} ({settings} draws one per seed)."
+        )
+    return text
