@@ -152,7 +152,7 @@ def collect(run: Path) -> dict[str, Any]:
         by_kind[f["kind"]] = round(by_kind.get(f["kind"], 0.0) + (f["seconds"] or 0.0), 2)
     return {
         "run": str(run),
-        "experiment": meta.get("name"),
+        "experiment": (meta.get("experiment") or {}).get("name"),
         "results": demo_results(report),
         "summary_lines": summary_lines(report),
         "eval_split": eval_split(run, nodes),
