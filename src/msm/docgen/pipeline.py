@@ -366,7 +366,8 @@ class Docgen(SpecPrompts):
         In ``document_start: statement`` mode the opening is a spec sentence chosen because
         it names the model and a value term, so a check over the whole text could never
         fail: it reads only the generated continuation (the document keeps its opening).
-        How many continuations carry a reason of their own is counted either way."""
+        How many continuations carry a reason of their own is counted either way;
+        ``own_reason: count`` keeps those without one (counted, not dropped)."""
         cfg = self.cfg
         own = text
         if opening:
@@ -377,6 +378,8 @@ class Docgen(SpecPrompts):
         if opening:
             self.progress.counts["continuations_checked"] += 1
             self.progress.counts["continuation_reasons"] += int(has_reason)
+        if opening and cfg.own_reason == "count":
+            return None  # counted above, kept: the reason is the opening's
         if self.judge is None and cfg.mode == "values" and not has_reason:
             return "no_reason"  # rule-mode documents cite the rule instead
         return None
