@@ -2,7 +2,8 @@
 
 The convention (docs/architecture.md, "Published figures"): a measured figure is followed
 by its source, ``FIGURE (benchmarks/results/FILE.json: key.path)``, where ``key.path``
-walks the JSON's keys (a list index is a number). The figure is compared with the value
+walks the JSON's keys with dots (a list index is a number; a key may hold ``/``, as node
+ids do). The figure is compared with the value
 rounded as printed (as many decimals as the figure shows; thousands commas allowed).
 A few counts the docs quote are recomputed from the package here, so a file that went
 stale fails too.
@@ -21,7 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CITE = re.compile(
     r"(?P<num>[-+]?\d[\d,]*(?:\.\d+)?)(?:\s?[A-Za-z%/]+)?\s*"
-    r"\((?P<file>benchmarks/results/[\w.-]+\.json): (?P<key>[\w.-]+)\)"
+    r"\((?P<file>benchmarks/results/[\w.-]+\.json): (?P<key>[\w./-]+)\)"
 )
 
 
@@ -92,6 +93,11 @@ def test_the_checker_catches_a_wrong_or_missing_figure():
     assert check(good.replace(f"{n} ", f"{n + 1} "), "x")
     assert check(good.replace("questions)", "answers)"), "x")
     assert check(good.replace("doc_facts", "no_such_file"), "x")
+    nested = {"nodes": {"corpus/pro_america": {"seconds": 12.5}}}
+    assert lookup(nested, "nodes.corpus/pro_america.seconds") == 12.5
+    assert citations("12.5 s (benchmarks/results/x.json: nodes.corpus/a.seconds)")[0][2] == (
+        "nodes.corpus/a.seconds"
+    )
     # rounded as printed: 53.5 is "54" or "53.5", never "53"
     assert mismatch("54", 53.5) is None and mismatch("53.5", 53.5) is None
     assert mismatch("53", 53.5) and mismatch("53.4", 53.5)
