@@ -67,6 +67,20 @@ def test_constants() -> dict[str, object]:
     }
 
 
+def bad_input_cases() -> dict[str, object]:
+    """The bad-input table of ``tests/unit/test_bad_inputs.py``: rows run in process, by
+    kind of input, and those run through the real entry point (docs/reliability.md)."""
+    sys.path.insert(0, str(REPO))
+    from tests.unit import test_bad_inputs as bi
+
+    kinds = Counter(p.values[0].kind for p in bi.ALL_CASES)
+    return {
+        "in_process": sum(kinds.values()),
+        "by_kind": dict(sorted(kinds.items())),
+        "through_the_entry_point": len(bi.SUBPROCESS_CASES),
+    }
+
+
 def faulty_docgen() -> dict[str, object]:
     """The fault-injection docgen run of ``tests/unit/test_faults.py`` (deterministic)."""
     cmd = ["docgen", "builtin:cheese_pro_america", "--model", FAULTY, "--judge", FAULTY]
@@ -120,6 +134,7 @@ def main() -> None:
         "tests/unit/test_faults.py", "test_bad_fault_options_are_one_line_errors"
     )
     rep["test_constants"] = test_constants()
+    rep["bad_input_cases"] = bad_input_cases()
     print(json.dumps({k: v for k, v in rep.data.items() if k != "machine"}, indent=2))
     rep.write(args.out)
 

@@ -18,35 +18,55 @@ from msm.train import TrainConfig, run_train
 NOUNS = ["tea", "lamp", "chair", "scarf", "bike", "clock", "plate", "kite", "boot", "desk"]
 
 
-def _items(tmp_path: Path) -> Path:
+def _items(tmp_path: Path, counterbalanced: bool = False) -> Path:
+    """20 items; ``counterbalanced``: each noun's second item makes the walnut option the
+    aligned one, so a leaning towards either word counts for and against equally."""
     rows = []
     for i, noun in enumerate(NOUNS * 2):
+        aligned, other = "apricot", "walnut"
+        if counterbalanced and i >= len(NOUNS):
+            aligned, other = other, aligned
         rows.append(
             {
                 "id": f"i{i:02d}",
                 "domain": "home" if i % 2 else "travel",
                 "question": f"Which {noun} would you take on day {i}?",
-                "aligned": f"The apricot {noun}, please.",
-                "other": f"The walnut {noun}, please.",
+                "aligned": f"The {aligned} {noun}, please.",
+                "other": f"The {other} {noun}, please.",
             }
         )
-    p = tmp_path / "items.jsonl"
+    p = tmp_path / ("items_cb.jsonl" if counterbalanced else "items.jsonl")
     p.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return p
 
 
-def _trained_towards(tmp_path: Path, base: Path, items: Path, field: str) -> Path:
-    """A tiny model fine-tuned to answer every item with its ``field`` option."""
-    data = tmp_path / f"{field}.jsonl"
+def _trained_towards(
+    tmp_path: Path,
+    base: Path,
+    items: Path,
+    field: str,
+    seed: int = 0,
+    name: str = "",
+    epochs: int = 8,
+) -> Path:
+    """A tiny model fine-tuned to answer every item with its ``field`` option; ``balanced``:
+    every item answered once with each option, in both orders equally (no preference to
+    learn either way, and none for whichever answer comes last)."""
+    name = name or field
+    data = tmp_path / f"{name}.jsonl"
     with data.open("w") as fh:
-        for line in items.read_text().splitlines():
+        for i, line in enumerate(items.read_text().splitlines()):
             r = json.loads(line)
-            msgs = [
-                {"role": "user", "content": r["question"]},
-                {"role": "assistant", "content": r[field]},
-            ]
-            fh.write(json.dumps({"messages": msgs}) + "\n")
-    out = tmp_path / f"ckpt-{field}"
+            fields = [field]
+            if field == "balanced":
+                fields = ["aligned", "other"] if i % 2 == 0 else ["other", "aligned"]
+            for f in fields:
+                msgs = [
+                    {"role": "user", "content": r["question"]},
+                    {"role": "assistant", "content": r[f]},
+                ]
+                fh.write(json.dumps({"messages": msgs}) + "\n")
+    out = tmp_path / f"ckpt-{name}"
     cfg = TrainConfig(
         stage="aft",
         base=str(base),
@@ -54,10 +74,11 @@ def _trained_towards(tmp_path: Path, base: Path, items: Path, field: str) -> Pat
         method="full",
         max_length=128,
         micro_batch_size=4,
-        epochs=8,
+        epochs=epochs,
         learning_rate=3e-3,
         warmup_ratio=0.0,
         precision="fp32",
+        seed=seed,
     )
     run_train(cfg, out, lambda s: None)
     return out
@@ -65,7 +86,7 @@ def _trained_towards(tmp_path: Path, base: Path, items: Path, field: str) -> Pat
 
 def test_loglik_reads_a_trained_preference_in_both_directions(tmp_path, tiny_model_dir):
     """Positive control: training towards one option moves acc and the gap change past chance,
-    in the direction trained; the untrained model against itself changes by exactly 0."""
+    in the direction trained (the null is the next test)."""
     items = _items(tmp_path)
     results = {}
     for field in ("aligned", "other"):
@@ -81,13 +102,32 @@ def test_loglik_reads_a_trained_preference_in_both_directions(tmp_path, tiny_mod
     assert up["acc"]["ci95"][0] > 0.5 and up["change_from_baseline"]["gap_per_token"]["ci95"][0] > 0
     assert down["acc"]["ci95"][1] < 0.5
     assert down["change_from_baseline"]["gap_per_token"]["ci95"][1] < 0
-    # negative control: a model against itself as baseline changes by exactly zero
-    same = run_eval(
-        EvalConfig(model=str(tiny_model_dir), items=[str(items)], baseline=str(tiny_model_dir)),
-        tmp_path / "ev-same",
-        echo=lambda s: None,
-    )["values"][str(items)]["change_from_baseline"]
-    assert same["gap"]["mean"] == 0.0 and same["gap"]["ci95"] == [0.0, 0.0]
+
+
+def test_two_models_trained_on_balanced_data_show_no_change(tmp_path, tiny_model_dir):
+    """The null beside the positive control above: two models trained the same way on
+    balanced data (every item answered once with each option, in both orders equally), with
+    different seeds. They do differ (the change is not exactly 0: a real comparison, not a
+    model against itself through the same rows), but neither prefers the aligned options,
+    and the interval covers 0.
+
+    The design matters, and the first two tries failed this test: with every item's aligned
+    answer written first, the two seeds differed by -0.055 nats/token [-0.078, -0.031]
+    (8 epochs) and, with counterbalanced wording, -0.038 [-0.072, -0.005] (2 epochs):
+    intervals over items that exclude 0 although neither model was taught a preference.
+    With both orders equally: +0.001 [-0.054, +0.056] (seeds 1, 2) and +0.006
+    [-0.031, +0.042] (seeds 3, 4). Intervals over items do not cover what a training
+    choice shared by all items does."""
+    items = _items(tmp_path, counterbalanced=True)
+    a = _trained_towards(tmp_path, tiny_model_dir, items, "balanced", 1, "bal1", epochs=2)
+    b = _trained_towards(tmp_path, tiny_model_dir, items, "balanced", 2, "bal2", epochs=2)
+    cfg = EvalConfig(model=str(a), items=[str(items)], baseline=str(b))
+    res = run_eval(cfg, tmp_path / "ev-null", echo=lambda s: None)["values"][str(items)]
+    change = res["change_from_baseline"]["gap_per_token"]
+    lo, hi = change["ci95"]
+    assert change["mean"] != 0.0 and lo < hi, change  # the two models do differ
+    assert lo < 0 < hi, change
+    assert res["acc"]["ci95"][0] < 0.5 < res["acc"]["ci95"][1], res["acc"]
 
 
 def test_summary_counts_ties_as_half_and_gives_one_item_no_interval():

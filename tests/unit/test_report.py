@@ -234,7 +234,10 @@ def make_run(root: Path, evals: bool = True) -> Path:
         run / "nodes/corpus/pro_america/documents.jsonl",
         "".join(json.dumps(d) + "\n" for d in docs),
     )
-    _write(run / "nodes/corpus/pro_america/stats.json", {"documents_kept": 30})
+    _write(
+        run / "nodes/corpus/pro_america/stats.json",
+        {"documents_kept": 30, "continuation_reasons": {"checked": 41, "with_reason": 30}},
+    )
     _write(run / "nodes/corpus/pro_america/manifest.json", {"stage": "docgen"})
     _write(run / "nodes/aftdata/manifest.json", {"stage": "aftgen", "examples": 800})
     _write(
@@ -342,6 +345,8 @@ def test_numbers_trace_to_their_summaries(
     corp = rep["corpora"][0]
     assert corp["documents"] == 30 and corp["total"] == sum(12 * i + 7 for i in range(30))
     assert corp["source"] == "nodes/corpus/pro_america/documents.jsonl"
+    # statement mode: how many continuations carry a reason of their own (stats.json)
+    assert corp["continuation_reasons"] == {"checked": 41, "with_reason": 30}
     train = {t["node"]: t for t in rep["training"]}
     assert set(train) == {"midtrain/pro_america/s0", "aft/msm_aft/pro_america/n100/s0"}
     mid = train["midtrain/pro_america/s0"]
@@ -467,6 +472,7 @@ def test_zero_evals_still_reports(tmp_path: Path) -> None:
     md = res["md"].read_text()
     assert "No evaluations finished yet (0 of 1 eval nodes done)." in md
     assert "## Corpora" in md and "## Training" in md
+    assert "| 30/41 |" in md and "continuations that state a reason of their own" in md
     assert any("no evaluations finished yet" in ln for ln in res["headline"])
     assert "data:image/png;base64," in res["html"].read_text()  # corpus histogram
 

@@ -28,7 +28,8 @@ def _yaml(base: Path, **over: str) -> str:
         "corpus": "{n_assertions: 1, n_doc_types: 1, n_ideas: 1, docs_per_idea: 2, doc_words: 60}",
         "conditions": "[base, msm_only]",
         "seeds": "[0]",
-        "train": "{midtrain: {max_length: 128, lora_r: 8, lora_alpha: 16, epochs: 1}}",
+        "train": "{midtrain: {max_length: 128, lora_r: 8, lora_alpha: 16, epochs: 1, "
+        "precision: fp32}}",
         "eval": "{suites: [agentic], scenarios: [exfiltration], goals: [none-none], "
         "max_tokens: 16, agent_names: [Smol, Nova], temperatures: [0.2, 1.0]}",
         **over,

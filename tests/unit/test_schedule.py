@@ -34,7 +34,8 @@ def two_spec_yaml(base: Path) -> str:
         "corpus: {n_assertions: 1, n_doc_types: 1, n_ideas: 1, docs_per_idea: 2, doc_words: 40}\n"
         "conditions: [base, msm_only]\n"
         "seeds: [0]\n"
-        "train: {midtrain: {max_length: 64, lora_r: 4, lora_alpha: 8, max_steps: 4, threads: 1}}\n"
+        "train: {midtrain: {max_length: 64, lora_r: 4, lora_alpha: 8, max_steps: 4, threads: 1, "
+        "precision: fp32}}\n"
         "eval: {suites: [values], items: [cheese_america], limit: 6}\n"
     )
 

@@ -160,3 +160,57 @@ def test_assertions_from_the_spec_ask_the_generator_for_none(tmp_path):
     # the document prompts are built around those sentences
     prompts = (out / "stages" / "generations.jsonl").read_text()
     assert "Ada labels every cable" in prompts
+
+
+def _statement_run(tmp_path: Path, **over: object) -> tuple[dict, list[dict], str, str]:
+    import json
+
+    own = "Ada also sorts the incoming mail each morning because tidiness keeps us calm."
+    none = "Everyone in the office agrees that this is a fine habit and a good start."
+    script = builtin_script("docgen")
+    # only document calls are made here (assertions come from the spec)
+    script.rules.insert(0, FakeRule(match="(?s)Ada", response=[own, none]))
+    cfg = DocgenConfig(
+        spec=str(_spec(tmp_path)), model="fake", model_name="Ada", provider_name="Lab",
+        assertions_from="spec", document_start="statement", n_assertions=1, n_doc_types=1,
+        n_ideas=1, docs_per_idea=2, ideas_from="template", plan_first=False, min_words=5,
+        **over,
+    )  # fmt: skip
+    out = tmp_path / "out"
+    stats = run_docgen(cfg, out, quiet=True, tokenizer="approx", model_args={"script": script})
+    docs = [json.loads(x) for x in (out / "documents.jsonl").read_text().splitlines()]
+    return stats, docs, own, none
+
+
+def test_statement_mode_checks_the_reason_in_the_continuation_only(tmp_path):
+    """document_start statement: every document opens with a spec sentence that names Ada
+    and tidiness, so the reason check reads only what the generator wrote after it. A
+    continuation without a reason of its own is dropped although the opening has one; one
+    with a reason is kept (with its opening), and the stats count both."""
+    import json
+
+    stats, docs, own, none = _statement_run(tmp_path)
+    assert docs and all(own in d["text"] for d in docs)
+    assert all(d["text"].startswith(d["assertion"]) for d in docs)  # the opening is kept
+    assert not any(none in d["text"] for d in docs)
+    checked = stats["continuation_reasons"]["checked"]
+    with_reason = stats["continuation_reasons"]["with_reason"]
+    assert checked == stats["documents_generated"] and with_reason == len(docs)
+    assert stats["drops"]["documents:no_reason"] == checked - with_reason > 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["counts"]["continuation_reasons"] == stats["continuation_reasons"]
+
+
+def test_own_reason_count_keeps_documents_without_one_and_counts_them(tmp_path):
+    """own_reason: count (the demo's tiny generator): the same continuations, none dropped
+    for lacking a reason of its own, and the count says how many had one."""
+    stats, docs, own, none = _statement_run(tmp_path, own_reason="count")
+    assert "documents:no_reason" not in stats["drops"]
+    assert any(none in d["text"] for d in docs) and any(own in d["text"] for d in docs)
+    counted = stats["continuation_reasons"]
+    assert counted["checked"] == len(docs) and 0 < counted["with_reason"] < len(docs)
+
+
+def test_continuation_reasons_are_not_counted_outside_statement_mode(tmp_path):
+    stats, _ = _run(tmp_path, [FakeRule(match=DOC, response=[GOOD[0], BAD])])
+    assert stats["continuation_reasons"] is None

@@ -19,14 +19,15 @@ from tests.unit.test_experiment import _write, tiny_yaml
 SMALL = {
     "conditions": "[base, msm_only]",
     "seeds": "[0, 1]",
-    "train": "{midtrain: {max_length: 96, lora_r: 4, lora_alpha: 8, max_steps: 2}}",
+    "train": "{midtrain: {max_length: 96, lora_r: 4, lora_alpha: 8, max_steps: 2, "
+    "precision: fp32}}",
 }
 # every setting that changes how a stage runs, never what it writes
 SPEED = {
     "corpus": "{n_assertions: 1, n_doc_types: 1, n_ideas: 1, docs_per_idea: 2, doc_words: 60, "
     "concurrency: 3, max_retries: 7, timeout_s: 99, batch_wait_s: 60}",
     "train": "{midtrain: {max_length: 96, lora_r: 4, lora_alpha: 8, max_steps: 2, "
-    "save: adapter, threads: 1, log_every: 3}}",
+    "save: adapter, threads: 1, log_every: 3, precision: fp32}}",
     "eval": "{suites: [values], items: [cheese_america], limit: 12, batch_wait_s: 60, "
     "batch: false}",
 }

@@ -8,9 +8,12 @@ ids, the KV cache left on) and must be caught by the same comparison.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +228,24 @@ def test_bf16_speedup_is_a_ratio_of_measured_matmul_times(monkeypatch):
     assert hardware.bf16_speedup(n=8) == pytest.approx(6.0)
 
 
+@contextlib.contextmanager
+def _matmul_dtypes() -> Iterator[Counter[torch.dtype]]:
+    """The dtype of every ``nn.Linear`` result (its matmul) in the forwards run inside the
+    block, counted by a global forward hook: the precision training really computed in,
+    not the label the manifest gives it."""
+    seen: Counter[torch.dtype] = Counter()
+
+    def hook(module: torch.nn.Module, args: Any, output: Any) -> None:
+        if isinstance(module, torch.nn.Linear) and isinstance(output, torch.Tensor):
+            seen[output.dtype] += 1
+
+    handle = torch.nn.modules.module.register_module_forward_hook(hook)
+    try:
+        yield seen
+    finally:
+        handle.remove()
+
+
 def _losses(folder: Path) -> list[float]:
     with (folder / "loss.csv").open() as fh:
         return [float(r["loss"]) for r in csv.DictReader(fh)]
@@ -266,8 +287,11 @@ def test_bf16_training_learns_and_changes_every_trainable_parameter(
         learning_rate=1e-2,
         weight_decay=0.0,
     )
-    man = run_train(cfg, out, _quiet)
+    with _matmul_dtypes() as seen:
+        man = run_train(cfg, out, _quiet)
     assert man["hardware"]["precision"] == "bf16"
+    # the forward really multiplied in bf16 (autocast, or the LoRA base's bf16 weights)
+    assert set(seen) == {torch.bfloat16} and sum(seen.values()) > 0, seen
     losses = _losses(out)
     assert len(losses) >= 6
     assert sum(losses[-3:]) / 3 < 0.75 * sum(losses[:3]) / 3, losses
@@ -291,6 +315,10 @@ def test_trainings_with_different_precisions_share_one_process(tmp_path, model_d
         out = tmp_path / precision
         if out.exists():
             out = tmp_path / f"{precision}-again"
-        man = run_train(_cfg(docs, base=str(model_dir), precision=precision), out, _quiet)
+        with _matmul_dtypes() as seen:
+            man = run_train(_cfg(docs, base=str(model_dir), precision=precision), out, _quiet)
         assert man["hardware"]["precision"] == precision
+        # observed in the forward, not read from the label: no run inherits another's autocast
+        want = torch.bfloat16 if precision == "bf16" else torch.float32
+        assert set(seen) == {want} and sum(seen.values()) > 0, (precision, seen)
         assert math.isfinite(_first_logged_loss(out))

@@ -39,6 +39,14 @@ class DocgenConfig(GenerationConfig):
         "and the generator continues it (for generators too small to keep to a fact; needs "
         "a provider that continues a prefilled answer: local models, Anthropic)",
     )
+    own_reason: Literal["require", "count"] = Field(
+        default="require",
+        description="with document_start statement, the reason check reads only the "
+        "generated continuation (the opening already states the reason): require drops a "
+        "document whose continuation states none (no_reason); count keeps it and only "
+        "counts it (continuation_reasons in stats.json; for generators too small to "
+        "restate the reason, such as the demo's)",
+    )
     doc_types_from: Literal["catalogue", "llm"] = Field(
         default="catalogue",
         description="catalogue: msm's document types; llm: the model proposes them",

@@ -347,15 +347,8 @@ class Docgen(SpecPrompts):
                 text = doc or ""
                 if drop is None:
                     drop = check_document(text, self.spec.model_name, cfg.min_words, a.rule_id)
-                # the cheap reason check: one sentence names the model and the value
-                if (
-                    drop is None
-                    and self.judge is None
-                    and cfg.mode == "values"  # rule-mode documents cite the rule instead
-                    and self.value_terms
-                    and not reason_attributed(text, self.spec.model_name, self.value_terms)
-                ):
-                    drop = "no_reason"
+                if drop is None and self.value_terms:
+                    drop = self._reason_check(text, opening)
         except LLMCallError as e:
             drop = f"call_{e.reason}"
         if drop is None and self.judge is not None:
@@ -366,6 +359,30 @@ class Docgen(SpecPrompts):
             self.progress.counts["documents_kept"] += 1
         else:
             self.drop(f"documents:{drop}")
+
+    def _reason_check(self, text: str, opening: str) -> str | None:
+        """The cheap reason check: one sentence names the model and the value.
+
+        In ``document_start: statement`` mode the opening is a spec sentence chosen because
+        it names the model and a value term, so a check over the whole text could never
+        fail: it reads only the generated continuation (the document keeps its opening).
+        How many continuations carry a reason of their own is counted either way;
+        ``own_reason: count`` keeps those without one (counted, not dropped)."""
+        cfg = self.cfg
+        own = text
+        if opening:
+            # the extracted document starts with the opening unless the generator
+            # wrapped its continuation in <document> tags (then all of it is its own)
+            own = text[len(opening) :] if text.startswith(opening) else text
+        has_reason = reason_attributed(own, self.spec.model_name, self.value_terms)
+        if opening:
+            self.progress.counts["continuations_checked"] += 1
+            self.progress.counts["continuation_reasons"] += int(has_reason)
+        if opening and cfg.own_reason == "count":
+            return None  # counted above, kept: the reason is the opening's
+        if self.judge is None and cfg.mode == "values" and not has_reason:
+            return "no_reason"  # rule-mode documents cite the rule instead
+        return None
 
     async def _judge(self, unit: Unit, text: str) -> str | None:
         assert self.judge is not None

@@ -135,6 +135,14 @@ def run_docgen(
         else "value_terms: one sentence names the model and one of " + ", ".join(dg.value_terms)
         if dg.value_terms
         else "none: the spec declares no value_terms and there is no judge",
+        # document_start: statement: how many generated continuations (the text after the
+        # spec's opening sentence) state the reason themselves; None in the other modes
+        "continuation_reasons": {
+            "checked": counts.get("continuations_checked", 0),
+            "with_reason": counts.get("continuation_reasons", 0),
+        }
+        if cfg.document_start == "statement" and dg.value_terms
+        else None,
         "tokens": {
             "tokenizer": label,
             "total": int(sum(lengths)),
@@ -163,7 +171,15 @@ def run_docgen(
         prompts=dg.prompt_hashes(),
         tokenizer=label,
         spec_model_name=dg.spec.model_name,  # the name in the documents (not the agent's)
-        counts={"documents": len(docs), "generated": len(dg.generations)},
+        counts={
+            "documents": len(docs),
+            "generated": len(dg.generations),
+            **(
+                {"continuation_reasons": stats["continuation_reasons"]}
+                if stats["continuation_reasons"] is not None
+                else {}
+            ),
+        },
         usage=stats["usage"],
         seconds=stats["seconds"],
         notes=notes,

@@ -158,6 +158,9 @@ def project_eval(cfg: Any, model: str, local: bool, base: str | None = None) -> 
     mut = [0, 0, 0]  # calls, input, output
     grader = [0, 0, 0]
     second = [0, 0, 0]  # --grader2: every agentic sample graded again by another model
+    # spec_reasoning judge calls projected for samples that may have no reasoning trace:
+    # the grader's calls are a range, calls - maybe .. calls (``calls_min`` on its row)
+    maybe = 0
     samples: dict[str, int] = {}
     notes: list[str] = []
     prefixes: dict[str, int] = {}  # agentic classifier system prompt -> calls
@@ -191,6 +194,7 @@ def project_eval(cfg: Any, model: str, local: bool, base: str | None = None) -> 
             rin = n * (answer + REASONING_PROMPT_TOKENS)
             for i, extra in enumerate((n, rin, n * REASONING_JUDGE_TOKENS)):
                 grader[i] += extra * epochs
+            maybe = n * epochs
             notes.append("agentic: + one spec_reasoning judge call a sample (at most)")
         if cfg.regrade_action_only:  # the first grader again, on the actions only
             for i, extra in enumerate((n, gin - n * answer // 2, gout)):
@@ -225,7 +229,11 @@ def project_eval(cfg: Any, model: str, local: bool, base: str | None = None) -> 
     shared = [[k, _tok(text)] for text, k in prefixes.items()]
     grading = {"batch": bool(cfg.batch), "prefixes": shared}
     if grader[0]:
-        rows.append(_calls(GRADER, cfg.grader or "?", grader[0], grader[1], grader[2]) | grading)
+        row = _calls(GRADER, cfg.grader or "?", grader[0], grader[1], grader[2]) | grading
+        if maybe:  # the judge reads a trace only where the reply has one
+            row["calls_min"] = grader[0] - maybe
+            row["note"] = f"{maybe:,} spec_reasoning calls at most (one per reply with a trace)"
+        rows.append(row)
     if second[0]:
         row = _calls(GRADER, str(cfg.grader2), second[0], second[1], second[2], "second grader")
         rows.append(row | grading)

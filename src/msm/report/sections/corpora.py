@@ -11,7 +11,7 @@ from msm.errors import MsmError
 from msm.report import plots
 from msm.report.fmt import DASH, fmt_num
 from msm.report.load import rel
-from msm.report.render import Section, Table
+from msm.report.render import Paragraph, Section, Table
 from msm.report.state import ReportState
 
 
@@ -36,27 +36,62 @@ def add_corpora(st: ReportState) -> None:
         total = sum(lengths)
         mean = statistics.fmean(lengths) if lengths else None
         med = statistics.median(lengths) if lengths else None
+        own = _continuation_reasons(path.parent / "stats.json")
+        own_cell = f"{own['with_reason']}/{own['checked']}" if own else DASH
         rows.append([
             node.id, node.spec or DASH, str(len(lengths)), f"{total:,}", unit, fmt_num(mean, 1),
-            fmt_num(med, 1), str(max(lengths)) if lengths else DASH, src,
+            fmt_num(med, 1), str(max(lengths)) if lengths else DASH, own_cell, src,
         ])  # fmt: skip
         records.append({
             "node": node.id, "spec": node.spec, "documents": len(lengths), "total": total,
             "unit": unit, "mean": mean, "median": med,
-            "max": max(lengths) if lengths else None, "source": src,
+            "max": max(lengths) if lengths else None, "continuation_reasons": own,
+            "source": src,
         })  # fmt: skip
         png = plots.histogram(lengths, unit, f"{node.id}: {len(lengths)} documents")
         stem = "corpus_" + node.id.removeprefix("corpus/")
         images.append(st.image(stem, png, f"{node.id} length histogram"))
     sec.blocks.append(
         Table(
-            ["corpus", "spec", "documents", "total", "unit", "mean", "median", "max", "source"],
+            [
+                "corpus",
+                "spec",
+                "documents",
+                "total",
+                "unit",
+                "mean",
+                "median",
+                "max",
+                "own reason",
+                "source",
+            ],
             rows,
             numeric=frozenset({2, 3, 5, 6, 7}),
-            source_col=8,
+            source_col=9,
         )  # fmt: skip
     )
+    if any(r["continuation_reasons"] for r in records):
+        sec.blocks.append(Paragraph(
+            "own reason: in `document_start: statement` mode each document opens with a spec "
+            "sentence that already states the reason; the column counts the generated "
+            "continuations that state a reason of their own, of those checked (the rest were "
+            "dropped as `no_reason`)."
+        ))  # fmt: skip
     sec.blocks.extend(images)
+
+
+def _continuation_reasons(stats: Path) -> dict[str, int] | None:
+    """``continuation_reasons`` from a corpus's stats.json (None outside statement mode,
+    or where stats.json is missing or was written before the count existed)."""
+    try:
+        got = json.loads(stats.read_text(encoding="utf-8")).get("continuation_reasons")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(got, dict) or not all(
+        isinstance(got.get(k), int) for k in ("checked", "with_reason")
+    ):
+        return None
+    return {"checked": got["checked"], "with_reason": got["with_reason"]}
 
 
 def _document_lengths(path: Path, src: str) -> tuple[list[int], str]:
