@@ -8,14 +8,16 @@ README and docs quote from the demo cites a key of that file (docs/architecture.
 
 The keys are stable (the citations depend on them):
 
-- ``results``: the paired contrasts the demo prints, each ``{estimate, ci95,
-  excludes_zero, unit, label, covers}`` (``covers``: what the contrast compares),
-  keyed by a name made of the report's own fields:
-  ``reasons.<condition>`` (1: the corpus teaches the why), ``aft_own.<condition>``
-  (2: AFT on its own phrasing), ``transfer.<condition>`` (2: cheese_fit),
-  ``interaction.<condition>.<items_a>_vs_<items_b>`` (3: the paper's question);
+- ``primary``: the contrast declared before the run (``report.primary``): ``declared``,
+  ``estimate``, ``ci95``, ``p``, ``covers`` (what its interval covers), ``split``, ``verdict``;
+- ``results``: every paired contrast the demo prints, each ``{estimate, ci95, p, p_holm,
+  excludes_zero, seeds, items, basis, unit, what}``, keyed by the report's own fields:
+  ``<kind>.<condition>[_n<size>].<full|control>`` with kind ``direction_<spec>``,
+  ``interaction``, ``aft_generalization`` or ``reasons``, and
+  ``change.<item_set>.<label>`` (changes from the base model: cheese_aft, cheese_fit,
+  cheese_why);
 - ``summary_lines``: the demo's closing lines, as printed;
-- ``eval_split``: the split the evals recorded (None where they recorded none);
+- ``eval_split``: the item split the evals recorded (``values_split``);
 - ``corpora.<node>``: documents generated and kept, drops, and
   ``continuation_reasons`` (statement mode: continuations with a reason of their own);
 - ``seconds_by_kind``, ``nodes.<node>.seconds`` (runner state) and
@@ -51,50 +53,52 @@ def _slug(*parts: Any) -> str:
     return "_".join(SLUG.sub("-", str(p)).strip("-") for p in parts if p not in (None, ""))
 
 
-def _contrast(r: dict[str, Any], covers: str) -> dict[str, Any]:
-    return {
-        "estimate": r.get("estimate"),
-        "ci95": r.get("ci95"),
-        "excludes_zero": r.get("excludes_zero"),
-        "unit": "nats/token",
-        "label": r.get("label"),
-        "covers": covers,
-    }
+FIELDS = ("estimate", "ci95", "p", "p_holm", "excludes_zero", "seeds", "items", "basis")
+
+
+def _contrast(r: dict[str, Any], what: str) -> dict[str, Any]:
+    return {**{k: r.get(k) for k in FIELDS}, "unit": "nats/token", "what": what}
 
 
 def demo_results(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The contrasts ``msm.demo.summary_lines`` prints, keyed by stable names."""
+    """Every contrast ``msm.demo.summary_lines`` prints, keyed by stable names made of the
+    report's own fields: ``<kind>.<condition>[_n<size>].<subset>`` for the spec contrasts
+    (kind: direction_<spec_a>, interaction, aft_generalization, reasons) and
+    ``change.<item_set>.<label>`` for the changes from the base model."""
     c = report.get("contrasts") or {}
-    inter = c.get("interactions") or []
-    changes = c.get("changes") or []
-    out: dict[str, dict[str, Any]] = {"reasons": {}, "aft_own": {}, "transfer": {}}
-    out["interaction"] = {}
-    for r in inter:
-        if r.get("kind") == "reasons" and r.get("condition") == "msm_only":
-            out["reasons"][_slug(r["condition"])] = _contrast(
-                r,
-                f"cheese_reasons: MSM-only[{r.get('spec_a')}] - MSM-only[{r.get('spec_b')}], "
-                "the America reason over the affordability reason (the corpus teaches the why)",
-            )
-        elif r.get("kind") == "interaction":
-            cond = _slug(r["condition"])
-            key = _slug(r.get("items_a"), "vs", r.get("items_b"))
-            out["interaction"].setdefault(cond, {})[key] = _contrast(
-                r,
-                f"{r['condition']}: [spec A - spec B] on {r.get('items_a')} minus the same "
-                f"on {r.get('items_b')} (does the spec's reason decide how the preference "
-                "generalizes?)",
-            )
-    for x in changes:
-        if x.get("item_set") == "cheese_aft" and x.get("condition") == "aft_only":
-            out["aft_own"][_slug(x["condition"])] = _contrast(
-                x, "cheese_aft: aft_only minus the base model, on the AFT data's own phrasing"
-            )
-        elif x.get("item_set") == "cheese_fit":
-            out["transfer"][_slug(x["condition"])] = _contrast(
-                x, f"cheese_fit: {x['condition']} minus the base model, phrasings AFT never used"
-            )
+    out: dict[str, dict[str, Any]] = {}
+    for r in c.get("interactions") or []:
+        kind = str(r.get("kind"))
+        if kind == "direction":
+            kind = _slug("direction", r.get("spec_a"))
+        cond = _slug(r.get("condition"), f"n{r['aft_size']}" if r.get("aft_size") else None)
+        subset = _slug(r.get("subset") or "full")
+        what = f"{r.get('kind')}: [{r.get('spec_a')} - {r.get('spec_b')}] on {r.get('items_a')}"
+        if r.get("items_b"):
+            what += f" minus the same on {r.get('items_b')}"
+        out.setdefault(kind, {}).setdefault(cond, {})[subset] = _contrast(r, what)
+    for x in c.get("changes") or []:
+        name = _slug(x.get("label") or x.get("condition"))
+        out.setdefault("change", {}).setdefault(str(x.get("item_set")), {})[name] = _contrast(
+            x, f"{x.get('item_set')}: {x.get('label')} minus the base model"
+        )
     return out
+
+
+def primary(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The declared primary contrast: what was declared, its result, what its interval
+    covers, the split, the verdict."""
+    info = report.get("primary")
+    if not isinstance(info, dict):
+        return None
+    res = info.get("result") if isinstance(info.get("result"), dict) else {}
+    return {
+        "declared": info.get("declared"),
+        **{k: res.get(k) for k in FIELDS},
+        "covers": info.get("covers"),
+        "split": info.get("split"),
+        "verdict": info.get("verdict"),
+    }
 
 
 def node_facts(run: Path, node: dict[str, Any]) -> dict[str, Any]:
@@ -119,9 +123,8 @@ def eval_split(run: Path, nodes: list[dict[str, Any]]) -> Any:
         if n["kind"] != "eval":
             continue
         summ = read_json(run / n["path"] / "summary.json") or {}
-        for key in ("split", "eval_split"):
-            if summ.get(key) is not None:
-                found.append(summ[key])
+        if summ.get("values_split") is not None:
+            found.append(summ["values_split"])
     if not found:
         return None
     return found[0] if all(f == found[0] for f in found) else found
@@ -153,6 +156,7 @@ def collect(run: Path) -> dict[str, Any]:
     return {
         "run": str(run),
         "experiment": (meta.get("experiment") or {}).get("name"),
+        "primary": primary(report),
         "results": demo_results(report),
         "summary_lines": summary_lines(report),
         "eval_split": eval_split(run, nodes),

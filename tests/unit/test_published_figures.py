@@ -130,7 +130,8 @@ def test_demo_results_keys_are_stable_names_from_the_report():
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        demo_results = importlib.import_module("demo_results").demo_results
+        mod = importlib.import_module("demo_results")
+        demo_results = mod.demo_results
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
 
@@ -141,25 +142,36 @@ def test_demo_results_keys_are_stable_names_from_the_report():
         "contrasts": {
             "interactions": [
                 row(kind="reasons", condition="msm_only", spec_a="pro_america",
-                    spec_b="pro_affordability"),
-                row(kind="interaction", condition="msm_aft", items_a="america",
-                    items_b="affordability"),
+                    spec_b="pro_affordability", items_a="cheese_reasons", subset=None),
+                row(kind="direction", condition="msm_aft", aft_size=72, spec_a="pro_america",
+                    spec_b="pro_affordability", items_a="america", subset="full"),
+                row(kind="interaction", condition="msm_aft", aft_size=72, items_a="america",
+                    items_b="affordability", subset="full"),
                 row(kind="interaction", condition="msm_only", items_a="america_control",
-                    items_b="affordability_control"),
+                    items_b="affordability_control", subset="control"),
+                row(kind="aft_generalization", condition="msm_aft", aft_size=72,
+                    items_a="america", items_b="affordability", subset="full", p=0.4),
             ],
             "changes": [
                 row(item_set="cheese_aft", condition="aft_only", label="aft_only"),
-                row(item_set="cheese_fit", condition="msm_aft[pro_america]", label="x"),
+                row(item_set="cheese_fit", condition="msm_aft", label="msm_aft[pro_america]"),
             ],
-        }
+        },
+        "primary": {"declared": {"kind": "aft_generalization"}, "verdict": "a null",
+                    "result": row(p=0.4), "covers": "covers item sampling only"},
     }  # fmt: skip
     got = demo_results(report)
-    assert got["reasons"]["msm_only"]["estimate"] == 0.84
-    assert set(got["interaction"]) == {"msm_aft", "msm_only"}
-    assert "america_vs_affordability" in got["interaction"]["msm_aft"]
-    assert "america_control_vs_affordability_control" in got["interaction"]["msm_only"]
-    assert got["aft_own"]["aft_only"]["ci95"] == [0.77, 0.92]
-    assert set(got["transfer"]) == {"msm_aft-pro_america"}  # no dots or brackets in a key
+    assert got["reasons"]["msm_only"]["full"]["estimate"] == 0.84
+    assert set(got["interaction"]) == {"msm_aft_n72", "msm_only"}
+    assert set(got["interaction"]["msm_only"]) == {"control"}
+    assert got["direction_pro_america"]["msm_aft_n72"]["full"]["ci95"] == [0.77, 0.92]
+    assert got["aft_generalization"]["msm_aft_n72"]["full"]["p"] == 0.4
+    assert got["change"]["cheese_aft"]["aft_only"]["ci95"] == [0.77, 0.92]
+    assert set(got["change"]["cheese_fit"]) == {"msm_aft-pro_america"}  # no dots or brackets
+    prim = mod.primary(report)
+    assert prim["p"] == 0.4 and prim["verdict"] == "a null" and prim["covers"].startswith("covers")
     for group in got.values():
-        for key in group:
+        for key, sub in group.items():
             assert re.fullmatch(r"[\w-]+", key), key
+            for inner in sub:
+                assert re.fullmatch(r"[\w-]+", inner), inner
