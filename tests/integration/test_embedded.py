@@ -184,10 +184,11 @@ def test_bundled_model_both_scorings_on_cheese_items(tmp_path):
     from msm.evals.run import EvalConfig, run_eval
 
     letter = run_eval(
-        EvalConfig(model="embedded", items=["cheese_america"], scoring="letter", limit=24),
+        EvalConfig(model="embedded", items=["cheese_america"], scoring="letter", limit=12),
         tmp_path / "letter",
         echo=lambda s: None,
     )["values"]["cheese_america"]
+    # --limit counts items: 12 items, each asked in both option orders
     assert letter["scoring"] == "letter" and letter["samples"] == 24
     share = letter["unscorable_share"]
     assert share == letter["answers_by_method"].get("unscorable", 0) / 24

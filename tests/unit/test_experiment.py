@@ -112,7 +112,7 @@ def test_nodes_carry_their_stage_config_and_speed_settings_do_not_rerun(tmp_path
         ev.baseline == str(tiny_model_dir.resolve()) and by["eval/base/s0"].config.baseline is None
     )
     # how fast a training runs or how often it logs does not make it a new node...
-    fast = text.replace("save_every: 1}", "save_every: 1, threads: 2, log_every: 5}")
+    fast = text.replace("save_every: 1,", "save_every: 1, threads: 2, log_every: 5,")
     assert fast != text
     again = {n.id: n.hash for n in build_plan(load_experiment(_write(tmp_path, fast, "f.yaml")))}
     assert again == {n.id: n.hash for n in plan}

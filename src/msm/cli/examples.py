@@ -78,6 +78,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "train merge": ("msm train merge runs/aft-ckpt",),
     "items": ("msm items list", "msm items audit cheese_america"),
     "items list": ("msm items list",),
+    "items show": (
+        "msm items show america --split confirm --control",
+        "msm items show cheese_why --model-name Smol",
+    ),
     "items audit": (
         "msm items audit cheese_america",
         "msm items audit my_items.jsonl --value generic --json",

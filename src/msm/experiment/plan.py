@@ -96,6 +96,10 @@ _HASHED_IF_SET: dict[str, Any] = {
     # spec QA's own epochs; a sampled eval's seed (None: seed 0, as before seeds were given)
     "spec_qa_epochs": 1,
     "seed": None,
+    # the item split scored (all: every item, as before splits were declared)
+    "split": "all",
+    # docgen's statement-mode reason check (outside statement mode it changes nothing)
+    "own_reason": "require",
 }
 
 

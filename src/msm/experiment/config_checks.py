@@ -1,0 +1,215 @@
+"""The checks an experiment file passes after its schema: specs readable, settings that
+each stage accepts, models that resolve, batch mode where a provider has it, eval options
+that fit the suites. Each problem is one MsmError line naming the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from msm.errors import MsmError
+from msm.experiment.config import Experiment
+
+
+def check_experiment(exp: Experiment, where: Path) -> None:
+    """Every check below, in order (cheapest and most basic first)."""
+    _check_specs(exp, where)
+    _check_settings(exp, where)
+    _check_models(exp, where)
+    _check_eval(exp, where)
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # e.g. a name too long for the file system
+        return False
+
+
+def _check_specs(exp: Experiment, where: Path) -> None:
+    from msm.spec import load_spec
+    from msm.specs_builtin import resolve_spec_path
+
+    for key, spec in exp.specs.items():
+        try:
+            resolved = resolve_spec_path(spec)
+        except MsmError as e:
+            raise MsmError(f"{where}: specs.{key}: {e}") from None
+        if not _is_file(Path(resolved)):
+            raise MsmError(f"{where}: specs.{key}: spec file not found: {spec}")
+        try:  # a literal name must really be in the spec; some model name must be known
+            load_spec(
+                resolved,
+                exp.model_name,
+                literal_name=exp.literal_names.get(key),
+                name_required=True,
+            )
+        except MsmError as e:
+            field = "literal_names" if key in exp.literal_names else "specs"
+            raise MsmError(f"{where}: {field}.{key}: {e}") from None
+    if exp.aft is not None and exp.aft.spec not in exp.specs:
+        try:
+            resolved = resolve_spec_path(exp.aft.spec)
+        except MsmError as e:
+            raise MsmError(f"{where}: aft.spec: {e}") from None
+        if not _is_file(Path(resolved)):
+            raise MsmError(
+                f"{where}: aft.spec: {exp.aft.spec!r} is neither a key of specs nor a spec file"
+            )
+
+
+def _check_settings(exp: Experiment, where: Path) -> None:
+    """Build every stage's config now, as the plan will: bad settings fail before anything runs."""
+    from msm.aftgen.config import AftgenConfig
+    from msm.config_io import validation_error
+    from msm.docgen.config import DocgenConfig
+    from msm.experiment import stages
+    from msm.train.config import TrainConfig
+
+    key = next(iter(exp.specs), None)
+    spec = exp.specs[key] if key is not None else "builtin:general"
+    # what the experiment sets itself: a stage's settings may not set these again
+    checks: list[tuple[str, dict[str, Any], dict[str, Any], Any]] = [
+        (
+            "corpus",
+            exp.corpus,
+            stages.docgen_fixed(exp, spec, key),
+            lambda: stages.docgen_config(exp, spec, key),
+        )
+    ]
+    if exp.aft is not None:
+        checks.append(
+            (
+                "aft.config",
+                exp.aft.config,
+                stages.aftgen_fixed(exp),
+                lambda: stages.aftgen_config(exp),
+            )
+        )
+    for stage in ("midtrain", "aft"):
+        checks.append(
+            (
+                f"train.{stage}",
+                getattr(exp.train, stage),
+                stages.train_fixed(stage, 0),
+                lambda stage=stage: stages.train_config(exp, stage, 0, base=exp.base_model),
+            )
+        )
+    for section, settings, fixed, build in checks:
+        for key in settings:
+            if key in fixed:
+                raise MsmError(f"{where}: {section}.{key}: set by the experiment, not here")
+        try:
+            build()
+        except ValidationError as e:
+            models: dict[str, type[BaseModel]] = {
+                "corpus": DocgenConfig,
+                "aft.config": AftgenConfig,
+            }
+            model = models.get(section, TrainConfig)
+            raise validation_error(e, f"{where}: {section}", model) from None
+
+
+def _check_models(exp: Experiment, where: Path) -> None:
+    """Model names must be ones msm knows (keys and servers are checked when used)."""
+    from msm.llm.names import resolve_model
+
+    names = {"generator": exp.generator, "grader": exp.grader, "grader2": exp.grader2}
+    if exp.aft is not None:
+        names["aft.generator"] = exp.aft.generator
+    for field, name in names.items():
+        if name is None:
+            continue
+        try:
+            resolve_model(name, check=False)
+        except MsmError as e:
+            raise MsmError(f"{where}: {field}: {e}") from None
+    _check_batch(exp, where)
+
+
+def _check_batch(exp: Experiment, where: Path) -> None:
+    """A role sent through a batch API must be a model whose provider has one: refused here,
+    before anything runs (the dry run too), not when its stage starts."""
+    from msm.experiment import stages
+    from msm.llm.batch import check_batch_provider
+
+    key = next(iter(exp.specs), None)
+    spec = exp.specs[key] if key is not None else "builtin:general"
+    roles: list[tuple[str, bool, str | None]] = []
+    if any(c.startswith("msm") for c in exp.conditions):
+        d = stages.docgen_config(exp, spec, key)
+        roles += [("corpus generator", d.batch, d.model), ("corpus judge", d.batch, d.judge)]
+    if exp.aft is not None and exp.aft.kind == "chat":
+        a = stages.aftgen_config(exp)
+        roles += [("aft generator", a.batch, a.model), ("aft judge", a.batch, a.judge)]
+    graded = {"agentic", "spec_qa"} & set(exp.eval.suites)
+    batch_eval = exp.batch if exp.eval.batch is None else exp.eval.batch
+    if graded:
+        roles += [("grader", batch_eval, exp.grader), ("grader2", batch_eval, exp.grader2)]
+    for role, on, model in roles:
+        if on and model:
+            try:
+                check_batch_provider(model, role)
+            except MsmError as e:
+                raise MsmError(f"{where}: {e}") from None
+
+
+def _check_eval(exp: Experiment, where: Path) -> None:
+    """Item sets, questions and agentic conditions: found and valid before anything runs."""
+    ev = exp.eval
+    _check_agentic_options(exp, where)
+    try:
+        if "values" in ev.suites:
+            from msm.evals.items import load_value_items
+
+            for name in ev.items or []:
+                load_value_items(name)
+        if "spec_qa" in ev.suites:
+            from msm.evals.spec_qa import load_questions
+
+            load_questions(ev.questions)
+        if "agentic" in ev.suites:
+            from msm.evals.agentic import DEFAULT_GOALS, SCENARIOS, conditions
+
+            if ev.grid is not None:
+                from msm.evals.agentic_grid import check_grid
+
+                check_grid(ev.grid, ev.scenarios, ev.goals, ev.urgency)
+            else:
+                conditions(
+                    ev.scenarios or list(SCENARIOS), ev.goals or list(DEFAULT_GOALS), ev.urgency
+                )
+    except MsmError as e:
+        raise MsmError(f"{where}: eval: {e}") from None
+
+
+def _check_agentic_options(exp: Experiment, where: Path) -> None:
+    """The robustness axes and the grader checks: only with the agentic suite, and sane."""
+    from msm.evals.agentic_variants import check_axes
+
+    ev = exp.eval
+    agentic = "agentic" in ev.suites
+    set_here = [
+        name
+        for name, on in (
+            ("eval.agent_names", ev.agent_names is not None),
+            ("eval.temperatures", ev.temperatures is not None),
+            ("eval.regrade_action_only", ev.regrade_action_only),
+            ("grader2", exp.grader2 is not None),
+        )
+        if on
+    ]
+    if set_here and not agentic:
+        raise MsmError(f"{where}: {set_here[0]} needs the agentic suite in eval.suites")
+    if ev.temperatures is not None and ev.temperature is not None:
+        raise MsmError(f"{where}: give eval.temperature or eval.temperatures, not both")
+    if exp.grader2 is not None and exp.grader2.strip() == (exp.grader or "").strip():
+        raise MsmError(
+            f"{where}: grader2 must be another model than grader (both are {exp.grader2!r})"
+        )
+    try:
+        check_axes(ev.agent_names, ev.temperatures, "eval.agent_names", "eval.temperatures")
+    except MsmError as e:
+        raise MsmError(f"{where}: {e}") from None
