@@ -92,6 +92,34 @@ class GenerationConfig(BaseModel):
     )
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error: YAML
+    keeps the last value silently, so ``lr: 1e-4`` then ``lr: 1e-3`` would train at 1e-3."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    dup = key in seen
+                    seen.add(key)
+                except TypeError:  # an unhashable key: PyYAML's own error comes next
+                    continue
+                if dup:
+                    line = key_node.start_mark.line + 1
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"the key {key!r} is given twice (again on line {line})",
+                        key_node.start_mark,
+                    )  # fmt: skip
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` that refuses a key given twice in one mapping."""
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def read_yaml_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:
     """A YAML file that must hold a mapping, with one-line errors."""
     p = Path(path)
@@ -105,7 +133,7 @@ def read_yaml_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:
         raise MsmError(f"{what} path is a directory, not a file: {p}")
     try:
         raw = p.read_bytes()
-        data = yaml.safe_load(raw.decode("utf-8"))
+        data = load_yaml(raw.decode("utf-8"))
     except UnicodeDecodeError as e:
         raise MsmError(f"{what} file is not valid UTF-8: {p}") from e
     # ValueError: a bad date (2001-13-01) or an overlong integer; RecursionError: deep

@@ -285,8 +285,10 @@ def split_front_matter(text: str, where: str = "spec") -> tuple[dict[str, Any], 
         if lines[i].strip() in ("---", "..."):
             import yaml
 
+            from msm.config_io import load_yaml
+
             try:
-                data = yaml.safe_load("\n".join(lines[1:i])) or {}
+                data = load_yaml("\n".join(lines[1:i])) or {}
             # ValueError: a bad date (2001-13-01) or an overlong integer; RecursionError:
             # deep nesting. PyYAML raises both from inside the parser.
             except (yaml.YAMLError, ValueError, RecursionError) as e:

@@ -249,3 +249,27 @@ def test_experiment_yaml_unknown_keys_name_the_closest_real_one(tmp_path: Path):
     with pytest.raises(MsmError) as e2:
         load_experiment(p)
     assert str(e2.value) == f"{p}: corpus: unknown key 'n_idea' (did you mean 'n_ideas'?)"
+
+
+def test_a_key_given_twice_is_refused_not_silently_overridden(tmp_path):
+    """YAML keeps the last of two equal keys without a word; msm refuses them, nested too,
+    in settings files and in a spec's front matter. The same key in two mappings is fine."""
+    import pytest
+
+    from msm.config_io import load_yaml, read_yaml_mapping
+    from msm.errors import MsmError
+    from msm.spec import load_spec
+
+    assert load_yaml("a: {lr: 1}\nb: {lr: 2}\n") == {"a": {"lr": 1}, "b": {"lr": 2}}
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text("name: x\ntrain:\n  midtrain: {epochs: 3, epochs: 4}\n")
+    with pytest.raises(MsmError, match=r"the key 'epochs' is given twice \(again on line 3\)"):
+        read_yaml_mapping(cfg, "experiment")
+    cfg.write_text("lr: 0.1\nseed: 1\nlr: 0.2\n")
+    with pytest.raises(MsmError, match="'lr' is given twice") as e:
+        read_yaml_mapping(cfg)
+    assert "\n" not in str(e.value)
+    spec = tmp_path / "spec.md"
+    spec.write_text("---\nname: a\nname: b\n---\n# Spec\n\nText.\n")
+    with pytest.raises(MsmError, match="front matter .* 'name' is given twice"):
+        load_spec(spec)
