@@ -17,11 +17,6 @@ KNOWN = {
     ("msm.evals.items", "msm.aftgen.preference"),
     # the instruction-tuning mix reader, shared by aftgen and train
     ("msm.train.batches", "msm.aftgen.mix"),
-    # the report's projected cost re-plans the experiment (the runner should write it)
-    ("msm.report.sections.cost", "msm.experiment.config"),
-    ("msm.report.sections.cost", "msm.experiment.plan"),
-    ("msm.report.sections.cost", "msm.experiment.project"),
-    ("msm.report.sections.cost", "msm.experiment.project_cost"),
 }
 
 

@@ -53,6 +53,10 @@ def _run(tmp_path: Path, base: Path, spec: str = "builtin:cheese_pro_america") -
             "nodes": nodes,
         },
     )
+    if spec == "builtin:cheese_pro_america":  # what msm run writes before the first node
+        from msm.experiment.runner import write_projection
+
+        write_projection(run, exp, plan)
     seconds = {
         "corpus/a": 12.0,
         "midtrain/a/s0": 30.0,
@@ -158,10 +162,27 @@ def test_cost_section_puts_actuals_next_to_the_dry_runs_projection(tmp_path, tin
     assert any(line.startswith("wall time 56 s over 4 finished nodes") for line in rep["headline"])
 
 
-def test_without_a_projection_the_actuals_stand_alone(tmp_path, tiny_model_dir):
-    run = _run(tmp_path, tiny_model_dir, spec=str(tmp_path / "gone.md"))  # not on this machine
+def test_projection_is_written_once_before_the_run_and_says_why_when_it_cannot_be(
+    tmp_path, tiny_model_dir
+):
+    from msm.experiment.runner import write_projection
+
+    run = _run(tmp_path, tiny_model_dir)
+    first = json.loads((run / "projection.json").read_text())
+    assert first["nodes"]["corpus/a"]["calls"] and first["experiment_sha256"]
+    exp = load_experiment(tmp_path / "exp.yaml")
+    (run / "projection.json").write_text(json.dumps({**first, "marker": 1}))
+    write_projection(run, exp, build_plan(exp))  # a resumed run keeps the first projection
+    assert json.loads((run / "projection.json").read_text())["marker"] == 1
+    (run / "projection.json").write_text(json.dumps({"nodes": None, "why": "no price for x"}))
     rep = json.loads(build_report(run)["json"].read_text())
-    assert rep["cost"]["projection"].startswith("the projection could not be rebuilt here")
+    assert rep["cost"]["projection"] == "msm run could not project this experiment (no price for x)"
+
+
+def test_without_a_projection_the_actuals_stand_alone(tmp_path, tiny_model_dir):
+    run = _run(tmp_path, tiny_model_dir, spec=str(tmp_path / "gone.md"))  # no projection.json
+    rep = json.loads(build_report(run)["json"].read_text())
+    assert rep["cost"]["projection"].startswith("the run folder holds no projection.json")
     corpus = next(r for r in rep["cost"]["nodes"] if r["node"] == "corpus/a")
     assert corpus["actual"]["calls"] == 60 and corpus["projected"]["calls"] is None
     md = (run / "report/report.md").read_text()

@@ -44,7 +44,7 @@ def _api_cost(rows: list[dict[str, Any]]) -> str:
 
 def _time(p: dict[str, Any]) -> str:
     """The node's time, or its range when it waits for batches."""
-    from msm.experiment.project_cost import fmt_seconds
+    from msm._util.fmt import fmt_seconds
 
     s = fmt_seconds(p.get("seconds"))
     return f"{s}-{fmt_seconds(p['seconds_max'])}" if p.get("seconds_max") else s
@@ -57,9 +57,9 @@ def _basis(text: str) -> str:
 def report(
     exp: Experiment, plan: list[Node], run: Path, statuses: dict[str, str], echo: Any
 ) -> dict[str, Any]:
+    from msm._util.fmt import fmt_bytes, fmt_seconds
     from msm.experiment.preflight import environment_problems
     from msm.experiment.project import project
-    from msm.experiment.project_cost import fmt_bytes, fmt_seconds
 
     proj = project(exp, plan, run, statuses)
     nodes = proj["nodes"]
@@ -159,7 +159,7 @@ def per_seed_lines(exp: Experiment, plan: list[Node]) -> list[str]:
 
 
 def _by_kind(plan: list[Node], nodes: dict[str, dict[str, Any]], echo: Any) -> None:
-    from msm.experiment.project_cost import fmt_bytes, fmt_seconds
+    from msm._util.fmt import fmt_bytes, fmt_seconds
 
     echo("")
     echo(

@@ -11,7 +11,6 @@ stated assumptions. Every figure carries its basis; a guess says it is one.
 from __future__ import annotations
 
 import json
-import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -294,23 +293,3 @@ def _local_prompt_s() -> float:
     vs = _bench("values_scoring") or {}
     per_item = ((vs.get("results") or {}).get("loglik") or {}).get("wall_s_per_item")
     return float(per_item) / 2 if per_item else 0.1  # two option passes an item
-
-
-def fmt_bytes(n: float | None) -> str:
-    if n is None:
-        return "?"
-    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{int(n)} B"
-
-
-def fmt_seconds(s: float | None) -> str:
-    if s is None:
-        return "?"
-    s = max(0.0, s)
-    if s >= 86400:
-        return f"{s / 86400:.1f} d"
-    if s >= 3600:
-        return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
-    return f"{int(s // 60)}m{int(math.ceil(s % 60)):02d}s" if s >= 60 else f"{s:.0f} s"

@@ -10,6 +10,7 @@ checkpoints, evaluation from scratch).
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -86,6 +87,30 @@ def _write_run_json_now(run: Path, exp: Experiment, exp_path: Path, plan: list[N
             "nodes": nodes,
         },
     )
+
+
+PROJECTION = "projection.json"  # msm.report.sections.cost reads it
+
+
+def write_projection(run: Path, exp: Experiment, plan: list[Node]) -> None:
+    """The dry run's projection of the whole plan, before anything is measured, beside
+    run.json: the report compares each node's cost and time with it (the report never
+    re-plans the experiment). Written once per experiment version: a resumed run keeps the
+    projection made before its first node ran."""
+    path = run / PROJECTION
+    sha = exp.sha256()
+    try:
+        if json.loads(path.read_text(encoding="utf-8")).get("experiment_sha256") == sha:
+            return
+    except (OSError, ValueError, AttributeError):
+        pass
+    from msm.experiment.project import project
+
+    try:
+        body: dict[str, Any] = {"nodes": project(exp, plan)["nodes"]}
+    except (MsmError, OSError, ValueError, KeyError, TypeError) as e:  # say why, run anyway
+        body = {"nodes": None, "why": " ".join(str(e).split())[:200]}
+    atomic_write_json(path, {"experiment_sha256": sha, **body})
 
 
 def _default_headline(exp: Experiment) -> str:
@@ -177,6 +202,7 @@ def run_experiment(
     text = exp_path.read_text(encoding="utf-8")
     atomic_write_text(run / "experiment.yaml", text)
     _write_run_json(run, exp, exp_path, plan)
+    write_projection(run, exp, plan)
     todo = [n for n in plan if node_status(run, n) != "done"]
     echo(
         f"msm run {exp.name}: {len(plan)} nodes, {len(plan) - len(todo)} already done, "

@@ -4,10 +4,10 @@ projected for it, so the next projection can be trusted or corrected.
 Actual numbers come from the run folder: LLM calls, tokens and dollars from each node's
 ``manifest.json`` (``usage``: docgen and aftgen per stage, evals per role), trained tokens
 from a training node's ``manifest.json`` (``label_tokens_seen``), wall time from the
-runner's ``state/<node>.json`` (``seconds``). The projection is ``msm run --dry-run``'s own
-(``msm.experiment.project.project``) for the experiment as run (``run.json``'s
-``config``), before anything was measured: the two columns are computed the way the dry
-run computes them. What a node did not record is "not recorded", never 0. A table by role
+runner's ``state/<node>.json`` (``seconds``). The projection is ``msm run --dry-run``'s own,
+written by ``msm run`` beside run.json (``projection.json``) before anything was measured:
+the two columns are computed the way the dry run computes them. What a node did not record
+is "not recorded", never 0. A table by role
 (:mod:`msm.report.sections.cost_roles`) compares list price and what was paid (cache
 reads, batch prices) with the projection's.
 """
@@ -26,24 +26,24 @@ NOT_RECORDED = "not recorded"
 
 
 def projection(st: ReportState) -> tuple[dict[str, dict[str, Any]] | None, str]:
-    """Per node id, the dry run's projection for the experiment in ``run.json``; None and
-    why when it cannot be rebuilt here (a spec or base model only on another machine)."""
-    from pydantic import ValidationError
-
+    """Per node id, the dry run's projection that ``msm run`` wrote before the run
+    (``projection.json`` beside run.json); None and why when there is none."""
     from msm.errors import MsmError
-    from msm.experiment.config import Experiment
-    from msm.experiment.plan import build_plan
-    from msm.experiment.project import project
 
-    if not st.run.config:
-        return None, "run.json holds no experiment config"
+    path = st.run.run_dir / "projection.json"
+    if not path.is_file():
+        return None, "the run folder holds no projection.json (a run from before msm wrote one)"
     try:
-        exp = Experiment.model_validate(st.run.config)
-        plan = build_plan(exp)
-        return project(exp, plan)["nodes"], "msm run --dry-run's projection of run.json's config"
-    except (MsmError, ValidationError, OSError, ValueError, KeyError, TypeError) as e:
-        why = " ".join(str(e).split())[:200]
-        return None, f"the projection could not be rebuilt here ({why})"
+        data = read_json(path, "projection.json")
+    except MsmError as e:
+        return None, str(e)
+    if not isinstance(data, dict):
+        return None, "projection.json holds no mapping"
+    nodes = data.get("nodes")
+    if not isinstance(nodes, dict):
+        why = data.get("why") or "it holds no nodes"
+        return None, f"msm run could not project this experiment ({why})"
+    return nodes, "msm run --dry-run's projection, written by msm run before the run"
 
 
 def _state(st: ReportState, node: Node) -> tuple[float | None, str]:
@@ -131,7 +131,7 @@ def _usd(x: float | None) -> str:
 
 
 def _secs(x: float | None) -> str:
-    from msm.experiment.project_cost import fmt_seconds
+    from msm._util.fmt import fmt_seconds
 
     return NOT_RECORDED if x is None else fmt_seconds(x)
 
