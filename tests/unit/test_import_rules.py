@@ -15,8 +15,6 @@ STAGES = {"docgen", "aftgen", "train", "evals"}
 KNOWN = {
     # the AFT answer forms, read to keep cheese_fit's forms apart from them
     ("msm.evals.items", "msm.aftgen.preference"),
-    # the instruction-tuning mix reader, shared by aftgen and train
-    ("msm.train.batches", "msm.aftgen.mix"),
 }
 
 

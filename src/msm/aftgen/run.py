@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from msm.aftgen.config import AftgenConfig
-from msm.aftgen.mix import mix_in, read_mix
 from msm.aftgen.plan import ShortOfTarget, shortfall_message
 from msm.aftgen.preference import preference_examples, preference_lists
 from msm.errors import MsmError
 from msm.fsutil import atomic_write_json, atomic_write_text
 from msm.manifest import file_sha256, retract_manifest, write_manifest
 from msm.outdir import aftgen_inputs, claim_output
+from msm.records import mix_in, read_mix
 from msm.spec import approx_token_counts, load_spec
 from msm.specs_builtin import resolve_spec_path
 

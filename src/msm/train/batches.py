@@ -24,7 +24,7 @@ def read_stage_data(cfg: TrainConfig) -> tuple[list[Any], list[Any]]:
 
     Cheap and model-free, so bad data fails before any library or model loads.
     """
-    from msm.aftgen.mix import read_mix
+    from msm.records import read_mix
 
     if cfg.stage == "midtrain":
         texts = read_documents(cfg.data)
