@@ -55,10 +55,9 @@ def add_efficiency(st: ReportState) -> None:
         if not msm_pts or not aft_pts:
             continue
         points = efficiency_curve(aft_pts, msm_pts, hib)
+        by_seed = _seed_points(st, p.aft, metric), _seed_points(st, p.msm, metric)
         for pt in points:
-            ci = multiplier_interval(
-                _seed_points(st, p.aft, metric), _seed_points(st, p.msm, metric), pt.n, hib
-            )
+            ci = multiplier_interval(*by_seed, pt.n, hib)
             ci_txt = (
                 f"[{ci['ci95'][0]:.2f}×, {ci['ci95'][1]:.2f}×]"
                 if ci
@@ -151,31 +150,30 @@ def _summarize(
     st.notes.extend(f"efficiency {p.msm} vs {p.aft}: {c}" for c in caveats)
 
 
-def _points(st: ReportState, label: str, metric: str) -> tuple[Points, list[str]]:
-    """Every seed's (AFT size, value) of ``label``, and the summary each came from."""
-    pts: Points = []
-    srcs: list[str] = []
+def _rows(st: ReportState, label: str, metric: str) -> list[tuple[Any, float, float, str]]:
+    """(seed, AFT size, value, summary it came from) of every eval of ``label``."""
+    out = []
     for key in st.keys_of(label):
         if key.aft_size is None:
             continue
         for r in st.groups[key]:
             m = r.metrics.get(metric)
             if m is not None and m.mean is not None:
-                pts.append((float(key.aft_size), m.mean))
-                srcs.append(r.source)
-    return pts, srcs
+                out.append((r.node.seed, float(key.aft_size), m.mean, r.source))
+    return out
+
+
+def _points(st: ReportState, label: str, metric: str) -> tuple[Points, list[str]]:
+    """Every seed's (AFT size, value) of ``label``, and the summary each came from."""
+    rows = _rows(st, label, metric)
+    return [(size, v) for _, size, v, _ in rows], [src for *_, src in rows]
 
 
 def _seed_points(st: ReportState, label: str, metric: str) -> dict[Any, Points]:
     """Each seed's (AFT size, value) points of ``label``."""
     out: dict[Any, Points] = {}
-    for key in st.keys_of(label):
-        if key.aft_size is None:
-            continue
-        for r in st.groups[key]:
-            m = r.metrics.get(metric)
-            if m is not None and m.mean is not None:
-                out.setdefault(r.node.seed, []).append((float(key.aft_size), m.mean))
+    for seed, size, v, _ in _rows(st, label, metric):
+        out.setdefault(seed, []).append((size, v))
     return out
 
 
