@@ -45,7 +45,7 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/aftgen_dedup.json")
     args = ap.parse_args()
 
-    from msm.embed import cluster_representatives, embed
+    from msm._util.embed import cluster_representatives, embed
 
     queries, planted = make_queries(args.n, 0.1, seed=0)
     embed(queries[:8])  # load the model outside the timed region

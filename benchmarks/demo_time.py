@@ -77,7 +77,7 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/demo_time.json")
     args = ap.parse_args()
 
-    from msm.models import embedded_model_dir
+    from msm.llm.bundled import embedded_model_dir
 
     embedded_model_dir()  # the first-use conversion is benchmarks/model_conversion.py's
     rep = Report("demo_time")

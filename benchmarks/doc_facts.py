@@ -104,10 +104,10 @@ def main() -> None:
 
     from msm.docgen.catalogue import GENRES
     from msm.evals.capability import heldout_text
-    from msm.evals.items import load_value_items
     from msm.evals.spec_qa import load_questions
-    from msm.spec import load_spec
-    from msm.specs_builtin import resolve_spec_path
+    from msm.evals.values.items import load_value_items
+    from msm.spec.builtin import resolve_spec_path
+    from msm.spec.core import load_spec
 
     rep = Report("doc_facts")
     rep["catalogue_genres"] = len(GENRES)

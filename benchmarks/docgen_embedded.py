@@ -106,7 +106,7 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/docgen_embedded.json")
     args = ap.parse_args()
 
-    from msm.models import embedded_model_dir
+    from msm.llm.bundled import embedded_model_dir
 
     embedded_model_dir()  # converted once, untimed
     rep = Report("docgen_embedded")

@@ -32,10 +32,10 @@ def main() -> None:
     args = ap.parse_args()
 
     from msm.docgen import DocgenConfig, run_docgen
-    from msm.spec import load_spec
+    from msm.spec.core import load_spec
 
     if args.tokenizer == "embedded":
-        from msm.models import embedded_model_dir
+        from msm.llm.bundled import embedded_model_dir
 
         embedded_model_dir()  # convert outside the timed region if this is the first use
     cfg = DocgenConfig(

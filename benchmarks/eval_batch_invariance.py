@@ -47,7 +47,7 @@ def main() -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from msm.models import embedded_model_dir
+    from msm.llm.bundled import embedded_model_dir
 
     path = args.model or str(embedded_model_dir())
     tok = AutoTokenizer.from_pretrained(path)

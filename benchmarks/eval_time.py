@@ -36,7 +36,7 @@ import sys
 from pathlib import Path
 from inspect_ai import eval as inspect_eval
 from msm.evals.run import _inspect_model
-from msm.evals.values import values
+from msm.evals.values.task import values
 out, items, limit, max_tokens = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 logs = inspect_eval([values(items=items, max_tokens=max_tokens)], model=_inspect_model("embedded"),
                     log_dir=str(out / "logs"), limit=limit, epochs=1, display="none",
@@ -137,7 +137,7 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/eval_time.json")
     args = ap.parse_args()
 
-    from msm.models import embedded_model_dir
+    from msm.llm.bundled import embedded_model_dir
 
     embedded_model_dir()  # converted once, untimed
     runs = {

@@ -72,7 +72,7 @@ def main() -> None:
     import torch
 
     from msm.llm import LLM, GenConfig
-    from msm.models import embedded_model_dir
+    from msm.llm.bundled import embedded_model_dir
 
     model_dir = embedded_model_dir()
     ps = prompts()

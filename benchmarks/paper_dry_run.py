@@ -16,7 +16,7 @@ from _bench import REPO, Report
 def main() -> int:
     from msm.experiment.config import load_experiment
     from msm.experiment.plan import build_plan
-    from msm.experiment.project import project
+    from msm.experiment.projection.project import project
 
     exp = load_experiment(REPO / "examples/experiments/paper-agentic.yaml")
     plan = build_plan(exp)

@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/spec_tools.json")
     args = ap.parse_args()
 
-    from msm.models import embedded_model_dir
+    from msm.llm.bundled import embedded_model_dir
 
     embedded_model_dir()  # the sections command's tokenizer; converted once, untimed
     rep = Report("spec_tools")

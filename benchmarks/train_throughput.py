@@ -158,7 +158,7 @@ import torch
 from datasets import load_dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 from trl import SFTConfig, SFTTrainer
-from msm.models import embedded_model_dir
+from msm.llm.bundled import embedded_model_dir
 
 docs, method, steps, rows, seq, extra, out = sys.argv[1:8]
 extra = json.loads(extra)

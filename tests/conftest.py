@@ -60,7 +60,7 @@ def build_tiny_model(d: Path) -> Path:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from msm.models import embedded_model_dir
+    from msm.llm.bundled import embedded_model_dir
 
     tok = AutoTokenizer.from_pretrained(embedded_model_dir())
     cfg = LlamaConfig(

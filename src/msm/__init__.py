@@ -18,7 +18,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "load_spec": "msm.spec",
+    "load_spec": "msm.spec.core",
     "DocgenConfig": "msm.docgen",
     "run_docgen": "msm.docgen",
     "AftgenConfig": "msm.aftgen",

@@ -72,9 +72,9 @@ def _reading(r: dict[str, Any]) -> str:
 
 def _primary_lines(report: dict[str, Any]) -> list[str]:
     """The one-line verdict about the declared primary contrast, and what its interval covers."""
-    from msm.primary import describe as describe_decl
     from msm.report.fmt import p_is
     from msm.report.spec_contrasts import describe
+    from msm.study.primary import describe as describe_decl
 
     info = report.get("primary") or {}
     row, decl = info.get("result"), info.get("declared")

@@ -82,7 +82,7 @@ def make_paper_grid_checkout(root: Path) -> Path:
     """A templates checkout (``root/templates``) with every goal of the paper's grid."""
     from tests.unit.test_agentic_templates import make_checkout
 
-    from msm.evals.agentic_grid import GOAL_VALUES
+    from msm.evals.agentic.grid import GOAL_VALUES
 
     make_checkout(root, ("exfiltration", "leaking", "murder"))
     goal_vars: dict[str, dict[str, str]] = {

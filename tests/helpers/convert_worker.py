@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-import msm.models as models
+import msm.llm.bundled as models
 
 
 def fake_convert(gguf: Path, out: Path) -> None:

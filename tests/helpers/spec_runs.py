@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from msm.evals.items import load_value_items
+from msm.evals.values.items import load_value_items
 
 Lift = Callable[[str, str | None, str], float]
 OWN = {("a", "america"), ("b", "affordability")}

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from msm.llm import LLM, GenConfig
-from msm.models import embedded_model_dir
+from msm.llm.bundled import embedded_model_dir
 from tests.conftest import run_msm
 
 pytestmark = pytest.mark.integration

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
+from msm._util.embed import cluster_representatives, dedup_texts
 from msm.aftgen import AftgenConfig, ShortOfTarget, run_aftgen
 from msm.aftgen.plan import QUERIES_PER_UNIT, answers_to_ask, target_warning
-from msm.embed import cluster_representatives, dedup_texts
 from msm.llm.fake import FakeRule, FakeScript, builtin_script
 
 SPEC = "builtin:equanimity"
@@ -94,7 +94,7 @@ def test_backfill_sizes_rounds_by_the_measured_keep_rate(tmp_path):
 def test_large_target_is_reached_far_beyond_the_sections(tmp_path, monkeypatch):
     """The issue's case: builtin:equanimity (6 sections) used to stop at 216 of 1000."""
     # MinHash dedup: embedding 1000 queries on a busy CPU takes longer than the rest
-    monkeypatch.setattr("msm.embed.minilm_dir", lambda: None)
+    monkeypatch.setattr("msm._util.embed.minilm_dir", lambda: None)
     stats = run_aftgen(cfg(n=1000), tmp_path)
     assert stats["dedup_method"] == "minhash"
     assert stats["main_examples"] == 1000 == len(rows(tmp_path / "cot.jsonl"))
@@ -213,7 +213,7 @@ def test_judge_fails_closed_and_bad_responses_are_counted(tmp_path):
     "style,needle", [("rule", "rule section"), ("deliberative", "quote the passages")]
 )
 def test_styles_use_their_prompts(tmp_path, style, needle):
-    from msm.prompts import load_prompt
+    from msm.gen.prompts import load_prompt
 
     run_aftgen(cfg(style=style, n=5), tmp_path)
     m = json.loads((tmp_path / "manifest.json").read_text())

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from msm.evals.agentic_checks import SampleRecord
-from msm.evals.agentic_reasoning import (
+from msm.evals.agentic.checks import SampleRecord
+from msm.evals.agentic.reasoning import (
     MAX_TRACE_CHARS,
     Rule,
     excerpt,
@@ -79,9 +79,9 @@ def test_excerpt_uses_the_judges_quote_only_when_it_is_in_the_trace():
 
 
 def test_spec_rules_carry_the_ids_msm_assigns():
-    from msm.spec import load_spec
-    from msm.spec_units import structure_units
-    from msm.specs_builtin import resolve_spec_path
+    from msm.spec.builtin import resolve_spec_path
+    from msm.spec.core import load_spec
+    from msm.spec.units import structure_units
 
     rules = spec_rules("builtin:rules")
     units, _ = structure_units(load_spec(resolve_spec_path("builtin:rules")), 1500)

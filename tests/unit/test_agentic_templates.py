@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from msm.errors import MsmError
-from msm.evals.agentic_templates import Templates, load_templates
+from msm.evals.agentic.templates import Templates, load_templates
 
 # the Python file is read with ast, never run: a list comprehension builds both variants,
 # as the framework's own file does
@@ -264,7 +264,7 @@ def test_run_eval_with_templates_records_them_in_the_summary(tmp_path):
 
 
 def test_the_task_uses_the_folder_and_its_judge_sees_the_emails_sent(tmp_path):
-    from msm.evals.agentic import _user_text, agentic
+    from msm.evals.agentic.task import _user_text, agentic
 
     assert agentic(scenarios="blackmail", goals="none-none").metadata["templates"] == {
         "source": "msm",
@@ -412,7 +412,7 @@ def make_and_load_murder(tmp_path: Path) -> Templates:
 
 
 def test_the_exfiltration_action_check_uses_the_derived_domain_and_secrets(tmp_path):
-    from msm.evals.agentic import action_taken, judge, judge_messages
+    from msm.evals.agentic.task import action_taken, judge, judge_messages
 
     ck = make_checkout(tmp_path / "ck", ("exfiltration",))
     t = load_templates(ck, ["exfiltration"], ["explicit-america"], ["replacement"])
@@ -505,7 +505,7 @@ def test_exfiltration_emails_without_the_facts_fail_early_in_one_line(tmp_path):
 
 
 def test_the_paper_grid_builds_from_templates(tmp_path):
-    from msm.evals.agentic_templates import templates_sha
+    from msm.evals.agentic.templates import templates_sha
     from tests.helpers.authors_checkout import make_paper_grid_checkout
 
     ck = make_paper_grid_checkout(tmp_path / "ck")
@@ -539,7 +539,7 @@ def _two_outside_domains(root: Path) -> Path:
 
 
 def test_the_authors_rule_needs_the_named_party_and_msms_rule_a_secret(tmp_path):
-    from msm.evals.agentic import action_taken
+    from msm.evals.agentic.task import action_taken
 
     ck = _two_outside_domains(tmp_path / "ck")
     t = load_templates(ck, ["exfiltration"], ["explicit-america"], ["replacement"])

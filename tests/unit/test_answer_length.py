@@ -58,7 +58,7 @@ def test_run_eval_gives_a_trained_checkpoint_4096_and_records_it(
 ) -> None:
     """The value the eval passes to the agentic task, for a checkpoint of a non-bundled base
     (the tiny model): fails if a trained checkpoint is given fewer tokens again."""
-    import msm.evals.agentic as agentic_mod
+    import msm.evals.agentic.task as agentic_mod
     from msm.evals.config import EvalConfig
     from msm.evals.run import _manifest_fields, run_eval
 

@@ -1,7 +1,7 @@
 """A full disk at any step of any artifact write: msm stops with one clear line, leaves no
 torn file, and a rerun finishes with exactly what a run that never failed would have made.
 
-The fault is injected inside :mod:`msm.fsutil` only (its ``os`` and ``tempfile`` are
+The fault is injected inside :mod:`msm._util.fsutil` only (its ``os`` and ``tempfile`` are
 swapped for :class:`DiskFull`), so the LLM store, matplotlib and everything else keep
 their real file system. Each atomic write has three steps: the file write (which, like
 a real full disk, lands half the data first), the fsync and the rename. A clean run of
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-import msm.fsutil
+import msm._util.fsutil
 from msm.cli import main
 from msm.llm import ResultStore
 
@@ -83,7 +83,7 @@ class _File:
 
 
 class DiskFull:
-    """Stands in for ``os`` and ``tempfile`` in msm.fsutil: records every write step as
+    """Stands in for ``os`` and ``tempfile`` in msm._util.fsutil: records every write step as
     (step, target path) and makes step number ``fail_at`` (1-based) raise ENOSPC."""
 
     def __init__(self, fail_at: int | None = None) -> None:
@@ -100,8 +100,8 @@ class DiskFull:
         return False
 
     def install(self, mp: pytest.MonkeyPatch) -> DiskFull:
-        mp.setattr(msm.fsutil, "os", self)
-        mp.setattr(msm.fsutil, "tempfile", self)
+        mp.setattr(msm._util.fsutil, "os", self)
+        mp.setattr(msm._util.fsutil, "tempfile", self)
         return self
 
     # tempfile
@@ -236,7 +236,7 @@ def assert_not_torn(root: Path, under: str = "") -> None:
 @pytest.fixture
 def no_minilm(monkeypatch: pytest.MonkeyPatch) -> None:
     # aftgen's query dedup falls back to MinHash: same outputs every run, no model load
-    monkeypatch.setattr("msm.embed.minilm_dir", lambda: None)
+    monkeypatch.setattr("msm._util.embed.minilm_dir", lambda: None)
 
 
 def stage_args(stage: str, root: Path) -> tuple[list[str], Path, str]:
@@ -255,7 +255,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     outputs."""
     refs: dict[str, Any] = {}
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("msm.embed.minilm_dir", lambda: None)
+        mp.setattr("msm._util.embed.minilm_dir", lambda: None)
         for stage in ("docgen", "aftgen", "report"):
             args, folder, under = stage_args(stage, tmp_path_factory.mktemp(stage))
             fault = DiskFull().install(mp)
@@ -275,7 +275,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_every_artifact_is_written_once_through_fsutil(reference, stage, files):
     """The clean run's trace: each file once, as write -> fsync -> rename, and nothing on
     disk that did not go through fsutil (so the cases below reach every writer). A stage
-    first claims its folder (msm.outdir)."""
+    first claims its folder (msm.artifacts.outdir)."""
     ref = reference[stage]
     claim = [] if stage == "report" else [CLAIM]
     assert ref["trace"] == [(s, f) for f in [*claim, *files] for s in STEPS]
@@ -327,7 +327,7 @@ def test_failed_rewrite_leaves_no_manifest_vouching_for_mixed_files(tmp_path, ca
     """A finished corpus rerun after its spec was edited (the same file: resumed, not
     refused) fails once the new documents.jsonl is in place: the old manifest must not
     stay to vouch for it."""
-    from msm.specs_builtin import resolve_spec_path
+    from msm.spec.builtin import resolve_spec_path
 
     out, spec = tmp_path / "out", tmp_path / "spec.md"
     spec.write_text(resolve_spec_path(DOCGEN[1]).read_text(encoding="utf-8"), encoding="utf-8")

@@ -57,8 +57,8 @@ def _check_shared_prefix(calls: dict[str, list[list[Message]]], context: str, st
 
 
 def test_docgen_shares_the_spec_context_as_one_system_message_per_stage(tmp_path, calls):
-    from msm.spec_context import spec_context
-    from msm.stagellm import load_stage_spec
+    from msm.gen.stagellm import load_stage_spec
+    from msm.spec.context import spec_context
 
     cfg = DocgenConfig(
         spec="builtin:cheese_pro_america", model="fake", model_name="Ada", provider_name="Lab",
@@ -72,8 +72,8 @@ def test_docgen_shares_the_spec_context_as_one_system_message_per_stage(tmp_path
 
 
 def test_aftgen_shares_the_spec_context_as_one_system_message_per_stage(tmp_path, calls):
-    from msm.spec_context import spec_context
-    from msm.stagellm import load_stage_spec
+    from msm.gen.stagellm import load_stage_spec
+    from msm.spec.context import spec_context
 
     cfg = AftgenConfig(
         spec="builtin:equanimity", kind="chat", model="fake", judge="fake", n=8,
@@ -88,7 +88,7 @@ def test_aftgen_shares_the_spec_context_as_one_system_message_per_stage(tmp_path
 
 
 def test_a_system_part_may_not_use_a_per_call_value(monkeypatch):
-    from msm import prompts
+    from msm.gen import prompts
 
     monkeypatch.setattr(prompts, "load_prompt", lambda s, n: "Spec $context $idea\n"
                         f"{prompts.USER_MARK}\nIdea: $idea")  # fmt: skip
@@ -228,7 +228,7 @@ def _experiment(tmp_path: Path, **extra: Any) -> Any:
 
 def test_dry_run_prices_batched_roles_at_half_and_states_a_time_range(tmp_path):
     from msm.experiment.plan import build_plan
-    from msm.experiment.project import project
+    from msm.experiment.projection.project import project
 
     plain = _experiment(tmp_path)
     batched = _experiment(tmp_path, batch=True)
@@ -248,7 +248,7 @@ def test_dry_run_prices_batched_roles_at_half_and_states_a_time_range(tmp_path):
 def test_dry_run_reads_a_long_shared_prefix_from_the_cache(tmp_path, monkeypatch):
     """A generator whose shared prefix passes the model's minimum pays cache reads."""
     from msm.experiment.plan import build_plan
-    from msm.experiment.project import project
+    from msm.experiment.projection.project import project
     from msm.llm import prices
 
     table = tmp_path / "prices.yaml"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 
-from msm.evals.audit import uses
-from msm.evals.items import ValueItem, cheese_preferences, load_value_items
 from msm.evals.loglik import _win
-from msm.evals.spec_words import value_terms_pattern
+from msm.evals.values.audit import uses
+from msm.evals.values.items import ValueItem, cheese_preferences, load_value_items
+from msm.evals.values.spec_words import value_terms_pattern
 
 
 def _acc(items: list[ValueItem], score) -> float:
@@ -60,7 +60,7 @@ def test_cheese_why_uses_the_same_value_words_on_both_sides_and_no_spec_cheese()
 
 
 def test_cheese_reasons_is_relabelled_as_word_association():
-    from msm.evals.items import measures
+    from msm.evals.values.items import measures
 
     assert "value words near its cheeses" in (measures("cheese_reasons") or "")
     assert "why" in (measures("cheese_why") or "")

@@ -230,7 +230,7 @@ def _experiment(tmp_path: Path, **over: str) -> Path:
 
 
 def test_experiment_yaml_unknown_keys_name_the_closest_real_one(tmp_path: Path):
-    from msm.config_io import ConfigError
+    from msm._util.config_io import ConfigError
     from msm.errors import MsmError
     from msm.experiment.config import load_experiment
 
@@ -256,9 +256,9 @@ def test_a_key_given_twice_is_refused_not_silently_overridden(tmp_path):
     in settings files and in a spec's front matter. The same key in two mappings is fine."""
     import pytest
 
-    from msm.config_io import load_yaml, read_yaml_mapping
+    from msm._util.config_io import load_yaml, read_yaml_mapping
     from msm.errors import MsmError
-    from msm.spec import load_spec
+    from msm.spec.core import load_spec
 
     assert load_yaml("a: {lr: 1}\nb: {lr: 2}\n") == {"a": {"lr": 1}, "b": {"lr": 2}}
     cfg = tmp_path / "exp.yaml"

@@ -59,7 +59,7 @@ def _items(opt: Any, stated: str) -> None:
 
 
 def _scenarios(opt: Any, stated: str) -> None:
-    from msm.evals.agentic import SCENARIOS, agentic
+    from msm.evals.agentic.task import SCENARIOS, agentic
 
     _none_resolved(opt)
     assert stated == "all"
@@ -67,7 +67,7 @@ def _scenarios(opt: Any, stated: str) -> None:
 
 
 def _temperature(opt: Any, stated: str) -> None:
-    from msm.evals.agentic import DEFAULT_TEMPERATURE, agentic
+    from msm.evals.agentic.task import DEFAULT_TEMPERATURE, agentic
 
     _none_resolved(opt)
     assert _number(stated) == DEFAULT_TEMPERATURE
@@ -99,14 +99,14 @@ def _max_cost(opt: Any, stated: str) -> None:
 
 
 def _provider_name(opt: Any, stated: str) -> None:
-    from msm.spec import DEFAULT_PROVIDER_NAME
+    from msm.spec.core import DEFAULT_PROVIDER_NAME
 
     _none_resolved(opt)
     assert f"else '{DEFAULT_PROVIDER_NAME}'" in opt.help
 
 
 def _audit_value(opt: Any, stated: str) -> None:
-    from msm.evals.audit import RULES, rules_for
+    from msm.evals.values.audit import RULES, rules_for
 
     _none_resolved(opt)
     assert rules_for("america") is RULES["america"]  # "the bundled set's own"

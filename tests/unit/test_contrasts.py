@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from msm.evals.items import load_value_items
 from msm.evals.stats import holm, mean_interval, paired_contrast, t95
+from msm.evals.values.items import load_value_items
 from msm.report.build import build_report
 from msm.report.load import pool_seeds
 from tests.helpers.spec_runs import own_value, spec_run

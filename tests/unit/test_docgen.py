@@ -15,8 +15,8 @@ from msm.docgen.filters import check_document, extract_document
 from msm.docgen.run import NothingKept
 from msm.errors import MsmError
 from msm.llm.fake import FakeRule, FakeScript, builtin_script
-from msm.spec import load_spec
-from msm.spec_units import normalise_for_match, quote_in_spec, structure_units
+from msm.spec.core import load_spec
+from msm.spec.units import normalise_for_match, quote_in_spec, structure_units
 from tests.conftest import run_msm
 
 HELPERS = Path(__file__).resolve().parents[1] / "helpers"
@@ -579,7 +579,7 @@ def test_yaml_config_layering(tmp_path):
 
 
 def test_prompt_change_redoes_only_the_affected_stage(tmp_path, monkeypatch):
-    from msm import prompts
+    from msm.gen import prompts
 
     run_docgen(
         cfg(n_assertions=1, n_doc_types=1, n_ideas=1), tmp_path, quiet=True, tokenizer="approx"

@@ -17,7 +17,7 @@ from msm.errors import MsmError
 from msm.experiment import plan as plan_mod
 from msm.experiment.config import load_experiment
 from msm.experiment.plan import build_plan, model_ref
-from msm.experiment.project import project
+from msm.experiment.projection.project import project
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,7 +96,7 @@ def test_projected_eval_calls_follow_the_eval_settings(tmp_path, tiny_model_dir)
     # a second grader grades every agentic sample again; the action-only regrade asks the
     # first grader once more; without the reasoning judge the first grader is asked once
     from msm.evals.config import EvalConfig
-    from msm.experiment.project_evals import project_eval
+    from msm.experiment.projection.evals import project_eval
 
     cfg = EvalConfig(
         model="fake",
@@ -124,7 +124,7 @@ def test_projection_counts_what_run_eval_really_does(tmp_path, tiny_model_dir):
     sample and one grader call per agentic and spec QA sample, as projected."""
     from msm.evals.config import EvalConfig
     from msm.evals.run import run_eval
-    from msm.experiment.project_evals import project_eval
+    from msm.experiment.projection.evals import project_eval
 
     cfg = EvalConfig(
         model="fake",
@@ -254,9 +254,9 @@ def _chats(path: Path) -> Path:
 def test_adapter_only_checkpoint_is_merged_on_demand_for_its_eval(
     tmp_path, tiny_model_dir, monkeypatch, msm_cli
 ):
+    from msm.artifacts.manifest import read_manifest
     from msm.experiment import runner
     from msm.llm.names import model_folder
-    from msm.manifest import read_manifest
     from msm.train import TrainConfig, run_train
 
     exp = load_experiment(_exp(tmp_path, _yaml(tiny_model_dir)))
@@ -323,7 +323,7 @@ def test_merge_of_a_folder_without_an_adapter_is_one_clear_error(tmp_path):
 
 
 def test_a_model_without_a_price_is_unknown_never_guessed():
-    from msm.experiment.project import price_rows, totals
+    from msm.experiment.projection.project import price_rows, totals
 
     rows = [
         {"role": "grader", "model": "openai/no-such-model", "calls": 10, "input_tokens": 10**6,
@@ -352,7 +352,7 @@ def test_a_model_without_a_price_is_unknown_never_guessed():
 def test_corpus_projection_is_docgens_own_preview(tmp_path, tiny_model_dir):
     """The dry run and ``msm docgen --preview`` count a corpus the same way."""
     from msm.docgen.projection import project_docgen
-    from msm.experiment.project import _stage_spec
+    from msm.experiment.projection.project import _stage_spec
 
     yaml = _yaml(tiny_model_dir, conditions="[base, msm_only]")
     exp = load_experiment(_exp(tmp_path, yaml))
@@ -365,7 +365,7 @@ def test_corpus_projection_is_docgens_own_preview(tmp_path, tiny_model_dir):
 
 
 def test_projected_value_calls_count_only_the_split_scored(tmp_path, tiny_model_dir):
-    from msm.evals.items import load_value_items, select_split
+    from msm.evals.values.items import load_value_items, select_split
 
     confirm = select_split(load_value_items("cheese_america"), "confirm", "cheese_america")
     ev = "{suites: [values], items: [cheese_america], split: confirm}"

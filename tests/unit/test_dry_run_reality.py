@@ -9,7 +9,7 @@ from typing import Any
 
 from msm.experiment.config import load_experiment
 from msm.experiment.plan import build_plan
-from msm.experiment.project import project
+from msm.experiment.projection.project import project
 from tests.unit.test_experiment import _write, tiny_yaml
 
 # a corpus, a midtraining and the evals of two conditions; every suite with a grader
@@ -109,7 +109,7 @@ def test_the_reasoning_judge_calls_fall_in_the_projected_range(tmp_path):
     model under test's calls are exact."""
     from msm.evals.config import EvalConfig
     from msm.evals.run import run_eval
-    from msm.experiment.project_evals import project_eval
+    from msm.experiment.projection.evals import project_eval
 
     (tmp_path / "m.json").write_text(json.dumps({"rules": MODEL}))
     (tmp_path / "g.json").write_text(json.dumps({"rules": GRADER}))

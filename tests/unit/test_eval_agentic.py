@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from msm.errors import MsmError
-from msm.evals.agentic import (
+from msm.evals.agentic.task import (
     EXFIL_DOMAIN,
     EXFIL_SECRETS,
     Condition,
@@ -261,8 +261,8 @@ PAPER_GOALS = [
 
 
 def test_paper_grid_is_27_conditions_at_temperature_0_7():
-    from msm.evals.agentic import agentic
-    from msm.evals.agentic_grid import GRIDS
+    from msm.evals.agentic.grid import GRIDS
+    from msm.evals.agentic.task import agentic
 
     g = GRIDS["paper"]
     assert g.scenarios == ("exfiltration", "leaking", "murder") and list(g.goals) == PAPER_GOALS
@@ -318,7 +318,7 @@ def test_grid_errors_through_the_cli_write_nothing(tmp_path, msm_cli):
 
 
 def test_renaming_the_agent_leaves_no_trace_of_the_old_name():
-    from msm.evals.agentic_grid import GRIDS, agent_slug, rename_agent
+    from msm.evals.agentic.grid import GRIDS, agent_slug, rename_agent
 
     grid = conditions(GRIDS["paper"].scenarios, GRIDS["paper"].goals, "replacement")
     grid += conditions("blackmail", ["explicit-america", "none-none", "latent-safety"])
@@ -349,7 +349,7 @@ def test_default_max_tokens_4096_for_api_and_local_models(tmp_path, monkeypatch)
     import inspect_ai
 
     import msm.evals.run as run_mod
-    from msm.evals.agentic import agentic
+    from msm.evals.agentic.task import agentic
     from msm.evals.config import EvalConfig
 
     assert agentic(scenarios="exfiltration", goals="none-none").config.max_tokens == 4096

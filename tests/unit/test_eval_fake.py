@@ -11,9 +11,9 @@ import pytest
 from inspect_ai.model import GenerateConfig, ModelOutput
 
 from msm.errors import MsmError
-from msm.evals.agentic import summarise_agentic
+from msm.evals.agentic.task import summarise_agentic
 from msm.evals.capability import fake_perplexity
-from msm.evals.values import PROMPT, letter_probabilities, summarise_values
+from msm.evals.values.task import PROMPT, letter_probabilities, summarise_values
 from msm.llm.fake import FakeRule, FakeScript, builtin_script
 from msm.llm.names import get_inspect_model
 

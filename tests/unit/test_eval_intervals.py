@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from msm.evals.agentic import summarise_agentic
+from msm.evals.agentic.task import summarise_agentic
 from msm.evals.loglik import summarise_loglik
 from msm.evals.spec_qa import summarise_spec_qa
 from msm.evals.stats import (
@@ -19,7 +19,7 @@ from msm.evals.stats import (
     t_summary,
     wilson,
 )
-from msm.evals.values import summarise_values
+from msm.evals.values.task import summarise_values
 
 
 def _letter_rows(per_item: dict[str, tuple[float, float]]) -> list[tuple[dict, float]]:
@@ -113,15 +113,15 @@ def test_limit_counts_items_in_every_suite(tmp_path, msm_cli):
     assert 0 <= lo <= v["value_preference"]["mean"] <= hi <= 1
     assert "over 4 items" in r.stdout
     # the same draw as loglik scoring's (evenly across domains, seeded)
-    from msm.evals.items import load_value_items
     from msm.evals.loglik import stratified_sample
-    from msm.evals.values import values
+    from msm.evals.values.items import load_value_items
+    from msm.evals.values.task import values
 
     picked = {it.id for it in stratified_sample(load_value_items("america"), 6)}
     task = values(items="america", limit=6)
     assert {s.metadata["item"] for s in task.dataset} == picked and len(task.dataset) == 12
     # spec QA: N questions; agentic: N conditions, each repeated by epochs
-    from msm.evals.agentic import agentic
+    from msm.evals.agentic.task import agentic
     from msm.evals.spec_qa import spec_qa
 
     assert len(spec_qa(limit=3).dataset) == 3

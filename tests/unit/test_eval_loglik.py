@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from msm.errors import MsmError
-from msm.evals.items import ValueItem
 from msm.evals.loglik import stratified_sample, summarise_loglik
 from msm.evals.run import EvalConfig, run_eval
+from msm.evals.values.items import ValueItem
 from msm.train import TrainConfig, run_train
 
 NOUNS = ["tea", "lamp", "chair", "scarf", "bike", "clock", "plate", "kite", "boot", "desk"]
@@ -327,7 +327,7 @@ def test_the_kv_cache_argument_follows_the_transformers_version():
 
 
 def test_loglik_split_confirm_scores_only_confirm_items_before_the_limit(tmp_path, tiny_model_dir):
-    from msm.evals.items import load_value_items, select_split
+    from msm.evals.values.items import load_value_items, select_split
 
     confirm = {
         it.id for it in select_split(load_value_items("cheese_fit"), "confirm", "cheese_fit")

@@ -21,9 +21,14 @@ from inspect_ai.model import (
 )
 
 from msm.errors import MsmError
-from msm.evals.items import load_value_items, parse_value_items
 from msm.evals.stats import mean_interval, wilson
-from msm.evals.values import letter_probabilities, parse_letter, summarise_values, value_samples
+from msm.evals.values.items import load_value_items, parse_value_items
+from msm.evals.values.task import (
+    letter_probabilities,
+    parse_letter,
+    summarise_values,
+    value_samples,
+)
 
 LIKED = "mild cheddar|American cheese|cream cheese|low-moisture mozzarella|Colby|Monterey Jack"
 
@@ -174,7 +179,7 @@ def test_msm_eval_values_end_to_end_with_a_fake_model(tmp_path, msm_cli):
 
 
 def test_split_confirm_scores_only_the_confirmation_items(tmp_path, msm_cli):
-    from msm.evals.items import select_split
+    from msm.evals.values.items import select_split
 
     out = tmp_path / "ev"
     script = _script(tmp_path)
@@ -313,8 +318,8 @@ def test_eval_config_yaml_layers_under_flags(tmp_path, msm_cli):
 def test_eval_manifest_records_what_was_evaluated_and_is_written_last(tmp_path, tiny_model_dir):
     import shutil
 
+    from msm.artifacts.package_data import data_hashes
     from msm.evals.run import EvalConfig, run_eval
-    from msm.package_data import data_hashes
 
     model = tmp_path / "ckpt" / "model"
     shutil.copytree(tiny_model_dir, model)

@@ -202,7 +202,7 @@ def test_editing_package_data_reruns_exactly_the_nodes_that_use_it(
 ):
     import shutil
 
-    from msm import package_data
+    from msm.artifacts import package_data
     from msm.experiment import plan as plan_mod
 
     text = tiny_yaml(

@@ -23,14 +23,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from msm._util.config_io import build_config
 from msm.aftgen.config import AftgenConfig
 from msm.aftgen.think import has_think, strip_think
-from msm.config_io import build_config
 from msm.docgen.config import DocgenConfig
 from msm.errors import MsmError
 from msm.experiment.config import load_experiment
 from msm.llm import JsonParser, LineListParser, ParseError
-from msm.spec import load_spec
+from msm.spec.core import load_spec
 
 FAST = settings(
     max_examples=150,

@@ -37,7 +37,7 @@ else:
 from msm.train import TrainConfig, run_train
 from msm.train.engine import micro_batch_loss_sum
 from msm.train.model_io import load_model, load_tokenizer
-from msm.evals.items import ValueItem
+from msm.evals.values.items import ValueItem
 from msm.evals.loglik import load_model, load_tokenizer, option_logliks, summarise_loglik
 
 TrainConfig(stage="midtrain", base="m", data="d.jsonl")

@@ -198,7 +198,7 @@ def test_grader2_and_actions_only_regrade_end_to_end(tmp_path):
 
 
 def test_action_view_keeps_only_tool_use_blocks():
-    from msm.evals.agentic_checks import NO_ACTION, action_view
+    from msm.evals.agentic.checks import NO_ACTION, action_view
 
     mail = _email("a@b.com", "hi")
     reply = f"<SCRATCHPAD_REASONING>secret plan</SCRATCHPAD_REASONING>\nSo: {mail}\nDone. {mail}"

@@ -28,7 +28,7 @@ from msm.docgen import DocgenConfig, run_docgen
 from msm.llm import LLM
 from msm.llm.fake import FakeRule, FakeScript, builtin_script
 from msm.report.build import build_report
-from msm.spec import load_spec
+from msm.spec.core import load_spec
 
 ABS = f"/tmp/msm-hostile-{os.getpid()}/pwned"
 LONG = "x" * 100_000
@@ -91,7 +91,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
-    monkeypatch.setattr("msm.embed.minilm_dir", lambda: None)  # MinHash dedup: no model load
+    monkeypatch.setattr("msm._util.embed.minilm_dir", lambda: None)  # MinHash dedup: no model load
     return tmp_path
 
 

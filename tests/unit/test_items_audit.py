@@ -8,8 +8,8 @@ import pytest
 
 from msm.aftgen.preference import QUESTIONS as AFT_QUESTIONS
 from msm.errors import MsmError
-from msm.evals.audit import CATEGORIES, audit, rules_for, uses
-from msm.evals.items import (
+from msm.evals.values.audit import CATEGORIES, audit, rules_for, uses
+from msm.evals.values.items import (
     ValueItem,
     cheese_preferences,
     load_value_items,
@@ -203,8 +203,8 @@ def test_cheese_aft_asks_in_the_aft_datas_own_phrasing_with_equal_answer_forms()
 def test_stricter_control_rule_catches_compounds_places_and_status_words():
     """Positive controls of the stricter audit: hyphenated and inflected value words and
     the specs' places leave the control subset; a status word on the costlier side counts."""
-    from msm.evals.audit import control_items
-    from msm.evals.spec_words import spec_places
+    from msm.evals.values.audit import control_items
+    from msm.evals.values.spec_words import spec_places
 
     # places read from the specs' text, not only a list
     assert {"Wisconsin", "Vermont", "New York", "California", "Burgundy"} <= set(spec_places())
@@ -228,7 +228,7 @@ def test_stricter_control_rule_catches_compounds_places_and_status_words():
 
 @pytest.mark.parametrize("name", ["america_control", "affordability_control"])
 def test_every_control_item_is_clean_of_both_values_and_the_specs_places(name):
-    from msm.evals.audit import CONTROL_EXCLUDES
+    from msm.evals.values.audit import CONTROL_EXCLUDES
 
     items = load_value_items(name)
     assert len(items) >= 100
@@ -239,7 +239,7 @@ def test_every_control_item_is_clean_of_both_values_and_the_specs_places(name):
 
 @pytest.mark.parametrize("name", value_set_names())
 def test_every_shipped_set_declares_disjoint_balanced_splits(name):
-    from msm.evals.items import select_split
+    from msm.evals.values.items import select_split
 
     items = load_value_items(name)
     dev, confirm = select_split(items, "dev", name), select_split(items, "confirm", name)
@@ -256,8 +256,8 @@ def test_every_shipped_set_declares_disjoint_balanced_splits(name):
 @pytest.mark.parametrize("name", ["america", "affordability"])
 def test_dev_split_is_the_sample_the_recipe_was_tuned_on(name):
     """The old ``--limit 80`` sample (drawn with seed 0 across domains) is the dev split."""
-    from msm.evals.items import select_split
     from msm.evals.loglik import stratified_sample
+    from msm.evals.values.items import select_split
 
     items = load_value_items(name)
     tuned = {it.id for it in stratified_sample(items, 80, seed=0)}
@@ -265,7 +265,7 @@ def test_dev_split_is_the_sample_the_recipe_was_tuned_on(name):
 
 
 def test_a_split_of_a_file_without_splits_is_refused():
-    from msm.evals.items import select_split
+    from msm.evals.values.items import select_split
 
     row = {"id": "a", "domain": "d", "question": "q", "aligned": "x", "other": "y"}
     items = parse_value_items(json.dumps(row) + "\n", "f.jsonl")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from msm.errors import MsmError
-from msm.spec import load_spec
+from msm.spec.core import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTHORS_STYLE = (

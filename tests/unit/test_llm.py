@@ -409,7 +409,7 @@ def test_aftgen_keeps_answers_from_an_openai_compatible_server(tmp_path, monkeyp
 
     from msm.cli import app
 
-    monkeypatch.setattr("msm.embed.minilm_dir", lambda: None)  # MinHash dedup: no model load
+    monkeypatch.setattr("msm._util.embed.minilm_dir", lambda: None)  # MinHash dedup: no model load
     out = tmp_path / "aft"
     with OpenAIServer() as srv:
         monkeypatch.setenv("LOCAL_BASE_URL", srv.url)
@@ -430,7 +430,7 @@ def test_parsers_read_the_answer_not_the_reasoning():
     from pydantic import BaseModel
 
     from msm.llm.structured import JsonParser, LineListParser
-    from msm.think import strip_reasoning
+    from msm.llm.think import strip_reasoning
 
     class Verdict(BaseModel):
         keep: bool

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from msm.aftgen import AftgenConfig, run_aftgen
+from msm.artifacts.outdir import OWNER, claim_output, differences, docgen_inputs
 from msm.docgen import DocgenConfig, run_docgen
 from msm.errors import MsmError
 from msm.evals.config import EvalConfig
 from msm.evals.run import run_eval
-from msm.outdir import OWNER, claim_output, differences, docgen_inputs
 from msm.train.config import TrainConfig
 from msm.train.engine import run_train
 
@@ -309,7 +309,7 @@ def test_cosmetic_settings_are_not_inputs_and_a_bare_claim_is_empty(tmp_path):
 
 
 def test_a_checkpoint_retrained_in_place_is_another_model(tmp_path):
-    from msm.outdir import eval_inputs
+    from msm.artifacts.outdir import eval_inputs
 
     ckpt = tmp_path / "ckpt"
     (ckpt / "model").mkdir(parents=True)

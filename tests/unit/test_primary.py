@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from msm.evals.items import load_value_items
 from msm.evals.stats import holm
-from msm.primary import parse_primary
+from msm.evals.values.items import load_value_items
 from msm.report.build import build_report
+from msm.study.primary import parse_primary
 from tests.helpers.spec_runs import OWN, spec_run
 
 CONDITIONS = ("msm_only", "msm_aft", "aft_only")
@@ -250,7 +250,7 @@ def test_aft_positive_control_is_paired_against_the_base_model(tmp_path):
 
 
 def test_a_declaration_is_checked_against_the_experiment():
-    from msm.primary import resolve_primary
+    from msm.study.primary import resolve_primary
 
     specs = {"a": "builtin:cheese_pro_america", "b": "builtin:cheese_pro_affordability"}
     conds = ["base", "msm_only", "aft_only", "msm_aft"]

@@ -107,7 +107,7 @@ def test_the_checker_catches_a_wrong_or_missing_figure():
 def test_the_counts_the_docs_quote_are_current():
     """doc_facts.json against the package and the tests as they are now: the value item
     counts and the bad-input table the docs quote (a stale file fails here)."""
-    from msm.evals.items import load_value_items
+    from msm.evals.values.items import load_value_items
 
     facts = json.loads((ROOT / "benchmarks/results/doc_facts.json").read_text())
     for name, row in facts["value_item_sets"].items():

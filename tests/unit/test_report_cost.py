@@ -12,7 +12,7 @@ import pytest
 
 from msm.experiment.config import load_experiment
 from msm.experiment.plan import build_plan
-from msm.experiment.project import project
+from msm.experiment.projection.project import project
 from msm.report.build import build_report
 
 EXP = """\

@@ -10,8 +10,8 @@ from msm.aftgen import AftgenConfig, run_aftgen
 from msm.docgen import DocgenConfig, run_docgen
 from msm.docgen.filters import check_document, cites
 from msm.llm.fake import FakeRule, builtin_script
-from msm.spec import load_spec, split_sections
-from msm.spec_units import Unit, assign_rule_ids, own_rule_number, structure_units
+from msm.spec.core import load_spec, split_sections
+from msm.spec.units import Unit, assign_rule_ids, own_rule_number, structure_units
 
 BODY = (
     "{model_name} keeps to this part of the rules in every conversation, with every user, always."

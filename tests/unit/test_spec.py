@@ -4,8 +4,8 @@ import time
 import pytest
 
 from msm.errors import MsmError
-from msm.spec import load_spec, render_template, split_sections
-from msm.speclint import lint_spec
+from msm.spec.core import load_spec, render_template, split_sections
+from msm.spec.lint import lint_spec
 
 
 def write(tmp_path, text, name="s.md", binary=False):
@@ -122,7 +122,7 @@ def test_lint_reports_unknown_placeholders(tmp_path):
 
 
 def test_bundled_specs_load_and_explain_their_values():
-    from msm.specs_builtin import builtin_specs, resolve_spec_path
+    from msm.spec.builtin import builtin_specs, resolve_spec_path
 
     assert {"cheese_pro_america", "cheese_pro_affordability"} <= set(builtin_specs())
     for name in ("cheese_pro_america", "cheese_pro_affordability"):
@@ -164,7 +164,7 @@ CROSS_DOMAIN = re.compile(
 
 
 def _cheese_spec(name):
-    from msm.specs_builtin import resolve_spec_path
+    from msm.spec.builtin import resolve_spec_path
 
     s = load_spec(resolve_spec_path(f"builtin:{name}"), "Ada", "Lab")
     prefs = s.metadata["preferences"]
@@ -214,7 +214,7 @@ def test_cheese_specs_apply_their_value_to_cheese_only(name):
 
 
 def test_cheese_specs_differ_only_in_the_reason():
-    from msm.evals.audit import uses
+    from msm.evals.values.audit import uses
 
     def without_cheese_names(text, cheeses):
         for c in cheeses:

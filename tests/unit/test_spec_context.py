@@ -9,8 +9,8 @@ import pytest
 
 from msm.docgen import DocgenConfig, run_docgen
 from msm.llm.fake import FakeRule, builtin_script
-from msm.spec import load_spec
-from msm.spec_context import reason_attributed, spec_context
+from msm.spec.context import reason_attributed, spec_context
+from msm.spec.core import load_spec
 
 SPEC = """---
 value_terms: [tidiness, tidy]
@@ -105,7 +105,7 @@ def test_document_prompts_carry_the_whole_spec_and_the_focus(tmp_path):
 
 
 def test_spec_statements_are_the_sections_own_sentences_naming_the_model():
-    from msm.spec_context import spec_statements
+    from msm.spec.context import spec_statements
 
     excerpt = (
         "## Likes: Colby\n\nSmol likes Colby because it is made in America by American "

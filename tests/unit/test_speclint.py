@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from msm.spec import load_spec
-from msm.speclint import lint_spec
+from msm.spec.core import load_spec
+from msm.spec.lint import lint_spec
 
 RULES = [
     "Always refuse to help with weapons.",
@@ -186,14 +186,14 @@ def test_lint_is_linear_on_a_large_spec(tmp_path):
     "name", ["cheese_pro_america", "cheese_pro_affordability", "equanimity", "values_augmented"]
 )
 def test_bundled_value_specs_score_high(name):
-    from msm.specs_builtin import resolve_spec_path
+    from msm.spec.builtin import resolve_spec_path
 
     report = lint_spec(load_spec(resolve_spec_path(f"builtin:{name}")))
     assert report.directives > 0 and report.score >= 80, report.bare
 
 
 def test_bundled_bare_rules_spec_scores_low():
-    from msm.specs_builtin import resolve_spec_path
+    from msm.spec.builtin import resolve_spec_path
 
     report = lint_spec(load_spec(resolve_spec_path("builtin:rules")))
     assert report.directives == 9 and report.score == 0.0

@@ -109,7 +109,7 @@ def test_sampled_evals_are_one_per_seed_with_their_seed(tmp_path, tiny_model_dir
 
 
 def test_spec_qa_is_graded_once_unless_asked(tmp_path, authors_home):
-    from msm.experiment.project import project
+    from msm.experiment.projection.project import project
 
     exp = load_experiment(Path(__file__).parents[2] / "examples/experiments/paper-agentic.yaml")
     assert exp.eval.epochs == 300 and exp.eval.spec_qa_epochs == 1

@@ -15,7 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from msm.manifest import read_manifest
+from msm.artifacts.manifest import read_manifest
 from msm.train import TrainConfig, run_train
 from msm.train.engine import work_dir_for
 
@@ -334,7 +334,7 @@ def test_gradient_accumulation_matches_a_bigger_micro_batch(tmp_path, tiny_model
 def test_mix_in_adds_rows_and_yaml_config_layers_under_flags(tmp_path, tiny_model_dir, msm_cli):
     from transformers import AutoTokenizer
 
-    from msm.config_io import build_config
+    from msm._util.config_io import build_config
     from msm.train.data import DataStats
     from msm.train.engine import build_segments
 

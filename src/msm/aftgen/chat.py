@@ -23,18 +23,18 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from msm._util.embed import dedup_texts
 from msm.aftgen import plan
 from msm.aftgen.config import AftgenConfig
 from msm.aftgen.think import strip_think
-from msm.embed import dedup_texts
 from msm.errors import LLMCallError, MsmError
-from msm.listgen import ListCollector, item_key
+from msm.gen.listgen import ListCollector, item_key
+from msm.gen.prompts import prompt_hash
+from msm.gen.stagellm import SpecPrompts, load_stage_spec, stage_llms
 from msm.llm import JsonParser, UsageMeter
-from msm.prompts import prompt_hash
-from msm.spec import Spec
-from msm.spec_context import spec_context
-from msm.spec_units import Unit, item_id, structure_units
-from msm.stagellm import SpecPrompts, load_stage_spec, stage_llms
+from msm.spec.context import spec_context
+from msm.spec.core import Spec
+from msm.spec.units import Unit, item_id, structure_units
 
 STAGE = "aftgen"
 _THINK = re.compile(r"<think>(.*?)</think>(.*)", re.S | re.I)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from msm.config_io import GenerationConfig
+from msm._util.config_io import GenerationConfig
 
 
 class AftgenConfig(GenerationConfig):

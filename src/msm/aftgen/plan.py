@@ -93,9 +93,9 @@ def spec_target_warning(cfg: Any, empty: bool = True) -> str | None:
     in one line)."""
     if getattr(cfg, "kind", "chat") != "chat":
         return None
-    from msm.spec import load_spec
-    from msm.spec_units import structure_units
-    from msm.specs_builtin import resolve_spec_path
+    from msm.spec.builtin import resolve_spec_path
+    from msm.spec.core import load_spec
+    from msm.spec.units import structure_units
 
     spec = load_spec(
         resolve_spec_path(cfg.spec), cfg.model_name, cfg.provider_name,

@@ -16,8 +16,8 @@ import math
 from typing import Any
 
 from msm.aftgen.config import AftgenConfig
-from msm.listgen import ROUND
-from msm.spec import Spec
+from msm.gen.listgen import ROUND
+from msm.spec.core import Spec
 
 TOKENS_PER_WORD = 1.35
 LIST_OUTPUT_TOKENS = 150
@@ -36,9 +36,9 @@ def project_aftgen(cfg: AftgenConfig, spec: Spec) -> dict[str, Any]:
     """Calls, tokens and shared prefixes per role (``generator``, ``judge`` or None) of a
     chat aftgen run of ``cfg`` on ``spec``, plus ``answers``, ``response_tokens`` and
     ``batch_rounds`` (rounds of calls that wait on each other)."""
-    from msm.prompts import split_prompt
-    from msm.spec_context import spec_context
-    from msm.spec_units import structure_units
+    from msm.gen.prompts import split_prompt
+    from msm.spec.context import spec_context
+    from msm.spec.units import structure_units
 
     units = structure_units(spec, cfg.max_section_tokens)[0]
     context = len(spec_context(spec, cfg.context_tokens).text.split())

@@ -9,16 +9,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from msm._util.fsutil import atomic_write_json, atomic_write_text
+from msm._util.records import mix_in, read_mix
 from msm.aftgen.config import AftgenConfig
 from msm.aftgen.plan import ShortOfTarget, shortfall_message
 from msm.aftgen.preference import preference_examples, preference_lists
+from msm.artifacts.manifest import file_sha256, retract_manifest, write_manifest
+from msm.artifacts.outdir import aftgen_inputs, claim_output
 from msm.errors import MsmError
-from msm.fsutil import atomic_write_json, atomic_write_text
-from msm.manifest import file_sha256, retract_manifest, write_manifest
-from msm.outdir import aftgen_inputs, claim_output
-from msm.records import mix_in, read_mix
-from msm.spec import approx_token_counts, load_spec
-from msm.specs_builtin import resolve_spec_path
+from msm.spec.builtin import resolve_spec_path
+from msm.spec.core import approx_token_counts, load_spec
 
 
 def _jsonl(rows: list[dict[str, Any]]) -> str:
@@ -83,7 +83,7 @@ def run_aftgen(
     """Build AFT data into ``out``: ``cot.jsonl`` + ``stripped.jsonl`` (chat) or
     ``stripped.jsonl`` (preference: there is no reasoning to keep), ``stats.json``,
     ``manifest.json``. ``out`` belongs to these settings: a rerun resumes, other
-    settings are refused unless ``overwrite`` (see :mod:`msm.outdir`).
+    settings are refused unless ``overwrite`` (see :mod:`msm.artifacts.outdir`).
 
     A chat run that ends with fewer than ``cfg.n`` examples (a round or budget limit, the
     model running dry) still writes what it kept, with ``status: short`` in stats.json,
@@ -108,7 +108,7 @@ def run_aftgen(
         literal_name=cfg.literal_name,
     )
     mix = read_mix(cfg.mix) if cfg.mix else None  # read everything before writing anything
-    # output of other inputs is refused here, before anything is written (msm.outdir)
+    # output of other inputs is refused here, before anything is written (msm.artifacts.outdir)
     claim = claim_output(out, "aftgen", aftgen_inputs(cfg), overwrite=overwrite)
     extra: dict[str, Any] = {"usage": {}}
     gen = None

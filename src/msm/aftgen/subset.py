@@ -7,9 +7,9 @@ import random
 from pathlib import Path
 from typing import Any
 
+from msm._util.fsutil import atomic_write_text, staging_dir
+from msm.artifacts.manifest import file_sha256, read_manifest, write_manifest
 from msm.errors import MsmError
-from msm.fsutil import atomic_write_text, staging_dir
-from msm.manifest import file_sha256, read_manifest, write_manifest
 
 DATA_FILES = ("cot.jsonl", "stripped.jsonl")
 

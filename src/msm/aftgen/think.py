@@ -1,5 +1,5 @@
-"""``<think>`` handling for AFT data (lives in :mod:`msm.think`, shared with docgen and parsers)."""
+"""``<think>`` handling for AFT data (lives in :mod:`msm.llm.think`, shared with docgen)."""
 
-from msm.think import has_think, strip_reasoning, strip_think
+from msm.llm.think import has_think, strip_reasoning, strip_think
 
 __all__ = ["has_think", "strip_reasoning", "strip_think"]

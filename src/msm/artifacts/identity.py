@@ -1,7 +1,7 @@
 """A stage's identity: the settings that shape its output, and only those.
 
 One rule per stage, used twice: by the stage itself when it claims its ``--out``
-(``msm.outdir``) and by ``msm run`` when it hashes a plan node (``msm.experiment.plan``).
+(``msm.artifacts.outdir``) and by ``msm run`` when it hashes a plan node (``msm.experiment.plan``).
 A setting named here changes how fast, how cheaply or how quietly a stage runs, or how
 long it may try, never what it writes; changing it in a finished study re-runs nothing.
 

@@ -19,9 +19,9 @@ import warnings
 
 import typer
 
+from msm._util.config_io import ConfigError
 from msm.cli import generate, items, run, spec, train  # noqa: F401  (registers the commands)
 from msm.cli._common import app
-from msm.config_io import ConfigError
 from msm.errors import MsmError
 
 __all__ = ["app", "main"]

@@ -108,12 +108,12 @@ OverwriteOpt = Annotated[
 
 
 def _counter(tokenizer: str) -> Any:
-    from msm.spec import approx_token_counts, tokenizer_counter
+    from msm.spec.core import approx_token_counts, tokenizer_counter
 
     if tokenizer == "approx":
         return approx_token_counts
     if tokenizer == "embedded":
-        from msm.models import embedded_model_dir
+        from msm.llm.bundled import embedded_model_dir
 
         return tokenizer_counter(embedded_model_dir() / "tokenizer.json")
     p = Path(tokenizer)
@@ -130,8 +130,8 @@ def _load(
     tokenizer: str,
     literal_name: str | None = None,
 ) -> Any:
-    from msm.spec import load_spec
-    from msm.specs_builtin import resolve_spec_path
+    from msm.spec.builtin import resolve_spec_path
+    from msm.spec.core import load_spec
 
     return load_spec(
         resolve_spec_path(spec), model_name, provider_name, _counter(tokenizer), literal_name

@@ -30,8 +30,8 @@ from typing import Annotated, Any, Literal
 import typer
 from pydantic import BaseModel
 
+from msm._util.config_io import build_config
 from msm.cli._common import _explicit_params
-from msm.config_io import build_config
 
 
 @dataclass(frozen=True)

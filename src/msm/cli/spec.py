@@ -66,7 +66,7 @@ def spec_sections(
     as_json: JsonOpt = False,
 ) -> None:
     """List sections (split at headings) with line ranges and token counts."""
-    from msm.listgen import clean_item
+    from msm.gen.listgen import clean_item
 
     s = _load(spec, model_name, provider_name, tokenizer, literal_name)
     if as_json:
@@ -106,7 +106,7 @@ def spec_lint(
 ) -> None:
     """List directives given without a reason (judged by their own sentence and the
     next) and print the score: 100 * explained directives / directives."""
-    from msm.speclint import lint_spec
+    from msm.spec.lint import lint_spec
 
     s = _load(spec, model_name, provider_name, "approx", literal_name)
     report = lint_spec(s)
@@ -153,7 +153,7 @@ def spec_lint(
 @spec_app.command("list")
 def spec_list() -> None:
     """List the bundled example specs (use them as builtin:<name>)."""
-    from msm.specs_builtin import builtin_specs
+    from msm.spec.builtin import builtin_specs
 
     for name in builtin_specs():
         typer.echo(f"builtin:{name}")
@@ -162,7 +162,7 @@ def spec_list() -> None:
 @models_app.command("list")
 def models_list() -> None:
     """Show the bundled model and the model-name patterns msm accepts."""
-    from msm.models import list_models
+    from msm.llm.bundled import list_models
 
     for m in list_models():
         typer.echo(f"{m.name:<10} {m.description}\n{'':<10} location: {m.location}")

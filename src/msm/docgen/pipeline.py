@@ -28,16 +28,18 @@ from msm.docgen.config import DocgenConfig
 from msm.docgen.filters import check_document, extract_document, trim_to_sentence
 from msm.docgen.projection import merge_sections
 from msm.errors import LLMCallError, MsmError
-from msm.listgen import ListCollector, clean_item
+from msm.gen.listgen import ListCollector, clean_item
+from msm.gen.prompts import prompt_hash
+from msm.gen.stagellm import SpecPrompts, load_stage_spec, stage_llms
 from msm.llm import (
     JsonParser,
     Message,
     UsageMeter,
 )
-from msm.prompts import prompt_hash
-from msm.spec import Spec
-from msm.spec_context import reason_attributed, spec_context, spec_statements, value_terms
-from msm.spec_units import (
+from msm.llm.think import strip_reasoning
+from msm.spec.context import reason_attributed, spec_context, spec_statements, value_terms
+from msm.spec.core import Spec
+from msm.spec.units import (
     MIN_UNIT_WORDS,
     Unit,
     assign_rule_ids,
@@ -46,8 +48,6 @@ from msm.spec_units import (
     quote_in_spec,
     structure_units,
 )
-from msm.stagellm import SpecPrompts, load_stage_spec, stage_llms
-from msm.think import strip_reasoning
 
 STAGE = "docgen"
 
@@ -170,7 +170,7 @@ class Docgen(SpecPrompts):
         self.progress.drops[reason] += 1
 
     async def collect(self, stage: str, template: str, n: int, **values: object) -> list[str]:
-        """n distinct list items (see :mod:`msm.listgen`)."""
+        """n distinct list items (see :mod:`msm.gen.listgen`)."""
         return await self.lists.collect(stage, template, n, sample=0, **values)
 
     # -- stages ------------------------------------------------------------
@@ -429,7 +429,7 @@ class Docgen(SpecPrompts):
             print(self.progress.line(), file=sys.stderr, flush=True)
 
     def _dedup(self) -> None:
-        from msm.dedup import near_duplicates
+        from msm._util.dedup import near_duplicates
 
         kept = sorted((g for g in self.generations if g.drop is None), key=lambda g: g.id)
         dups = near_duplicates([g.text for g in kept], threshold=self.cfg.dedup_threshold)

@@ -24,8 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 from msm.docgen.config import DocgenConfig
-from msm.listgen import ROUND
-from msm.spec import Spec
+from msm.gen.listgen import ROUND
+from msm.spec.core import Spec
 
 TOKENS_PER_WORD = 1.35
 LIST_OUTPUT_TOKENS = 150  # one list answer (ROUND short lines)
@@ -70,10 +70,10 @@ def batch_rounds(cfg: DocgenConfig) -> int:
 def project_docgen(cfg: DocgenConfig, spec: Spec) -> dict[str, Any]:
     """The projected plan, calls, tokens and cost of ``cfg`` on ``spec`` (see the module
     docstring for what is exact). Pure: nothing is called or written."""
+    from msm.gen.prompts import split_prompt
     from msm.llm.prices import cost_usd, projected_cache
-    from msm.prompts import split_prompt
-    from msm.spec_context import spec_context, spec_statements, value_terms
-    from msm.spec_units import structure_units
+    from msm.spec.context import spec_context, spec_statements, value_terms
+    from msm.spec.units import structure_units
 
     sections, _ = structure_units(spec, cfg.max_section_tokens)
     context_words = len(spec_context(spec, cfg.context_tokens).text.split())

@@ -8,15 +8,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from msm.artifacts.manifest import read_manifest, retract_manifest, write_manifest
+from msm.artifacts.outdir import claim_output, docgen_inputs
 from msm.docgen.config import DocgenConfig
 from msm.docgen.outputs import histogram_png, token_counter, write_outputs
 from msm.docgen.pipeline import Docgen
 from msm.docgen.projection import project_docgen
 from msm.errors import MsmError
-from msm.manifest import read_manifest, retract_manifest, write_manifest
-from msm.outdir import claim_output, docgen_inputs
-from msm.spec_units import MIN_UNIT_WORDS, structure_units
-from msm.stagellm import load_stage_spec
+from msm.gen.stagellm import load_stage_spec
+from msm.spec.units import MIN_UNIT_WORDS, structure_units
 
 
 def _check_out(out: Path) -> None:
@@ -86,7 +86,7 @@ def run_docgen(
     corpus and no manifest (the call store keeps every answer).
 
     ``out`` belongs to these settings: a rerun resumes, other settings are refused
-    unless ``overwrite`` (see :mod:`msm.outdir`).
+    unless ``overwrite`` (see :mod:`msm.artifacts.outdir`).
 
     Returns the stats (or the projection for a preview). Example::
 
@@ -100,7 +100,7 @@ def run_docgen(
     # a bad --tokenizer fails now, not after every document has been generated
     counter, label = token_counter(tokenizer)
     t0 = time.monotonic()
-    # output of other inputs is refused here, before anything is written (msm.outdir)
+    # output of other inputs is refused here, before anything is written (msm.artifacts.outdir)
     claim = claim_output(out, "docgen", docgen_inputs(cfg), overwrite=overwrite)
     previous = read_manifest(out) if claim.action == "resume" else None
     dg = Docgen(cfg, out, model_args, judge_model_args)  # checks spec and models first

@@ -36,8 +36,8 @@ def agentic_max_tokens(model: str, requested: int | None) -> int:
 def is_bundled_model(model: str) -> bool:
     """Whether ``model`` is the bundled SmolLM2-135M (``embedded``) or an msm checkpoint
     whose training started from it (followed through midtraining -> AFT lineage)."""
+    from msm.llm.bundled import EMBEDDED_NAME
     from msm.llm.names import resolve_model
-    from msm.models import EMBEDDED_NAME
 
     if model == EMBEDDED_NAME:
         return True
@@ -57,7 +57,7 @@ def is_bundled_model(model: str) -> bool:
 
 
 def _checkpoint_manifest(folder: Path) -> dict[str, Any] | None:
-    from msm.manifest import read_manifest
+    from msm.artifacts.manifest import read_manifest
 
     for p in (folder, folder.parent):
         try:
@@ -70,7 +70,7 @@ def _checkpoint_manifest(folder: Path) -> dict[str, Any] | None:
 
 
 def _from_bundled(man: dict[str, Any] | None, depth: int) -> bool:
-    from msm.models import EMBEDDED_NAME
+    from msm.llm.bundled import EMBEDDED_NAME
 
     if not man or depth > _MAX_DEPTH:
         return False

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from msm.config_io import BatchWait
+from msm._util.config_io import BatchWait
 from msm.errors import MsmError
 
 SUITES = ("agentic", "values", "spec_qa", "capability")
@@ -200,7 +200,7 @@ class EvalConfig(BaseModel):
                     "--spec names the rules of the spec_reasoning judge: drop --no-spec-reasoning"
                 )
             if "agentic" in run:
-                from msm.evals.agentic_reasoning import spec_rules
+                from msm.evals.agentic.reasoning import spec_rules
 
                 spec_rules(self.spec)  # a missing or empty spec fails now, before any model runs
 
@@ -242,7 +242,7 @@ class EvalConfig(BaseModel):
         if self.baseline and self.scoring == "letter":
             raise MsmError("--baseline needs --scoring loglik (or auto with a local model)")
         if self.grid is not None:
-            from msm.evals.agentic_grid import check_grid
+            from msm.evals.agentic.grid import check_grid
 
             check_grid(self.grid, self.scenarios, self.goals, self.urgency)
             if "agentic" not in run:
@@ -256,7 +256,7 @@ class EvalConfig(BaseModel):
                 )
         self._check_agentic_judges(run)
         if self.agent_names is not None or self.temperatures is not None:
-            from msm.evals.agentic_variants import check_axes
+            from msm.evals.agentic.variants import check_axes
 
             if "agentic" not in run:
                 raise MsmError(

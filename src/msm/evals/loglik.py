@@ -24,10 +24,10 @@ import random
 from pathlib import Path
 from typing import Any
 
+from msm._util.fsutil import atomic_write_text
 from msm.errors import MsmError
-from msm.evals.items import ValueItem
 from msm.evals.stats import share_summary, t_summary
-from msm.fsutil import atomic_write_text
+from msm.evals.values.items import ValueItem
 
 VERSION = "2"  # bump when the prompt or the scoring changes (2: shared prompt pass)
 BASE_PROMPT = "Question: {question}\nAnswer:"

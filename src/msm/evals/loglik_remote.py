@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from msm.errors import MsmError
-from msm.evals.items import ValueItem
 from msm.evals.loglik import encode_item, item_row
+from msm.evals.values.items import ValueItem
 
 CONCURRENCY = 16
 RETRIES = 3

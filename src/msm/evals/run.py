@@ -7,14 +7,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from msm._util.fsutil import atomic_write_json
+from msm.artifacts.manifest import read_manifest, retract_manifest, write_manifest
+from msm.artifacts.outdir import claim_output, clear_output, eval_inputs
 from msm.errors import MsmError
 from msm.evals.config import DEFAULT_VALUE_SETS, SUITES, EvalConfig
 from msm.evals.run_lines import report_lines as _report
 from msm.evals.run_lines import unscored as _unscored
 from msm.evals.usage_log import eval_usage
-from msm.fsutil import atomic_write_json
-from msm.manifest import read_manifest, retract_manifest, write_manifest
-from msm.outdir import claim_output, clear_output, eval_inputs
 
 __all__ = ["SUITES", "EvalConfig", "run_eval"]
 
@@ -109,7 +109,7 @@ def run_eval(
     """Run ``cfg``'s suites against ``cfg.model``: Inspect logs in ``out/logs``,
     ``summary.json``, and ``manifest.json`` written last (what was evaluated, with what).
     ``out`` belongs to these settings: a rerun evaluates again, other settings are
-    refused unless ``overwrite`` (see :mod:`msm.outdir`).
+    refused unless ``overwrite`` (see :mod:`msm.artifacts.outdir`).
 
     Example::
 
@@ -117,13 +117,13 @@ def run_eval(
     """
     from inspect_ai import eval as inspect_eval
 
-    from msm.evals.agentic import agentic, summarise_agentic
-    from msm.evals.agentic_checks import summarise_log
-    from msm.evals.agentic_variants import task_name, variant_record, variants
+    from msm.evals.agentic.checks import summarise_log
+    from msm.evals.agentic.task import agentic, summarise_agentic
+    from msm.evals.agentic.variants import task_name, variant_record, variants
     from msm.evals.answer_length import agentic_max_tokens
     from msm.evals.capability import fake_perplexity, heldout_text, local_model_path, perplexity
     from msm.evals.spec_qa import spec_qa, summarise_spec_qa
-    from msm.evals.values import summarise_values, values
+    from msm.evals.values.task import summarise_values, values
 
     out = Path(out)
     run = cfg.check()
@@ -173,8 +173,8 @@ def run_eval(
         scoring = "loglik" if gives_logliks(model) else "letter"
     loglik_sets: dict[str, list[Any]] = {}
     if "values" in run and scoring == "loglik":
-        from msm.evals.items import load_value_items
         from msm.evals.loglik import stratified_sample
+        from msm.evals.values.items import load_value_items
 
         if not gives_logliks(model):
             raise MsmError(
@@ -185,7 +185,7 @@ def run_eval(
             raise MsmError(
                 f"--baseline must give log-likelihoods too (local or vllm/), not {cfg.baseline!r}"
             )
-        from msm.evals.items import select_split
+        from msm.evals.values.items import select_split
 
         loglik_sets = {
             s: stratified_sample(
@@ -239,7 +239,7 @@ def run_eval(
 
         for role, name in graders:
             check_batch_provider(name, role)
-    # output of other inputs (another model's summary) is refused, nothing written (msm.outdir)
+    # output of other inputs (another model's summary) is refused, nothing written (outdir)
     claim = claim_output(out, "eval", eval_inputs(cfg), overwrite=overwrite)
     fresh = claim.fresh
     try:
@@ -339,10 +339,10 @@ def _manifest_fields(cfg: EvalConfig, summary: dict[str, Any]) -> dict[str, Any]
     """What was evaluated, with what: config, model lineage, package data, versions."""
     from importlib.metadata import version
 
-    from msm.evals.agentic_variants import eval_names
+    from msm.artifacts.package_data import data_hashes
+    from msm.evals.agentic.variants import eval_names
     from msm.evals.answer_length import agentic_max_tokens
     from msm.llm.names import resolve_model
-    from msm.package_data import data_hashes
 
     lineage = None
     resolved = resolve_model(cfg.model, check=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from msm.evals.agentic_variants import unscored_variants
+from msm.evals.agentic.variants import unscored_variants
 
 
 def unscored(summary: dict[str, Any]) -> str:
@@ -63,7 +63,7 @@ def report_lines(name: str, kind: str, res: dict[str, Any], echo: Any) -> None:
             )
         if res["sample_errors"]:
             echo(f"  note: {res['sample_errors']} samples failed (see the Inspect log)")
-        from msm.evals.agentic_checks import check_lines
+        from msm.evals.agentic.checks import check_lines
 
         for line in check_lines(res):
             echo(line)

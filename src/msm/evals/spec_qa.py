@@ -21,9 +21,9 @@ from inspect_ai.scorer import Score, Target, scorer
 from inspect_ai.solver import TaskState, generate
 
 from msm.errors import MsmError
-from msm.evals.items import parse_records, read_item_file
 from msm.evals.metrics import defined_mean
 from msm.evals.stats import share_summary
+from msm.evals.values.items import parse_records, read_item_file
 
 TASK_VERSION = "1"
 FIELDS = ("id", "principle", "question", "rubric")

@@ -2,7 +2,7 @@
 
 ``summary.json`` and ``manifest.json`` get a ``usage`` block by role: ``model under test``,
 ``grader`` and, with ``--grader2``, ``grader2`` (the dry run projects its calls as grader
-calls under its own model: ``msm.experiment.project_evals``). Each role: the calls
+calls under its own model: ``msm.experiment.projection.evals``). Each role: the calls
 that reached the model (``calls``), those Inspect answered from its cache
 (``cached_calls``), input and output tokens (input counts every token sent;
 ``input_tokens_cache_read`` and ``_write`` are the parts the provider's prompt cache served

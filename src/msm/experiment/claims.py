@@ -210,7 +210,7 @@ def add_pid(claim: Claim, pid: int) -> None:
         return
     data = dict(seen[0])
     data["pids"] = [*_pids(data), pid]
-    from msm.fsutil import atomic_write_json
+    from msm._util.fsutil import atomic_write_json
 
     atomic_write_json(claim.path, data)
 

@@ -35,9 +35,9 @@ from pydantic import (
     model_validator,
 )
 
-from msm.conditions import CONDITIONS, NEEDS_AFT, NEEDS_MSM, RENAMED
 from msm.errors import MsmError
 from msm.evals.config import SUITES
+from msm.study.conditions import CONDITIONS, NEEDS_AFT, NEEDS_MSM, RENAMED
 
 
 class _Strict(BaseModel):
@@ -182,7 +182,7 @@ class ReportSection(_Strict):
     @field_validator("primary", mode="before")
     @classmethod
     def _primary(cls, v: Any) -> dict[str, Any] | None:
-        from msm.primary import parse_primary
+        from msm.study.primary import parse_primary
 
         return None if v is None else parse_primary(v)
 
@@ -281,7 +281,7 @@ class Experiment(_Strict):
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds: give one or more distinct integers")
         if self.report.primary is not None:
-            from msm.primary import resolve_primary
+            from msm.study.primary import resolve_primary
 
             self.report.primary = resolve_primary(
                 self.report.primary,
@@ -319,7 +319,7 @@ class Experiment(_Strict):
 
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file; every problem is one MsmError line."""
-    from msm.config_io import read_yaml_mapping, validation_error
+    from msm._util.config_io import read_yaml_mapping, validation_error
 
     p = Path(path)
     data = read_yaml_mapping(p, "experiment")

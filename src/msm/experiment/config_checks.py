@@ -29,8 +29,8 @@ def _is_file(path: Path) -> bool:
 
 
 def _check_specs(exp: Experiment, where: Path) -> None:
-    from msm.spec import load_spec
-    from msm.specs_builtin import resolve_spec_path
+    from msm.spec.builtin import resolve_spec_path
+    from msm.spec.core import load_spec
 
     for key, spec in exp.specs.items():
         try:
@@ -62,8 +62,8 @@ def _check_specs(exp: Experiment, where: Path) -> None:
 
 def _check_settings(exp: Experiment, where: Path) -> None:
     """Build every stage's config now, as the plan will: bad settings fail before anything runs."""
+    from msm._util.config_io import validation_error
     from msm.aftgen.config import AftgenConfig
-    from msm.config_io import validation_error
     from msm.docgen.config import DocgenConfig
     from msm.experiment import stages
     from msm.train.config import TrainConfig
@@ -162,7 +162,7 @@ def _check_eval(exp: Experiment, where: Path) -> None:
     _check_agentic_options(exp, where)
     try:
         if "values" in ev.suites:
-            from msm.evals.items import load_value_items
+            from msm.evals.values.items import load_value_items
 
             for name in ev.items or []:
                 load_value_items(name)
@@ -171,10 +171,10 @@ def _check_eval(exp: Experiment, where: Path) -> None:
 
             load_questions(ev.questions)
         if "agentic" in ev.suites:
-            from msm.evals.agentic import DEFAULT_GOALS, SCENARIOS, conditions
+            from msm.evals.agentic.task import DEFAULT_GOALS, SCENARIOS, conditions
 
             if ev.grid is not None:
-                from msm.evals.agentic_grid import check_grid
+                from msm.evals.agentic.grid import check_grid
 
                 check_grid(ev.grid, ev.scenarios, ev.goals, ev.urgency)
             else:
@@ -187,7 +187,7 @@ def _check_eval(exp: Experiment, where: Path) -> None:
 
 def _check_agentic_options(exp: Experiment, where: Path) -> None:
     """The robustness axes and the grader checks: only with the agentic suite, and sane."""
-    from msm.evals.agentic_variants import check_axes
+    from msm.evals.agentic.variants import check_axes
 
     ev = exp.eval
     agentic = "agentic" in ev.suites

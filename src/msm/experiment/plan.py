@@ -22,9 +22,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from msm.artifacts.identity import identity
-from msm.conditions import AFT_DATA_FILE
+from msm.artifacts.package_data import data_hashes
 from msm.experiment.config import Experiment
-from msm.package_data import data_hashes
+from msm.study.conditions import AFT_DATA_FILE
 
 
 @dataclass(frozen=True)
@@ -115,8 +115,8 @@ def _loglik_version() -> str:
 
 
 def _spec_sha(spec: str) -> str:
-    from msm.manifest import file_sha256
-    from msm.specs_builtin import resolve_spec_path
+    from msm.artifacts.manifest import file_sha256
+    from msm.spec.builtin import resolve_spec_path
 
     return file_sha256(resolve_spec_path(spec))
 
@@ -262,7 +262,7 @@ def build_plan(exp: Experiment) -> list[Node]:
     }
     ev = exp.eval
     if ev.templates and "agentic" in ev.suites:
-        from msm.evals.agentic_templates import templates_sha
+        from msm.evals.agentic.templates import templates_sha
 
         # the files read, checked now: a missing one fails the dry run too
         eval_extra["agentic_templates"] = templates_sha(
@@ -388,7 +388,7 @@ def model_ref(path: Path, engine: str = "hf", adapters: bool = False) -> str:
     if engine == "vllm":
         adapter = path / "adapter"
         if adapters and not has_merged_model(path) and adapter.is_dir():
-            from msm.manifest import read_manifest
+            from msm.artifacts.manifest import read_manifest
 
             base = str((read_manifest(path) or {}).get("base_path") or "")
             if base:

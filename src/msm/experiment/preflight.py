@@ -48,10 +48,10 @@ def check_run_dir(run: Path, exp: Experiment) -> None:
 def check_aftdata(cfg: Any) -> None:
     """What aftgen reads before it writes: the spec, its preference lists for preference
     data, and a mix-in file (the functions ``run_aftgen`` itself calls)."""
+    from msm._util.records import read_mix
     from msm.aftgen.preference import preference_lists
-    from msm.records import read_mix
-    from msm.spec import load_spec
-    from msm.specs_builtin import resolve_spec_path
+    from msm.spec.builtin import resolve_spec_path
+    from msm.spec.core import load_spec
 
     spec = load_spec(
         resolve_spec_path(cfg.spec),

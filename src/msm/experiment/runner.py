@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from msm._util.fsutil import atomic_write_json, atomic_write_text
 from msm.errors import MsmError
 from msm.experiment.claims import locked
 from msm.experiment.config import Experiment, load_experiment
 from msm.experiment.plan import Node, build_plan
 from msm.experiment.preflight import check_inputs, environment_problems
-from msm.fsutil import atomic_write_json, atomic_write_text
 
 if TYPE_CHECKING:
     from msm.experiment.schedule import RunOptions
@@ -104,7 +104,7 @@ def write_projection(run: Path, exp: Experiment, plan: list[Node]) -> None:
             return
     except (OSError, ValueError, AttributeError):
         pass
-    from msm.experiment.project import project
+    from msm.experiment.projection.project import project
 
     try:
         body: dict[str, Any] = {"nodes": project(exp, plan)["nodes"]}
@@ -260,7 +260,7 @@ def run_node(exp: Experiment, run: Path, node: Node, by_id: dict[str, Node], ech
 def _clear(path: Path) -> None:
     """Remove a node's output, but keep its LLM call store (``.msm/llm.sqlite``): a node
     stale for a real reason then pays only for the calls that changed."""
-    from msm.outdir import STORE_FILES
+    from msm.artifacts.outdir import STORE_FILES
     from msm.train.checkpoint import work_dir_for
 
     for p in (path, work_dir_for(path)):
@@ -392,7 +392,7 @@ def _trained_model_dep(run: Path, node: Node, by_id: dict[str, Node]) -> Path | 
 
 def dry_run_report(exp: Experiment, plan: list[Node], run: Path, echo: Any) -> dict[str, Any]:
     """Print the plan with what it will cost: calls by role, tokens, dollars, disk, time."""
-    from msm.experiment.dryrun import report
+    from msm.experiment.projection.dryrun import report
 
     statuses = {
         n.id: (node_status(run, n) if (run / "run.json").is_file() else "todo") for n in plan

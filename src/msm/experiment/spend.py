@@ -23,7 +23,7 @@ def projected_spend(
     exp: Experiment, plan: list[Node], run: Path, statuses: dict[str, str]
 ) -> tuple[float, list[str], dict[str, float]]:
     """(API dollars of the nodes not done, models without a price, dollars by role)."""
-    from msm.experiment.project import project
+    from msm.experiment.projection.project import project
 
     proj = project(exp, plan, run, statuses)
     total = 0.0

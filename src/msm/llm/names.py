@@ -121,7 +121,7 @@ def _resolve_fake(name: str) -> ResolvedModel:
 def model_folder(path: str | Path) -> Path | None:
     """The Hugging Face folder a path names: the folder itself (it has ``config.json``), or
     the merged ``model/`` of an msm training checkpoint; None when it is neither."""
-    from msm.manifest import read_manifest
+    from msm.artifacts.manifest import read_manifest
 
     p = Path(path).expanduser()
     if not p.is_dir():
@@ -166,7 +166,7 @@ def resolve_model(name: str, base_url: str | None = None, check: bool = True) ->
     if not name:
         raise MsmError("empty model name")
     if name == "embedded":
-        from msm.models import embedded_model_dir
+        from msm.llm.bundled import embedded_model_dir
 
         return ResolvedModel(
             name,

@@ -16,7 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from msm.think import strip_reasoning
+from msm.llm.think import strip_reasoning
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)

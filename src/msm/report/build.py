@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from msm.fsutil import atomic_write_bytes, atomic_write_json, atomic_write_text
+from msm._util.fsutil import atomic_write_bytes, atomic_write_json, atomic_write_text
 from msm.report import sections
 from msm.report.load import Aggregate, EvalResult, load_evals, load_run
 from msm.report.render import to_html, to_markdown

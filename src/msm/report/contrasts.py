@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from msm.evals.stats import Z95, Cells, paired_contrast, t95, t_sf2
-from msm.primary import SPEC_VALUE_SETS
 from msm.report.load import Aggregate, EvalResult, GroupKey
 from msm.report.state import ReportState
+from msm.study.primary import SPEC_VALUE_SETS
 
 
 def _rows_file(run_dir: Path, r: EvalResult, item_set: str) -> Path:
@@ -64,7 +64,7 @@ def per_item_field(metric: str) -> tuple[str, str] | None:
 
 def _control_ids(item_set: str) -> set[str] | None:
     """The item ids of a bundled control subset (``america_control``), else None."""
-    from msm.evals.items import BUILTIN_VALUE_SETS, CONTROL_SUFFIX, load_value_items
+    from msm.evals.values.items import BUILTIN_VALUE_SETS, CONTROL_SUFFIX, load_value_items
 
     full = item_set.removesuffix(CONTROL_SUFFIX)
     if full == item_set or full not in BUILTIN_VALUE_SETS:

@@ -1,7 +1,7 @@
 """The primary contrast and the exploratory family.
 
 An experiment declares one contrast before it runs (``report.primary``, see
-:mod:`msm.primary`); the report finds it among the spec-versus-spec contrasts and states it
+:mod:`msm.study.primary`); the report finds it among the spec-versus-spec contrasts and states it
 alone, with its plain p-value. Every other contrast of the "Paired comparisons" section (the
 spec contrasts, the changes from the base model, the label-versus-label differences) is
 exploratory: its p-value is Holm-adjusted over that whole family. Without a declared
@@ -14,8 +14,8 @@ import math
 from typing import Any
 
 from msm.evals.stats import ONE_SEED, holm
-from msm.primary import DEFAULT_AFT_CONDITION, parse_primary
 from msm.report.state import ReportState
+from msm.study.primary import DEFAULT_AFT_CONDITION, parse_primary
 
 NONE_DECLARED = "no primary contrast declared: every contrast is exploratory"
 

@@ -80,7 +80,7 @@ def basis(a: Aggregate) -> str:
 def direction(higher: bool, metric: str | None = None) -> str:
     """How to read a metric. A value set has no "better": it measures one value."""
     if metric is not None and metric.startswith("values."):
-        from msm.evals.items import measures
+        from msm.evals.values.items import measures
 
         name = metric.split(".")[1]
         what = measures(name) or "the value its items encode"

@@ -15,9 +15,9 @@ from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any
 
-from msm.conditions import CONDITIONS
 from msm.errors import MsmError
 from msm.evals.stats import t95
+from msm.study.conditions import CONDITIONS
 
 AGENTIC_METRICS = ("classifier_verdict", "harmful", "attempt")
 # the order conditions are listed in, and which AFT-only condition each MSM one is paired with

@@ -1,6 +1,6 @@
 """The robustness axes in a report: every agentic variant (agent name x temperature) of an
 eval's ``summary.json`` as metrics of its own, so that the report's seed pooling and
-contrasts treat them like any other metric (see ``msm.evals.agentic_variants``)."""
+contrasts treat them like any other metric (see ``msm.evals.agentic.variants``)."""
 
 from __future__ import annotations
 

@@ -24,13 +24,13 @@ def read_stage_data(cfg: TrainConfig) -> tuple[list[Any], list[Any]]:
 
     Cheap and model-free, so bad data fails before any library or model loads.
     """
-    from msm.records import read_mix
+    from msm._util.records import read_mix
 
     if cfg.stage == "midtrain":
         texts = read_documents(cfg.data)
         mix_texts: list[str] = []
         if cfg.mix:
-            from msm.records import read_jsonl
+            from msm._util.records import read_jsonl
 
             for lineno, obj in read_jsonl(cfg.mix, "mix file"):
                 if isinstance(obj, dict) and isinstance(obj.get("text"), str):

@@ -10,10 +10,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from msm._util.fsutil import atomic_write_text
+from msm.artifacts.manifest import read_manifest
+from msm.artifacts.outdir import HINT, differences, foreign, read_claim, refusal
 from msm.errors import MsmError
-from msm.fsutil import atomic_write_text
-from msm.manifest import read_manifest
-from msm.outdir import HINT, differences, foreign, read_claim, refusal
 from msm.train.config import NOT_HASHED, TrainConfig, check_report_to
 from msm.train.model_io import load_model
 
@@ -36,7 +36,7 @@ def latest_checkpoint(work: Path) -> Path | None:
 def prepare_output(cfg: TrainConfig, out: Path, overwrite: bool = False) -> dict[str, Any] | None:
     """Checks before any work. Returns the manifest if this exact run is already complete.
 
-    ``out`` belongs to its settings (:mod:`msm.outdir`); the manifest's
+    ``out`` belongs to its settings (:mod:`msm.artifacts.outdir`); the manifest's
     ``weights_hash`` is its claim. A finished run of other settings in ``out``, or an
     interrupted one in the work folder, is refused with what differs unless
     ``overwrite`` (then :func:`replace_output` removes them once the data has been

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from msm.fsutil import atomic_write_bytes, atomic_write_text
+from msm._util.fsutil import atomic_write_bytes, atomic_write_text
 
 COLUMNS = ("step", "tokens", "loss", "lr", "elapsed_s")
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from msm._util.records import read_jsonl, to_messages
 from msm.errors import MsmError
-from msm.records import read_jsonl, to_messages
 
 IGNORE = -100
 

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from msm._util.fsutil import atomic_write_json
+from msm.artifacts.manifest import file_sha256, read_manifest, write_manifest
 from msm.errors import MsmError
-from msm.fsutil import atomic_write_json
-from msm.manifest import file_sha256, read_manifest, write_manifest
 from msm.train.batches import build_segments, lr_lambda, plan_rows, read_stage_data
 from msm.train.checkpoint import (
     latest_checkpoint,

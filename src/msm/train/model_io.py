@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from msm.artifacts.manifest import read_manifest
 from msm.errors import MsmError
-from msm.manifest import read_manifest
 
 TRAIN_STAGES = ("train-midtrain", "train-aft")
 
@@ -40,7 +40,7 @@ def _hub_cached(name: str) -> bool:
 
 def resolve_base(base: str, method: str, fresh_adapter: bool, adapter: str | None) -> BaseSpec:
     """Turn ``--base`` (and ``--adapter``) into concrete folders, or one clear error."""
-    from msm.models import EMBEDDED_NAME, embedded_model_dir
+    from msm.llm.bundled import EMBEDDED_NAME, embedded_model_dir
 
     lineage: dict[str, Any] = {}
     if base == EMBEDDED_NAME:
@@ -157,7 +157,7 @@ _BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 
 
 def _config_file(base: str) -> Path | None:
-    from msm.models import EMBEDDED_NAME, embedded_model_dir
+    from msm.llm.bundled import EMBEDDED_NAME, embedded_model_dir
 
     if base == EMBEDDED_NAME:
         try:

@@ -23,8 +23,8 @@ FIGURE_KINDS = ("direction", "interaction", "aft_generalization")
 
 
 def add_primary(st: ReportState) -> None:
-    from msm.primary import KINDS
-    from msm.primary import describe as describe_decl
+    from msm.study.primary import KINDS
+    from msm.study.primary import describe as describe_decl
 
     spec = spec_contrasts(st)
     changes = change_from_base(st)

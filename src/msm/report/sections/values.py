@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from msm.evals.items import measures
+from msm.evals.values.items import measures
 from msm.report import plots
 from msm.report.fmt import DASH, LEAD, fmt_ci, fmt_n, fmt_num, group_name, lead
 from msm.report.load import metric_kind

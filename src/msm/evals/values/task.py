@@ -24,9 +24,9 @@ from inspect_ai.model import GenerateConfig, ModelOutput
 from inspect_ai.scorer import Score, Target, scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
-from msm.evals.items import ValueItem, load_value_items
 from msm.evals.metrics import defined_mean
 from msm.evals.stats import share_summary
+from msm.evals.values.items import ValueItem, load_value_items
 
 TASK_VERSION = "1"
 TOP_LOGPROBS = 20
@@ -176,8 +176,8 @@ def values(
     evenly across domains in a seeded order, the same draw as loglik scoring's.
     Example: ``inspect eval msm/values -T items=affordability --model msm-local/x``.
     """
-    from msm.evals.items import select_split
     from msm.evals.loglik import stratified_sample
+    from msm.evals.values.items import select_split
 
     its = stratified_sample(select_split(load_value_items(items, model_name), split, items), limit)
     return Task(

@@ -285,7 +285,7 @@ def split_front_matter(text: str, where: str = "spec") -> tuple[dict[str, Any], 
         if lines[i].strip() in ("---", "..."):
             import yaml
 
-            from msm.config_io import load_yaml
+            from msm._util.config_io import load_yaml
 
             try:
                 data = load_yaml("\n".join(lines[1:i])) or {}

@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from msm.spec import Section, Spec, approx_token_counts
+from msm.spec.core import Section, Spec, approx_token_counts
 
 MIN_UNIT_WORDS = 12
 

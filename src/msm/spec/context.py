@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from msm.spec import Spec, split_front_matter
+from msm.spec.core import Spec, split_front_matter
 
 TOKENS_PER_WORD = 1.35  # the rough rate the projections use; only compared with a budget
 

@@ -36,7 +36,7 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
-from msm.spec import Section, Spec, prose_mask
+from msm.spec.core import Section, Spec, prose_mask
 
 # A normative marker anywhere in the sentence.
 _DIRECTIVE = re.compile(

@@ -50,11 +50,11 @@ from inspect_ai.scorer import Score, Target, scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from msm.errors import MsmError
-from msm.evals.agentic_checks import grade_sample
-from msm.evals.agentic_exfil import exfil_action, exfil_grader_messages
-from msm.evals.agentic_grid import UPSTREAM_NAME, check_grid, rename_agent
-from msm.evals.agentic_reasoning import reasoning_scorers
-from msm.evals.agentic_templates import load_for
+from msm.evals.agentic.checks import grade_sample
+from msm.evals.agentic.exfil import exfil_action, exfil_grader_messages
+from msm.evals.agentic.grid import UPSTREAM_NAME, check_grid, rename_agent
+from msm.evals.agentic.reasoning import reasoning_scorers
+from msm.evals.agentic.templates import load_for
 from msm.evals.metrics import defined_mean
 from msm.evals.stats import rate_record
 

@@ -5,7 +5,7 @@ Estimates from the settings alone: no model is loaded and nothing is called. Rol
 (every eval sample, log-likelihood pass and perplexity pass) and ``grader`` (agentic
 and spec QA). Corpus sizes follow docgen's hierarchy (units x assertions x doc types x
 ideas x documents per idea); list calls are one per list (re-asks not counted). Evals:
-``msm.experiment.project_evals``; disk and time: ``msm.experiment.project_cost``.
+``msm.experiment.projection.evals``; disk and time: ``msm.experiment.projection.cost``.
 Dollars only for API models with a known price (``msm/data/prices.yaml``): a model
 without one is "unknown price", never a guess; the model under test runs on your own
 hardware, so its cost is its time. Each call row has its cost at list price
@@ -56,8 +56,8 @@ def price_rows(rows: list[dict[str, Any]]) -> None:
 
 
 def _stage_spec(cfg: Any) -> Any:
-    from msm.spec import load_spec
-    from msm.specs_builtin import resolve_spec_path
+    from msm.spec.builtin import resolve_spec_path
+    from msm.spec.core import load_spec
 
     return load_spec(
         resolve_spec_path(cfg.spec),
@@ -122,7 +122,7 @@ def _aftdata(node: Node) -> dict[str, Any]:
 
 
 def _train(exp: Experiment, n: Node, nodes: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    from msm.experiment.project_cost import train_disk
+    from msm.experiment.projection.cost import train_disk
 
     epochs = float(getattr(n.config, "epochs", 1.0))
     if n.kind == "midtrain":
@@ -142,8 +142,8 @@ def _train(exp: Experiment, n: Node, nodes: dict[str, dict[str, Any]]) -> dict[s
 def _eval(exp: Experiment, n: Node) -> dict[str, Any]:
     from msm.evals.run import _runs_here
     from msm.experiment.plan import base_ref
-    from msm.experiment.project_cost import eval_disk
-    from msm.experiment.project_evals import project_eval
+    from msm.experiment.projection.cost import eval_disk
+    from msm.experiment.projection.evals import project_eval
 
     if n.meta.get("same_as"):  # the base model's deterministic eval, copied: nothing runs
         return {
@@ -171,7 +171,7 @@ def project(
 ) -> dict[str, Any]:
     """Per node and in total: calls by role with tokens and cost, training tokens, disk
     and wall time (measured from nodes done in ``run`` where there are any)."""
-    from msm.experiment.project_cost import data_disk
+    from msm.experiment.projection.cost import data_disk
 
     statuses = statuses or {}
     nodes: dict[str, dict[str, Any]] = {}
@@ -199,7 +199,7 @@ def _times(
     run: Path | None,
     statuses: dict[str, str],
 ) -> None:
-    from msm.experiment.project_cost import (
+    from msm.experiment.projection.cost import (
         done_seconds,
         guess_seconds,
         measured_rates,

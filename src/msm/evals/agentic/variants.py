@@ -80,7 +80,7 @@ def uses_axes(cfg: Any) -> bool:
 def variants(cfg: Any) -> list[Variant]:
     """The combinations ``cfg`` runs, names outermost; one (the plain settings) without
     the axes."""
-    from msm.evals.agentic_grid import UPSTREAM_NAME
+    from msm.evals.agentic.grid import UPSTREAM_NAME
 
     names = cfg.agent_names or [cfg.model_name or UPSTREAM_NAME]
     temps: list[float | None] = list(cfg.temperatures or [cfg.temperature])

@@ -52,7 +52,7 @@ async def grade_sample(
 ) -> Score:
     """The misalignment score of one reply: the first grader's verdict (re-asked, then a
     counted failure), the mechanical action check, and the optional second gradings."""
-    from msm.evals.agentic import action_taken, judge, judge_messages
+    from msm.evals.agentic.task import action_taken, judge, judge_messages
 
     async def ask(role: str, shown: str) -> JudgeResult[tuple[bool, bool]]:
         return await ask_judge(
@@ -246,7 +246,7 @@ def summarise_log(
     log: Any, grader: str | None, grader2: str | None, spec: str | None
 ) -> dict[str, Any]:
     """The checks and the ``spec_reasoning`` block for summary.json, from an Inspect log."""
-    from msm.evals.agentic_reasoning import summarise_reasoning
+    from msm.evals.agentic.reasoning import summarise_reasoning
 
     name = f"logs/{Path(log.location).name}" if log.location else None
     records = sample_records(log)
@@ -259,7 +259,7 @@ def summarise_log(
 
 def check_lines(res: dict[str, Any]) -> list[str]:
     """Console lines for the checks in an agentic summary (run.py echoes them)."""
-    from msm.evals.agentic_reasoning import reasoning_lines
+    from msm.evals.agentic.reasoning import reasoning_lines
     from msm.evals.stats import ci_text
 
     lines = reasoning_lines(res.get("spec_reasoning"))

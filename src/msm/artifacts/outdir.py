@@ -54,10 +54,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from msm._util.fsutil import atomic_write_json
 from msm.artifacts.identity import identity
+from msm.artifacts.manifest import file_sha256, read_manifest
 from msm.errors import MsmError
-from msm.fsutil import atomic_write_json
-from msm.manifest import file_sha256, read_manifest
 
 OWNER = Path(".msm") / "owner.json"
 # the LLM call store docgen and aftgen resume from: kept on --overwrite (see above)
@@ -90,8 +90,8 @@ def spec_ref(spec: str) -> dict[str, Any]:
     """The spec as an input: its path (``builtin:<name>`` keeps its name) and the hash of
     its text as read (the ``source_sha256`` docgen manifests record). A spec that cannot
     be read fails here, in its own words, before any folder is judged."""
-    from msm.spec import read_spec_text
-    from msm.specs_builtin import PREFIX, resolve_spec_path
+    from msm.spec.builtin import PREFIX, resolve_spec_path
+    from msm.spec.core import read_spec_text
 
     p = resolve_spec_path(spec)
     sha = hashlib.sha256(read_spec_text(p).encode("utf-8")).hexdigest()

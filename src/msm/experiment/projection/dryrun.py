@@ -59,7 +59,7 @@ def report(
 ) -> dict[str, Any]:
     from msm._util.fmt import fmt_bytes, fmt_seconds
     from msm.experiment.preflight import environment_problems
-    from msm.experiment.project import project
+    from msm.experiment.projection.project import project
 
     proj = project(exp, plan, run, statuses)
     nodes = proj["nodes"]
@@ -67,7 +67,7 @@ def report(
     echo(f"msm run {exp.name} --dry-run: {len(plan)} nodes (nothing is run, nothing written)")
     echo("checks: the experiment and --out pass the real run's checks")
     if exp.report.primary is not None:
-        from msm.primary import describe
+        from msm.study.primary import describe
 
         echo(f"primary contrast (declared before the run): {describe(exp.report.primary)}")
     if problems:

@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-# the specs of the cheese experiment (keep in step with msm.evals.items.CHEESE_SETS)
+# the specs of the cheese experiment (keep in step with msm.evals.values.items.CHEESE_SETS)
 EXPERIMENT_SPECS = ("cheese_pro_america", "cheese_pro_affordability")
 
 # inflections a value term may carry ("afford" -> "affordable", "cost" -> "costly")
@@ -46,8 +46,8 @@ _GAZETTEER = (
 
 
 def _spec_texts() -> list[tuple[dict[str, Any], str]]:
-    from msm.spec import split_front_matter
-    from msm.specs_builtin import resolve_spec_path
+    from msm.spec.builtin import resolve_spec_path
+    from msm.spec.core import split_front_matter
 
     out = []
     for name in EXPERIMENT_SPECS:

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from msm.evals.items import ValueItem
+from msm.evals.values.items import ValueItem
 
 _W = r"(?<![\w-])(?:{})(?!\w)"
 
@@ -200,14 +200,14 @@ def rules_for(name: str) -> SetRules:
     """A bundled set's rules (a control subset: its full set's, without the size floor)."""
     from dataclasses import replace
 
-    from msm.evals.items import CONTROL_SUFFIX
+    from msm.evals.values.items import CONTROL_SUFFIX
 
     if name.endswith(CONTROL_SUFFIX) and name[: -len(CONTROL_SUFFIX)] in RULES:
         return replace(RULES[name[: -len(CONTROL_SUFFIX)]], min_items=0)
     return RULES.get(name, RULES["generic"])
 
 
-# categories read from the experiment's specs (msm.evals.spec_words), compiled on first use
+# categories read from the experiment's specs (msm.evals.values.spec_words), compiled on first use
 SPEC_CATEGORIES = ("spec_terms", "spec_places")
 ALL_CATEGORIES = (*CATEGORIES, *SPEC_CATEGORIES)
 # a control item uses none of these on either side: the literal words of both values
@@ -218,11 +218,11 @@ CONTROL_EXCLUDES = ("us", "price_words", *SPEC_CATEGORIES)
 def pattern(category: str) -> re.Pattern[str]:
     """A category's regular expression (the spec-derived ones read from the specs)."""
     if category == "spec_terms":
-        from msm.evals.spec_words import value_terms_pattern
+        from msm.evals.values.spec_words import value_terms_pattern
 
         return value_terms_pattern()
     if category == "spec_places":
-        from msm.evals.spec_words import places_pattern
+        from msm.evals.values.spec_words import places_pattern
 
         return places_pattern()
     return CATEGORIES[category]

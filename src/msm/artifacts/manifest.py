@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from msm import __version__
+from msm._util.fsutil import atomic_write_json
 from msm.errors import MsmError
-from msm.fsutil import atomic_write_json
 
 
 @lru_cache(maxsize=1)

@@ -56,7 +56,7 @@ def _agentic(
     """(samples, model input tokens, model output tokens, grader input, grader output,
     grader calls per shared system prompt) for one epoch of the agentic task built as
     ``run_eval`` builds it."""
-    from msm.evals.agentic import Condition, agentic, build_prompts, judge_messages
+    from msm.evals.agentic.task import Condition, agentic, build_prompts, judge_messages
 
     scenarios, goals, urgency, scratchpad, name, temperature, grid, templates = key
     task = agentic(
@@ -113,8 +113,8 @@ def _spec_qa(questions: str, limit: int | None) -> tuple[int, int, int, int, int
 def _values(cfg: Any, scoring: str, local: bool) -> tuple[int, int, int, str]:
     """(model calls, input tokens, output tokens, note) over every value item set."""
     from msm.evals.config import DEFAULT_VALUE_SETS
-    from msm.evals.items import load_value_items, select_split
-    from msm.evals.values import PROMPT
+    from msm.evals.values.items import load_value_items, select_split
+    from msm.evals.values.task import PROMPT
 
     calls = tin = tout = 0
     for name in cfg.items or DEFAULT_VALUE_SETS:
@@ -165,7 +165,7 @@ def project_eval(cfg: Any, model: str, local: bool, base: str | None = None) -> 
     notes: list[str] = []
     prefixes: dict[str, int] = {}  # agentic classifier system prompt -> calls
     if "agentic" in suites:
-        from msm.evals.agentic_variants import variants
+        from msm.evals.agentic.variants import variants
 
         # a trained model does not exist yet: it gets its base model's length
         max_tokens = agentic_max_tokens(base or model, cfg.max_tokens)

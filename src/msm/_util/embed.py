@@ -116,7 +116,7 @@ def dedup_texts(texts: Sequence[str], threshold: float = 0.9) -> tuple[list[int]
     if minilm_dir() is not None:
         reps = cluster_representatives(embed(texts), threshold)
         return [i for i, r in enumerate(reps) if r == i], "minilm"
-    from msm.dedup import near_duplicates
+    from msm._util.dedup import near_duplicates
 
     dups = near_duplicates(texts, threshold=0.8)
     return [i for i, d in enumerate(dups) if d is None], "minhash"

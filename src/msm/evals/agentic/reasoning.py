@@ -3,7 +3,7 @@
 The ``spec_reasoning`` scorer gives the grader (Inspect's ``grader`` role) the agent's
 private reasoning only, never its actions, and asks two things: did the agent *notice* the
 harmful option at all, and does its reasoning *cite the spec*, i.e. appeal to one of the
-spec's principles, by rule ID (:func:`msm.spec_units.assign_rule_ids`) when a spec is
+spec's principles, by rule ID (:func:`msm.spec.units.assign_rule_ids`) when a spec is
 given, or to any principle it states it holds itself to when none is. Its prompt is
 package data (``msm/data/prompts/evals/spec_reasoning.yaml``).
 
@@ -35,7 +35,7 @@ from inspect_ai.scorer import Score, Target, scorer
 from inspect_ai.solver import TaskState
 
 from msm.errors import MsmError
-from msm.evals.agentic_checks import SampleRecord
+from msm.evals.agentic.checks import SampleRecord
 from msm.evals.judging import FAILURE_REASONS, ask_judge
 from msm.evals.metrics import defined_mean
 from msm.evals.stats import ci_text, rate_record
@@ -98,9 +98,9 @@ class Rule:
 
 def spec_rules(spec: str) -> list[Rule]:
     """The spec's principles with the IDs msm's corpora and AFT data cite (one per ID)."""
-    from msm.spec import load_spec
-    from msm.spec_units import structure_units
-    from msm.specs_builtin import resolve_spec_path
+    from msm.spec.builtin import resolve_spec_path
+    from msm.spec.core import load_spec
+    from msm.spec.units import structure_units
 
     path = resolve_spec_path(spec)
     if not path.is_file():

@@ -46,8 +46,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from msm.errors import MsmError
-from msm.evals.agentic_exfil import ExfilFacts, derive_exfil, exfil_union
-from msm.evals.agentic_grid import UPSTREAM_NAME, rename_agent
+from msm.evals.agentic.exfil import ExfilFacts, derive_exfil, exfil_union
+from msm.evals.agentic.grid import UPSTREAM_NAME, rename_agent
 
 PY_FILE = "system_prompt_templates.py"
 _ROOTS = (".", "templates", "evals/agentic_misalignment/templates")
@@ -347,8 +347,8 @@ def templates_sha(
     grid: str | None,
 ) -> str:
     """sha256 of the template files an agentic eval with these settings reads (checks them)."""
-    from msm.evals.agentic import DEFAULT_GOALS, SCENARIOS, conditions
-    from msm.evals.agentic_grid import check_grid
+    from msm.evals.agentic.grid import check_grid
+    from msm.evals.agentic.task import DEFAULT_GOALS, SCENARIOS, conditions
 
     if grid is not None:
         named = check_grid(grid, scenarios, goals, urgency)

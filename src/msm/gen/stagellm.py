@@ -10,8 +10,8 @@ from msm.llm.fake import fake_args
 from msm.llm.store import ResultStore
 
 if TYPE_CHECKING:
-    from msm.spec import Spec
-    from msm.spec_context import SpecContext
+    from msm.spec.context import SpecContext
+    from msm.spec.core import Spec
 
 JUDGE_MAX_TOKENS = 200
 
@@ -74,8 +74,8 @@ def stage_llms(
 def load_stage_spec(cfg: Any) -> Spec:
     """The spec a generation stage works from: ``cfg.spec`` with its names filled in, the
     model's name required (kept outputs are checked for naming the model)."""
-    from msm.spec import approx_token_counts, load_spec
-    from msm.specs_builtin import resolve_spec_path
+    from msm.spec.builtin import resolve_spec_path
+    from msm.spec.core import approx_token_counts, load_spec
 
     return load_spec(
         resolve_spec_path(cfg.spec),
@@ -91,7 +91,7 @@ class SpecPrompts:
     """Prompt rendering shared by docgen and aftgen: every prompt gets the spec's names and
     the spec context, and the templates used are remembered (for the manifest).
 
-    A template with a system part (:mod:`msm.prompts`) becomes a system message filled from
+    A template with a system part (:mod:`msm.gen.prompts`) becomes a system message filled from
     the names and the spec context alone, so it is the same text on every call of the stage
     and providers can cache it, then the user message with the call's own values.
     """
@@ -102,7 +102,7 @@ class SpecPrompts:
     templates: set[str]
 
     def _render(self, name: str, **values: object) -> list[Message]:
-        from msm.prompts import render_parts
+        from msm.gen.prompts import render_parts
 
         self.templates.add(name)
         shared: dict[str, object] = {

@@ -112,7 +112,7 @@ def resolve_primary(
     """``p`` (normal form) checked against the experiment's specs, value sets, conditions and
     AFT sizes, with its defaults filled in (``msm_aft``, the largest AFT size), so run.json
     records exactly what was declared; ValueError naming what is wrong."""
-    from msm.conditions import NEEDS_AFT
+    from msm.study.conditions import NEEDS_AFT
 
     where = "report.primary"
     for key in p["specs"]:

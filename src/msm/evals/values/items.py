@@ -80,7 +80,7 @@ def load_value_items(name: str, model_name: str | None = None) -> list[ValueItem
         ref = resources.files("msm") / "data" / "evals" / "values" / f"{name}.jsonl"
         return parse_value_items(ref.read_text(encoding="utf-8"), f"builtin:{name}")
     if name.endswith(CONTROL_SUFFIX) and name[: -len(CONTROL_SUFFIX)] in BUILTIN_VALUE_SETS:
-        from msm.evals.audit import control_items, rules_for
+        from msm.evals.values.audit import control_items, rules_for
 
         full = name[: -len(CONTROL_SUFFIX)]
         return control_items(load_value_items(full), rules_for(full).literal)
@@ -199,8 +199,8 @@ def assign_splits(
 
 def cheese_preferences(spec_name: str) -> tuple[list[str], list[str]]:
     """A bundled cheese spec's liked and disliked cheeses (its YAML front matter)."""
-    from msm.spec import split_front_matter
-    from msm.specs_builtin import resolve_spec_path
+    from msm.spec.builtin import resolve_spec_path
+    from msm.spec.core import split_front_matter
 
     path = resolve_spec_path(f"builtin:{spec_name}")
     meta, _ = split_front_matter(path.read_text(encoding="utf-8"), str(path))

@@ -141,7 +141,7 @@ def exfil_action(response: str, facts: dict[str, Any]) -> bool:
     * ``msm``: stricter about what is sent, looser about where: an e-mail or forward to any
       outside domain that quotes a secret or forwards an e-mail quoting one.
     """
-    from msm.evals.agentic import tool_blocks
+    from msm.evals.agentic.task import tool_blocks
 
     rule = facts.get("rule", "msm")
     if rule not in EXFIL_RULES:
@@ -169,7 +169,7 @@ def exfil_grader_messages(facts: dict[str, Any], response: str) -> list[Any]:
     """msm's own grader prompt for a templates folder's exfiltration scenario."""
     from inspect_ai.model import ChatMessageSystem, ChatMessageUser
 
-    from msm.evals.agentic import exfiltration_text
+    from msm.evals.agentic.task import exfiltration_text
 
     text = exfiltration_text()
     user = string.Template(text["templates_grader_user"]).substitute(
