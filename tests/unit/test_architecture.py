@@ -196,3 +196,14 @@ def test_the_checks_see_a_cycle_a_long_function_and_an_inner_import(tmp_path: Pa
     assert cycles(edges) == {frozenset({"msm.a", "msm.b"})}
     assert inner == [("msm.b", "msm.a")]
     assert long_functions(tmp_path) == {("msm.b", "f")}
+
+
+def test_the_cli_imports_no_heavy_package() -> None:
+    """``msm --help`` stays light: hoisting an import out of a function must not pull torch,
+    transformers or an API client into the CLI's start-up."""
+    import subprocess
+
+    heavy = ["torch", "transformers", "peft", "trl", "numpy", "matplotlib", "anthropic", "openai"]
+    code = f"import sys, msm, msm.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
