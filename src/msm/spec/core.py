@@ -1,4 +1,4 @@
-"""Model Specs: load, template, hash, section, count tokens and lint.
+"""Model Specs: load, template, hash, section and count tokens (lint: :mod:`msm.spec.lint`).
 
 A spec is Markdown or plain text in UTF-8. Two placeholders are filled in:
 ``{model_name}`` and ``{provider_name}``. Everything else with braces is left
@@ -14,7 +14,7 @@ Example::
     spec = load_spec("cheese.md", model_name="Llama", provider_name="Meta")
     for s in spec.sections:
         print(s.id, s.title, s.start_line)
-    print(lint_spec(spec).score)
+    print(spec.sha256[:12], len(spec.text))
 """
 
 from __future__ import annotations
