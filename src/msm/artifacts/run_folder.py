@@ -1,0 +1,79 @@
+"""The run folder: what ``msm run`` writes and ``msm report`` reads, its paths in one place.
+
+::
+
+    RUN/
+      experiment.yaml     the experiment as it was run
+      run.json            the plan with each node's status: the report's index
+      projection.json     the dry run's projection, written before the first node ran
+      nodes/<node id>/    each node's output (corpus, AFT data, checkpoint, eval results)
+      state/<id>.json     the runner's state of each node (running or done, its hash)
+      state/<id>.claim    a process's claim on a node when several share the folder
+      state/*.lock        locks around writes of run.json and of the report
+      report/             report.md, report.html and the figures
+
+A node id holds ``/`` (``eval/msm_aft/n64/s0``): as a folder under ``nodes/`` it nests; as a
+file name under ``state/`` the slashes become ``__``.
+
+Example::
+
+    >>> RunFolder(Path("runs/demo")).node_state("eval/base/s0")
+    PosixPath('runs/demo/state/eval__base__s0.json')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def node_path(node_id: str) -> str:
+    """A node's folder relative to the run folder (as ``run.json`` records it)."""
+    return f"nodes/{node_id}"
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    root: Path
+
+    @property
+    def experiment(self) -> Path:
+        return self.root / "experiment.yaml"
+
+    @property
+    def run_json(self) -> Path:
+        return self.root / "run.json"
+
+    @property
+    def projection(self) -> Path:
+        return self.root / "projection.json"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def run_json_lock(self) -> Path:
+        return self.state / "run-json.lock"
+
+    @property
+    def report_lock(self) -> Path:
+        return self.state / "report.lock"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report"
+
+    def node(self, node_id: str) -> Path:
+        """A node's output folder."""
+        return self.root / node_path(node_id)
+
+    def node_state(self, node_id: str) -> Path:
+        return self.state / (_flat(node_id) + ".json")
+
+    def node_claim(self, node_id: str) -> Path:
+        return self.state / (_flat(node_id) + ".claim")
+
+
+def _flat(node_id: str) -> str:
+    return node_id.replace("/", "__")
