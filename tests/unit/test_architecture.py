@@ -67,9 +67,7 @@ KNOWN_LONG: set[tuple[str, str]] = {
     ("msm.evals.run", "run_eval"),
     ("msm.experiment.plan", "build_plan"),
     ("msm.docgen.projection", "project_docgen"),
-    ("msm.report.sections.contrasts", "add_contrasts"),
     ("msm.docgen.run", "run_docgen"),
-    ("msm.report.sections.graders", "add_graders"),
     ("msm.aftgen.run", "run_aftgen"),
     ("msm.evals.agentic.task", "agentic"),
 }
