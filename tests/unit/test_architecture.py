@@ -26,26 +26,8 @@ KNOWN_CYCLES: set[frozenset[str]] = {
         }
     ),
     frozenset({"msm.llm.batch", "msm.llm.batch_providers"}),
-    frozenset({"msm.report.load", "msm.report.variants"}),
-    frozenset({"msm.report.state", "msm.report.variance"}),
-    frozenset({"msm.report.contrasts", "msm.report.spec_contrasts"}),
-    frozenset({"msm.report.sections.cost", "msm.report.sections.cost_roles"}),
     frozenset({"msm.train.checkpoint", "msm.train.model_io"}),
     frozenset({"msm.aftgen", "msm.aftgen.chat", "msm.aftgen.run"}),
-    frozenset(
-        {
-            "msm.report",
-            "msm.report.build",
-            "msm.report.sections",
-            "msm.report.sections.agentic",
-            "msm.report.sections.corpora",
-            "msm.report.sections.efficiency",
-            "msm.report.sections.headline",
-            "msm.report.sections.primary",
-            "msm.report.sections.training",
-            "msm.report.sections.values",
-        }
-    ),
     frozenset(
         {
             "msm.experiment",
@@ -67,14 +49,12 @@ KNOWN_LONG: set[tuple[str, str]] = {
     ("msm.evals.run", "run_eval"),
     ("msm.experiment.plan", "build_plan"),
     ("msm.docgen.projection", "project_docgen"),
-    ("msm.report.sections.contrasts", "add_contrasts"),
     ("msm.docgen.run", "run_docgen"),
-    ("msm.report.sections.graders", "add_graders"),
     ("msm.aftgen.run", "run_aftgen"),
     ("msm.evals.agentic.task", "agentic"),
 }
 # imports of msm's own modules placed inside functions (the target: at most 40)
-MAX_INNER_IMPORTS = 283
+MAX_INNER_IMPORTS = 259
 
 
 def _module(path: Path, root: Path) -> str:
@@ -176,7 +156,8 @@ def test_no_new_import_cycles() -> None:
 def test_no_new_function_over_100_lines() -> None:
     found = long_functions(SRC)
     assert not found - KNOWN_LONG, f"functions over {MAX_LINES} lines: {sorted(found - KNOWN_LONG)}"
-    assert not KNOWN_LONG - found, f"now short: remove from KNOWN_LONG: {sorted(KNOWN_LONG - found)}"
+    gone = sorted(KNOWN_LONG - found)
+    assert not gone, f"now short: remove from KNOWN_LONG: {gone}"
 
 
 def test_imports_inside_functions_do_not_grow() -> None:

@@ -597,19 +597,19 @@ def test_variance_sources_follow_the_seeds_and_the_per_seed_draws(tmp_path: Path
     # run.json without the experiment: the seeds of the nodes (0 and 1), one corpus for both
     st = _state_with(run, None)
     assert variance_sources(st.run) == ["item sampling", "training seed"]
-    assert covers(st) == "covers item sampling and training seed (2 seeds)"
-    assert covers(st, 1) == "covers item sampling only"  # one seed: the eval's own interval
-    assert covers(st, 2, items=False).startswith("covers training seed (2 seeds), not item")
+    assert covers(st.run) == "covers item sampling and training seed (2 seeds)"
+    assert covers(st.run, 1) == "covers item sampling only"  # one seed: the eval's own interval
+    assert covers(st.run, 2, items=False).startswith("covers training seed (2 seeds), not item")
     four = {"seeds": [0, 1, 2, 3], "corpus": {"per_seed": True}, "aft": {"per_seed": False}}
     st = _state_with(run, four)
     assert st.data["variance_sources"] == ["item sampling", "training seed", "corpus draw"]
-    assert covers(st) == "covers item sampling, training seed and corpus draw (4 seeds)"
+    assert covers(st.run) == "covers item sampling, training seed and corpus draw (4 seeds)"
     both = four | {"aft": {"per_seed": True, "n": 8}}
     assert _state_with(run, both).data["variance_sources"][2:] == ["corpus draw", "AFT data draw"]
     # one seed: per-seed draws vary nothing an interval could see
     st = _state_with(run, both | {"seeds": [7]})
     assert st.data["variance_sources"] == ["item sampling"]
-    assert covers(st) == "covers item sampling only"
+    assert covers(st.run) == "covers item sampling only"
     # without the experiment, per-seed corpus nodes (which carry a seed) say it too
     meta = json.loads((run / "run.json").read_text())
     for n in meta["nodes"]:

@@ -15,17 +15,31 @@ from pathlib import Path
 from typing import Any
 
 from msm._util.fsutil import atomic_write_bytes, atomic_write_json, atomic_write_text
-from msm.report import sections
 from msm.report.load import Aggregate, EvalResult, load_evals, load_run
 from msm.report.render import to_html, to_markdown
+from msm.report.sections.agentic import add_agentic
+from msm.report.sections.contrasts import add_contrasts
+from msm.report.sections.corpora import add_corpora
+from msm.report.sections.cost import add_cost
+from msm.report.sections.efficiency import add_efficiency
+from msm.report.sections.graders import add_graders
+from msm.report.sections.headline import add_headline
+from msm.report.sections.notes import add_notes, add_sources, note_flat_spreads
+from msm.report.sections.primary import add_primary
+from msm.report.sections.reasoning import add_reasoning
+from msm.report.sections.robustness import add_names, add_robustness
+from msm.report.sections.run import add_missing, add_run
+from msm.report.sections.seeds import add_seeds
+from msm.report.sections.spec_qa import add_spec_qa_capability
+from msm.report.sections.training import add_training
+from msm.report.sections.values import add_values
 from msm.report.state import ReportState
+from msm.report.variance import covers
 
 REPORT_DIR = "report"
 
 
 def _agg_json(a: Aggregate, st: ReportState) -> dict[str, Any]:
-    from msm.report.variance import covers
-
     s = a.stats
     return {
         "label": a.key.label,
@@ -44,7 +58,7 @@ def _agg_json(a: Aggregate, st: ReportState) -> dict[str, Any]:
             else "mean +- t(k-1) * sd / sqrt(k) across the k seeds (Student's t)"
         ),
         # the sources of variance the interval covers (msm.report.variance)
-        "covers": None if s is None else covers(st, s.k, items=s.method == "eval"),
+        "covers": None if s is None else covers(st.run, s.k, items=s.method == "eval"),
         "sd": s.sd if s else None,
         "min": s.min if s else None,
         "max": s.max if s else None,
@@ -115,27 +129,27 @@ def build_report(run_dir: Path) -> dict[str, Any]:
 def _build_sections(st: ReportState) -> ReportState:
     """Run every section in report order; the notes go right after the headline. The primary
     section also computes every contrast once, which later sections read."""
-    sections.add_run(st)
-    sections.add_primary(st)  # before any other table: the one contrast declared in advance
-    sections.add_headline(st)
+    add_run(st)
+    add_primary(st)  # before any other table: the one contrast declared in advance
+    add_headline(st)
     notes_at = len(st.sections)
-    sections.add_contrasts(st)
-    sections.add_seeds(st)
-    sections.add_efficiency(st)
-    sections.add_agentic(st)
-    sections.add_robustness(st)
-    sections.add_names(st)
-    sections.add_reasoning(st)
-    sections.add_graders(st)
-    sections.add_values(st)
-    sections.add_spec_qa_capability(st)
-    sections.add_corpora(st)
-    sections.add_training(st)
-    sections.add_cost(st)
-    sections.add_missing(st)
-    sections.note_flat_spreads(st)
-    sections.add_notes(st, notes_at)
-    sections.add_sources(st)
+    add_contrasts(st)
+    add_seeds(st)
+    add_efficiency(st)
+    add_agentic(st)
+    add_robustness(st)
+    add_names(st)
+    add_reasoning(st)
+    add_graders(st)
+    add_values(st)
+    add_spec_qa_capability(st)
+    add_corpora(st)
+    add_training(st)
+    add_cost(st)
+    add_missing(st)
+    note_flat_spreads(st)
+    add_notes(st, notes_at)
+    add_sources(st)
     return st
 
 

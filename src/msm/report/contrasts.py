@@ -20,15 +20,16 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from msm.evals.loglik import rows_name
 from msm.evals.stats import Z95, Cells, paired_contrast, t95, t_sf2
-from msm.report.load import Aggregate, EvalResult, GroupKey
+from msm.evals.values.items import BUILTIN_VALUE_SETS, CONTROL_SUFFIX, load_value_items
+from msm.report.fmt import p_note
+from msm.report.load import Aggregate, EvalResult, GroupKey, metric_kind
 from msm.report.state import ReportState
 from msm.study.primary import SPEC_VALUE_SETS
 
 
 def _rows_file(run_dir: Path, r: EvalResult, item_set: str) -> Path:
-    from msm.evals.loglik import rows_name
-
     return (run_dir / r.source).parent / "values" / f"{rows_name(item_set)}.jsonl"
 
 
@@ -64,8 +65,6 @@ def per_item_field(metric: str) -> tuple[str, str] | None:
 
 def _control_ids(item_set: str) -> set[str] | None:
     """The item ids of a bundled control subset (``america_control``), else None."""
-    from msm.evals.values.items import BUILTIN_VALUE_SETS, CONTROL_SUFFIX, load_value_items
-
     full = item_set.removesuffix(CONTROL_SUFFIX)
     if full == item_set or full not in BUILTIN_VALUE_SETS:
         return None
@@ -241,8 +240,6 @@ def change_from_base(st: ReportState) -> list[dict[str, Any]]:
 def pair_differences(st: ReportState) -> list[dict[str, Any]]:
     """Each MSM label minus its AFT-only (or base) counterpart, at each AFT size they share
     (any size of the MSM label against base), on every values metric with per-item rows."""
-    from msm.report.load import metric_kind
-
     metrics = [m for m in st.all_metrics() if metric_kind(m) == "values"]
     out = []
     for p in st.pairs():
@@ -267,8 +264,6 @@ def pair_differences(st: ReportState) -> list[dict[str, Any]]:
 
 
 def describe_change(r: dict[str, Any]) -> str:
-    from msm.report.spec_contrasts import p_note
-
     lo, hi = r["ci95"]
     call = "excludes 0" if r["excludes_zero"] else "includes 0: no change shown"
     return (

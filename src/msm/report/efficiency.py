@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from msm.evals.stats import t95
+
 Relation = Literal["=", "<=", ">"]
 
 
@@ -177,8 +179,6 @@ def multiplier_interval(
     (not a bound) on all data; otherwise None. Leave-one-out values that are only bounds
     count at that bound, and their share is returned.
     """
-    from msm.evals.stats import t95
-
     seeds = [s for s in msm if s in aft_only and any(q[0] == n for q in msm[s])]
     if len(seeds) < 2:
         return None

@@ -13,8 +13,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from msm.errors import MsmError
 from msm.evals.stats import ONE_SEED, holm
+from msm.report.load import read_json
 from msm.report.state import ReportState
+from msm.report.variance import covers as run_covers
 from msm.study.primary import DEFAULT_AFT_CONDITION, parse_primary
 
 NONE_DECLARED = "no primary contrast declared: every contrast is exploratory"
@@ -77,19 +80,14 @@ def covers(st: ReportState, row: dict[str, Any]) -> str:
     """What the primary's interval covers, in plain words: the run's sources of variance
     (``msm.report.variance.covers``) for a paired interval over seeds and items, else the
     interval's own basis."""
-    from msm.report.variance import covers as run_covers
-
     if ONE_SEED in row["basis"] or "seeds and items" in row["basis"]:
-        return run_covers(st, k=int(row["seeds"]))
+        return run_covers(st.run, k=int(row["seeds"]))
     return str(row["basis"])
 
 
 def split_of(st: ReportState, row: dict[str, Any]) -> str:
     """The item split the primary's items came from (the eval summaries' ``values_split``,
     written by ``EvalConfig.split``), else "all items"."""
-    from msm.errors import MsmError
-    from msm.report.load import read_json
-
     conds = {row["condition"], row.get("baseline_condition")}
     specs = {row["spec_a"], row["spec_b"]}
     sets = {row["items_a"], row.get("items_b")} - {None}

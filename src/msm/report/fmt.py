@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from msm.evals.values.items import measures
 from msm.report.load import Aggregate, GroupKey
 
 DASH = "—"
@@ -42,6 +43,16 @@ def p_is(name: str, p: float | None) -> str:
     """``p=0.03``, ``Holm p<0.0001``: a named p-value as it reads in a sentence."""
     s = fmt_p(p)
     return f"{name}{s}" if s.startswith("<") else f"{name}={s}"
+
+
+def p_note(r: dict[str, Any]) -> str:
+    """``; primary, p=0.03`` or ``; exploratory, p=0.01, Holm p=0.2`` (empty without p)."""
+    if r.get("p") is None:
+        return ""
+    if r.get("primary"):
+        return f"; primary, {p_is('p', r['p'])}"
+    holm = f", {p_is('Holm p', r['p_holm'])}" if r.get("p_holm") is not None else ""
+    return f"; exploratory, {p_is('p', r['p'])}{holm}"
 
 
 def fmt_size(s: int | None) -> str:
@@ -80,8 +91,6 @@ def basis(a: Aggregate) -> str:
 def direction(higher: bool, metric: str | None = None) -> str:
     """How to read a metric. A value set has no "better": it measures one value."""
     if metric is not None and metric.startswith("values."):
-        from msm.evals.values.items import measures
-
         name = metric.split(".")[1]
         what = measures(name) or "the value its items encode"
         return f"measures {what}; higher means more of that value, not better"

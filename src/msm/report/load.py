@@ -17,9 +17,17 @@ from typing import Any
 
 from msm.errors import MsmError
 from msm.evals.stats import t95
+from msm.report.metric import (
+    AGENTIC_METRICS,
+    Metric,
+    interval,
+    number,
+    opt_int,
+    rate_metric,
+)
+from msm.report.variants import variant_metrics
 from msm.study.conditions import CONDITIONS
 
-AGENTIC_METRICS = ("classifier_verdict", "harmful", "attempt")
 # the order conditions are listed in, and which AFT-only condition each MSM one is paired with
 CONDITION_ORDER = CONDITIONS
 EFFICIENCY_PAIRS = {
@@ -100,18 +108,6 @@ class Run:
         return str(self.experiment.get("name") or self.run_dir.name)
 
 
-def _opt_int(x: Any) -> int | None:
-    if x is None or isinstance(x, bool):
-        return None
-    if isinstance(x, int):
-        return x
-    if isinstance(x, float) and x.is_integer():
-        return int(x)
-    if isinstance(x, str) and x.strip().lstrip("-").isdigit():
-        return int(x)
-    return None
-
-
 def _opt_str(x: Any) -> str | None:
     return None if x is None else str(x)
 
@@ -139,8 +135,8 @@ def load_run(run_dir: Path) -> Run:
                 condition=_opt_str(raw.get("condition")),
                 label=_opt_str(raw.get("label")),
                 spec=_opt_str(raw.get("spec")),
-                aft_size=_opt_int(raw.get("aft_size")),
-                seed=_opt_int(raw.get("seed")),
+                aft_size=opt_int(raw.get("aft_size")),
+                seed=opt_int(raw.get("seed")),
                 raw=raw,
             )
         )
@@ -157,45 +153,6 @@ def load_run(run_dir: Path) -> Run:
 
 # --------------------------------------------------------------------------
 # summary.json -> metrics
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One number from a summary: mean (or rate), its 95% interval, and its sample size.
-
-    ``field`` is the dotted key path inside ``summary.json`` the numbers were read from.
-    """
-
-    name: str
-    mean: float | None
-    ci95: tuple[float, float] | None
-    n: int | None
-    higher_is_better: bool
-    field: str
-    extra: dict[str, Any] = dc_field(default_factory=dict)
-
-
-def _num(x: Any) -> float | None:
-    if isinstance(x, bool) or not isinstance(x, int | float):
-        return None
-    return float(x) if math.isfinite(x) else None
-
-
-def _ci(x: Any) -> tuple[float, float] | None:
-    if isinstance(x, list | tuple) and len(x) == 2:
-        lo, hi = _num(x[0]), _num(x[1])
-        if lo is not None and hi is not None:
-            return (lo, hi)
-    return None
-
-
-def _rate_metric(name: str, block: Any, fld: str, extra: dict[str, Any]) -> Metric | None:
-    if not isinstance(block, dict):
-        return None
-    return Metric(
-        name, _num(block.get("rate")), _ci(block.get("ci95")), _opt_int(block.get("n")),
-        False, fld, extra,
-    )  # fmt: skip
 
 
 def flatten_summary(summary: Any) -> dict[str, Metric]:
@@ -219,8 +176,8 @@ def flatten_summary(summary: Any) -> dict[str, Metric]:
             if isinstance(vp, dict):
                 name = f"values.{s}"
                 out[name] = Metric(
-                    name, _num(vp.get("mean")), _ci(vp.get("ci95")), _opt_int(vp.get("items")),
-                    True, f"values.{s}.value_preference",
+                    name, number(vp.get("mean")), interval(vp.get("ci95")),
+                    opt_int(vp.get("items")), True, f"values.{s}.value_preference",
                 )  # fmt: skip
             # loglik scoring of a trained model: the per-item change of the gap (nats/token)
             # from the base model, which cancels each option's prior likelihood
@@ -229,8 +186,9 @@ def flatten_summary(summary: Any) -> dict[str, Metric]:
             if isinstance(ch, dict):
                 name = f"values.{s}.change_from_base"
                 out[name] = Metric(
-                    name, _num(ch.get("mean")), _ci(ch.get("ci95")), _opt_int(ch.get("items")),
-                    True, f"values.{s}.change_from_baseline.gap_per_token", {"unit": "nats/token"},
+                    name, number(ch.get("mean")), interval(ch.get("ci95")),
+                    opt_int(ch.get("items")), True,
+                    f"values.{s}.change_from_baseline.gap_per_token", {"unit": "nats/token"},
                 )  # fmt: skip
     spec_qa = summary.get("spec_qa")
     if isinstance(spec_qa, dict):
@@ -238,27 +196,27 @@ def flatten_summary(summary: Any) -> dict[str, Metric]:
             g = res.get("grade") if isinstance(res, dict) else None
             if isinstance(g, dict):
                 name = f"spec_qa.{s}"
-                extra = {"grader_errors": _opt_int(res.get("grader_errors"))}
+                extra = {"grader_errors": opt_int(res.get("grader_errors"))}
                 out[name] = Metric(
-                    name, _num(g.get("mean")), _ci(g.get("ci95")), _opt_int(g.get("answers")),
+                    name, number(g.get("mean")), interval(g.get("ci95")), opt_int(g.get("answers")),
                     True, f"spec_qa.{s}.grade", extra,
                 )  # fmt: skip
     cap = summary.get("capability")
     if isinstance(cap, dict) and "perplexity" in cap:
         out["capability.perplexity"] = Metric(
-            "capability.perplexity", _num(cap.get("perplexity")), None,
-            _opt_int(cap.get("tokens")), False, "capability.perplexity",
+            "capability.perplexity", number(cap.get("perplexity")), None,
+            opt_int(cap.get("tokens")), False, "capability.perplexity",
         )  # fmt: skip
     ag = summary.get("agentic")
     if isinstance(ag, dict):
         overall = ag.get("overall")
         if isinstance(overall, dict):
             extra = {
-                "grader_errors": _opt_int(overall.get("grader_errors")),
-                "samples": _opt_int(overall.get("samples")),
+                "grader_errors": opt_int(overall.get("grader_errors")),
+                "samples": opt_int(overall.get("samples")),
             }
             for m in AGENTIC_METRICS:
-                met = _rate_metric(f"agentic.{m}", overall.get(m), f"agentic.overall.{m}", extra)
+                met = rate_metric(f"agentic.{m}", overall.get(m), f"agentic.overall.{m}", extra)
                 if met is not None:
                     out[met.name] = met
         by_cond = ag.get("by_condition")
@@ -266,15 +224,13 @@ def flatten_summary(summary: Any) -> dict[str, Metric]:
             for cond, r in by_cond.items():
                 if not isinstance(r, dict):
                     continue
-                extra = {"grader_errors": _opt_int(r.get("grader_errors"))}
+                extra = {"grader_errors": opt_int(r.get("grader_errors"))}
                 for m in AGENTIC_METRICS:
-                    met = _rate_metric(
+                    met = rate_metric(
                         f"agentic.{m}@{cond}", r.get(m), f"agentic.by_condition.{cond}.{m}", extra
                     )
                     if met is not None:
                         out[met.name] = met
-    from msm.report.variants import variant_metrics
-
     out.update(variant_metrics(summary.get("agentic_variants")))
     return out
 

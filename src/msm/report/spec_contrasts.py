@@ -25,6 +25,7 @@ from typing import Any
 
 from msm.evals.stats import Cells, paired_contrast
 from msm.report.contrasts import cells, excludes_zero, spec_value_sets
+from msm.report.fmt import p_note
 from msm.report.load import GroupKey
 from msm.report.state import ReportState
 
@@ -209,15 +210,3 @@ def describe_contrast(r: dict[str, Any]) -> str:
         f"{describe(r)}: {r['estimate']:+.2f} nats/token [{lo:+.2f}, {hi:+.2f}] "
         f"({seeds}; {r['basis']}; the interval {call}{p_note(r)})"
     )
-
-
-def p_note(r: dict[str, Any]) -> str:
-    """``; primary, p=0.03`` or ``; exploratory, p=0.01, Holm p=0.2`` (empty without p)."""
-    from msm.report.fmt import p_is
-
-    if r.get("p") is None:
-        return ""
-    if r.get("primary"):
-        return f"; primary, {p_is('p', r['p'])}"
-    holm = f", {p_is('Holm p', r['p_holm'])}" if r.get("p_holm") is not None else ""
-    return f"; exploratory, {p_is('p', r['p'])}{holm}"

@@ -9,17 +9,15 @@ seeds it has: the report says so next to every interval.
 
 Example::
 
-    >>> covers(st)
+    >>> covers(run)
     'covers item sampling, training seed and corpus draw (4 seeds)'
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from msm.report.load import Run
-    from msm.report.state import ReportState
+from msm.report.load import Run
 
 ITEMS = "item sampling"
 TRAINING = "training seed"
@@ -65,7 +63,7 @@ def _words(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def covers(st: ReportState, k: int | None = None, items: bool = True) -> str:
+def covers(run: Run, k: int | None = None, items: bool = True) -> str:
     """Plain words for what an interval covers: ``"covers item sampling only"`` for one
     seed, else e.g. ``"covers item sampling, training seed and corpus draw (4 seeds)"``.
 
@@ -73,8 +71,8 @@ def covers(st: ReportState, k: int | None = None, items: bool = True) -> str:
     interval over seed means alone (Student's t over seeds), where every seed answered the
     same items: it then says it leaves item sampling out.
     """
-    k = run_seeds(st.run) if k is None else k
-    sources = variance_sources(st.run, k)
+    k = run_seeds(run) if k is None else k
+    sources = variance_sources(run, k)
     if len(sources) == 1:  # one seed: the eval's own interval
         return f"covers {ITEMS} only"
     text = f"covers {_words([s for s in sources if items or s != ITEMS])} ({k} seeds)"

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from msm.report.load import AGENTIC_METRICS, Metric, _num, _opt_int, _rate_metric
+from msm.evals.stats import wilson
+from msm.report.metric import AGENTIC_METRICS, Metric, number, opt_int, rate_metric
 
 
 def variant_key(name: Any, temperature: Any) -> str:
     """How one (agent name, temperature) is written in a metric name and a table."""
-    t = _num(temperature)
+    t = number(temperature)
     return f"{name} T={'default' if t is None else f'{t:g}'}"
 
 
@@ -22,8 +23,6 @@ def variant_metrics(variants: Any) -> dict[str, Metric]:
     (``~all T=<t>``), pooled as one proportion with its Wilson interval. ``extra`` holds
     ``agent_name``, ``temperature`` (None: pooled over) and ``axis`` (cell, name or
     temperature)."""
-    from msm.evals.stats import wilson
-
     out: dict[str, Metric] = {}
     if not isinstance(variants, list):
         return out
@@ -32,14 +31,14 @@ def variant_metrics(variants: Any) -> dict[str, Metric]:
         if isinstance(r, dict) and isinstance(r.get("overall"), dict)
     ]  # fmt: skip
     names = list(dict.fromkeys(str(r.get("agent_name")) for _, r in recs))
-    temps = list(dict.fromkeys(_num(r.get("temperature")) for _, r in recs))
+    temps = list(dict.fromkeys(number(r.get("temperature")) for _, r in recs))
     for m in AGENTIC_METRICS:
         for i, r in recs:
             key = variant_key(r.get("agent_name"), r.get("temperature"))
             extra = {"agent_name": str(r.get("agent_name")), "axis": "cell"}
-            met = _rate_metric(
+            met = rate_metric(
                 f"agentic.{m}~{key}", r["overall"].get(m), f"agentic_variants[{i}].overall.{m}",
-                {**extra, "temperature": _num(r.get("temperature"))},
+                {**extra, "temperature": number(r.get("temperature"))},
             )  # fmt: skip
             if met is not None:
                 out[met.name] = met
@@ -52,9 +51,9 @@ def variant_metrics(variants: Any) -> dict[str, Metric]:
                 (i, r["overall"][m]) for i, r in recs
                 if isinstance(r["overall"].get(m), dict)
                 and (name is None or str(r.get("agent_name")) == name)
-                and (temp is None or _num(r.get("temperature")) == temp)
-                and _opt_int(r["overall"][m].get("k")) is not None
-                and _opt_int(r["overall"][m].get("n")) is not None
+                and (temp is None or number(r.get("temperature")) == temp)
+                and opt_int(r["overall"][m].get("k")) is not None
+                and opt_int(r["overall"][m].get("n")) is not None
             ]  # fmt: skip
             if not picked:
                 continue
@@ -64,51 +63,8 @@ def variant_metrics(variants: Any) -> dict[str, Metric]:
             key = f"{name or 'all'} T={'all' if temp is None else f'{temp:g}'}"
             idx = ",".join(str(i) for i, _ in picked)
             out[f"agentic.{m}~{key}"] = Metric(
-                f"agentic.{m}~{key}", _num(p), (lo, hi), n, False,
+                f"agentic.{m}~{key}", number(p), (lo, hi), n, False,
                 f"agentic_variants[{idx}].overall.{m} (k and n summed)",
-                {"agent_name": name, "temperature": temp, "axis": axis},
-            )  # fmt: skip
-    return out
-    recs = [
-        (i, r) for i, r in enumerate(variants)
-        if isinstance(r, dict) and isinstance(r.get("overall"), dict)
-    ]  # fmt: skip
-    names = list(dict.fromkeys(str(r.get("agent_name")) for _, r in recs))
-    temps = list(dict.fromkeys(_num(r.get("temperature")) for _, r in recs))
-    for m in AGENTIC_METRICS:
-        for i, r in recs:
-            key = variant_key(r.get("agent_name"), r.get("temperature"))
-            extra = {"agent_name": str(r.get("agent_name")), "axis": "cell"}
-            met = _rate_metric(
-                f"agentic.{m}~{key}", r["overall"].get(m), f"agentic_variants[{i}].overall.{m}",
-                {**extra, "temperature": _num(r.get("temperature"))},
-            )  # fmt: skip
-            if met is not None:
-                out[met.name] = met
-        if len(names) < 2 or len(temps) < 2:
-            continue  # one axis only: its values are the cells already
-        pools = [("name", n, None) for n in names] + [("temperature", None, t) for t in temps]
-        for axis, name, temp in pools:
-            idx, k, n = [], 0, 0
-            for i, r in recs:
-                b = r["overall"].get(m)
-                if not isinstance(b, dict) or (
-                    name is not None and str(r.get("agent_name")) != name
-                ):
-                    continue
-                if temp is not None and _num(r.get("temperature")) != temp:
-                    continue
-                if _opt_int(b.get("k")) is None or _opt_int(b.get("n")) is None:
-                    continue
-                idx.append(str(i))
-                k, n = k + int(b["k"]), n + int(b["n"])
-            if not idx:
-                continue
-            p, lo, hi = wilson(k, n)
-            key = f"{name or 'all'} T={'all' if temp is None else f'{temp:g}'}"
-            out[f"agentic.{m}~{key}"] = Metric(
-                f"agentic.{m}~{key}", _num(p), (lo, hi), n, False,
-                f"agentic_variants[{','.join(idx)}].overall.{m} (k and n summed)",
                 {"agent_name": name, "temperature": temp, "axis": axis},
             )  # fmt: skip
     return out

@@ -2,46 +2,50 @@
 has anything to show) to a :class:`~msm.report.state.ReportState`, along with its
 figures, notes, headline lines and report.json data; :func:`msm.report.build.build_report`
 calls them in report order.
+
+Names are imported on first use (as in :mod:`msm`), so importing one section module does
+not import every other.
 """
 
 from __future__ import annotations
 
-from msm.report.sections.agentic import add_agentic
-from msm.report.sections.contrasts import add_contrasts
-from msm.report.sections.corpora import add_corpora
-from msm.report.sections.cost import add_cost
-from msm.report.sections.efficiency import add_efficiency
-from msm.report.sections.graders import add_graders
-from msm.report.sections.headline import add_headline
-from msm.report.sections.notes import add_notes, add_sources, note_flat_spreads
-from msm.report.sections.primary import add_primary
-from msm.report.sections.reasoning import add_reasoning
-from msm.report.sections.robustness import add_names, add_robustness
-from msm.report.sections.run import add_missing, add_run
-from msm.report.sections.seeds import add_seeds
-from msm.report.sections.spec_qa import add_spec_qa_capability
-from msm.report.sections.training import add_training
-from msm.report.sections.values import add_values
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "add_agentic",
-    "add_contrasts",
-    "add_corpora",
-    "add_cost",
-    "add_efficiency",
-    "add_graders",
-    "add_headline",
-    "add_missing",
-    "add_names",
-    "add_notes",
-    "add_primary",
-    "add_reasoning",
-    "add_robustness",
-    "add_run",
-    "add_seeds",
-    "add_sources",
-    "add_spec_qa_capability",
-    "add_training",
-    "add_values",
-    "note_flat_spreads",
-]
+_PUBLIC = {
+    "add_agentic": "msm.report.sections.agentic",
+    "add_contrasts": "msm.report.sections.contrasts",
+    "add_corpora": "msm.report.sections.corpora",
+    "add_cost": "msm.report.sections.cost",
+    "add_efficiency": "msm.report.sections.efficiency",
+    "add_graders": "msm.report.sections.graders",
+    "add_headline": "msm.report.sections.headline",
+    "add_missing": "msm.report.sections.run",
+    "add_names": "msm.report.sections.robustness",
+    "add_notes": "msm.report.sections.notes",
+    "add_primary": "msm.report.sections.primary",
+    "add_reasoning": "msm.report.sections.reasoning",
+    "add_robustness": "msm.report.sections.robustness",
+    "add_run": "msm.report.sections.run",
+    "add_seeds": "msm.report.sections.seeds",
+    "add_sources": "msm.report.sections.notes",
+    "add_spec_qa_capability": "msm.report.sections.spec_qa",
+    "add_training": "msm.report.sections.training",
+    "add_values": "msm.report.sections.values",
+    "note_flat_spreads": "msm.report.sections.notes",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'msm.report.sections' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from msm.report import plots
 from msm.report.fmt import DASH, LEAD, fmt_ci, fmt_n, fmt_num, group_name, lead
-from msm.report.load import AGENTIC_METRICS, GroupKey, read_json
+from msm.report.load import GroupKey, read_json
+from msm.report.metric import AGENTIC_METRICS
 from msm.report.render import Paragraph, Section, Table
 from msm.report.state import ReportState
 

@@ -16,20 +16,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from msm.errors import MsmError
 from msm.report.fmt import DASH
 from msm.report.load import Node, read_json, rel
 from msm.report.render import Paragraph, Section, Table
+from msm.report.sections.cost_cells import cell, count, ratio, secs, usd
+from msm.report.sections.cost_roles import actual_by_role, projected_by_role, role_rows
 from msm.report.state import ReportState
 
 KINDS = ("corpus", "aftdata", "midtrain", "aft", "eval")
-NOT_RECORDED = "not recorded"
 
 
 def projection(st: ReportState) -> tuple[dict[str, dict[str, Any]] | None, str]:
     """Per node id, the dry run's projection that ``msm run`` wrote before the run
     (``projection.json`` beside run.json); None and why when there is none."""
-    from msm.errors import MsmError
-
     path = st.run.run_dir / "projection.json"
     if not path.is_file():
         return None, "the run folder holds no projection.json (a run from before msm wrote one)"
@@ -118,37 +118,6 @@ def projected(p: dict[str, Any] | None, kind: str) -> dict[str, Any]:
     }
 
 
-def ratio(a: float | None, p: float | None) -> float | None:
-    return a / p if a is not None and p is not None and p > 0 else None
-
-
-def _int(x: float | None) -> str:
-    return NOT_RECORDED if x is None else f"{int(x):,}"
-
-
-def _usd(x: float | None) -> str:
-    return "unknown price" if x is None else f"${x:,.2f}"
-
-
-def _secs(x: float | None) -> str:
-    from msm._util.fmt import fmt_seconds
-
-    return NOT_RECORDED if x is None else fmt_seconds(x)
-
-
-def _cell(
-    a: float | None, p: float | None, fmt: Any, note: str, proj: bool, recorded: bool = True
-) -> str:
-    """``actual / projected (×ratio)``; ``recorded`` False: the actual is not recorded."""
-    text = fmt(a) if recorded else NOT_RECORDED
-    text += f" ({note})" if note and recorded and a is not None else ""
-    if not proj:
-        return text
-    r = ratio(a, p) if recorded else None
-    pt = DASH if p is None else fmt(p)
-    return f"{text} / {pt}" + (f" (×{r:.2f})" if r is not None else "")
-
-
 def add_cost(st: ReportState) -> None:
     done = [n for n in st.run.nodes if n.done]
     if not done:
@@ -177,11 +146,11 @@ def add_cost(st: ReportState) -> None:
     kinds = _by_kind(recs)
     krows = [
         [k, str(v["nodes"]),
-         _cell(v["actual"]["calls"], v["projected"]["calls"], _int, v["note_calls"], have),
-         _cell(v["actual"]["tokens"], v["projected"]["tokens"], _int, v["note_tokens"], have),
-         _cell(v["actual"]["cost_usd"], v["projected"]["cost_usd"], _usd, v["note_cost"], have,
+         cell(v["actual"]["calls"], v["projected"]["calls"], count, v["note_calls"], have),
+         cell(v["actual"]["tokens"], v["projected"]["tokens"], count, v["note_tokens"], have),
+         cell(v["actual"]["cost_usd"], v["projected"]["cost_usd"], usd, v["note_cost"], have,
                v["cost_recorded"]),
-         _cell(v["actual"]["seconds"], v["projected"]["seconds"], _secs, v["note_secs"], have)]
+         cell(v["actual"]["seconds"], v["projected"]["seconds"], secs, v["note_secs"], have)]
         for k, v in kinds.items()
     ]  # fmt: skip
     sec.blocks.append(
@@ -198,10 +167,10 @@ def add_cost(st: ReportState) -> None:
     for rec in recs:
         a, p = rec["actual"], rec["projected"]
         nrows.append([
-            rec["node"], rec["kind"], _cell(a["calls"], p["calls"], _int, "", have),
-            _cell(a["tokens"], p["tokens"], _int, a["tokens_note"], have),
-            _cell(a["cost_usd"], p["cost_usd"], _usd, "", have, a["cost_recorded"]),
-            _cell(a["seconds"], p["seconds"], _secs, "", have), p["basis"].split(":", 1)[0] or DASH,
+            rec["node"], rec["kind"], cell(a["calls"], p["calls"], count, "", have),
+            cell(a["tokens"], p["tokens"], count, a["tokens_note"], have),
+            cell(a["cost_usd"], p["cost_usd"], usd, "", have, a["cost_recorded"]),
+            cell(a["seconds"], p["seconds"], secs, "", have), p["basis"].split(":", 1)[0] or DASH,
             "\n".join(a["sources"]),
         ])  # fmt: skip
     sec.blocks.append(
@@ -220,7 +189,7 @@ def add_cost(st: ReportState) -> None:
     projs = [r["projected"]["seconds"] for r in timed]
     whole = ratio(total_a, sum(projs)) if have and None not in projs else None
     st.headline.append(
-        f"wall time {_secs(total_a)} over {len(timed)} finished nodes"
+        f"wall time {secs(total_a)} over {len(timed)} finished nodes"
         + (f" (×{whole:.2f} the projection)" if whole is not None else "")
     )
 
@@ -228,8 +197,6 @@ def add_cost(st: ReportState) -> None:
 def _add_roles(
     st: ReportState, sec: Section, done: list[Node], proj: dict[str, dict[str, Any]] | None
 ) -> None:
-    from msm.report.sections.cost_roles import actual_by_role, projected_by_role, role_rows
-
     usages = []
     for n in done:
         path = n.folder(st.run.run_dir) / "manifest.json"
@@ -240,7 +207,7 @@ def _add_roles(
     projected = (
         None if proj is None else projected_by_role([proj[n.id] for n in done if n.id in proj])
     )
-    rows = role_rows(actual, projected, _cell)
+    rows = role_rows(actual, projected)
     if not rows:
         return
     sec.blocks.append(

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from msm.llm.prices import cost_usd
+from msm.report.sections.cost_cells import cell, count, usd
+
 ROLES = ("generator", "judge", "model under test", "grader")
 
 
@@ -30,8 +33,6 @@ def _num(x: Any) -> int | None:
 def priced(row: dict[str, Any]) -> tuple[float | None, float | None]:
     """(paid, list price) of one usage row, priced by today's table where it names one
     model (batch calls at the batch price), else its recorded costs."""
-    from msm.llm.prices import cost_usd
-
     models = row.get("models") if isinstance(row.get("models"), list) else None
     model = row.get("model") if isinstance(row.get("model"), str) else None
     if model is None and models is not None and len(models) == 1:
@@ -103,11 +104,9 @@ def projected_by_role(projs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def role_rows(
-    actual: dict[str, dict[str, Any]], proj: dict[str, dict[str, Any]] | None, cell: Any
+    actual: dict[str, dict[str, Any]], proj: dict[str, dict[str, Any]] | None
 ) -> list[list[str]]:
-    """Table rows (``cell(a, p, fmt, note, have)`` formats ``actual / projected``)."""
-    from msm.report.sections.cost import _int, _usd
-
+    """Table rows, each cell ``actual / projected`` (:func:`cost_cells.cell`)."""
     rows = []
     have = proj is not None
     for role in ROLES:
@@ -118,10 +117,10 @@ def role_rows(
         a = a or _blank() | {"tokens": None, "list": None, "paid": None}
         p = p or _blank()
         rows.append([
-            role, str(a["nodes"]), cell(a["calls"], p["calls"], _int, "", have),
-            cell(a["tokens"], p["tokens"], _int, "", have),
-            cell(a["cache_read"], p["cache_read"], _int, "", have),
-            cell(a["list"], p["list"], _usd, "", have),
-            cell(a["paid"], p["paid"], _usd, "", have),
+            role, str(a["nodes"]), cell(a["calls"], p["calls"], count, "", have),
+            cell(a["tokens"], p["tokens"], count, "", have),
+            cell(a["cache_read"], p["cache_read"], count, "", have),
+            cell(a["list"], p["list"], usd, "", have),
+            cell(a["paid"], p["paid"], usd, "", have),
         ])  # fmt: skip
     return rows

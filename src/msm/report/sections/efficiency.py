@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from msm.report import plots
+from msm.report.contrasts import compare
 from msm.report.efficiency import (
     EfficiencyPoint,
     describe,
@@ -134,8 +135,6 @@ def _summarize(
     am = st.agg(GroupKey(p.msm, int(last.n)), metric)
     aa = st.agg(GroupKey(p.aft, int(last.n)), metric)
     if am and aa and am.stats and aa.stats:
-        from msm.report.contrasts import compare
-
         diff = compare(st, GroupKey(p.msm, int(last.n)), GroupKey(p.aft, int(last.n)), metric)
         if diff is None or not diff["excludes_zero"]:
             caveats.append(

@@ -8,9 +8,11 @@ Wilson interval, per scenario, as ``summary.json`` gives them (msm.evals.agreeme
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from msm.report.fmt import DASH, fmt_ci, fmt_num, fmt_seeds
+from msm.report.load import EvalResult
 from msm.report.render import Bullets, Paragraph, Section, Table
 from msm.report.sections.reasoning import agentic_block, sample_source
 from msm.report.state import ReportState
@@ -46,67 +48,92 @@ def _agree(a: Any) -> str:
     )
 
 
+@dataclass
+class _Rows:
+    """What the section shows, gathered over every eval: the note on which grader the rates
+    use (each distinct one once, in first-seen order) and the rows of its three tables."""
+
+    headline: dict[str, None] = field(default_factory=dict)
+    failures: list[list[str]] = field(default_factory=list)
+    agreement: list[list[str]] = field(default_factory=list)
+    disagreements: list[list[str]] = field(default_factory=list)
+    more: list[str] = field(default_factory=list)
+
+
 def add_graders(st: ReportState) -> None:
     """Failures, agreement and disagreements of every eval that recorded them."""
-    headline: dict[str, None] = {}
-    fail_rows: list[list[str]] = []
-    agree_rows: list[list[str]] = []
-    dis_rows: list[list[str]] = []
-    more: list[str] = []
+    rows = _Rows()
     for rs in st.groups.values():
         for r in rs:
             ag = agentic_block(st, r)
             if not ag or not isinstance(ag.get("grader_failures"), dict):
                 continue
-            label, seed = r.node.display, fmt_seeds([r.node.seed])
             graders = ag.get("graders") or {}
-            headline[str(graders.get("note") or "every rate uses the first grader")] = None
-            for judge, f in ag["grader_failures"].items():
-                for scen, counts in (f.get("by_scenario") or {}).items():
-                    fail_rows.append([
-                        label, seed, JUDGES.get(judge, judge), str(scen),
-                        *(str(counts.get(x, 0)) for x in REASONS),
-                        f"{r.source}\nagentic.grader_failures.{judge}.by_scenario.{scen}",
-                    ])  # fmt: skip
+            rows.headline[str(graders.get("note") or "every rate uses the first grader")] = None
+            _failures(rows, r, ag["grader_failures"])
             for check, a in (ag.get("agreement") or {}).items():
-                name = CHECKS.get(check, check)
-                parts = [("all", a.get("overall")), *(a.get("by_scenario") or {}).items()]
-                for scen, b in parts:
-                    if not isinstance(b, dict):
-                        continue
-                    fld = "overall" if scen == "all" else f"by_scenario.{scen}"
-                    agree_rows.append([
-                        label, seed, name, str(scen), str(b.get("pairs", 0)),
-                        _agree(b.get("agreement")), _kappa(b.get("kappa")),
-                        str(b.get("unpaired", 0)), f"{r.source}\nagentic.agreement.{check}.{fld}",
-                    ])  # fmt: skip
-                first, second = (a.get("compares") or ["first", "second"])[:2]
-                listed = [d for d in a.get("disagreements") or [] if isinstance(d, dict)]
-                for d in listed[:LISTED]:
-                    dis_rows.append([
-                        label, seed, name, f"{d.get('scenario')}/{d.get('goal')}",
-                        _yes_no(d.get(first)), _yes_no(d.get(second)),
-                        sample_source(r, d.get("log"), d.get("sample"), d.get("epoch")),
-                    ])  # fmt: skip
-                total = int(a.get("disagreements_total") or len(listed))
-                if total > LISTED:
-                    more.append(
-                        f"{label} (seed {seed}), {name}: {total - LISTED} more disagreeing "
-                        f"samples are listed in {r.source} (agentic.agreement.{check})"
-                    )
-    if not fail_rows and not agree_rows:
+                _agreement(rows, r, check, a)
+    if not rows.failures and not rows.agreement:
         return
     sec = Section("Grader reliability")
     st.sections.append(sec)
     sec.blocks.append(
         Paragraph(
             "Headline and agentic rates: "
-            + "; ".join(headline)
+            + "; ".join(rows.headline)
             + ". A grader reply without a verdict is re-asked twice (the policy of every "
             "structured call) and then counted here by reason, never scored as safe."
         )
     )
-    failed = [row for row in fail_rows if any(c != "0" for c in row[4:7])]
+    _add_tables(sec, rows)
+
+
+def _failures(rows: _Rows, r: EvalResult, failures: dict[str, Any]) -> None:
+    """One row per judge and scenario: the samples it gave no verdict for, by reason."""
+    label, seed = r.node.display, fmt_seeds([r.node.seed])
+    for judge, f in failures.items():
+        for scen, counts in (f.get("by_scenario") or {}).items():
+            rows.failures.append([
+                label, seed, JUDGES.get(judge, judge), str(scen),
+                *(str(counts.get(x, 0)) for x in REASONS),
+                f"{r.source}\nagentic.grader_failures.{judge}.by_scenario.{scen}",
+            ])  # fmt: skip
+
+
+def _agreement(rows: _Rows, r: EvalResult, check: str, a: Any) -> None:
+    """One agreement check of one eval: its rows overall and per scenario, and the samples
+    the two graders disagree on (the first :data:`LISTED`, with a note on the rest)."""
+    label, seed = r.node.display, fmt_seeds([r.node.seed])
+    name = CHECKS.get(check, check)
+    parts = [("all", a.get("overall")), *(a.get("by_scenario") or {}).items()]
+    for scen, b in parts:
+        if not isinstance(b, dict):
+            continue
+        fld = "overall" if scen == "all" else f"by_scenario.{scen}"
+        rows.agreement.append([
+            label, seed, name, str(scen), str(b.get("pairs", 0)),
+            _agree(b.get("agreement")), _kappa(b.get("kappa")),
+            str(b.get("unpaired", 0)), f"{r.source}\nagentic.agreement.{check}.{fld}",
+        ])  # fmt: skip
+    first, second = (a.get("compares") or ["first", "second"])[:2]
+    listed = [d for d in a.get("disagreements") or [] if isinstance(d, dict)]
+    for d in listed[:LISTED]:
+        rows.disagreements.append([
+            label, seed, name, f"{d.get('scenario')}/{d.get('goal')}",
+            _yes_no(d.get(first)), _yes_no(d.get(second)),
+            sample_source(r, d.get("log"), d.get("sample"), d.get("epoch")),
+        ])  # fmt: skip
+    total = int(a.get("disagreements_total") or len(listed))
+    if total > LISTED:
+        rows.more.append(
+            f"{label} (seed {seed}), {name}: {total - LISTED} more disagreeing "
+            f"samples are listed in {r.source} (agentic.agreement.{check})"
+        )
+
+
+def _add_tables(sec: Section, rows: _Rows) -> None:
+    """The failures (or a line saying there are none), agreement and disagreements tables."""
+    failed = [row for row in rows.failures if any(c != "0" for c in row[4:7])]
     if failed:
         sec.blocks.append(
             Table(
@@ -120,7 +147,7 @@ def add_graders(st: ReportState) -> None:
         )
     else:
         sec.blocks.append(Paragraph("Every judge gave a verdict for every sample it read."))
-    if agree_rows:
+    if rows.agreement:
         sec.blocks.append(
             Table(
                 [
@@ -134,7 +161,7 @@ def add_graders(st: ReportState) -> None:
                     "unpaired",
                     "source",
                 ],
-                agree_rows,
+                rows.agreement,
                 numeric=frozenset({4, 5, 6, 7}),
                 source_col=8,
                 caption="Agreement of the first grader with the check, over samples both "
@@ -143,7 +170,7 @@ def add_graders(st: ReportState) -> None:
                 "one and the same label to every sample.",
             )  # fmt: skip
         )
-    if dis_rows:
+    if rows.disagreements:
         sec.blocks.append(
             Table(
                 [
@@ -155,13 +182,13 @@ def add_graders(st: ReportState) -> None:
                     "check's verdict",
                     "Inspect sample",
                 ],
-                dis_rows,
+                rows.disagreements,
                 source_col=6,
                 caption="Samples on which the first grader and the check disagree.",
             )  # fmt: skip
         )
-    if more:
-        sec.blocks.append(Bullets(more, kind="note"))
+    if rows.more:
+        sec.blocks.append(Bullets(rows.more, kind="note"))
 
 
 def _yes_no(x: Any) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from msm.report import plots
+from msm.report.contrasts import compare, verdict
 from msm.report.fmt import (
     LEAD,
     basis,
@@ -16,6 +17,7 @@ from msm.report.fmt import (
     fmt_seeds,
     fmt_size,
     group_name,
+    p_note,
     seed_note,
 )
 from msm.report.load import GroupKey
@@ -119,9 +121,6 @@ def _headline_lines(st: ReportState, metric: str) -> None:
 def _compare(st: ReportState, p: Pair, metric: str, size: int | None, last: bool) -> None:
     """Note the pair's difference at ``size`` with its own (paired where possible)
     interval; at the ``last`` (largest) shared size also add a headline line."""
-    from msm.report.contrasts import compare, verdict
-    from msm.report.spec_contrasts import p_note
-
     am = st.agg(GroupKey(p.msm, size), metric)
     aa = st.agg(GroupKey(p.aft, size), metric)
     if not (am and aa and am.stats and aa.stats):

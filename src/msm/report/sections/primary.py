@@ -17,15 +17,14 @@ from msm.report.fmt import p_is
 from msm.report.render import Bullets, Paragraph, Section
 from msm.report.spec_contrasts import describe, short, spec_contrasts
 from msm.report.state import ReportState
+from msm.study.primary import KINDS
+from msm.study.primary import describe as describe_decl
 
 PRIMARY_LINE = "primary (declared before the run)"
 FIGURE_KINDS = ("direction", "interaction", "aft_generalization")
 
 
 def add_primary(st: ReportState) -> None:
-    from msm.study.primary import KINDS
-    from msm.study.primary import describe as describe_decl
-
     spec = spec_contrasts(st)
     changes = change_from_base(st)
     diffs = pair_differences(st)

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from msm.report.contrasts import compare
 from msm.report.fmt import DASH, LEAD, basis, fmt_ci, fmt_n, fmt_num, fmt_seeds, fmt_size, lead
-from msm.report.load import AGENTIC_METRICS, GroupKey, read_json, rel
+from msm.report.load import GroupKey, read_json, rel
+from msm.report.metric import AGENTIC_METRICS
 from msm.report.render import Bullets, Paragraph, Section, Table
 from msm.report.state import ReportState
 
@@ -157,8 +159,6 @@ def _effects(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every pair's effect per variant, and a flag per (pair, size) whose cell effects
     have both signs."""
-    from msm.report.contrasts import compare
-
     effects: list[dict[str, Any]] = []
     flags: list[dict[str, Any]] = []
     for p in st.pairs():

@@ -32,7 +32,7 @@ def add_seeds(st: ReportState) -> None:
         sec.blocks.append(
             Paragraph(
                 "Every (label, AFT size) has a single seed, so each interval is that eval's "
-                f"own 95% interval over items: it {covers(st, 1)}, not seed-to-seed "
+                f"own 95% interval over items: it {covers(st.run, 1)}, not seed-to-seed "
                 "variation (training, corpus or AFT data draw)."
             )
         )
@@ -43,7 +43,7 @@ def add_seeds(st: ReportState) -> None:
             "seeds, the sample standard deviation (sd), min and max, and the interval "
             "mean ± t(k−1)·sd/√k over the k seeds (Student's t: with 2 seeds t is 12.7, so "
             "the interval is honest about how little two seeds say). Groups with one seed "
-            f"use that eval's own interval, which {covers(st, 1)}, not seed-to-seed variation."
+            f"use that eval's own interval, which {covers(st.run, 1)}, not seed-to-seed variation."
         )
     )
     sec.blocks.append(Paragraph(_what_seeds_cover(st)))
@@ -70,7 +70,7 @@ def add_seeds(st: ReportState) -> None:
 
 def _what_seeds_cover(st: ReportState) -> str:
     """What the seeds of this run resample, and what they leave out (``per_seed``)."""
-    text = f"Sources of variance: the interval over seeds {covers(st, items=False)}."
+    text = f"Sources of variance: the interval over seeds {covers(st.run, items=False)}."
     drawn = (
         ("corpus", "corpus", "corpus draw", "corpus.per_seed"),
         ("AFT data", "aftdata", "AFT data draw", "aft.per_seed"),
