@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from msm._util.fsutil import atomic_write_bytes, atomic_write_json, atomic_write_text
+from msm.artifacts.run_folder import RunFolder
 from msm.report.load import Aggregate, EvalResult, load_evals, load_run
 from msm.report.render import to_html, to_markdown
 from msm.report.sections.agentic import add_agentic
@@ -35,8 +36,6 @@ from msm.report.sections.training import add_training
 from msm.report.sections.values import add_values
 from msm.report.state import ReportState
 from msm.report.variance import covers
-
-REPORT_DIR = "report"
 
 
 def _agg_json(a: Aggregate, st: ReportState) -> dict[str, Any]:
@@ -107,7 +106,7 @@ def build_report(run_dir: Path) -> dict[str, Any]:
     evals, notes = load_evals(run)
     st = _build_sections(ReportState(run, evals, notes))
 
-    out_dir = run_dir / REPORT_DIR
+    out_dir = RunFolder(run_dir).report
     title = f"MSM report: {run.name}"
     md_path, html_path, json_path = (out_dir / f"report.{x}" for x in ("md", "html", "json"))
     for name, data in st.images.items():

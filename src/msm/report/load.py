@@ -15,6 +15,7 @@ from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any
 
+from msm.artifacts.run_folder import RunFolder
 from msm.errors import MsmError
 from msm.evals.stats import t95
 from msm.report.metric import (
@@ -114,7 +115,7 @@ def _opt_str(x: Any) -> str | None:
 
 def load_run(run_dir: Path) -> Run:
     """Parse ``run_dir/run.json``; MsmError when it is missing, corrupt or not a run."""
-    path = run_dir / "run.json"
+    path = RunFolder(run_dir).run_json
     if not run_dir.is_dir():
         raise MsmError(f"run directory not found: {run_dir}")
     data = read_json(path, str(path))

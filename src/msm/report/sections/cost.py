@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from msm.artifacts.run_folder import RunFolder
 from msm.errors import MsmError
 from msm.report.fmt import DASH
 from msm.report.load import Node, read_json, rel
@@ -30,7 +31,7 @@ KINDS = ("corpus", "aftdata", "midtrain", "aft", "eval")
 def projection(st: ReportState) -> tuple[dict[str, dict[str, Any]] | None, str]:
     """Per node id, the dry run's projection that ``msm run`` wrote before the run
     (``projection.json`` beside run.json); None and why when there is none."""
-    path = st.run.run_dir / "projection.json"
+    path = RunFolder(st.run.run_dir).projection
     if not path.is_file():
         return None, "the run folder holds no projection.json (a run from before msm wrote one)"
     try:
@@ -47,7 +48,7 @@ def projection(st: ReportState) -> tuple[dict[str, dict[str, Any]] | None, str]:
 
 
 def _state(st: ReportState, node: Node) -> tuple[float | None, str]:
-    path = st.run.run_dir / "state" / (node.id.replace("/", "__") + ".json")
+    path = RunFolder(st.run.run_dir).node_state(node.id)
     src = f"{rel(path, st.run.run_dir)}: seconds"
     if not path.is_file():
         return None, src
