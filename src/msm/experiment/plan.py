@@ -383,17 +383,15 @@ def model_ref(path: Path, engine: str = "hf", adapters: bool = False) -> str:
     local engine reads a checkpoint's ``model/``), or ``vllm/`` + its merged model. With
     ``adapters``, a checkpoint that saved only its adapter is served by vLLM as a LoRA
     adapter on its base (Inspect's ``vllm/BASE:ADAPTER``): nothing is merged."""
-    from msm.train.checkpoint import has_merged_model, trained_model_dir
+    from msm.artifacts.checkpoint import Checkpoint
 
     if engine == "vllm":
-        adapter = path / "adapter"
-        if adapters and not has_merged_model(path) and adapter.is_dir():
-            from msm.artifacts.manifest import read_manifest
-
-            base = str((read_manifest(path) or {}).get("base_path") or "")
+        ckpt = Checkpoint(path)
+        if adapters and not ckpt.has_model() and ckpt.adapter_dir.is_dir():
+            base = ckpt.base_path()
             if base:
-                return f"{base_ref(base, engine)}:{adapter.resolve()}"
-        return f"vllm/{trained_model_dir(path).resolve()}"
+                return f"{base_ref(base, engine)}:{ckpt.adapter_dir.resolve()}"
+        return f"vllm/{ckpt.model_dir.resolve()}"
     return str(path.resolve())
 
 
