@@ -13,6 +13,7 @@ from msm.artifacts.checkpoint import (
     STATE_FILE,
     Checkpoint,
     is_training_manifest,
+    model_manifest,
     trained_model_dir,
     work_dir_for,
 )
@@ -106,3 +107,12 @@ def test_a_base_checkpoint_resolves_to_its_model_or_its_adapter(tmp_path: Path) 
     only = _checkpoint(tmp_path / "o", model=False, adapter=True, base=str(base))
     merged = resolve_base(str(only.root), "full", False, None, merge=lambda p: p / "model")
     assert merged.model == str(only.model_dir)
+
+
+def test_a_model_folder_is_described_by_its_own_manifest_or_its_checkpoint(
+    tmp_path: Path,
+) -> None:
+    ckpt = _checkpoint(tmp_path / "c", model=True, adapter=False)
+    assert model_manifest(ckpt.model_dir)["stage"] == "train-aft"  # type: ignore[index]
+    assert model_manifest(ckpt.root)["stage"] == "train-aft"  # type: ignore[index]
+    assert model_manifest(tmp_path / "nothing") is None

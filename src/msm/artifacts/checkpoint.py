@@ -123,6 +123,13 @@ class Checkpoint:
         return str((self.manifest() or {}).get("base_path") or "")
 
 
+def model_manifest(folder: str | Path) -> dict[str, Any] | None:
+    """The manifest describing a model folder: its own, or, for a checkpoint's ``model/``,
+    the checkpoint's (None when neither has one)."""
+    p = Path(folder)
+    return read_manifest(p) or read_manifest(p.parent)
+
+
 def is_training_manifest(man: dict[str, Any] | None) -> bool:
     """Whether a manifest is one that ``msm train`` wrote."""
     return man is not None and man.get("stage") in TRAIN_STAGES

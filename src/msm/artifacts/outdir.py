@@ -56,6 +56,7 @@ from pydantic import BaseModel
 
 from msm import __version__
 from msm._util.fsutil import atomic_write_json
+from msm.artifacts.checkpoint import model_manifest
 from msm.artifacts.identity import identity
 from msm.artifacts.manifest import file_sha256, read_manifest
 from msm.errors import MsmError
@@ -128,7 +129,7 @@ def _weights_hash(name: str) -> str | None:
         return None
     if not isinstance(folder, str):
         return None
-    man = read_manifest(folder) or read_manifest(Path(folder).parent)  # model/ or the ckpt
+    man = model_manifest(folder)
     return man.get("weights_hash") if man else None
 
 

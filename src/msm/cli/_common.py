@@ -8,6 +8,7 @@ import typer
 from typer.core import TyperGroup
 
 from msm.llm.names import tokenizer_file
+from msm.spec.core import approx_token_counts, tokenizer_counter
 
 
 class MsmGroup(TyperGroup):
@@ -107,8 +108,7 @@ OverwriteOpt = Annotated[
 
 
 def _counter(tokenizer: str) -> Any:
-    from msm.spec.core import approx_token_counts, tokenizer_counter
-
+    """The token counter a ``--tokenizer`` name means (``approx``, or a tokenizer.json)."""
     if tokenizer == "approx":
         return approx_token_counts
     return tokenizer_counter(tokenizer_file(tokenizer))

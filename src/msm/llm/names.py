@@ -20,6 +20,11 @@ call time; msm only checks that they are present and never stores them. A base
 URL may carry credentials (``http://user:pass@host/v1``, sent as Basic auth in
 place of the key): :func:`redact_url_credentials_in_logs` keeps them out of
 Inspect's HTTP log lines.
+
+This module is the one resolver of model names: generation and evals call
+:func:`resolve_model` (each ``prefix/`` dispatched through one table), training
+calls :func:`resolve_base` for its ``--base``, and tokenizer and ``vllm/`` names
+are parsed here too, so no caller spells a prefix itself.
 """
 
 from __future__ import annotations
@@ -172,10 +177,12 @@ def _resolve_folder(name: str, path_text: str, check: bool) -> ResolvedModel:
 
 
 def _resolve_hf(name: str, rest: str, base_url: str | None, check: bool) -> ResolvedModel:
+    """``hf/<id-or-path>``: a local Hugging Face folder or a cached hub id."""
     return _resolve_folder(name, rest, check)
 
 
 def _resolve_api(name: str, rest: str, base_url: str | None, check: bool) -> ResolvedModel:
+    """A hosted provider's API: its package installed and its key set (with ``check``)."""
     prefix = name.partition("/")[0]
     var, module, pip_name = _API_PROVIDERS[prefix]
     if check:
@@ -185,6 +192,7 @@ def _resolve_api(name: str, rest: str, base_url: str | None, check: bool) -> Res
 
 
 def _resolve_openai_api(name: str, rest: str, base_url: str | None, check: bool) -> ResolvedModel:
+    """``openai-api/<service>/<model>``: an OpenAI-compatible server, found by its URL."""
     service, _, model = rest.partition("/")
     if not model:
         raise MsmError(f"openai-api names are openai-api/<service>/<model>, got {name!r}")
@@ -201,6 +209,7 @@ def _resolve_openai_api(name: str, rest: str, base_url: str | None, check: bool)
 
 
 def _resolve_vllm(name: str, rest: str, base_url: str | None, check: bool) -> ResolvedModel:
+    """``vllm/<model>``: a running server (``VLLM_BASE_URL``) or one Inspect starts."""
     if check and not os.environ.get("VLLM_BASE_URL") and importlib.util.find_spec("vllm") is None:
         raise MsmError(
             f"model {name!r} needs a vLLM server (set VLLM_BASE_URL) or the vllm package"
