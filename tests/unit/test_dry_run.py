@@ -306,7 +306,7 @@ def test_adapter_only_checkpoint_is_merged_on_demand_for_its_eval(
     assert all(torch.equal(merged[k], want[k]) for k in want)
     assert model_folder(copy) == copy / "model"
     # a new adapter on this checkpoint needs its merged weights: merged and kept
-    from msm.train.model_io import resolve_base
+    from msm.train.checkpoint import resolve_base
 
     spec = resolve_base(str(ckpt), "lora", True, None)
     assert spec.model == str(ckpt / "model") and (ckpt / "model" / "config.json").is_file()

@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from msm._util.dedup import near_duplicates
 from msm.errors import MsmError
 
 
@@ -116,7 +117,5 @@ def dedup_texts(texts: Sequence[str], threshold: float = 0.9) -> tuple[list[int]
     if minilm_dir() is not None:
         reps = cluster_representatives(embed(texts), threshold)
         return [i for i, r in enumerate(reps) if r == i], "minilm"
-    from msm._util.dedup import near_duplicates
-
     dups = near_duplicates(texts, threshold=0.8)
     return [i for i, d in enumerate(dups) if d is None], "minhash"

@@ -54,10 +54,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from msm import __version__
 from msm._util.fsutil import atomic_write_json
+from msm.artifacts.checkpoint import model_manifest
 from msm.artifacts.identity import identity
 from msm.artifacts.manifest import file_sha256, read_manifest
 from msm.errors import MsmError
+from msm.spec.builtin import PREFIX, resolve_spec_path
+from msm.spec.core import read_spec_text
 
 OWNER = Path(".msm") / "owner.json"
 # the LLM call store docgen and aftgen resume from: kept on --overwrite (see above)
@@ -90,9 +94,6 @@ def spec_ref(spec: str) -> dict[str, Any]:
     """The spec as an input: its path (``builtin:<name>`` keeps its name) and the hash of
     its text as read (the ``source_sha256`` docgen manifests record). A spec that cannot
     be read fails here, in its own words, before any folder is judged."""
-    from msm.spec.builtin import PREFIX, resolve_spec_path
-    from msm.spec.core import read_spec_text
-
     p = resolve_spec_path(spec)
     sha = hashlib.sha256(read_spec_text(p).encode("utf-8")).hexdigest()
     return {"path": spec if spec.startswith(PREFIX) else str(p.resolve()), "sha256": sha}
@@ -120,7 +121,7 @@ def _model_ref(name: str | None) -> str | None:
 
 def _weights_hash(name: str) -> str | None:
     """An msm checkpoint's ``weights_hash``: retrained in place, it is another model."""
-    from msm.llm.names import resolve_model
+    from msm.llm.names import resolve_model  # lazy: llm sits above artifacts (layering)
 
     try:
         folder = resolve_model(name, check=False).model_args.get("model_path")
@@ -128,7 +129,7 @@ def _weights_hash(name: str) -> str | None:
         return None
     if not isinstance(folder, str):
         return None
-    man = read_manifest(folder) or read_manifest(Path(folder).parent)  # model/ or the ckpt
+    man = model_manifest(folder)
     return man.get("weights_hash") if man else None
 
 
@@ -298,14 +299,8 @@ class Claim:
             clear_output(self.out)
         atomic_write_json(
             self.out / OWNER,
-            {"stage": self.stage, "inputs": self.inputs, "msm_version": _version()},
+            {"stage": self.stage, "inputs": self.inputs, "msm_version": __version__},
         )
-
-
-def _version() -> str:
-    from msm import __version__
-
-    return __version__
 
 
 def claim_output(

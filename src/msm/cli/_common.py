@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from msm.errors import MsmError
+from msm.llm.names import tokenizer_file
+from msm.spec.core import approx_token_counts, tokenizer_counter
 
 
 class MsmGroup(TyperGroup):
@@ -108,19 +108,10 @@ OverwriteOpt = Annotated[
 
 
 def _counter(tokenizer: str) -> Any:
-    from msm.spec.core import approx_token_counts, tokenizer_counter
-
+    """The token counter a ``--tokenizer`` name means (``approx``, or a tokenizer.json)."""
     if tokenizer == "approx":
         return approx_token_counts
-    if tokenizer == "embedded":
-        from msm.llm.bundled import embedded_model_dir
-
-        return tokenizer_counter(embedded_model_dir() / "tokenizer.json")
-    p = Path(tokenizer)
-    p = p / "tokenizer.json" if p.is_dir() else p
-    if not p.is_file():
-        raise MsmError(f"tokenizer not found: {tokenizer} (need a tokenizer.json)")
-    return tokenizer_counter(p)
+    return tokenizer_counter(tokenizer_file(tokenizer))
 
 
 def _load(

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from msm.artifacts.checkpoint import Checkpoint
 from msm.cli._common import OverwriteOpt, train_app
 from msm.cli.config_flags import Flag, config_command
 from msm.train.config import TrainConfig
@@ -71,9 +72,9 @@ def train_merge(
 ) -> None:
     """Merge a checkpoint's LoRA adapter into its base: writes CHECKPOINT/model (what
     ``save: merged`` would have saved), for engines that cannot load adapters."""
-    from msm.train.checkpoint import has_merged_model, merge_adapter
+    from msm.train.checkpoint import merge_adapter
 
-    if has_merged_model(checkpoint):
+    if Checkpoint(checkpoint).has_model():
         typer.echo(f"train merge: {checkpoint}/model already exists")
         return
     dest = merge_adapter(checkpoint)

@@ -8,6 +8,8 @@ from typing import Any
 
 from msm._util.fsutil import atomic_write_bytes, atomic_write_json, atomic_write_text
 from msm.errors import MsmError
+from msm.llm.bundled import EMBEDDED_NAME
+from msm.llm.names import tokenizer_file
 
 
 def documents_file(folder: str | Path) -> Path:
@@ -25,15 +27,8 @@ def token_counter(tokenizer: str) -> tuple[Any, str]:
 
     if tokenizer == "approx":
         return approx_token_counts, "approx"
-    if tokenizer == "embedded":
-        from msm.llm.bundled import embedded_model_dir
-
-        return tokenizer_counter(embedded_model_dir() / "tokenizer.json"), "embedded"
-    p = Path(tokenizer)
-    file = p / "tokenizer.json" if p.is_dir() else p
-    if not file.is_file():
-        raise MsmError(f"tokenizer not found: {tokenizer} (need a tokenizer.json)")
-    return tokenizer_counter(file), str(p)
+    label = tokenizer if tokenizer == EMBEDDED_NAME else str(Path(tokenizer))
+    return tokenizer_counter(tokenizer_file(tokenizer)), label
 
 
 def histogram_png(path: Path, lengths: list[int], label: str) -> None:

@@ -37,7 +37,7 @@ def is_bundled_model(model: str) -> bool:
     """Whether ``model`` is the bundled SmolLM2-135M (``embedded``) or an msm checkpoint
     whose training started from it (followed through midtraining -> AFT lineage)."""
     from msm.llm.bundled import EMBEDDED_NAME
-    from msm.llm.names import resolve_model
+    from msm.llm.names import resolve_model, served_by_vllm, vllm_served_name
 
     if model == EMBEDDED_NAME:
         return True
@@ -49,7 +49,7 @@ def is_bundled_model(model: str) -> bool:
         return True
     folder = (resolved.model_args or {}).get("model_path")
     if not isinstance(folder, str):
-        name = model.split("/", 1)[1] if model.startswith("vllm/") else None
+        name = vllm_served_name(model) if served_by_vllm(model) else None
         folder = name.split(":", 1)[0] if name else None
     if not folder:
         return False

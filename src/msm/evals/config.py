@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from msm._util.config_io import BatchWait
 from msm.errors import MsmError
+from msm.llm.names import served_by_vllm
 
 SUITES = ("agentic", "values", "spec_qa", "capability")
 NEEDS_GRADER = ("agentic", "spec_qa")
@@ -214,7 +215,7 @@ class EvalConfig(BaseModel):
         mem = self.gpu_memory_utilization
         if mem is not None and not 0 < mem <= 1:
             raise MsmError(f"--gpu-memory-utilization must be in (0, 1], got {mem}")
-        if given and not self.model.startswith("vllm/"):
+        if given and not served_by_vllm(self.model):
             flags = ", ".join("--" + k.replace("_", "-") for k in given)
             raise MsmError(
                 f"{flags} set the vLLM server of a vllm/<model>; {self.model!r} is not served "

@@ -26,6 +26,7 @@ from typing import Any
 from msm.errors import MsmError
 from msm.evals.loglik import encode_item, item_row
 from msm.evals.values.items import ValueItem
+from msm.llm.names import served_by_vllm, vllm_served_name
 
 CONCURRENCY = 16
 RETRIES = 3
@@ -43,7 +44,7 @@ def vllm_server(name: str, server_args: dict[str, Any] | None = None) -> Server:
     (with ``server_args``: tensor_parallel_size, max_model_len, gpu_memory_utilization)."""
     import os
 
-    served = name.removeprefix("vllm/")
+    served = vllm_served_name(name)
     url = os.environ.get("VLLM_BASE_URL")
     if url:
         return Server(url.rstrip("/"), os.environ.get("VLLM_API_KEY", "inspectai"), served)
@@ -61,7 +62,7 @@ def vllm_server(name: str, server_args: dict[str, Any] | None = None) -> Server:
 
 def tokenizer_source(name: str) -> str:
     """The folder or hub id whose tokenizer the served model uses."""
-    return name.removeprefix("vllm/")
+    return vllm_served_name(name)
 
 
 def _token_logprobs(reply: Any, n_prompt: int) -> list[Any]:
@@ -169,7 +170,7 @@ class RemoteScorer:
 
 
 def is_remote_loglik(name: str) -> bool:
-    return name.startswith("vllm/")
+    return served_by_vllm(name)
 
 
 def remote_tokenizer(name: str) -> Any:

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from msm._util.fsutil import atomic_write_json
-from msm.artifacts.manifest import read_manifest, retract_manifest, write_manifest
+from msm.artifacts.checkpoint import model_manifest
+from msm.artifacts.manifest import retract_manifest, write_manifest
 from msm.artifacts.outdir import claim_output, clear_output, eval_inputs
 from msm.errors import MsmError
 from msm.evals.config import DEFAULT_VALUE_SETS, SUITES, EvalConfig
@@ -348,7 +349,7 @@ def _manifest_fields(cfg: EvalConfig, summary: dict[str, Any]) -> dict[str, Any]
     resolved = resolve_model(cfg.model, check=False)
     folder = resolved.model_args.get("model_path") if resolved.model_args else None
     if isinstance(folder, str):
-        lineage = read_manifest(Path(folder)) or read_manifest(Path(folder).parent)
+        lineage = model_manifest(folder)
     return {
         "config": cfg.model_dump(mode="json"),
         "model_lineage": lineage,

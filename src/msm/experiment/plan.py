@@ -21,9 +21,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from msm.artifacts.checkpoint import Checkpoint
 from msm.artifacts.identity import identity
 from msm.artifacts.package_data import data_hashes
 from msm.experiment.config import Experiment
+from msm.llm.bundled import EMBEDDED_NAME
+from msm.llm.names import served_by_vllm
 from msm.study.conditions import AFT_DATA_FILE
 
 
@@ -383,17 +386,13 @@ def model_ref(path: Path, engine: str = "hf", adapters: bool = False) -> str:
     local engine reads a checkpoint's ``model/``), or ``vllm/`` + its merged model. With
     ``adapters``, a checkpoint that saved only its adapter is served by vLLM as a LoRA
     adapter on its base (Inspect's ``vllm/BASE:ADAPTER``): nothing is merged."""
-    from msm.train.checkpoint import has_merged_model, trained_model_dir
-
     if engine == "vllm":
-        adapter = path / "adapter"
-        if adapters and not has_merged_model(path) and adapter.is_dir():
-            from msm.artifacts.manifest import read_manifest
-
-            base = str((read_manifest(path) or {}).get("base_path") or "")
+        ckpt = Checkpoint(path)
+        if adapters and not ckpt.has_model() and ckpt.adapter_dir.is_dir():
+            base = ckpt.base_path()
             if base:
-                return f"{base_ref(base, engine)}:{adapter.resolve()}"
-        return f"vllm/{trained_model_dir(path).resolve()}"
+                return f"{base_ref(base, engine)}:{ckpt.adapter_dir.resolve()}"
+        return f"vllm/{ckpt.model_dir.resolve()}"
     return str(path.resolve())
 
 
@@ -402,6 +401,6 @@ def base_ref(base: str, engine: str = "hf") -> str:
     p = Path(base).expanduser()
     if p.is_dir():
         return f"vllm/{p.resolve()}" if engine == "vllm" else str(p.resolve())
-    if engine == "vllm" and base != "embedded" and "/" in base and not base.startswith("vllm/"):
+    if engine == "vllm" and base != EMBEDDED_NAME and "/" in base and not served_by_vllm(base):
         return f"vllm/{base}"  # a hub id served by vLLM
     return base

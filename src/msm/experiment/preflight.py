@@ -102,7 +102,7 @@ def environment_problems(exp: Experiment, plan: list[Node]) -> list[str]:
 
     problems: list[str] = []
     if any(n.kind in ("midtrain", "aft") for n in plan):
-        from msm.train.model_io import resolve_base
+        from msm.train.checkpoint import resolve_base
 
         try:
             resolve_base(exp.base_model, "lora", False, None)

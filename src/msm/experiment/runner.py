@@ -260,8 +260,8 @@ def run_node(exp: Experiment, run: Path, node: Node, by_id: dict[str, Node], ech
 def _clear(path: Path) -> None:
     """Remove a node's output, but keep its LLM call store (``.msm/llm.sqlite``): a node
     stale for a real reason then pays only for the calls that changed."""
+    from msm.artifacts.checkpoint import work_dir_for
     from msm.artifacts.outdir import STORE_FILES
-    from msm.train.checkpoint import work_dir_for
 
     for p in (path, work_dir_for(path)):
         if not p.is_dir():
@@ -364,6 +364,7 @@ STAGES: dict[str, Any] = {
 def _execute(exp: Experiment, run: Path, node: Node, by_id: dict[str, Node], echo: Any) -> None:
     from contextlib import nullcontext
 
+    from msm.artifacts.checkpoint import Checkpoint
     from msm.train.checkpoint import merged_for_use
 
     path = run / node.path
@@ -373,7 +374,7 @@ def _execute(exp: Experiment, run: Path, node: Node, by_id: dict[str, Node], ech
     # a checkpoint saved as an adapter only is merged for its eval and the copy removed
     # after it, unless vLLM serves the adapter itself (``vllm/BASE:ADAPTER``)
     served_as_adapter = trained is not None and str(cfg.model).endswith(
-        ":" + str((trained / "adapter").resolve())
+        ":" + str(Checkpoint(trained).adapter_dir.resolve())
     )
     merged: Any = nullcontext()
     if trained is not None and not served_as_adapter:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from msm.llm.names import served_by_vllm
+
 if TYPE_CHECKING:
     from msm.aftgen.config import AftgenConfig
     from msm.docgen.config import DocgenConfig
@@ -136,7 +138,7 @@ def eval_config(
     ev = exp.eval
     # the vLLM server settings reach the evals vLLM serves (every trained model with
     # engine vllm; the base model when it is served as vllm/ too)
-    served = ev.engine == "vllm" and (model == UNBOUND or model.startswith("vllm/"))
+    served = ev.engine == "vllm" and (model == UNBOUND or served_by_vllm(model))
     return EvalConfig(
         model=model,
         suite=",".join(ev.suites),

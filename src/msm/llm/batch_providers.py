@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from msm.llm.batch import BatchAbandoned, _Guard, _RequestEnded
+from msm.llm.batch_guard import BatchAbandoned, Guard, RequestEnded
+from msm.llm.inspect_private import (
+    anthropic_batcher,
+    anthropic_result,
+    batch_check_result,
+    openai_batcher,
+)
 
 
 def openai_guard() -> type:
-    from inspect_ai.model._providers._openai_batch import OpenAIBatcher
-
-    class MsmOpenAIBatcher(_Guard, OpenAIBatcher):  # type: ignore[misc,type-arg]
+    class MsmOpenAIBatcher(Guard, openai_batcher()):  # type: ignore[misc]
         """OpenAI Files + Batches, with msm's checks."""
 
         _status: dict[str, str]
@@ -64,7 +68,7 @@ def openai_guard() -> type:
                 code = str(err.get("code"))  # batch_expired, batch_cancelled...
                 if code == "batch_cancelled":
                     return rid, BatchAbandoned(code)
-                return rid, _RequestEnded(code)
+                return rid, RequestEnded(code)
             resp = data.get("response")
             if (
                 err is None
@@ -88,10 +92,7 @@ def openai_guard() -> type:
 
 
 def anthropic_guard() -> type:
-    from inspect_ai.model._providers._anthropic_batch import AnthropicBatcher
-    from inspect_ai.model._providers.util.batch import BatchCheckResult
-
-    class MsmAnthropicBatcher(_Guard, AnthropicBatcher):  # type: ignore[misc]
+    class MsmAnthropicBatcher(Guard, anthropic_batcher()):  # type: ignore[misc]
         """Anthropic Message Batches, with msm's checks."""
 
         _expired: set[str]
@@ -101,7 +102,7 @@ def anthropic_guard() -> type:
             counts = info.request_counts
             if counts.expired:
                 self._expired.add(str(batch.id))
-            return BatchCheckResult(
+            return batch_check_result(
                 completed_count=counts.succeeded + counts.canceled,
                 failed_count=counts.expired + counts.errored,
                 created_at=int(info.created_at.timestamp()),
@@ -122,12 +123,10 @@ def anthropic_guard() -> type:
             return results
 
         async def _partial_results(self, batch: Any) -> dict[str, Any]:
-            from inspect_ai.model._providers._anthropic_batch import _get_individual_result
-
             out: dict[str, Any] = {}
             try:
                 async for r in await self._client.messages.batches.results(batch.id):
-                    out[r.custom_id] = _get_individual_result(r)
+                    out[r.custom_id] = anthropic_result(r)
             except Exception:
                 pass
             return out

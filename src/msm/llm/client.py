@@ -42,6 +42,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from msm.errors import LLMCallError, MsmError
 from msm.llm.answers import completion_text, failure_reason, root_cause, usage_tokens
+from msm.llm.batch import (
+    IN_FLIGHT,
+    batch_config,
+    batched_generate,
+    check_batch_provider,
+    install_guard,
+)
 from msm.llm.names import ResolvedModel, get_inspect_model, resolve_model
 from msm.llm.store import ResultStore
 from msm.llm.structured import ParseError, Parser
@@ -186,8 +193,6 @@ class LLM:
         self.gen = gen or GenConfig()
         self.access = access or AccessConfig()
         if self.access.batch:
-            from msm.llm.batch import check_batch_provider
-
             check_batch_provider(model, stage)
         self.resolved: ResolvedModel = resolve_model(model, base_url=self.access.base_url)
         self.name = model
@@ -207,8 +212,6 @@ class LLM:
         if self._sem is None or self._sem_loop is not loop:
             limit = self.access.max_concurrency
             if self.access.batch:
-                from msm.llm.batch import IN_FLIGHT
-
                 # a batch waits for its whole size: a stage cap would send tiny batches
                 limit = max(limit, IN_FLIGHT)
             self._sem = asyncio.Semaphore(limit)
@@ -222,8 +225,6 @@ class LLM:
                 self._model = self._plain_model()
                 return self._model
             from inspect_ai.model import GenerateConfig
-
-            from msm.llm.batch import batch_config, install_guard
 
             # no attempt_timeout: cancelling a batched wait resubmits it (paid again);
             # no max_connections: Inspect lets a batch's requests all wait at once
@@ -343,8 +344,6 @@ class LLM:
                 if self.resolved.local:
                     out = await self._direct(model.api, _to_inspect(msgs), cfg, stage)
                 elif self._guards is not None:
-                    from msm.llm.batch import batched_generate
-
                     out = await batched_generate(self, model, _to_inspect(msgs), cfg, stage)
                 else:
                     cache = self.resolved.provider in CACHE_MARK_PROVIDERS

@@ -20,6 +20,11 @@ call time; msm only checks that they are present and never stores them. A base
 URL may carry credentials (``http://user:pass@host/v1``, sent as Basic auth in
 place of the key): :func:`redact_url_credentials_in_logs` keeps them out of
 Inspect's HTTP log lines.
+
+This module is the one resolver of model names: generation and evals call
+:func:`resolve_model` (each ``prefix/`` dispatched through one table), training
+calls :func:`resolve_base` for its ``--base``, and tokenizer and ``vllm/`` names
+are parsed here too, so no caller spells a prefix itself.
 """
 
 from __future__ import annotations
@@ -28,14 +33,21 @@ import importlib.util
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msm.llm.local  # noqa: F401  (registers msm-local with Inspect)
+from msm.artifacts.checkpoint import Checkpoint, is_training_manifest
 from msm.errors import MsmError
+from msm.llm.bundled import EMBEDDED_NAME, embedded_model_dir
+from msm.llm.fake import load_fake_script, parse_fake_options
+from msm.llm.inspect_private import http_logger_name, provider_registered
 
 LOCAL_PROVIDER = "msm-local"
 FAKE_PROVIDER = "msm-fake"
+VLLM_PREFIX = "vllm/"
 
 _API_PROVIDERS: dict[str, tuple[str, str, str]] = {
     # prefix: (env var, python package, pip extra)
@@ -82,9 +94,7 @@ def redact_url_credentials_in_logs() -> None:
     file (under the user's data folder) and ``--log-level http`` would keep a
     password written into ``<SVC>_BASE_URL`` or ``VLLM_BASE_URL``.
     """
-    from inspect_ai.model._providers.util.hooks import HttpxHooks
-
-    log = logging.getLogger(HttpxHooks.__module__)
+    log = logging.getLogger(http_logger_name())
     if not any(isinstance(f, _RedactUrlCredentials) for f in log.filters):
         log.addFilter(_RedactUrlCredentials())
 
@@ -100,10 +110,19 @@ def _need_env(var: str, name: str) -> None:
         raise MsmError(f"model {name!r} needs the environment variable {var} (an API key); set it")
 
 
+def _resolve_embedded(name: str, check: bool) -> ResolvedModel:
+    """``embedded``: the bundled model (converted on first use, so only when ``check``)."""
+    return ResolvedModel(
+        name,
+        f"{LOCAL_PROVIDER}/embedded",
+        "embedded",
+        {"model_path": str(embedded_model_dir())} if check else {},
+        local=True,
+    )
+
+
 def _resolve_fake(name: str) -> ResolvedModel:
     """``fake``, ``fake/SCRIPT`` and either with ``:key=value,...`` options (fault injection)."""
-    from msm.llm.fake import load_fake_script, parse_fake_options
-
     base, options = name, ""
     head, colon, tail = name.rpartition(":")
     if colon and "=" in tail and (head == "fake" or head.startswith("fake/")):
@@ -121,14 +140,12 @@ def _resolve_fake(name: str) -> ResolvedModel:
 def model_folder(path: str | Path) -> Path | None:
     """The Hugging Face folder a path names: the folder itself (it has ``config.json``), or
     the merged ``model/`` of an msm training checkpoint; None when it is neither."""
-    from msm.artifacts.manifest import read_manifest
-
     p = Path(path).expanduser()
     if not p.is_dir():
         return None
-    man = read_manifest(p)
-    if man is not None and str(man.get("stage", "")).startswith("train-"):
-        return p / "model" if (p / "model" / "config.json").is_file() else None
+    ckpt = Checkpoint(p)
+    if ckpt.is_training_output():
+        return ckpt.model_dir if ckpt.has_model() else None
     return p if (p / "config.json").is_file() else None
 
 
@@ -139,7 +156,7 @@ def _resolve_folder(name: str, path_text: str, check: bool) -> ResolvedModel:
         return ResolvedModel(
             name, f"{LOCAL_PROVIDER}/{folder.name}", "hf", {"model_path": str(folder)}, local=True
         )
-    if check and (path / "adapter" / "adapter_config.json").is_file():
+    if check and Checkpoint(path).has_adapter():
         raise MsmError(
             f"{path} saved only its LoRA adapter (save: adapter): merge it first with "
             f"`msm train merge {path}`, or serve it as vllm/BASE:ADAPTER"
@@ -156,6 +173,70 @@ def _resolve_folder(name: str, path_text: str, check: bool) -> ResolvedModel:
     )
 
 
+# --- one resolver per ``prefix/``: (name, rest after the prefix, base_url, check) ------------
+
+
+def _resolve_hf(name: str, rest: str, base_url: str | None, check: bool) -> ResolvedModel:
+    """``hf/<id-or-path>``: a local Hugging Face folder or a cached hub id."""
+    return _resolve_folder(name, rest, check)
+
+
+def _resolve_api(name: str, rest: str, base_url: str | None, check: bool) -> ResolvedModel:
+    """A hosted provider's API: its package installed and its key set (with ``check``)."""
+    prefix = name.partition("/")[0]
+    var, module, pip_name = _API_PROVIDERS[prefix]
+    if check:
+        _need_package(module, pip_name, name)
+        _need_env(var, name)
+    return ResolvedModel(name, name, prefix)
+
+
+def _resolve_openai_api(name: str, rest: str, base_url: str | None, check: bool) -> ResolvedModel:
+    """``openai-api/<service>/<model>``: an OpenAI-compatible server, found by its URL."""
+    service, _, model = rest.partition("/")
+    if not model:
+        raise MsmError(f"openai-api names are openai-api/<service>/<model>, got {name!r}")
+    env = service.upper().replace("-", "_")
+    if check:
+        _need_package("openai", "openai", name)
+        if not (base_url or os.environ.get(f"{env}_BASE_URL")):
+            raise MsmError(
+                f"model {name!r} needs a server address: set {env}_BASE_URL "
+                "(e.g. http://localhost:8000/v1) or pass a base URL"
+            )
+        _need_env(f"{env}_API_KEY", name)
+    return ResolvedModel(name, name, "openai-api")
+
+
+def _resolve_vllm(name: str, rest: str, base_url: str | None, check: bool) -> ResolvedModel:
+    """``vllm/<model>``: a running server (``VLLM_BASE_URL``) or one Inspect starts."""
+    if check and not os.environ.get("VLLM_BASE_URL") and importlib.util.find_spec("vllm") is None:
+        raise MsmError(
+            f"model {name!r} needs a vLLM server (set VLLM_BASE_URL) or the vllm package"
+        )
+    return ResolvedModel(name, name, "vllm")
+
+
+def _resolve_other(name: str, rest: str, base_url: str | None, check: bool) -> ResolvedModel:
+    """Any other provider Inspect has registered, passed through unchanged."""
+    prefix = name.partition("/")[0]
+    if provider_registered(prefix):
+        return ResolvedModel(name, name, prefix)
+    raise MsmError(
+        f"unknown model provider {prefix!r} in {name!r}: use embedded, fake, hf/, anthropic/, "
+        "openai/, openai-api/, vllm/ or another Inspect provider"
+    )
+
+
+_Resolver = Callable[[str, str, str | None, bool], ResolvedModel]
+_PREFIXES: dict[str, _Resolver] = {
+    "hf": _resolve_hf,
+    "openai-api": _resolve_openai_api,
+    "vllm": _resolve_vllm,
+    **dict.fromkeys(_API_PROVIDERS, _resolve_api),
+}
+
+
 def resolve_model(name: str, base_url: str | None = None, check: bool = True) -> ResolvedModel:
     """Map a user-facing model name to an Inspect model name and args.
 
@@ -165,16 +246,8 @@ def resolve_model(name: str, base_url: str | None = None, check: bool = True) ->
     name = (name or "").strip()
     if not name:
         raise MsmError("empty model name")
-    if name == "embedded":
-        from msm.llm.bundled import embedded_model_dir
-
-        return ResolvedModel(
-            name,
-            f"{LOCAL_PROVIDER}/embedded",
-            "embedded",
-            {"model_path": str(embedded_model_dir())} if check else {},
-            local=True,
-        )
+    if name == EMBEDDED_NAME:
+        return _resolve_embedded(name, check)
     if name == "fake" or name.startswith(("fake/", "fake:")):
         return _resolve_fake(name)
     if name.startswith(("/", "./", "../", "~")):
@@ -185,46 +258,17 @@ def resolve_model(name: str, base_url: str | None = None, check: bool = True) ->
             f"unknown model name {name!r}: use embedded, fake, hf/<path>, anthropic/<model>, "
             "openai/<model>, openai-api/<service>/<model> or vllm/<model>"
         )
-    if prefix == "hf":
-        return _resolve_folder(name, rest, check)
-    if prefix in _API_PROVIDERS:
-        var, module, pip_name = _API_PROVIDERS[prefix]
-        if check:
-            _need_package(module, pip_name, name)
-            _need_env(var, name)
-        return ResolvedModel(name, name, prefix)
-    if prefix == "openai-api":
-        service, _, model = rest.partition("/")
-        if not model:
-            raise MsmError(f"openai-api names are openai-api/<service>/<model>, got {name!r}")
-        env = service.upper().replace("-", "_")
-        if check:
-            _need_package("openai", "openai", name)
-            if not (base_url or os.environ.get(f"{env}_BASE_URL")):
-                raise MsmError(
-                    f"model {name!r} needs a server address: set {env}_BASE_URL "
-                    "(e.g. http://localhost:8000/v1) or pass a base URL"
-                )
-            _need_env(f"{env}_API_KEY", name)
-        return ResolvedModel(name, name, "openai-api")
-    if prefix == "vllm":
-        if (
-            check
-            and not os.environ.get("VLLM_BASE_URL")
-            and importlib.util.find_spec("vllm") is None
-        ):
-            raise MsmError(
-                f"model {name!r} needs a vLLM server (set VLLM_BASE_URL) or the vllm package"
-            )
-        return ResolvedModel(name, name, "vllm")
-    from inspect_ai._util.registry import registry_find
+    return _PREFIXES.get(prefix, _resolve_other)(name, rest, base_url, check)
 
-    if registry_find(lambda info: info.type == "modelapi" and info.name.split("/")[-1] == prefix):
-        return ResolvedModel(name, name, prefix)
-    raise MsmError(
-        f"unknown model provider {prefix!r} in {name!r}: use embedded, fake, hf/, anthropic/, "
-        "openai/, openai-api/, vllm/ or another Inspect provider"
-    )
+
+def served_by_vllm(name: str) -> bool:
+    """Whether ``name`` is a ``vllm/...`` model (Inspect's vLLM provider)."""
+    return name.startswith(VLLM_PREFIX)
+
+
+def vllm_served_name(name: str) -> str:
+    """What vLLM serves for ``vllm/<model>``: the folder or hub id after the prefix."""
+    return name.removeprefix(VLLM_PREFIX)
 
 
 def get_inspect_model(
@@ -238,9 +282,6 @@ def get_inspect_model(
     build one (msm's providers registered, URL credentials kept out of logs, one clear
     error when it cannot load)."""
     from inspect_ai.model import get_model
-
-    import msm.llm.fake  # noqa: F401  (registers msm-fake)
-    import msm.llm.local  # noqa: F401  (registers msm-local)
 
     r = resolve_model(name, base_url=base_url, check=check)
     redact_url_credentials_in_logs()
@@ -256,3 +297,121 @@ def get_inspect_model(
     except (OSError, ValueError, ImportError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise MsmError(f"cannot load model {name!r}: {first}") from e
+
+
+def tokenizer_file(tokenizer: str) -> Path:
+    """The ``tokenizer.json`` a tokenizer name means: ``embedded`` (the bundled model's), a
+    model folder holding one, or the file itself; one clear error when there is none."""
+    if tokenizer == EMBEDDED_NAME:
+        return embedded_model_dir() / "tokenizer.json"
+    p = Path(tokenizer)
+    file = p / "tokenizer.json" if p.is_dir() else p
+    if not file.is_file():
+        raise MsmError(f"tokenizer not found: {tokenizer} (need a tokenizer.json)")
+    return file
+
+
+# --- base models for training: ``embedded``, a folder, an msm checkpoint, a cached hub id ----
+
+
+@dataclass
+class BaseSpec:
+    """What to load: a plain model folder/id, plus an adapter to continue (or not)."""
+
+    model: str  # folder or hub id of a full model
+    adapter: str | None  # LoRA adapter folder to keep training
+    lineage: dict[str, Any]  # manifest of an msm checkpoint used as base, if any
+
+
+def _is_model_folder(p: Path) -> bool:
+    return p.is_dir() and (p / "config.json").is_file()
+
+
+def hub_config_file(name: str) -> Path | None:
+    """``config.json`` of hub id ``name`` in the local Hugging Face cache (None: not cached,
+    or not a valid repo id); msm runs offline, so the cache is the hub."""
+    try:
+        from huggingface_hub import try_to_load_from_cache  # lazy: a heavy package
+    except ImportError:  # pragma: no cover - transformers depends on it
+        return None
+    try:
+        hit = try_to_load_from_cache(name, "config.json")
+    except Exception:  # noqa: BLE001 - not a valid repo id
+        return None
+    return Path(hit) if isinstance(hit, str) else None
+
+
+def _from_checkpoint(
+    ckpt: Checkpoint, method: str, fresh_adapter: bool, merge: Callable[[Path], Path]
+) -> tuple[str, str | None]:
+    """(model, adapter to continue) of an msm checkpoint used as a base; ``merge`` writes
+    the merged model of a checkpoint that saved only its adapter."""
+    cont = str(ckpt.adapter_dir) if ckpt.adapter_dir.is_dir() else None
+    if cont and not (method == "full" or fresh_adapter):
+        model = ckpt.base_path()
+        if not (_is_model_folder(Path(model)) or hub_config_file(model) is not None):
+            raise MsmError(
+                f"checkpoint {ckpt.root} continues an adapter on base {model!r}, which is "
+                "gone; use --fresh-adapter to start a new adapter on its merged model"
+            )
+        return model, cont
+    if _is_model_folder(ckpt.model_dir):
+        return str(ckpt.model_dir), None
+    if cont:  # saved as an adapter only: merge it now, kept as this base's model
+        return str(merge(ckpt.root)), None
+    raise MsmError(f"checkpoint {ckpt.root} has neither model/ nor adapter/")
+
+
+def resolve_base(
+    base: str,
+    method: str,
+    fresh_adapter: bool,
+    adapter: str | None,
+    merge: Callable[[Path], Path],
+) -> BaseSpec:
+    """Turn training's ``--base`` (and ``--adapter``) into concrete folders, or one clear
+    error. ``merge`` is training's adapter merge (torch and peft live in the train stage)."""
+    lineage: dict[str, Any] = {}
+    if base == EMBEDDED_NAME:
+        model, cont = str(embedded_model_dir()), None
+    else:
+        p = Path(base).expanduser()
+        ckpt = Checkpoint(p)
+        man = ckpt.manifest()
+        if is_training_manifest(man):
+            lineage = man or {}
+            model, cont = _from_checkpoint(ckpt, method, fresh_adapter, merge)
+        elif _is_model_folder(p):
+            model, cont = str(p.resolve()), None
+        elif p.exists():
+            raise MsmError(f"base model folder {p} has no config.json")
+        elif hub_config_file(base) is not None:
+            model, cont = base, None
+        else:
+            raise MsmError(
+                f"base model not found: {base!r} is not a folder, not 'embedded', and not in "
+                "the local Hugging Face cache (msm runs offline; download it first)"
+            )
+    if adapter is not None:
+        ap = Path(adapter).expanduser()
+        if not (ap / "adapter_config.json").is_file():
+            raise MsmError(f"adapter folder {ap} has no adapter_config.json")
+        cont = str(ap)
+    return BaseSpec(model=model, adapter=cont, lineage=lineage)
+
+
+def base_config_file(base: str) -> Path | None:
+    """``config.json`` of a base model name (``embedded``, a folder, an msm checkpoint: its
+    base, a cached hub id) without converting or downloading anything; None if not found."""
+    if base == EMBEDDED_NAME:
+        try:
+            return embedded_model_dir(convert=False) / "config.json"
+        except MsmError:  # not converted yet: a dry run does not convert it
+            return None
+    p = Path(base).expanduser()
+    if p.is_dir():
+        ckpt = Checkpoint(p)
+        if ckpt.is_training_output():
+            return base_config_file(ckpt.base_path())
+        return p / "config.json" if (p / "config.json").is_file() else None
+    return hub_config_file(base)

@@ -1,6 +1,6 @@
 """Midtraining and AFT: ``msm train midtrain`` / ``msm train aft``."""
 
-from msm.train.checkpoint import trained_model_dir, work_dir_for
+from msm.artifacts.checkpoint import trained_model_dir, work_dir_for
 from msm.train.config import TrainConfig
 from msm.train.engine import run_train
 

@@ -6,13 +6,14 @@ import os
 import sys
 from pathlib import Path
 
+from msm.errors import MsmError
+from msm.train.config import TrainConfig
+from msm.train.engine import run_train
+from msm.train.launch import ENV_KEY
+
 
 def main() -> None:
-    from msm.errors import MsmError
-    from msm.train.config import TrainConfig
-    from msm.train.engine import run_train
-    from msm.train.launch import ENV_KEY
-
+    """Train with the config ``launch_accelerate`` passed in the environment."""
     try:
         cfg = TrainConfig.model_validate_json(os.environ[ENV_KEY])
         run_train(cfg, Path(sys.argv[1]))

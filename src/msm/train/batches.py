@@ -1,4 +1,4 @@
-"""From the stage's data files to the rows of each optimizer step, and the LR schedule."""
+"""From the stage's data files to the rows of each optimizer step."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 import random
 from typing import Any
 
+from msm._util.records import read_jsonl, read_mix
 from msm.errors import MsmError
 from msm.train.config import TrainConfig
 from msm.train.data import (
@@ -24,14 +25,10 @@ def read_stage_data(cfg: TrainConfig) -> tuple[list[Any], list[Any]]:
 
     Cheap and model-free, so bad data fails before any library or model loads.
     """
-    from msm._util.records import read_mix
-
     if cfg.stage == "midtrain":
         texts = read_documents(cfg.data)
         mix_texts: list[str] = []
         if cfg.mix:
-            from msm._util.records import read_jsonl
-
             for lineno, obj in read_jsonl(cfg.mix, "mix file"):
                 if isinstance(obj, dict) and isinstance(obj.get("text"), str):
                     mix_texts.append(obj["text"])
@@ -103,19 +100,3 @@ def plan_rows(rows: list[Row], cfg: TrainConfig, world: int) -> tuple[list[Row],
         plan += order + [filler] * pad
         epoch += 1
     return plan[: steps * g], steps, g
-
-
-def lr_lambda(cfg: TrainConfig, steps: int) -> Any:
-    warm = math.ceil(cfg.warmup_ratio * steps)
-
-    def f(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        if cfg.scheduler == "constant":
-            return 1.0
-        frac = (step - warm) / max(1, steps - warm)
-        if cfg.scheduler == "linear":
-            return max(0.0, 1.0 - frac)
-        return 0.5 * (1.0 + math.cos(math.pi * frac))
-
-    return f

@@ -11,26 +11,30 @@ from pathlib import Path
 from typing import Any
 
 from msm._util.fsutil import atomic_write_text
+from msm.artifacts.checkpoint import (
+    ON_DEMAND,
+    STATE_FILE,
+    Checkpoint,
+    work_dir_for,
+)
 from msm.artifacts.manifest import read_manifest
 from msm.artifacts.outdir import HINT, differences, foreign, read_claim, refusal
 from msm.errors import MsmError
+from msm.llm.names import BaseSpec
+from msm.llm.names import resolve_base as resolve_base_name
 from msm.train.config import NOT_HASHED, TrainConfig, check_report_to
-from msm.train.model_io import load_model
+from msm.train.model_io import load_model, load_tokenizer
 
-
-def trained_model_dir(out: str | Path) -> Path:
-    """The loadable model a finished training wrote into ``out`` (merged, or full weights);
-    absent when training kept only the adapter (see ``merge_adapter``)."""
-    return Path(out) / "model"
-
-
-def work_dir_for(out: Path) -> Path:
-    return out.parent / f".{out.name}.msm-train"
-
-
-def latest_checkpoint(work: Path) -> Path | None:
-    ckpts = sorted(p for p in work.glob("ckpt-*") if (p / "msm-state.json").is_file())
-    return ckpts[-1] if ckpts else None
+__all__ = [
+    "BaseSpec",
+    "merge_adapter",
+    "merged_for_use",
+    "prepare_output",
+    "replace_output",
+    "resolve_base",
+    "save_checkpoint",
+    "save_model",
+]
 
 
 def prepare_output(cfg: TrainConfig, out: Path, overwrite: bool = False) -> dict[str, Any] | None:
@@ -60,7 +64,7 @@ def prepare_output(cfg: TrainConfig, out: Path, overwrite: bool = False) -> dict
                     f"{out} holds {found[0] or 'msm'} output, not {stage} output; {HINT}"
                 )
             raise refusal(out, stage, _settings_diff((man or {}).get("config"), cfg, man))
-    prev = _work_settings(work_dir_for(out))
+    prev = _work_settings(Checkpoint(out))
     if prev is not None and prev.get("weights_hash") != cfg.weights_hash() and not overwrite:
         diffs = _settings_diff(prev.get("config"), cfg, prev)
         raise MsmError(
@@ -71,9 +75,10 @@ def prepare_output(cfg: TrainConfig, out: Path, overwrite: bool = False) -> dict
     return None
 
 
-def _work_settings(work: Path) -> dict[str, Any] | None:
+def _work_settings(layout: Checkpoint) -> dict[str, Any] | None:
+    """The settings an interrupted run in the work folder started with (None: no such run)."""
     try:
-        prev = json.loads((work / "run.json").read_text(encoding="utf-8"))
+        prev = json.loads(layout.settings_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return prev if isinstance(prev, dict) else None
@@ -98,16 +103,23 @@ def replace_output(cfg: TrainConfig, out: Path) -> None:
         if any(out.iterdir()) and read_claim(out) is None:
             raise foreign(out)
         shutil.rmtree(out)
-    work = work_dir_for(out)
-    prev = _work_settings(work)
+    layout = Checkpoint(out)
+    prev = _work_settings(layout)
     if prev is not None and prev.get("weights_hash") != cfg.weights_hash():
-        shutil.rmtree(work)
+        shutil.rmtree(layout.work_dir)
 
 
 def save_checkpoint(
-    acc: Any, work: Path, step: int, tokens: int, history: list[dict[str, Any]], train_s: float
+    acc: Any,
+    layout: Checkpoint,
+    step: int,
+    tokens: int,
+    history: list[dict[str, Any]],
+    train_s: float,
 ) -> None:
-    tmp = work / f".tmp-ckpt-{step:08d}"
+    """Save the resumable state after ``step`` (written aside, then renamed into place, so
+    a step folder is complete whenever it exists); older step states are removed."""
+    tmp, dest = layout.tmp_step_dir(step), layout.step_dir(step)
     if acc.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
     acc.wait_for_everyone()
@@ -115,10 +127,10 @@ def save_checkpoint(
     acc.wait_for_everyone()
     if acc.is_main_process:
         state = {"step": step, "tokens": tokens, "history": history, "train_s": train_s}
-        atomic_write_text(tmp / "msm-state.json", json.dumps(state))
-        os.replace(tmp, work / f"ckpt-{step:08d}")
-        for old in work.glob("ckpt-*"):
-            if old.name != f"ckpt-{step:08d}":
+        atomic_write_text(tmp / STATE_FILE, json.dumps(state))
+        os.replace(tmp, dest)
+        for old in layout.step_dirs():
+            if old.name != dest.name:
                 shutil.rmtree(old, ignore_errors=True)
     acc.wait_for_everyone()
 
@@ -138,13 +150,14 @@ def save_model(
     (``full``, ``merged`` or ``adapter``; meaningful on the main process)."""
     from accelerate.utils import DistributedType
 
+    layout = Checkpoint(final)
     state = acc.get_state_dict(model)
     unwrapped = acc.unwrap_model(model)
     if full:
         if acc.is_main_process:
             unwrapped.config.use_cache = True
-            unwrapped.save_pretrained(final / "model", state_dict=state, safe_serialization=True)
-            tok.save_pretrained(final / "model")
+            unwrapped.save_pretrained(layout.model_dir, state_dict=state, safe_serialization=True)
+            tok.save_pretrained(layout.model_dir)
         return "full"
     # the base's size, from the gathered state dict (whole on the main process; tied
     # weights counted once)
@@ -152,31 +165,22 @@ def save_model(
     base_params = sum(sizes.values())
     mode = cfg.save_mode(base_params or None)
     if acc.is_main_process:
-        unwrapped.save_pretrained(final / "adapter", state_dict=state, safe_serialization=True)
+        unwrapped.save_pretrained(layout.adapter_dir, state_dict=state, safe_serialization=True)
     if mode != "merged" or not acc.is_main_process:
         return mode
     if acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
-        _merge_to(final / "model", base_model, final / "adapter", base_dtype, tok)
+        _merge_to(layout.model_dir, base_model, layout.adapter_dir, base_dtype, tok)
         return mode
     merged = unwrapped.merge_and_unload()
     merged.config.use_cache = True
-    merged.save_pretrained(final / "model", safe_serialization=True)
-    tok.save_pretrained(final / "model")
+    merged.save_pretrained(layout.model_dir, safe_serialization=True)
+    tok.save_pretrained(layout.model_dir)
     return mode
 
 
-ON_DEMAND = ".msm-merged-on-demand"  # marks a model/ merged for one use (removed after it)
-
-
-def has_merged_model(ckpt: str | Path) -> bool:
-    """Whether a training checkpoint holds a loadable ``model/`` (merged or full)."""
-    return (trained_model_dir(ckpt) / "config.json").is_file()
-
-
 def _merge_to(dest: Path, base: str, adapter: Path, dtype: Any, tok: Any = None) -> None:
+    """Load ``base`` in ``dtype``, merge ``adapter`` into it and save the result to ``dest``."""
     from peft import PeftModel
-
-    from msm.train.model_io import load_tokenizer
 
     fresh = load_model(base, dtype)
     merged = PeftModel.from_pretrained(fresh, str(adapter)).merge_and_unload()
@@ -192,23 +196,24 @@ def merge_adapter(ckpt: str | Path, *, on_demand: bool = False) -> Path:
     marks it as made for one use (``merged_for_use`` removes it afterwards)."""
     import torch
 
-    ckpt = Path(ckpt)
-    dest = trained_model_dir(ckpt)
-    if has_merged_model(ckpt):
+    layout = Checkpoint(Path(ckpt))
+    dest = layout.model_dir
+    if layout.has_model():
         return dest
-    man = read_manifest(ckpt) or {}
+    man = read_manifest(layout.root) or {}
     base = str(man.get("base_path") or "")
-    adapter = ckpt / "adapter"
-    if not base or not (adapter / "adapter_config.json").is_file():
-        raise MsmError(f"{ckpt} is not an msm LoRA checkpoint with adapter/ (nothing to merge)")
+    if not base or not layout.has_adapter():
+        raise MsmError(
+            f"{layout.root} is not an msm LoRA checkpoint with adapter/ (nothing to merge)"
+        )
     config = man.get("config") or {}
     precision = (man.get("hardware") or {}).get("precision")
     # as training's merge: a LoRA run in bf16 kept its frozen base in bf16
     bf16 = precision == "bf16" and config.get("method", "lora") != "full"
-    tmp = ckpt / f".model.merging-{os.getpid()}"
+    tmp = layout.merging_dir(os.getpid())
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        _merge_to(tmp, base, adapter, torch.bfloat16 if bf16 else torch.float32)
+        _merge_to(tmp, base, layout.adapter_dir, torch.bfloat16 if bf16 else torch.float32)
         if on_demand:
             atomic_write_text(tmp / ON_DEMAND, "merged from adapter/ for one use\n")
         os.replace(tmp, dest)
@@ -222,16 +227,25 @@ def merged_for_use(ckpt: str | Path, echo: Any = None) -> Iterator[Path]:
     """``ckpt/model`` for the length of the block: a checkpoint that saved only its adapter
     is merged now and the merged copy removed afterwards, so a run at scale holds at most
     one merged model at a time. A checkpoint with its own ``model/`` is left as it is."""
-    ckpt = Path(ckpt)
-    dest = trained_model_dir(ckpt)
-    if has_merged_model(ckpt) and not (dest / ON_DEMAND).is_file():
+    layout = Checkpoint(Path(ckpt))
+    dest = layout.model_dir
+    if layout.has_model() and not layout.merged_on_demand():
         yield dest
         return
-    if not has_merged_model(ckpt):
+    if not layout.has_model():
         if echo is not None:
-            echo(f"merging {ckpt.name}/adapter into a model for this step (removed after it)")
-        merge_adapter(ckpt, on_demand=True)
+            echo(
+                f"merging {layout.root.name}/adapter into a model for this step (removed after it)"
+            )
+        merge_adapter(layout.root, on_demand=True)
     try:
         yield dest
     finally:
         shutil.rmtree(dest, ignore_errors=True)
+
+
+def resolve_base(base: str, method: str, fresh_adapter: bool, adapter: str | None) -> BaseSpec:
+    """Training's ``--base`` (and ``--adapter``) as concrete folders, or one clear error
+    (:func:`msm.llm.names.resolve_base`); a checkpoint that saved only its adapter is merged
+    now and its merged model kept as this base's model."""
+    return resolve_base_name(base, method, fresh_adapter, adapter, merge=merge_adapter)

@@ -27,21 +27,23 @@ from pathlib import Path
 from typing import Any
 
 from msm._util.fsutil import atomic_write_json
+from msm.artifacts.checkpoint import STATE_FILE, Checkpoint, work_dir_for
 from msm.artifacts.manifest import file_sha256, read_manifest, write_manifest
 from msm.errors import MsmError
-from msm.train.batches import build_segments, lr_lambda, plan_rows, read_stage_data
+from msm.train.batches import build_segments, plan_rows, read_stage_data
 from msm.train.checkpoint import (
-    latest_checkpoint,
     prepare_output,
     replace_output,
+    resolve_base,
     save_checkpoint,
     save_model,
-    work_dir_for,
 )
 from msm.train.config import TrainConfig
+from msm.train.curves import write_curves
 from msm.train.data import IGNORE, DataStats, Row, finish_stats, pack
 from msm.train.hardware import asked_distributed_type, hardware, pick_precision
-from msm.train.model_io import attach_adapter, load_model, load_tokenizer, resolve_base
+from msm.train.model_io import attach_adapter, load_model, load_tokenizer
+from msm.train.optim import build_optimizer
 
 __all__ = [
     "build_segments",
@@ -121,18 +123,18 @@ def run_train(
     tok = load_tokenizer(base.model)
     stats, rows = _packed_rows(cfg, tok, data)
     del data
-    work = work_dir_for(out)
-    acc, precision, threads = _accelerator(cfg, work, say)
+    layout = Checkpoint(out)
+    acc, precision, threads = _accelerator(cfg, layout.logs_dir, say)
     full = cfg.method == "full"
     model = _load_model(cfg, base, precision)
     plan, steps, g = plan_rows(rows, cfg, acc.num_processes)
-    _record_or_check_settings(acc, cfg, work)
-    model, opt, sched, n_params, n_trainable = _optimizer(acc, cfg, model, steps)
-    progress = _resume(acc, work, steps, say)
-    _train_steps(acc, cfg, model, opt, sched, plan, steps, g, progress, work, say)
+    _record_or_check_settings(acc, cfg, layout)
+    model, opt, sched, n_params, n_trainable = build_optimizer(acc, cfg, model, steps)
+    progress = _resume(acc, layout, steps, say)
+    _train_steps(acc, cfg, model, opt, sched, plan, steps, g, progress, layout, say)
 
     acc.wait_for_everyone()
-    final = work / "final"
+    final = layout.final_dir
     if acc.is_main_process:
         shutil.rmtree(final, ignore_errors=True)
         final.mkdir()
@@ -140,12 +142,10 @@ def run_train(
     saved = save_model(acc, model, tok, final, base.model, cfg, full, _base_dtype(cfg, precision))
     manifest: dict[str, Any] = {}
     if acc.is_main_process:
-        from msm.train.curves import write_curves
-
         history, train_s, tokens_seen = progress.history, progress.train_s, progress.tokens
         write_curves(final, history)
-        if (work / "logs").is_dir():
-            shutil.copytree(work / "logs", final / "logs")
+        if layout.logs_dir.is_dir():
+            shutil.copytree(layout.logs_dir, final / "logs")
         manifest = write_manifest(
             final,
             f"train-{cfg.stage}",
@@ -181,7 +181,7 @@ def run_train(
             ),
         )
         os.replace(final, out)
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(layout.work_dir, ignore_errors=True)
     if cfg.report_to:
         acc.end_training()
     acc.wait_for_everyone()
@@ -200,8 +200,9 @@ def _packed_rows(
     return stats, rows
 
 
-def _accelerator(cfg: TrainConfig, work: Path, say: Any) -> tuple[Any, str, int]:
-    """The accelerator for this run, its precision and the CPU threads per process."""
+def _accelerator(cfg: TrainConfig, logs: Path, say: Any) -> tuple[Any, str, int]:
+    """The accelerator for this run (trackers log to ``logs``), its precision and the CPU
+    threads per process."""
     import torch
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
@@ -225,7 +226,7 @@ def _accelerator(cfg: TrainConfig, work: Path, say: Any) -> tuple[Any, str, int]
         # its boundaries); the loss below multiplies it back
         gradient_accumulation_steps=cfg.grad_accum,
         log_with=list(cfg.report_to) or None,
-        project_dir=str(work / "logs"),
+        project_dir=str(logs),
     )
     set_seed(cfg.seed)
     asked = asked_distributed_type()
@@ -254,9 +255,9 @@ def _load_model(cfg: TrainConfig, base: Any, precision: str) -> Any:
     return model
 
 
-def _record_or_check_settings(acc: Any, cfg: TrainConfig, work: Path) -> None:
+def _record_or_check_settings(acc: Any, cfg: TrainConfig, layout: Checkpoint) -> None:
     """The work folder remembers its settings; resuming with other settings is refused."""
-    run_file = work / "run.json"
+    work, run_file = layout.work_dir, layout.settings_file
     if acc.is_main_process:
         work.mkdir(exist_ok=True)
         if run_file.is_file():
@@ -273,40 +274,13 @@ def _record_or_check_settings(acc: Any, cfg: TrainConfig, work: Path) -> None:
     acc.wait_for_everyone()
 
 
-def _optimizer(
-    acc: Any, cfg: TrainConfig, model: Any, steps: int
-) -> tuple[Any, Any, Any, int, int]:
-    """AdamW (no decay on biases and norms) and the LR schedule, prepared by accelerate."""
-    import torch
-    from accelerate.utils import DistributedType
-
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    if not trainable:
-        raise MsmError("the model has no trainable parameters")
-    n_trainable = sum(p.numel() for p in trainable)
-    n_params = sum(p.numel() for p in model.parameters())
-    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}]
-    if no_decay:
-        groups.append({"params": no_decay, "weight_decay": 0.0})
-    fused = acc.distributed_type not in (DistributedType.FSDP, DistributedType.DEEPSPEED)
-    opt = torch.optim.AdamW(groups, lr=cfg.learning_rate, fused=fused or None)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, steps))
-    model, opt = acc.prepare(model, opt)
-    acc.register_for_checkpointing(sched)
-    if cfg.report_to:
-        acc.init_trackers("msm", config={k: str(v) for k, v in cfg.model_dump().items()})
-    return model, opt, sched, n_params, n_trainable
-
-
-def _resume(acc: Any, work: Path, steps: int, say: Any) -> _Progress:
+def _resume(acc: Any, layout: Checkpoint, steps: int, say: Any) -> _Progress:
     """Load the newest checkpoint in the work folder, if any."""
-    ckpt = latest_checkpoint(work)
+    ckpt = layout.latest_step_dir()
     if ckpt is None:
         return _Progress()
     acc.load_state(str(ckpt))
-    st = json.loads((ckpt / "msm-state.json").read_text())
+    st = json.loads((ckpt / STATE_FILE).read_text())
     say(f"train: resuming from step {st['step']} of {steps} ({ckpt.name})")
     return _Progress(st["step"], st["tokens"], st["history"], st["train_s"])
 
@@ -321,7 +295,7 @@ def _train_steps(
     steps: int,
     g: int,
     progress: _Progress,
-    work: Path,
+    layout: Checkpoint,
     say: Any,
 ) -> None:
     """The optimizer steps from ``progress.step`` on, checkpointing every ``save_every``."""
@@ -382,7 +356,7 @@ def _train_steps(
             t_last = time.time()
         if (step + 1) % save_every == 0 and step + 1 < steps:
             save_checkpoint(
-                acc, work, step + 1, progress.tokens, progress.history, progress.train_s
+                acc, layout, step + 1, progress.tokens, progress.history, progress.train_s
             )
 
 

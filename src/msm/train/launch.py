@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from msm.errors import MsmError
+from msm.train.batches import read_stage_data
+from msm.train.checkpoint import replace_output
 from msm.train.config import TrainConfig
 from msm.train.engine import prepare_output
 
@@ -22,9 +24,6 @@ def launch_accelerate(cfg: TrainConfig, out: Path, overwrite: bool = False) -> b
     if prepare_output(cfg, out, overwrite) is not None:
         return False
     if overwrite:  # the workers see a clear folder; data is checked before anything goes
-        from msm.train.batches import read_stage_data
-        from msm.train.checkpoint import replace_output
-
         read_stage_data(cfg)
         replace_output(cfg, out)
     inner = cfg.model_copy(update={"launcher": "none", "accelerate_config": None})

@@ -1,89 +1,16 @@
-"""Finding and loading base models, msm checkpoints and adapters."""
+"""Loading base models, tokenizers and adapters (names are resolved by
+:mod:`msm.llm.names`), and a model's size read without loading it."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from msm.artifacts.manifest import read_manifest
 from msm.errors import MsmError
-
-TRAIN_STAGES = ("train-midtrain", "train-aft")
-
-
-@dataclass
-class BaseSpec:
-    """What to load: a plain model folder/id, plus an adapter to continue (or not)."""
-
-    model: str  # folder or hub id of a full model
-    adapter: str | None  # LoRA adapter folder to keep training
-    lineage: dict[str, Any]  # manifest of an msm checkpoint used as base, if any
-
-
-def _is_model_folder(p: Path) -> bool:
-    return p.is_dir() and (p / "config.json").is_file()
-
-
-def _hub_cached(name: str) -> bool:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:  # pragma: no cover - transformers depends on it
-        return False
-    try:
-        hit = try_to_load_from_cache(name, "config.json")
-    except Exception:  # noqa: BLE001 - not a valid repo id
-        return False
-    return isinstance(hit, str)
-
-
-def resolve_base(base: str, method: str, fresh_adapter: bool, adapter: str | None) -> BaseSpec:
-    """Turn ``--base`` (and ``--adapter``) into concrete folders, or one clear error."""
-    from msm.llm.bundled import EMBEDDED_NAME, embedded_model_dir
-
-    lineage: dict[str, Any] = {}
-    if base == EMBEDDED_NAME:
-        model = str(embedded_model_dir())
-        cont = None
-    else:
-        p = Path(base).expanduser()
-        man = read_manifest(p) if p.is_dir() else None
-        if man is not None and man.get("stage") in TRAIN_STAGES:
-            lineage = man
-            cont = str(p / "adapter") if (p / "adapter").is_dir() else None
-            if cont and not (method == "full" or fresh_adapter):
-                model = str(man.get("base_path") or "")
-                if not (_is_model_folder(Path(model)) or _hub_cached(model)):
-                    raise MsmError(
-                        f"checkpoint {p} continues an adapter on base {model!r}, which is gone; "
-                        "use --fresh-adapter to start a new adapter on its merged model"
-                    )
-            elif _is_model_folder(p / "model"):
-                model, cont = str(p / "model"), None
-            elif cont:  # saved as an adapter only: merge it now, kept as this base's model
-                from msm.train.checkpoint import merge_adapter
-
-                model, cont = str(merge_adapter(p)), None
-            else:
-                raise MsmError(f"checkpoint {p} has neither model/ nor adapter/")
-        elif _is_model_folder(p):
-            model, cont = str(p.resolve()), None
-        elif p.exists():
-            raise MsmError(f"base model folder {p} has no config.json")
-        elif _hub_cached(base):
-            model, cont = base, None
-        else:
-            raise MsmError(
-                f"base model not found: {base!r} is not a folder, not 'embedded', and not in the "
-                "local Hugging Face cache (msm runs offline; download it first)"
-            )
-    if adapter is not None:
-        ap = Path(adapter).expanduser()
-        if not (ap / "adapter_config.json").is_file():
-            raise MsmError(f"adapter folder {ap} has no adapter_config.json")
-        cont = str(ap)
-    return BaseSpec(model=model, adapter=cont, lineage=lineage)
+from msm.llm.names import base_config_file
 
 
 def load_tokenizer(model: str) -> Any:
@@ -156,29 +83,6 @@ _SIZE_IN_NAME = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*[bB](?![a-zA-Z])")
 _BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 
 
-def _config_file(base: str) -> Path | None:
-    from msm.llm.bundled import EMBEDDED_NAME, embedded_model_dir
-
-    if base == EMBEDDED_NAME:
-        try:
-            return embedded_model_dir(convert=False) / "config.json"
-        except MsmError:  # not converted yet: the dry run does not convert it
-            return None
-    p = Path(base).expanduser()
-    if p.is_dir():
-        man = read_manifest(p)
-        if man is not None and man.get("stage") in TRAIN_STAGES:
-            return _config_file(str(man.get("base_path") or ""))
-        return p / "config.json" if (p / "config.json").is_file() else None
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        hit = try_to_load_from_cache(base, "config.json")
-    except Exception:  # noqa: BLE001 - not a valid repo id
-        return None
-    return Path(hit) if isinstance(hit, str) else None
-
-
 def params_from_config(c: dict[str, Any]) -> int | None:
     """Parameters of a dense decoder (Llama, Qwen, Mistral style) from its config."""
     try:
@@ -201,9 +105,7 @@ def params_from_config(c: dict[str, Any]) -> int | None:
 def model_facts(base: str) -> ModelFacts:
     """Size facts of ``base`` (``embedded``, a folder, an msm checkpoint, a hub id): from its
     ``config.json`` where found locally, else from a size in its name (``Qwen3-32B``)."""
-    import json
-
-    path = _config_file(base)
+    path = base_config_file(base)
     config: dict[str, Any] = {}
     if path is not None:
         try:
