@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from msm._util.fsutil import read_user_file
 from msm.errors import MsmError
 
 C = TypeVar("C", bound=BaseModel)
@@ -123,16 +124,8 @@ def load_yaml(text: str) -> Any:
 def read_yaml_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:
     """A YAML file that must hold a mapping, with one-line errors."""
     p = Path(path)
+    raw = read_user_file(p, what)
     try:
-        exists, is_dir = p.exists(), p.is_dir()
-    except OSError as e:  # e.g. a name too long for the file system
-        raise MsmError(f"cannot read {what} file {p}: {e.strerror or e}") from e
-    if not exists:
-        raise MsmError(f"{what} file not found: {p}")
-    if is_dir:
-        raise MsmError(f"{what} path is a directory, not a file: {p}")
-    try:
-        raw = p.read_bytes()
         data = load_yaml(raw.decode("utf-8"))
     except UnicodeDecodeError as e:
         raise MsmError(f"{what} file is not valid UTF-8: {p}") from e
@@ -141,8 +134,6 @@ def read_yaml_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:
     except (yaml.YAMLError, ValueError, RecursionError) as e:
         first = (str(e).splitlines() or [type(e).__name__])[0]
         raise MsmError(f"{what} file {p} is not valid YAML: {first}") from e
-    except OSError as e:
-        raise MsmError(f"cannot read {what} file {p}: {e.strerror or e}") from e
     if data is None:
         return {}
     if not isinstance(data, dict):

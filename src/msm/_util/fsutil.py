@@ -96,3 +96,27 @@ def staging_dir(final: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def read_user_file(path: str | os.PathLike[str], what: str, max_bytes: int | None = None) -> bytes:
+    """The bytes of a file the user named, or one line saying why not: the one readability
+    check for every input file (spec, settings, items). ``what`` names it in the message
+    ("spec" -> "spec file not found: PATH")."""
+    p = Path(path)
+    try:
+        exists, is_dir = p.exists(), p.is_dir()
+    except OSError as e:  # e.g. a name too long for the file system
+        raise MsmError(f"cannot read {what} file: {p}: {e.strerror or e}") from e
+    if not exists:
+        raise MsmError(f"{what} file not found: {p}")
+    if is_dir:
+        raise MsmError(f"{what} path is a directory, not a file: {p}")
+    try:
+        size = p.stat().st_size
+        if max_bytes is not None and size > max_bytes:
+            raise MsmError(f"{what} file is too large ({size} bytes > {max_bytes}): {p}")
+        return p.read_bytes()
+    except PermissionError as e:
+        raise MsmError(f"cannot read {what} file (permission denied): {p}") from e
+    except OSError as e:
+        raise MsmError(f"cannot read {what} file: {p}: {e.strerror or e}") from e

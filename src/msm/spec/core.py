@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from msm._util.fsutil import read_user_file
 from msm.errors import MsmError
 
 KNOWN_PLACEHOLDERS = ("model_name", "provider_name")
@@ -96,23 +97,7 @@ class Spec:
 def read_spec_text(path: str | Path) -> str:
     """Read a spec file as UTF-8 text, with one-line errors for every bad case."""
     p = Path(path)
-    try:
-        exists, is_dir = p.exists(), p.is_dir()
-    except OSError as e:  # e.g. a name too long for the file system
-        raise MsmError(f"cannot read spec file: {p}: {e.strerror or e}") from e
-    if not exists:
-        raise MsmError(f"spec file not found: {p}")
-    if is_dir:
-        raise MsmError(f"spec path is a directory, not a file: {p}")
-    try:
-        size = p.stat().st_size
-        if size > MAX_SPEC_BYTES:
-            raise MsmError(f"spec file is too large ({size} bytes > {MAX_SPEC_BYTES}): {p}")
-        raw = p.read_bytes()
-    except PermissionError as e:
-        raise MsmError(f"cannot read spec file (permission denied): {p}") from e
-    except OSError as e:
-        raise MsmError(f"cannot read spec file: {p}: {e.strerror or e}") from e
+    raw = read_user_file(p, "spec", MAX_SPEC_BYTES)
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise MsmError(f"spec file is UTF-16, not UTF-8: {p}; re-save it as UTF-8")
     if b"\x00" in raw:
