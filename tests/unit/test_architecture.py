@@ -31,7 +31,6 @@ KNOWN_CYCLES: set[frozenset[str]] = {
     frozenset({"msm.report.contrasts", "msm.report.spec_contrasts"}),
     frozenset({"msm.report.sections.cost", "msm.report.sections.cost_roles"}),
     frozenset({"msm.train.checkpoint", "msm.train.model_io"}),
-    frozenset({"msm.aftgen", "msm.aftgen.chat", "msm.aftgen.run"}),
     frozenset(
         {
             "msm.report",
@@ -46,22 +45,6 @@ KNOWN_CYCLES: set[frozenset[str]] = {
             "msm.report.sections.values",
         }
     ),
-    frozenset(
-        {
-            "msm.experiment",
-            "msm.experiment.config",
-            "msm.experiment.config_checks",
-            "msm.experiment.plan",
-            "msm.experiment.preflight",
-            "msm.experiment.projection.cost",
-            "msm.experiment.projection.dryrun",
-            "msm.experiment.projection.project",
-            "msm.experiment.runner",
-            "msm.experiment.schedule",
-            "msm.experiment.spend",
-            "msm.experiment.stages",
-        }
-    ),
 }
 KNOWN_LONG: set[tuple[str, str]] = {
     ("msm.evals.run", "run_eval"),
@@ -74,7 +57,7 @@ KNOWN_LONG: set[tuple[str, str]] = {
     ("msm.evals.agentic.task", "agentic"),
 }
 # imports of msm's own modules placed inside functions (the target: at most 40)
-MAX_INNER_IMPORTS = 283
+MAX_INNER_IMPORTS = 260
 
 
 def _module(path: Path, root: Path) -> str:
@@ -176,7 +159,9 @@ def test_no_new_import_cycles() -> None:
 def test_no_new_function_over_100_lines() -> None:
     found = long_functions(SRC)
     assert not found - KNOWN_LONG, f"functions over {MAX_LINES} lines: {sorted(found - KNOWN_LONG)}"
-    assert not KNOWN_LONG - found, f"now short: remove from KNOWN_LONG: {sorted(KNOWN_LONG - found)}"
+    assert not KNOWN_LONG - found, (
+        f"now short: remove from KNOWN_LONG: {sorted(KNOWN_LONG - found)}"
+    )
 
 
 def test_imports_inside_functions_do_not_grow() -> None:

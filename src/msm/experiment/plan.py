@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -25,6 +25,11 @@ from msm.artifacts.identity import identity
 from msm.artifacts.package_data import data_hashes
 from msm.experiment.config import Experiment
 from msm.study.conditions import AFT_DATA_FILE
+
+# what a node runs; the strings are part of node ids, run.json and the hashes
+NodeKind = Literal["corpus", "aftdata", "midtrain", "aft", "eval"]
+# the kinds that train a model (their output is a checkpoint)
+TRAINING: frozenset[NodeKind] = frozenset({"midtrain", "aft"})
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,7 @@ class Node:
     """
 
     id: str
-    kind: str  # corpus | aftdata | midtrain | aft | eval
+    kind: NodeKind
     config: BaseModel
     deps: list[str] = field(default_factory=list)
     inputs: dict[str, Input] = field(default_factory=dict)
@@ -182,7 +187,7 @@ def save_adapters_only(exp: Experiment, nodes: list[Node]) -> bool:
     than ``MERGED_TOTAL_LIMIT_BYTES`` (each eval merges on demand instead)."""
     from msm.train.model_io import model_facts
 
-    lora = [n for n in nodes if n.kind in ("midtrain", "aft") and _auto_lora(n)]
+    lora = [n for n in nodes if n.kind in TRAINING and _auto_lora(n)]
     if not lora:
         return False
     facts = model_facts(exp.base_model)
@@ -373,7 +378,7 @@ def build_plan(exp: Experiment) -> list[Node]:
                         evaluate(cond, mkey, size, node.id)
     if save_adapters_only(exp, nodes):  # ``save`` is not hashed: the hashes stay as they are
         for n in nodes:
-            if n.kind in ("midtrain", "aft") and _auto_lora(n):
+            if n.kind in TRAINING and _auto_lora(n):
                 n.config = n.config.model_copy(update={"save": "adapter"})
     return nodes
 
