@@ -8,6 +8,8 @@ from typing import Any
 
 from msm._util.fsutil import atomic_write_bytes, atomic_write_json, atomic_write_text
 from msm.errors import MsmError
+from msm.llm.bundled import embedded_model_dir
+from msm.spec.core import approx_token_counts, tokenizer_counter
 
 
 def documents_file(folder: str | Path) -> Path:
@@ -21,13 +23,9 @@ def jsonl(rows: list[dict[str, Any]]) -> str:
 
 def token_counter(tokenizer: str) -> tuple[Any, str]:
     """A batch token counter and its label: the target model's tokenizer or the approximation."""
-    from msm.spec.core import approx_token_counts, tokenizer_counter
-
     if tokenizer == "approx":
         return approx_token_counts, "approx"
     if tokenizer == "embedded":
-        from msm.llm.bundled import embedded_model_dir
-
         return tokenizer_counter(embedded_model_dir() / "tokenizer.json"), "embedded"
     p = Path(tokenizer)
     file = p / "tokenizer.json" if p.is_dir() else p

@@ -39,6 +39,7 @@ from pydantic import (
 
 from msm.evals.config import SUITES
 from msm.study.conditions import CONDITIONS, NEEDS_AFT, NEEDS_MSM, RENAMED
+from msm.study.primary import parse_primary, resolve_primary
 
 
 class _Strict(BaseModel):
@@ -183,8 +184,6 @@ class ReportSection(_Strict):
     @field_validator("primary", mode="before")
     @classmethod
     def _primary(cls, v: Any) -> dict[str, Any] | None:
-        from msm.study.primary import parse_primary
-
         return None if v is None else parse_primary(v)
 
 
@@ -282,8 +281,6 @@ class Experiment(_Strict):
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds: give one or more distinct integers")
         if self.report.primary is not None:
-            from msm.study.primary import resolve_primary
-
             self.report.primary = resolve_primary(
                 self.report.primary,
                 specs=self.specs,

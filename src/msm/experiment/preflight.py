@@ -14,9 +14,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+from msm._util.records import read_mix
+from msm.aftgen.preference import preference_lists
 from msm.errors import MsmError
 from msm.experiment.config import Experiment
 from msm.experiment.plan import Node
+from msm.llm.names import resolve_model
+from msm.spec.builtin import resolve_spec_path
+from msm.spec.core import load_spec
+from msm.train.model_io import resolve_base
 
 
 def check_run_dir(run: Path, exp: Experiment) -> None:
@@ -48,10 +54,6 @@ def check_run_dir(run: Path, exp: Experiment) -> None:
 def check_aftdata(cfg: Any) -> None:
     """What aftgen reads before it writes: the spec, its preference lists for preference
     data, and a mix-in file (the functions ``run_aftgen`` itself calls)."""
-    from msm._util.records import read_mix
-    from msm.aftgen.preference import preference_lists
-    from msm.spec.builtin import resolve_spec_path
-    from msm.spec.core import load_spec
 
     spec = load_spec(
         resolve_spec_path(cfg.spec),
@@ -98,12 +100,8 @@ def _models(exp: Experiment, plan: list[Node]) -> dict[str, str]:
 
 def environment_problems(exp: Experiment, plan: list[Node]) -> list[str]:
     """What this machine lacks for the run, one line each (empty: nothing found)."""
-    from msm.llm.names import resolve_model
-
     problems: list[str] = []
     if any(n.kind in ("midtrain", "aft") for n in plan):
-        from msm.train.model_io import resolve_base
-
         try:
             resolve_base(exp.base_model, "lora", False, None)
         except MsmError as e:

@@ -15,8 +15,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import msm
 from msm.experiment.config import Experiment
 from msm.experiment.plan import Node
+from msm.train.model_io import model_facts
 
 BYTES_PER_TOKEN = 4  # JSONL text on disk: ~4 characters a token
 LOG_BYTES_PER_TOKEN = 1  # Inspect's .eval logs are compressed; prompts repeat a lot
@@ -34,8 +36,6 @@ CPU_FLOPS = 60e9  # a few CPU cores, fp32 (benchmarks/results: 17-130 GFLOP/s me
 
 
 def _benchmarks() -> Path:
-    import msm
-
     return Path(msm.__file__).resolve().parents[2] / "benchmarks" / "results"
 
 
@@ -82,8 +82,6 @@ def _lora_params(facts: Any, cfg: Any) -> tuple[int | None, str]:
 
 def train_disk(exp: Experiment, node: Node) -> dict[str, Any]:
     """What a training node leaves on disk, by its save mode (and the temporary peak)."""
-    from msm.train.model_io import model_facts
-
     cfg: Any = node.config
     facts = model_facts(exp.base_model)
     mode = cfg.save_mode(facts.params)
@@ -189,8 +187,6 @@ def _on_gpu(exp: Experiment, params: int | None) -> bool:
 
 def guess_seconds(exp: Experiment, node: Node, proj: dict[str, Any]) -> tuple[float | None, str]:
     """(seconds, basis) for a node nothing was measured for."""
-    from msm.train.model_io import model_facts
-
     facts = model_facts(exp.base_model)
     embedded = exp.base_model == "embedded"
     if node.kind in ("midtrain", "aft"):

@@ -21,8 +21,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from msm.aftgen.config import AftgenConfig
+from msm.aftgen.plan import spec_target_warning
+from msm.aftgen.projection import project_aftgen
+from msm.docgen.config import DocgenConfig
+from msm.docgen.projection import project_docgen
+from msm.evals.run import _runs_here
 from msm.experiment.config import Experiment
-from msm.experiment.plan import Node, needs_weights_here
+from msm.experiment.plan import Node, base_ref, needs_weights_here
+from msm.experiment.projection.cost import (
+    data_disk,
+    done_seconds,
+    eval_disk,
+    guess_seconds,
+    measured_rates,
+    train_disk,
+    work_units,
+)
+from msm.experiment.projection.evals import project_eval
+from msm.llm.names import resolve_model
+from msm.llm.prices import cost_usd, projected_cache
+from msm.spec.builtin import resolve_spec_path
+from msm.spec.core import load_spec
 
 TOKENS_PER_WORD = 1.35
 PREFERENCE_TOKENS = 60  # one preference exchange, chat-templated
@@ -37,8 +57,6 @@ def _row(role: str, model: str, calls: int, tin: int, tout: int, **extra: Any) -
 def price_rows(rows: list[dict[str, Any]]) -> None:
     """Add ``cost_usd`` (what will be paid), ``list_cost_usd``, the projected cache tokens
     and ``price`` (api, local or unknown) to each call row."""
-    from msm.llm.names import resolve_model
-    from msm.llm.prices import cost_usd, projected_cache
 
     for r in rows:
         r.setdefault("batch", False)
@@ -56,9 +74,6 @@ def price_rows(rows: list[dict[str, Any]]) -> None:
 
 
 def _stage_spec(cfg: Any) -> Any:
-    from msm.spec.builtin import resolve_spec_path
-    from msm.spec.core import load_spec
-
     return load_spec(
         resolve_spec_path(cfg.spec),
         cfg.model_name,
@@ -69,8 +84,6 @@ def _stage_spec(cfg: Any) -> Any:
 
 def _corpus(node: Node) -> dict[str, Any]:
     """docgen's own projection (``msm docgen --preview`` prints the same numbers)."""
-    from msm.docgen import DocgenConfig
-    from msm.docgen.projection import project_docgen
 
     cfg = node.config
     assert isinstance(cfg, DocgenConfig)
@@ -97,10 +110,6 @@ def _generation_rows(cfg: Any, p: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _aftdata(node: Node) -> dict[str, Any]:
-    from msm.aftgen.config import AftgenConfig
-    from msm.aftgen.plan import spec_target_warning
-    from msm.aftgen.projection import project_aftgen
-
     cfg = node.config
     assert isinstance(cfg, AftgenConfig)
     if cfg.kind == "preference":
@@ -122,8 +131,6 @@ def _aftdata(node: Node) -> dict[str, Any]:
 
 
 def _train(exp: Experiment, n: Node, nodes: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    from msm.experiment.projection.cost import train_disk
-
     epochs = float(getattr(n.config, "epochs", 1.0))
     if n.kind == "midtrain":
         tokens = nodes[n.deps[0]]["corpus_tokens"]
@@ -140,11 +147,6 @@ def _train(exp: Experiment, n: Node, nodes: dict[str, dict[str, Any]]) -> dict[s
 
 
 def _eval(exp: Experiment, n: Node) -> dict[str, Any]:
-    from msm.evals.run import _runs_here
-    from msm.experiment.plan import base_ref
-    from msm.experiment.projection.cost import eval_disk
-    from msm.experiment.projection.evals import project_eval
-
     if n.meta.get("same_as"):  # the base model's deterministic eval, copied: nothing runs
         return {
             "calls": [],
@@ -171,8 +173,6 @@ def project(
 ) -> dict[str, Any]:
     """Per node and in total: calls by role with tokens and cost, training tokens, disk
     and wall time (measured from nodes done in ``run`` where there are any)."""
-    from msm.experiment.projection.cost import data_disk
-
     statuses = statuses or {}
     nodes: dict[str, dict[str, Any]] = {}
     for n in plan:
@@ -199,13 +199,6 @@ def _times(
     run: Path | None,
     statuses: dict[str, str],
 ) -> None:
-    from msm.experiment.projection.cost import (
-        done_seconds,
-        guess_seconds,
-        measured_rates,
-        work_units,
-    )
-
     rates = measured_rates(run, plan, nodes, statuses) if run is not None else {}
     for n in plan:
         p = nodes[n.id]
