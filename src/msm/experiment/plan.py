@@ -40,6 +40,8 @@ from msm.train.model_io import model_facts
 NodeKind = Literal["corpus", "aftdata", "midtrain", "aft", "eval"]
 # the kinds that train a model (their output is a checkpoint)
 TRAINING: frozenset[NodeKind] = frozenset({"midtrain", "aft"})
+# the kinds that generate data with a generator (and maybe a judge) model
+GENERATION: frozenset[NodeKind] = frozenset({"corpus", "aftdata"})
 
 
 @dataclass(frozen=True)

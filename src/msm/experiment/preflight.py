@@ -18,7 +18,7 @@ from msm._util.records import read_mix
 from msm.aftgen.preference import preference_lists
 from msm.errors import MsmError
 from msm.experiment.config import Experiment
-from msm.experiment.plan import Node
+from msm.experiment.plan import GENERATION, TRAINING, Node
 from msm.llm.names import resolve_model
 from msm.spec.builtin import resolve_spec_path
 from msm.spec.core import load_spec
@@ -86,7 +86,7 @@ def _models(exp: Experiment, plan: list[Node]) -> dict[str, str]:
     """Every model the run calls, by where it is set."""
     names: dict[str, str] = {}
     for n in plan:
-        if n.kind in ("corpus", "aftdata"):
+        if n.kind in GENERATION:
             cfg: Any = n.config
             names.setdefault(cfg.model, f"{n.id} generator")
             if cfg.judge:
@@ -101,7 +101,7 @@ def _models(exp: Experiment, plan: list[Node]) -> dict[str, str]:
 def environment_problems(exp: Experiment, plan: list[Node]) -> list[str]:
     """What this machine lacks for the run, one line each (empty: nothing found)."""
     problems: list[str] = []
-    if any(n.kind in ("midtrain", "aft") for n in plan):
+    if any(n.kind in TRAINING for n in plan):
         try:
             resolve_base(exp.base_model, "lora", False, None)
         except MsmError as e:

@@ -18,6 +18,7 @@ the batch price.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from msm.docgen.config import DocgenConfig
 from msm.docgen.projection import project_docgen
 from msm.evals.run import _runs_here
 from msm.experiment.config import Experiment
-from msm.experiment.plan import Node, base_ref, needs_weights_here
+from msm.experiment.plan import GENERATION, TRAINING, Node, NodeKind, base_ref, needs_weights_here
 from msm.experiment.projection.cost import (
     data_disk,
     done_seconds,
@@ -82,20 +83,22 @@ def _stage_spec(cfg: Any) -> Any:
     )
 
 
-def _corpus(node: Node) -> dict[str, Any]:
+def _corpus(exp: Experiment, node: Node, nodes: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """docgen's own projection (``msm docgen --preview`` prints the same numbers)."""
 
     cfg = node.config
     assert isinstance(cfg, DocgenConfig)
     p = project_docgen(cfg, _stage_spec(cfg))
     rows = _generation_rows(cfg, p)
-    return {
+    proj = {
         "calls": rows,
         "batch_rounds": p["batch_rounds"] if cfg.batch else 0,
         "documents": p["documents"],
         "corpus_tokens": p["corpus_tokens"],
         "summary": ("" if p["exact"]["documents"] else "~") + f"{p['documents']:,} documents",
     }
+    proj["disk_bytes"], proj["disk_basis"] = data_disk(node.kind, proj, node)
+    return proj
 
 
 def _generation_rows(cfg: Any, p: dict[str, Any]) -> list[dict[str, Any]]:
@@ -109,7 +112,14 @@ def _generation_rows(cfg: Any, p: dict[str, Any]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _aftdata(node: Node) -> dict[str, Any]:
+def _aftdata(exp: Experiment, node: Node, nodes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """aftgen's own projection, with the disk its files take."""
+    proj = _aftgen_projection(node)
+    proj["disk_bytes"], proj["disk_basis"] = data_disk(node.kind, proj, node)
+    return proj
+
+
+def _aftgen_projection(node: Node) -> dict[str, Any]:
     cfg = node.config
     assert isinstance(cfg, AftgenConfig)
     if cfg.kind == "preference":
@@ -146,7 +156,7 @@ def _train(exp: Experiment, n: Node, nodes: dict[str, dict[str, Any]]) -> dict[s
     }
 
 
-def _eval(exp: Experiment, n: Node) -> dict[str, Any]:
+def _eval(exp: Experiment, n: Node, nodes: dict[str, dict[str, Any]]) -> dict[str, Any]:
     if n.meta.get("same_as"):  # the base model's deterministic eval, copied: nothing runs
         return {
             "calls": [],
@@ -165,6 +175,17 @@ def _eval(exp: Experiment, n: Node) -> dict[str, Any]:
     return proj
 
 
+# node kind -> its projection: (experiment, node, the projections of the nodes before it)
+_Projection = Callable[[Experiment, Node, dict[str, dict[str, Any]]], dict[str, Any]]
+_PROJECTIONS: dict[NodeKind, _Projection] = {
+    "corpus": _corpus,
+    "aftdata": _aftdata,
+    "midtrain": _train,
+    "aft": _train,
+    "eval": _eval,
+}
+
+
 def project(
     exp: Experiment,
     plan: list[Node],
@@ -176,16 +197,7 @@ def project(
     statuses = statuses or {}
     nodes: dict[str, dict[str, Any]] = {}
     for n in plan:
-        if n.kind == "corpus":
-            nodes[n.id] = _corpus(n)
-        elif n.kind == "aftdata":
-            nodes[n.id] = _aftdata(n)
-        elif n.kind in ("midtrain", "aft"):
-            nodes[n.id] = _train(exp, n, nodes)
-        else:
-            nodes[n.id] = _eval(exp, n)
-        if n.kind in ("corpus", "aftdata"):
-            nodes[n.id]["disk_bytes"], nodes[n.id]["disk_basis"] = data_disk(n.kind, nodes[n.id], n)
+        nodes[n.id] = _PROJECTIONS[n.kind](exp, n, nodes)
         price_rows(nodes[n.id]["calls"])
     _times(exp, plan, nodes, run, statuses)
     merges = needs_weights_here(exp)
@@ -223,7 +235,7 @@ def _batch_wait(n: Node, p: dict[str, Any]) -> None:
     within its usual hour) to ``seconds_max`` (each at the 24-hour limit)."""
     if p["seconds"] is None:
         return
-    if n.kind in ("corpus", "aftdata") and p.get("batch_rounds"):
+    if n.kind in GENERATION and p.get("batch_rounds"):
         k = p["batch_rounds"]
         p["seconds_max"] = k * BATCH_LIMIT_S
         p["seconds"] = k * BATCH_TYPICAL_S
@@ -284,7 +296,7 @@ def totals(
                 role["cost_usd"] += r["cost_usd"]
             if r["cost_usd"] is not None:
                 t["cost_usd"] += r["cost_usd"]
-        if n.kind in ("midtrain", "aft"):
+        if n.kind in TRAINING:
             t["train_tokens"] += p["train_tokens"]
             t["train_runs"] += 1
             if p.get("save") == "adapter" and p.get("merged_bytes") and merges:
