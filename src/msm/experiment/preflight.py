@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from msm._util.records import read_mix
 from msm.aftgen.preference import preference_lists
 from msm.errors import MsmError
+from msm.evals.config import EvalConfig
 from msm.experiment.config import Experiment
-from msm.experiment.plan import GENERATION, TRAINING, Node
+from msm.experiment.plan import GENERATION, TRAINING, Node, NodeKind
 from msm.llm.names import resolve_model
 from msm.spec.builtin import resolve_spec_path
 from msm.spec.core import load_spec
@@ -72,14 +74,27 @@ def check_inputs(exp: Experiment, plan: list[Node], run: Path) -> None:
     check_run_dir(run, exp)
     checked: set[int] = set()
     for node in plan:
+        check = _INPUT_CHECKS.get(node.kind)
+        if check is None or id(node.config) in checked:
+            continue
+        checked.add(id(node.config))  # eval nodes share config objects: each checked once
         try:
-            if node.kind == "aftdata":
-                check_aftdata(node.config)
-            elif node.kind == "eval" and id(node.config) not in checked:
-                checked.add(id(node.config))  # eval nodes share config objects
-                node.config.check()  # type: ignore[attr-defined]
+            check(node.config)
         except MsmError as e:
             raise MsmError(f"{node.id}: {e}") from None
+
+
+def _check_eval(cfg: EvalConfig) -> None:
+    """Every check of the eval's settings that needs no model (its suites' files)."""
+    cfg.check()
+
+
+# node kind -> what its stage reads before it writes (the other kinds read only what the
+# plan's earlier nodes write)
+_INPUT_CHECKS: dict[NodeKind, Callable[[Any], None]] = {
+    "aftdata": check_aftdata,
+    "eval": _check_eval,
+}
 
 
 def _models(exp: Experiment, plan: list[Node]) -> dict[str, str]:
