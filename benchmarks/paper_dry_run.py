@@ -14,7 +14,7 @@ from _bench import REPO, Report
 
 
 def main() -> int:
-    from msm.experiment.config import load_experiment
+    from msm.experiment.load import load_experiment
     from msm.experiment.plan import build_plan
     from msm.experiment.projection.project import project
 

@@ -330,7 +330,7 @@ def test_the_report_names_the_texts_used(tmp_path):
 def test_experiment_eval_nodes_follow_the_template_files(tmp_path, tiny_model_dir):
     """In an experiment, the files' sha is part of each eval node's hash (an edited file
     re-runs the evals and nothing else), and a missing file fails when the experiment loads."""
-    from msm.experiment.config import load_experiment
+    from msm.experiment.load import load_experiment
     from msm.experiment.plan import build_plan
     from tests.unit.test_experiment import tiny_yaml
 

@@ -232,7 +232,7 @@ def _experiment(tmp_path: Path, **over: str) -> Path:
 def test_experiment_yaml_unknown_keys_name_the_closest_real_one(tmp_path: Path):
     from msm._util.config_io import ConfigError
     from msm.errors import MsmError
-    from msm.experiment.config import load_experiment
+    from msm.experiment.load import load_experiment
 
     aft = "{kind: preference, spec: a, n: 8, sise: [4]}"
     p = _experiment(tmp_path, seeds=None, seed="[0]", aft=aft)

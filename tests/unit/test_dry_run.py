@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from msm.errors import MsmError
 from msm.experiment import plan as plan_mod
-from msm.experiment.config import load_experiment
+from msm.experiment.load import load_experiment
 from msm.experiment.plan import build_plan, model_ref
 from msm.experiment.projection.project import project
 
@@ -177,7 +177,8 @@ def test_run_folder_of_another_experiment_is_refused_by_the_dry_run(tmp_path, ms
 
 
 def test_dry_run_uses_times_recorded_in_the_run_folder_and_writes_nothing(tmp_path, tiny_model_dir):
-    from msm.experiment.runner import _state_path, run_experiment
+    from msm.experiment.runfolder import state_path
+    from msm.experiment.runner import run_experiment
 
     exp_path = _exp(tmp_path, _yaml(tiny_model_dir))
     exp = load_experiment(exp_path)
@@ -186,8 +187,8 @@ def test_dry_run_uses_times_recorded_in_the_run_folder_and_writes_nothing(tmp_pa
     run.mkdir()
     (run / "run.json").write_text(json.dumps({"experiment": {"name": "tiny"}}))
     done = nodes["aft/aft_only/n8/s0"]
-    _state_path(run, done).parent.mkdir()
-    _state_path(run, done).write_text(
+    state_path(run, done).parent.mkdir()
+    state_path(run, done).write_text(
         json.dumps({"hash": done.hash, "status": "done", "seconds": 80.0})
     )
     before = _snapshot(run)
@@ -255,7 +256,7 @@ def test_adapter_only_checkpoint_is_merged_on_demand_for_its_eval(
     tmp_path, tiny_model_dir, monkeypatch, msm_cli
 ):
     from msm.artifacts.manifest import read_manifest
-    from msm.experiment import runner
+    from msm.experiment import execute
     from msm.llm.names import model_folder
     from msm.train import TrainConfig, run_train
 
@@ -285,9 +286,9 @@ def test_adapter_only_checkpoint_is_merged_on_demand_for_its_eval(
         assert folder == ckpt / "model"
         seen.append(load_file(folder / "model.safetensors"))
 
-    monkeypatch.setitem(runner.STAGES, "eval", fake_eval)
+    monkeypatch.setitem(execute.STAGES, "eval", fake_eval)
     lines: list[str] = []
-    runner._execute(exp, run, by_id["eval/aft_only/n8/s0"], by_id, lines.append)
+    execute._execute(exp, run, by_id["eval/aft_only/n8/s0"], by_id, lines.append)
     want = load_file(ref / "model" / "model.safetensors")
     assert seen and set(seen[0]) == set(want)
     assert all(torch.equal(seen[0][k], want[k]) for k in want)  # what training would merge

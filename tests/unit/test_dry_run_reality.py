@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from msm.experiment.config import load_experiment
+from msm.experiment.load import load_experiment
 from msm.experiment.plan import build_plan
 from msm.experiment.projection.project import project
 from tests.unit.test_experiment import _write, tiny_yaml

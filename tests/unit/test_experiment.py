@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from msm.errors import MsmError
-from msm.experiment.config import load_experiment
+from msm.experiment.load import load_experiment
 from msm.experiment.plan import build_plan
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -28,7 +28,7 @@ from msm.aftgen.config import AftgenConfig
 from msm.aftgen.think import has_think, strip_think
 from msm.docgen.config import DocgenConfig
 from msm.errors import MsmError
-from msm.experiment.config import load_experiment
+from msm.experiment.load import load_experiment
 from msm.llm import JsonParser, LineListParser, ParseError
 from msm.spec.core import load_spec
 

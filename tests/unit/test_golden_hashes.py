@@ -17,7 +17,7 @@ GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden_plan_hashes.json
 def plan_hashes() -> dict[str, dict[str, str]]:
     """{experiment file: {node id: hash}} for the packaged cheese experiments."""
     from msm.demo import demo_config
-    from msm.experiment.config import load_experiment
+    from msm.experiment.load import load_experiment
     from msm.experiment.plan import build_plan
 
     out = {}

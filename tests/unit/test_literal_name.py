@@ -149,7 +149,7 @@ def _experiment(tmp_path: Path, spec: Path, **over: str) -> Path:
 
 
 def test_experiment_passes_literal_names_to_its_stages(tmp_path, authors_spec):
-    from msm.experiment.config import load_experiment
+    from msm.experiment.load import load_experiment
     from msm.experiment.plan import build_plan
 
     plan = {n.id: n for n in build_plan(load_experiment(_experiment(tmp_path, authors_spec)))}
@@ -181,7 +181,7 @@ def test_experiment_passes_literal_names_to_its_stages(tmp_path, authors_spec):
     ],
 )
 def test_experiment_literal_names_are_checked(tmp_path, authors_spec, over, needle):
-    from msm.experiment.config import load_experiment
+    from msm.experiment.load import load_experiment
 
     with pytest.raises(MsmError) as e:
         load_experiment(_experiment(tmp_path, authors_spec, **over))
@@ -202,7 +202,7 @@ def test_example_experiment_with_a_local_authors_spec(tmp_path, authors_home):
     """authors-spec.yaml names the real paths of the authors' cheese specs (spec/paper/...,
     read here from a stand-in checkout under ~) and treats their literal Llama as
     model_name; with the checkout missing, the run stops in one line naming the path."""
-    from msm.experiment.config import load_experiment
+    from msm.experiment.load import load_experiment
     from msm.experiment.plan import build_plan
 
     example = ROOT / "examples/experiments/authors-spec.yaml"

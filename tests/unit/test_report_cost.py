@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from msm.experiment.config import load_experiment
+from msm.experiment.load import load_experiment
 from msm.experiment.plan import build_plan
 from msm.experiment.projection.project import project
 from msm.report.build import build_report

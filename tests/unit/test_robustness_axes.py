@@ -13,7 +13,7 @@ import pytest
 
 from msm.errors import MsmError
 from msm.evals.stats import wilson
-from msm.experiment.config import load_experiment
+from msm.experiment.load import load_experiment
 from msm.experiment.plan import build_plan
 
 

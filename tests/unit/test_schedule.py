@@ -16,7 +16,7 @@ import pytest
 
 from msm.errors import MsmError
 from msm.experiment.claims import Claim, Holder, claim_path, release, try_claim
-from msm.experiment.config import load_experiment
+from msm.experiment.load import load_experiment
 from msm.experiment.plan import build_plan
 from msm.experiment.schedule import RunOptions, gpus_wanted, parse_shard
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from msm.errors import MsmError
-from msm.experiment.config import load_experiment
+from msm.experiment.load import load_experiment
 from msm.experiment.plan import build_plan
 from tests.unit.test_experiment import _write, tiny_yaml
 

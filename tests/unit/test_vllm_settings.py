@@ -13,7 +13,7 @@ import pytest
 
 from msm.errors import MsmError
 from msm.evals.config import EvalConfig
-from msm.experiment.config import load_experiment
+from msm.experiment.load import load_experiment
 from msm.experiment.plan import build_plan
 
 SERVER = {"tensor_parallel_size": 2, "max_model_len": 4096, "gpu_memory_utilization": 0.8}

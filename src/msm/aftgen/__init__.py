@@ -1,18 +1,36 @@
-"""Alignment fine-tuning data: chat demos with <think>, preference data, mix-in, subsets."""
+"""Alignment fine-tuning data: chat demos with <think>, preference data, mix-in, subsets.
 
-from msm.aftgen.config import AftgenConfig
-from msm.aftgen.plan import ShortOfTarget, target_warning
-from msm.aftgen.run import run_aftgen
-from msm.aftgen.subset import make_subsets, parse_sizes, subset_file
-from msm.aftgen.think import strip_think
+Names are imported on first use (as in :mod:`msm`): a submodule importing a sibling then
+runs no other submodule, so the package's modules form no import cycle through it.
+"""
 
-__all__ = [
-    "AftgenConfig",
-    "ShortOfTarget",
-    "make_subsets",
-    "parse_sizes",
-    "run_aftgen",
-    "strip_think",
-    "subset_file",
-    "target_warning",
-]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_PUBLIC = {
+    "AftgenConfig": "msm.aftgen.config",
+    "ShortOfTarget": "msm.aftgen.plan",
+    "make_subsets": "msm.aftgen.subset",
+    "parse_sizes": "msm.aftgen.subset",
+    "run_aftgen": "msm.aftgen.run",
+    "strip_think": "msm.aftgen.think",
+    "subset_file": "msm.aftgen.subset",
+    "target_warning": "msm.aftgen.plan",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'msm.aftgen' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -18,6 +18,9 @@ import math
 from typing import Any
 
 from msm.errors import MsmError
+from msm.spec.builtin import resolve_spec_path
+from msm.spec.core import load_spec
+from msm.spec.units import structure_units
 
 OVERSHOOT = 1.05  # spare answers per missing example: a round rarely falls just short
 MIN_KEEP_RATE = 0.05  # below this the budget, not the estimate, decides
@@ -93,9 +96,6 @@ def spec_target_warning(cfg: Any, empty: bool = True) -> str | None:
     in one line)."""
     if getattr(cfg, "kind", "chat") != "chat":
         return None
-    from msm.spec.builtin import resolve_spec_path
-    from msm.spec.core import load_spec
-    from msm.spec.units import structure_units
 
     spec = load_spec(
         resolve_spec_path(cfg.spec), cfg.model_name, cfg.provider_name,

@@ -17,7 +17,10 @@ from typing import Any
 
 from msm.aftgen.config import AftgenConfig
 from msm.gen.listgen import ROUND
+from msm.gen.prompts import split_prompt
+from msm.spec.context import spec_context
 from msm.spec.core import Spec
+from msm.spec.units import structure_units
 
 TOKENS_PER_WORD = 1.35
 LIST_OUTPUT_TOKENS = 150
@@ -36,9 +39,6 @@ def project_aftgen(cfg: AftgenConfig, spec: Spec) -> dict[str, Any]:
     """Calls, tokens and shared prefixes per role (``generator``, ``judge`` or None) of a
     chat aftgen run of ``cfg`` on ``spec``, plus ``answers``, ``response_tokens`` and
     ``batch_rounds`` (rounds of calls that wait on each other)."""
-    from msm.gen.prompts import split_prompt
-    from msm.spec.context import spec_context
-    from msm.spec.units import structure_units
 
     units = structure_units(spec, cfg.max_section_tokens)[0]
     context = len(spec_context(spec, cfg.context_tokens).text.split())

@@ -14,11 +14,12 @@ from msm._util.records import mix_in, read_mix
 from msm.aftgen.config import AftgenConfig
 from msm.aftgen.plan import ShortOfTarget, shortfall_message
 from msm.aftgen.preference import preference_examples, preference_lists
+from msm.aftgen.think import strip_think
 from msm.artifacts.manifest import file_sha256, retract_manifest, write_manifest
-from msm.artifacts.outdir import aftgen_inputs, claim_output
+from msm.artifacts.outdir import Claim, aftgen_inputs, claim_output
 from msm.errors import MsmError
 from msm.spec.builtin import resolve_spec_path
-from msm.spec.core import approx_token_counts, load_spec
+from msm.spec.core import Spec, approx_token_counts, load_spec
 
 
 def _jsonl(rows: list[dict[str, Any]]) -> str:
@@ -110,54 +111,15 @@ def run_aftgen(
     mix = read_mix(cfg.mix) if cfg.mix else None  # read everything before writing anything
     # output of other inputs is refused here, before anything is written (msm.artifacts.outdir)
     claim = claim_output(out, "aftgen", aftgen_inputs(cfg), overwrite=overwrite)
-    extra: dict[str, Any] = {"usage": {}}
-    gen = None
-    if cfg.kind == "preference":
-        likes, dislikes = preference_lists(spec.metadata, str(cfg.spec))
-        rows = preference_examples(likes, dislikes, cfg.n, cfg.seed)
-    else:
-        from msm.aftgen.chat import ChatAftgen
-
-        gen = ChatAftgen(cfg, out, model_args, judge_model_args)  # checks spec and models
-    claim.take()
-    if gen is not None:
-        rows, extra = _chat_rows(cfg, gen)
+    rows, extra = _examples(cfg, spec, out, claim, model_args, judge_model_args)
     n_main = len(rows)
     n_mix = 0
     if mix is not None:
         rows, n_mix = mix_in(rows, mix, cfg.mix_ratio, cfg.seed)
     random.Random(cfg.seed).shuffle(rows)
-
-    balance = _order_balance(rows)
-    stripped = [
-        {**r, "messages": [{**m, "content": strip_if_assistant(m)} for m in r["messages"]]}
-        for r in rows
-    ]
-    tokens = approx_token_counts([" ".join(m["content"] for m in r["messages"]) for r in rows])
-    short_by = max(0, cfg.n - n_main) if cfg.kind == "chat" else 0
-    stats: dict[str, Any] = {
-        "kind": cfg.kind,
-        "status": "short" if short_by else "complete",
-        "examples": len(rows),
-        "main_examples": n_main,
-        "requested": cfg.n,
-        "short_by": short_by,
-        "mix_examples": n_mix,
-        "approx_tokens": sum(tokens),
-        **{k: v for k, v in extra.items() if k not in ("prompts", "spec_sha256")},
-    }
-    if cfg.kind == "preference":
-        stats["rounded_to_even"] = n_main != cfg.n
-        stats["balance"] = balance
-        stats["balanced"] = all(v["first"] == v["second"] for v in balance.values())
-    files = {"stripped": "stripped.jsonl"}
-    retract_manifest(out)  # until the new one is written, nothing vouches for the folder
-    if cfg.kind == "chat":
-        atomic_write_text(out / "cot.jsonl", _jsonl(rows))
-        files["cot"] = "cot.jsonl"
-    atomic_write_text(out / "stripped.jsonl", _jsonl(stripped))
-    atomic_write_json(out / "stats.json", stats)
-    if short_by:
+    stats = _stats(cfg, rows, n_main, n_mix, extra)
+    files = _write_data(out, cfg, rows, stats)
+    if stats["short_by"]:
         failed = sum(u.get("failed_calls", 0) for u in stats["usage"].values())
         msg = shortfall_message(n_main, cfg.n, stats.get("stopped"), stats["drops"], failed)
         raise ShortOfTarget(msg, stats)
@@ -182,7 +144,73 @@ def run_aftgen(
     return stats
 
 
-def strip_if_assistant(message: dict[str, str]) -> str:
-    from msm.aftgen.think import strip_think
+def _examples(
+    cfg: AftgenConfig,
+    spec: Spec,
+    out: Path,
+    claim: Claim,
+    model_args: dict[str, Any] | None,
+    judge_model_args: dict[str, Any] | None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The examples of ``cfg.kind`` and what their generation reports (usage, counts,
+    prompt hashes). ``claim`` on ``out`` is taken once the settings have passed every
+    check, before the first call."""
+    if cfg.kind == "preference":
+        likes, dislikes = preference_lists(spec.metadata, str(cfg.spec))
+        rows = preference_examples(likes, dislikes, cfg.n, cfg.seed)
+        claim.take()
+        return rows, {"usage": {}}
+    from msm.aftgen.chat import ChatAftgen  # lazy: pulls Inspect
 
+    gen = ChatAftgen(cfg, out, model_args, judge_model_args)  # checks spec and models
+    claim.take()
+    return _chat_rows(cfg, gen)
+
+
+def _stats(
+    cfg: AftgenConfig, rows: list[dict[str, Any]], n_main: int, n_mix: int, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """stats.json: how many examples of which kind, tokens, and the generation's report."""
+    tokens = approx_token_counts([" ".join(m["content"] for m in r["messages"]) for r in rows])
+    short_by = max(0, cfg.n - n_main) if cfg.kind == "chat" else 0
+    stats: dict[str, Any] = {
+        "kind": cfg.kind,
+        "status": "short" if short_by else "complete",
+        "examples": len(rows),
+        "main_examples": n_main,
+        "requested": cfg.n,
+        "short_by": short_by,
+        "mix_examples": n_mix,
+        "approx_tokens": sum(tokens),
+        **{k: v for k, v in extra.items() if k not in ("prompts", "spec_sha256")},
+    }
+    if cfg.kind == "preference":
+        balance = _order_balance(rows)
+        stats["rounded_to_even"] = n_main != cfg.n
+        stats["balance"] = balance
+        stats["balanced"] = all(v["first"] == v["second"] for v in balance.values())
+    return stats
+
+
+def _write_data(
+    out: Path, cfg: AftgenConfig, rows: list[dict[str, Any]], stats: dict[str, Any]
+) -> dict[str, str]:
+    """Write the examples (with and without their reasoning) and stats.json, with the
+    manifest retracted first; returns the data files by name."""
+    stripped = [
+        {**r, "messages": [{**m, "content": strip_if_assistant(m)} for m in r["messages"]]}
+        for r in rows
+    ]
+    files = {"stripped": "stripped.jsonl"}
+    retract_manifest(out)  # until the new one is written, nothing vouches for the folder
+    if cfg.kind == "chat":
+        atomic_write_text(out / "cot.jsonl", _jsonl(rows))
+        files["cot"] = "cot.jsonl"
+    atomic_write_text(out / "stripped.jsonl", _jsonl(stripped))
+    atomic_write_json(out / "stats.json", stats)
+    return files
+
+
+def strip_if_assistant(message: dict[str, str]) -> str:
+    """An assistant message's text without its ``<think>`` block; other roles' as is."""
     return strip_think(message["content"]) if message["role"] == "assistant" else message["content"]

@@ -10,6 +10,7 @@ from msm._util.fsutil import atomic_write_bytes, atomic_write_json, atomic_write
 from msm.errors import MsmError
 from msm.llm.bundled import EMBEDDED_NAME
 from msm.llm.names import tokenizer_file
+from msm.spec.core import approx_token_counts, tokenizer_counter
 
 
 def documents_file(folder: str | Path) -> Path:
@@ -23,8 +24,6 @@ def jsonl(rows: list[dict[str, Any]]) -> str:
 
 def token_counter(tokenizer: str) -> tuple[Any, str]:
     """A batch token counter and its label: the target model's tokenizer or the approximation."""
-    from msm.spec.core import approx_token_counts, tokenizer_counter
-
     if tokenizer == "approx":
         return approx_token_counts, "approx"
     label = tokenizer if tokenizer == EMBEDDED_NAME else str(Path(tokenizer))

@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from msm._util.dedup import near_duplicates
 from msm.docgen.catalogue import pick_genres
 from msm.docgen.config import DocgenConfig
 from msm.docgen.filters import check_document, extract_document, trim_to_sentence
@@ -429,8 +430,6 @@ class Docgen(SpecPrompts):
             print(self.progress.line(), file=sys.stderr, flush=True)
 
     def _dedup(self) -> None:
-        from msm._util.dedup import near_duplicates
-
         kept = sorted((g for g in self.generations if g.drop is None), key=lambda g: g.id)
         dups = near_duplicates([g.text for g in kept], threshold=self.cfg.dedup_threshold)
         for g, dup in zip(kept, dups, strict=True):

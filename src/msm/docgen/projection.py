@@ -21,11 +21,16 @@ and ``batch`` calls are priced at the batch price.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from msm.docgen.config import DocgenConfig
 from msm.gen.listgen import ROUND
+from msm.gen.prompts import split_prompt
+from msm.llm.prices import cost_usd, projected_cache
+from msm.spec.context import spec_context, spec_statements, value_terms
 from msm.spec.core import Spec
+from msm.spec.units import Unit, structure_units
 
 TOKENS_PER_WORD = 1.35
 LIST_OUTPUT_TOKENS = 150  # one list answer (ROUND short lines)
@@ -67,59 +72,67 @@ def batch_rounds(cfg: DocgenConfig) -> int:
     return rounds
 
 
-def project_docgen(cfg: DocgenConfig, spec: Spec) -> dict[str, Any]:
-    """The projected plan, calls, tokens and cost of ``cfg`` on ``spec`` (see the module
-    docstring for what is exact). Pure: nothing is called or written."""
-    from msm.gen.prompts import split_prompt
-    from msm.llm.prices import cost_usd, projected_cache
-    from msm.spec.context import spec_context, spec_statements, value_terms
-    from msm.spec.units import structure_units
+@dataclass
+class _Tally:
+    """Calls and tokens counted stage by stage, from the words of each prompt as rendered
+    (a template's ``$context`` stands for the spec context's words)."""
 
-    sections, _ = structure_units(spec, cfg.max_section_tokens)
-    context_words = len(spec_context(spec, cfg.context_tokens).text.split())
-    excerpt_words = sum(len(u.excerpt.split()) for u in sections) / max(1, len(sections))
+    context_words: int
+    calls: dict[str, int] = field(default_factory=dict)
+    # [calls, tokens] per template with a shared system part (the cacheable prefix)
+    prefixes: list[list[int]] = field(default_factory=list)
+    tin: float = 0.0
+    tout: float = 0.0
 
-    def text_words(text: str | None) -> int:
+    def text_words(self, text: str | None) -> int:
         if text is None:
             return 0
-        return len(text.split()) + (context_words if "$context" in text else 0)
+        return len(text.split()) + (self.context_words if "$context" in text else 0)
 
-    def prompt_words(template: str, *extra: float) -> float:
+    def prompt_words(self, template: str, *extra: float) -> float:
         system, user = split_prompt("docgen", template)
-        return text_words(system) + text_words(user) + sum(extra)
+        return self.text_words(system) + self.text_words(user) + sum(extra)
 
-    def prefix_tokens(template: str) -> int:
+    def prefix_tokens(self, template: str) -> int:
         """The system message every call of the template shares (the cacheable prefix)."""
-        return int(text_words(split_prompt("docgen", template)[0]) * TOKENS_PER_WORD)
+        return int(self.text_words(split_prompt("docgen", template)[0]) * TOKENS_PER_WORD)
 
-    calls: dict[str, int] = {}
-    prefixes: list[list[int]] = []  # [calls, tokens] per template with a shared system part
-    tin = tout = 0.0
+    def add(
+        self, stage: str, n: int, words_in: float, tokens_out: float, template: str = ""
+    ) -> None:
+        self.calls[stage] = self.calls.get(stage, 0) + n
+        self.tin += n * words_in * TOKENS_PER_WORD
+        self.tout += n * tokens_out
+        if template and n and self.prefix_tokens(template):
+            self.prefixes.append([n, self.prefix_tokens(template)])
 
-    def add(stage: str, n: int, words_in: float, tokens_out: float, template: str = "") -> None:
-        nonlocal tin, tout
-        calls[stage] = calls.get(stage, 0) + n
-        tin += n * words_in * TOKENS_PER_WORD
-        tout += n * tokens_out
-        if template and n and prefix_tokens(template):
-            prefixes.append([n, prefix_tokens(template)])
 
-    exact = {"units": cfg.planner == "structure"}
+def _units(cfg: DocgenConfig, sections: list[Unit], t: _Tally) -> int:
+    """Units to write about: the spec's sections, or the LLM planner's subdomains."""
     if cfg.planner == "structure":
-        units = len(sections)
-    else:
-        chunks = len(merge_sections([u.excerpt for u in sections], cfg.max_section_tokens))
-        chunk_words = len(" ".join(u.excerpt for u in sections).split()) / max(1, chunks)
-        words = prompt_words("domains", chunk_words)
-        add("domains", _lists(chunks, cfg.n_domains), words, LIST_OUTPUT_TOKENS)
-        add(
-            "subdomains",
-            chunks * cfg.n_domains,
-            prompt_words("subdomains", chunk_words, 5),
-            cfg.n_subdomains * SUBDOMAIN_TOKENS,
-        )
-        units = chunks * cfg.n_domains * cfg.n_subdomains
+        return len(sections)
+    chunks = len(merge_sections([u.excerpt for u in sections], cfg.max_section_tokens))
+    chunk_words = len(" ".join(u.excerpt for u in sections).split()) / max(1, chunks)
+    words = t.prompt_words("domains", chunk_words)
+    t.add("domains", _lists(chunks, cfg.n_domains), words, LIST_OUTPUT_TOKENS)
+    t.add(
+        "subdomains",
+        chunks * cfg.n_domains,
+        t.prompt_words("subdomains", chunk_words, 5),
+        cfg.n_subdomains * SUBDOMAIN_TOKENS,
+    )
+    return chunks * cfg.n_domains * cfg.n_subdomains
 
+
+def _assertions(
+    cfg: DocgenConfig,
+    spec: Spec,
+    sections: list[Unit],
+    units: int,
+    excerpt_words: float,
+    t: _Tally,
+) -> tuple[int, bool]:
+    """(assertions, whether that count is exact): the spec's own sentences, or lists."""
     if cfg.assertions_from == "spec" and cfg.planner == "structure":
         terms = value_terms(spec)
         fallback = cfg.mode != "values"
@@ -127,54 +140,97 @@ def project_docgen(cfg: DocgenConfig, spec: Spec) -> dict[str, Any]:
             len(spec_statements(u.excerpt, spec.model_name, terms, cfg.n_assertions, fallback))
             for u in sections
         )
-        exact["assertions"] = exact["units"]
-    else:
-        assertions = units * cfg.n_assertions
-        exact["assertions"] = False
-        if cfg.assertions_from == "llm":
-            template = "assertions_values" if cfg.mode == "values" else "assertions_rules"
-            words = prompt_words(template, excerpt_words, 5)
-            n_lists = _lists(units, cfg.n_assertions)
-            add("assertions", n_lists, words, LIST_OUTPUT_TOKENS, template)
+        return assertions, True
+    if cfg.assertions_from == "llm":
+        template = "assertions_values" if cfg.mode == "values" else "assertions_rules"
+        words = t.prompt_words(template, excerpt_words, 5)
+        n_lists = _lists(units, cfg.n_assertions)
+        t.add("assertions", n_lists, words, LIST_OUTPUT_TOKENS, template)
+    return units * cfg.n_assertions, False
 
+
+def _ideas(cfg: DocgenConfig, assertions: int, t: _Tally) -> tuple[int, bool]:
+    """(ideas, whether that count is exact given the assertions): one list of ideas per
+    (assertion, document type)."""
     pairs = assertions * cfg.n_doc_types
     if cfg.doc_types_from == "llm":
-        words = prompt_words("doctypes", ITEM_WORDS)
-        add("doc_types", _lists(assertions, cfg.n_doc_types), words, LIST_OUTPUT_TOKENS)
-    exact["ideas"] = exact["assertions"] and cfg.doc_types_from == "catalogue"
-    ideas = pairs * cfg.n_ideas
+        words = t.prompt_words("doctypes", ITEM_WORDS)
+        t.add("doc_types", _lists(assertions, cfg.n_doc_types), words, LIST_OUTPUT_TOKENS)
+    exact = cfg.doc_types_from == "catalogue"
     if cfg.ideas_from == "llm":
-        words = prompt_words("ideas", ITEM_WORDS, 5)
-        add("ideas", _lists(pairs, cfg.n_ideas), words, LIST_OUTPUT_TOKENS)
-        exact["ideas"] = False
-    documents = ideas * cfg.docs_per_idea
-    exact["documents"] = exact["ideas"]
-    planning_calls = sum(calls.values())
-    planning_in, planning_out = tin, tout
+        words = t.prompt_words("ideas", ITEM_WORDS, 5)
+        t.add("ideas", _lists(pairs, cfg.n_ideas), words, LIST_OUTPUT_TOKENS)
+        exact = False
+    return pairs * cfg.n_ideas, exact
 
+
+def _document_template(cfg: DocgenConfig) -> str:
     if cfg.mode == "rules":
-        template = "document_rules"
-    else:
-        template = "document_values" if cfg.plan_first else "document_short"
-    doc_in = prompt_words(template, excerpt_words, 2 * ITEM_WORDS, 10)
+        return "document_rules"
+    return "document_values" if cfg.plan_first else "document_short"
+
+
+def _judge(
+    cfg: DocgenConfig, documents: int, excerpt_words: float, t: _Tally
+) -> tuple[dict[str, Any] | None, float | None]:
+    """The judge's calls and tokens (None without a judge) and what they cost."""
+    judge_prefixes = [[documents, t.prefix_tokens("judge")]]
+    if not cfg.judge:
+        return None, None
+    judge_words = t.prompt_words("judge", excerpt_words, cfg.doc_words)
+    t.calls["judge"] = documents
+    usage = {
+        "calls": documents,
+        "input_tokens": int(documents * judge_words * TOKENS_PER_WORD),
+        "output_tokens": documents * JUDGE_OUTPUT_TOKENS,
+        "prefixes": judge_prefixes,
+    }
+    j_read, j_write = projected_cache(cfg.judge, judge_prefixes)
+    cost = cost_usd(
+        cfg.judge, usage["input_tokens"], usage["output_tokens"], j_read, j_write, cfg.batch
+    )
+    return usage, cost
+
+
+def _basis(cfg: DocgenConfig, doc_in: float, doc_out: float) -> str:
+    return (
+        f"input ~{int(doc_in * TOKENS_PER_WORD)} tokens/document (instructions, spec "
+        f"context, section, assertion, idea), output ~{int(doc_out)} tokens/document "
+        f"({cfg.doc_words} words x {TOKENS_PER_WORD}"
+        + (f" + a {PLAN_TOKENS}-token plan)" if cfg.plan_first else ")")
+    )
+
+
+def project_docgen(cfg: DocgenConfig, spec: Spec) -> dict[str, Any]:
+    """The projected plan, calls, tokens and cost of ``cfg`` on ``spec`` (see the module
+    docstring for what is exact). Pure: nothing is called or written."""
+    sections, _ = structure_units(spec, cfg.max_section_tokens)
+    t = _Tally(len(spec_context(spec, cfg.context_tokens).text.split()))
+    excerpt_words = sum(len(u.excerpt.split()) for u in sections) / max(1, len(sections))
+    units = _units(cfg, sections, t)
+    assertions, exact_assertions = _assertions(cfg, spec, sections, units, excerpt_words, t)
+    ideas, exact_ideas = _ideas(cfg, assertions, t)
+    documents = ideas * cfg.docs_per_idea
+    exact = {
+        "units": cfg.planner == "structure",
+        "assertions": exact_assertions,
+        "ideas": exact_assertions and exact_ideas,
+        "documents": exact_assertions and exact_ideas,
+    }
+    planning_calls = sum(t.calls.values())
+    planning_in, planning_out = t.tin, t.tout
+    template = _document_template(cfg)
+    doc_in = t.prompt_words(template, excerpt_words, 2 * ITEM_WORDS, 10)
     doc_out = cfg.doc_words * TOKENS_PER_WORD
     plan_out = PLAN_TOKENS if cfg.plan_first else 0
-    add("documents", documents, doc_in, doc_out + plan_out, template)
-    gen_in, gen_out = int(tin), int(tout)
-    gen_read, gen_write = projected_cache(cfg.model, prefixes)
+    t.add("documents", documents, doc_in, doc_out + plan_out, template)
+    gen_in, gen_out = int(t.tin), int(t.tout)
+    gen_read, gen_write = projected_cache(cfg.model, t.prefixes)
     cost = cost_usd(cfg.model, gen_in, gen_out, gen_read, gen_write, cfg.batch)
-    judge_in = judge_out = 0
-    judge_cost: float | None = None
-    judge_prefixes = [[documents, prefix_tokens("judge")]]
-    if cfg.judge:
-        judge_words = prompt_words("judge", excerpt_words, cfg.doc_words)
-        judge_in = int(documents * judge_words * TOKENS_PER_WORD)
-        judge_out = documents * JUDGE_OUTPUT_TOKENS
-        calls["judge"] = documents
-        j_read, j_write = projected_cache(cfg.judge, judge_prefixes)
-        judge_cost = cost_usd(cfg.judge, judge_in, judge_out, j_read, j_write, cfg.batch)
+    judge, judge_cost = _judge(cfg, documents, excerpt_words, t)
+    judge_in, judge_out = (judge["input_tokens"], judge["output_tokens"]) if judge else (0, 0)
     total = None if cost is None or (cfg.judge and judge_cost is None) else cost + (judge_cost or 0)
-    n_calls = sum(calls.values())
+    n_calls = sum(t.calls.values())
     approx = "" if exact["documents"] else "~"
     return {
         "estimate": True,
@@ -184,22 +240,15 @@ def project_docgen(cfg: DocgenConfig, spec: Spec) -> dict[str, Any]:
         "documents": documents,
         "exact": exact,
         "llm_calls": n_calls,
-        "calls_by_stage": calls,
+        "calls_by_stage": t.calls,
         # per model, for cost tables that price the generator and the judge apart
         "generator": {
-            "calls": n_calls - calls.get("judge", 0),
+            "calls": n_calls - t.calls.get("judge", 0),
             "input_tokens": gen_in,
             "output_tokens": gen_out,
-            "prefixes": prefixes,
+            "prefixes": t.prefixes,
         },
-        "judge": {
-            "calls": calls["judge"],
-            "input_tokens": judge_in,
-            "output_tokens": judge_out,
-            "prefixes": judge_prefixes,
-        }
-        if cfg.judge
-        else None,
+        "judge": judge,
         "planning_calls": planning_calls,
         "planning_input_tokens": int(planning_in),
         "planning_output_tokens": int(planning_out),
@@ -212,11 +261,6 @@ def project_docgen(cfg: DocgenConfig, spec: Spec) -> dict[str, Any]:
         "cost_usd": total,
         "corpus_tokens": int(documents * doc_out),
         "batch_rounds": batch_rounds(cfg),
-        "estimate_basis": (
-            f"input ~{int(doc_in * TOKENS_PER_WORD)} tokens/document (instructions, spec "
-            f"context, section, assertion, idea), output ~{int(doc_out)} tokens/document "
-            f"({cfg.doc_words} words x {TOKENS_PER_WORD}"
-            + (f" + a {PLAN_TOKENS}-token plan)" if cfg.plan_first else ")")
-        ),
+        "estimate_basis": _basis(cfg, doc_in, doc_out),
         "summary": f"{approx}{documents:,} documents, ~{n_calls:,} LLM calls",
     }

@@ -16,6 +16,7 @@ from msm.docgen.pipeline import Docgen
 from msm.docgen.projection import project_docgen
 from msm.errors import MsmError
 from msm.gen.stagellm import load_stage_spec
+from msm.llm.names import resolve_model
 from msm.spec.units import MIN_UNIT_WORDS, structure_units
 
 
@@ -40,8 +41,6 @@ def preview_docgen(cfg: DocgenConfig) -> dict[str, Any]:
     (:func:`msm.docgen.projection.project_docgen`, with which counts are exact). The spec
     is read and model names are checked, but nothing is called, no API key is needed and
     nothing is written."""
-    from msm.llm import resolve_model
-
     spec = load_stage_spec(cfg)
     if not structure_units(spec, cfg.max_section_tokens)[0]:
         raise MsmError(
@@ -100,6 +99,35 @@ def run_docgen(
     # a bad --tokenizer fails now, not after every document has been generated
     counter, label = token_counter(tokenizer)
     t0 = time.monotonic()
+    dg, notes = _open(cfg, out, model_args, judge_model_args, overwrite)
+    for n in notes:
+        if not quiet:
+            print(f"docgen: {n}")
+    asyncio.run(dg.run(quiet))
+    docs = dg.kept_documents()
+    lengths = counter([d["text"] for d in docs]) if docs else []
+    for d, n in zip(docs, lengths, strict=True):
+        d["tokens"] = int(n)
+    stats = _stats(cfg, dg, docs, lengths, label)
+    stats["seconds"] = round(time.monotonic() - t0, 2)
+    retract_manifest(out)  # until the new one is written, nothing vouches for the folder
+    write_outputs(out, docs, dg.stage_rows(), stats)
+    if not docs:  # stats and stages say why; there is no corpus and no manifest
+        raise _nothing_kept(stats)
+    histogram_png(out / "token_hist.png", lengths, label)
+    _write_manifest(out, cfg, dg, label, stats, notes)
+    return stats
+
+
+def _open(
+    cfg: DocgenConfig,
+    out: Path,
+    model_args: dict[str, Any] | None,
+    judge_model_args: dict[str, Any] | None,
+    overwrite: bool,
+) -> tuple[Docgen, list[str]]:
+    """Claim ``out`` for these settings and set the pipeline up; the notes say what a
+    resumed run finds changed."""
     # output of other inputs is refused here, before anything is written (msm.artifacts.outdir)
     claim = claim_output(out, "docgen", docgen_inputs(cfg), overwrite=overwrite)
     previous = read_manifest(out) if claim.action == "resume" else None
@@ -110,17 +138,24 @@ def run_docgen(
         old = previous.get("spec", {}).get("sha256")
         if old and old != dg.spec.sha256:
             notes.append("spec changed since the last run: affected stages are regenerated")
-    for n in notes:
-        if not quiet:
-            print(f"docgen: {n}")
-    asyncio.run(dg.run(quiet))
+    return dg, notes
 
-    docs = dg.kept_documents()
-    lengths = counter([d["text"] for d in docs]) if docs else []
-    for d, n in zip(docs, lengths, strict=True):
-        d["tokens"] = int(n)
+
+def _reason_check(dg: Docgen) -> str:
+    """How the documents' reasons were checked, in words for stats.json."""
+    if dg.judge is not None:
+        return "judge"
+    if dg.value_terms:
+        return "value_terms: one sentence names the model and one of " + ", ".join(dg.value_terms)
+    return "none: the spec declares no value_terms and there is no judge"
+
+
+def _stats(
+    cfg: DocgenConfig, dg: Docgen, docs: list[dict[str, Any]], lengths: list[int], label: str
+) -> dict[str, Any]:
+    """stats.json (less ``seconds``, which the caller adds once everything is counted)."""
     counts = dict(dg.progress.counts)
-    stats = {
+    return {
         "status": "complete" if docs else "nothing_kept",
         "units": len(dg.units),
         "assertions": len(dg.assertions),
@@ -130,11 +165,7 @@ def run_docgen(
         "counts": counts,
         "drops": dict(sorted(dg.progress.drops.items())),
         "spec_context": dg.context.stats(),
-        "reason_check": "judge"
-        if dg.judge is not None
-        else "value_terms: one sentence names the model and one of " + ", ".join(dg.value_terms)
-        if dg.value_terms
-        else "none: the spec declares no value_terms and there is no judge",
+        "reason_check": _reason_check(dg),
         # document_start: statement: how many generated continuations (the text after the
         # spec's opening sentence) state the reason themselves; None in the other modes
         "continuation_reasons": {
@@ -152,13 +183,14 @@ def run_docgen(
         },
         "usage": dg.usage.as_dict(),
         "timings": dg.timings,
-        "seconds": round(time.monotonic() - t0, 2),
     }
-    retract_manifest(out)  # until the new one is written, nothing vouches for the folder
-    write_outputs(out, docs, dg.stage_rows(), stats)
-    if not docs:  # stats and stages say why; there is no corpus and no manifest
-        raise _nothing_kept(stats)
-    histogram_png(out / "token_hist.png", lengths, label)
+
+
+def _write_manifest(
+    out: Path, cfg: DocgenConfig, dg: Docgen, label: str, stats: dict[str, Any], notes: list[str]
+) -> None:
+    """The corpus's manifest: settings, spec and prompt hashes, counts, usage."""
+    reasons = stats["continuation_reasons"]
     write_manifest(
         out,
         "docgen",
@@ -172,16 +204,11 @@ def run_docgen(
         tokenizer=label,
         spec_model_name=dg.spec.model_name,  # the name in the documents (not the agent's)
         counts={
-            "documents": len(docs),
-            "generated": len(dg.generations),
-            **(
-                {"continuation_reasons": stats["continuation_reasons"]}
-                if stats["continuation_reasons"] is not None
-                else {}
-            ),
+            "documents": stats["documents_kept"],
+            "generated": stats["documents_generated"],
+            **({"continuation_reasons": reasons} if reasons is not None else {}),
         },
         usage=stats["usage"],
         seconds=stats["seconds"],
         notes=notes,
     )
-    return stats

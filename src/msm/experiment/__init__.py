@@ -1,6 +1,31 @@
-"""Whole MSM studies from one YAML file: ``msm run`` (see :mod:`msm.experiment.runner`)."""
+"""Whole MSM studies from one YAML file: ``msm run`` (see :mod:`msm.experiment.runner`).
 
-from msm.experiment.config import Experiment, load_experiment
-from msm.experiment.runner import run_experiment
+Names are imported on first use (as in :mod:`msm`): a submodule importing a sibling then
+runs no other submodule, so the package's modules form no import cycle through it.
+"""
 
-__all__ = ["Experiment", "load_experiment", "run_experiment"]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_PUBLIC = {
+    "Experiment": "msm.experiment.config",
+    "load_experiment": "msm.experiment.load",
+    "run_experiment": "msm.experiment.runner",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'msm.experiment' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from msm._util.fsutil import atomic_write_json
 from msm.errors import MsmError
 
 TAKEOVER_LOCK_STALE_S = 60.0  # a takeover lock is held for microseconds
@@ -210,7 +211,6 @@ def add_pid(claim: Claim, pid: int) -> None:
         return
     data = dict(seen[0])
     data["pids"] = [*_pids(data), pid]
-    from msm._util.fsutil import atomic_write_json
 
     atomic_write_json(claim.path, data)
 

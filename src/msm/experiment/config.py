@@ -17,27 +17,29 @@ Example (the cheese demo)::
 
 With several seeds, ``corpus: {per_seed: true}`` and ``aft: {per_seed: true}`` make each
 seed draw its own corpus and AFT data, so the seeds' spread includes the data draws.
+
+This module is the schema; :func:`msm.experiment.load.load_experiment` reads a file,
+validates it against the schema and runs the checks that need the stages' own configs
+(:mod:`msm.experiment.config_checks`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from msm.errors import MsmError
 from msm.evals.config import SUITES
 from msm.study.conditions import CONDITIONS, NEEDS_AFT, NEEDS_MSM, RENAMED
+from msm.study.primary import parse_primary, resolve_primary
 
 
 class _Strict(BaseModel):
@@ -182,8 +184,6 @@ class ReportSection(_Strict):
     @field_validator("primary", mode="before")
     @classmethod
     def _primary(cls, v: Any) -> dict[str, Any] | None:
-        from msm.study.primary import parse_primary
-
         return None if v is None else parse_primary(v)
 
 
@@ -281,8 +281,6 @@ class Experiment(_Strict):
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds: give one or more distinct integers")
         if self.report.primary is not None:
-            from msm.study.primary import resolve_primary
-
             self.report.primary = resolve_primary(
                 self.report.primary,
                 specs=self.specs,
@@ -315,21 +313,3 @@ class Experiment(_Strict):
         if data["aft"] is not None and not data["aft"]["per_seed"]:
             del data["aft"]["per_seed"]  # added later: at its default the hash stays as it was
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()
-
-
-def load_experiment(path: str | Path) -> Experiment:
-    """Read and validate an experiment file; every problem is one MsmError line."""
-    from msm._util.config_io import read_yaml_mapping, validation_error
-
-    p = Path(path)
-    data = read_yaml_mapping(p, "experiment")
-    if not data:
-        raise MsmError(f"{p}: empty experiment file (examples/experiments/ has complete ones)")
-    try:
-        exp = Experiment.model_validate(data)
-    except ValidationError as e:
-        raise validation_error(e, str(p), Experiment) from None
-    from msm.experiment.config_checks import check_experiment
-
-    check_experiment(exp, p)
-    return exp

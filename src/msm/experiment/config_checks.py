@@ -9,8 +9,20 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from msm._util.config_io import validation_error
+from msm.aftgen.config import AftgenConfig
+from msm.docgen.config import DocgenConfig
 from msm.errors import MsmError
+from msm.evals.agentic.grid import check_grid
+from msm.evals.agentic.variants import check_axes
+from msm.evals.values.items import load_value_items
+from msm.experiment import stages
 from msm.experiment.config import Experiment
+from msm.llm.batch import check_batch_provider
+from msm.llm.names import resolve_model
+from msm.spec.builtin import resolve_spec_path
+from msm.spec.core import load_spec
+from msm.train.config import TrainConfig
 
 
 def check_experiment(exp: Experiment, where: Path) -> None:
@@ -29,9 +41,6 @@ def _is_file(path: Path) -> bool:
 
 
 def _check_specs(exp: Experiment, where: Path) -> None:
-    from msm.spec.builtin import resolve_spec_path
-    from msm.spec.core import load_spec
-
     for key, spec in exp.specs.items():
         try:
             resolved = resolve_spec_path(spec)
@@ -62,11 +71,6 @@ def _check_specs(exp: Experiment, where: Path) -> None:
 
 def _check_settings(exp: Experiment, where: Path) -> None:
     """Build every stage's config now, as the plan will: bad settings fail before anything runs."""
-    from msm._util.config_io import validation_error
-    from msm.aftgen.config import AftgenConfig
-    from msm.docgen.config import DocgenConfig
-    from msm.experiment import stages
-    from msm.train.config import TrainConfig
 
     key = next(iter(exp.specs), None)
     spec = exp.specs[key] if key is not None else "builtin:general"
@@ -114,8 +118,6 @@ def _check_settings(exp: Experiment, where: Path) -> None:
 
 def _check_models(exp: Experiment, where: Path) -> None:
     """Model names must be ones msm knows (keys and servers are checked when used)."""
-    from msm.llm.names import resolve_model
-
     names = {"generator": exp.generator, "grader": exp.grader, "grader2": exp.grader2}
     if exp.aft is not None:
         names["aft.generator"] = exp.aft.generator
@@ -132,8 +134,6 @@ def _check_models(exp: Experiment, where: Path) -> None:
 def _check_batch(exp: Experiment, where: Path) -> None:
     """A role sent through a batch API must be a model whose provider has one: refused here,
     before anything runs (the dry run too), not when its stage starts."""
-    from msm.experiment import stages
-    from msm.llm.batch import check_batch_provider
 
     key = next(iter(exp.specs), None)
     spec = exp.specs[key] if key is not None else "builtin:general"
@@ -162,20 +162,17 @@ def _check_eval(exp: Experiment, where: Path) -> None:
     _check_agentic_options(exp, where)
     try:
         if "values" in ev.suites:
-            from msm.evals.values.items import load_value_items
-
             for name in ev.items or []:
                 load_value_items(name)
         if "spec_qa" in ev.suites:
-            from msm.evals.spec_qa import load_questions
+            from msm.evals.spec_qa import load_questions  # lazy: pulls Inspect
 
             load_questions(ev.questions)
         if "agentic" in ev.suites:
+            # lazy: pulls Inspect, which an experiment without the agentic suite never needs
             from msm.evals.agentic.task import DEFAULT_GOALS, SCENARIOS, conditions
 
             if ev.grid is not None:
-                from msm.evals.agentic.grid import check_grid
-
                 check_grid(ev.grid, ev.scenarios, ev.goals, ev.urgency)
             else:
                 conditions(
@@ -187,8 +184,6 @@ def _check_eval(exp: Experiment, where: Path) -> None:
 
 def _check_agentic_options(exp: Experiment, where: Path) -> None:
     """The robustness axes and the grader checks: only with the agentic suite, and sane."""
-    from msm.evals.agentic.variants import check_axes
-
     ev = exp.eval
     agentic = "agentic" in ev.suites
     set_here = [

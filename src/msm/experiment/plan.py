@@ -17,17 +17,33 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from msm.aftgen.subset import subset_file
 from msm.artifacts.checkpoint import Checkpoint
 from msm.artifacts.identity import identity
+from msm.artifacts.manifest import file_sha256
 from msm.artifacts.package_data import data_hashes
+from msm.docgen.outputs import documents_file
+from msm.evals.agentic.templates import templates_sha
+from msm.evals.config import EvalConfig
+from msm.evals.loglik import VERSION as LOGLIK_VERSION
+from msm.experiment import stages
 from msm.experiment.config import Experiment
 from msm.llm.bundled import EMBEDDED_NAME
 from msm.llm.names import served_by_vllm
+from msm.spec.builtin import resolve_spec_path
 from msm.study.conditions import AFT_DATA_FILE
+from msm.train.model_io import model_facts
+
+# what a node runs; the strings are part of node ids, run.json and the hashes
+NodeKind = Literal["corpus", "aftdata", "midtrain", "aft", "eval"]
+# the kinds that train a model (their output is a checkpoint)
+TRAINING: frozenset[NodeKind] = frozenset({"midtrain", "aft"})
+# the kinds that generate data with a generator (and maybe a judge) model
+GENERATION: frozenset[NodeKind] = frozenset({"corpus", "aftdata"})
 
 
 @dataclass(frozen=True)
@@ -50,7 +66,7 @@ class Node:
     """
 
     id: str
-    kind: str  # corpus | aftdata | midtrain | aft | eval
+    kind: NodeKind
     config: BaseModel
     deps: list[str] = field(default_factory=list)
     inputs: dict[str, Input] = field(default_factory=dict)
@@ -111,16 +127,7 @@ def _hash(node: Node, deps: list[str]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
 
 
-def _loglik_version() -> str:
-    from msm.evals.loglik import VERSION
-
-    return VERSION
-
-
 def _spec_sha(spec: str) -> str:
-    from msm.artifacts.manifest import file_sha256
-    from msm.spec.builtin import resolve_spec_path
-
     return file_sha256(resolve_spec_path(spec))
 
 
@@ -146,15 +153,11 @@ def _label(cond: str, spec: str | None) -> str:
 
 
 def _documents(folder: Path) -> str:
-    from msm.docgen.outputs import documents_file
-
     return str(documents_file(folder))
 
 
 def _subset(size: int, name: str) -> Callable[[Path], str]:
     def output(folder: Path) -> str:
-        from msm.aftgen.subset import subset_file
-
         return str(subset_file(folder, size, name))
 
     return output
@@ -183,9 +186,7 @@ def needs_weights_here(exp: Experiment) -> bool:
 def save_adapters_only(exp: Experiment, nodes: list[Node]) -> bool:
     """``save: auto`` at scale: the merged copies of every LoRA training node would take more
     than ``MERGED_TOTAL_LIMIT_BYTES`` (each eval merges on demand instead)."""
-    from msm.train.model_io import model_facts
-
-    lora = [n for n in nodes if n.kind in ("midtrain", "aft") and _auto_lora(n)]
+    lora = [n for n in nodes if n.kind in TRAINING and _auto_lora(n)]
     if not lora:
         return False
     facts = model_facts(exp.base_model)
@@ -199,186 +200,226 @@ def _auto_lora(node: Node) -> bool:
     return bool(getattr(cfg, "method", "") == "lora" and getattr(cfg, "save", "") == "auto")
 
 
-def build_plan(exp: Experiment) -> list[Node]:
-    """Nodes in an order where every dependency comes first."""
-    from msm.experiment import stages
+def _corpus_node(exp: Experiment, key: str, draw: int | None) -> Node:
+    """The corpus of spec ``key`` (for experiment seed ``draw`` with ``corpus.per_seed``)."""
+    cfg = stages.docgen_config(exp, exp.specs[key], key, draw)
+    return Node(
+        corpus_id(key, draw),
+        "corpus",
+        cfg,
+        extra={
+            "spec_sha256": _spec_sha(cfg.spec),
+            "package_data": data_hashes("corpus", [cfg.model, cfg.judge]),
+            **_draw(draw),
+        },
+        meta={"spec": key, **_draw(draw)},
+    )
 
-    nodes: list[Node] = []
-    by_id: dict[str, Node] = {}
 
-    def add(node: Node) -> Node:
-        node.hash = _hash(node, [by_id[d].hash for d in node.deps])
-        nodes.append(node)
-        by_id[node.id] = node
-        return node
-
-    conds = exp.conditions
-    msm_specs = list(exp.specs) if any(c.startswith("msm") for c in conds) else []
-    # per_seed: each seed draws its own corpus (AFT data); else one serves every seed and the
-    # nodes are exactly those of runs made before per_seed existed
-    corpus_draws: list[int | None] = list(exp.seeds) if exp.corpus_per_seed else [None]
-    for draw in corpus_draws:
-        for key in msm_specs:
-            dcfg = stages.docgen_config(exp, exp.specs[key], key, draw)
-            add(
-                Node(
-                    corpus_id(key, draw),
-                    "corpus",
-                    dcfg,
-                    extra={
-                        "spec_sha256": _spec_sha(dcfg.spec),
-                        "package_data": data_hashes("corpus", [dcfg.model, dcfg.judge]),
-                        **_draw(draw),
-                    },
-                    meta={"spec": key, **_draw(draw)},
-                )
-            )
+def _aftdata_node(exp: Experiment, draw: int | None) -> Node:
+    """The AFT data set and its nested subsets (for seed ``draw`` with ``aft.per_seed``)."""
     aft = exp.aft
-    if aft is not None and any("aft" in c for c in conds):
-        aft_draws: list[int | None] = list(exp.seeds) if aft.per_seed else [None]
-        for draw in aft_draws:
-            acfg = stages.aftgen_config(exp, draw)
-            subset_seed = aft.subset_seed
-            if draw is not None:  # the nested subsets of this seed's data, drawn anew too
-                subset_seed = stages.drawn_seed(subset_seed, draw)
-            add(
-                Node(
-                    aftdata_id(draw),
-                    "aftdata",
-                    acfg,
-                    extra={
-                        "spec_sha256": _spec_sha(acfg.spec),
-                        "sizes": exp.aft_sizes,
-                        "subset_seed": subset_seed,
-                        "package_data": data_hashes("aftdata", [acfg.model, acfg.judge]),
-                        **_draw(draw),
-                    },
-                    meta={"spec": aft.spec if aft.spec in exp.specs else None, **_draw(draw)},
-                )
+    assert aft is not None
+    cfg = stages.aftgen_config(exp, draw)
+    subset_seed = aft.subset_seed
+    if draw is not None:  # the nested subsets of this seed's data, drawn anew too
+        subset_seed = stages.drawn_seed(subset_seed, draw)
+    return Node(
+        aftdata_id(draw),
+        "aftdata",
+        cfg,
+        extra={
+            "spec_sha256": _spec_sha(cfg.spec),
+            "sizes": exp.aft_sizes,
+            "subset_seed": subset_seed,
+            "package_data": data_hashes("aftdata", [cfg.model, cfg.judge]),
+            **_draw(draw),
+        },
+        meta={"spec": aft.spec if aft.spec in exp.specs else None, **_draw(draw)},
+    )
+
+
+def _midtrain_node(exp: Experiment, key: str, seed: int) -> Node:
+    """Midtraining the base model on spec ``key``'s corpus."""
+    corpus = corpus_id(key, seed if exp.corpus_per_seed else None)
+    return Node(
+        f"midtrain/{key}/s{seed}",
+        "midtrain",
+        stages.train_config(exp, "midtrain", seed, base=exp.base_model),
+        deps=[corpus],
+        inputs={"data": Input(corpus, _documents)},
+        meta={"spec": key, "seed": seed},
+    )
+
+
+def _aft_node(exp: Experiment, cond: str, key: str | None, size: int, seed: int) -> Node:
+    """AFT on the ``size`` subset of the condition's data file: of the base model, or with
+    ``key`` of spec ``key``'s midtrained model."""
+    data_file = AFT_DATA_FILE[cond]
+    aft_data = aftdata_id(seed if exp.aft_per_seed else None)
+    parts = [cond, *([key] if key else []), f"n{size}", f"s{seed}"]
+    inputs = {"data": Input(aft_data, _subset(size, data_file))}
+    if key:  # AFT continues the midtrained model
+        inputs["base"] = Input(f"midtrain/{key}/s{seed}", _folder)
+    return Node(
+        "aft/" + "/".join(parts),
+        "aft",
+        stages.train_config(exp, "aft", seed, base=None if key else exp.base_model),
+        deps=[i.dep for i in inputs.values()],
+        inputs=inputs,
+        extra={"size": size, "data_file": data_file},
+        meta={"condition": cond, "spec": key, "aft_size": size, "seed": seed},
+    )
+
+
+class _Evals:
+    """Builds eval nodes: the settings every eval node shares, read once, and one config
+    object per (trained, reasoning spec, seed), shared by the nodes it is the same for."""
+
+    def __init__(self, exp: Experiment) -> None:
+        self.exp = exp
+        ev = exp.eval
+        self.engine = ev.engine
+        self.adapters = ev.engine == "vllm" and not needs_weights_here(exp)
+        self.extra: dict[str, Any] = {
+            "engine": ev.engine,
+            "package_data": data_hashes("eval", [exp.grader, exp.base_model]),
+            "loglik_version": LOGLIK_VERSION,
+        }
+        if ev.templates and "agentic" in ev.suites:
+            # the files read, checked now: a missing one fails the dry run too
+            self.extra["agentic_templates"] = templates_sha(
+                ev.templates, ev.scenarios, ev.goals, ev.urgency, ev.grid
             )
-    engine = exp.eval.engine
-    adapters = engine == "vllm" and not needs_weights_here(exp)
-    eval_extra = {
-        "engine": engine,
-        "package_data": data_hashes("eval", [exp.grader, exp.base_model]),
-        "loglik_version": _loglik_version(),
-    }
-    ev = exp.eval
-    if ev.templates and "agentic" in ev.suites:
-        from msm.evals.agentic.templates import templates_sha
+            self.extra["exfil_rule"] = ev.exfil_rule  # how a templates' exfiltration is graded
+        # trained models' loglik value scores also as the change from the base model (both
+        # engines give log-likelihoods: local weights, or vLLM's prompt logprobs)
+        self.baseline = base_ref(exp.base_model, ev.engine) if ev.scoring != "letter" else None
+        self.sampled = not stages.deterministic_eval(exp)
+        self.configs: dict[tuple[bool, str | None, int | None], EvalConfig] = {}
 
-        # the files read, checked now: a missing one fails the dry run too
-        eval_extra["agentic_templates"] = templates_sha(
-            ev.templates, ev.scenarios, ev.goals, ev.urgency, ev.grid
-        )
-        eval_extra["exfil_rule"] = ev.exfil_rule  # how a templates' exfiltration is graded
-    # trained models' loglik value scores also as the change from the base model (both
-    # engines give log-likelihoods: local weights, or vLLM's prompt logprobs)
-    baseline = base_ref(exp.base_model, engine) if exp.eval.scoring != "letter" else None
-    eval_configs: dict[tuple[bool, str | None, int | None], Any] = {}  # one object per kind
-    sampled = not stages.deterministic_eval(exp)
-
-    def eval_cfg(trained: bool, spec_key: str | None, seed: int) -> tuple[Any, dict[str, Any]]:
+    def config(
+        self, trained: bool, spec_key: str | None, seed: int
+    ) -> tuple[EvalConfig, dict[str, Any]]:
         """An eval node's config (shared by the nodes it is the same for) and extra. A
         sampled eval gets its seed (seed 0 is None: the hashes of earlier runs stay)."""
+        exp = self.exp
         spec = stages.reasoning_spec(exp, spec_key)
-        eval_seed = seed if sampled and seed != 0 else None
-        if (trained, spec, eval_seed) not in eval_configs:
-            model = stages.UNBOUND if trained else base_ref(exp.base_model, engine)
-            eval_configs[trained, spec, eval_seed] = stages.eval_config(
-                exp, model, baseline if trained else None, spec, eval_seed
+        eval_seed = seed if self.sampled and seed != 0 else None
+        if (trained, spec, eval_seed) not in self.configs:
+            model = stages.UNBOUND if trained else base_ref(exp.base_model, self.engine)
+            self.configs[trained, spec, eval_seed] = stages.eval_config(
+                exp, model, self.baseline if trained else None, spec, eval_seed
             )
         # the judge's rules are read from the spec: its text shapes the output
-        extra = eval_extra if spec is None else {**eval_extra, "spec_sha256": _spec_sha(spec)}
-        return eval_configs[trained, spec, eval_seed], extra
+        extra = self.extra if spec is None else {**self.extra, "spec_sha256": _spec_sha(spec)}
+        return self.configs[trained, spec, eval_seed], extra
 
-    for seed in exp.seeds:
-        corpus_draw = seed if exp.corpus_per_seed else None
-        aft_data = aftdata_id(seed if exp.aft_per_seed else None)
+    def node(
+        self, cond: str, spec: str | None, size: int | None, model_dep: str | None, seed: int
+    ) -> Node:
+        """The eval of condition ``cond``'s model for ``seed``: the trained model of node
+        ``model_dep``, or (None) the base model."""
+        parts = [cond, *([spec] if spec else []), *([f"n{size}"] if size else []), f"s{seed}"]
+        cfg, extra = self.config(model_dep is not None, spec, seed)
+        # the untouched base model under deterministic settings: evaluated once, for the
+        # first seed; the other seeds' nodes copy that result (no model runs, nothing paid)
+        first = self.exp.seeds[0]
+        same_as = None
+        if model_dep is None and not self.sampled and seed != first:
+            same_as = "eval/" + "/".join([*parts[:-1], f"s{first}"])
+        inputs: dict[str, Input] = {}
+        if model_dep:
+            inputs["model"] = Input(model_dep, _model(self.engine, self.adapters))
+        return Node(
+            "eval/" + "/".join(parts),
+            "eval",
+            cfg,
+            deps=[model_dep] if model_dep else ([same_as] if same_as else []),
+            inputs=inputs,
+            extra=extra,
+            meta={
+                "condition": cond,
+                "label": _label(cond, spec),
+                "spec": spec,
+                "aft_size": size,
+                "seed": seed,
+                **({"same_as": same_as} if same_as else {}),
+            },
+        )
+
+
+@dataclass
+class _Plan:
+    """The plan as it grows: nodes in an order where every dependency comes first, each
+    hashed when added (its dependencies' hashes are known by then)."""
+
+    exp: Experiment
+    msm_specs: list[str]
+    nodes: list[Node] = field(default_factory=list)
+    by_id: dict[str, Node] = field(default_factory=dict)
+
+    def add(self, node: Node) -> Node:
+        node.hash = _hash(node, [self.by_id[d].hash for d in node.deps])
+        self.nodes.append(node)
+        self.by_id[node.id] = node
+        return node
+
+
+def _base_condition(plan: _Plan, evals: _Evals, cond: str, seed: int) -> None:
+    """``base``: the untouched base model, evaluated."""
+    plan.add(evals.node(cond, None, None, None, seed))
+
+
+def _msm_only_condition(plan: _Plan, evals: _Evals, cond: str, seed: int) -> None:
+    """``msm_only``: each spec's midtrained model, evaluated."""
+    for key in plan.msm_specs:
+        plan.add(evals.node(cond, key, None, f"midtrain/{key}/s{seed}", seed))
+
+
+def _aft_condition(plan: _Plan, evals: _Evals, cond: str, seed: int) -> None:
+    """An AFT condition: AFT at every size (on each spec's midtrained model for the ``msm``
+    ones, else on the base model), each evaluated."""
+    assert plan.exp.aft is not None  # the experiment's checks require it
+    keys: list[str | None] = list(plan.msm_specs) if cond.startswith("msm") else [None]
+    for key in keys:
+        for size in plan.exp.aft_sizes:
+            node = plan.add(_aft_node(plan.exp, cond, key, size, seed))
+            plan.add(evals.node(cond, key, size, node.id, seed))
+
+
+# a condition -> the nodes it adds for one seed (every other condition trains with AFT)
+_CONDITIONS: dict[str, Callable[[_Plan, _Evals, str, int], None]] = {
+    "base": _base_condition,
+    "msm_only": _msm_only_condition,
+}
+
+
+def build_plan(exp: Experiment) -> list[Node]:
+    """Nodes in an order where every dependency comes first: the corpora, the AFT data,
+    then for each seed its midtraining and each condition's AFT and eval nodes."""
+    conds = exp.conditions
+    msm_specs = list(exp.specs) if any(c.startswith("msm") for c in conds) else []
+    plan = _Plan(exp, msm_specs)
+    # per_seed: each seed draws its own corpus (AFT data); else one serves every seed and the
+    # nodes are exactly those of runs made before per_seed existed
+    for draw in list(exp.seeds) if exp.corpus_per_seed else [None]:
         for key in msm_specs:
-            corpus = corpus_id(key, corpus_draw)
-            add(
-                Node(
-                    f"midtrain/{key}/s{seed}",
-                    "midtrain",
-                    stages.train_config(exp, "midtrain", seed, base=exp.base_model),
-                    deps=[corpus],
-                    inputs={"data": Input(corpus, _documents)},
-                    meta={"spec": key, "seed": seed},
-                )
-            )
-
-        def evaluate(
-            cond: str, spec: str | None, size: int | None, model_dep: str | None, seed: int = seed
-        ) -> None:
-            parts = [cond, *([spec] if spec else []), *([f"n{size}"] if size else []), f"s{seed}"]
-            cfg, extra = eval_cfg(model_dep is not None, spec, seed)
-            # the untouched base model under deterministic settings: evaluated once, for the
-            # first seed; the other seeds' nodes copy that result (no model runs, nothing paid)
-            same_as = None
-            if model_dep is None and not sampled and seed != exp.seeds[0]:
-                same_as = "eval/" + "/".join([*parts[:-1], f"s{exp.seeds[0]}"])
-            add(
-                Node(
-                    "eval/" + "/".join(parts),
-                    "eval",
-                    cfg,
-                    deps=[model_dep] if model_dep else ([same_as] if same_as else []),
-                    inputs={"model": Input(model_dep, _model(engine, adapters))}
-                    if model_dep
-                    else {},
-                    extra=extra,
-                    meta={
-                        "condition": cond,
-                        "label": _label(cond, spec),
-                        "spec": spec,
-                        "aft_size": size,
-                        "seed": seed,
-                        **({"same_as": same_as} if same_as else {}),
-                    },
-                )
-            )
-
+            plan.add(_corpus_node(exp, key, draw))
+    if exp.aft is not None and any("aft" in c for c in conds):
+        for draw in list(exp.seeds) if exp.aft.per_seed else [None]:
+            plan.add(_aftdata_node(exp, draw))
+    evals = _Evals(exp)
+    for seed in exp.seeds:
+        for key in msm_specs:
+            plan.add(_midtrain_node(exp, key, seed))
         for cond in conds:
-            if cond == "base":
-                evaluate(cond, None, None, None)
-            elif cond == "msm_only":
-                for spec_key in msm_specs:
-                    evaluate(cond, spec_key, None, f"midtrain/{spec_key}/s{seed}")
-            else:
-                assert aft is not None
-                data_file = AFT_DATA_FILE[cond]
-                keys: list[str | None] = list(msm_specs) if cond.startswith("msm") else [None]
-                for mkey in keys:
-                    for size in exp.aft_sizes:
-                        parts = [cond, *([mkey] if mkey else []), f"n{size}", f"s{seed}"]
-                        inputs = {"data": Input(aft_data, _subset(size, data_file))}
-                        if mkey:  # AFT continues the midtrained model
-                            inputs["base"] = Input(f"midtrain/{mkey}/s{seed}", _folder)
-                        node = add(
-                            Node(
-                                "aft/" + "/".join(parts),
-                                "aft",
-                                stages.train_config(
-                                    exp, "aft", seed, base=None if mkey else exp.base_model
-                                ),
-                                deps=[i.dep for i in inputs.values()],
-                                inputs=inputs,
-                                extra={"size": size, "data_file": data_file},
-                                meta={
-                                    "condition": cond,
-                                    "spec": mkey,
-                                    "aft_size": size,
-                                    "seed": seed,
-                                },
-                            )
-                        )
-                        evaluate(cond, mkey, size, node.id)
-    if save_adapters_only(exp, nodes):  # ``save`` is not hashed: the hashes stay as they are
-        for n in nodes:
-            if n.kind in ("midtrain", "aft") and _auto_lora(n):
+            _CONDITIONS.get(cond, _aft_condition)(plan, evals, cond, seed)
+    if save_adapters_only(exp, plan.nodes):  # ``save`` is not hashed: the hashes stay
+        for n in plan.nodes:
+            if n.kind in TRAINING and _auto_lora(n):
                 n.config = n.config.model_copy(update={"save": "adapter"})
-    return nodes
+    return plan.nodes
 
 
 def model_ref(path: Path, engine: str = "hf", adapters: bool = False) -> str:

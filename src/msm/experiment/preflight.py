@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from msm._util.records import read_mix
+from msm.aftgen.preference import preference_lists
 from msm.errors import MsmError
+from msm.evals.config import EvalConfig
 from msm.experiment.config import Experiment
-from msm.experiment.plan import Node
+from msm.experiment.plan import GENERATION, TRAINING, Node, NodeKind
+from msm.llm.names import resolve_model
+from msm.spec.builtin import resolve_spec_path
+from msm.spec.core import load_spec
+from msm.train.checkpoint import resolve_base
 
 
 def check_run_dir(run: Path, exp: Experiment) -> None:
@@ -48,10 +56,6 @@ def check_run_dir(run: Path, exp: Experiment) -> None:
 def check_aftdata(cfg: Any) -> None:
     """What aftgen reads before it writes: the spec, its preference lists for preference
     data, and a mix-in file (the functions ``run_aftgen`` itself calls)."""
-    from msm._util.records import read_mix
-    from msm.aftgen.preference import preference_lists
-    from msm.spec.builtin import resolve_spec_path
-    from msm.spec.core import load_spec
 
     spec = load_spec(
         resolve_spec_path(cfg.spec),
@@ -70,21 +74,34 @@ def check_inputs(exp: Experiment, plan: list[Node], run: Path) -> None:
     check_run_dir(run, exp)
     checked: set[int] = set()
     for node in plan:
+        check = _INPUT_CHECKS.get(node.kind)
+        if check is None or id(node.config) in checked:
+            continue
+        checked.add(id(node.config))  # eval nodes share config objects: each checked once
         try:
-            if node.kind == "aftdata":
-                check_aftdata(node.config)
-            elif node.kind == "eval" and id(node.config) not in checked:
-                checked.add(id(node.config))  # eval nodes share config objects
-                node.config.check()  # type: ignore[attr-defined]
+            check(node.config)
         except MsmError as e:
             raise MsmError(f"{node.id}: {e}") from None
+
+
+def _check_eval(cfg: EvalConfig) -> None:
+    """Every check of the eval's settings that needs no model (its suites' files)."""
+    cfg.check()
+
+
+# node kind -> what its stage reads before it writes (the other kinds read only what the
+# plan's earlier nodes write)
+_INPUT_CHECKS: dict[NodeKind, Callable[[Any], None]] = {
+    "aftdata": check_aftdata,
+    "eval": _check_eval,
+}
 
 
 def _models(exp: Experiment, plan: list[Node]) -> dict[str, str]:
     """Every model the run calls, by where it is set."""
     names: dict[str, str] = {}
     for n in plan:
-        if n.kind in ("corpus", "aftdata"):
+        if n.kind in GENERATION:
             cfg: Any = n.config
             names.setdefault(cfg.model, f"{n.id} generator")
             if cfg.judge:
@@ -98,12 +115,8 @@ def _models(exp: Experiment, plan: list[Node]) -> dict[str, str]:
 
 def environment_problems(exp: Experiment, plan: list[Node]) -> list[str]:
     """What this machine lacks for the run, one line each (empty: nothing found)."""
-    from msm.llm.names import resolve_model
-
     problems: list[str] = []
-    if any(n.kind in ("midtrain", "aft") for n in plan):
-        from msm.train.checkpoint import resolve_base
-
+    if any(n.kind in TRAINING for n in plan):
         try:
             resolve_base(exp.base_model, "lora", False, None)
         except MsmError as e:

@@ -29,6 +29,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -37,7 +38,11 @@ from typing import Any
 from msm.errors import MsmError
 from msm.experiment.claims import Claim, Heartbeat, Holder, add_pid, claim_path, release, try_claim
 from msm.experiment.config import Experiment
-from msm.experiment.plan import Node
+from msm.experiment.execute import run_node
+from msm.experiment.plan import Node, NodeKind
+from msm.experiment.progress import Progress, fmt_hms
+from msm.experiment.runfolder import node_status, write_run_json
+from msm.llm.names import resolve_model
 
 POLL_S = 0.1
 
@@ -121,18 +126,32 @@ def visible_gpus() -> list[str]:
 
 def gpus_wanted(node: Node) -> int:
     """How many GPUs a node uses unless ``--gpus-per-node`` says otherwise."""
-    cfg: Any = node.config
-    if node.kind in ("midtrain", "aft"):
-        if cfg.launcher == "accelerate" and cfg.accelerate_config:
-            return _accelerate_processes(Path(cfg.accelerate_config))
-        return 1
-    if node.kind == "eval":
-        return int(getattr(cfg, "tensor_parallel_size", None) or 1)
-    from msm.llm.names import resolve_model
+    return _GPUS_WANTED[node.kind](node.config)
 
+
+def _training_gpus(cfg: Any) -> int:
+    if cfg.launcher == "accelerate" and cfg.accelerate_config:
+        return _accelerate_processes(Path(cfg.accelerate_config))
+    return 1
+
+
+def _eval_gpus(cfg: Any) -> int:
+    return int(getattr(cfg, "tensor_parallel_size", None) or 1)
+
+
+def _generation_gpus(cfg: Any) -> int:
     roles = [getattr(cfg, "model", None), getattr(cfg, "judge", None)]
     local = [r for r in roles if r and resolve_model(r, check=False).provider in ("embedded", "hf")]
     return 1 if local else 0  # API generation needs no GPU
+
+
+_GPUS_WANTED: dict[NodeKind, Callable[[Any], int]] = {
+    "corpus": _generation_gpus,
+    "aftdata": _generation_gpus,
+    "midtrain": _training_gpus,
+    "aft": _training_gpus,
+    "eval": _eval_gpus,
+}
 
 
 def _accelerate_processes(path: Path) -> int:
@@ -169,8 +188,6 @@ def run_selected(
 ) -> Outcome:
     """Run the chosen nodes that are not done, dependencies first, ``options.parallel`` at
     a time; the nodes that could not run are in the outcome's ``waiting``."""
-    from msm.experiment.runner import Progress, node_status
-
     mine = [n for n in chosen if node_status(run, n) != "done"]
     if options.only or options.shard:
         where = f" (shard {options.shard[0]}/{options.shard[1]})" if options.shard else ""
@@ -227,8 +244,6 @@ class _Scheduler:
     def _done(self, node_id: str) -> bool:
         """Done, by its state file (another process may have finished it); once done it
         stays done, so a shared file system is not read again for it."""
-        from msm.experiment.runner import node_status
-
         if node_id not in self.done and node_status(self.run, self.by_id[node_id]) == "done":
             self.done.add(node_id)
         return node_id in self.done
@@ -293,8 +308,6 @@ class _Scheduler:
         return started
 
     def _run_here(self, node: Node, claim: Claim) -> None:
-        from msm.experiment.runner import _write_run_json, run_node
-
         self.heartbeat.add(claim.path)
         try:
             self.progress.start(node)
@@ -304,7 +317,7 @@ class _Scheduler:
             release(claim)
         self.progress.finish(node, secs)
         self.outcome.ran.append(node.id)
-        _write_run_json(self.run, self.exp, self.exp_path, self.plan)
+        write_run_json(self.run, self.exp, self.exp_path, self.plan)
 
     def _spawn(self, node: Node, claim: Claim, want: int) -> None:
         gpus = [self.free.pop(0) for _ in range(want)]
@@ -325,8 +338,6 @@ class _Scheduler:
         self.flights[node.id] = _Flight(node, claim, gpus, proc, log, time.monotonic())
 
     def _reap(self) -> bool:
-        from msm.experiment.runner import _fmt_s, _write_run_json
-
         reaped = False
         for node_id, f in list(self.flights.items()):
             rc = f.proc.poll()
@@ -340,12 +351,12 @@ class _Scheduler:
             secs = time.monotonic() - f.t0
             if rc == 0:
                 self.progress.done_s.setdefault(f.node.kind, []).append(secs)
-                self.echo(f"        done in {_fmt_s(secs)}: {node_id}")
+                self.echo(f"        done in {fmt_hms(secs)}: {node_id}")
                 self.outcome.ran.append(node_id)
             else:
                 self.failures.append(f"{node_id} failed: {_last_error(f.log)} (log: {f.log})")
-                self.echo(f"        FAILED after {_fmt_s(secs)}: {node_id} (log: {f.log})")
-            _write_run_json(self.run, self.exp, self.exp_path, self.plan)
+                self.echo(f"        FAILED after {fmt_hms(secs)}: {node_id} (log: {f.log})")
+            write_run_json(self.run, self.exp, self.exp_path, self.plan)
         return reaped
 
     def stop_all(self) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from msm.errors import MsmError
 from msm.experiment.config import Experiment
 from msm.experiment.plan import Node
+from msm.experiment.projection.project import project
 
 DEFAULT_MAX_COST_USD = 100.0
 
@@ -23,8 +24,6 @@ def projected_spend(
     exp: Experiment, plan: list[Node], run: Path, statuses: dict[str, str]
 ) -> tuple[float, list[str], dict[str, float]]:
     """(API dollars of the nodes not done, models without a price, dollars by role)."""
-    from msm.experiment.projection.project import project
-
     proj = project(exp, plan, run, statuses)
     total = 0.0
     unknown: list[str] = []

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from msm.aftgen.config import AftgenConfig
+from msm.docgen.config import DocgenConfig
+from msm.experiment.config import Experiment
 from msm.llm.names import served_by_vllm
+from msm.train.config import TrainConfig
 
 if TYPE_CHECKING:
-    from msm.aftgen.config import AftgenConfig
-    from msm.docgen.config import DocgenConfig
     from msm.evals.config import EvalConfig
-    from msm.experiment.config import Experiment
-    from msm.train.config import TrainConfig
 
 UNBOUND = ""  # a field the runner fills from a dependency's output
 
@@ -72,8 +72,6 @@ def docgen_config(
 ) -> DocgenConfig:
     """``draw``: the experiment seed this corpus is drawn for (``corpus.per_seed``); None:
     the one corpus every seed shares."""
-    from msm.docgen.config import DocgenConfig
-
     settings = {k: v for k, v in exp.corpus.items() if k != "per_seed"}
     cfg = DocgenConfig.model_validate(
         {"batch": exp.batch, **settings, **docgen_fixed(exp, spec, key)}
@@ -83,8 +81,6 @@ def docgen_config(
 
 def aftgen_config(exp: Experiment, draw: int | None = None) -> AftgenConfig:
     """``draw``: the experiment seed this AFT data is drawn for (``aft.per_seed``)."""
-    from msm.aftgen.config import AftgenConfig
-
     assert exp.aft is not None
     cfg = AftgenConfig.model_validate({"batch": exp.batch, **exp.aft.config, **aftgen_fixed(exp)})
     return cfg if draw is None else cfg.model_copy(update={"seed": drawn_seed(cfg.seed, draw)})
@@ -92,8 +88,6 @@ def aftgen_config(exp: Experiment, draw: int | None = None) -> AftgenConfig:
 
 def train_config(exp: Experiment, stage: str, seed: int, base: str | None = None) -> TrainConfig:
     """``base`` None: the base is a dependency's trained model (filled in by the runner)."""
-    from msm.train.config import TrainConfig
-
     settings = exp.train.midtrain if stage == "midtrain" else exp.train.aft
     fixed = train_fixed(stage, seed)
     if base is not None:

@@ -13,15 +13,14 @@ import sys
 from pathlib import Path
 
 from msm.errors import MsmError
+from msm.experiment.claims import Heartbeat
+from msm.experiment.execute import run_node
+from msm.experiment.load import load_experiment
+from msm.experiment.plan import build_plan
 
 
 def run_one(exp_path: Path, run: Path, node_id: str, node_hash: str, claim: Path) -> float:
     """Run ``node_id`` of the experiment into ``run``; returns its seconds."""
-    from msm.experiment.claims import Heartbeat
-    from msm.experiment.config import load_experiment
-    from msm.experiment.plan import build_plan
-    from msm.experiment.runner import run_node
-
     exp = load_experiment(exp_path)
     by_id = {n.id: n for n in build_plan(exp)}
     node = by_id.get(node_id)

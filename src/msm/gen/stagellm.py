@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from msm.gen.prompts import render_parts
 from msm.llm import LLM, AccessConfig, GenConfig, Message, UsageMeter, resolve_model
+from msm.llm.batch import check_batch_provider
 from msm.llm.fake import fake_args
 from msm.llm.store import ResultStore
+from msm.spec.builtin import resolve_spec_path
+from msm.spec.core import approx_token_counts, load_spec
 
 if TYPE_CHECKING:
     from msm.spec.context import SpecContext
@@ -35,8 +39,6 @@ def stage_llms(
     if cfg.judge:
         resolve_model(cfg.judge)
     if cfg.batch:
-        from msm.llm.batch import check_batch_provider
-
         check_batch_provider(cfg.model, stage)
         if cfg.judge:
             check_batch_provider(cfg.judge, f"{stage}.judge")
@@ -74,8 +76,6 @@ def stage_llms(
 def load_stage_spec(cfg: Any) -> Spec:
     """The spec a generation stage works from: ``cfg.spec`` with its names filled in, the
     model's name required (kept outputs are checked for naming the model)."""
-    from msm.spec.builtin import resolve_spec_path
-    from msm.spec.core import approx_token_counts, load_spec
 
     return load_spec(
         resolve_spec_path(cfg.spec),
@@ -102,8 +102,6 @@ class SpecPrompts:
     templates: set[str]
 
     def _render(self, name: str, **values: object) -> list[Message]:
-        from msm.gen.prompts import render_parts
-
         self.templates.add(name)
         shared: dict[str, object] = {
             "model_name": self.spec.model_name,

@@ -11,12 +11,15 @@ stated assumptions. Every figure carries its basis; a guess says it is one.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import msm
 from msm.experiment.config import Experiment
-from msm.experiment.plan import Node
+from msm.experiment.plan import TRAINING, Node, NodeKind
+from msm.train.model_io import model_facts
 
 BYTES_PER_TOKEN = 4  # JSONL text on disk: ~4 characters a token
 LOG_BYTES_PER_TOKEN = 1  # Inspect's .eval logs are compressed; prompts repeat a lot
@@ -34,8 +37,6 @@ CPU_FLOPS = 60e9  # a few CPU cores, fp32 (benchmarks/results: 17-130 GFLOP/s me
 
 
 def _benchmarks() -> Path:
-    import msm
-
     return Path(msm.__file__).resolve().parents[2] / "benchmarks" / "results"
 
 
@@ -82,8 +83,6 @@ def _lora_params(facts: Any, cfg: Any) -> tuple[int | None, str]:
 
 def train_disk(exp: Experiment, node: Node) -> dict[str, Any]:
     """What a training node leaves on disk, by its save mode (and the temporary peak)."""
-    from msm.train.model_io import model_facts
-
     cfg: Any = node.config
     facts = model_facts(exp.base_model)
     mode = cfg.save_mode(facts.params)
@@ -134,7 +133,7 @@ def eval_disk(proj: dict[str, Any]) -> tuple[int, str]:
 
 def work_units(kind: str, proj: dict[str, Any]) -> float:
     """What a node's time scales with: calls (data and evals), tokens (training)."""
-    if kind in ("midtrain", "aft"):
+    if kind in TRAINING:
         return float(proj.get("train_tokens", 0))
     return float(sum(r["calls"] for r in proj.get("calls", [])))
 
@@ -189,14 +188,16 @@ def _on_gpu(exp: Experiment, params: int | None) -> bool:
 
 def guess_seconds(exp: Experiment, node: Node, proj: dict[str, Any]) -> tuple[float | None, str]:
     """(seconds, basis) for a node nothing was measured for."""
-    from msm.train.model_io import model_facts
-
     facts = model_facts(exp.base_model)
     embedded = exp.base_model == "embedded"
-    if node.kind in ("midtrain", "aft"):
-        return _train_seconds(exp, node, proj, facts, embedded)
-    if node.kind == "eval":
-        return _eval_seconds(exp, proj, facts, embedded)
+    return _GUESSES[node.kind](exp, node, proj, facts, embedded)
+
+
+def _generation_seconds(
+    exp: Experiment, node: Node, proj: dict[str, Any], facts: Any, embedded: bool
+) -> tuple[float | None, str]:
+    """A generation stage's calls: local decoding, or API latency and speed at its
+    concurrency."""
     cfg: Any = node.config
     total, local = 0.0, False
     if not any(r["calls"] for r in proj.get("calls", [])):
@@ -255,7 +256,7 @@ def _load_s(facts: Any) -> float:
 
 
 def _eval_seconds(
-    exp: Experiment, proj: dict[str, Any], facts: Any, embedded: bool
+    exp: Experiment, node: Node, proj: dict[str, Any], facts: Any, embedded: bool
 ) -> tuple[float | None, str]:
     """Samples overlap: with C in flight, time = generation at the server's aggregate rate
     + each sample's grader latency / C (and a prompt pass per call)."""
@@ -293,3 +294,15 @@ def _local_prompt_s() -> float:
     vs = _bench("values_scoring") or {}
     per_item = ((vs.get("results") or {}).get("loglik") or {}).get("wall_s_per_item")
     return float(per_item) / 2 if per_item else 0.1  # two option passes an item
+
+
+# node kind -> its time guess: (experiment, node, its projection, the base model's facts,
+# whether the base model is the bundled one)
+_Guess = Callable[[Experiment, Node, dict[str, Any], Any, bool], tuple[float | None, str]]
+_GUESSES: dict[NodeKind, _Guess] = {
+    "corpus": _generation_seconds,
+    "aftdata": _generation_seconds,
+    "midtrain": _train_seconds,
+    "aft": _train_seconds,
+    "eval": _eval_seconds,
+}

@@ -10,8 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from msm._util.fmt import fmt_bytes, fmt_seconds
 from msm.experiment.config import Experiment
 from msm.experiment.plan import Node
+from msm.experiment.preflight import environment_problems
+from msm.experiment.projection.project import project
+from msm.study.primary import describe
 
 SHORT = {"generator": "gen", "judge": "judge", "model under test": "mut", "grader": "grader"}
 KINDS = ("corpus", "aftdata", "midtrain", "aft", "eval")
@@ -44,8 +48,6 @@ def _api_cost(rows: list[dict[str, Any]]) -> str:
 
 def _time(p: dict[str, Any]) -> str:
     """The node's time, or its range when it waits for batches."""
-    from msm._util.fmt import fmt_seconds
-
     s = fmt_seconds(p.get("seconds"))
     return f"{s}-{fmt_seconds(p['seconds_max'])}" if p.get("seconds_max") else s
 
@@ -57,18 +59,12 @@ def _basis(text: str) -> str:
 def report(
     exp: Experiment, plan: list[Node], run: Path, statuses: dict[str, str], echo: Any
 ) -> dict[str, Any]:
-    from msm._util.fmt import fmt_bytes, fmt_seconds
-    from msm.experiment.preflight import environment_problems
-    from msm.experiment.projection.project import project
-
     proj = project(exp, plan, run, statuses)
     nodes = proj["nodes"]
     problems = environment_problems(exp, plan)
     echo(f"msm run {exp.name} --dry-run: {len(plan)} nodes (nothing is run, nothing written)")
     echo("checks: the experiment and --out pass the real run's checks")
     if exp.report.primary is not None:
-        from msm.study.primary import describe
-
         echo(f"primary contrast (declared before the run): {describe(exp.report.primary)}")
     if problems:
         echo(f"this machine lacks {len(problems)} thing(s) the real run needs first:")
@@ -159,8 +155,6 @@ def per_seed_lines(exp: Experiment, plan: list[Node]) -> list[str]:
 
 
 def _by_kind(plan: list[Node], nodes: dict[str, dict[str, Any]], echo: Any) -> None:
-    from msm._util.fmt import fmt_bytes, fmt_seconds
-
     echo("")
     echo(
         f"  {'kind':<8} {'nodes':>5} {'gen':>8} {'judge':>8} {'mut':>8} {'grader':>8} "

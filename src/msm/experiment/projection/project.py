@@ -18,11 +18,32 @@ the batch price.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from msm.aftgen.config import AftgenConfig
+from msm.aftgen.plan import spec_target_warning
+from msm.aftgen.projection import project_aftgen
+from msm.docgen.config import DocgenConfig
+from msm.docgen.projection import project_docgen
+from msm.evals.run import _runs_here
 from msm.experiment.config import Experiment
-from msm.experiment.plan import Node, needs_weights_here
+from msm.experiment.plan import GENERATION, TRAINING, Node, NodeKind, base_ref, needs_weights_here
+from msm.experiment.projection.cost import (
+    data_disk,
+    done_seconds,
+    eval_disk,
+    guess_seconds,
+    measured_rates,
+    train_disk,
+    work_units,
+)
+from msm.experiment.projection.evals import project_eval
+from msm.llm.names import resolve_model
+from msm.llm.prices import cost_usd, projected_cache
+from msm.spec.builtin import resolve_spec_path
+from msm.spec.core import load_spec
 
 TOKENS_PER_WORD = 1.35
 PREFERENCE_TOKENS = 60  # one preference exchange, chat-templated
@@ -37,8 +58,6 @@ def _row(role: str, model: str, calls: int, tin: int, tout: int, **extra: Any) -
 def price_rows(rows: list[dict[str, Any]]) -> None:
     """Add ``cost_usd`` (what will be paid), ``list_cost_usd``, the projected cache tokens
     and ``price`` (api, local or unknown) to each call row."""
-    from msm.llm.names import resolve_model
-    from msm.llm.prices import cost_usd, projected_cache
 
     for r in rows:
         r.setdefault("batch", False)
@@ -56,9 +75,6 @@ def price_rows(rows: list[dict[str, Any]]) -> None:
 
 
 def _stage_spec(cfg: Any) -> Any:
-    from msm.spec.builtin import resolve_spec_path
-    from msm.spec.core import load_spec
-
     return load_spec(
         resolve_spec_path(cfg.spec),
         cfg.model_name,
@@ -67,22 +83,22 @@ def _stage_spec(cfg: Any) -> Any:
     )
 
 
-def _corpus(node: Node) -> dict[str, Any]:
+def _corpus(exp: Experiment, node: Node, nodes: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """docgen's own projection (``msm docgen --preview`` prints the same numbers)."""
-    from msm.docgen import DocgenConfig
-    from msm.docgen.projection import project_docgen
 
     cfg = node.config
     assert isinstance(cfg, DocgenConfig)
     p = project_docgen(cfg, _stage_spec(cfg))
     rows = _generation_rows(cfg, p)
-    return {
+    proj = {
         "calls": rows,
         "batch_rounds": p["batch_rounds"] if cfg.batch else 0,
         "documents": p["documents"],
         "corpus_tokens": p["corpus_tokens"],
         "summary": ("" if p["exact"]["documents"] else "~") + f"{p['documents']:,} documents",
     }
+    proj["disk_bytes"], proj["disk_basis"] = data_disk(node.kind, proj, node)
+    return proj
 
 
 def _generation_rows(cfg: Any, p: dict[str, Any]) -> list[dict[str, Any]]:
@@ -96,11 +112,14 @@ def _generation_rows(cfg: Any, p: dict[str, Any]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _aftdata(node: Node) -> dict[str, Any]:
-    from msm.aftgen.config import AftgenConfig
-    from msm.aftgen.plan import spec_target_warning
-    from msm.aftgen.projection import project_aftgen
+def _aftdata(exp: Experiment, node: Node, nodes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """aftgen's own projection, with the disk its files take."""
+    proj = _aftgen_projection(node)
+    proj["disk_bytes"], proj["disk_basis"] = data_disk(node.kind, proj, node)
+    return proj
 
+
+def _aftgen_projection(node: Node) -> dict[str, Any]:
     cfg = node.config
     assert isinstance(cfg, AftgenConfig)
     if cfg.kind == "preference":
@@ -122,8 +141,6 @@ def _aftdata(node: Node) -> dict[str, Any]:
 
 
 def _train(exp: Experiment, n: Node, nodes: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    from msm.experiment.projection.cost import train_disk
-
     epochs = float(getattr(n.config, "epochs", 1.0))
     if n.kind == "midtrain":
         tokens = nodes[n.deps[0]]["corpus_tokens"]
@@ -139,12 +156,7 @@ def _train(exp: Experiment, n: Node, nodes: dict[str, dict[str, Any]]) -> dict[s
     }
 
 
-def _eval(exp: Experiment, n: Node) -> dict[str, Any]:
-    from msm.evals.run import _runs_here
-    from msm.experiment.plan import base_ref
-    from msm.experiment.projection.cost import eval_disk
-    from msm.experiment.projection.evals import project_eval
-
+def _eval(exp: Experiment, n: Node, nodes: dict[str, dict[str, Any]]) -> dict[str, Any]:
     if n.meta.get("same_as"):  # the base model's deterministic eval, copied: nothing runs
         return {
             "calls": [],
@@ -163,6 +175,17 @@ def _eval(exp: Experiment, n: Node) -> dict[str, Any]:
     return proj
 
 
+# node kind -> its projection: (experiment, node, the projections of the nodes before it)
+_Projection = Callable[[Experiment, Node, dict[str, dict[str, Any]]], dict[str, Any]]
+_PROJECTIONS: dict[NodeKind, _Projection] = {
+    "corpus": _corpus,
+    "aftdata": _aftdata,
+    "midtrain": _train,
+    "aft": _train,
+    "eval": _eval,
+}
+
+
 def project(
     exp: Experiment,
     plan: list[Node],
@@ -171,21 +194,10 @@ def project(
 ) -> dict[str, Any]:
     """Per node and in total: calls by role with tokens and cost, training tokens, disk
     and wall time (measured from nodes done in ``run`` where there are any)."""
-    from msm.experiment.projection.cost import data_disk
-
     statuses = statuses or {}
     nodes: dict[str, dict[str, Any]] = {}
     for n in plan:
-        if n.kind == "corpus":
-            nodes[n.id] = _corpus(n)
-        elif n.kind == "aftdata":
-            nodes[n.id] = _aftdata(n)
-        elif n.kind in ("midtrain", "aft"):
-            nodes[n.id] = _train(exp, n, nodes)
-        else:
-            nodes[n.id] = _eval(exp, n)
-        if n.kind in ("corpus", "aftdata"):
-            nodes[n.id]["disk_bytes"], nodes[n.id]["disk_basis"] = data_disk(n.kind, nodes[n.id], n)
+        nodes[n.id] = _PROJECTIONS[n.kind](exp, n, nodes)
         price_rows(nodes[n.id]["calls"])
     _times(exp, plan, nodes, run, statuses)
     merges = needs_weights_here(exp)
@@ -199,13 +211,6 @@ def _times(
     run: Path | None,
     statuses: dict[str, str],
 ) -> None:
-    from msm.experiment.projection.cost import (
-        done_seconds,
-        guess_seconds,
-        measured_rates,
-        work_units,
-    )
-
     rates = measured_rates(run, plan, nodes, statuses) if run is not None else {}
     for n in plan:
         p = nodes[n.id]
@@ -230,7 +235,7 @@ def _batch_wait(n: Node, p: dict[str, Any]) -> None:
     within its usual hour) to ``seconds_max`` (each at the 24-hour limit)."""
     if p["seconds"] is None:
         return
-    if n.kind in ("corpus", "aftdata") and p.get("batch_rounds"):
+    if n.kind in GENERATION and p.get("batch_rounds"):
         k = p["batch_rounds"]
         p["seconds_max"] = k * BATCH_LIMIT_S
         p["seconds"] = k * BATCH_TYPICAL_S
@@ -291,7 +296,7 @@ def totals(
                 role["cost_usd"] += r["cost_usd"]
             if r["cost_usd"] is not None:
                 t["cost_usd"] += r["cost_usd"]
-        if n.kind in ("midtrain", "aft"):
+        if n.kind in TRAINING:
             t["train_tokens"] += p["train_tokens"]
             t["train_runs"] += 1
             if p.get("save") == "adapter" and p.get("merged_bytes") and merges:

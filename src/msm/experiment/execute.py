@@ -1,0 +1,179 @@
+"""Run one node of the plan: its stage function over its bound config, with its state
+recorded in the run folder (``msm.experiment.runfolder``).
+
+A rerun skips a ``done`` node with the same hash; a node whose hash changed is cleared
+and run again; a node killed while ``running`` with the same hash resumes (docgen and
+aftgen from their call stores, training from its checkpoints, evaluation from scratch).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from msm._util.fsutil import atomic_write_json
+from msm.aftgen.run import run_aftgen
+from msm.aftgen.subset import make_subsets
+from msm.artifacts.checkpoint import Checkpoint, work_dir_for
+from msm.artifacts.outdir import STORE_FILES
+from msm.errors import MsmError
+from msm.evals.run import run_eval
+from msm.experiment.config import Experiment
+from msm.experiment.plan import TRAINING, Node, NodeKind
+from msm.experiment.runfolder import node_status, state_path
+from msm.train.checkpoint import merged_for_use
+from msm.train.engine import run_train
+from msm.train.launch import launch_accelerate
+
+if TYPE_CHECKING:
+    from msm.aftgen.config import AftgenConfig
+    from msm.docgen.config import DocgenConfig
+    from msm.evals.config import EvalConfig
+    from msm.train.config import TrainConfig
+
+Echo = Callable[[str], None]
+# a node kind's stage: (node, its config with every input bound, its folder, echo); the
+# config is typed per stage below, so the table holds them as taking any config
+Stage = Callable[[Node, Any, Path, Echo], None]
+
+
+def run_node(exp: Experiment, run: Path, node: Node, by_id: dict[str, Node], echo: Echo) -> float:
+    """Run one node whose dependencies are done (the caller holds its claim): clear what a
+    changed hash or a killed eval left, record ``running`` then ``done`` with the wall
+    times in ``RUN/state/<node>.json``. Returns the seconds it took."""
+    status = node_status(run, node)
+    if status == "stale" or (status == "resume" and node.kind == "eval"):
+        _clear(run / node.path)
+    started = time.time()
+    state = {"hash": node.hash, "started": round(started, 3)}
+    atomic_write_json(state_path(run, node), {**state, "status": "running"})
+    t = time.monotonic()
+    _execute(exp, run, node, by_id, echo)
+    secs = time.monotonic() - t
+    atomic_write_json(
+        state_path(run, node),
+        {**state, "status": "done", "seconds": round(secs, 2), "finished": round(time.time(), 3)},
+    )
+    return secs
+
+
+def _clear(path: Path) -> None:
+    """Remove a node's output, but keep its LLM call store (``.msm/llm.sqlite``): a node
+    stale for a real reason then pays only for the calls that changed."""
+    for p in (path, work_dir_for(path)):
+        if not p.is_dir():
+            continue
+        store = [p / ".msm" / f for f in STORE_FILES if (p / ".msm" / f).is_file()]
+        if not store:
+            shutil.rmtree(p)
+            continue
+        doomed = [c for c in p.iterdir() if c.name != ".msm"]
+        doomed += [c for c in (p / ".msm").iterdir() if c not in store]
+        for child in doomed:
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+
+
+def _corpus(node: Node, cfg: DocgenConfig, path: Path, echo: Echo) -> None:
+    from msm.docgen.run import run_docgen  # lazy: pulls Inspect, which a dry run never needs
+
+    stats = run_docgen(cfg, path, quiet=False)
+    echo(f"        {stats['documents_kept']} documents kept, {stats['tokens']['total']} tokens")
+    if not stats["documents_kept"]:
+        raise MsmError(f"{node.id}: the generator produced no usable documents")
+
+
+def _aftdata(node: Node, cfg: AftgenConfig, path: Path, echo: Echo) -> None:
+    sizes = node.extra["sizes"]
+    st = run_aftgen(cfg, path)
+    if st["examples"] < sizes[-1]:
+        raise MsmError(
+            f"{node.id}: only {st['examples']} AFT examples, fewer than the largest size "
+            f"{sizes[-1]}"
+        )
+    make_subsets(path, sizes, node.extra["subset_seed"])
+    echo(f"        {st['examples']} AFT examples; subsets {sizes}")
+
+
+def _train(node: Node, cfg: TrainConfig, path: Path, echo: Echo) -> None:
+    if cfg.launcher == "accelerate":
+        launch_accelerate(cfg, path)
+        return
+    man = run_train(cfg, path, echo=lambda s: None)  # the runner prints its own lines
+    loss = man.get("final_loss")
+    if isinstance(loss, float):
+        echo(
+            f"        {man.get('steps')} steps, {man.get('label_tokens_seen')} trained tokens "
+            f"({man.get('tokens_seen')} with padding), final loss {loss:.4f}"
+        )
+
+
+def _eval(node: Node, cfg: EvalConfig, path: Path, echo: Echo) -> None:
+    source = node.meta.get("same_as")
+    if source:  # a deterministic eval of the base model, done for another seed: its copy
+        run = path.parents[len(Path(node.path).parts) - 1]  # path is run / node.path
+        _copy_result(run / "nodes" / source, path)
+        echo(f"        same as {source} (deterministic): its result copied, nothing run")
+        return
+    run_eval(cfg, path, echo=lambda s: echo(f"        {s}"))
+
+
+def _copy_result(source: Path, dest: Path) -> None:
+    """Copy a finished eval folder (hard links where the file system allows), atomically:
+    the copy appears complete or not at all."""
+    tmp = dest.with_name(dest.name + ".copying")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, tmp, copy_function=link)
+    if dest.exists():
+        shutil.rmtree(dest)
+    os.replace(tmp, dest)
+
+
+# node kind -> the stage function that runs it (the plan builds each node's config)
+STAGES: dict[NodeKind, Stage] = {
+    "corpus": _corpus,
+    "aftdata": _aftdata,
+    "midtrain": _train,
+    "aft": _train,
+    "eval": _eval,
+}
+
+
+def _execute(exp: Experiment, run: Path, node: Node, by_id: dict[str, Node], echo: Echo) -> None:
+    path = run / node.path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cfg = node.bound(run, by_id)
+    trained = _trained_model_dep(run, node, by_id)
+    # a checkpoint saved as an adapter only is merged for its eval and the copy removed
+    # after it, unless vLLM serves the adapter itself (``vllm/BASE:ADAPTER``)
+    served_as_adapter = trained is not None and str(cfg.model).endswith(
+        ":" + str(Checkpoint(trained).adapter_dir.resolve())
+    )
+    merged: AbstractContextManager[Any] = nullcontext()
+    if trained is not None and not served_as_adapter:
+        merged = merged_for_use(trained, echo=lambda s: echo(f"        {s}"))
+    with merged:
+        STAGES[node.kind](node, cfg, path, echo)
+
+
+def _trained_model_dep(run: Path, node: Node, by_id: dict[str, Node]) -> Path | None:
+    """The training node folder an eval node evaluates (None: the base model)."""
+    if node.kind != "eval" or not node.deps:
+        return None
+    dep = by_id[node.deps[0]]
+    return run / dep.path if dep.kind in TRAINING else None

@@ -1,0 +1,30 @@
+"""Read an experiment file: the schema (:mod:`msm.experiment.config`), then the checks
+that need each stage's own config (:mod:`msm.experiment.config_checks`).
+
+It sits above both so that the schema imports neither the checks nor the stages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from msm._util.config_io import read_yaml_mapping, validation_error
+from msm.errors import MsmError
+from msm.experiment.config import Experiment
+from msm.experiment.config_checks import check_experiment
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment file; every problem is one MsmError line."""
+    p = Path(path)
+    data = read_yaml_mapping(p, "experiment")
+    if not data:
+        raise MsmError(f"{p}: empty experiment file (examples/experiments/ has complete ones)")
+    try:
+        exp = Experiment.model_validate(data)
+    except ValidationError as e:
+        raise validation_error(e, str(p), Experiment) from None
+    check_experiment(exp, p)
+    return exp
