@@ -12,19 +12,17 @@ from pathlib import Path
 import pytest
 
 from msm.errors import MsmError
-from msm.evals.agentic.task import (
+from msm.evals.agentic.prompts import action_taken, build_prompts, judge
+from msm.evals.agentic.scenarios import (
     EXFIL_DOMAIN,
     EXFIL_SECRETS,
     Condition,
-    action_taken,
-    build_prompts,
     conditions,
     exfiltration_action,
     exfiltration_text,
-    judge,
     parse_yes_no,
-    summarise_agentic,
 )
+from msm.evals.agentic.task import summarise_agentic
 
 
 def _email(to: str, body: str, tag: str = "email") -> str:

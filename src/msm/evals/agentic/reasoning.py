@@ -35,7 +35,7 @@ from inspect_ai.scorer import Score, Target, scorer
 from inspect_ai.solver import TaskState
 
 from msm.errors import MsmError
-from msm.evals.agentic.checks import SampleRecord
+from msm.evals.agentic.records import SampleRecord
 from msm.evals.judging import FAILURE_REASONS, ask_judge
 from msm.evals.metrics import defined_mean
 from msm.evals.stats import ci_text, rate_record

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from msm.evals.values.items import ValueItem
+from msm.evals.values.vocabulary import CONTROL_SUFFIX, ValueItem
 
 _W = r"(?<![\w-])(?:{})(?!\w)"
 
@@ -199,8 +199,6 @@ RULES: dict[str, SetRules] = {
 def rules_for(name: str) -> SetRules:
     """A bundled set's rules (a control subset: its full set's, without the size floor)."""
     from dataclasses import replace
-
-    from msm.evals.values.items import CONTROL_SUFFIX
 
     if name.endswith(CONTROL_SUFFIX) and name[: -len(CONTROL_SUFFIX)] in RULES:
         return replace(RULES[name[: -len(CONTROL_SUFFIX)]], min_items=0)

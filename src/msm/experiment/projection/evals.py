@@ -56,7 +56,9 @@ def _agentic(
     """(samples, model input tokens, model output tokens, grader input, grader output,
     grader calls per shared system prompt) for one epoch of the agentic task built as
     ``run_eval`` builds it."""
-    from msm.evals.agentic.task import Condition, agentic, build_prompts, judge_messages
+    from msm.evals.agentic.prompts import build_prompts, judge_messages
+    from msm.evals.agentic.scenarios import Condition
+    from msm.evals.agentic.task import agentic
 
     scenarios, goals, urgency, scratchpad, name, temperature, grid, templates = key
     task = agentic(
