@@ -54,7 +54,6 @@ KNOWN_CYCLES: set[frozenset[str]] = {
     ),
 }
 KNOWN_LONG: set[tuple[str, str]] = {
-    ("msm.evals.run", "run_eval"),
     ("msm.experiment.plan", "build_plan"),
     ("msm.docgen.projection", "project_docgen"),
     ("msm.report.sections.contrasts", "add_contrasts"),
@@ -63,7 +62,7 @@ KNOWN_LONG: set[tuple[str, str]] = {
     ("msm.aftgen.run", "run_aftgen"),
 }
 # imports of msm's own modules placed inside functions (the target: at most 40)
-MAX_INNER_IMPORTS = 275
+MAX_INNER_IMPORTS = 250
 
 
 def _module(path: Path, root: Path) -> str:
@@ -165,7 +164,9 @@ def test_no_new_import_cycles() -> None:
 def test_no_new_function_over_100_lines() -> None:
     found = long_functions(SRC)
     assert not found - KNOWN_LONG, f"functions over {MAX_LINES} lines: {sorted(found - KNOWN_LONG)}"
-    assert not KNOWN_LONG - found, f"now short: remove from KNOWN_LONG: {sorted(KNOWN_LONG - found)}"
+    assert not KNOWN_LONG - found, (
+        f"now short: remove from KNOWN_LONG: {sorted(KNOWN_LONG - found)}"
+    )
 
 
 def test_imports_inside_functions_do_not_grow() -> None:

@@ -364,7 +364,7 @@ def test_default_max_tokens_4096_for_api_and_local_models(tmp_path, monkeypatch)
     cfg = EvalConfig(model="fake", suite="agentic", grader="fake", grid="paper")
     with pytest.raises(Stop):
         run_mod.run_eval(cfg, tmp_path / "api", echo=lambda *_: None)
-    monkeypatch.setattr(run_mod, "_runs_here", lambda name: True)
+    monkeypatch.setattr(run_mod, "runs_here", lambda name: True)
     with pytest.raises(Stop):
         run_mod.run_eval(cfg, tmp_path / "local", echo=lambda *_: None)
     with pytest.raises(Stop):

@@ -24,6 +24,20 @@ DEFAULT_VALUE_SETS = ("america", "affordability", "cheese_reasons", "cheese_fit"
 VLLM_SETTINGS = ("tensor_parallel_size", "max_model_len", "gpu_memory_utilization")
 
 
+def resolve_scoring(scoring: str, gives_logliks: bool) -> Literal["loglik", "letter"]:
+    """How the values suite scores a model: ``auto`` is loglik where the model gives
+    log-likelihoods (msm runs it, or vLLM serves it: ``loglik_remote.gives_logliks``) and
+    letter elsewhere; loglik and letter stand as given (``check`` refuses other words).
+
+    The one reading of ``scoring: auto`` for the eval, its dry-run projection and the plan.
+    """
+    if scoring not in SCORING:
+        raise MsmError(f"unknown scoring mode {scoring!r}: use {', '.join(SCORING)}")
+    if scoring == "auto":
+        return "loglik" if gives_logliks else "letter"
+    return "loglik" if scoring == "loglik" else "letter"
+
+
 class EvalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 

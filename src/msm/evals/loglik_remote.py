@@ -241,8 +241,13 @@ def loglik_scorer(
     return LocalScorer(local_model_path(name))
 
 
-def gives_logliks(name: str) -> bool:
-    """Whether loglik scoring works for this model: run here, or served by vLLM."""
+def runs_here(name: str) -> bool:
+    """Whether msm runs the model itself (embedded, hf/, a folder): log-likelihoods available."""
     from msm.llm.names import resolve_model
 
-    return is_remote_loglik(name) or resolve_model(name, check=False).provider in ("embedded", "hf")
+    return resolve_model(name, check=False).provider in ("embedded", "hf")
+
+
+def gives_logliks(name: str) -> bool:
+    """Whether loglik scoring works for this model: run here, or served by vLLM."""
+    return is_remote_loglik(name) or runs_here(name)

@@ -17,6 +17,8 @@ import math
 from functools import lru_cache
 from typing import Any
 
+from msm.evals.config import resolve_scoring
+
 CHARS_PER_TOKEN = 4.0
 # answer lengths (estimates; each is capped by the eval's max_tokens)
 AGENTIC_ANSWER_TOKENS = 1500  # scratchpad reasoning plus e-mails
@@ -212,9 +214,8 @@ def project_eval(cfg: Any, model: str, local: bool, base: str | None = None) -> 
             for i in range(3):
                 acc[i] += add[i] * qa_epochs
     if "values" in suites:
-        scoring = cfg.scoring
-        if scoring == "auto":
-            scoring = "loglik" if (local or gives_logliks(model)) else "letter"
+        # ``model`` may only describe a trained model: ``local`` says msm runs it
+        scoring = resolve_scoring(cfg.scoring, local or gives_logliks(model))
         calls, tin, tout, note = _values(cfg, scoring, local)
         samples["values"] = calls
         mut = [mut[0] + calls, mut[1] + tin, mut[2] + tout]

@@ -140,7 +140,7 @@ def _train(exp: Experiment, n: Node, nodes: dict[str, dict[str, Any]]) -> dict[s
 
 
 def _eval(exp: Experiment, n: Node) -> dict[str, Any]:
-    from msm.evals.run import _runs_here
+    from msm.evals.loglik_remote import runs_here
     from msm.experiment.plan import base_ref
     from msm.experiment.projection.cost import eval_disk
     from msm.experiment.projection.evals import project_eval
@@ -157,7 +157,7 @@ def _eval(exp: Experiment, n: Node) -> dict[str, Any]:
         model, local = f"trained ({n.deps[0]})", exp.eval.engine == "hf"
     else:
         model = base_ref(exp.base_model, exp.eval.engine)
-        local = _runs_here(model)
+        local = runs_here(model)
     proj = project_eval(n.config, model, local, base=exp.base_model if n.deps else None)
     proj["disk_bytes"], proj["disk_basis"] = eval_disk(proj)
     return proj
