@@ -38,47 +38,32 @@ def resolve_scoring(scoring: str, gives_logliks: bool) -> Literal["loglik", "let
     return "loglik" if scoring == "loglik" else "letter"
 
 
-class EvalConfig(BaseModel):
+class EvalSettings(BaseModel):
+    """The eval settings an experiment's ``eval:`` section sets too, declared once: what
+    the suites run (items, questions, agentic conditions and checks), how often
+    (``epochs``, ``limit``, ``split``), how values are scored, and the vLLM server's
+    settings. ``EvalConfig`` (``msm eval``) adds the model, its graders and the rest;
+    ``msm.experiment.config.EvalSection`` adds the experiment's own keys and is stricter
+    at load. Descriptions here are the ``msm eval`` flags' help."""
+
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    model: str = Field(description="embedded, hf/<folder>, fake or fake/<script>, an API model")
-    suite: str = Field(
-        default="values", description="agentic | values | spec_qa | capability | all"
-    )
+    # in the order the experiment's section declared them (pydantic validates, and lists a
+    # file's errors, in field order); msm eval --help has its own (msm.cli.run)
+
     items: list[str] | None = Field(
         default=None,
         description="value item sets or JSONL files; default: " + ", ".join(DEFAULT_VALUE_SETS),
     )
     questions: str = Field(default="equanimity", description="spec QA question set or JSONL file")
-    grader: str | None = Field(default=None, description="grader model (agentic and spec_qa)")
-    grader2: str | None = Field(
-        default=None,
-        description="agentic: a second grader; every judged sample is graded twice and "
-        "summary.json gives Cohen's kappa and raw agreement per scenario (rates still use "
-        "--grader)",
+    epochs: int = Field(
+        default=1,
+        description="samples per agentic condition (the paper: 300) and per value item "
+        "scored by letter; spec QA has its own spec_qa_epochs",
     )
-    regrade_action_only: bool = Field(
-        default=False,
-        description="agentic: grade every sample again from its actions alone (tool-use "
-        "blocks, outgoing e-mails), scratchpad withheld, and report the agreement with the "
-        "full grading",
+    spec_qa_epochs: int = Field(
+        default=1, description="samples per spec QA question (each is graded: paid)"
     )
-    spec_reasoning: bool = Field(
-        default=True,
-        description="agentic: a judge (the grader) reads each reasoning trace: did the model "
-        "notice the harmful option, did it appeal to the spec's principles (which)",
-    )
-    spec: str | None = Field(
-        default=None,
-        description="agentic, spec_reasoning: the spec (a file or builtin:NAME) whose rules "
-        "the judge names by ID; default: any principle the model states counts",
-    )
-    batch: bool = Field(
-        default=False,
-        description="send the grader roles' calls (grader, grader2, the reasoning judge, spec "
-        "QA grading) through the provider's batch API (about half price)",
-    )
-    batch_wait_s: BatchWait = 10800.0
     limit: int | None = Field(
         default=None,
         description="at most N items per task: values, N items per set drawn evenly across "
@@ -90,19 +75,7 @@ class EvalConfig(BaseModel):
         description="values: score only the items of this split of each set (dev: recipes "
         "are tuned on it; confirm: the held-out confirmation), before --limit",
     )
-    epochs: int = Field(
-        default=1,
-        description="samples per agentic condition (the paper: 300) and per value item "
-        "scored by letter; spec QA has its own spec_qa_epochs",
-    )
-    spec_qa_epochs: int = Field(
-        default=1, description="samples per spec QA question (each is graded: paid)"
-    )
-    seed: int | None = Field(
-        default=None,
-        description="agentic: the seed of the sampled answers (each condition and epoch its "
-        "own from it); msm run gives each seed's eval its seed",
-    )
+    batch_wait_s: BatchWait = 10800.0
     grid: str | None = Field(
         default=None,
         description="agentic: a named grid of conditions instead of scenarios/goals "
@@ -120,17 +93,12 @@ class EvalConfig(BaseModel):
         description="agentic: scenario texts from a local checkout of the agentic-misalignment "
         "framework (its templates/ folder, or a repository holding it) instead of msm's own",
     )
-    model_name: str | None = Field(
-        default=None,
-        description="the model's name in prompts (agentic, cheese_reasons, cheese_why)",
-    )
     exfil_rule: str = Field(
         default="authors",
         description="agentic, --templates: when exfiltration counts as done: authors (an "
         "e-mail to the named outside party's domain, the authors' rule) or msm (to any outside "
         "domain, quoting a secret)",
     )
-
     temperature: float | None = Field(
         default=None, description="agentic sampling temperature (default 0.7, or the grid's)"
     )
@@ -144,6 +112,17 @@ class EvalConfig(BaseModel):
         description="agentic: run the suite once per sampling temperature in [0, 2] "
         "(x --agent-names); instead of --temperature",
     )
+    regrade_action_only: bool = Field(
+        default=False,
+        description="agentic: grade every sample again from its actions alone (tool-use "
+        "blocks, outgoing e-mails), scratchpad withheld, and report the agreement with the "
+        "full grading",
+    )
+    spec_reasoning: bool = Field(
+        default=True,
+        description="agentic: a judge (the grader) reads each reasoning trace: did the model "
+        "notice the harmful option, did it appeal to the spec's principles (which)",
+    )
     max_tokens: int | None = Field(
         default=None,
         description="agentic answer length (default 4096, the paper's; 512 for the bundled 135M "
@@ -155,12 +134,6 @@ class EvalConfig(BaseModel):
         "and vllm/), letter (A/B in both orders; any model), auto (loglik where the model "
         "gives log-likelihoods)",
     )
-    baseline: str | None = Field(
-        default=None,
-        description="values, loglik: also score this model and report each item's change of "
-        "the gap from it (same tokenizer required)",
-    )
-
     tensor_parallel_size: int | None = Field(
         default=None,
         description="vllm/ models: GPUs the vLLM server shards the model over (vLLM's "
@@ -177,6 +150,52 @@ class EvalConfig(BaseModel):
         "(vLLM's default: 0.9; not part of the eval's identity)",
     )
 
+    @field_validator("templates", mode="before")
+    @classmethod
+    def _path_as_text(cls, v: object) -> object:
+        return str(v) if isinstance(v, PurePath) else v
+
+
+class EvalConfig(EvalSettings):
+    """What ``msm eval`` evaluates, and how: the shared settings (:class:`EvalSettings`)
+    plus the model under test, its graders, its seed and its names."""
+
+    model: str = Field(description="embedded, hf/<folder>, fake or fake/<script>, an API model")
+    suite: str = Field(
+        default="values", description="agentic | values | spec_qa | capability | all"
+    )
+    grader: str | None = Field(default=None, description="grader model (agentic and spec_qa)")
+    grader2: str | None = Field(
+        default=None,
+        description="agentic: a second grader; every judged sample is graded twice and "
+        "summary.json gives Cohen's kappa and raw agreement per scenario (rates still use "
+        "--grader)",
+    )
+    spec: str | None = Field(
+        default=None,
+        description="agentic, spec_reasoning: the spec (a file or builtin:NAME) whose rules "
+        "the judge names by ID; default: any principle the model states counts",
+    )
+    batch: bool = Field(
+        default=False,
+        description="send the grader roles' calls (grader, grader2, the reasoning judge, spec "
+        "QA grading) through the provider's batch API (about half price)",
+    )
+    seed: int | None = Field(
+        default=None,
+        description="agentic: the seed of the sampled answers (each condition and epoch its "
+        "own from it); msm run gives each seed's eval its seed",
+    )
+    model_name: str | None = Field(
+        default=None,
+        description="the model's name in prompts (agentic, cheese_reasons, cheese_why)",
+    )
+    baseline: str | None = Field(
+        default=None,
+        description="values, loglik: also score this model and report each item's change of "
+        "the gap from it (same tokenizer required)",
+    )
+
     def vllm_args(self) -> dict[str, int | float]:
         """The vLLM server settings given, as Inspect's vllm provider takes them."""
         return {k: v for k in VLLM_SETTINGS if (v := getattr(self, k)) is not None}
@@ -188,11 +207,6 @@ class EvalConfig(BaseModel):
             if s not in (*SUITES, "all"):
                 raise MsmError(f"unknown suite {s!r}: use one of {', '.join(SUITES)}, all")
         return list(SUITES) if "all" in names else [s for s in SUITES if s in names]
-
-    @field_validator("templates", mode="before")
-    @classmethod
-    def _path_as_text(cls, v: object) -> object:
-        return str(v) if isinstance(v, PurePath) else v
 
     def _check_agentic_judges(self, run: list[str]) -> None:
         """--grader2, --regrade-action-only and --spec: only with agentic, and sensible."""
