@@ -62,7 +62,7 @@ KNOWN_LONG: set[tuple[str, str]] = {
     ("msm.aftgen.run", "run_aftgen"),
 }
 # imports of msm's own modules placed inside functions (the target: at most 40)
-MAX_INNER_IMPORTS = 250
+MAX_INNER_IMPORTS = 200
 
 
 def _module(path: Path, root: Path) -> str:

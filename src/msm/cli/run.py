@@ -69,7 +69,7 @@ def eval_cmd(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Evaluate a model with msm's Inspect tasks; writes summary.json and Inspect logs."""
-    from msm.evals.run import run_eval
+    from msm.evals.run import run_eval  # lazy: pulls Inspect
 
     run_eval(cfg, out, echo=typer.echo, overwrite=overwrite)
     typer.echo(f"eval: summary -> {out / 'summary.json'}")

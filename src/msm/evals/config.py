@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from msm._util.config_io import BatchWait
 from msm.errors import MsmError
+from msm.evals.agentic.grid import check_grid
+from msm.evals.agentic.variants import check_axes
 
 SUITES = ("agentic", "values", "spec_qa", "capability")
 NEEDS_GRADER = ("agentic", "spec_qa")
@@ -228,6 +230,7 @@ class EvalConfig(EvalSettings):
                     "--spec names the rules of the spec_reasoning judge: drop --no-spec-reasoning"
                 )
             if "agentic" in run:
+                # lazy: pulls Inspect, and the CLI reads this module for its flags
                 from msm.evals.agentic.reasoning import spec_rules
 
                 spec_rules(self.spec)  # a missing or empty spec fails now, before any model runs
@@ -270,8 +273,6 @@ class EvalConfig(EvalSettings):
         if self.baseline and self.scoring == "letter":
             raise MsmError("--baseline needs --scoring loglik (or auto with a local model)")
         if self.grid is not None:
-            from msm.evals.agentic.grid import check_grid
-
             check_grid(self.grid, self.scenarios, self.goals, self.urgency)
             if "agentic" not in run:
                 raise MsmError(
@@ -284,8 +285,6 @@ class EvalConfig(EvalSettings):
                 )
         self._check_agentic_judges(run)
         if self.agent_names is not None or self.temperatures is not None:
-            from msm.evals.agentic.variants import check_axes
-
             if "agentic" not in run:
                 raise MsmError(
                     "--agent-names and --temperatures vary the agentic suite: add agentic "

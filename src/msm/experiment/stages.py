@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from msm.evals.config import VLLM_SETTINGS, EvalConfig, EvalSettings
+
 if TYPE_CHECKING:
     from msm.aftgen.config import AftgenConfig
     from msm.docgen.config import DocgenConfig
-    from msm.evals.config import EvalConfig
     from msm.experiment.config import Experiment
     from msm.train.config import TrainConfig
 
@@ -131,8 +132,6 @@ def eval_config(
     """``model`` UNBOUND: a trained model (filled in by the runner); ``spec``: the
     reasoning judge's spec (:func:`reasoning_spec`); ``seed``: the seed of sampled answers
     (None is seed 0)."""
-    from msm.evals.config import VLLM_SETTINGS, EvalConfig, EvalSettings
-
     ev = exp.eval
     shared = {k: getattr(ev, k) for k in EvalSettings.model_fields}
     # the vLLM server settings reach the evals vLLM serves (every trained model with

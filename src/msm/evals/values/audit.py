@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from msm.evals.values.spec_words import places_pattern, value_terms_pattern
 from msm.evals.values.vocabulary import CONTROL_SUFFIX, ValueItem
 
 _W = r"(?<![\w-])(?:{})(?!\w)"
@@ -216,12 +217,8 @@ CONTROL_EXCLUDES = ("us", "price_words", *SPEC_CATEGORIES)
 def pattern(category: str) -> re.Pattern[str]:
     """A category's regular expression (the spec-derived ones read from the specs)."""
     if category == "spec_terms":
-        from msm.evals.values.spec_words import value_terms_pattern
-
         return value_terms_pattern()
     if category == "spec_places":
-        from msm.evals.values.spec_words import places_pattern
-
         return places_pattern()
     return CATEGORIES[category]
 

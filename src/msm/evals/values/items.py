@@ -9,9 +9,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from msm.aftgen.preference import ANSWERS, QUESTIONS
 from msm.errors import MsmError
 from msm.evals.values.audit import control_items, rules_for
 from msm.evals.values.vocabulary import CONTROL_SUFFIX, ValueItem
+from msm.spec.builtin import resolve_spec_path
+from msm.spec.core import split_front_matter
 
 BUILTIN_VALUE_SETS = ("america", "affordability")
 # bundled files without a control subset
@@ -185,9 +188,6 @@ def assign_splits(
 
 def cheese_preferences(spec_name: str) -> tuple[list[str], list[str]]:
     """A bundled cheese spec's liked and disliked cheeses (its YAML front matter)."""
-    from msm.spec.builtin import resolve_spec_path
-    from msm.spec.core import split_front_matter
-
     path = resolve_spec_path(f"builtin:{spec_name}")
     meta, _ = split_front_matter(path.read_text(encoding="utf-8"), str(path))
     prefs = meta.get("preferences") or {}
@@ -310,8 +310,6 @@ def cheese_aft_items() -> list[ValueItem]:
     templates, and the answer template filled with each cheese (both orders per pair). Opaque
     preference AFT trains on exactly these forms, so it should move this set (a positive
     control for AFT); ``cheese_fit`` asks the same choices in phrasings AFT never used."""
-    from msm.aftgen.preference import ANSWERS, QUESTIONS
-
     out = []
     for k, good, bad, a, b, order in _ordered_pairs():
         q = _fill(QUESTIONS[k % len(QUESTIONS)], a=a, b=b)
