@@ -9,12 +9,16 @@ from msm.evals.config import resolve_scoring
 
 
 def test_auto_scoring_is_loglik_exactly_where_the_model_gives_logliks() -> None:
-    assert resolve_scoring("auto", True) == "loglik"
-    assert resolve_scoring("auto", False) == "letter"
+    assert resolve_scoring("auto", lambda: True) == "loglik"
+    assert resolve_scoring("auto", lambda: False) == "letter"
+
+    def unasked() -> bool:
+        raise AssertionError("an explicit mode does not ask the model")
+
     for given in ("loglik", "letter"):  # an explicit mode stands, whatever the model
-        assert resolve_scoring(given, True) == resolve_scoring(given, False) == given
+        assert resolve_scoring(given, unasked) == given
     with pytest.raises(MsmError, match="unknown scoring mode 'logprob'"):
-        resolve_scoring("logprob", True)
+        resolve_scoring("logprob", unasked)
 
 
 def test_the_shared_eval_settings_are_declared_once_on_the_base() -> None:

@@ -8,6 +8,7 @@ any model loads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import PurePath
 from typing import Literal
 
@@ -26,17 +27,19 @@ DEFAULT_VALUE_SETS = ("america", "affordability", "cheese_reasons", "cheese_fit"
 VLLM_SETTINGS = ("tensor_parallel_size", "max_model_len", "gpu_memory_utilization")
 
 
-def resolve_scoring(scoring: str, gives_logliks: bool) -> Literal["loglik", "letter"]:
+def resolve_scoring(scoring: str, gives_logliks: Callable[[], bool]) -> Literal["loglik", "letter"]:
     """How the values suite scores a model: ``auto`` is loglik where the model gives
     log-likelihoods (msm runs it, or vLLM serves it: ``loglik_remote.gives_logliks``) and
     letter elsewhere; loglik and letter stand as given (``check`` refuses other words).
+    ``gives_logliks`` is asked only for ``auto`` (a model named by a description, as the
+    dry run names a model not trained yet, may have no answer).
 
     The one reading of ``scoring: auto`` for the eval, its dry-run projection and the plan.
     """
     if scoring not in SCORING:
         raise MsmError(f"unknown scoring mode {scoring!r}: use {', '.join(SCORING)}")
     if scoring == "auto":
-        return "loglik" if gives_logliks else "letter"
+        return "loglik" if gives_logliks() else "letter"
     return "loglik" if scoring == "loglik" else "letter"
 
 

@@ -133,7 +133,7 @@ def _prepare_values(work: EvalWork) -> None:
     """Loglik: the items msm scores itself after Inspect; letter: one Inspect task a set."""
     cfg = work.cfg
     sets = list(cfg.items or DEFAULT_VALUE_SETS)
-    if resolve_scoring(cfg.scoring, gives_logliks(cfg.model)) == "letter":
+    if resolve_scoring(cfg.scoring, lambda: gives_logliks(cfg.model)) == "letter":
         # local models return logprobs, so the first token decides; others may need text
         n_tok = 1 if work.local else 8
         work.tasks += [

@@ -207,7 +207,7 @@ def project_eval(cfg: Any, model: str, local: bool, base: str | None = None) -> 
                 acc[i] += add[i] * qa_epochs
     if "values" in suites:
         # ``model`` may only describe a trained model: ``local`` says msm runs it
-        scoring = resolve_scoring(cfg.scoring, local or gives_logliks(model))
+        scoring = resolve_scoring(cfg.scoring, lambda: local or gives_logliks(model))
         calls, tin, tout, note = _values(cfg, scoring, local)
         samples["values"] = calls
         mut = [mut[0] + calls, mut[1] + tin, mut[2] + tout]
