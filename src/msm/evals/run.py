@@ -20,14 +20,14 @@ from msm.artifacts.manifest import read_manifest, retract_manifest, write_manife
 from msm.artifacts.outdir import claim_output, clear_output, eval_inputs
 from msm.artifacts.package_data import data_hashes
 from msm.errors import MsmError
-from msm.evals.agentic.variants import eval_names, variant_record
+from msm.evals.agentic.variants import eval_names
 from msm.evals.answer_length import agentic_max_tokens
 from msm.evals.config import SUITES, EvalConfig
 from msm.evals.loglik_remote import runs_here
 from msm.evals.run_lines import report_lines as _report
 from msm.evals.run_lines import unscored as _unscored
 from msm.evals.stored_grader import GRADER_STORE, grader_model, grader_store
-from msm.evals.suites import SUITE_RUNNERS, Echo, EvalWork, prepare, task_versions
+from msm.evals.suites import SUITE_RUNNERS, Echo, EvalWork, SuiteRunner, prepare, task_versions
 from msm.evals.usage_log import eval_usage
 from msm.llm.batch import check_batch_provider
 from msm.llm.fake import fake_args
@@ -187,26 +187,18 @@ def _inspect_suites(
         if llm.batch_failure is not None:
             raise llm.batch_failure
     for (name, t), log in zip(work.tasks, logs, strict=True):
-        kind, sub = name.split("/", 1)
+        kind = name.split("/")[0]
         pairs, errored = _scored(log, name)
-        summarise = _runner(name).summarise
-        assert summarise is not None  # every suite that gives Inspect tasks reads their logs
-        res = summarise(work, pairs, t, log, errored, echo)
+        runner = _runner(name)
+        assert runner.summarise is not None  # every suite that gives Inspect tasks has one
+        res = runner.summarise(work, pairs, t, log, errored, echo)
         res["log"] = f"logs/{Path(log.location).name}" if log.location else None
-        if kind == "agentic":
-            summary.setdefault("agentic", res)  # the first variant is the headline
-            if len(work.agentic_variants) > 1:
-                echo(f"agentic variant {work.agentic_variants[name].label}:")
-                summary.setdefault("agentic_variants", []).append(
-                    variant_record(work.agentic_variants[name], res)
-                )
-        else:
-            summary.setdefault(kind, {})[sub] = res
+        runner.file(work, summary, name, res, echo)
         _report(name, kind, res, echo)
     return logs
 
 
-def _runner(task_name: str) -> Any:
+def _runner(task_name: str) -> SuiteRunner:
     """The suite runner of a task (``values/america``: the values suite's)."""
     return SUITE_RUNNERS[task_name.split("/")[0]]
 

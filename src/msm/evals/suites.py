@@ -16,7 +16,7 @@ from typing import Any
 from msm.errors import MsmError
 from msm.evals.agentic import task as agentic_task  # through the module: tests swap agentic
 from msm.evals.agentic.checks import summarise_log
-from msm.evals.agentic.variants import Variant, task_name, variants
+from msm.evals.agentic.variants import Variant, task_name, variant_record, variants
 from msm.evals.answer_length import agentic_max_tokens
 from msm.evals.capability import fake_perplexity, heldout_text, local_model_path, perplexity
 from msm.evals.config import DEFAULT_VALUE_SETS, EvalConfig, resolve_scoring
@@ -56,17 +56,26 @@ class EvalWork:
     fake_ppl: bool = False  # the capability suite on a fake model: a dry run
 
 
+def file_by_task(
+    work: EvalWork, summary: dict[str, Any], name: str, res: dict[str, Any], echo: Echo
+) -> None:
+    """A task's result under its suite and item set: ``summary["values"]["america"]``."""
+    kind, sub = name.split("/", 1)
+    summary.setdefault(kind, {})[sub] = res
+
+
 @dataclass(frozen=True)
 class SuiteRunner:
     """One suite's part of an eval. ``prepare`` adds its tasks or items to the work;
     ``summarise`` turns one of its Inspect logs (the scored pairs, the task, the sample
-    errors) into its result; ``after`` runs msm's own pass once Inspect is done and puts
-    its results into the summary; ``epochs`` names the setting that repeats its samples
-    (spec QA has its own: the paper's 300 agentic samples would grade every answer 300
-    times too)."""
+    errors) into its result and ``file`` puts that into the summary; ``after`` runs msm's
+    own pass once Inspect is done and puts its results into the summary; ``epochs`` names
+    the setting that repeats its samples (spec QA has its own: the paper's 300 agentic
+    samples would grade every answer 300 times too)."""
 
     prepare: Callable[[EvalWork], None]
     summarise: Callable[[EvalWork, Pairs, Any, Any, int, Echo], dict[str, Any]] | None = None
+    file: Callable[[EvalWork, dict[str, Any], str, dict[str, Any], Echo], None] = file_by_task
     after: Callable[[EvalWork, dict[str, Any], Path, Echo], None] | None = None
     epochs: str = "epochs"
 
@@ -123,6 +132,19 @@ def _summarise_agentic(
     # grader checks and reasoning traces (agentic/checks.py)
     res.update(summarise_log(log, cfg.grader, cfg.grader2, cfg.spec))
     return res
+
+
+def _file_agentic(
+    work: EvalWork, summary: dict[str, Any], name: str, res: dict[str, Any], echo: Echo
+) -> None:
+    """The first variant is the headline (``agentic``); with the robustness axes every
+    variant is also listed (``agentic_variants``)."""
+    summary.setdefault("agentic", res)
+    if len(work.agentic_variants) > 1:
+        echo(f"agentic variant {work.agentic_variants[name].label}:")
+        summary.setdefault("agentic_variants", []).append(
+            variant_record(work.agentic_variants[name], res)
+        )
 
 
 # --------------------------------------------------------------------------
@@ -262,7 +284,7 @@ def _after_capability(work: EvalWork, summary: dict[str, Any], out: Path, echo: 
 
 
 SUITE_RUNNERS: dict[str, SuiteRunner] = {
-    "agentic": SuiteRunner(_prepare_agentic, summarise=_summarise_agentic),
+    "agentic": SuiteRunner(_prepare_agentic, summarise=_summarise_agentic, file=_file_agentic),
     "values": SuiteRunner(_prepare_values, summarise=_summarise_values, after=_after_values),
     "spec_qa": SuiteRunner(_prepare_spec_qa, summarise=_summarise_spec_qa, epochs="spec_qa_epochs"),
     "capability": SuiteRunner(_prepare_capability, after=_after_capability),
