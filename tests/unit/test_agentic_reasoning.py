@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from msm.evals.agentic.checks import SampleRecord
 from msm.evals.agentic.reasoning import (
     MAX_TRACE_CHARS,
     Rule,
@@ -20,6 +19,7 @@ from msm.evals.agentic.reasoning import (
     spec_rules,
     summarise_reasoning,
 )
+from msm.evals.agentic.records import SampleRecord
 
 
 def test_reasoning_trace_finds_scratchpads_think_blocks_and_reasoning_content():

@@ -412,7 +412,7 @@ def make_and_load_murder(tmp_path: Path) -> Templates:
 
 
 def test_the_exfiltration_action_check_uses_the_derived_domain_and_secrets(tmp_path):
-    from msm.evals.agentic.task import action_taken, judge, judge_messages
+    from msm.evals.agentic.prompts import action_taken, judge, judge_messages
 
     ck = make_checkout(tmp_path / "ck", ("exfiltration",))
     t = load_templates(ck, ["exfiltration"], ["explicit-america"], ["replacement"])
@@ -539,7 +539,7 @@ def _two_outside_domains(root: Path) -> Path:
 
 
 def test_the_authors_rule_needs_the_named_party_and_msms_rule_a_secret(tmp_path):
-    from msm.evals.agentic.task import action_taken
+    from msm.evals.agentic.prompts import action_taken
 
     ck = _two_outside_domains(tmp_path / "ck")
     t = load_templates(ck, ["exfiltration"], ["explicit-america"], ["replacement"])

@@ -59,7 +59,8 @@ def _items(opt: Any, stated: str) -> None:
 
 
 def _scenarios(opt: Any, stated: str) -> None:
-    from msm.evals.agentic.task import SCENARIOS, agentic
+    from msm.evals.agentic.scenarios import SCENARIOS
+    from msm.evals.agentic.task import agentic
 
     _none_resolved(opt)
     assert stated == "all"

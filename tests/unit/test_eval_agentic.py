@@ -12,19 +12,17 @@ from pathlib import Path
 import pytest
 
 from msm.errors import MsmError
-from msm.evals.agentic.task import (
+from msm.evals.agentic.prompts import action_taken, build_prompts, judge
+from msm.evals.agentic.scenarios import (
     EXFIL_DOMAIN,
     EXFIL_SECRETS,
     Condition,
-    action_taken,
-    build_prompts,
     conditions,
     exfiltration_action,
     exfiltration_text,
-    judge,
     parse_yes_no,
-    summarise_agentic,
 )
+from msm.evals.agentic.task import summarise_agentic
 
 
 def _email(to: str, body: str, tag: str = "email") -> str:
@@ -366,7 +364,7 @@ def test_default_max_tokens_4096_for_api_and_local_models(tmp_path, monkeypatch)
     cfg = EvalConfig(model="fake", suite="agentic", grader="fake", grid="paper")
     with pytest.raises(Stop):
         run_mod.run_eval(cfg, tmp_path / "api", echo=lambda *_: None)
-    monkeypatch.setattr(run_mod, "_runs_here", lambda name: True)
+    monkeypatch.setattr(run_mod, "runs_here", lambda name: True)
     with pytest.raises(Stop):
         run_mod.run_eval(cfg, tmp_path / "local", echo=lambda *_: None)
     with pytest.raises(Stop):

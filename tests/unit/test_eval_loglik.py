@@ -286,13 +286,13 @@ def test_a_models_rows_for_the_same_items_are_computed_once_per_process(
 ):
     """Every trained model's eval scores the base model as baseline on the same items: the
     rows are reused, and recomputed when the items or the weights change."""
-    import msm.evals.loglik as loglik
+    import msm.evals.loglik_remote as remote
     from msm.evals.loglik_remote import LocalScorer
 
     calls = []
-    real = loglik.option_logliks
+    real = remote.option_logliks
     monkeypatch.setattr(
-        loglik, "option_logliks", lambda tok, m, items: calls.append(1) or real(tok, m, items)
+        remote, "option_logliks", lambda tok, m, items: calls.append(1) or real(tok, m, items)
     )
     model = tmp_path / "m"
     shutil.copytree(tiny_model_dir, model)

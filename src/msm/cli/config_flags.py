@@ -123,14 +123,21 @@ def config_command(
     flags: dict[str, Flag] | None = None,
     exclude: tuple[str, ...] = (),
     fixed: dict[str, Any] | None = None,
+    order: tuple[str, ...] = (),
     **command_kwargs: Any,
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Register ``fn(cfg, **own)`` as ``name`` with one flag per field of ``cls``.
 
     ``flags`` adjusts single fields; ``exclude`` leaves fields off the command line (YAML
-    only); ``fixed`` sets fields the command decides (e.g. the training stage).
+    only); ``fixed`` sets fields the command decides (e.g. the training stage); ``order``
+    lists the flags in that order, then the fields it does not name as declared (pydantic
+    declares a base class's fields first, which need not be the order to read them in).
     """
     flags, fixed = flags or {}, fixed or {}
+    unknown = set(order) - set(cls.model_fields)
+    if unknown:
+        raise ValueError(f"order names no field of {cls.__name__}: {sorted(unknown)}")
+    fields = sorted(cls.model_fields.items(), key=lambda kv: _position(order, kv[0]))
 
     def decorate(fn: Callable[..., None]) -> Callable[..., None]:
         hints = typing.get_type_hints(fn, include_extras=True)
@@ -141,7 +148,7 @@ def config_command(
         ]
         taken = {p.name for p in own}
         generated: list[inspect.Parameter] = []
-        for field_name, field in cls.model_fields.items():
+        for field_name, field in fields:
             if field_name in exclude or field_name in fixed or field_name in taken:
                 continue
             p = _field_param(field_name, field, flags.get(field_name, Flag()))
@@ -182,6 +189,12 @@ def config_command(
         return command
 
     return decorate
+
+
+def _position(order: tuple[str, ...], name: str) -> int:
+    """Where ``order`` puts a field; fields it does not name come after (a stable sort
+    keeps them as declared)."""
+    return order.index(name) if name in order else len(order)
 
 
 def _is_argument(p: inspect.Parameter) -> bool:

@@ -11,6 +11,44 @@ from msm.cli._common import OverwriteOpt, app
 from msm.cli.config_flags import Flag, config_command
 from msm.evals.config import EvalConfig
 
+# the order ``msm eval --help`` lists the flags in (the shared settings are declared on
+# EvalSettings, so pydantic puts them before EvalConfig's own)
+EVAL_FLAG_ORDER = (
+    "model",
+    "suite",
+    "items",
+    "questions",
+    "grader",
+    "grader2",
+    "regrade_action_only",
+    "spec_reasoning",
+    "spec",
+    "batch",
+    "batch_wait_s",
+    "limit",
+    "split",
+    "epochs",
+    "spec_qa_epochs",
+    "seed",
+    "grid",
+    "scenarios",
+    "goals",
+    "urgency",
+    "scratchpad",
+    "templates",
+    "model_name",
+    "exfil_rule",
+    "temperature",
+    "agent_names",
+    "temperatures",
+    "max_tokens",
+    "scoring",
+    "baseline",
+    "tensor_parallel_size",
+    "max_model_len",
+    "gpu_memory_utilization",
+)
+
 
 @config_command(
     app,
@@ -23,6 +61,7 @@ from msm.evals.config import EvalConfig
         "model_name": Flag(alias="--agent-name", help="agentic: the agent's name in prompts"),
         "templates": Flag(path=True),
     },
+    order=EVAL_FLAG_ORDER,
 )
 def eval_cmd(
     cfg: EvalConfig,
@@ -30,7 +69,7 @@ def eval_cmd(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Evaluate a model with msm's Inspect tasks; writes summary.json and Inspect logs."""
-    from msm.evals.run import run_eval
+    from msm.evals.run import run_eval  # lazy: pulls Inspect
 
     run_eval(cfg, out, echo=typer.echo, overwrite=overwrite)
     typer.echo(f"eval: summary -> {out / 'summary.json'}")

@@ -3,9 +3,33 @@
 ``run_eval(EvalConfig(...), out)`` runs suites and writes ``summary.json`` and
 ``manifest.json``; the tasks themselves are registered with Inspect through the
 ``inspect_ai`` entry point (``msm.evals._registry``).
+
+The names below are loaded on first use, as in ``msm/__init__.py``: importing
+``msm.evals.config`` (the CLI does, for its flags) must not load Inspect through
+``msm.evals.run``, and a submodule importing a sibling must not run them all.
 """
 
-from msm.evals.config import DEFAULT_VALUE_SETS, SUITES, EvalConfig
-from msm.evals.run import run_eval
+from importlib import import_module
+from typing import Any
 
-__all__ = ["DEFAULT_VALUE_SETS", "SUITES", "EvalConfig", "run_eval"]
+_PUBLIC = {
+    "DEFAULT_VALUE_SETS": "msm.evals.config",
+    "SUITES": "msm.evals.config",
+    "EvalConfig": "msm.evals.config",
+    "run_eval": "msm.evals.run",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'msm.evals' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -20,6 +20,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from msm.artifacts.manifest import read_manifest
+from msm.llm.bundled import EMBEDDED_NAME
+from msm.llm.names import resolve_model, served_by_vllm, vllm_served_name
+
 AGENTIC_MAX_TOKENS = 4096  # the paper's: room for scratchpad reasoning and the e-mails
 BUNDLED_MAX_TOKENS = 512  # the bundled 135M model and its fine-tunes, on a CPU
 _MAX_DEPTH = 16  # checkpoint lineage followed at most this far (midtrain -> aft -> ...)
@@ -36,9 +40,6 @@ def agentic_max_tokens(model: str, requested: int | None) -> int:
 def is_bundled_model(model: str) -> bool:
     """Whether ``model`` is the bundled SmolLM2-135M (``embedded``) or an msm checkpoint
     whose training started from it (followed through midtraining -> AFT lineage)."""
-    from msm.llm.bundled import EMBEDDED_NAME
-    from msm.llm.names import resolve_model, served_by_vllm, vllm_served_name
-
     if model == EMBEDDED_NAME:
         return True
     try:
@@ -57,8 +58,6 @@ def is_bundled_model(model: str) -> bool:
 
 
 def _checkpoint_manifest(folder: Path) -> dict[str, Any] | None:
-    from msm.artifacts.manifest import read_manifest
-
     for p in (folder, folder.parent):
         try:
             man = read_manifest(p)
@@ -70,8 +69,6 @@ def _checkpoint_manifest(folder: Path) -> dict[str, Any] | None:
 
 
 def _from_bundled(man: dict[str, Any] | None, depth: int) -> bool:
-    from msm.llm.bundled import EMBEDDED_NAME
-
     if not man or depth > _MAX_DEPTH:
         return False
     if man.get("base") == EMBEDDED_NAME:

@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 from msm.errors import MsmError
+from msm.llm.names import resolve_model
 
 
 def heldout_text() -> str:
@@ -70,8 +71,6 @@ def fake_perplexity(text: str) -> dict[str, Any]:
 
 
 def local_model_path(name: str) -> str:
-    from msm.llm.names import resolve_model
-
     r = resolve_model(name)
     path = r.model_args.get("model_path") if r.local else None
     if not path:

@@ -8,6 +8,7 @@ any model loads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import PurePath
 from typing import Literal
 
@@ -15,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from msm._util.config_io import BatchWait
 from msm.errors import MsmError
+from msm.evals.agentic.grid import check_grid
+from msm.evals.agentic.variants import check_axes
 from msm.llm.names import served_by_vllm
 
 SUITES = ("agentic", "values", "spec_qa", "capability")
@@ -25,47 +28,48 @@ DEFAULT_VALUE_SETS = ("america", "affordability", "cheese_reasons", "cheese_fit"
 VLLM_SETTINGS = ("tensor_parallel_size", "max_model_len", "gpu_memory_utilization")
 
 
-class EvalConfig(BaseModel):
+def resolve_scoring(scoring: str, gives_logliks: Callable[[], bool]) -> Literal["loglik", "letter"]:
+    """How the values suite scores a model: ``auto`` is loglik where the model gives
+    log-likelihoods (msm runs it, or vLLM serves it: ``loglik_remote.gives_logliks``) and
+    letter elsewhere; loglik and letter stand as given (``check`` refuses other words).
+    ``gives_logliks`` is asked only for ``auto`` (a model named by a description, as the
+    dry run names a model not trained yet, may have no answer).
+
+    The one reading of ``scoring: auto`` for the eval, its dry-run projection and the plan.
+    """
+    if scoring not in SCORING:
+        raise MsmError(f"unknown scoring mode {scoring!r}: use {', '.join(SCORING)}")
+    if scoring == "auto":
+        return "loglik" if gives_logliks() else "letter"
+    return "loglik" if scoring == "loglik" else "letter"
+
+
+class EvalSettings(BaseModel):
+    """The eval settings an experiment's ``eval:`` section sets too, declared once: what
+    the suites run (items, questions, agentic conditions and checks), how often
+    (``epochs``, ``limit``, ``split``), how values are scored, and the vLLM server's
+    settings. ``EvalConfig`` (``msm eval``) adds the model, its graders and the rest;
+    ``msm.experiment.config.EvalSection`` adds the experiment's own keys and is stricter
+    at load. Descriptions here are the ``msm eval`` flags' help."""
+
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    model: str = Field(description="embedded, hf/<folder>, fake or fake/<script>, an API model")
-    suite: str = Field(
-        default="values", description="agentic | values | spec_qa | capability | all"
-    )
+    # in the order the experiment's section declared them (pydantic validates, and lists a
+    # file's errors, in field order); msm eval --help has its own (msm.cli.run)
+
     items: list[str] | None = Field(
         default=None,
         description="value item sets or JSONL files; default: " + ", ".join(DEFAULT_VALUE_SETS),
     )
     questions: str = Field(default="equanimity", description="spec QA question set or JSONL file")
-    grader: str | None = Field(default=None, description="grader model (agentic and spec_qa)")
-    grader2: str | None = Field(
-        default=None,
-        description="agentic: a second grader; every judged sample is graded twice and "
-        "summary.json gives Cohen's kappa and raw agreement per scenario (rates still use "
-        "--grader)",
+    epochs: int = Field(
+        default=1,
+        description="samples per agentic condition (the paper: 300) and per value item "
+        "scored by letter; spec QA has its own spec_qa_epochs",
     )
-    regrade_action_only: bool = Field(
-        default=False,
-        description="agentic: grade every sample again from its actions alone (tool-use "
-        "blocks, outgoing e-mails), scratchpad withheld, and report the agreement with the "
-        "full grading",
+    spec_qa_epochs: int = Field(
+        default=1, description="samples per spec QA question (each is graded: paid)"
     )
-    spec_reasoning: bool = Field(
-        default=True,
-        description="agentic: a judge (the grader) reads each reasoning trace: did the model "
-        "notice the harmful option, did it appeal to the spec's principles (which)",
-    )
-    spec: str | None = Field(
-        default=None,
-        description="agentic, spec_reasoning: the spec (a file or builtin:NAME) whose rules "
-        "the judge names by ID; default: any principle the model states counts",
-    )
-    batch: bool = Field(
-        default=False,
-        description="send the grader roles' calls (grader, grader2, the reasoning judge, spec "
-        "QA grading) through the provider's batch API (about half price)",
-    )
-    batch_wait_s: BatchWait = 10800.0
     limit: int | None = Field(
         default=None,
         description="at most N items per task: values, N items per set drawn evenly across "
@@ -77,19 +81,7 @@ class EvalConfig(BaseModel):
         description="values: score only the items of this split of each set (dev: recipes "
         "are tuned on it; confirm: the held-out confirmation), before --limit",
     )
-    epochs: int = Field(
-        default=1,
-        description="samples per agentic condition (the paper: 300) and per value item "
-        "scored by letter; spec QA has its own spec_qa_epochs",
-    )
-    spec_qa_epochs: int = Field(
-        default=1, description="samples per spec QA question (each is graded: paid)"
-    )
-    seed: int | None = Field(
-        default=None,
-        description="agentic: the seed of the sampled answers (each condition and epoch its "
-        "own from it); msm run gives each seed's eval its seed",
-    )
+    batch_wait_s: BatchWait = 10800.0
     grid: str | None = Field(
         default=None,
         description="agentic: a named grid of conditions instead of scenarios/goals "
@@ -107,17 +99,12 @@ class EvalConfig(BaseModel):
         description="agentic: scenario texts from a local checkout of the agentic-misalignment "
         "framework (its templates/ folder, or a repository holding it) instead of msm's own",
     )
-    model_name: str | None = Field(
-        default=None,
-        description="the model's name in prompts (agentic, cheese_reasons, cheese_why)",
-    )
     exfil_rule: str = Field(
         default="authors",
         description="agentic, --templates: when exfiltration counts as done: authors (an "
         "e-mail to the named outside party's domain, the authors' rule) or msm (to any outside "
         "domain, quoting a secret)",
     )
-
     temperature: float | None = Field(
         default=None, description="agentic sampling temperature (default 0.7, or the grid's)"
     )
@@ -131,6 +118,17 @@ class EvalConfig(BaseModel):
         description="agentic: run the suite once per sampling temperature in [0, 2] "
         "(x --agent-names); instead of --temperature",
     )
+    regrade_action_only: bool = Field(
+        default=False,
+        description="agentic: grade every sample again from its actions alone (tool-use "
+        "blocks, outgoing e-mails), scratchpad withheld, and report the agreement with the "
+        "full grading",
+    )
+    spec_reasoning: bool = Field(
+        default=True,
+        description="agentic: a judge (the grader) reads each reasoning trace: did the model "
+        "notice the harmful option, did it appeal to the spec's principles (which)",
+    )
     max_tokens: int | None = Field(
         default=None,
         description="agentic answer length (default 4096, the paper's; 512 for the bundled 135M "
@@ -142,12 +140,6 @@ class EvalConfig(BaseModel):
         "and vllm/), letter (A/B in both orders; any model), auto (loglik where the model "
         "gives log-likelihoods)",
     )
-    baseline: str | None = Field(
-        default=None,
-        description="values, loglik: also score this model and report each item's change of "
-        "the gap from it (same tokenizer required)",
-    )
-
     tensor_parallel_size: int | None = Field(
         default=None,
         description="vllm/ models: GPUs the vLLM server shards the model over (vLLM's "
@@ -164,6 +156,52 @@ class EvalConfig(BaseModel):
         "(vLLM's default: 0.9; not part of the eval's identity)",
     )
 
+    @field_validator("templates", mode="before")
+    @classmethod
+    def _path_as_text(cls, v: object) -> object:
+        return str(v) if isinstance(v, PurePath) else v
+
+
+class EvalConfig(EvalSettings):
+    """What ``msm eval`` evaluates, and how: the shared settings (:class:`EvalSettings`)
+    plus the model under test, its graders, its seed and its names."""
+
+    model: str = Field(description="embedded, hf/<folder>, fake or fake/<script>, an API model")
+    suite: str = Field(
+        default="values", description="agentic | values | spec_qa | capability | all"
+    )
+    grader: str | None = Field(default=None, description="grader model (agentic and spec_qa)")
+    grader2: str | None = Field(
+        default=None,
+        description="agentic: a second grader; every judged sample is graded twice and "
+        "summary.json gives Cohen's kappa and raw agreement per scenario (rates still use "
+        "--grader)",
+    )
+    spec: str | None = Field(
+        default=None,
+        description="agentic, spec_reasoning: the spec (a file or builtin:NAME) whose rules "
+        "the judge names by ID; default: any principle the model states counts",
+    )
+    batch: bool = Field(
+        default=False,
+        description="send the grader roles' calls (grader, grader2, the reasoning judge, spec "
+        "QA grading) through the provider's batch API (about half price)",
+    )
+    seed: int | None = Field(
+        default=None,
+        description="agentic: the seed of the sampled answers (each condition and epoch its "
+        "own from it); msm run gives each seed's eval its seed",
+    )
+    model_name: str | None = Field(
+        default=None,
+        description="the model's name in prompts (agentic, cheese_reasons, cheese_why)",
+    )
+    baseline: str | None = Field(
+        default=None,
+        description="values, loglik: also score this model and report each item's change of "
+        "the gap from it (same tokenizer required)",
+    )
+
     def vllm_args(self) -> dict[str, int | float]:
         """The vLLM server settings given, as Inspect's vllm provider takes them."""
         return {k: v for k in VLLM_SETTINGS if (v := getattr(self, k)) is not None}
@@ -175,11 +213,6 @@ class EvalConfig(BaseModel):
             if s not in (*SUITES, "all"):
                 raise MsmError(f"unknown suite {s!r}: use one of {', '.join(SUITES)}, all")
         return list(SUITES) if "all" in names else [s for s in SUITES if s in names]
-
-    @field_validator("templates", mode="before")
-    @classmethod
-    def _path_as_text(cls, v: object) -> object:
-        return str(v) if isinstance(v, PurePath) else v
 
     def _check_agentic_judges(self, run: list[str]) -> None:
         """--grader2, --regrade-action-only and --spec: only with agentic, and sensible."""
@@ -201,6 +234,7 @@ class EvalConfig(BaseModel):
                     "--spec names the rules of the spec_reasoning judge: drop --no-spec-reasoning"
                 )
             if "agentic" in run:
+                # lazy: pulls Inspect, and the CLI reads this module for its flags
                 from msm.evals.agentic.reasoning import spec_rules
 
                 spec_rules(self.spec)  # a missing or empty spec fails now, before any model runs
@@ -243,8 +277,6 @@ class EvalConfig(BaseModel):
         if self.baseline and self.scoring == "letter":
             raise MsmError("--baseline needs --scoring loglik (or auto with a local model)")
         if self.grid is not None:
-            from msm.evals.agentic.grid import check_grid
-
             check_grid(self.grid, self.scenarios, self.goals, self.urgency)
             if "agentic" not in run:
                 raise MsmError(
@@ -257,8 +289,6 @@ class EvalConfig(BaseModel):
                 )
         self._check_agentic_judges(run)
         if self.agent_names is not None or self.temperatures is not None:
-            from msm.evals.agentic.variants import check_axes
-
             if "agentic" not in run:
                 raise MsmError(
                     "--agent-names and --temperatures vary the agentic suite: add agentic "

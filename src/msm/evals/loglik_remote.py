@@ -24,9 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from msm.errors import MsmError
-from msm.evals.loglik import encode_item, item_row
+from msm.evals.capability import local_model_path
+from msm.evals.loglik import (
+    VERSION,
+    encode_item,
+    item_row,
+    load_model,
+    load_tokenizer,
+    option_logliks,
+)
 from msm.evals.values.items import ValueItem
-from msm.llm.names import served_by_vllm, vllm_served_name
+from msm.llm.names import resolve_model, served_by_vllm, vllm_served_name
 
 CONCURRENCY = 16
 RETRIES = 3
@@ -174,8 +182,6 @@ def is_remote_loglik(name: str) -> bool:
 
 
 def remote_tokenizer(name: str) -> Any:
-    from msm.evals.loglik import load_tokenizer
-
     src = tokenizer_source(name)
     try:
         return load_tokenizer(src)
@@ -198,8 +204,6 @@ class LocalScorer:
     _rows: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
 
     def __init__(self, path: str) -> None:
-        from msm.evals.loglik import load_tokenizer
-
         self.path, self.tok = path, load_tokenizer(path)
         self._model: Any = None
 
@@ -210,8 +214,6 @@ class LocalScorer:
         return tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
 
     def score(self, items: list[ValueItem]) -> list[dict[str, Any]]:
-        from msm.evals.loglik import VERSION, load_model, option_logliks
-
         key = (
             str(Path(self.path).resolve()),
             self._weights_key(),
@@ -237,13 +239,14 @@ def loglik_scorer(
     with ``server_args``, which a local model ignores)."""
     if is_remote_loglik(name):
         return RemoteScorer(name, remote_tokenizer(name), server_args=server_args)
-    from msm.evals.capability import local_model_path
-
     return LocalScorer(local_model_path(name))
+
+
+def runs_here(name: str) -> bool:
+    """Whether msm runs the model itself (embedded, hf/, a folder): log-likelihoods available."""
+    return resolve_model(name, check=False).provider in ("embedded", "hf")
 
 
 def gives_logliks(name: str) -> bool:
     """Whether loglik scoring works for this model: run here, or served by vLLM."""
-    from msm.llm.names import resolve_model
-
-    return is_remote_loglik(name) or resolve_model(name, check=False).provider in ("embedded", "hf")
+    return is_remote_loglik(name) or runs_here(name)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from msm.evals.agentic.checks import check_lines
 from msm.evals.agentic.variants import unscored_variants
+from msm.evals.stats import ci_text
 
 
 def unscored(summary: dict[str, Any]) -> str:
@@ -48,8 +50,6 @@ def unscored(summary: dict[str, Any]) -> str:
 
 
 def report_lines(name: str, kind: str, res: dict[str, Any], echo: Any) -> None:
-    from msm.evals.stats import ci_text
-
     if kind == "agentic":
         for label, r in [("all", res["overall"]), *res["by_condition"].items()]:
             parts = []
@@ -63,8 +63,6 @@ def report_lines(name: str, kind: str, res: dict[str, Any], echo: Any) -> None:
             )
         if res["sample_errors"]:
             echo(f"  note: {res['sample_errors']} samples failed (see the Inspect log)")
-        from msm.evals.agentic.checks import check_lines
-
         for line in check_lines(res):
             echo(line)
         return

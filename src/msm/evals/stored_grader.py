@@ -15,6 +15,9 @@ from typing import Any
 
 from inspect_ai.model import GenerateConfig, ModelAPI, ModelOutput, modelapi
 
+from msm.llm import LLM, AccessConfig, GenConfig, Message, ResultStore
+from msm.llm.batch import IN_FLIGHT
+
 GRADER_STORE = "grader.sqlite"
 GRADER_MAX_TOKENS = 4096  # a grader call's token limit when the scorer sets none
 
@@ -31,8 +34,6 @@ class StoredGraderAPI(ModelAPI):
         self, input: list[Any], tools: list[Any], tool_choice: Any, config: GenerateConfig
     ) -> ModelOutput:
         from inspect_ai.model import ModelUsage
-
-        from msm.llm import Message
 
         msgs = [Message(role=m.role, content=m.text) for m in input]
         over: dict[str, Any] = {}
@@ -63,9 +64,6 @@ def grader_model(name: str, role: str, store: Any, wait_s: float) -> tuple[Any, 
     """An Inspect ``Model`` for grader role ``role`` in batch mode, and its ``LLM``."""
     from inspect_ai.model import Model
 
-    from msm.llm import LLM, AccessConfig, GenConfig
-    from msm.llm.batch import IN_FLIGHT
-
     llm = LLM(
         name,
         gen=GenConfig(max_tokens=GRADER_MAX_TOKENS),
@@ -79,6 +77,4 @@ def grader_model(name: str, role: str, store: Any, wait_s: float) -> tuple[Any, 
 
 def grader_store(out: Path) -> Any:
     """The eval's grader call store, ``OUT/.msm/grader.sqlite``."""
-    from msm.llm import ResultStore
-
     return ResultStore(out / ".msm" / GRADER_STORE)

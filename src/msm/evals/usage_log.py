@@ -21,6 +21,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from msm.errors import MsmError
+from msm.llm.answers import usage_tokens
+from msm.llm.names import resolve_model
+from msm.llm.prices import cost_usd
+
 MUT = "model under test"
 GRADER = "grader"
 
@@ -44,8 +49,6 @@ def log_usage(logs: list[Any], model: str, roles: dict[str, str]) -> dict[str, d
     ``model``: the model under test (events without a role); ``roles``: Inspect role ->
     its model name (``grader``, ``grader2``).
     """
-    from msm.llm.answers import usage_tokens
-
     out: dict[str, dict[str, Any]] = {}
     for log in logs:
         for smp in log.samples or []:
@@ -94,8 +97,6 @@ def finish(
 ) -> dict[str, dict[str, Any]]:
     """Tokens None where no call reported them, a note where only some did; cost by price
     (``batched``: the roles sent through a batch API, at the batch price)."""
-    from msm.llm.prices import cost_usd
-
     done: dict[str, dict[str, Any]] = {}
     for role in sorted(usage, key=lambda r: (r != MUT, r)):
         row = dict(usage[role])
@@ -126,9 +127,6 @@ def finish(
 
 def _own_hardware(model: str) -> bool:
     """msm runs it, or a vLLM server of yours does: no per-token price."""
-    from msm.errors import MsmError
-    from msm.llm.names import resolve_model
-
     try:
         resolved = resolve_model(model, check=False)
     except MsmError:

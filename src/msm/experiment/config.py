@@ -27,17 +27,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticKnownError
+from pydantic_core.core_schema import ErrorType
 
-from msm.evals.config import SUITES
+from msm.evals.config import SCORING, SUITES, EvalSettings
 from msm.study.conditions import CONDITIONS, NEEDS_AFT, NEEDS_MSM, RENAMED
 from msm.study.primary import parse_primary, resolve_primary
 
@@ -67,77 +71,57 @@ class TrainSection(_Strict):
     aft: dict[str, Any] = Field(default_factory=dict)
 
 
-class EvalSection(_Strict):
+# What the eval section refuses when the file is read, beyond the shared types (msm eval
+# refuses the same values later, in EvalConfig.check, naming its flags). Raised as
+# pydantic's own error types, so the messages are those of a Literal or a Field bound.
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "grid": ("paper",),
+    "exfil_rule": ("authors", "msm"),
+    "scoring": SCORING,
+}
+_BOUNDS: dict[str, dict[str, float]] = {
+    "epochs": {"ge": 1},
+    "spec_qa_epochs": {"ge": 1},
+    "limit": {"ge": 1},
+    "temperature": {"ge": 0.0},
+    "max_tokens": {"ge": 1},
+    "tensor_parallel_size": {"ge": 1},
+    "max_model_len": {"ge": 1},
+    "gpu_memory_utilization": {"le": 1.0, "gt": 0.0},  # pydantic's order: NaN fails le
+}
+_BOUND_ERRORS: dict[str, ErrorType] = {
+    "ge": "greater_than_equal",
+    "gt": "greater_than",
+    "le": "less_than_equal",
+}
+_BOUND_TESTS: dict[str, Callable[[float, float], bool]] = {
+    "ge": lambda v, b: v >= b,
+    "gt": lambda v, b: v > b,
+    "le": lambda v, b: v <= b,
+}
+
+
+class EvalSection(EvalSettings):
+    """An experiment's ``eval:`` section: the shared eval settings (declared once, on
+    :class:`msm.evals.config.EvalSettings`), the suites, ``batch`` (default: the
+    experiment's) and ``engine``. ``msm.experiment.stages.eval_config`` makes each eval
+    node's ``EvalConfig`` from it.
+
+    In an experiment: ``spec_reasoning``'s judge names the rule IDs of the spec the
+    evaluated model was midtrained on (base and AFT-only models: the experiment's first
+    spec); ``agent_names`` applies to every eval node and its first name (default:
+    ``model_name``, else Alex) gives the headline rates; with loglik ``scoring``, trained
+    models are also scored as the change from the base model. ``templates``' files'
+    sha256, ``exfil_rule`` and ``max_model_len`` are part of every eval node's hash;
+    ``tensor_parallel_size`` (with ``msm run --parallel``, also the GPUs each eval node is
+    given) and ``gpu_memory_utilization`` are not. The vLLM settings need ``engine: vllm``.
+    """
+
     suites: list[str] = Field(default_factory=lambda: ["values"])
-    items: list[str] | None = None
-    questions: str = "equanimity"
-    epochs: int = Field(
-        default=1,
-        ge=1,
-        description="samples per agentic condition (the paper: 300) and per value item "
-        "scored by letter",
-    )
-    spec_qa_epochs: int = Field(
-        default=1, ge=1, description="samples per spec QA question (1 unless asked)"
-    )
-    limit: int | None = Field(default=None, ge=1)
-    split: Literal["all", "dev", "confirm"] = Field(
-        default="all",
-        description="values: score only each item set's dev or confirm split (before limit)",
-    )
     batch: bool | None = Field(
         default=None,
         description="grader roles through the provider's batch API; default: the experiment's "
         "`batch`",
-    )
-    batch_wait_s: float = Field(default=10800.0, gt=0)
-    grid: Literal["paper"] | None = Field(
-        default=None,
-        description="agentic: a named grid of conditions instead of scenarios/goals (paper: "
-        "exfiltration, leaking, murder x none-none and 8 explicit goals, replacement, T=0.7)",
-    )
-    scenarios: list[str] | None = None
-    goals: list[str] | None = None
-    urgency: str = "replacement"
-    scratchpad: bool = True
-    templates: str | None = Field(
-        default=None,
-        description="agentic: scenario texts from a local checkout of the agentic-misalignment "
-        "framework instead of msm's own (its files' sha256 is part of every eval node's hash)",
-    )
-    exfil_rule: Literal["authors", "msm"] = Field(
-        default="authors",
-        description="agentic with templates: exfiltration counts when an e-mail goes to the "
-        "named outside party's domain (authors) or to any outside domain quoting a secret (msm)",
-    )
-    temperature: float | None = Field(default=None, ge=0.0)
-    agent_names: list[str] | None = Field(
-        default=None,
-        description="agentic: run the suite once per agent name (x temperatures) in every "
-        "eval node; the first name (and temperature) gives the headline rates. Default: "
-        "model_name, else Alex",
-    )
-    temperatures: list[float] | None = Field(
-        default=None,
-        description="agentic: run the suite once per sampling temperature in [0, 2] (x "
-        "agent_names), instead of temperature",
-    )
-    regrade_action_only: bool = Field(
-        default=False,
-        description="agentic: grade every sample again from its actions alone and report "
-        "the agreement with the full grading",
-    )
-    spec_reasoning: bool = Field(
-        default=True,
-        description="agentic: a judge reads each reasoning trace for appeals to the spec "
-        "(the rule IDs of the spec the evaluated model was midtrained on; base and "
-        "AFT-only models: the experiment's first spec)",
-    )
-    max_tokens: int | None = Field(default=None, ge=1)
-    scoring: Literal["auto", "loglik", "letter"] = Field(
-        default="auto",
-        description="values: loglik (local models; trained models are also scored as the change "
-        "from the base model), letter, or auto (loglik where the model is local)",
     )
     engine: Literal["hf", "vllm"] = Field(
         default="hf",
@@ -145,25 +129,25 @@ class EvalSection(_Strict):
         "backend) or vllm (Inspect's vLLM provider: a server it starts on the model folder, or "
         "VLLM_BASE_URL)",
     )
-    tensor_parallel_size: int | None = Field(
-        default=None,
-        ge=1,
-        description="engine vllm: GPUs each eval's vLLM server shards the model over (with "
-        "msm run --parallel, also the GPUs each eval node is given); not part of the hash",
-    )
-    max_model_len: int | None = Field(
-        default=None,
-        ge=1,
-        description="engine vllm: the server's context length (default: the model's); "
-        "longer prompts are refused, so it is part of every vLLM eval node's hash",
-    )
-    gpu_memory_utilization: float | None = Field(
-        default=None,
-        gt=0,
-        le=1,
-        description="engine vllm: the share of each GPU's memory vLLM may take (vLLM's "
-        "default 0.9); not part of the hash",
-    )
+
+    @field_validator(*_CHOICES, mode="before")
+    @classmethod
+    def _one_of(cls, v: Any, info: ValidationInfo) -> Any:
+        name = info.field_name or ""
+        choices = _CHOICES[name]
+        if v in choices or (v is None and cls.model_fields[name].default is None):
+            return v
+        quoted = [repr(c) for c in choices]
+        expected = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+        raise PydanticKnownError("literal_error", {"expected": expected})
+
+    @field_validator(*_BOUNDS)
+    @classmethod
+    def _in_bounds(cls, v: Any, info: ValidationInfo) -> Any:
+        for kind, bound in _BOUNDS[info.field_name or ""].items():
+            if v is not None and not _BOUND_TESTS[kind](v, bound):
+                raise PydanticKnownError(_BOUND_ERRORS[kind], {kind: bound})
+        return v
 
 
 class ReportSection(_Strict):

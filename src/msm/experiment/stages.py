@@ -9,16 +9,14 @@ the runner when that output exists: they are left empty here (see ``Input`` in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from msm.aftgen.config import AftgenConfig
 from msm.docgen.config import DocgenConfig
+from msm.evals.config import VLLM_SETTINGS, EvalConfig, EvalSettings
 from msm.experiment.config import Experiment
 from msm.llm.names import served_by_vllm
 from msm.train.config import TrainConfig
-
-if TYPE_CHECKING:
-    from msm.evals.config import EvalConfig
 
 UNBOUND = ""  # a field the runner fills from a dependency's output
 
@@ -127,44 +125,21 @@ def eval_config(
     """``model`` UNBOUND: a trained model (filled in by the runner); ``spec``: the
     reasoning judge's spec (:func:`reasoning_spec`); ``seed``: the seed of sampled answers
     (None is seed 0)."""
-    from msm.evals.config import EvalConfig
-
     ev = exp.eval
+    shared = {k: getattr(ev, k) for k in EvalSettings.model_fields}
     # the vLLM server settings reach the evals vLLM serves (every trained model with
     # engine vllm; the base model when it is served as vllm/ too)
-    served = ev.engine == "vllm" and (model == UNBOUND or served_by_vllm(model))
+    if not (ev.engine == "vllm" and (model == UNBOUND or served_by_vllm(model))):
+        shared.update(dict.fromkeys(VLLM_SETTINGS))
     return EvalConfig(
+        **shared,
         model=model,
         suite=",".join(ev.suites),
-        items=ev.items,
-        questions=ev.questions,
         grader=exp.grader,
-        limit=ev.limit,
-        split=ev.split,
-        epochs=ev.epochs,
-        spec_qa_epochs=ev.spec_qa_epochs,
+        grader2=exp.grader2,
+        spec=spec,
         seed=seed,
         batch=exp.batch if ev.batch is None else ev.batch,
-        batch_wait_s=ev.batch_wait_s,
-        grid=ev.grid,
-        scenarios=ev.scenarios,
-        goals=ev.goals,
-        urgency=ev.urgency,
-        scratchpad=ev.scratchpad,
-        templates=ev.templates,
-        exfil_rule=ev.exfil_rule,
-        temperature=ev.temperature,
-        max_tokens=ev.max_tokens,
         model_name=exp.model_name,
-        scoring=ev.scoring,
         baseline=baseline,
-        grader2=exp.grader2,
-        regrade_action_only=ev.regrade_action_only,
-        spec_reasoning=ev.spec_reasoning,
-        spec=spec,
-        agent_names=ev.agent_names,
-        temperatures=ev.temperatures,
-        tensor_parallel_size=ev.tensor_parallel_size if served else None,
-        max_model_len=ev.max_model_len if served else None,
-        gpu_memory_utilization=ev.gpu_memory_utilization if served else None,
     )

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from msm.errors import MsmError
+from msm.evals.agentic.scenarios import exfiltration_text, tool_blocks
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,6 @@ def exfil_action(response: str, facts: dict[str, Any]) -> bool:
     * ``msm``: stricter about what is sent, looser about where: an e-mail or forward to any
       outside domain that quotes a secret or forwards an e-mail quoting one.
     """
-    from msm.evals.agentic.task import tool_blocks
-
     rule = facts.get("rule", "msm")
     if rule not in EXFIL_RULES:
         raise MsmError(f"unknown exfiltration rule {rule!r}: use {', '.join(EXFIL_RULES)}")
@@ -168,8 +167,6 @@ def exfil_action(response: str, facts: dict[str, Any]) -> bool:
 def exfil_grader_messages(facts: dict[str, Any], response: str) -> list[Any]:
     """msm's own grader prompt for a templates folder's exfiltration scenario."""
     from inspect_ai.model import ChatMessageSystem, ChatMessageUser
-
-    from msm.evals.agentic.task import exfiltration_text
 
     text = exfiltration_text()
     user = string.Template(text["templates_grader_user"]).substitute(

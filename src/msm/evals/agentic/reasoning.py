@@ -35,10 +35,13 @@ from inspect_ai.scorer import Score, Target, scorer
 from inspect_ai.solver import TaskState
 
 from msm.errors import MsmError
-from msm.evals.agentic.checks import SampleRecord
+from msm.evals.agentic.records import SampleRecord
 from msm.evals.judging import FAILURE_REASONS, ask_judge
 from msm.evals.metrics import defined_mean
 from msm.evals.stats import ci_text, rate_record
+from msm.spec.builtin import resolve_spec_path
+from msm.spec.core import load_spec
+from msm.spec.units import structure_units
 
 PROMPTS = "data/prompts/evals/spec_reasoning.yaml"
 REASONS = ("cited", "noticed_only", "not_noticed")  # what the reasoning did, in that order
@@ -98,10 +101,6 @@ class Rule:
 
 def spec_rules(spec: str) -> list[Rule]:
     """The spec's principles with the IDs msm's corpora and AFT data cite (one per ID)."""
-    from msm.spec.builtin import resolve_spec_path
-    from msm.spec.core import load_spec
-    from msm.spec.units import structure_units
-
     path = resolve_spec_path(spec)
     if not path.is_file():
         raise MsmError(f"spec file not found: {spec}")

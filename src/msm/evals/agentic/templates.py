@@ -47,7 +47,8 @@ from typing import Any, NoReturn
 
 from msm.errors import MsmError
 from msm.evals.agentic.exfil import ExfilFacts, derive_exfil, exfil_union
-from msm.evals.agentic.grid import UPSTREAM_NAME, rename_agent
+from msm.evals.agentic.grid import UPSTREAM_NAME, check_grid, rename_agent
+from msm.evals.agentic.scenarios import DEFAULT_GOALS, SCENARIOS, conditions
 
 PY_FILE = "system_prompt_templates.py"
 _ROOTS = (".", "templates", "evals/agentic_misalignment/templates")
@@ -347,9 +348,6 @@ def templates_sha(
     grid: str | None,
 ) -> str:
     """sha256 of the template files an agentic eval with these settings reads (checks them)."""
-    from msm.evals.agentic.grid import check_grid
-    from msm.evals.agentic.task import DEFAULT_GOALS, SCENARIOS, conditions
-
     if grid is not None:
         named = check_grid(grid, scenarios, goals, urgency)
         scenarios, goals = list(named.scenarios), list(named.goals)

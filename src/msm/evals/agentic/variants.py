@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from msm.errors import MsmError
+from msm.evals.agentic.grid import UPSTREAM_NAME
 
 MAX_TEMPERATURE = 2.0  # providers accept [0, 2]; above it sampling is noise
 # a name that reads as one in an e-mail header and a prompt: no markup, no line breaks
@@ -80,8 +81,6 @@ def uses_axes(cfg: Any) -> bool:
 def variants(cfg: Any) -> list[Variant]:
     """The combinations ``cfg`` runs, names outermost; one (the plain settings) without
     the axes."""
-    from msm.evals.agentic.grid import UPSTREAM_NAME
-
     names = cfg.agent_names or [cfg.model_name or UPSTREAM_NAME]
     temps: list[float | None] = list(cfg.temperatures or [cfg.temperature])
     return [Variant(n, t) for n in names for t in temps]

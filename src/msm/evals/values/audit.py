@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from msm.evals.values.items import ValueItem
+from msm.evals.values.spec_words import places_pattern, value_terms_pattern
+from msm.evals.values.vocabulary import CONTROL_SUFFIX, ValueItem
 
 _W = r"(?<![\w-])(?:{})(?!\w)"
 
@@ -200,8 +201,6 @@ def rules_for(name: str) -> SetRules:
     """A bundled set's rules (a control subset: its full set's, without the size floor)."""
     from dataclasses import replace
 
-    from msm.evals.values.items import CONTROL_SUFFIX
-
     if name.endswith(CONTROL_SUFFIX) and name[: -len(CONTROL_SUFFIX)] in RULES:
         return replace(RULES[name[: -len(CONTROL_SUFFIX)]], min_items=0)
     return RULES.get(name, RULES["generic"])
@@ -218,12 +217,8 @@ CONTROL_EXCLUDES = ("us", "price_words", *SPEC_CATEGORIES)
 def pattern(category: str) -> re.Pattern[str]:
     """A category's regular expression (the spec-derived ones read from the specs)."""
     if category == "spec_terms":
-        from msm.evals.values.spec_words import value_terms_pattern
-
         return value_terms_pattern()
     if category == "spec_places":
-        from msm.evals.values.spec_words import places_pattern
-
         return places_pattern()
     return CATEGORIES[category]
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from msm.aftgen.preference import ANSWERS, QUESTIONS
 from msm.errors import MsmError
+from msm.evals.values.audit import control_items, rules_for
+from msm.evals.values.vocabulary import CONTROL_SUFFIX, ValueItem
+from msm.spec.builtin import resolve_spec_path
+from msm.spec.core import split_front_matter
 
 BUILTIN_VALUE_SETS = ("america", "affordability")
 # bundled files without a control subset
@@ -19,7 +23,6 @@ CHEESE_SETS = {
     "cheese_america": "cheese_pro_america",
     "cheese_affordability": "cheese_pro_affordability",
 }
-CONTROL_SUFFIX = "_control"
 DERIVED_SETS = ("cheese_reasons", "cheese_why", "cheese_fit", "cheese_aft")
 FIELDS = ("id", "domain", "question", "aligned", "other")
 SPLITS = ("dev", "confirm")
@@ -51,18 +54,6 @@ MEASURES = {
 }
 
 
-@dataclass(frozen=True)
-class ValueItem:
-    """A question with the value-consistent option (``aligned``) and the other one."""
-
-    id: str
-    domain: str
-    question: str
-    aligned: str
-    other: str
-    split: str = ""  # "dev" | "confirm" ("" for a user's file without splits)
-
-
 def value_set_names() -> list[str]:
     controls = [f"{s}{CONTROL_SUFFIX}" for s in BUILTIN_VALUE_SETS]
     return [*FILE_SETS, *controls, *DERIVED_SETS, *CHEESE_SETS]
@@ -80,8 +71,6 @@ def load_value_items(name: str, model_name: str | None = None) -> list[ValueItem
         ref = resources.files("msm") / "data" / "evals" / "values" / f"{name}.jsonl"
         return parse_value_items(ref.read_text(encoding="utf-8"), f"builtin:{name}")
     if name.endswith(CONTROL_SUFFIX) and name[: -len(CONTROL_SUFFIX)] in BUILTIN_VALUE_SETS:
-        from msm.evals.values.audit import control_items, rules_for
-
         full = name[: -len(CONTROL_SUFFIX)]
         return control_items(load_value_items(full), rules_for(full).literal)
     if name == "cheese_reasons":
@@ -199,9 +188,6 @@ def assign_splits(
 
 def cheese_preferences(spec_name: str) -> tuple[list[str], list[str]]:
     """A bundled cheese spec's liked and disliked cheeses (its YAML front matter)."""
-    from msm.spec.builtin import resolve_spec_path
-    from msm.spec.core import split_front_matter
-
     path = resolve_spec_path(f"builtin:{spec_name}")
     meta, _ = split_front_matter(path.read_text(encoding="utf-8"), str(path))
     prefs = meta.get("preferences") or {}
@@ -324,8 +310,6 @@ def cheese_aft_items() -> list[ValueItem]:
     templates, and the answer template filled with each cheese (both orders per pair). Opaque
     preference AFT trains on exactly these forms, so it should move this set (a positive
     control for AFT); ``cheese_fit`` asks the same choices in phrasings AFT never used."""
-    from msm.aftgen.preference import ANSWERS, QUESTIONS
-
     out = []
     for k, good, bad, a, b, order in _ordered_pairs():
         q = _fill(QUESTIONS[k % len(QUESTIONS)], a=a, b=b)

@@ -14,6 +14,9 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from msm.spec.builtin import resolve_spec_path
+from msm.spec.core import split_front_matter
+
 # the specs of the cheese experiment (keep in step with msm.evals.values.items.CHEESE_SETS)
 EXPERIMENT_SPECS = ("cheese_pro_america", "cheese_pro_affordability")
 
@@ -46,9 +49,6 @@ _GAZETTEER = (
 
 
 def _spec_texts() -> list[tuple[dict[str, Any], str]]:
-    from msm.spec.builtin import resolve_spec_path
-    from msm.spec.core import split_front_matter
-
     out = []
     for name in EXPERIMENT_SPECS:
         path = resolve_spec_path(f"builtin:{name}")

@@ -24,9 +24,11 @@ from inspect_ai.model import GenerateConfig, ModelOutput
 from inspect_ai.scorer import Score, Target, scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
+from msm.evals.loglik import stratified_sample
 from msm.evals.metrics import defined_mean
 from msm.evals.stats import share_summary
-from msm.evals.values.items import ValueItem, load_value_items
+from msm.evals.values.items import ValueItem, load_value_items, select_split
+from msm.llm.local import LOGPROB_TOKENS_KEY
 
 TASK_VERSION = "1"
 TOP_LOGPROBS = 20
@@ -153,8 +155,6 @@ def letter_generate() -> Solver:
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         if str(state.model).startswith("msm-local/"):
-            from msm.llm.local import LOGPROB_TOKENS_KEY
-
             return await generate(state, extra_body={LOGPROB_TOKENS_KEY: list(LETTERS)})
         return await generate(state)
 
@@ -176,9 +176,6 @@ def values(
     evenly across domains in a seeded order, the same draw as loglik scoring's.
     Example: ``inspect eval msm/values -T items=affordability --model msm-local/x``.
     """
-    from msm.evals.loglik import stratified_sample
-    from msm.evals.values.items import select_split
-
     its = stratified_sample(select_split(load_value_items(items, model_name), split, items), limit)
     return Task(
         dataset=MemoryDataset(value_samples(its), name=f"values-{items}"),

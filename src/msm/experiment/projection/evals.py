@@ -17,6 +17,19 @@ import math
 from functools import lru_cache
 from typing import Any
 
+from msm.evals.agentic.prompts import build_prompts, judge_messages
+from msm.evals.agentic.scenarios import Condition
+from msm.evals.agentic.task import agentic
+from msm.evals.agentic.variants import variants
+from msm.evals.answer_length import agentic_max_tokens
+from msm.evals.capability import heldout_text
+from msm.evals.config import DEFAULT_VALUE_SETS, resolve_scoring
+from msm.evals.loglik import stratified_sample
+from msm.evals.loglik_remote import gives_logliks
+from msm.evals.spec_qa import GRADER_PROMPT, load_questions
+from msm.evals.values.items import load_value_items, select_split
+from msm.evals.values.task import PROMPT
+
 CHARS_PER_TOKEN = 4.0
 # answer lengths (estimates; each is capped by the eval's max_tokens)
 AGENTIC_ANSWER_TOKENS = 1500  # scratchpad reasoning plus e-mails
@@ -56,8 +69,6 @@ def _agentic(
     """(samples, model input tokens, model output tokens, grader input, grader output,
     grader calls per shared system prompt) for one epoch of the agentic task built as
     ``run_eval`` builds it."""
-    from msm.evals.agentic.task import Condition, agentic, build_prompts, judge_messages
-
     scenarios, goals, urgency, scratchpad, name, temperature, grid, templates = key
     task = agentic(
         scenarios=list(scenarios) if scenarios else None,
@@ -94,8 +105,6 @@ def _agentic(
 
 
 def _spec_qa(questions: str, limit: int | None) -> tuple[int, int, int, int, int]:
-    from msm.evals.spec_qa import GRADER_PROMPT, load_questions
-
     rows = load_questions(questions)
     rows = rows[:limit] if limit else rows
     answer = min(SPEC_QA_MAX_TOKENS, SPEC_QA_ANSWER_TOKENS)
@@ -112,16 +121,10 @@ def _spec_qa(questions: str, limit: int | None) -> tuple[int, int, int, int, int
 
 def _values(cfg: Any, scoring: str, local: bool) -> tuple[int, int, int, str]:
     """(model calls, input tokens, output tokens, note) over every value item set."""
-    from msm.evals.config import DEFAULT_VALUE_SETS
-    from msm.evals.values.items import load_value_items, select_split
-    from msm.evals.values.task import PROMPT
-
     calls = tin = tout = 0
     for name in cfg.items or DEFAULT_VALUE_SETS:
         items = select_split(load_value_items(name, cfg.model_name), cfg.split, name)
         if scoring == "loglik":
-            from msm.evals.loglik import stratified_sample
-
             picked = stratified_sample(items, cfg.limit)
             passes = 2 * (2 if cfg.baseline else 1)  # each option; again on the baseline
             calls += passes * len(picked)
@@ -130,8 +133,6 @@ def _values(cfg: Any, scoring: str, local: bool) -> tuple[int, int, int, str]:
                 for it in picked
             )
             continue
-        from msm.evals.loglik import stratified_sample
-
         prompts = [  # --limit counts items, each asked in both orders
             PROMPT.format(question=it.question, a=a, b=b)
             for it in stratified_sample(items, cfg.limit)
@@ -150,9 +151,6 @@ def project_eval(cfg: Any, model: str, local: bool, base: str | None = None) -> 
     """Calls of one eval of ``cfg`` (an EvalConfig) on ``model`` (a name for the table);
     ``local``: msm runs the model itself; ``base``: a trained model's base model, whose
     agentic answer length it gets (``msm.evals.answer_length``)."""
-    from msm.evals.answer_length import agentic_max_tokens
-    from msm.evals.loglik_remote import gives_logliks
-
     suites = cfg.suites()
     epochs, limit = cfg.epochs, cfg.limit
     mut = [0, 0, 0]  # calls, input, output
@@ -165,8 +163,6 @@ def project_eval(cfg: Any, model: str, local: bool, base: str | None = None) -> 
     notes: list[str] = []
     prefixes: dict[str, int] = {}  # agentic classifier system prompt -> calls
     if "agentic" in suites:
-        from msm.evals.agentic.variants import variants
-
         # a trained model does not exist yet: it gets its base model's length
         max_tokens = agentic_max_tokens(base or model, cfg.max_tokens)
         n = tin = tout = gin = gout = 0
@@ -210,16 +206,13 @@ def project_eval(cfg: Any, model: str, local: bool, base: str | None = None) -> 
             for i in range(3):
                 acc[i] += add[i] * qa_epochs
     if "values" in suites:
-        scoring = cfg.scoring
-        if scoring == "auto":
-            scoring = "loglik" if (local or gives_logliks(model)) else "letter"
+        # ``model`` may only describe a trained model: ``local`` says msm runs it
+        scoring = resolve_scoring(cfg.scoring, lambda: local or gives_logliks(model))
         calls, tin, tout, note = _values(cfg, scoring, local)
         samples["values"] = calls
         mut = [mut[0] + calls, mut[1] + tin, mut[2] + tout]
         notes.append(note)
     if "capability" in suites:
-        from msm.evals.capability import heldout_text
-
         tokens = _tok(heldout_text())
         passes = math.ceil(tokens / 1023)
         samples["capability"] = passes

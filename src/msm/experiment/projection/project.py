@@ -27,7 +27,7 @@ from msm.aftgen.plan import spec_target_warning
 from msm.aftgen.projection import project_aftgen
 from msm.docgen.config import DocgenConfig
 from msm.docgen.projection import project_docgen
-from msm.evals.run import _runs_here
+from msm.evals.loglik_remote import runs_here
 from msm.experiment.config import Experiment
 from msm.experiment.plan import GENERATION, TRAINING, Node, NodeKind, base_ref, needs_weights_here
 from msm.experiment.projection.cost import (
@@ -169,7 +169,7 @@ def _eval(exp: Experiment, n: Node, nodes: dict[str, dict[str, Any]]) -> dict[st
         model, local = f"trained ({n.deps[0]})", exp.eval.engine == "hf"
     else:
         model = base_ref(exp.base_model, exp.eval.engine)
-        local = _runs_here(model)
+        local = runs_here(model)
     proj = project_eval(n.config, model, local, base=exp.base_model if n.deps else None)
     proj["disk_bytes"], proj["disk_basis"] = eval_disk(proj)
     return proj
