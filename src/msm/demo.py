@@ -28,6 +28,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from msm.report.fmt import p_is
+from msm.report.spec_contrasts import describe
+from msm.study.primary import describe as describe_decl
+
 ALPHA = 0.05  # the level an exploratory contrast's Holm-adjusted p-value is read at
 
 CAVEAT = (
@@ -55,7 +59,6 @@ def _ci(r: dict[str, Any]) -> str:
 
 def _reading(r: dict[str, Any]) -> str:
     """What one exploratory contrast shows at this scale, with its Holm-adjusted p-value."""
-    from msm.report.fmt import p_is
 
     q = r.get("p_holm")
     if q is None:
@@ -72,9 +75,6 @@ def _reading(r: dict[str, Any]) -> str:
 
 def _primary_lines(report: dict[str, Any]) -> list[str]:
     """The one-line verdict about the declared primary contrast, and what its interval covers."""
-    from msm.report.fmt import p_is
-    from msm.report.spec_contrasts import describe
-    from msm.study.primary import describe as describe_decl
 
     info = report.get("primary") or {}
     row, decl = info.get("result"), info.get("declared")
@@ -101,7 +101,6 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     """The demo's results in plain words, from the report's paired comparisons: first the
     verdict about the primary contrast alone, then the exploratory contrasts (positive
     controls, the two directions, the interaction, the AFT-generalization contrast)."""
-    from msm.report.spec_contrasts import describe
 
     c = report.get("contrasts") or {}
     spec = c.get("interactions") or []
@@ -158,7 +157,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
 
 
 def run_demo(out: Path, echo: Any = print, quick: bool = False) -> dict[str, Any]:
-    from msm.experiment import run_experiment
+    from msm.experiment import run_experiment  # lazy: the runner pulls torch; demo_config not
 
     what = "a smoke test of every stage at toy size" if quick else "about 30 minutes on 2 cores"
     echo(

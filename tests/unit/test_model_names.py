@@ -9,12 +9,9 @@ from pathlib import Path
 import pytest
 
 from msm.errors import MsmError
-from msm.llm.names import (
-    resolve_model,
-    served_by_vllm,
-    tokenizer_file,
-    vllm_served_name,
-)
+from msm.llm.bundled import tokenizer_file
+from msm.llm.names import resolve_model
+from msm.llm.refs import served_by_vllm, vllm_served_name
 
 
 @pytest.mark.parametrize(

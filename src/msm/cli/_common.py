@@ -7,8 +7,10 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from msm.llm.names import tokenizer_file
-from msm.spec.core import approx_token_counts, tokenizer_counter
+from msm import __version__
+from msm.llm.bundled import tokenizer_file
+from msm.spec.builtin import resolve_spec_path
+from msm.spec.core import approx_token_counts, load_spec, tokenizer_counter
 
 
 class MsmGroup(TyperGroup):
@@ -17,6 +19,7 @@ class MsmGroup(TyperGroup):
     subset command (registered as ``aftgen-subset``: ``msm aftgen SPEC`` takes the name)."""
 
     def __init__(self, **kwargs: Any) -> None:
+        # lazy: examples reads the finished command tree
         from msm.cli.examples import finish_help
 
         super().__init__(**kwargs)
@@ -44,8 +47,6 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        from msm import __version__
-
         typer.echo(__version__)
         raise typer.Exit()
 
@@ -121,8 +122,6 @@ def _load(
     tokenizer: str,
     literal_name: str | None = None,
 ) -> Any:
-    from msm.spec.builtin import resolve_spec_path
-    from msm.spec.core import load_spec
 
     return load_spec(
         resolve_spec_path(spec), model_name, provider_name, _counter(tokenizer), literal_name

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
+from msm.aftgen import make_subsets, parse_sizes
 from msm.aftgen.config import AftgenConfig
+from msm.aftgen.plan import spec_target_warning
 from msm.cli._common import JsonOpt, OverwriteOpt, TokenizerOpt, _fmt_cost, app
 from msm.cli.config_flags import Flag, config_command
 from msm.docgen.config import DocgenConfig
@@ -33,6 +35,7 @@ def generate(
     """Print a completion. Several samples (--n) are generated concurrently."""
     import asyncio
 
+    # lazy: the client pulls Inspect
     from msm.llm import LLM, GenConfig
 
     if not prompt.strip():
@@ -121,6 +124,7 @@ def docgen(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Generate an MSM document corpus from a spec (or --preview its plan and cost)."""
+    # lazy: pulls Inspect
     from msm.docgen import run_docgen
 
     result = run_docgen(
@@ -149,8 +153,8 @@ def aftgen(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Build AFT data (`msm aftgen subset DIR --sizes ...` makes nested subsets)."""
+    # lazy: pulls Inspect
     from msm.aftgen import run_aftgen
-    from msm.aftgen.plan import spec_target_warning
 
     warning = spec_target_warning(cfg, empty=False)
     if warning:
@@ -184,7 +188,6 @@ def aftgen_subset(
     ] = False,
 ) -> None:
     """Nested subsets of AFT data for data-size sweeps."""
-    from msm.aftgen import make_subsets, parse_sizes
 
     res = make_subsets(folder, parse_sizes(sizes), seed, overwrite)
     for n, path in res["subsets"].items():

@@ -9,6 +9,14 @@ import typer
 
 from msm.cli._common import app
 from msm.errors import MsmError
+from msm.evals.values.audit import RULES, audit, control_clean, rules_for
+from msm.evals.values.items import (
+    CONTROL_SUFFIX,
+    load_value_items,
+    measures,
+    select_split,
+    value_set_names,
+)
 
 items_app = typer.Typer(
     help="Value item sets: list, show, audit for confounds.", no_args_is_help=True
@@ -19,7 +27,6 @@ app.add_typer(items_app, name="items")
 @items_app.command("list")
 def items_list() -> None:
     """The bundled value item sets, their sizes and what each measures."""
-    from msm.evals.values.items import load_value_items, measures, value_set_names
 
     for name in value_set_names():
         n = len(load_value_items(name))
@@ -42,8 +49,6 @@ def items_show(
     """Print a set's items as JSONL, each with its split and whether it is in the set's
     control subset (no value term of either cheese spec, no place they name): exactly
     what an eval of the set measures."""
-    from msm.evals.values.audit import control_clean, rules_for
-    from msm.evals.values.items import CONTROL_SUFFIX, load_value_items, select_split
 
     base = items.removesuffix(CONTROL_SUFFIX)
     has_control = rules_for(base).literal is not None
@@ -81,8 +86,6 @@ def items_audit(
 ) -> None:
     """Count confound words (quality, price, nationality, luxury) on each side of a value
     item set and check them against the set's limits; exit 1 when a limit is broken."""
-    from msm.evals.values.audit import RULES, audit, rules_for
-    from msm.evals.values.items import load_value_items
 
     if value is not None and value not in RULES:
         raise MsmError(f"unknown --value {value!r}: use one of {', '.join(RULES)}")

@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
+from msm import __version__
 from msm.cli._common import OverwriteOpt, app
 from msm.cli.config_flags import Flag, config_command
+from msm.demo import run_demo
 from msm.evals.config import EvalConfig
 
 # the order ``msm eval --help`` lists the flags in (the shared settings are declared on
@@ -121,7 +123,10 @@ def run_cmd(
     ] = False,
 ) -> None:
     """Run a whole MSM study: corpora, AFT data, training, evals, report."""
+    # lazy: the runner pulls torch and Inspect
     from msm.experiment import run_experiment
+
+    # lazy: pulls Inspect
     from msm.experiment.schedule import RunOptions, parse_shard
 
     options = RunOptions(tuple(only or ()), parse_shard(shard), parallel, gpus_per_node)
@@ -141,6 +146,7 @@ def report_cmd(
     run: Annotated[Path, typer.Argument(help="A run folder made by msm run.")],
 ) -> None:
     """(Re)build report.md and report.html from a run's manifests and eval logs."""
+    # lazy: the report stack, only for msm report
     from msm.report.build import build_report
 
     rep = build_report(run)
@@ -160,7 +166,6 @@ def demo(
     ] = False,
 ) -> None:
     """The cheese experiment on the bundled model (CPU, offline, ~30 min); rerun resumes."""
-    from msm.demo import run_demo
 
     out = out or Path("runs/demo-quick" if quick else "runs/demo")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -170,6 +175,5 @@ def demo(
 @app.command("version")
 def version() -> None:
     """Print the msm version."""
-    from msm import __version__
 
     typer.echo(__version__)

@@ -18,6 +18,9 @@ from msm.cli._common import (
     models_app,
     spec_app,
 )
+from msm.llm.bundled import list_models
+from msm.spec.builtin import builtin_specs
+from msm.spec.lint import lint_spec
 
 
 @spec_app.command("show")
@@ -66,6 +69,7 @@ def spec_sections(
     as_json: JsonOpt = False,
 ) -> None:
     """List sections (split at headings) with line ranges and token counts."""
+    # lazy: pulls Inspect
     from msm.gen.listgen import clean_item
 
     s = _load(spec, model_name, provider_name, tokenizer, literal_name)
@@ -106,7 +110,6 @@ def spec_lint(
 ) -> None:
     """List directives given without a reason (judged by their own sentence and the
     next) and print the score: 100 * explained directives / directives."""
-    from msm.spec.lint import lint_spec
 
     s = _load(spec, model_name, provider_name, "approx", literal_name)
     report = lint_spec(s)
@@ -153,7 +156,6 @@ def spec_lint(
 @spec_app.command("list")
 def spec_list() -> None:
     """List the bundled example specs (use them as builtin:<name>)."""
-    from msm.spec.builtin import builtin_specs
 
     for name in builtin_specs():
         typer.echo(f"builtin:{name}")
@@ -162,7 +164,6 @@ def spec_list() -> None:
 @models_app.command("list")
 def models_list() -> None:
     """Show the bundled model and the model-name patterns msm accepts."""
-    from msm.llm.bundled import list_models
 
     for m in list_models():
         typer.echo(f"{m.name:<10} {m.description}\n{'':<10} location: {m.location}")

@@ -21,7 +21,10 @@ AFT_ONLY = ("fresh_adapter", "adapter", "system_prompt")
 
 
 def _train(cfg: TrainConfig, out: Path, overwrite: bool) -> None:
+    # lazy: the engine pulls torch
     from msm.train import run_train
+
+    # lazy: pulls Inspect
     from msm.train.launch import launch_accelerate
 
     if cfg.launcher == "accelerate":
@@ -72,6 +75,7 @@ def train_merge(
 ) -> None:
     """Merge a checkpoint's LoRA adapter into its base: writes CHECKPOINT/model (what
     ``save: merged`` would have saved), for engines that cannot load adapters."""
+    # lazy: pulls torch and Inspect
     from msm.train.checkpoint import merge_adapter
 
     if Checkpoint(checkpoint).has_model():

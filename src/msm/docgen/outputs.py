@@ -8,8 +8,7 @@ from typing import Any
 
 from msm._util.fsutil import atomic_write_bytes, atomic_write_json, atomic_write_text
 from msm.errors import MsmError
-from msm.llm.bundled import EMBEDDED_NAME
-from msm.llm.names import tokenizer_file
+from msm.llm.bundled import EMBEDDED_NAME, tokenizer_file
 from msm.spec.core import approx_token_counts, tokenizer_counter
 
 

@@ -22,7 +22,8 @@ from typing import Any
 
 from msm.artifacts.manifest import read_manifest
 from msm.llm.bundled import EMBEDDED_NAME
-from msm.llm.names import resolve_model, served_by_vllm, vllm_served_name
+from msm.llm.names import resolve_model
+from msm.llm.refs import served_by_vllm, vllm_served_name
 
 AGENTIC_MAX_TOKENS = 4096  # the paper's: room for scratchpad reasoning and the e-mails
 BUNDLED_MAX_TOKENS = 512  # the bundled 135M model and its fine-tunes, on a CPU

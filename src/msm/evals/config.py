@@ -18,7 +18,7 @@ from msm._util.config_io import BatchWait
 from msm.errors import MsmError
 from msm.evals.agentic.grid import check_grid
 from msm.evals.agentic.variants import check_axes
-from msm.llm.names import served_by_vllm
+from msm.llm.refs import served_by_vllm
 
 SUITES = ("agentic", "values", "spec_qa", "capability")
 NEEDS_GRADER = ("agentic", "spec_qa")

@@ -34,7 +34,8 @@ from msm.evals.loglik import (
     option_logliks,
 )
 from msm.evals.values.items import ValueItem
-from msm.llm.names import resolve_model, served_by_vllm, vllm_served_name
+from msm.llm.names import resolve_model
+from msm.llm.refs import served_by_vllm, vllm_served_name
 
 CONCURRENCY = 16
 RETRIES = 3

@@ -28,12 +28,12 @@ from msm.artifacts.manifest import file_sha256
 from msm.artifacts.package_data import data_hashes
 from msm.docgen.outputs import documents_file
 from msm.evals.agentic.templates import templates_sha
-from msm.evals.config import EvalConfig
+from msm.evals.config import EvalConfig, resolve_scoring
 from msm.evals.loglik import VERSION as LOGLIK_VERSION
 from msm.experiment import stages
 from msm.experiment.config import Experiment
 from msm.llm.bundled import EMBEDDED_NAME
-from msm.llm.names import served_by_vllm
+from msm.llm.refs import served_by_vllm
 from msm.spec.builtin import resolve_spec_path
 from msm.study.conditions import AFT_DATA_FILE
 from msm.train.model_io import model_facts
@@ -171,6 +171,12 @@ def _model(engine: str, adapters: bool) -> Callable[[Path], str]:
     return lambda folder: model_ref(folder, engine, adapters)
 
 
+def _trained_gives_logliks() -> bool:
+    """Whether a trained model gives log-likelihoods: always (its weights are here, or vLLM
+    serves it), so ``scoring: auto`` means loglik for every node the plan trains."""
+    return True
+
+
 def needs_weights_here(exp: Experiment) -> bool:
     """Whether an eval reads a trained model's merged weights (msm's local engine, or
     vLLM's log-likelihood scoring and the capability suite), rather than letting vLLM
@@ -179,7 +185,10 @@ def needs_weights_here(exp: Experiment) -> bool:
     return (
         ev.engine == "hf"
         or "capability" in ev.suites
-        or ("values" in ev.suites and ev.scoring != "letter")
+        or (
+            "values" in ev.suites
+            and resolve_scoring(ev.scoring, _trained_gives_logliks) == "loglik"
+        )
     )
 
 
@@ -294,7 +303,8 @@ class _Evals:
             self.extra["exfil_rule"] = ev.exfil_rule  # how a templates' exfiltration is graded
         # trained models' loglik value scores also as the change from the base model (both
         # engines give log-likelihoods: local weights, or vLLM's prompt logprobs)
-        self.baseline = base_ref(exp.base_model, ev.engine) if ev.scoring != "letter" else None
+        loglik = resolve_scoring(ev.scoring, _trained_gives_logliks) == "loglik"
+        self.baseline = base_ref(exp.base_model, ev.engine) if loglik else None
         self.sampled = not stages.deterministic_eval(exp)
         self.configs: dict[tuple[bool, str | None, int | None], EvalConfig] = {}
 

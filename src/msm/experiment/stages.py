@@ -15,7 +15,7 @@ from msm.aftgen.config import AftgenConfig
 from msm.docgen.config import DocgenConfig
 from msm.evals.config import VLLM_SETTINGS, EvalConfig, EvalSettings
 from msm.experiment.config import Experiment
-from msm.llm.names import served_by_vllm
+from msm.llm.refs import served_by_vllm
 from msm.train.config import TrainConfig
 
 UNBOUND = ""  # a field the runner fills from a dependency's output

@@ -1,35 +1,45 @@
-"""Model access: one async interface to any LLM, built on Inspect AI's model API."""
+"""Model access: one async interface to any LLM, built on Inspect AI's model API.
 
-from msm.llm.client import (
-    LLM,
-    AccessConfig,
-    Completion,
-    GenConfig,
-    Message,
-    Structured,
-    as_messages,
-)
-from msm.llm.names import ResolvedModel, resolve_model
-from msm.llm.store import ResultStore
-from msm.llm.structured import JsonParser, LineListParser, ParseError, Parser
-from msm.llm.usage import UsageMeter, cost_usd, price_per_mtok
+Names are imported on first use (as in ``msm/__init__.py``): the client pulls Inspect, and
+light modules beside it (``bundled``, ``prices``, ``think``) are read without it.
+"""
 
-__all__ = [
-    "LLM",
-    "AccessConfig",
-    "Completion",
-    "GenConfig",
-    "JsonParser",
-    "LineListParser",
-    "Message",
-    "ParseError",
-    "Parser",
-    "ResolvedModel",
-    "ResultStore",
-    "Structured",
-    "UsageMeter",
-    "as_messages",
-    "cost_usd",
-    "price_per_mtok",
-    "resolve_model",
-]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_PUBLIC = {
+    "LLM": "msm.llm.client",
+    "AccessConfig": "msm.llm.client",
+    "Completion": "msm.llm.client",
+    "GenConfig": "msm.llm.client",
+    "Message": "msm.llm.client",
+    "Structured": "msm.llm.client",
+    "as_messages": "msm.llm.client",
+    "ResolvedModel": "msm.llm.names",
+    "resolve_model": "msm.llm.names",
+    "ResultStore": "msm.llm.store",
+    "JsonParser": "msm.llm.structured",
+    "LineListParser": "msm.llm.structured",
+    "ParseError": "msm.llm.structured",
+    "Parser": "msm.llm.structured",
+    "UsageMeter": "msm.llm.usage",
+    "cost_usd": "msm.llm.usage",
+    "price_per_mtok": "msm.llm.usage",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'msm.llm' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

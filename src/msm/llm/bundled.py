@@ -129,3 +129,15 @@ def list_models() -> list[ModelInfo]:
     final = cache_dir() / "models" / _FOLDER
     where = str(final) if (final / _DONE).is_file() else "not converted yet (converts on first use)"
     return [ModelInfo(EMBEDDED_NAME, EMBEDDED_DESCRIPTION, where)]
+
+
+def tokenizer_file(tokenizer: str) -> Path:
+    """The ``tokenizer.json`` a tokenizer name means: ``embedded`` (the bundled model's), a
+    model folder holding one, or the file itself; one clear error when there is none."""
+    if tokenizer == EMBEDDED_NAME:
+        return embedded_model_dir() / "tokenizer.json"
+    p = Path(tokenizer)
+    file = p / "tokenizer.json" if p.is_dir() else p
+    if not file.is_file():
+        raise MsmError(f"tokenizer not found: {tokenizer} (need a tokenizer.json)")
+    return file

@@ -47,7 +47,6 @@ from msm.llm.inspect_private import http_logger_name, provider_registered
 
 LOCAL_PROVIDER = "msm-local"
 FAKE_PROVIDER = "msm-fake"
-VLLM_PREFIX = "vllm/"
 
 _API_PROVIDERS: dict[str, tuple[str, str, str]] = {
     # prefix: (env var, python package, pip extra)
@@ -261,16 +260,6 @@ def resolve_model(name: str, base_url: str | None = None, check: bool = True) ->
     return _PREFIXES.get(prefix, _resolve_other)(name, rest, base_url, check)
 
 
-def served_by_vllm(name: str) -> bool:
-    """Whether ``name`` is a ``vllm/...`` model (Inspect's vLLM provider)."""
-    return name.startswith(VLLM_PREFIX)
-
-
-def vllm_served_name(name: str) -> str:
-    """What vLLM serves for ``vllm/<model>``: the folder or hub id after the prefix."""
-    return name.removeprefix(VLLM_PREFIX)
-
-
 def get_inspect_model(
     name: str,
     config: Any = None,
@@ -297,18 +286,6 @@ def get_inspect_model(
     except (OSError, ValueError, ImportError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise MsmError(f"cannot load model {name!r}: {first}") from e
-
-
-def tokenizer_file(tokenizer: str) -> Path:
-    """The ``tokenizer.json`` a tokenizer name means: ``embedded`` (the bundled model's), a
-    model folder holding one, or the file itself; one clear error when there is none."""
-    if tokenizer == EMBEDDED_NAME:
-        return embedded_model_dir() / "tokenizer.json"
-    p = Path(tokenizer)
-    file = p / "tokenizer.json" if p.is_dir() else p
-    if not file.is_file():
-        raise MsmError(f"tokenizer not found: {tokenizer} (need a tokenizer.json)")
-    return file
 
 
 # --- base models for training: ``embedded``, a folder, an msm checkpoint, a cached hub id ----

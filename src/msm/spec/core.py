@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from msm._util.config_io import load_yaml
 from msm._util.fsutil import read_user_file
 from msm.errors import MsmError
 
@@ -268,10 +271,6 @@ def split_front_matter(text: str, where: str = "spec") -> tuple[dict[str, Any], 
         return {}, 0
     for i in range(1, len(lines)):
         if lines[i].strip() in ("---", "..."):
-            import yaml
-
-            from msm._util.config_io import load_yaml
-
             try:
                 data = load_yaml("\n".join(lines[1:i])) or {}
             # ValueError: a bad date (2001-13-01) or an overlong integer; RecursionError:

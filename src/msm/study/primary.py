@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from msm.study.conditions import NEEDS_AFT
+
 KINDS = {
     "direction": "[M(A) − M(B)] on A's value items",
     "interaction": "[M(A) − M(B)] on A's value items minus the same on B's",
@@ -112,7 +114,6 @@ def resolve_primary(
     """``p`` (normal form) checked against the experiment's specs, value sets, conditions and
     AFT sizes, with its defaults filled in (``msm_aft``, the largest AFT size), so run.json
     records exactly what was declared; ValueError naming what is wrong."""
-    from msm.study.conditions import NEEDS_AFT
 
     where = "report.primary"
     for key in p["specs"]:
