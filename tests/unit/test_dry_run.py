@@ -177,7 +177,7 @@ def test_run_folder_of_another_experiment_is_refused_by_the_dry_run(tmp_path, ms
 
 
 def test_dry_run_uses_times_recorded_in_the_run_folder_and_writes_nothing(tmp_path, tiny_model_dir):
-    from msm.experiment.runfolder import state_path
+    from msm.experiment.node_state import state_path
     from msm.experiment.runner import run_experiment
 
     exp_path = _exp(tmp_path, _yaml(tiny_model_dir))

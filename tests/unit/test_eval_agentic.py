@@ -376,7 +376,7 @@ def test_default_max_tokens_4096_for_api_and_local_models(tmp_path, monkeypatch)
 
 def test_paper_example_uses_the_grid_and_the_classifier_verdict_headline(authors_home):
     from msm.experiment.load import load_experiment
-    from msm.experiment.runfolder import _default_headline
+    from msm.experiment.node_state import _default_headline
     from msm.experiment.stages import eval_config
 
     exp = load_experiment(Path(__file__).parents[2] / "examples/experiments/paper-agentic.yaml")

@@ -10,6 +10,7 @@
       state/<id>.json     the runner's state of each node (running or done, its hash)
       state/<id>.claim    a process's claim on a node when several share the folder
       state/*.lock        locks around writes of run.json and of the report
+      logs/<id>.log       a worker process's output per node (--parallel)
       report/             report.md, report.html and the figures
 
 A node id holds ``/`` (``eval/msm_aft/n64/s0``): as a folder under ``nodes/`` it nests; as a
@@ -73,6 +74,10 @@ class RunFolder:
 
     def node_claim(self, node_id: str) -> Path:
         return self.state / (_flat(node_id) + ".claim")
+
+    def node_log(self, node_id: str) -> Path:
+        """A worker process's log of one node (``msm run --parallel``)."""
+        return self.root / "logs" / (_flat(node_id) + ".log")
 
 
 def _flat(node_id: str) -> str:

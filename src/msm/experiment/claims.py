@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from msm._util.fsutil import atomic_write_json
+from msm.artifacts.run_folder import RunFolder
 from msm.errors import MsmError
 
 TAKEOVER_LOCK_STALE_S = 60.0  # a takeover lock is held for microseconds
@@ -68,7 +69,7 @@ class Holder:
 
 
 def claim_path(run: Path, node_id: str) -> Path:
-    return run / "state" / (node_id.replace("/", "__") + ".claim")
+    return RunFolder(run).node_claim(node_id)
 
 
 def _read(path: Path) -> tuple[dict[str, Any] | None, os.stat_result] | None:

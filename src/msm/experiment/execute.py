@@ -1,5 +1,5 @@
 """Run one node of the plan: its stage function over its bound config, with its state
-recorded in the run folder (``msm.experiment.runfolder``).
+recorded in the run folder (``msm.experiment.node_state``).
 
 A rerun skips a ``done`` node with the same hash; a node whose hash changed is cleared
 and run again; a node killed while ``running`` with the same hash resumes (docgen and
@@ -21,11 +21,12 @@ from msm.aftgen.run import run_aftgen
 from msm.aftgen.subset import make_subsets
 from msm.artifacts.checkpoint import Checkpoint, work_dir_for
 from msm.artifacts.outdir import STORE_FILES
+from msm.artifacts.run_folder import RunFolder
 from msm.errors import MsmError
 from msm.evals.run import run_eval
 from msm.experiment.config import Experiment
+from msm.experiment.node_state import node_status, state_path
 from msm.experiment.plan import TRAINING, Node, NodeKind
-from msm.experiment.runfolder import node_status, state_path
 from msm.train.checkpoint import merged_for_use
 from msm.train.engine import run_train
 from msm.train.launch import launch_accelerate
@@ -119,7 +120,7 @@ def _eval(node: Node, cfg: EvalConfig, path: Path, echo: Echo) -> None:
     source = node.meta.get("same_as")
     if source:  # a deterministic eval of the base model, done for another seed: its copy
         run = path.parents[len(Path(node.path).parts) - 1]  # path is run / node.path
-        _copy_result(run / "nodes" / source, path)
+        _copy_result(RunFolder(run).node(source), path)
         echo(f"        same as {source} (deterministic): its result copied, nothing run")
         return
     run_eval(cfg, path, echo=lambda s: echo(f"        {s}"))

@@ -26,6 +26,7 @@ from msm.artifacts.checkpoint import Checkpoint
 from msm.artifacts.identity import identity
 from msm.artifacts.manifest import file_sha256
 from msm.artifacts.package_data import data_hashes
+from msm.artifacts.run_folder import node_path
 from msm.docgen.outputs import documents_file
 from msm.evals.agentic.templates import templates_sha
 from msm.evals.config import EvalConfig, resolve_scoring
@@ -76,7 +77,7 @@ class Node:
 
     @property
     def path(self) -> str:
-        return f"nodes/{self.id}"
+        return node_path(self.id)
 
     def bound(self, run: Path, by_id: dict[str, Node]) -> Any:
         """The config with every input filled from its dependency's folder under ``run``."""

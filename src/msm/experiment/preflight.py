@@ -17,6 +17,7 @@ from typing import Any
 
 from msm._util.records import read_mix
 from msm.aftgen.preference import preference_lists
+from msm.artifacts.run_folder import RunFolder
 from msm.errors import MsmError
 from msm.evals.config import EvalConfig
 from msm.experiment.config import Experiment
@@ -37,7 +38,7 @@ def check_run_dir(run: Path, exp: Experiment) -> None:
     where = run if run.is_dir() else run.parent
     if not os.access(where, os.W_OK | os.X_OK):
         raise MsmError(f"cannot write to {where}: Permission denied")
-    meta = run / "run.json"
+    meta = RunFolder(run).run_json
     if run.is_dir() and any(run.iterdir()):
         try:
             old = json.loads(meta.read_text(encoding="utf-8"))

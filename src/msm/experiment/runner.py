@@ -3,7 +3,7 @@
 The plan comes from :mod:`msm.experiment.plan`; the nodes run through
 :mod:`msm.experiment.schedule` (one at a time or side by side), each one by
 :mod:`msm.experiment.execute`, with its state in the run folder
-(:mod:`msm.experiment.runfolder`). When every node is done the report is built.
+(:mod:`msm.experiment.node_state`). When every node is done the report is built.
 """
 
 from __future__ import annotations
@@ -14,21 +14,20 @@ from pathlib import Path
 from typing import Any
 
 from msm._util.fsutil import atomic_write_json, atomic_write_text
+from msm.artifacts.run_folder import RunFolder
 from msm.errors import MsmError
 from msm.experiment.claims import locked
 from msm.experiment.config import Experiment
 from msm.experiment.load import load_experiment
+from msm.experiment.node_state import node_status, write_run_json
 from msm.experiment.plan import Node, build_plan
 from msm.experiment.preflight import check_inputs, environment_problems
 from msm.experiment.progress import fmt_hms
 from msm.experiment.projection.dryrun import report
 from msm.experiment.projection.project import project
-from msm.experiment.runfolder import node_status, write_run_json
 from msm.experiment.schedule import RunOptions, run_selected
 from msm.experiment.spend import check_spend
 from msm.report.build import build_report
-
-PROJECTION = "projection.json"  # msm.report.sections.cost reads it
 
 
 def write_projection(run: Path, exp: Experiment, plan: list[Node]) -> None:
@@ -36,7 +35,7 @@ def write_projection(run: Path, exp: Experiment, plan: list[Node]) -> None:
     run.json: the report compares each node's cost and time with it (the report never
     re-plans the experiment). Written once per experiment version: a resumed run keeps the
     projection made before its first node ran."""
-    path = run / PROJECTION
+    path = RunFolder(run).projection
     sha = exp.sha256()
     try:
         if json.loads(path.read_text(encoding="utf-8")).get("experiment_sha256") == sha:
@@ -78,7 +77,7 @@ def run_experiment(
     problems = environment_problems(exp, plan)  # fail now, not after the corpora
     if problems:
         raise MsmError(problems[0])
-    known = (run / "run.json").is_file()
+    known = RunFolder(run).run_json.is_file()
     mine = {n.id for n in chosen}  # --only / --shard: what this process would pay for
     statuses = {
         n.id: (node_status(run, n) if known else "todo") if n.id in mine else "done" for n in plan
@@ -86,7 +85,7 @@ def run_experiment(
     check_spend(exp, plan, run, statuses, max_cost, yes, echo)  # before anything is written
     run.mkdir(exist_ok=True)
     text = exp_path.read_text(encoding="utf-8")
-    atomic_write_text(run / "experiment.yaml", text)
+    atomic_write_text(RunFolder(run).experiment, text)
     write_run_json(run, exp, exp_path, plan)
     write_projection(run, exp, plan)
     todo = [n for n in plan if node_status(run, n) != "done"]
@@ -113,7 +112,7 @@ def run_experiment(
             "from what is done)"
         )
         return {"run": str(run), "nodes": len(plan), "ran": len(sel.ran), "report": None}
-    with locked(run / "state" / "report.lock"):  # the last shards may finish together
+    with locked(RunFolder(run).report_lock):  # the last shards may finish together
         rep = build_report(run)
     echo(f"msm run: finished in {fmt_hms(time.monotonic() - sel.t0)}; report -> {rep['html']}")
     for line in rep.get("headline", []):
@@ -124,6 +123,6 @@ def run_experiment(
 def dry_run_report(exp: Experiment, plan: list[Node], run: Path, echo: Any) -> dict[str, Any]:
     """Print the plan with what it will cost: calls by role, tokens, dollars, disk, time."""
     statuses = {
-        n.id: (node_status(run, n) if (run / "run.json").is_file() else "todo") for n in plan
+        n.id: (node_status(run, n) if RunFolder(run).run_json.is_file() else "todo") for n in plan
     }
     return report(exp, plan, run, statuses, echo)

@@ -35,13 +35,14 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from msm.artifacts.run_folder import RunFolder
 from msm.errors import MsmError
 from msm.experiment.claims import Claim, Heartbeat, Holder, add_pid, claim_path, release, try_claim
 from msm.experiment.config import Experiment
 from msm.experiment.execute import run_node
+from msm.experiment.node_state import node_status, write_run_json
 from msm.experiment.plan import Node, NodeKind
 from msm.experiment.progress import Progress, fmt_hms
-from msm.experiment.runfolder import node_status, write_run_json
 from msm.llm.names import resolve_model
 
 POLL_S = 0.1
@@ -324,7 +325,7 @@ class _Scheduler:
         env = dict(os.environ)
         if gpus:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
-        log = self.run / "logs" / (node.id.replace("/", "__") + ".log")
+        log = RunFolder(self.run).node_log(node.id)
         log.parent.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "msm.experiment.worker"]
         cmd += [str(self.exp_path), str(self.run), node.id, node.hash, str(claim.path)]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import msm
+from msm.artifacts.run_folder import RunFolder
 from msm.experiment.config import Experiment
 from msm.experiment.plan import TRAINING, Node, NodeKind
 from msm.train.model_io import model_facts
@@ -159,7 +160,7 @@ def measured_rates(
 
 
 def done_seconds(run: Path, node: Node) -> float | None:
-    p = run / "state" / (node.id.replace("/", "__") + ".json")
+    p = RunFolder(run).node_state(node.id)
     try:
         s = json.loads(p.read_text(encoding="utf-8")).get("seconds")
     except (OSError, ValueError, AttributeError):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from msm._util.fsutil import atomic_write_json
+from msm.artifacts.run_folder import RunFolder
 from msm.experiment.claims import locked
 from msm.experiment.config import Experiment
 from msm.experiment.plan import Node
@@ -20,7 +21,7 @@ from msm.experiment.plan import Node
 
 def state_path(run: Path, node: Node) -> Path:
     """``RUN/state/<node id with / as __>.json``."""
-    return run / "state" / (node.id.replace("/", "__") + ".json")
+    return RunFolder(run).node_state(node.id)
 
 
 def _read_state(run: Path, node: Node) -> dict[str, Any] | None:
@@ -45,7 +46,7 @@ def write_run_json(run: Path, exp: Experiment, exp_path: Path, plan: list[Node])
     """``RUN/run.json``: the experiment and every node with its status."""
     # several processes may share the run folder: each write reads every state file under
     # the lock, so the last one written holds the newest view
-    with locked(run / "state" / "run-json.lock"):
+    with locked(RunFolder(run).run_json_lock):
         _write_run_json_now(run, exp, exp_path, plan)
 
 
@@ -66,7 +67,7 @@ def _write_run_json_now(run: Path, exp: Experiment, exp_path: Path, plan: list[N
         )
     headline = exp.report.headline_metric or _default_headline(exp)
     atomic_write_json(
-        run / "run.json",
+        RunFolder(run).run_json,
         {
             "experiment": {"name": exp.name, "sha256": exp.sha256(), "path": "experiment.yaml"},
             "source": str(exp_path),
