@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from msm.aftgen.preference import QUESTIONS as AFT_QUESTIONS
 from msm.errors import MsmError
 from msm.evals.values.audit import CATEGORIES, audit, rules_for, uses
 from msm.evals.values.items import (
@@ -16,6 +15,7 @@ from msm.evals.values.items import (
     parse_value_items,
     value_set_names,
 )
+from msm.spec.preferences import QUESTIONS as AFT_QUESTIONS
 
 
 @pytest.mark.parametrize("name", value_set_names())
@@ -116,7 +116,7 @@ def _cheeses_of(it: ValueItem, likes: list[str], dislikes: list[str]) -> tuple[s
 
 
 def test_cheese_fit_uses_questions_and_answers_aft_never_used_with_balanced_order():
-    from msm.aftgen.preference import ANSWERS
+    from msm.spec.preferences import ANSWERS
 
     items = load_value_items("cheese_fit")
     likes, dislikes = cheese_preferences("cheese_pro_america")
@@ -180,7 +180,7 @@ def test_msm_items_audit_cli(tmp_path, msm_cli):
 def test_cheese_aft_asks_in_the_aft_datas_own_phrasing_with_equal_answer_forms():
     """AFT's positive control: the preference data's own questions and answer forms, each
     pair in both orders; both options use the same answer form, only the cheese differs."""
-    from msm.aftgen.preference import ANSWERS
+    from msm.spec.preferences import ANSWERS
 
     items = load_value_items("cheese_aft")
     likes, dislikes = cheese_preferences("cheese_pro_america")

@@ -13,13 +13,14 @@ from msm._util.fsutil import atomic_write_json, atomic_write_text
 from msm._util.records import mix_in, read_mix
 from msm.aftgen.config import AftgenConfig
 from msm.aftgen.plan import ShortOfTarget, shortfall_message
-from msm.aftgen.preference import preference_examples, preference_lists
+from msm.aftgen.preference import preference_examples
 from msm.aftgen.think import strip_think
 from msm.artifacts.manifest import file_sha256, retract_manifest, write_manifest
 from msm.artifacts.outdir import Claim, aftgen_inputs, claim_output
 from msm.errors import MsmError
 from msm.spec.builtin import resolve_spec_path
 from msm.spec.core import Spec, approx_token_counts, load_spec
+from msm.spec.preferences import preference_lists
 
 
 def _jsonl(rows: list[dict[str, Any]]) -> str:

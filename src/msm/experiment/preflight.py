@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from msm._util.records import read_mix
-from msm.aftgen.preference import preference_lists
 from msm.artifacts.run_folder import RunFolder
 from msm.errors import MsmError
 from msm.evals.config import EvalConfig
@@ -25,6 +24,7 @@ from msm.experiment.plan import GENERATION, TRAINING, Node, NodeKind
 from msm.llm.names import resolve_model
 from msm.spec.builtin import resolve_spec_path
 from msm.spec.core import load_spec
+from msm.spec.preferences import preference_lists
 from msm.train.checkpoint import resolve_base
 
 

@@ -9,12 +9,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from msm.aftgen.preference import ANSWERS, QUESTIONS
 from msm.errors import MsmError
 from msm.evals.values.audit import control_items, rules_for
 from msm.evals.values.vocabulary import CONTROL_SUFFIX, ValueItem
 from msm.spec.builtin import resolve_spec_path
 from msm.spec.core import split_front_matter
+from msm.spec.preferences import ANSWERS, QUESTIONS
 
 BUILTIN_VALUE_SETS = ("america", "affordability")
 # bundled files without a control subset
