@@ -71,3 +71,43 @@ def test_the_rule_check_sees_a_stage_import_inside_a_function(tmp_path: Path) ->
         ("msm.docgen.run", "msm.train.config"),
         ("msm.report.x", "msm.experiment.plan"),
     }
+
+
+# docs/architecture.md's layers, bottom first: a module may import its own layer and below
+LAYERS = [
+    {"", "errors", "_util"},
+    {"spec", "study"},
+    {"artifacts"},
+    {"llm"},
+    {"gen"},
+    {"docgen", "aftgen"},
+    {"train", "evals"},
+    {"report"},
+    {"experiment"},
+    {"demo"},
+    {"cli", "_registry"},
+]
+
+
+def upward(edges: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The imports that point up the layers (or into a part no layer names)."""
+    level = {part: i for i, parts in enumerate(LAYERS) for part in parts}
+    return {
+        (a, b)
+        for a, b in edges
+        if _part(a) != _part(b) and level.get(_part(b), 99) > level.get(_part(a), -1)
+    }
+
+
+def test_every_import_points_down_the_layers() -> None:
+    up = upward(imports(SRC))
+    assert not up, f"imports pointing up the layers of docs/architecture.md: {sorted(up)}"
+
+
+def test_the_layer_check_sees_an_import_pointing_up() -> None:
+    """Negative control: llm importing a stage, and a part no layer names."""
+    edges = {("msm.llm.client", "msm.docgen.run"), ("msm.newpart.x", "msm.llm.names")}
+    assert upward(edges) == {
+        ("msm.llm.client", "msm.docgen.run"),
+        ("msm.newpart.x", "msm.llm.names"),
+    }

@@ -310,12 +310,12 @@ def test_cosmetic_settings_are_not_inputs_and_a_bare_claim_is_empty(tmp_path):
 
 def test_a_checkpoint_retrained_in_place_is_another_model(tmp_path):
     from msm.artifacts.outdir import eval_inputs
+    from msm.llm.names import weights_folder
 
     ckpt = tmp_path / "ckpt"
     (ckpt / "model").mkdir(parents=True)
     (ckpt / "manifest.json").write_text('{"stage": "train-aft", "weights_hash": "abc"}')
-    old = eval_inputs(EvalConfig(model=str(ckpt)))
+    old = eval_inputs(EvalConfig(model=str(ckpt)), weights_folder(str(ckpt)))
     (ckpt / "manifest.json").write_text('{"stage": "train-aft", "weights_hash": "def"}')
-    assert differences(old, eval_inputs(EvalConfig(model=str(ckpt)))) == [
-        "model_weights: abc -> def"
-    ]
+    new = eval_inputs(EvalConfig(model=str(ckpt)), weights_folder(str(ckpt)))
+    assert differences(old, new) == ["model_weights: abc -> def"]

@@ -119,29 +119,22 @@ def _model_ref(name: str | None) -> str | None:
     return str(p.resolve()) if p.is_dir() else name
 
 
-def _weights_hash(name: str) -> str | None:
+def _weights_hash(folder: str | None) -> str | None:
     """An msm checkpoint's ``weights_hash``: retrained in place, it is another model."""
-    from msm.llm.names import resolve_model  # lazy: llm sits above artifacts (layering)
-
-    try:
-        folder = resolve_model(name, check=False).model_args.get("model_path")
-    except MsmError:
-        return None
-    if not isinstance(folder, str):
-        return None
-    man = model_manifest(folder)
+    man = model_manifest(folder) if folder else None
     return man.get("weights_hash") if man else None
 
 
-def eval_inputs(cfg: BaseModel) -> Inputs:
+def eval_inputs(cfg: BaseModel, model_folder: str | None) -> Inputs:
     """eval's identity: every setting (model under test, suites, item sets, grader, ...)
-    and, for an msm checkpoint, the weights it holds."""
+    and, for an msm checkpoint, the weights it holds (``model_folder``: the folder the
+    model name loads from, resolved by the caller, None for an API model)."""
     d = identity("eval", cfg.model_dump(mode="json"))
     return {
         **d,
         "model": _model_ref(d["model"]),
         "baseline": _model_ref(d.get("baseline")),
-        "model_weights": _weights_hash(d["model"]),
+        "model_weights": _weights_hash(model_folder),
     }
 
 

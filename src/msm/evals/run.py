@@ -32,7 +32,7 @@ from msm.evals.suites import SUITE_RUNNERS, Echo, EvalWork, SuiteRunner, prepare
 from msm.evals.usage_log import eval_usage
 from msm.llm.batch import check_batch_provider
 from msm.llm.fake import fake_args
-from msm.llm.names import get_inspect_model, resolve_model
+from msm.llm.names import get_inspect_model, resolve_model, weights_folder
 
 __all__ = ["SUITES", "EvalConfig", "run_eval"]
 
@@ -126,7 +126,9 @@ def run_eval(
         for role, name in graders:
             check_batch_provider(name, role)
     # output of other inputs (another model's summary) is refused, nothing written (outdir)
-    claim = claim_output(out, "eval", eval_inputs(cfg), overwrite=overwrite)
+    claim = claim_output(
+        out, "eval", eval_inputs(cfg, weights_folder(cfg.model)), overwrite=overwrite
+    )
     try:
         claim.take()
         retract_manifest(out)  # a rerun's files are not vouched for until the new manifest

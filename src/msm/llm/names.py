@@ -260,6 +260,16 @@ def resolve_model(name: str, base_url: str | None = None, check: bool = True) ->
     return _PREFIXES.get(prefix, _resolve_other)(name, rest, base_url, check)
 
 
+def weights_folder(name: str) -> str | None:
+    """The local folder a model name loads its weights from (``embedded``, ``hf/...``, a
+    folder or an msm checkpoint), None for an API model or a name that does not resolve."""
+    try:
+        folder = resolve_model(name, check=False).model_args.get("model_path")
+    except MsmError:
+        return None
+    return folder if isinstance(folder, str) else None
+
+
 def get_inspect_model(
     name: str,
     config: Any = None,
