@@ -9,8 +9,7 @@ The names below are loaded on first use, as in ``msm/__init__.py``: importing
 ``msm.evals.run``, and a submodule importing a sibling must not run them all.
 """
 
-from importlib import import_module
-from typing import Any
+from msm._util.lazy import lazy_names
 
 _PUBLIC = {
     "DEFAULT_VALUE_SETS": "msm.evals.config",
@@ -22,14 +21,4 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'msm.evals' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_names(__name__, _PUBLIC)

@@ -6,8 +6,7 @@ light modules beside it (``bundled``, ``prices``, ``think``) are read without it
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from msm._util.lazy import lazy_names
 
 _PUBLIC = {
     "LLM": "msm.llm.client",
@@ -32,14 +31,4 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'msm.llm' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_names(__name__, _PUBLIC)

@@ -6,8 +6,7 @@ Names are imported on first use (as in ``msm/__init__.py``): the engine pulls to
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from msm._util.lazy import lazy_names
 
 _PUBLIC = {
     "TrainConfig": "msm.train.config",
@@ -19,14 +18,4 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'msm.train' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_names(__name__, _PUBLIC)
