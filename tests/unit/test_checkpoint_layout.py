@@ -19,7 +19,8 @@ from msm.artifacts.checkpoint import (
 )
 from msm.artifacts.manifest import write_manifest
 from msm.errors import MsmError
-from msm.llm.names import base_config_file, model_folder, resolve_base, resolve_model
+from msm.llm.bases import base_config_file, model_folder, resolve_base
+from msm.llm.names import resolve_model
 
 
 def _checkpoint(root: Path, *, model: bool, adapter: bool, base: str = "") -> Checkpoint:

@@ -257,7 +257,7 @@ def test_adapter_only_checkpoint_is_merged_on_demand_for_its_eval(
 ):
     from msm.artifacts.manifest import read_manifest
     from msm.experiment import execute
-    from msm.llm.names import model_folder
+    from msm.llm.bases import model_folder
     from msm.train import TrainConfig, run_train
 
     exp = load_experiment(_exp(tmp_path, _yaml(tiny_model_dir)))

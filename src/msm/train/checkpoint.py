@@ -20,8 +20,8 @@ from msm.artifacts.checkpoint import (
 from msm.artifacts.manifest import read_manifest
 from msm.artifacts.outdir import HINT, differences, foreign, read_claim, refusal
 from msm.errors import MsmError
-from msm.llm.names import BaseSpec
-from msm.llm.names import resolve_base as resolve_base_name
+from msm.llm.bases import BaseSpec
+from msm.llm.bases import resolve_base as resolve_base_name
 from msm.train.config import NOT_HASHED, TrainConfig, check_report_to
 from msm.train.model_io import load_model, load_tokenizer
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from msm.errors import MsmError
-from msm.llm.names import base_config_file
+from msm.llm.bases import base_config_file
 
 
 def load_tokenizer(model: str) -> Any:
