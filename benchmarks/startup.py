@@ -22,7 +22,7 @@ from _bench import REPO, Report, offline_env, run_timed  # noqa: E402
 
 HEAVY = ["torch", "transformers", "inspect_ai", "numpy", "peft", "trl"]
 VERSION = "import sys; sys.argv = ['msm', '--version']; from msm.cli import main; main()"
-LOADED = f"import sys, msm.cli; print([m for m in {HEAVY!r} if m in sys.modules])"
+LOADED = f"import json, sys, msm.cli; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
 
 
 def _stats(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -55,9 +55,7 @@ def main() -> None:
             runs[name].append(run_timed([sys.executable, "-c", VERSION], env=env))
     for name, src in trees.items():
         env = offline_env(PYTHONPATH=src)
-        loaded = json.loads(
-            run_timed([sys.executable, "-c", LOADED], env=env)["stdout"].replace("'", '"')
-        )
+        loaded = json.loads(run_timed([sys.executable, "-c", LOADED], env=env)["stdout"])
         rep[name] = {"src": src, "version_cmd": _stats(runs[name]), "cli_loads": loaded}
     if args.before_rev:
         rep["before"] = {**rep.data["before"], "git_revision": args.before_rev}

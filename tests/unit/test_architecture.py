@@ -127,19 +127,17 @@ def test_no_new_function_over_100_lines() -> None:
 def unexplained_inner_imports(root: Path) -> list[str]:
     """``module:line`` of each msm import inside a function with no comment saying why
     (on its lines or the line above)."""
+    texts = {_module(p, root): p.read_text(encoding="utf-8") for p in root.rglob("*.py")}
     out = []
-    known = set(_modules(root))
-    for path in root.rglob("*.py"):
-        text = path.read_text(encoding="utf-8")
+    for module, text in texts.items():
         lines = text.splitlines()
-        tree = ast.parse(text)
-        for f in _functions(tree):
+        for f in _functions(ast.parse(text)):
             for node in ast.walk(f):
-                if not _targets(node, known):
+                if not _targets(node, set(texts)):
                     continue
                 span = lines[node.lineno - 2 : node.end_lineno or node.lineno]
                 if not any("#" in s for s in span):
-                    out.append(f"{_module(path, root)}:{node.lineno}")
+                    out.append(f"{module}:{node.lineno}")
     return out
 
 
