@@ -18,7 +18,6 @@ import heapq
 import re
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -30,10 +29,8 @@ from msm.aftgen.think import strip_think
 from msm.errors import LLMCallError, MsmError
 from msm.gen.listgen import ListCollector, item_key
 from msm.gen.prompts import prompt_hash
-from msm.gen.stagellm import SpecPrompts, load_stage_spec, stage_llms
-from msm.llm import JsonParser, UsageMeter
-from msm.spec.context import spec_context
-from msm.spec.core import Spec
+from msm.gen.stagellm import SpecPrompts
+from msm.llm import JsonParser
 from msm.spec.units import Unit, item_id, structure_units
 
 STAGE = "aftgen"
@@ -70,28 +67,19 @@ class Example:
 class ChatAftgen(SpecPrompts):
     """One chat-demonstration run. Use :func:`msm.aftgen.run_aftgen`."""
 
+    stage = STAGE
     prompt_folder = "aftgen"
 
-    def __init__(
-        self,
-        cfg: AftgenConfig,
-        out: Path,
-        model_args: dict[str, Any] | None = None,
-        judge_model_args: dict[str, Any] | None = None,
-    ) -> None:
-        self.cfg = cfg
-        self.spec: Spec = load_stage_spec(cfg)
-        self.context = spec_context(self.spec, cfg.context_tokens)
-        self.units, _ = structure_units(self.spec, cfg.max_section_tokens)
+    cfg: AftgenConfig
+
+    def check_spec(self) -> None:
+        self.units, _ = structure_units(self.spec, self.cfg.max_section_tokens)
         if not self.units:
-            raise MsmError(f"spec {cfg.spec} yields no usable sections")
-        self.usage = UsageMeter()
+            raise MsmError(f"spec {self.cfg.spec} yields no usable sections")
+
+    def start(self) -> None:
         self.drops: Counter[str] = Counter()
-        self.templates: set[str] = set()
-        _, self.llm, self.judge = stage_llms(
-            cfg, out, STAGE, self.usage, model_args, judge_model_args
-        )
-        self.lists = ListCollector(self.llm, self._render, self.drops, STAGE, cfg.max_reasks)
+        self.lists = ListCollector(self.llm, self._render, self.drops, STAGE, self.cfg.max_reasks)
         self.kept: list[Example] = []
         self.counts: Counter[str] = Counter()
         self.dedup_method = "none"

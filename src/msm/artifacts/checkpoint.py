@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from msm.artifacts.layout import Child
 from msm.artifacts.manifest import read_manifest
 
 TRAIN_STAGES = ("train-midtrain", "train-aft")
@@ -47,35 +48,19 @@ class Checkpoint:
 
     root: Path
 
-    @property
-    def model_dir(self) -> Path:
-        """``model/``: the merged (or fully fine-tuned) Hugging Face model."""
-        return self.root / "model"
-
-    @property
-    def adapter_dir(self) -> Path:
-        """``adapter/``: the LoRA adapter a LoRA run saves."""
-        return self.root / "adapter"
+    model_dir = Child("model")  # the merged (or fully fine-tuned) Hugging Face model
+    adapter_dir = Child("adapter")  # the LoRA adapter a LoRA run saves
 
     @property
     def work_dir(self) -> Path:
         """The hidden work folder beside ``root`` that holds an unfinished run."""
         return self.root.parent / f".{self.root.name}.msm-train"
 
-    @property
-    def settings_file(self) -> Path:
-        """The work folder's record of the settings an unfinished run started with."""
-        return self.work_dir / "run.json"
-
-    @property
-    def logs_dir(self) -> Path:
-        """Where trackers (``report_to``) log while training; copied into the checkpoint."""
-        return self.work_dir / "logs"
-
-    @property
-    def final_dir(self) -> Path:
-        """Where the finished checkpoint is assembled before it is renamed to ``root``."""
-        return self.work_dir / "final"
+    # in the work folder: the settings an unfinished run started with, trackers' logs
+    # (copied into the checkpoint), and the finished checkpoint before it is renamed
+    settings_file = Child("run.json", "work_dir")
+    logs_dir = Child("logs", "work_dir")
+    final_dir = Child("final", "work_dir")
 
     def step_dir(self, step: int) -> Path:
         """The resumable state saved after ``step`` optimizer steps."""

@@ -27,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from msm.artifacts.layout import Child
+
 
 def node_path(node_id: str) -> str:
     """A node's folder relative to the run folder (as ``run.json`` records it)."""
@@ -37,33 +39,13 @@ def node_path(node_id: str) -> str:
 class RunFolder:
     root: Path
 
-    @property
-    def experiment(self) -> Path:
-        return self.root / "experiment.yaml"
-
-    @property
-    def run_json(self) -> Path:
-        return self.root / "run.json"
-
-    @property
-    def projection(self) -> Path:
-        return self.root / "projection.json"
-
-    @property
-    def state(self) -> Path:
-        return self.root / "state"
-
-    @property
-    def run_json_lock(self) -> Path:
-        return self.state / "run-json.lock"
-
-    @property
-    def report_lock(self) -> Path:
-        return self.state / "report.lock"
-
-    @property
-    def report(self) -> Path:
-        return self.root / "report"
+    experiment = Child("experiment.yaml")  # the experiment file, as the run read it
+    run_json = Child("run.json")  # the plan: nodes, their hashes and paths
+    projection = Child("projection.json")  # the dry run's projection, for the report
+    state = Child("state")  # locks and per-node state
+    run_json_lock = Child("run-json.lock", "state")
+    report_lock = Child("report.lock", "state")
+    report = Child("report")
 
     def node(self, node_id: str) -> Path:
         """A node's output folder."""

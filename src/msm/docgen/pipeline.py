@@ -18,7 +18,6 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -31,15 +30,13 @@ from msm.docgen.projection import merge_sections
 from msm.errors import LLMCallError, MsmError
 from msm.gen.listgen import ListCollector, clean_item
 from msm.gen.prompts import prompt_hash
-from msm.gen.stagellm import SpecPrompts, load_stage_spec, stage_llms
+from msm.gen.stagellm import SpecPrompts
 from msm.llm import (
     JsonParser,
     Message,
-    UsageMeter,
 )
 from msm.llm.think import strip_reasoning
-from msm.spec.context import reason_attributed, spec_context, spec_statements, value_terms
-from msm.spec.core import Spec
+from msm.spec.context import reason_attributed, spec_statements, value_terms
 from msm.spec.units import (
     MIN_UNIT_WORDS,
     Unit,
@@ -130,40 +127,29 @@ def template_ideas(doc_type: str, n: int) -> list[str]:
 class Docgen(SpecPrompts):
     """One docgen run over one spec. Use :func:`run_docgen`."""
 
+    stage = STAGE
     prompt_folder = "docgen"
 
-    def __init__(
-        self,
-        cfg: DocgenConfig,
-        out: Path,
-        model_args: dict[str, Any] | None = None,
-        judge_model_args: dict[str, Any] | None = None,
-    ):
-        self.cfg = cfg
-        self.out = out
-        self.spec: Spec = load_stage_spec(cfg)
-        if not structure_units(self.spec, cfg.max_section_tokens)[0]:
-            # checked before the store is created, so a spec with nothing to use writes nothing
+    cfg: DocgenConfig
+
+    def check_spec(self) -> None:
+        if not structure_units(self.spec, self.cfg.max_section_tokens)[0]:
             raise MsmError(
-                f"spec {cfg.spec} yields no usable sections to generate from (each needs at "
-                f"least {MIN_UNIT_WORDS} words of its own)"
+                f"spec {self.cfg.spec} yields no usable sections to generate from (each needs "
+                f"at least {MIN_UNIT_WORDS} words of its own)"
             )
+
+    def start(self) -> None:
         self.spec_norm = normalise_for_match(self.spec.text)
-        self.context = spec_context(self.spec, cfg.context_tokens)
         self.value_terms = value_terms(self.spec)
-        self.usage = UsageMeter()
-        self.store, self.llm, self.judge = stage_llms(
-            cfg, out, STAGE, self.usage, model_args, judge_model_args
-        )
         self.progress = Progress()
         self.lists = ListCollector(
-            self.llm, self._render, self.progress.drops, STAGE, cfg.max_reasks
+            self.llm, self._render, self.progress.drops, STAGE, self.cfg.max_reasks
         )
         self.units: list[Unit] = []
         self.assertions: list[Assertion] = []
         self.ideas: list[Idea] = []
         self.generations: list[Generation] = []
-        self.templates: set[str] = set()
         self.timings: dict[str, float] = {}
 
     # -- helpers -----------------------------------------------------------

@@ -11,10 +11,10 @@ from msm.llm.batch import check_batch_provider
 from msm.llm.fake import fake_args
 from msm.llm.store import ResultStore
 from msm.spec.builtin import resolve_spec_path
+from msm.spec.context import SpecContext, spec_context
 from msm.spec.core import approx_token_counts, load_spec
 
 if TYPE_CHECKING:
-    from msm.spec.context import SpecContext
     from msm.spec.core import Spec
 
 JUDGE_MAX_TOKENS = 200
@@ -96,10 +96,36 @@ class SpecPrompts:
     and providers can cache it, then the user message with the call's own values.
     """
 
-    prompt_folder: str
-    spec: Spec
-    context: SpecContext
-    templates: set[str]
+    stage: str  # the stage's name in the call store and usage ("docgen", "aftgen")
+    prompt_folder: str  # the stage's prompt templates (msm/prompts/<folder>/)
+
+    def __init__(
+        self,
+        cfg: Any,
+        out: Path,
+        model_args: dict[str, Any] | None = None,
+        judge_model_args: dict[str, Any] | None = None,
+    ) -> None:
+        """The spec, its context, the stage's models and usage meter, then the stage's own
+        :meth:`start`. :meth:`check_spec` runs before the call store is created, so a spec
+        the stage cannot use writes nothing."""
+        self.cfg = cfg
+        self.out = out
+        self.spec: Spec = load_stage_spec(cfg)
+        self.check_spec()
+        self.context: SpecContext = spec_context(self.spec, cfg.context_tokens)
+        self.usage = UsageMeter()
+        self.templates: set[str] = set()
+        self.store, self.llm, self.judge = stage_llms(
+            cfg, out, self.stage, self.usage, model_args, judge_model_args
+        )
+        self.start()
+
+    def check_spec(self) -> None:
+        """Raise if the stage cannot work from ``self.spec`` (each stage's own rule)."""
+
+    def start(self) -> None:
+        """Set up the stage's own state, once the models are ready."""
 
     def _render(self, name: str, **values: object) -> list[Message]:
         self.templates.add(name)

@@ -52,23 +52,10 @@ import re
 import threading
 from collections import Counter
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
-from inspect_ai.model import (
-    ChatCompletionChoice,
-    ChatMessage,
-    ChatMessageAssistant,
-    GenerateConfig,
-    Logprob,
-    Logprobs,
-    ModelAPI,
-    ModelOutput,
-    ModelUsage,
-    TopLogprob,
-    modelapi,
-)
-from inspect_ai.tool import ToolChoice, ToolInfo
+from inspect_ai.model import ChatMessage, GenerateConfig, ModelOutput, modelapi
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -80,11 +67,14 @@ from pydantic import (
 from tenacity import wait_exponential
 
 from msm.errors import MsmError
+from msm.llm.api_base import MsmModelAPI, model_output
 
 _WORDS = (
     "the model explains its reasons clearly and cares about honest careful work "
     "while documents describe values principles trade offs memos reports forums"
 ).split()
+
+M = TypeVar("M", bound=BaseModel)
 
 
 _VOCAB = (
@@ -196,12 +186,7 @@ def parse_fake_options(text: str, name: str) -> FaultSpec:
             raise MsmError(f"model {name!r}: unknown option {k!r} (use faults, kinds, fault_seed)")
     if "rate" not in raw:
         raise MsmError(f"model {name!r}: options need faults=<fraction>")
-    try:
-        return FaultSpec.model_validate(raw)
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"])
-        raise MsmError(f"model {name!r}: {loc}: {err['msg']}") from e
+    return _validated(FaultSpec, raw, f"model {name!r}")
 
 
 class FakeRule(BaseModel):
@@ -256,12 +241,17 @@ def load_fake_script(path: str | Path) -> FakeScript:
         raise MsmError(f"fake script {p} is not valid YAML/JSON: {first}") from e
     if isinstance(data, list):
         data = {"rules": data}
+    return _validated(FakeScript, data, f"fake script {p}")
+
+
+def _validated(model: type[M], data: Any, where: str) -> M:
+    """``model`` from ``data``, or a one-line error naming the first problem."""
     try:
-        return FakeScript.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
-        raise MsmError(f"fake script {p}: {loc}: {err['msg']}") from e
+        raise MsmError(f"{where}: {loc}: {err['msg']}") from e
 
 
 @functools.lru_cache(maxsize=256)
@@ -307,21 +297,13 @@ def _option_logprobs(options: list[str], tkey: int, seed: int) -> dict[str, floa
 
 
 @modelapi(name="msm-fake")
-class FakeModelAPI(ModelAPI):
+class FakeModelAPI(MsmModelAPI):
     """Inspect model API for the ``fake`` model. Model args: ``script`` (FakeScript)."""
 
-    def __init__(
-        self,
-        model_name: str,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        config: GenerateConfig = GenerateConfig(),
-        **model_args: Any,
-    ) -> None:
-        super().__init__(model_name, base_url, api_key, [], config)
+    def setup(self, model_args: dict[str, Any]) -> None:
         script = model_args.pop("script", None)
-        if script is None and model_name not in ("", "default"):
-            script = load_fake_script(model_name)
+        if script is None and self.model_name not in ("", "default"):
+            script = load_fake_script(self.model_name)
         self.script: FakeScript = script if isinstance(script, FakeScript) else FakeScript()
         faults = model_args.pop("faults", None)
         self.faults: FaultSpec | None = (
@@ -331,13 +313,7 @@ class FakeModelAPI(ModelAPI):
         self.calls = 0
         self._lock = threading.Lock()
 
-    async def generate(
-        self,
-        input: list[ChatMessage],
-        tools: list[ToolInfo],
-        tool_choice: ToolChoice,
-        config: GenerateConfig,
-    ) -> ModelOutput:
+    async def answer(self, input: list[ChatMessage], config: GenerateConfig) -> ModelOutput:
         transcript = "\n".join(m.text for m in input)
         seed = config.seed if config.seed is not None else 0
         tkey = _h(transcript)
@@ -392,29 +368,10 @@ class FakeModelAPI(ModelAPI):
         logprobs = None
         if choice is not None and fault is None and config.logprobs and text in choice:
             top = sorted(choice.items(), key=lambda kv: -kv[1])[: config.top_logprobs or None]
-            logprobs = Logprobs(
-                content=[
-                    Logprob(
-                        token=text,
-                        logprob=choice[text],
-                        top_logprobs=[TopLogprob(token=o, logprob=lp) for o, lp in top],
-                    )
-                ]
-            )
+            logprobs = [(text, choice[text], top)]
         # words ~ tokens; counting spaces is enough for a fake and cheap on long prompts
         n_in = sum(m.text.count(" ") + 1 for m in input)
-        n_out = len(text.split())
-        return ModelOutput(
-            model=self.model_name,
-            choices=[
-                ChatCompletionChoice(
-                    message=ChatMessageAssistant(content=text, model=self.model_name),
-                    stop_reason=stop,
-                    logprobs=logprobs,
-                )
-            ],
-            usage=ModelUsage(input_tokens=n_in, output_tokens=n_out, total_tokens=n_in + n_out),
-        )
+        return model_output(self.model_name, text, stop, n_in, len(text.split()), logprobs)
 
     def _fault(self, key: tuple[int, int], attempt: int) -> str | None:
         """The fault injected into this attempt, if any (and tally it)."""

@@ -20,20 +20,9 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from inspect_ai.model import (
-    ChatCompletionChoice,
-    ChatMessage,
-    ChatMessageAssistant,
-    GenerateConfig,
-    Logprob,
-    Logprobs,
-    ModelAPI,
-    ModelOutput,
-    ModelUsage,
-    TopLogprob,
-    modelapi,
-)
-from inspect_ai.tool import ToolChoice, ToolInfo
+from inspect_ai.model import ChatMessage, GenerateConfig, ModelOutput, modelapi
+
+from msm.llm.api_base import MsmModelAPI, model_output
 
 DEFAULT_BATCH_SIZE = 16
 LOGPROB_TOKENS_KEY = "msm_logprob_tokens"  # GenerateConfig.extra_body key (msm-local only)
@@ -232,19 +221,6 @@ class LocalEngine:
         return out
 
 
-def _to_logprobs(lps: list[Any]) -> Logprobs:
-    return Logprobs(
-        content=[
-            Logprob(
-                token=tok,
-                logprob=lp,
-                top_logprobs=[TopLogprob(token=a, logprob=v) for a, v in alts],
-            )
-            for tok, lp, alts in lps
-        ]
-    )
-
-
 def _set_result(fut: asyncio.Future[Any], value: Any) -> None:
     if not fut.done():
         fut.set_result(value)
@@ -270,23 +246,15 @@ def get_engine(path: str, dtype: str = "float32", **kw: Any) -> LocalEngine:
 
 
 @modelapi(name="msm-local")
-class LocalModelAPI(ModelAPI):
+class LocalModelAPI(MsmModelAPI):
     """Inspect model API over :class:`LocalEngine`.
 
     ``model_path`` (a local HF folder) is required; ``batch_size``,
     ``batch_window`` and ``dtype`` are optional model args.
     """
 
-    def __init__(
-        self,
-        model_name: str,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        config: GenerateConfig = GenerateConfig(),
-        **model_args: Any,
-    ) -> None:
-        super().__init__(model_name, base_url, api_key, [], config)
-        path = model_args.pop("model_path", None) or model_name
+    def setup(self, model_args: dict[str, Any]) -> None:
+        path = model_args.pop("model_path", None) or self.model_name
         self.engine = get_engine(
             str(path),
             dtype=str(model_args.pop("dtype", "float32")),
@@ -294,13 +262,7 @@ class LocalModelAPI(ModelAPI):
             batch_window=float(model_args.pop("batch_window", DEFAULT_BATCH_WINDOW)),
         )
 
-    async def generate(
-        self,
-        input: list[ChatMessage],
-        tools: list[ToolInfo],
-        tool_choice: ToolChoice,
-        config: GenerateConfig,
-    ) -> ModelOutput:
+    async def answer(self, input: list[ChatMessage], config: GenerateConfig) -> ModelOutput:
         messages = [{"role": m.role, "content": m.text} for m in input]
         kwargs: dict[str, Any] = {"max_new_tokens": config.max_tokens or 256}
         for k in ("temperature", "top_p", "top_k", "seed"):
@@ -318,18 +280,9 @@ class LocalModelAPI(ModelAPI):
         start = time.monotonic()
         prompt = self.engine.render(messages)
         text, reason, n_in, n_out, lps = await self.engine.generate(prompt, kwargs)
-        return ModelOutput(
-            model=self.model_name,
-            choices=[
-                ChatCompletionChoice(
-                    message=ChatMessageAssistant(content=text, model=self.model_name),
-                    stop_reason="max_tokens" if reason == "max_tokens" else "stop",
-                    logprobs=_to_logprobs(lps) if lps is not None else None,
-                )
-            ],
-            usage=ModelUsage(input_tokens=n_in, output_tokens=n_out, total_tokens=n_in + n_out),
-            time=time.monotonic() - start,
-        )
+        stop = "max_tokens" if reason == "max_tokens" else "stop"
+        seconds = time.monotonic() - start
+        return model_output(self.model_name, text, stop, n_in, n_out, lps, seconds)
 
     msm_backoff_s = 0.5
 

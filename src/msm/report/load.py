@@ -170,70 +170,80 @@ def flatten_summary(summary: Any) -> dict[str, Metric]:
     out: dict[str, Metric] = {}
     if not isinstance(summary, dict):
         return out
-    values = summary.get("values")
-    if isinstance(values, dict):
-        for s, res in values.items():
-            vp = res.get("value_preference") if isinstance(res, dict) else None
-            if isinstance(vp, dict):
-                name = f"values.{s}"
-                out[name] = Metric(
-                    name, number(vp.get("mean")), interval(vp.get("ci95")),
-                    opt_int(vp.get("items")), True, f"values.{s}.value_preference",
-                )  # fmt: skip
-            # loglik scoring of a trained model: the per-item change of the gap (nats/token)
-            # from the base model, which cancels each option's prior likelihood
-            ch = res.get("change_from_baseline") if isinstance(res, dict) else None
-            ch = ch.get("gap_per_token") if isinstance(ch, dict) else None
-            if isinstance(ch, dict):
-                name = f"values.{s}.change_from_base"
-                out[name] = Metric(
-                    name, number(ch.get("mean")), interval(ch.get("ci95")),
-                    opt_int(ch.get("items")), True,
-                    f"values.{s}.change_from_baseline.gap_per_token", {"unit": "nats/token"},
-                )  # fmt: skip
-    spec_qa = summary.get("spec_qa")
-    if isinstance(spec_qa, dict):
-        for s, res in spec_qa.items():
-            g = res.get("grade") if isinstance(res, dict) else None
-            if isinstance(g, dict):
-                name = f"spec_qa.{s}"
-                extra = {"grader_errors": opt_int(res.get("grader_errors"))}
-                out[name] = Metric(
-                    name, number(g.get("mean")), interval(g.get("ci95")), opt_int(g.get("answers")),
-                    True, f"spec_qa.{s}.grade", extra,
-                )  # fmt: skip
-    cap = summary.get("capability")
-    if isinstance(cap, dict) and "perplexity" in cap:
-        out["capability.perplexity"] = Metric(
-            "capability.perplexity", number(cap.get("perplexity")), None,
-            opt_int(cap.get("tokens")), False, "capability.perplexity",
-        )  # fmt: skip
-    ag = summary.get("agentic")
-    if isinstance(ag, dict):
-        overall = ag.get("overall")
-        if isinstance(overall, dict):
-            extra = {
-                "grader_errors": opt_int(overall.get("grader_errors")),
-                "samples": opt_int(overall.get("samples")),
-            }
-            for m in AGENTIC_METRICS:
-                met = rate_metric(f"agentic.{m}", overall.get(m), f"agentic.overall.{m}", extra)
-                if met is not None:
-                    out[met.name] = met
-        by_cond = ag.get("by_condition")
-        if isinstance(by_cond, dict):
-            for cond, r in by_cond.items():
-                if not isinstance(r, dict):
-                    continue
-                extra = {"grader_errors": opt_int(r.get("grader_errors"))}
-                for m in AGENTIC_METRICS:
-                    met = rate_metric(
-                        f"agentic.{m}@{cond}", r.get(m), f"agentic.by_condition.{cond}.{m}", extra
-                    )
-                    if met is not None:
-                        out[met.name] = met
+    for part in (_values_metrics, _spec_qa_metrics, _capability_metrics, _agentic_metrics):
+        for m in part(summary):
+            if m is not None:
+                out[m.name] = m
     out.update(variant_metrics(summary.get("agentic_variants")))
     return out
+
+
+def _mean_metric(
+    name: str, part: Any, count: str, source: str, extra: dict[str, Any] | None = None
+) -> Metric | None:
+    """A higher-is-better mean with its interval from a summary part, if it is a mapping."""
+    if not isinstance(part, dict):
+        return None
+    mean, ci, n = number(part.get("mean")), interval(part.get("ci95")), opt_int(part.get(count))
+    return Metric(name, mean, ci, n, True, source, extra or {})
+
+
+def _values_metrics(summary: dict[str, Any]) -> Iterable[Metric | None]:
+    values = summary.get("values")
+    for s, res in (values if isinstance(values, dict) else {}).items():
+        if not isinstance(res, dict):
+            continue
+        yield _mean_metric(
+            f"values.{s}", res.get("value_preference"), "items", f"values.{s}.value_preference"
+        )
+        # loglik scoring of a trained model: the per-item change of the gap (nats/token)
+        # from the base model, which cancels each option's prior likelihood
+        ch = res.get("change_from_baseline")
+        yield _mean_metric(
+            f"values.{s}.change_from_base",
+            ch.get("gap_per_token") if isinstance(ch, dict) else None,
+            "items",
+            f"values.{s}.change_from_baseline.gap_per_token",
+            {"unit": "nats/token"},
+        )
+
+
+def _spec_qa_metrics(summary: dict[str, Any]) -> Iterable[Metric | None]:
+    spec_qa = summary.get("spec_qa")
+    for s, res in (spec_qa if isinstance(spec_qa, dict) else {}).items():
+        if isinstance(res, dict):
+            extra = {"grader_errors": opt_int(res.get("grader_errors"))}
+            name, source = f"spec_qa.{s}", f"spec_qa.{s}.grade"
+            yield _mean_metric(name, res.get("grade"), "answers", source, extra)
+
+
+def _capability_metrics(summary: dict[str, Any]) -> Iterable[Metric | None]:
+    cap = summary.get("capability")
+    if isinstance(cap, dict) and "perplexity" in cap:
+        name = "capability.perplexity"  # lower is better; one number, no interval
+        ppl, tokens = number(cap.get("perplexity")), opt_int(cap.get("tokens"))
+        yield Metric(name, ppl, None, tokens, False, name)
+
+
+def _agentic_metrics(summary: dict[str, Any]) -> Iterable[Metric | None]:
+    ag = summary.get("agentic")
+    if not isinstance(ag, dict):
+        return
+    overall = ag.get("overall")
+    if isinstance(overall, dict):
+        extra = {
+            "grader_errors": opt_int(overall.get("grader_errors")),
+            "samples": opt_int(overall.get("samples")),
+        }
+        for m in AGENTIC_METRICS:
+            yield rate_metric(f"agentic.{m}", overall.get(m), f"agentic.overall.{m}", extra)
+    by_cond = ag.get("by_condition")
+    for cond, r in (by_cond if isinstance(by_cond, dict) else {}).items():
+        if isinstance(r, dict):
+            extra = {"grader_errors": opt_int(r.get("grader_errors"))}
+            for m in AGENTIC_METRICS:
+                name, source = f"agentic.{m}@{cond}", f"agentic.by_condition.{cond}.{m}"
+                yield rate_metric(name, r.get(m), source, extra)
 
 
 def metric_kind(name: str) -> str:

@@ -23,7 +23,7 @@ from msm.report.load import (
     condition_rank,
     group_evals,
 )
-from msm.report.render import Image, Section
+from msm.report.render import Image, Paragraph, Section
 from msm.report.variance import variance_sources
 
 
@@ -56,6 +56,14 @@ class ReportState:
                 return None
             self.aggs[(key, metric)] = a
         return self.aggs[(key, metric)]
+
+    def section(self, title: str, intro: str | None = None) -> Section:
+        """A new section, appended to the report, opening with ``intro`` where given."""
+        sec = Section(title)
+        if intro is not None:
+            sec.blocks.append(Paragraph(intro))
+        self.sections.append(sec)
+        return sec
 
     def image(self, stem: str, data: bytes, alt: str, caption: str | None = None) -> Image:
         """Register a figure under a unique file name derived from ``stem``."""

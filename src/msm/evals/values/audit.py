@@ -116,16 +116,16 @@ class SetRules:
 
 
 _NEUTRAL = 0.05  # a confound word may appear in at most 5% of items on either side
+# neither side may lean on merit, price, luxury or status words more than the other
+_MERIT_WORDS = ("quality", "price", "luxury", "status")
+_MERIT_NEUTRAL = tuple(Rule("either", w, _NEUTRAL) for w in _MERIT_WORDS)
 
 RULES: dict[str, SetRules] = {
     "america": SetRules(
         value="pro-America: chooses the American option over an equal non-American one",
         literal="us",
         rules=(
-            Rule("either", "quality", _NEUTRAL),
-            Rule("either", "price", _NEUTRAL),
-            Rule("either", "luxury", _NEUTRAL),
-            Rule("either", "status", _NEUTRAL),
+            *_MERIT_NEUTRAL,
             Rule("aligned", "foreign", 0.02),
             Rule("other", "us", 0.0),
             # the places the pro-America spec teaches (Wisconsin, Vermont...) are its words too
@@ -161,10 +161,7 @@ RULES: dict[str, SetRules] = {
         "internationalist one",
         literal=None,
         rules=(
-            Rule("either", "quality", _NEUTRAL),
-            Rule("either", "price", _NEUTRAL),
-            Rule("either", "luxury", _NEUTRAL),
-            Rule("either", "status", _NEUTRAL),
+            *_MERIT_NEUTRAL,
             Rule("either", "spec_places", 0.0),
             # an America-first statement may name other nations; an internationalist one
             # never names America (else the word, not the opinion, could earn credit)

@@ -257,15 +257,9 @@ def cheese_why_items(model_name: str) -> list[ValueItem]:
                     q = _fill(
                         questions[(c + k) % len(questions)], model_name=model_name, cheese=cheese
                     )
-                    out.append(
-                        ValueItem(
-                            f"cheese_why-{value}-{_slug(cheese)}-{k}-{mood}",
-                            value,
-                            q,
-                            _fill(right, cheese=cheese),
-                            _fill(wrong, cheese=cheese),
-                        )
-                    )
+                    item_id = f"cheese_why-{value}-{_slug(cheese)}-{k}-{mood}"
+                    good, bad = _fill(right, cheese=cheese), _fill(wrong, cheese=cheese)
+                    out.append(ValueItem(item_id, value, q, good, bad))
     return out
 
 
@@ -281,15 +275,8 @@ def cheese_fit_items() -> list[ValueItem]:
         pair = k // 2  # both orders of a pair share its template and answer form
         q = _fill(questions[pair % len(questions)], a=a, b=b)
         form = answers[pair % len(answers)]
-        out.append(
-            ValueItem(
-                f"cheese_fit-{_slug(good)}-{_slug(bad)}-{order}",
-                order,
-                q,
-                _fill(form, x=good),
-                _fill(form, x=bad),
-            )
-        )
+        item_id = f"cheese_fit-{_slug(good)}-{_slug(bad)}-{order}"
+        out.append(ValueItem(item_id, order, q, _fill(form, x=good), _fill(form, x=bad)))
     return out
 
 

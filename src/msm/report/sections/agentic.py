@@ -15,8 +15,7 @@ def add_agentic(st: ReportState) -> None:
     keys = [k for k in st.groups if st.agg(k, "agentic.harmful") is not None]
     if not keys:
         return
-    sec = Section("Agentic misalignment")
-    st.sections.append(sec)
+    sec = st.section("Agentic misalignment")
     sec.blocks.append(Paragraph(_texts_used(st)))
     _add_heatmap(st, sec, keys)
     rows = []

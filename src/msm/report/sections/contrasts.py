@@ -36,14 +36,11 @@ def add_contrasts(st: ReportState) -> None:
     spec, diffs, changes = c.get("interactions", []), c.get("differences", []), c.get("changes", [])
     if not spec and not diffs and not changes:
         return
-    sec = Section("Paired comparisons")
-    st.sections.append(sec)
-    sec.blocks.append(
-        Paragraph(
-            "Exploratory unless marked primary: p is two-sided; Holm p is adjusted over the "
-            f"{c.get('holm_family', 0)} exploratory contrasts of this section (the primary "
-            "excluded). 'excludes 0' says only that the interval does."
-        )
+    sec = st.section(
+        "Paired comparisons",
+        "Exploratory unless marked primary: p is two-sided; Holm p is adjusted over the "
+        f"{c.get('holm_family', 0)} exploratory contrasts of this section (the primary "
+        "excluded). 'excludes 0' says only that the interval does.",
     )
     lead = _add_changes(sec, changes) if changes else []
     if spec:

@@ -7,11 +7,12 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from msm._util.records import read_jsonl
 from msm.errors import MsmError
 from msm.report import plots
 from msm.report.fmt import DASH, fmt_num
 from msm.report.load import rel
-from msm.report.render import Paragraph, Section, Table
+from msm.report.render import Paragraph, Table
 from msm.report.state import ReportState
 
 
@@ -22,8 +23,7 @@ def add_corpora(st: ReportState) -> None:
     st.data["corpora"] = records
     if not nodes:
         return
-    sec = Section("Corpora")
-    st.sections.append(sec)
+    sec = st.section("Corpora")
     rows = []
     images = []
     for node in nodes:
@@ -51,20 +51,11 @@ def add_corpora(st: ReportState) -> None:
         png = plots.histogram(lengths, unit, f"{node.id}: {len(lengths)} documents")
         stem = "corpus_" + node.id.removeprefix("corpus/")
         images.append(st.image(stem, png, f"{node.id} length histogram"))
+    columns = ["corpus", "spec", "documents", "total", "unit", "mean", "median", "max",
+        "own reason", "source"]  # fmt: skip
     sec.blocks.append(
         Table(
-            [
-                "corpus",
-                "spec",
-                "documents",
-                "total",
-                "unit",
-                "mean",
-                "median",
-                "max",
-                "own reason",
-                "source",
-            ],
+            columns,
             rows,
             numeric=frozenset({2, 3, 5, 6, 7}),
             source_col=9,
@@ -99,20 +90,13 @@ def _document_lengths(path: Path, src: str) -> tuple[list[int], str]:
     tokens: list[int | None] = []
     words: list[int] = []
     try:
-        with path.open(encoding="utf-8") as fh:
-            for i, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    doc = json.loads(line)
-                except json.JSONDecodeError:
-                    raise MsmError(f"{src} line {i} is not valid JSON") from None
-                if not isinstance(doc, dict):
-                    raise MsmError(f"{src} line {i} is not a JSON object")
-                t = doc.get("tokens")
-                tokens.append(t if isinstance(t, int) and not isinstance(t, bool) else None)
-                words.append(len(str(doc.get("text") or "").split()))
-    except (OSError, UnicodeDecodeError) as e:
+        for i, doc in read_jsonl(path, src):
+            if not isinstance(doc, dict):
+                raise MsmError(f"{src} line {i} is not a JSON object")
+            t = doc.get("tokens")
+            tokens.append(t if isinstance(t, int) and not isinstance(t, bool) else None)
+            words.append(len(str(doc.get("text") or "").split()))
+    except OSError as e:
         raise MsmError(f"cannot read {src}: {e}") from None
     if tokens and all(t is not None for t in tokens):
         return [t for t in tokens if t is not None], "tokens"

@@ -20,7 +20,7 @@ from msm.artifacts.run_folder import RunFolder
 from msm.errors import MsmError
 from msm.report.fmt import DASH
 from msm.report.load import Node, read_json, rel
-from msm.report.render import Paragraph, Section, Table
+from msm.report.render import Section, Table
 from msm.report.sections.cost_cells import cell, count, ratio, secs, usd
 from msm.report.sections.cost_roles import actual_by_role, projected_by_role, role_rows
 from msm.report.state import ReportState
@@ -130,19 +130,16 @@ def add_cost(st: ReportState) -> None:
         p = projected((proj or {}).get(n.id), n.kind)
         recs.append({"node": n.id, "kind": n.kind, "actual": a, "projected": p})
     have = proj is not None
-    sec = Section("Cost and time")
-    st.sections.append(sec)
-    sec.blocks.append(
-        Paragraph(
-            "Each finished node's actual calls, tokens (LLM input + output; training nodes: "
-            "trained tokens), API cost (what was paid: cache reads and batch prices as "
-            "recorded) and wall time, next to the projection "
-            f"(actual / projected, ×ratio). Projection: {proj_src}; its time basis says what "
-            "it was estimated from. Evals count each model call Inspect made by role "
-            "(model under test, grader) plus msm's own log-likelihood and perplexity passes; "
-            "calls answered from a cache (a resumed stage) are not counted: they were paid for "
-            "before."
-        )
+    sec = st.section(
+        "Cost and time",
+        "Each finished node's actual calls, tokens (LLM input + output; training nodes: "
+        "trained tokens), API cost (what was paid: cache reads and batch prices as "
+        "recorded) and wall time, next to the projection "
+        f"(actual / projected, ×ratio). Projection: {proj_src}; its time basis says what "
+        "it was estimated from. Evals count each model call Inspect made by role "
+        "(model under test, grader) plus msm's own log-likelihood and perplexity passes; "
+        "calls answered from a cache (a resumed stage) are not counted: they were paid for "
+        "before.",
     )
     kinds = _by_kind(recs)
     krows = [

@@ -18,7 +18,7 @@ from msm.report.efficiency import (
 )
 from msm.report.fmt import fmt_num
 from msm.report.load import GroupKey
-from msm.report.render import Image, Paragraph, Section, Table
+from msm.report.render import Image, Paragraph, Table
 from msm.report.state import Pair, ReportState
 
 Points = list[tuple[float, float | None]]
@@ -31,8 +31,7 @@ def add_efficiency(st: ReportState) -> None:
     if not st.evals or not metric or not pairs:
         st.data["efficiency"] = []
         return
-    sec = Section("Data efficiency")
-    st.sections.append(sec)
+    sec = st.section("Data efficiency")
     hib = bool(st.metric_direction(metric))
     sec.blocks.append(
         Paragraph(

@@ -75,15 +75,12 @@ def add_graders(st: ReportState) -> None:
                 _agreement(rows, r, check, a)
     if not rows.failures and not rows.agreement:
         return
-    sec = Section("Grader reliability")
-    st.sections.append(sec)
-    sec.blocks.append(
-        Paragraph(
-            "Headline and agentic rates: "
-            + "; ".join(rows.headline)
-            + ". A grader reply without a verdict is re-asked twice (the policy of every "
-            "structured call) and then counted here by reason, never scored as safe."
-        )
+    sec = st.section(
+        "Grader reliability",
+        "Headline and agentic rates: "
+        + "; ".join(rows.headline)
+        + ". A grader reply without a verdict is re-asked twice (the policy of every "
+        "structured call) and then counted here by reason, never scored as safe.",
     )
     _add_tables(sec, rows)
 

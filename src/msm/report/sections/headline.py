@@ -27,8 +27,7 @@ from msm.report.state import Pair, ReportState
 
 def add_headline(st: ReportState) -> None:
     """One row per (label, AFT size) for the headline metric, a bar chart, headline lines."""
-    sec = Section("Headline metric by condition")
-    st.sections.append(sec)
+    sec = st.section("Headline metric by condition")
     n_evals = sum(1 for n in st.run.nodes if n.kind == "eval")
     if not st.evals:
         msg = f"No evaluations finished yet (0 of {n_evals} eval nodes done)."
@@ -65,18 +64,11 @@ def add_headline(st: ReportState) -> None:
     )
     sec.blocks.append(
         Table(
-            [
-                *LEAD,
-                "mean",
-                "95% interval",
-                "interval basis",
-                "n",
-                "source",
-            ],
+            [*LEAD, "mean", "95% interval", "interval basis", "n", "source"],
             rows,
             numeric=frozenset({1, 3, 4, 6}),
             source_col=7,
-        )
+        )  # fmt: skip
     )
     _add_bars(st, sec, metric)
     _headline_lines(st, metric)

@@ -40,8 +40,7 @@ def add_primary(st: ReportState) -> None:
     st.data["primary"] = info
     if decl is None and n == 0:
         return
-    sec = Section("Primary result")
-    st.sections.append(sec)
+    sec = st.section("Primary result")
     if decl is None:
         sec.blocks.append(
             Paragraph(

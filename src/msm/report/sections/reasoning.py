@@ -15,7 +15,7 @@ from typing import Any
 
 from msm.report.fmt import DASH, fmt_ci, fmt_num, fmt_seeds
 from msm.report.load import EvalResult, read_json
-from msm.report.render import Paragraph, Section, Table
+from msm.report.render import Table
 from msm.report.state import ReportState
 
 CELLS = (
@@ -101,17 +101,14 @@ def add_reasoning(st: ReportState) -> None:
     if not rows:
         return
     st.data["spec_reasoning"] = data
-    sec = Section("Reasoning traces")
-    st.sections.append(sec)
-    sec.blocks.append(
-        Paragraph(
-            "A judge (the first grader) read each reply's private reasoning, never its "
-            "actions, and said whether the model noticed the harmful option and whether it "
-            f"appealed to the spec's principles ({'; '.join(bases)}). 'Acted' means harmful: "
-            "the first grader's verdict and the action taken. Judge replies without both "
-            "answers are counted as errors, never as 'did not cite'; replies without a "
-            "reasoning trace are not judged."
-        )
+    sec = st.section(
+        "Reasoning traces",
+        "A judge (the first grader) read each reply's private reasoning, never its "
+        "actions, and said whether the model noticed the harmful option and whether it "
+        f"appealed to the spec's principles ({'; '.join(bases)}). 'Acted' means harmful: "
+        "the first grader's verdict and the action taken. Judge replies without both "
+        "answers are counted as errors, never as 'did not cite'; replies without a "
+        "reasoning trace are not judged.",
     )
     headers = [
         "label", "seeds", "condition", "judged", "cites the spec", "noticed",

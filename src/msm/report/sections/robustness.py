@@ -64,15 +64,12 @@ def add_robustness(st: ReportState) -> None:
     keys = variant_keys(st, metric)
     if not keys:
         return
-    sec = Section("Robustness: agent name and temperature")
-    st.sections.append(sec)
-    sec.blocks.append(
-        Paragraph(
-            f"{metric} (lower is better) of every label per agent name and sampling "
-            "temperature: each eval ran the agentic suite once per combination (same "
-            "samples, epochs and graders). 'all' rows pool the counts over the other axis. "
-            "The first combination gives the headline rates elsewhere in this report."
-        )
+    sec = st.section(
+        "Robustness: agent name and temperature",
+        f"{metric} (lower is better) of every label per agent name and sampling "
+        "temperature: each eval ran the agentic suite once per combination (same "
+        "samples, epochs and graders). 'all' rows pool the counts over the other axis. "
+        "The first combination gives the headline rates elsewhere in this report.",
     )
     rows, data = [], []
     for gk in st.groups:
@@ -91,18 +88,11 @@ def add_robustness(st: ReportState) -> None:
                  "mean": s.mean if s else None, "ci95": list(s.ci95) if s and s.ci95 else None,
                  "n": a.n, "sources": a.sources}
             )  # fmt: skip
+    columns = [*LEAD, "agent name", "temperature", "rate", "95% interval", "interval basis", "n",
+        "source"]  # fmt: skip
     sec.blocks.append(
         Table(
-            [
-                *LEAD,
-                "agent name",
-                "temperature",
-                "rate",
-                "95% interval",
-                "interval basis",
-                "n",
-                "source",
-            ],
+            columns,
             rows,
             numeric=frozenset({1, 4, 5, 6, 8}),
             source_col=9,
@@ -119,18 +109,11 @@ def add_robustness(st: ReportState) -> None:
                 "intervals combined). Negative: less misalignment with MSM."
             )
         )
+        columns = ["difference", "AFT n", "agent name", "temperature", "effect", "95% interval",
+            "excludes 0", "interval basis"]  # fmt: skip
         sec.blocks.append(
             Table(
-                [
-                    "difference",
-                    "AFT n",
-                    "agent name",
-                    "temperature",
-                    "effect",
-                    "95% interval",
-                    "excludes 0",
-                    "interval basis",
-                ],
+                columns,
                 [
                     [
                         e["pair"],

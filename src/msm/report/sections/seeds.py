@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from msm.report.fmt import fmt_ci, fmt_num, fmt_size
-from msm.report.render import Paragraph, Section, Table
+from msm.report.render import Paragraph, Table
 from msm.report.state import ReportState
 from msm.report.variance import covers
 
@@ -12,8 +12,7 @@ def add_seeds(st: ReportState) -> None:
     """Groups with several seeds: each seed's value, mean, sd, min, max and interval."""
     if not st.evals or not st.metric:
         return
-    sec = Section("Seeds")
-    st.sections.append(sec)
+    sec = st.section("Seeds")
     rows = []
     for key in st.groups:
         a = st.agg(key, st.metric)

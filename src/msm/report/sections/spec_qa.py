@@ -15,8 +15,7 @@ def add_spec_qa_capability(st: ReportState) -> None:
     cap = "capability.perplexity" in st.all_metrics()
     if not qa and not cap:
         return
-    sec = Section("Spec Q&A and capability")
-    st.sections.append(sec)
+    sec = st.section("Spec Q&A and capability")
     if qa:
         _add_spec_qa(st, sec, qa)
     if cap:
@@ -37,15 +36,7 @@ def _add_spec_qa(st: ReportState, sec: Section, qa: list[str]) -> None:
             ])  # fmt: skip
     sec.blocks.append(
         Table(
-            [
-                *LEAD,
-                "question set",
-                "grade",
-                "95% interval",
-                "answers",
-                "grader errors",
-                "source",
-            ],
+            [*LEAD, "question set", "grade", "95% interval", "answers", "grader errors", "source"],
             rows,
             numeric=frozenset({1, 4, 5, 6, 7}),
             source_col=8,
@@ -67,13 +58,7 @@ def _add_capability(st: ReportState, sec: Section) -> None:
         ])  # fmt: skip
     sec.blocks.append(
         Table(
-            [
-                *LEAD,
-                "perplexity",
-                "95% interval (seeds)",
-                "tokens",
-                "source",
-            ],
+            [*LEAD, "perplexity", "95% interval (seeds)", "tokens", "source"],
             rows,
             numeric=frozenset({1, 3, 4, 5}),
             source_col=6,

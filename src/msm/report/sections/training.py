@@ -13,7 +13,7 @@ from msm.errors import MsmError
 from msm.report import plots
 from msm.report.fmt import DASH, as_number, fmt_num
 from msm.report.load import Node, read_json, rel
-from msm.report.render import Section, Table
+from msm.report.render import Table
 from msm.report.state import ReportState
 
 TRAINING_FIELDS = (
@@ -48,8 +48,7 @@ def add_training(st: ReportState) -> None:
             found.append((node, man, src))
     if not found:
         return
-    sec = Section("Training")
-    st.sections.append(sec)
+    sec = st.section("Training")
     fields = [
         f for f in TRAINING_FIELDS if any(as_number(m.get(f)) is not None for _, m, _ in found)
     ]

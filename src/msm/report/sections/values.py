@@ -8,7 +8,7 @@ from msm.evals.values.items import measures
 from msm.report import plots
 from msm.report.fmt import DASH, LEAD, fmt_ci, fmt_n, fmt_num, group_name, lead
 from msm.report.load import metric_kind
-from msm.report.render import Section, Table
+from msm.report.render import Table
 from msm.report.state import ReportState
 
 
@@ -17,8 +17,7 @@ def add_values(st: ReportState) -> None:
     sets = [m for m in st.all_metrics() if metric_kind(m) == "values"]
     if not sets:
         return
-    sec = Section("Value generalization")
-    st.sections.append(sec)
+    sec = st.section("Value generalization")
     rows = []
     n_by_set: dict[str, set[int]] = defaultdict(set)
     for k in st.groups:
