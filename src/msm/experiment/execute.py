@@ -96,8 +96,7 @@ def _aftdata(node: Node, cfg: AftgenConfig, path: Path, echo: Echo) -> None:
     res = run_aftgen(cfg, path)
     if res.examples < sizes[-1]:
         raise MsmError(
-            f"{node.id}: only {res.examples} AFT examples, fewer than the largest size "
-            f"{sizes[-1]}"
+            f"{node.id}: only {res.examples} AFT examples, fewer than the largest size {sizes[-1]}"
         )
     make_subsets(path, sizes, node.extra["subset_seed"])
     echo(f"        {res.examples} AFT examples; subsets {sizes}")
