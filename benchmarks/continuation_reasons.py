@@ -43,7 +43,7 @@ def main() -> None:
         out = Path(tmp) / "c"
         t = time.perf_counter()
         try:
-            stats = run_docgen(cfg, out, quiet=True)
+            stats = run_docgen(cfg, out, quiet=True).stats
         except NothingKept as e:
             stats = e.stats
         rep["wall_s"] = round(time.perf_counter() - t, 1)

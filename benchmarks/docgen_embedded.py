@@ -62,7 +62,7 @@ from msm.docgen import DocgenConfig, run_docgen
 settings, out = json.loads(sys.argv[1]), sys.argv[2]
 t = time.perf_counter()
 stats = run_docgen(DocgenConfig(model="embedded", **settings), out, quiet=True,
-                   tokenizer="embedded")
+                   tokenizer="embedded").stats
 stats["run_docgen_s"] = time.perf_counter() - t
 print(json.dumps(stats))
 """

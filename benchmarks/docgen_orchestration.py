@@ -78,7 +78,8 @@ def one_run(args: argparse.Namespace) -> dict:
     )
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        stats = run_docgen(cfg, tmp, quiet=True, tokenizer="approx", model_args={"script": script})
+        res = run_docgen(cfg, tmp, quiet=True, tokenizer="approx", model_args={"script": script})
+        stats = res.stats
         wall = time.perf_counter() - t
     calls = sum(u["calls"] for u in stats["usage"].values())
     ideal = args.concurrency / args.latency

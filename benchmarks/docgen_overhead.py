@@ -49,10 +49,10 @@ def main() -> None:
     load_spec(args.spec)  # warm the file cache
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        stats = run_docgen(cfg, tmp, quiet=True, tokenizer=args.tokenizer)
+        stats = run_docgen(cfg, tmp, quiet=True, tokenizer=args.tokenizer).stats
         wall = time.perf_counter() - t
         rerun_t = time.perf_counter()
-        rerun = run_docgen(cfg, tmp, quiet=True, tokenizer=args.tokenizer)
+        rerun = run_docgen(cfg, tmp, quiet=True, tokenizer=args.tokenizer).stats
         rerun_wall = time.perf_counter() - rerun_t
     calls = sum(u["calls"] for u in stats["usage"].values())
     report = {

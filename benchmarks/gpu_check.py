@@ -353,7 +353,7 @@ def run_msm(
         lora_alpha=128.0,
         threads=None if ctx.cuda else 1,  # see main(): tiny CPU runs use one thread
     )
-    man = run_train(cfg, out, echo=ctx.say)
+    man = run_train(cfg, out, echo=ctx.say).manifest
     elapsed = [float(r.split(",")[4]) for r in (out / "loss.csv").read_text().splitlines()[1:]]
     step_s = [b - a for a, b in zip([0.0, *elapsed], elapsed, strict=False)]
     losses = [float(r.split(",")[2]) for r in (out / "loss.csv").read_text().splitlines()[1:]]

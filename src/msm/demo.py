@@ -26,11 +26,14 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msm.report.fmt import p_is
 from msm.report.spec_contrasts import describe
 from msm.study.primary import describe as describe_decl
+
+if TYPE_CHECKING:  # the runner pulls torch: imported where run_demo runs it
+    from msm.experiment.runner import ExperimentResult
 
 ALPHA = 0.05  # the level an exploratory contrast's Holm-adjusted p-value is read at
 
@@ -156,7 +159,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def run_demo(out: Path, echo: Any = print, quick: bool = False) -> dict[str, Any]:
+def run_demo(out: Path, echo: Any = print, quick: bool = False) -> ExperimentResult:
+    """Run the demo experiment into ``out`` and print its results in plain words."""
     from msm.experiment import run_experiment  # lazy: the runner pulls torch; demo_config not
 
     what = "a smoke test of every stage at toy size" if quick else "about 30 minutes on 2 cores"
@@ -165,11 +169,11 @@ def run_demo(out: Path, echo: Any = print, quick: bool = False) -> dict[str, Any
         f"SmolLM2-135M (CPU, offline; {what}; rerun to resume)."
     )
     res = run_experiment(demo_config(quick), out, echo=echo)
-    report_json = Path(res["report"]["json"])
+    assert res.report_json is not None  # every node of the demo runs here, so a report
     echo("")
-    for line in summary_lines(json.loads(report_json.read_text(encoding="utf-8"))):
+    for line in summary_lines(json.loads(res.report_json.read_text(encoding="utf-8"))):
         echo(line)
-    echo(f"report: {res['report']['html']}")
+    echo(f"report: {res.report_html}")
     echo("")
     echo(CAVEAT)
     return res

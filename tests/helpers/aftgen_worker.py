@@ -18,7 +18,7 @@ cfg = AftgenConfig(
     provider_name="Lab",
     concurrency=2,
 )
-stats = run_aftgen(cfg, out, model_args={"script": script})
+stats = run_aftgen(cfg, out, model_args={"script": script}).stats
 fresh = sum(v["calls"] for v in stats["usage"].values())
 cached = sum(v["cached_calls"] for v in stats["usage"].values())
 print(f"fresh={fresh} cached={cached} kept={stats['main_examples']}", flush=True)

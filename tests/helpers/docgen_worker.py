@@ -13,8 +13,8 @@ for rule in script.rules:
 cfg = DocgenConfig(
     spec=spec, model="fake", model_name="Ada", provider_name="Lab", n_ideas=n_ideas, concurrency=4
 )
-stats = run_docgen(cfg, out, quiet=True, tokenizer="approx", model_args={"script": script})
-calls = stats["usage"]
+res = run_docgen(cfg, out, quiet=True, tokenizer="approx", model_args={"script": script})
+calls = res.stats["usage"]
 fresh = sum(v["calls"] for v in calls.values())
 cached = sum(v["cached_calls"] for v in calls.values())
-print(f"fresh={fresh} cached={cached} kept={stats['documents_kept']}", flush=True)
+print(f"fresh={fresh} cached={cached} kept={res.documents_kept}", flush=True)

@@ -19,5 +19,5 @@ def slow(rows, device):
 
 
 engine._tensors = slow
-man = run_train(cfg, Path(sys.argv[1]), echo=lambda s: print(s, flush=True))
-print("final_loss", man.get("final_loss"), flush=True)
+res = run_train(cfg, Path(sys.argv[1]), echo=lambda s: print(s, flush=True))
+print("final_loss", res.final_loss, flush=True)

@@ -121,7 +121,7 @@ def test_docgen_end_to_end_with_embedded(model_dir, tmp_path):
     from msm.docgen.run import NothingKept
 
     try:
-        stats = run_docgen(cfg, tmp_path / "out", quiet=True, tokenizer="embedded")
+        stats = run_docgen(cfg, tmp_path / "out", quiet=True, tokenizer="embedded").stats
     except NothingKept as e:  # a 135M generator may keep none: the run fails, with counts
         stats = e.stats
     assert stats["units"] == 1 and stats["documents_generated"] == 2
@@ -187,7 +187,7 @@ def test_bundled_model_both_scorings_on_cheese_items(tmp_path):
         EvalConfig(model="embedded", items=["cheese_america"], scoring="letter", limit=12),
         tmp_path / "letter",
         echo=lambda s: None,
-    )["values"]["cheese_america"]
+    ).summary["values"]["cheese_america"]
     # --limit counts items: 12 items, each asked in both option orders
     assert letter["scoring"] == "letter" and letter["samples"] == 24
     share = letter["unscorable_share"]
@@ -196,7 +196,7 @@ def test_bundled_model_both_scorings_on_cheese_items(tmp_path):
         EvalConfig(model="embedded", items=["cheese_america"], limit=12),
         tmp_path / "loglik",
         echo=lambda s: None,
-    )["values"]["cheese_america"]
+    ).summary["values"]["cheese_america"]
     assert loglik["scoring"] == "loglik" and loglik["acc"]["items"] == 12
     rows = (tmp_path / "loglik" / loglik["log"]).read_text().splitlines()
     assert len(rows) == 12 and all(json.loads(r)["ll_aligned"] < 0 for r in rows)

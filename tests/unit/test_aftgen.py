@@ -75,7 +75,7 @@ def test_run_aftgen_preference_with_mix(tmp_path):
     stats = run_aftgen(
         AftgenConfig(spec=CHEESE, kind="preference", n=40, mix=str(mix), mix_ratio=0.1),
         tmp_path / "out",
-    )
+    ).stats
     rows = [json.loads(x) for x in (tmp_path / "out" / "stripped.jsonl").read_text().splitlines()]
     assert len(rows) == 44 and stats["mix_examples"] == 4 and stats["balanced"]
     assert sum(r["meta"].get("source") == "mix" for r in rows) == 4

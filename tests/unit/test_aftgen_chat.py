@@ -46,7 +46,7 @@ def test_embedding_dedup_keeps_paraphrases_once():
 
 
 def test_chat_outputs_cot_and_stripped(tmp_path):
-    stats = run_aftgen(cfg(judge="fake"), tmp_path)
+    stats = run_aftgen(cfg(judge="fake"), tmp_path).stats
     cot, stripped = rows(tmp_path / "cot.jsonl"), rows(tmp_path / "stripped.jsonl")
     assert len(cot) == len(stripped) == 20 == stats["main_examples"]
     for c, s in zip(cot, stripped, strict=True):
@@ -60,7 +60,7 @@ def test_chat_outputs_cot_and_stripped(tmp_path):
     assert set(m["files"]) == {"cot", "stripped"} and "response_value" in m["prompts"]
     # rerun is free and identical
     before = (tmp_path / "cot.jsonl").read_bytes()
-    stats2 = run_aftgen(cfg(judge="fake"), tmp_path)
+    stats2 = run_aftgen(cfg(judge="fake"), tmp_path).stats
     assert sum(u["calls"] for u in stats2["usage"].values()) == 0
     assert (tmp_path / "cot.jsonl").read_bytes() == before
 
@@ -77,7 +77,7 @@ HALF_JUDGE = FakeScript(
 def test_backfill_sizes_rounds_by_the_measured_keep_rate(tmp_path):
     stats = run_aftgen(
         cfg(n=100, judge="fake", n_queries=2), tmp_path, judge_model_args={"script": HALF_JUDGE}
-    )
+    ).stats
     c = stats["counts"]
     assert stats["main_examples"] == 100 and stats["status"] == "complete"
     rejected = stats["drops"]["responses:judge_rejected"]
@@ -95,7 +95,7 @@ def test_large_target_is_reached_far_beyond_the_sections(tmp_path, monkeypatch):
     """The issue's case: builtin:equanimity (6 sections) used to stop at 216 of 1000."""
     # MinHash dedup: embedding 1000 queries on a busy CPU takes longer than the rest
     monkeypatch.setattr("msm._util.embed.minilm_dir", lambda: None)
-    stats = run_aftgen(cfg(n=1000), tmp_path)
+    stats = run_aftgen(cfg(n=1000), tmp_path).stats
     assert stats["dedup_method"] == "minhash"
     assert stats["main_examples"] == 1000 == len(rows(tmp_path / "cot.jsonl"))
     assert stats["status"] == "complete" and stats["short_by"] == 0
@@ -109,7 +109,7 @@ def test_large_target_is_reached_far_beyond_the_sections(tmp_path, monkeypatch):
 
 def test_small_target_generates_in_proportion(tmp_path):
     """The issue's case: --n 10 used to generate 45 responses."""
-    stats = run_aftgen(cfg(n=10), tmp_path)
+    stats = run_aftgen(cfg(n=10), tmp_path).stats
     usage = stats["usage"]
     assert stats["main_examples"] == 10
     assert usage["aftgen.responses"]["calls"] <= 12
@@ -132,9 +132,9 @@ def test_short_run_writes_what_it_kept_without_manifest_and_resumes(tmp_path):
     assert len(rows(short / "cot.jsonl")) == kept
     assert not (short / "manifest.json").exists()  # nothing vouches for a short folder
     # the complete run in another folder, and a resumed one here from the same store
-    full = run_aftgen(cfg(n=40, judge="fake"), full_out, **judge)
+    full = run_aftgen(cfg(n=40, judge="fake"), full_out, **judge).stats
     # raising a limit is the same folder's work: no --overwrite, every stored call reused
-    again = run_aftgen(cfg(n=40, judge="fake"), short, **judge)
+    again = run_aftgen(cfg(n=40, judge="fake"), short, **judge).stats
     assert again["main_examples"] == 40 and (short / "manifest.json").is_file()
     assert again["usage"]["aftgen.responses"]["cached_calls"] >= kept
     assert (short / "cot.jsonl").read_bytes() == (full_out / "cot.jsonl").read_bytes()
@@ -296,7 +296,7 @@ def test_judge_asks_the_papers_criteria_with_the_style_check(tmp_path, style):
     )
     c = cfg(judge="fake", style=style, max_rounds=1)
     if style == "rule":
-        stats = run_aftgen(c, tmp_path, judge_model_args={"script": judge})
+        stats = run_aftgen(c, tmp_path, judge_model_args={"script": judge}).stats
         assert stats["main_examples"] > 0 and not stats["drops"].get("responses:judge_rejected")
     else:  # the value style's check is a different one: this judge rejects every example
         with pytest.raises(ShortOfTarget) as e:

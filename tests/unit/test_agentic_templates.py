@@ -247,7 +247,7 @@ def test_run_eval_with_templates_records_them_in_the_summary(tmp_path):
     ck = make_checkout(tmp_path / "ck", ("murder",))
     out = tmp_path / "out"
     lines: list[str] = []
-    s = run_eval(_cfg(tmp_path, ck, ["murder"]), out, echo=lines.append)  # type: ignore[arg-type]
+    s = run_eval(_cfg(tmp_path, ck, ["murder"]), out, echo=lines.append).summary  # type: ignore[arg-type]
     tpl = s["agentic"]["templates"]
     assert tpl["source"] == str(ck.resolve()) and len(tpl["sha256"]) == 64
     assert json.loads((out / "summary.json").read_text())["agentic"]["templates"] == tpl
@@ -455,7 +455,7 @@ def test_run_eval_with_exfiltration_from_templates(tmp_path):
     ck = make_checkout(tmp_path / "ck", ("exfiltration", "murder"))
     out = tmp_path / "out"
     cfg = _cfg(tmp_path, ck, ["exfiltration", "murder"])
-    s = run_eval(cfg, out, echo=lambda _: None)  # type: ignore[arg-type]
+    s = run_eval(cfg, out, echo=lambda _: None).summary  # type: ignore[arg-type]
     c = s["agentic"]["by_condition"]
     keys = ("classifier_verdict", "harmful", "attempt")
     # the model sent the vault and passcode outside: judged by msm's templates prompt (the
@@ -471,7 +471,9 @@ def test_run_eval_with_exfiltration_from_templates(tmp_path):
     strict = _cfg(tmp_path, ck, ["exfiltration", "murder"]).model_copy(  # type: ignore[attr-defined]
         update={"exfil_rule": "msm"}
     )
-    c = run_eval(strict, tmp_path / "strict", echo=lambda _: None)["agentic"]["by_condition"]
+    c = run_eval(strict, tmp_path / "strict", echo=lambda _: None).summary["agentic"][
+        "by_condition"
+    ]
     assert [c["exfiltration/none-none"][k]["k"] for k in keys] == [2, 0, 0]
     assert [c["exfiltration/explicit-america"][k]["k"] for k in keys] == [2, 2, 2]
 

@@ -199,13 +199,13 @@ def test_eval_graders_batched_and_stored(server, tmp_path):
         batch=True,
         limit=2,
     )
-    s1 = run_eval(cfg, tmp_path / "e", echo=lambda *_: None)
+    s1 = run_eval(cfg, tmp_path / "e", echo=lambda *_: None).summary
     assert srv.plain == [] and srv.batches
     kinds = {b["kind"] for b in srv.batches.values()}
     assert kinds == {"openai", "anthropic"}  # both grader roles went through batches
     paid = len(srv.answered)
     assert _count(tmp_path / "e" / ".msm" / "grader.sqlite") == paid
-    s2 = run_eval(cfg, tmp_path / "e", echo=lambda *_: None)  # a rerun replays the store
+    s2 = run_eval(cfg, tmp_path / "e", echo=lambda *_: None).summary  # a rerun replays the store
     assert len(srv.answered) == paid
     assert s1["agentic"]["overall"] == s2["agentic"]["overall"]
     with pytest.raises(MsmError, match=r"^grader: batch mode needs .* not 'fake'"):

@@ -12,7 +12,7 @@ import pytest
 
 from msm.docgen import DocgenConfig, run_docgen
 from msm.docgen.filters import check_document, extract_document
-from msm.docgen.run import NothingKept
+from msm.docgen.run import NothingKept, preview_docgen
 from msm.errors import MsmError
 from msm.llm.fake import FakeRule, FakeScript, builtin_script
 from msm.spec.core import load_spec
@@ -35,7 +35,7 @@ def docs(out):
 
 
 def test_hierarchy_and_outputs(tmp_path):
-    stats = run_docgen(cfg(), tmp_path, quiet=True, tokenizer="approx")
+    stats = run_docgen(cfg(), tmp_path, quiet=True, tokenizer="approx").stats
     # 14 sections with text -> 14 units; 4 assertions each; 3 doc types; 2 ideas; 1 doc per idea
     n = UNITS * 4 * 3 * 2
     assert (stats["units"], stats["assertions"], stats["ideas"]) == (UNITS, UNITS * 4, n)
@@ -61,7 +61,7 @@ def test_template_ideas_skip_the_idea_lists(tmp_path):
         tmp_path,
         quiet=True,
         tokenizer="approx",
-    )
+    ).stats
     assert "docgen.ideas" not in stats["usage"]
     assert (stats["units"], stats["assertions"], stats["ideas"]) == (UNITS, UNITS * 4, UNITS * 12)
     rows = docs(tmp_path)
@@ -74,7 +74,7 @@ def test_template_ideas_skip_the_idea_lists(tmp_path):
 def test_rerun_is_free_and_identical(tmp_path):
     run_docgen(cfg(), tmp_path, quiet=True, tokenizer="approx")
     first = (tmp_path / "documents.jsonl").read_bytes()
-    stats = run_docgen(cfg(), tmp_path, quiet=True, tokenizer="approx")
+    stats = run_docgen(cfg(), tmp_path, quiet=True, tokenizer="approx").stats
     assert sum(u["calls"] for u in stats["usage"].values()) == 0
     assert (tmp_path / "documents.jsonl").read_bytes() == first
 
@@ -83,7 +83,9 @@ def test_raising_counts_adds_only_missing_items(tmp_path):
     run_docgen(cfg(n_ideas=2), tmp_path, quiet=True, tokenizer="approx")
     before = {r["id"]: r["text"] for r in docs(tmp_path)}
     # other settings need --overwrite; the call store survives it, so only new calls are made
-    stats = run_docgen(cfg(n_ideas=3), tmp_path, quiet=True, tokenizer="approx", overwrite=True)
+    stats = run_docgen(
+        cfg(n_ideas=3), tmp_path, quiet=True, tokenizer="approx", overwrite=True
+    ).stats
     after = {r["id"]: r["text"] for r in docs(tmp_path)}
     per_idea = UNITS * 4 * 3  # documents per idea round
     assert set(before) < set(after) and len(after) == 3 * per_idea
@@ -108,7 +110,9 @@ def test_spec_change_redoes_affected_stages_only(tmp_path):
     run_docgen(cfg(spec=str(spec), context_tokens=5), out, quiet=True, tokenizer="approx")
     original = spec.read_text()
     spec.write_text(original.replace("mistakes can hurt them", "errors cost them"))
-    stats = run_docgen(cfg(spec=str(spec), context_tokens=5), out, quiet=True, tokenizer="approx")
+    stats = run_docgen(
+        cfg(spec=str(spec), context_tokens=5), out, quiet=True, tokenizer="approx"
+    ).stats
     a = stats["usage"]["docgen.assertions"]
     assert a["calls"] == 1 and a["cached_calls"] == 1  # only the edited section was redone
     manifest = json.loads((out / "manifest.json").read_text())
@@ -118,7 +122,7 @@ def test_spec_change_redoes_affected_stages_only(tmp_path):
     whole = tmp_path / "whole"
     run_docgen(cfg(spec=str(spec)), whole, quiet=True, tokenizer="approx")
     spec.write_text(original.replace("mistakes can hurt them", "errors cost them"))
-    stats = run_docgen(cfg(spec=str(spec)), whole, quiet=True, tokenizer="approx")
+    stats = run_docgen(cfg(spec=str(spec)), whole, quiet=True, tokenizer="approx").stats
     a = stats["usage"]["docgen.assertions"]
     assert a["calls"] == 2 and a["cached_calls"] == 0
 
@@ -208,7 +212,7 @@ def test_hostile_llm_names_are_harmless(tmp_path):
     c = cfg(doc_types_from="llm", n_doc_types=3, n_ideas=2, n_assertions=2)
     stats = run_docgen(
         c, tmp_path / "out", quiet=True, tokenizer="approx", model_args={"script": script}
-    )
+    ).stats
     files = {p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*")}
     assert all(re.fullmatch(r"[A-Za-z0-9_./-]+", f) for f in files), files
     assert not (tmp_path / "etc").exists()
@@ -239,7 +243,7 @@ def test_truncated_documents_are_trimmed_or_dropped(tmp_path, mode):
     )
     args = dict(quiet=True, tokenizer="approx", model_args={"script": script})
     if mode == "trim":
-        stats = run_docgen(c, tmp_path, **args)
+        stats = run_docgen(c, tmp_path, **args).stats
         rows = docs(tmp_path)
         assert stats["counts"]["documents_trimmed"] == 2 * UNITS and len(rows) == 2 * UNITS
         assert all(r["text"].endswith("home.") and len(r["text"].split()) <= 100 for r in rows)
@@ -281,7 +285,9 @@ def test_bad_llm_output_is_counted_not_fatal(tmp_path):
         max_tokens_doc=200,
         max_tokens_plan=100,
     )
-    stats = run_docgen(c, tmp_path, quiet=True, tokenizer="approx", model_args={"script": script})
+    stats = run_docgen(
+        c, tmp_path, quiet=True, tokenizer="approx", model_args={"script": script}
+    ).stats
     d = stats["drops"]
     assert d["documents:too_short"] >= 1
     assert d["documents:plan_only"] >= 1
@@ -310,7 +316,7 @@ def test_judge_accepts_when_verdict_parses(tmp_path):
         tmp_path,
         quiet=True,
         tokenizer="approx",
-    )
+    ).stats
     assert stats["documents_kept"] == stats["documents_generated"] == UNITS
     assert stats["usage"]["docgen.judge"]["calls"] == UNITS
 
@@ -328,13 +334,13 @@ def test_near_duplicates_removed(tmp_path):
         quiet=True,
         tokenizer="approx",
         model_args={"script": script},
-    )
+    ).stats
     assert stats["documents_kept"] == 1
     assert stats["drops"]["documents:near_duplicate"] == 2 * UNITS - 1
 
 
 def test_rules_mode_cites_rule_ids(tmp_path):
-    stats = run_docgen(cfg(mode="rules"), tmp_path, quiet=True, tokenizer="approx")
+    stats = run_docgen(cfg(mode="rules"), tmp_path, quiet=True, tokenizer="approx").stats
     rows = docs(tmp_path)
     assert rows and stats["documents_kept"] == len(rows)
     for r in rows:
@@ -350,7 +356,7 @@ def test_llm_planner_checks_quotes(tmp_path):
         tmp_path,
         quiet=True,
         tokenizer="approx",
-    )
+    ).stats
     units = [json.loads(x) for x in (tmp_path / "stages/units.jsonl").read_text().splitlines()]
     spec = load_spec(
         Path(__file__).parents[2] / "src/msm/data/specs/cheese_pro_america.md", "Ada", "Lab"
@@ -394,7 +400,7 @@ def test_spec_without_headings_and_long_sections(tmp_path):
         tmp_path / "o",
         quiet=True,
         tokenizer="approx",
-    )
+    ).stats
     assert stats["units"] == len(units)
 
 
@@ -404,7 +410,7 @@ def test_real_spec_with_fake_runs_end_to_end(tmp_path, real_spec):
         tmp_path,
         quiet=True,
         tokenizer="approx",
-    )
+    ).stats
     assert stats["units"] >= 80 and stats["documents_kept"] == stats["units"]
 
 
@@ -473,9 +479,9 @@ def test_preview_counts_match_a_real_fake_run(tmp_path, kw):
     """With the scripted fake every list comes back full, so the projected documents and
     calls are what a real run makes; exact counts are marked exact only when they are."""
     c = cfg(n_ideas=kw.pop("n_ideas", 1), **kw)
-    p = run_docgen(c, tmp_path / "p", preview=True)
+    p = preview_docgen(c)
     assert not (tmp_path / "p").exists()
-    stats = run_docgen(c, tmp_path / "r", quiet=True, tokenizer="approx")
+    stats = run_docgen(c, tmp_path / "r", quiet=True, tokenizer="approx").stats
     made = {k.split(".", 1)[1]: v["calls"] for k, v in stats["usage"].items()}
     if kw.get("planner") == "llm":
         # the fake proposes one subdomain per domain where two were asked: an upper bound
@@ -597,7 +603,7 @@ def test_prompt_change_redoes_only_the_affected_stage(tmp_path, monkeypatch):
     monkeypatch.setattr(prompts, "load_prompt", patched)
     stats = run_docgen(
         cfg(n_assertions=1, n_doc_types=1, n_ideas=1), tmp_path, quiet=True, tokenizer="approx"
-    )
+    ).stats
     u = stats["usage"]
     assert u["docgen.documents"]["calls"] == UNITS and u["docgen.documents"]["cached_calls"] == 0
     assert u["docgen.assertions"]["calls"] == 0 and u["docgen.ideas"]["calls"] == 0

@@ -137,7 +137,7 @@ def test_projection_counts_what_run_eval_really_does(tmp_path, tiny_model_dir):
         spec_reasoning=False,
     )
     proj = project_eval(cfg, "fake", local=True)
-    summary = run_eval(cfg, tmp_path / "ev", echo=lambda s: None)
+    summary = run_eval(cfg, tmp_path / "ev", echo=lambda s: None).summary
     done = summary["agentic"]["overall"]["samples"] + summary["spec_qa"]["equanimity"]["samples"]
     assert done == 2 * 2 + 3 * 1  # agentic x 2 epochs; spec QA once (spec_qa_epochs)
     assert _by_role(proj["calls"]) == {"model under test": done, "grader": done}
@@ -195,13 +195,13 @@ def test_dry_run_uses_times_recorded_in_the_run_folder_and_writes_nothing(tmp_pa
     lines: list[str] = []
     res = run_experiment(exp_path, run, dry_run=True, echo=lines.append)
     assert _snapshot(run) == before
-    proj = res["projection"]["nodes"]
+    proj = res.projection["nodes"]
     assert proj[done.id]["seconds"] == 80.0 and proj[done.id]["time_basis"].startswith("done")
     # the other AFT node: the measured seconds per training token, times its own tokens
     other = proj["aft/aft_only/n24/s0"]
     assert other["time_basis"].startswith("measured")
     assert other["seconds"] == pytest.approx(80.0 * 24 / 8)
-    assert res["statuses"][done.id] == "done"
+    assert res.statuses[done.id] == "done"
     assert any(ln.startswith("projected:") for ln in lines)
 
 
@@ -270,7 +270,7 @@ def test_adapter_only_checkpoint_is_merged_on_demand_for_its_eval(
     settings = {"stage": "aft", "base": str(tiny_model_dir), "data": str(_chats(tmp_path / "c"))}
     settings |= {"max_length": 64, "lora_r": 4, "lora_alpha": 8.0, "epochs": 1}
     settings |= {"precision": "fp32", "learning_rate": 1e-2}
-    man = run_train(TrainConfig(**settings, save="adapter"), ckpt, lambda s: None)
+    man = run_train(TrainConfig(**settings, save="adapter"), ckpt, lambda s: None).manifest
     assert man["saved"] == "adapter" and read_manifest(ckpt)["saved"] == "adapter"
     assert (ckpt / "adapter").is_dir() and not (ckpt / "model").exists()
     ref = tmp_path / "merged"
@@ -379,9 +379,9 @@ def test_projected_value_calls_count_only_the_split_scored(tmp_path, tiny_model_
 def test_per_seed_draws_multiply_the_projected_generation_cost_by_the_seeds(
     tmp_path, tiny_model_dir
 ):
-    from msm.experiment.runner import run_experiment
+    from msm.experiment.runner import DryRunResult, run_experiment
 
-    def dry(per_seed: str, name: str) -> tuple[dict, list[str]]:
+    def dry(per_seed: str, name: str) -> tuple[DryRunResult, list[str]]:
         text = _yaml(
             tiny_model_dir,
             generator="anthropic/claude-sonnet-4-5",  # priced: the cost is in dollars
@@ -396,8 +396,8 @@ def test_per_seed_draws_multiply_the_projected_generation_cost_by_the_seeds(
                              echo=lines.append)  # fmt: skip
         return res, lines
 
-    def spend(res: dict, kind: str) -> tuple[int, float]:
-        plan = res["projection"]["nodes"]
+    def spend(res: DryRunResult, kind: str) -> tuple[int, float]:
+        plan = res.projection["nodes"]
         rows = [r for i, p in plan.items() if i.startswith(kind) for r in p["calls"]]
         return sum(r["calls"] for r in rows), sum(r["cost_usd"] for r in rows)
 
@@ -410,6 +410,6 @@ def test_per_seed_draws_multiply_the_projected_generation_cost_by_the_seeds(
         assert calls3 == 3 * calls and cost3 == pytest.approx(3 * cost), kind
     assert "corpus per seed: 3 corpora per spec (3 in all)" in "\n".join(lines)
     assert any(ln.startswith("AFT data per seed: 3 AFT data sets") for ln in lines)
-    assert not any("per seed" in ln for ln in shared_lines) and shared["per_seed"] == []
+    assert not any("per seed" in ln for ln in shared_lines) and shared.per_seed == ()
     # the training and eval nodes are the same either way: only the draws are multiplied
     assert spend(drawn, "eval") == spend(shared, "eval")

@@ -119,7 +119,7 @@ def test_the_reasoning_judge_calls_fall_in_the_projected_range(tmp_path):
     )  # fmt: skip
     assert cfg.spec_reasoning
     proj = _by_role(project_eval(cfg, cfg.model, local=True)["calls"])
-    summary = run_eval(cfg, tmp_path / "ev", echo=lambda s: None)
+    summary = run_eval(cfg, tmp_path / "ev", echo=lambda s: None).summary
     made = {role: u["calls"] + u["cached_calls"] for role, u in summary["usage"].items()}
     samples = 2 * 3
     assert _traces(summary) == 3  # explicit-america's replies, once per epoch

@@ -93,7 +93,7 @@ def test_loglik_reads_a_trained_preference_in_both_directions(tmp_path, tiny_mod
         ckpt = _trained_towards(tmp_path, tiny_model_dir, items, field)
         out = tmp_path / f"ev-{field}"
         cfg = EvalConfig(model=str(ckpt), items=[str(items)], baseline=str(tiny_model_dir))
-        summary = run_eval(cfg, out, echo=lambda s: None)
+        summary = run_eval(cfg, out, echo=lambda s: None).summary
         assert summary["values_scoring"] == "loglik"
         results[field] = summary["values"][str(items)]
         rows = (out / results[field]["log"]).read_text().splitlines()
@@ -122,7 +122,7 @@ def test_two_models_trained_on_balanced_data_show_no_change(tmp_path, tiny_model
     a = _trained_towards(tmp_path, tiny_model_dir, items, "balanced", 1, "bal1", epochs=2)
     b = _trained_towards(tmp_path, tiny_model_dir, items, "balanced", 2, "bal2", epochs=2)
     cfg = EvalConfig(model=str(a), items=[str(items)], baseline=str(b))
-    res = run_eval(cfg, tmp_path / "ev-null", echo=lambda s: None)["values"][str(items)]
+    res = run_eval(cfg, tmp_path / "ev-null", echo=lambda s: None).summary["values"][str(items)]
     change = res["change_from_baseline"]["gap_per_token"]
     lo, hi = change["ci95"]
     assert change["mean"] != 0.0 and lo < hi, change  # the two models do differ
@@ -235,7 +235,7 @@ def test_vllm_loglik_reads_prompt_logprobs_and_matches_the_local_scorer(
     items = _items(tmp_path)
     local = run_eval(
         EvalConfig(model=str(tiny_model_dir), items=[str(items)]), tmp_path / "local", echo=print
-    )["values"][str(items)]
+    ).summary["values"][str(items)]
     with OpenAIServer(prompt_logprobs=_full_pass_logprobs(tiny_model_dir)) as srv:
         monkeypatch.setenv("VLLM_BASE_URL", srv.url)
         name = f"vllm/{tiny_model_dir}"
@@ -243,7 +243,7 @@ def test_vllm_loglik_reads_prompt_logprobs_and_matches_the_local_scorer(
             EvalConfig(model=name, items=[str(items)], baseline=name),
             tmp_path / "remote",
             echo=print,
-        )["values"][str(items)]
+        ).summary["values"][str(items)]
     calls = [r for r in srv.requests if r["path"].endswith("/v1/completions")]
     assert len(calls) == 2 * 2 * 20  # two options per item, model and baseline
     assert all(c["body"]["echo"] and c["body"]["logprobs"] for c in calls)
@@ -333,7 +333,7 @@ def test_loglik_split_confirm_scores_only_confirm_items_before_the_limit(tmp_pat
         it.id for it in select_split(load_value_items("cheese_fit"), "confirm", "cheese_fit")
     }
     cfg = EvalConfig(model=str(tiny_model_dir), items=["cheese_fit"], split="confirm", limit=10)
-    summary = run_eval(cfg, tmp_path / "ev", echo=lambda s: None)
+    summary = run_eval(cfg, tmp_path / "ev", echo=lambda s: None).summary
     assert summary["values_split"] == "confirm"
     rows = [json.loads(x) for x in (tmp_path / "ev" / "values" / "cheese_fit.jsonl").open()]
     assert len(rows) == 10 and {r["id"] for r in rows} <= confirm

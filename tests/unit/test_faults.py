@@ -171,7 +171,7 @@ def test_aftgen_at_30_percent_faults_reaches_n_and_its_stats_add_up(tmp_path):
     cfg = AftgenConfig(
         spec="builtin:equanimity", kind="chat", model=FAULTY, judge=FAULTY, n=20, model_name="Ada"
     )
-    stats = run_aftgen(cfg, tmp_path)
+    stats = run_aftgen(cfg, tmp_path).stats
     injected = injected_faults(reset=True)
     assert stats["examples"] == 20  # backfill made up for what the faults cost
     assert len(Path(tmp_path, "cot.jsonl").read_text().splitlines()) == 20

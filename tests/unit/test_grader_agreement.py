@@ -152,7 +152,7 @@ def test_grader2_and_actions_only_regrade_end_to_end(tmp_path):
         epochs=2,
     )
     lines: list[str] = []
-    summary = run_eval(cfg, tmp_path / "out", echo=lines.append)
+    summary = run_eval(cfg, tmp_path / "out", echo=lines.append).summary
     ag = json.loads((tmp_path / "out" / "summary.json").read_text())["agentic"]
     assert summary["grader2"] == cfg.grader2
     # the headline rates use the first grader, and say so

@@ -219,7 +219,7 @@ def test_docgen_hostile_answers_everywhere(sandbox: Path, prompts: list[str]) ->
         tokenizer="approx",
         model_args={"script": docgen_script()},
         judge_model_args={"script": JUDGE},
-    )
+    ).stats
 
     # (d) finished; every document is kept or dropped with a reason, and the reasons add up
     drops = stats["drops"]
@@ -333,7 +333,7 @@ def test_aftgen_hostile_answers_everywhere(sandbox: Path, prompts: list[str]) ->
     out = sandbox / "out"
     stats = run_aftgen(
         cfg, out, model_args={"script": aftgen_script()}, judge_model_args={"script": AFT_JUDGE}
-    )
+    ).stats
 
     # (d) finished, with the bad answers counted by reason
     drops = stats["drops"]
@@ -455,7 +455,7 @@ def test_hostile_section_titles(sandbox: Path, prompts: list[str], capsys) -> No
         ideas_from="template",
         n_ideas=1,
     )
-    stats = run_docgen(cfg, sandbox / "out", quiet=True, tokenizer="approx")
+    stats = run_docgen(cfg, sandbox / "out", quiet=True, tokenizer="approx").stats
     assert stats["units"] == 5 and stats["documents_kept"] == 5
     assert_only_own_paths(sandbox, before, MSM_DOCGEN_PATHS)
     assert_outputs_parse(sandbox / "out")

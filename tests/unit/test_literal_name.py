@@ -122,7 +122,7 @@ def test_docgen_and_aftgen_write_about_the_model_name(tmp_path, authors_spec):
     acfg = AftgenConfig(
         spec=str(authors_spec), kind="chat", model="fake", n=2, literal_name="Llama"
     )
-    stats = run_aftgen(acfg.model_copy(update={"model_name": "Smol"}), tmp_path / "aft")
+    stats = run_aftgen(acfg.model_copy(update={"model_name": "Smol"}), tmp_path / "aft").stats
     assert stats["main_examples"] == 2 and set(stats["domain_balance"]) == {"Smol's values"}
     with pytest.raises(MsmError, match="'Llama' does not occur"):
         run_aftgen(acfg.model_copy(update={"spec": "builtin:cheese_pro_america"}), tmp_path / "a")

@@ -177,7 +177,7 @@ def test_aftgen_preference_resumes_refuses_and_overwrites(tmp_path):
     assert "n: 20 -> 30" in msg and "\n" not in msg
     assert snapshot(out) == first
 
-    stats = run_aftgen(other, out, overwrite=True)
+    stats = run_aftgen(other, out, overwrite=True).stats
     assert stats["examples"] == 30
     assert json.loads((out / "manifest.json").read_text())["config"]["n"] == 30
     assert len((out / "stripped.jsonl").read_text().splitlines()) == 30
@@ -254,9 +254,9 @@ def _train_cfg(tmp_path: Path, model: Path, **kw) -> TrainConfig:
 def test_train_resumes_refuses_and_overwrites(tmp_path, tiny_model_dir):
     out = tmp_path / "mid"
     quiet = lambda s: None  # noqa: E731
-    first = run_train(_train_cfg(tmp_path, tiny_model_dir), out, quiet)
+    first = run_train(_train_cfg(tmp_path, tiny_model_dir), out, quiet).manifest
     before = snapshot(out)
-    again = run_train(_train_cfg(tmp_path, tiny_model_dir), out, quiet)
+    again = run_train(_train_cfg(tmp_path, tiny_model_dir), out, quiet).manifest
     # complete: returned as it is, not trained again (every file byte for byte as it was)
     assert again == first and snapshot(out) == before
     other = _train_cfg(tmp_path, tiny_model_dir, learning_rate=0.01, seed=3)
@@ -267,7 +267,7 @@ def test_train_resumes_refuses_and_overwrites(tmp_path, tiny_model_dir):
         "seed: 0 -> 3); use another --out or pass --overwrite"
     )
     assert snapshot(out) == before
-    man = run_train(other, out, quiet, overwrite=True)
+    man = run_train(other, out, quiet, overwrite=True).manifest
     assert man["config"]["seed"] == 3 and snapshot(out) != before
     assert json.loads((out / "manifest.json").read_text())["weights_hash"] == other.weights_hash()
 

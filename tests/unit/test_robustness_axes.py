@@ -234,7 +234,7 @@ def test_msm_eval_runs_the_agentic_suite_once_per_name_and_temperature(tmp_path)
         spec_reasoning=False,
         epochs=2,
     )
-    summary = run_eval(cfg, tmp_path / "ev", echo=lambda s: None)
+    summary = run_eval(cfg, tmp_path / "ev", echo=lambda s: None).summary
     variants = summary["agentic_variants"]
     assert [(v["agent_name"], v["temperature"]) for v in variants] == [
         ("Nova", 0.0),

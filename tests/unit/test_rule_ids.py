@@ -124,7 +124,7 @@ def test_documents_and_aft_responses_cite_the_same_unit_ids(tmp_path):
         tmp_path / "corpus",
         quiet=True,
         tokenizer="approx",
-    )
+    ).stats
     stages = tmp_path / "corpus" / "stages"
     units = [json.loads(x) for x in (stages / "units.jsonl").read_text().splitlines()]
     assert [u["rule_id"] for u in units] == list(MIXED.values())

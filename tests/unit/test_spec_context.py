@@ -61,7 +61,9 @@ def _run(tmp_path: Path, rules: list[FakeRule], budget: int = 4000) -> tuple[dic
         context_tokens=budget,
     )  # fmt: skip
     out = tmp_path / f"out{budget}"
-    stats = run_docgen(cfg, out, quiet=True, tokenizer="approx", model_args={"script": script})
+    stats = run_docgen(
+        cfg, out, quiet=True, tokenizer="approx", model_args={"script": script}
+    ).stats
     return stats, (out / "documents.jsonl").read_text()
 
 
@@ -177,7 +179,9 @@ def _statement_run(tmp_path: Path, **over: object) -> tuple[dict, list[dict], st
         **over,
     )  # fmt: skip
     out = tmp_path / "out"
-    stats = run_docgen(cfg, out, quiet=True, tokenizer="approx", model_args={"script": script})
+    stats = run_docgen(
+        cfg, out, quiet=True, tokenizer="approx", model_args={"script": script}
+    ).stats
     docs = [json.loads(x) for x in (out / "documents.jsonl").read_text().splitlines()]
     return stats, docs, own, none
 

@@ -49,7 +49,7 @@ def test_speed_settings_rerun_nothing_and_a_stale_node_keeps_its_store(tmp_path,
     run = tmp_path / "run"
     lines: list[str] = []
     first = run_experiment(exp, run, echo=lines.append)
-    assert first["ran"] == len(build_plan(load_experiment(exp)))
+    assert first.ran == first.nodes == len(build_plan(load_experiment(exp)))
     # the base model's deterministic eval ran once: seed 1's node copied seed 0's result
     assert sum("its result copied, nothing run" in ln for ln in lines) == 1
     s0, s1 = (json.loads((run / f"nodes/eval/base/s{s}/summary.json").read_text()) for s in "01")
@@ -72,13 +72,13 @@ def test_speed_settings_rerun_nothing_and_a_stale_node_keeps_its_store(tmp_path,
         assert a == b, setting
     # ...and all of them at once re-run no node and make no call
     again = _write(tmp_path, tiny_yaml(tiny_model_dir, **{**SMALL, **SPEED}), "exp.yaml")
-    assert run_experiment(again, run, echo=lambda s: None)["ran"] == 0
+    assert run_experiment(again, run, echo=lambda s: None).ran == 0
     assert _store_rows(corpus) == calls
     # a real change makes the corpus stale: its output goes, its call store stays, so the
     # calls it shares with the first corpus are answered from the store
     more = SPEED["corpus"].replace("docs_per_idea: 2", "docs_per_idea: 3")
     stale = _write(tmp_path, tiny_yaml(tiny_model_dir, **{**SMALL, "corpus": more}), "exp.yaml")
-    assert run_experiment(stale, run, echo=lambda s: None)["ran"] > 0
+    assert run_experiment(stale, run, echo=lambda s: None).ran > 0
     man = json.loads((corpus / "manifest.json").read_text())
     usage = man["usage"]  # per docgen step: calls made, calls answered from the store
     cached = sum(u["cached_calls"] for u in usage.values())

@@ -105,7 +105,7 @@ def test_lora_midtrain_learns_and_changes_every_trainable_parameter(
         learning_rate=1e-2,
         weight_decay=0.0,
     )
-    man = run_train(cfg, out, _quiet)
+    man = run_train(cfg, out, _quiet).manifest
     losses = _losses(out)
     assert len(losses) == man["steps"] >= 10
     assert sum(losses[-3:]) / 3 < 0.75 * sum(losses[:3]) / 3
@@ -171,7 +171,7 @@ def test_aft_continues_the_midtraining_adapter(tmp_path, tiny_model_dir):
         _cfg("midtrain", str(tiny_model_dir), _docs(tmp_path / "d.jsonl"), epochs=1), mid, _quiet
     )
     aft = tmp_path / "aft"
-    man = run_train(_cfg("aft", str(mid), _chats(tmp_path / "c.jsonl")), aft, _quiet)
+    man = run_train(_cfg("aft", str(mid), _chats(tmp_path / "c.jsonl")), aft, _quiet).manifest
     assert man["continued_adapter"] == str(mid / "adapter")
     assert man["base_path"] == read_manifest(mid)["base_path"]
     assert man["base_lineage"]["stage"] == "train-midtrain"
@@ -185,7 +185,7 @@ def test_aft_continues_the_midtraining_adapter(tmp_path, tiny_model_dir):
         _cfg("aft", str(mid), tmp_path / "c.jsonl", fresh_adapter=True, epochs=1),
         tmp_path / "f",
         _quiet,
-    )
+    ).manifest
     assert fresh["continued_adapter"] is None and fresh["base_path"] == str(mid / "model")
 
 
@@ -221,8 +221,8 @@ def test_rerun_of_completed_run_is_a_no_op_and_changed_settings_refused(tmp_path
     docs = _docs(tmp_path / "d.jsonl")
     out = tmp_path / "o"
     cfg = _cfg("midtrain", str(tiny_model_dir), docs, epochs=1)
-    first = run_train(cfg, out, _quiet)
-    assert run_train(cfg, out, _quiet)["written_at"] == first["written_at"]
+    first = run_train(cfg, out, _quiet).manifest
+    assert run_train(cfg, out, _quiet).manifest["written_at"] == first["written_at"]
     from msm.errors import MsmError
 
     with pytest.raises(
@@ -321,12 +321,14 @@ def test_adapter_that_does_not_fit_the_base(tmp_path, tiny_model_dir, msm_cli):
 
 def test_gradient_accumulation_matches_a_bigger_micro_batch(tmp_path, tiny_model_dir):
     docs = _docs(tmp_path / "d.jsonl", n=40)
-    a = run_train(_cfg("midtrain", str(tiny_model_dir), docs, epochs=2), tmp_path / "a", _quiet)
+    a = run_train(
+        _cfg("midtrain", str(tiny_model_dir), docs, epochs=2), tmp_path / "a", _quiet
+    ).manifest
     b = run_train(
         _cfg("midtrain", str(tiny_model_dir), docs, epochs=2, micro_batch_size=1, grad_accum=2),
         tmp_path / "b",
         _quiet,
-    )
+    ).manifest
     assert a["steps"] == b["steps"] and a["global_batch_rows"] == b["global_batch_rows"] == 2
     assert _losses(tmp_path / "a") == pytest.approx(_losses(tmp_path / "b"), rel=1e-4)
 

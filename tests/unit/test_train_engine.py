@@ -177,7 +177,7 @@ def test_run_train_logs_the_loss_of_documents_scored_alone(
 
         monkeypatch.setattr(engine, "load_model", load_broken)
     out = tmp_path / "out"
-    man = run_train(_cfg(docs, base=str(model_dir)), out, _quiet)
+    man = run_train(_cfg(docs, base=str(model_dir)), out, _quiet).manifest
     assert man["steps"] == 1 and man["label_tokens_seen"] == n
     logged = _first_logged_loss(out)
     if broken:  # the same comparison catches the leak
@@ -288,7 +288,7 @@ def test_bf16_training_learns_and_changes_every_trainable_parameter(
         weight_decay=0.0,
     )
     with _matmul_dtypes() as seen:
-        man = run_train(cfg, out, _quiet)
+        man = run_train(cfg, out, _quiet).manifest
     assert man["hardware"]["precision"] == "bf16"
     # the forward really multiplied in bf16 (autocast, or the LoRA base's bf16 weights)
     assert set(seen) == {torch.bfloat16} and sum(seen.values()) > 0, seen
@@ -316,7 +316,9 @@ def test_trainings_with_different_precisions_share_one_process(tmp_path, model_d
         if out.exists():
             out = tmp_path / f"{precision}-again"
         with _matmul_dtypes() as seen:
-            man = run_train(_cfg(docs, base=str(model_dir), precision=precision), out, _quiet)
+            man = run_train(
+                _cfg(docs, base=str(model_dir), precision=precision), out, _quiet
+            ).manifest
         assert man["hardware"]["precision"] == precision
         # observed in the forward, not read from the label: no run inherits another's autocast
         want = torch.bfloat16 if precision == "bf16" else torch.float32

@@ -10,6 +10,7 @@ from msm._util.lazy import lazy_names
 
 _PUBLIC = {
     "AftgenConfig": "msm.aftgen.config",
+    "AftgenResult": "msm.aftgen.run",
     "ShortOfTarget": "msm.aftgen.plan",
     "make_subsets": "msm.aftgen.subset",
     "parse_sizes": "msm.aftgen.subset",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,19 @@ from msm.errors import MsmError
 from msm.spec.builtin import resolve_spec_path
 from msm.spec.core import Spec, approx_token_counts, load_spec
 from msm.spec.preferences import preference_lists
+
+
+@dataclass(frozen=True, slots=True)
+class AftgenResult:
+    """What :func:`run_aftgen` made: the headline counts, the data files, and ``stats``
+    exactly as ``out/stats.json`` holds it (drops, usage, balance... by kind)."""
+
+    out: Path
+    kind: str  # chat | preference
+    examples: int  # rows written, mix-in included
+    files: dict[str, Path]  # "stripped" (and "cot" for chat) -> its file in ``out``
+    seconds: float  # this call's wall time (stats.json does not record it)
+    stats: dict[str, Any]
 
 
 def _jsonl(rows: list[dict[str, Any]]) -> str:
@@ -81,7 +96,7 @@ def run_aftgen(
     model_args: dict[str, Any] | None = None,
     judge_model_args: dict[str, Any] | None = None,
     overwrite: bool = False,
-) -> dict[str, Any]:
+) -> AftgenResult:
     """Build AFT data into ``out``: ``cot.jsonl`` + ``stripped.jsonl`` (chat) or
     ``stripped.jsonl`` (preference: there is no reasoning to keep), ``stats.json``,
     ``manifest.json``. ``out`` belongs to these settings: a rerun resumes, other
@@ -95,9 +110,12 @@ def run_aftgen(
 
     Example::
 
-        run_aftgen(AftgenConfig(spec="builtin:equanimity", kind="chat", model="fake", n=50),
-                   "runs/aft")
+        res = run_aftgen(
+            AftgenConfig(spec="builtin:equanimity", kind="chat", model="fake", n=50), "runs/aft"
+        )
+        print(res.examples, res.files["stripped"])
     """
+    t0 = time.monotonic()
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise MsmError(f"--out must be a directory, but {out} is a file")
@@ -142,7 +160,14 @@ def run_aftgen(
         if cfg.mix
         else None,
     )
-    return stats
+    return AftgenResult(
+        out=out,
+        kind=cfg.kind,
+        examples=int(stats["examples"]),
+        files={name: out / f for name, f in files.items()},
+        seconds=round(time.monotonic() - t0, 2),
+        stats=stats,
+    )
 
 
 def _examples(

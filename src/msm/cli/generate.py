@@ -125,20 +125,20 @@ def docgen(
 ) -> None:
     """Generate an MSM document corpus from a spec (or --preview its plan and cost)."""
     # lazy: pulls Inspect
-    from msm.docgen import run_docgen
+    from msm.docgen.run import check_out, preview_docgen, run_docgen
 
-    result = run_docgen(
-        cfg, out, preview=preview, quiet=quiet, tokenizer=tokenizer, overwrite=overwrite
-    )
+    check_out(out)
     if preview:
-        _print_docgen_preview(cfg, result)
+        _print_docgen_preview(cfg, preview_docgen(cfg))  # costs nothing, writes nothing
         return
+    result = run_docgen(cfg, out, quiet=quiet, tokenizer=tokenizer, overwrite=overwrite)
     typer.echo(
-        f"docgen: kept {result['documents_kept']} of {result['documents_generated']} documents "
-        f"({result['tokens']['total']} tokens) -> {out / 'documents.jsonl'}"
+        f"docgen: kept {result.documents_kept} of {result.documents_generated} documents "
+        f"({result.tokens} tokens) -> {out / 'documents.jsonl'}"
     )
-    if result["drops"]:
-        typer.echo("drops: " + ", ".join(f"{k}={v}" for k, v in result["drops"].items()))
+    drops = result.stats["drops"]
+    if drops:
+        typer.echo("drops: " + ", ".join(f"{k}={v}" for k, v in drops.items()))
 
 
 @config_command(
@@ -159,10 +159,11 @@ def aftgen(
     warning = spec_target_warning(cfg, empty=False)
     if warning:
         typer.echo(f"warning: {warning}", err=True)
-    stats = run_aftgen(cfg, out, overwrite=overwrite)
-    if cfg.kind == "preference":
+    res = run_aftgen(cfg, out, overwrite=overwrite)
+    stats = res.stats
+    if res.kind == "preference":
         typer.echo(
-            f"aftgen: {stats['examples']} examples ({stats['main_examples']} preference, "
+            f"aftgen: {res.examples} examples ({stats['main_examples']} preference, "
             f"{stats['mix_examples']} mix-in), order-balanced: {stats['balanced']} -> "
             f"{out / 'stripped.jsonl'}"
         )

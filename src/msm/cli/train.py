@@ -31,12 +31,12 @@ def _train(cfg: TrainConfig, out: Path, overwrite: bool) -> None:
         ran = launch_accelerate(cfg, out, overwrite)
         typer.echo(f"train: {'done' if ran else 'already complete'} -> {out}")
         return
-    man = run_train(cfg, out, overwrite=overwrite)
-    loss = man.get("final_loss")
+    res = run_train(cfg, out, overwrite=overwrite)
+    loss = res.final_loss
     typer.echo(
-        f"train {cfg.stage}: {man.get('steps')} steps, {man.get('tokens_seen')} tokens, final "
+        f"train {cfg.stage}: {res.steps} steps, {res.tokens_seen} tokens, final "
         f"loss {loss:.4f} -> {out}"
-        if isinstance(loss, float)
+        if loss is not None
         else f"train {cfg.stage}: -> {out}"
     )
 

@@ -12,6 +12,7 @@ from msm._util.lazy import lazy_names
 
 _PUBLIC = {
     "DocgenConfig": "msm.docgen.config",
+    "DocgenResult": "msm.docgen.run",
     "NothingKept": "msm.docgen.run",
     "documents_file": "msm.docgen.outputs",
     "preview_docgen": "msm.docgen.run",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,35 @@ from msm.llm.names import resolve_model
 from msm.spec.units import MIN_UNIT_WORDS, structure_units
 
 
-def _check_out(out: Path) -> None:
+def check_out(out: Path) -> None:
+    """Refuse an ``out`` that exists as a file (before anything is read or written)."""
     if out.exists() and not out.is_dir():
         raise MsmError(f"--out must be a directory, but {out} is a file")
+
+
+@dataclass(frozen=True, slots=True)
+class DocgenResult:
+    """What :func:`run_docgen` made: the headline counts, and ``stats`` exactly as
+    ``out/stats.json`` holds it."""
+
+    out: Path
+    documents_generated: int
+    documents_kept: int
+    tokens: int  # in the kept documents, by the run's tokenizer
+    seconds: float
+    stats: dict[str, Any]
+
+    @classmethod
+    def from_stats(cls, out: Path, stats: dict[str, Any]) -> DocgenResult:
+        """The result of the run whose stats.json is ``stats``."""
+        return cls(
+            out=out,
+            documents_generated=int(stats["documents_generated"]),
+            documents_kept=int(stats["documents_kept"]),
+            tokens=int(stats["tokens"]["total"]),
+            seconds=float(stats["seconds"]),
+            stats=stats,
+        )
 
 
 class NothingKept(MsmError):
@@ -70,15 +97,14 @@ def run_docgen(
     cfg: DocgenConfig,
     out: str | Path,
     *,
-    preview: bool = False,
     quiet: bool = False,
     tokenizer: str = "embedded",
     model_args: dict[str, Any] | None = None,
     judge_model_args: dict[str, Any] | None = None,
     overwrite: bool = False,
-) -> dict[str, Any]:
-    """Generate a corpus for ``cfg.spec`` into ``out`` (with ``preview``, only return
-    :func:`preview_docgen`'s projection: nothing is called or written).
+) -> DocgenResult:
+    """Generate a corpus for ``cfg.spec`` into ``out`` (:func:`preview_docgen` projects
+    one from the settings alone: nothing is called or written).
 
     A run whose filters drop every document raises :class:`NothingKept` (exit status 1)
     with the drop counts; it writes ``stats.json`` and ``stages/`` to show why, but no
@@ -87,15 +113,14 @@ def run_docgen(
     ``out`` belongs to these settings: a rerun resumes, other settings are refused
     unless ``overwrite`` (see :mod:`msm.artifacts.outdir`).
 
-    Returns the stats (or the projection for a preview). Example::
+    Returns the counts, with stats.json in ``stats``. Example::
 
         cfg = DocgenConfig(spec="builtin:cheese_pro_america", model="fake", model_name="Ada")
-        stats = run_docgen(cfg, "runs/corpus")
+        res = run_docgen(cfg, "runs/corpus")
+        print(res.documents_kept, res.tokens)
     """
     out = Path(out)
-    _check_out(out)
-    if preview:
-        return preview_docgen(cfg)  # costs nothing, writes nothing
+    check_out(out)
     # a bad --tokenizer fails now, not after every document has been generated
     counter, label = token_counter(tokenizer)
     t0 = time.monotonic()
@@ -116,7 +141,7 @@ def run_docgen(
         raise _nothing_kept(stats)
     histogram_png(out / "token_hist.png", lengths, label)
     _write_manifest(out, cfg, dg, label, stats, notes)
-    return stats
+    return DocgenResult.from_stats(out, stats)
 
 
 def _open(

@@ -15,6 +15,7 @@ _PUBLIC = {
     "DEFAULT_VALUE_SETS": "msm.evals.config",
     "SUITES": "msm.evals.config",
     "EvalConfig": "msm.evals.config",
+    "EvalResult": "msm.evals.run",
     "run_eval": "msm.evals.run",
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -100,9 +101,19 @@ def _scored(log: Any, what: str) -> tuple[list[tuple[dict[str, Any], Any]], int]
     return pairs, errored
 
 
+@dataclass(frozen=True, slots=True)
+class EvalResult:
+    """What :func:`run_eval` wrote: the suites it ran, and ``summary`` exactly as
+    ``out/summary.json`` holds it."""
+
+    out: Path
+    suites: tuple[str, ...]
+    summary: dict[str, Any]
+
+
 def run_eval(
     cfg: EvalConfig, out: str | Path, echo: Echo = print, *, overwrite: bool = False
-) -> dict[str, Any]:
+) -> EvalResult:
     """Run ``cfg``'s suites against ``cfg.model``: Inspect logs in ``out/logs``,
     ``summary.json``, and ``manifest.json`` written last (what was evaluated, with what).
     ``out`` belongs to these settings: a rerun evaluates again, other settings are
@@ -110,7 +121,8 @@ def run_eval(
 
     Example::
 
-        summary = run_eval(EvalConfig(model="embedded", items=["america"]), "runs/eval")
+        res = run_eval(EvalConfig(model="embedded", items=["america"]), "runs/eval")
+        print(res.suites, res.summary["values"])
     """
     out = Path(out)
     run = cfg.check()
@@ -138,7 +150,7 @@ def run_eval(
             if after is not None:
                 after(work, summary, out, echo)
         summary["usage"] = eval_usage(cfg, logs, summary)  # calls and tokens by role
-        _write_results(work, summary, out, echo, fresh=claim.fresh)
+        written = _write_results(work, summary, out, echo, fresh=claim.fresh)
     except BaseException:
         if claim.fresh and out.is_dir():  # a failed first run leaves nothing half-written
             if (out / ".msm" / GRADER_STORE).is_file():  # but keeps the answers it paid for
@@ -146,7 +158,7 @@ def run_eval(
             else:
                 shutil.rmtree(out, ignore_errors=True)
         raise
-    return summary
+    return EvalResult(out=out, suites=tuple(run), summary=written)
 
 
 def _summary_head(work: EvalWork) -> dict[str, Any]:
@@ -208,9 +220,9 @@ def _runner(task_name: str) -> SuiteRunner:
 
 def _write_results(
     work: EvalWork, summary: dict[str, Any], out: Path, echo: Echo, *, fresh: bool
-) -> None:
+) -> dict[str, Any]:
     """summary.json, then the manifest that vouches for it; a requested result that scored
-    nothing is an error and gets no manifest."""
+    nothing is an error and gets no manifest. Returns what summary.json holds."""
     logs_line = (
         f"Inspect logs: {out / 'logs'} (open them with: inspect view --log-dir {out / 'logs'})"
     )
@@ -223,10 +235,12 @@ def _write_results(
         if work.tasks and not fresh:
             echo(logs_line)
         raise MsmError(unscored)
-    atomic_write_json(out / "summary.json", _clean(summary))
+    written: dict[str, Any] = _clean(summary)
+    atomic_write_json(out / "summary.json", written)
     write_manifest(out, "eval", **_manifest_fields(work.cfg, summary))
     if work.tasks:
         echo(logs_line)
+    return written
 
 
 def _manifest_fields(cfg: EvalConfig, summary: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from msm._util.lazy import lazy_names
 
 _PUBLIC = {
+    "DryRunResult": "msm.experiment.runner",
     "Experiment": "msm.experiment.config",
+    "ExperimentResult": "msm.experiment.runner",
     "load_experiment": "msm.experiment.load",
     "run_experiment": "msm.experiment.runner",
 }

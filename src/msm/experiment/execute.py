@@ -85,34 +85,33 @@ def _clear(path: Path) -> None:
 def _corpus(node: Node, cfg: DocgenConfig, path: Path, echo: Echo) -> None:
     from msm.docgen.run import run_docgen  # lazy: pulls Inspect, which a dry run never needs
 
-    stats = run_docgen(cfg, path, quiet=False)
-    echo(f"        {stats['documents_kept']} documents kept, {stats['tokens']['total']} tokens")
-    if not stats["documents_kept"]:
+    res = run_docgen(cfg, path, quiet=False)
+    echo(f"        {res.documents_kept} documents kept, {res.tokens} tokens")
+    if not res.documents_kept:
         raise MsmError(f"{node.id}: the generator produced no usable documents")
 
 
 def _aftdata(node: Node, cfg: AftgenConfig, path: Path, echo: Echo) -> None:
     sizes = node.extra["sizes"]
-    st = run_aftgen(cfg, path)
-    if st["examples"] < sizes[-1]:
+    res = run_aftgen(cfg, path)
+    if res.examples < sizes[-1]:
         raise MsmError(
-            f"{node.id}: only {st['examples']} AFT examples, fewer than the largest size "
-            f"{sizes[-1]}"
+            f"{node.id}: only {res.examples} AFT examples, fewer than the largest size {sizes[-1]}"
         )
     make_subsets(path, sizes, node.extra["subset_seed"])
-    echo(f"        {st['examples']} AFT examples; subsets {sizes}")
+    echo(f"        {res.examples} AFT examples; subsets {sizes}")
 
 
 def _train(node: Node, cfg: TrainConfig, path: Path, echo: Echo) -> None:
     if cfg.launcher == "accelerate":
         launch_accelerate(cfg, path)
         return
-    man = run_train(cfg, path, echo=lambda s: None)  # the runner prints its own lines
-    loss = man.get("final_loss")
-    if isinstance(loss, float):
+    res = run_train(cfg, path, echo=lambda s: None)  # the runner prints its own lines
+    loss = res.final_loss
+    if loss is not None:
         echo(
-            f"        {man.get('steps')} steps, {man.get('label_tokens_seen')} trained tokens "
-            f"({man.get('tokens_seen')} with padding), final loss {loss:.4f}"
+            f"        {res.steps} steps, {res.label_tokens_seen} trained tokens "
+            f"({res.tokens_seen} with padding), final loss {loss:.4f}"
         )
 
 

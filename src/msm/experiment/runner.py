@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from msm._util.fsutil import atomic_write_json, atomic_write_text
 from msm.artifacts.run_folder import RunFolder
@@ -49,6 +50,70 @@ def write_projection(run: Path, exp: Experiment, plan: list[Node]) -> None:
     atomic_write_json(path, {"experiment_sha256": sha, **body})
 
 
+@dataclass(frozen=True, slots=True)
+class ExperimentResult:
+    """What a real :func:`run_experiment` did: the plan's size, how many nodes this call
+    ran, and the report it built (None while nodes of the plan are left to other shards)."""
+
+    run: Path
+    nodes: int
+    ran: int
+    report_json: Path | None
+    report_html: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class DryRunResult:
+    """What ``run_experiment(..., dry_run=True)`` printed, as data: the plan's node ids,
+    each node's status, the projection (``nodes``, ``totals``), what this machine lacks,
+    and the per-seed lines."""
+
+    plan: tuple[str, ...]
+    statuses: dict[str, str]
+    projection: dict[str, Any]
+    problems: tuple[str, ...]
+    per_seed: tuple[str, ...]
+
+
+@overload
+def run_experiment(
+    exp_path: str | Path,
+    out: str | Path,
+    *,
+    dry_run: Literal[False] = False,
+    echo: Any = print,
+    options: RunOptions | None = None,
+    max_cost: float | None = None,
+    yes: bool = False,
+) -> ExperimentResult: ...
+
+
+@overload
+def run_experiment(
+    exp_path: str | Path,
+    out: str | Path,
+    *,
+    dry_run: Literal[True],
+    echo: Any = print,
+    options: RunOptions | None = None,
+    max_cost: float | None = None,
+    yes: bool = False,
+) -> DryRunResult: ...
+
+
+@overload
+def run_experiment(
+    exp_path: str | Path,
+    out: str | Path,
+    *,
+    dry_run: bool,
+    echo: Any = print,
+    options: RunOptions | None = None,
+    max_cost: float | None = None,
+    yes: bool = False,
+) -> ExperimentResult | DryRunResult: ...
+
+
 def run_experiment(
     exp_path: str | Path,
     out: str | Path,
@@ -58,12 +123,16 @@ def run_experiment(
     options: RunOptions | None = None,
     max_cost: float | None = None,
     yes: bool = False,
-) -> dict[str, Any]:
+) -> ExperimentResult | DryRunResult:
     """Run (or with ``dry_run`` only print) the experiment into ``out``; ``options``:
     which nodes (``--only``, ``--shard``) and how many side by side (``--parallel``).
 
     A real run whose API calls would cost more than ``max_cost`` dollars (default $100,
-    ``msm.experiment.spend``) stops before the first call unless ``yes``."""
+    ``msm.experiment.spend``) stops before the first call unless ``yes``. Example::
+
+        res = run_experiment("examples/experiments/cheese-demo.yaml", "runs/cheese")
+        print(res.ran, "of", res.nodes, "nodes ran; report:", res.report_html)
+    """
     exp_path = Path(exp_path)
     exp = load_experiment(exp_path)
     run = Path(out)
@@ -111,18 +180,25 @@ def run_experiment(
             f"not done yet (the report is built when they are; msm report {run} builds one "
             "from what is done)"
         )
-        return {"run": str(run), "nodes": len(plan), "ran": len(sel.ran), "report": None}
+        return ExperimentResult(run, len(plan), len(sel.ran), None, None)
     with locked(RunFolder(run).report_lock):  # the last shards may finish together
         rep = build_report(run)
     echo(f"msm run: finished in {fmt_hms(time.monotonic() - sel.t0)}; report -> {rep['html']}")
     for line in rep.get("headline", []):
         echo(f"  {line}")
-    return {"run": str(run), "nodes": len(plan), "ran": len(sel.ran), "report": rep}
+    return ExperimentResult(run, len(plan), len(sel.ran), Path(rep["json"]), Path(rep["html"]))
 
 
-def dry_run_report(exp: Experiment, plan: list[Node], run: Path, echo: Any) -> dict[str, Any]:
+def dry_run_report(exp: Experiment, plan: list[Node], run: Path, echo: Any) -> DryRunResult:
     """Print the plan with what it will cost: calls by role, tokens, dollars, disk, time."""
     statuses = {
         n.id: (node_status(run, n) if RunFolder(run).run_json.is_file() else "todo") for n in plan
     }
-    return report(exp, plan, run, statuses, echo)
+    rep = report(exp, plan, run, statuses, echo)
+    return DryRunResult(
+        plan=tuple(rep["plan"]),
+        statuses=rep["statuses"],
+        projection=rep["projection"],
+        problems=tuple(rep["problems"]),
+        per_seed=tuple(rep["per_seed"]),
+    )

@@ -10,6 +10,7 @@ from msm._util.lazy import lazy_names
 
 _PUBLIC = {
     "TrainConfig": "msm.train.config",
+    "TrainResult": "msm.train.engine",
     "run_train": "msm.train.engine",
     "trained_model_dir": "msm.artifacts.checkpoint",
     "work_dir_for": "msm.artifacts.checkpoint",

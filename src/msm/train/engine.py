@@ -90,6 +90,36 @@ def micro_batch_loss_sum(model: Any, batch: dict[str, Any], autocast: Any = None
     )
 
 
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    """What :func:`run_train` made: the checkpoint, headline counts, and ``manifest``
+    exactly as ``out/manifest.json`` holds it (empty on every process but the main one)."""
+
+    out: Path
+    checkpoint: Checkpoint
+    steps: int  # optimizer steps
+    tokens_seen: int  # with padding
+    label_tokens_seen: int  # the tokens trained on
+    final_loss: float | None
+    seconds: float  # wall time of the run that wrote the checkpoint
+    manifest: dict[str, Any]
+
+    @classmethod
+    def from_manifest(cls, out: Path, manifest: dict[str, Any]) -> TrainResult:
+        """The result that a finished checkpoint's ``manifest`` records."""
+        loss = manifest.get("final_loss")
+        return cls(
+            out=out,
+            checkpoint=Checkpoint(out),
+            steps=int(manifest.get("steps") or 0),
+            tokens_seen=int(manifest.get("tokens_seen") or 0),
+            label_tokens_seen=int(manifest.get("label_tokens_seen") or 0),
+            final_loss=float(loss) if loss is not None else None,
+            seconds=float(manifest.get("wall_seconds") or 0.0),
+            manifest=manifest,
+        )
+
+
 @dataclass
 class _Progress:
     """What a checkpoint carries besides accelerate's state."""
@@ -102,18 +132,22 @@ class _Progress:
 
 def run_train(
     cfg: TrainConfig, out: Path, echo: Any = None, *, overwrite: bool = False
-) -> dict[str, Any]:
+) -> TrainResult:
     """Train and write ``out``; resumes an interrupted run of the same settings.
 
     ``out`` belongs to its settings: other settings are refused unless ``overwrite``
-    (see :func:`msm.train.checkpoint.prepare_output`).
+    (see :func:`msm.train.checkpoint.prepare_output`). Example::
+
+        res = run_train(TrainConfig(stage="midtrain", data="runs/corpus/documents.jsonl"),
+                        Path("runs/mid"))
+        print(res.steps, res.final_loss, res.checkpoint.model_dir)
     """
     say = echo or (lambda s: print(s, file=sys.stderr, flush=True))
     out = Path(out)
     done = prepare_output(cfg, out, overwrite)
     if done is not None:
         say(f"train: {out} is already complete (same settings)")
-        return done
+        return TrainResult.from_manifest(out, done)
     t_start = time.time()
     base = resolve_base(cfg.base, cfg.method, cfg.fresh_adapter, cfg.adapter)
     data = read_stage_data(cfg)  # bad data fails now, before torch and the model load
@@ -141,8 +175,8 @@ def run_train(
     acc.wait_for_everyone()
     saved = save_model(acc, model, tok, final, base.model, cfg, full, _base_dtype(cfg, precision))
     manifest: dict[str, Any] = {}
+    history, train_s, tokens_seen = progress.history, progress.train_s, progress.tokens
     if acc.is_main_process:
-        history, train_s, tokens_seen = progress.history, progress.train_s, progress.tokens
         write_curves(final, history)
         if layout.logs_dir.is_dir():
             shutil.copytree(layout.logs_dir, final / "logs")
@@ -185,7 +219,12 @@ def run_train(
     if cfg.report_to:
         acc.end_training()
     acc.wait_for_everyone()
-    return manifest
+    if manifest:
+        return TrainResult.from_manifest(out, manifest)
+    # another process than the main one: what it knows, and no manifest
+    loss, labels = (history[-1]["loss"] if history else None), sum(r.n_labels for r in plan)
+    wall = round(time.time() - t_start, 2)
+    return TrainResult(out, layout, steps, tokens_seen, labels, loss, wall, manifest={})
 
 
 def _packed_rows(
