@@ -14,30 +14,29 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from msm._util.lazy import lazy_names
+from typing import TYPE_CHECKING
 
-_PUBLIC = {
-    "load_spec": "msm.spec.core",
-    "DocgenConfig": "msm.docgen",
-    "run_docgen": "msm.docgen",
-    "AftgenConfig": "msm.aftgen",
-    "run_aftgen": "msm.aftgen",
-    "make_subsets": "msm.aftgen",
-    "TrainConfig": "msm.train",
-    "run_train": "msm.train",
-    "EvalConfig": "msm.evals",
-    "run_eval": "msm.evals",
-    "Experiment": "msm.experiment",
-    "load_experiment": "msm.experiment",
-    "run_experiment": "msm.experiment",
-    "build_report": "msm.report",
-    "LLM": "msm.llm",
-    "GenConfig": "msm.llm",
-    "AccessConfig": "msm.llm",
-    "MsmError": "msm.errors",
-}
+from msm._util.lazy import lazy_package
 
-__all__ = ["__version__", *sorted(_PUBLIC)]
+if TYPE_CHECKING:  # the package's names; loaded on first use (msm._util.lazy)
+    from msm.aftgen import AftgenConfig as AftgenConfig
+    from msm.aftgen import make_subsets as make_subsets
+    from msm.aftgen import run_aftgen as run_aftgen
+    from msm.docgen import DocgenConfig as DocgenConfig
+    from msm.docgen import run_docgen as run_docgen
+    from msm.errors import MsmError as MsmError
+    from msm.evals import EvalConfig as EvalConfig
+    from msm.evals import run_eval as run_eval
+    from msm.experiment import Experiment as Experiment
+    from msm.experiment import load_experiment as load_experiment
+    from msm.experiment import run_experiment as run_experiment
+    from msm.llm import LLM as LLM
+    from msm.llm import AccessConfig as AccessConfig
+    from msm.llm import GenConfig as GenConfig
+    from msm.report import build_report as build_report
+    from msm.spec.core import load_spec as load_spec
+    from msm.train import TrainConfig as TrainConfig
+    from msm.train import run_train as run_train
 
-
-__getattr__, __dir__ = lazy_names(__name__, _PUBLIC)
+__getattr__, __dir__, _names = lazy_package(__name__, __file__)
+__all__ = ["__version__", *_names]

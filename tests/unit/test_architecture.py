@@ -11,6 +11,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.helpers.imports import runtime_nodes
+
 SRC = Path(__file__).resolve().parents[2] / "src"
 MAX_LINES = 100
 
@@ -25,8 +27,10 @@ def _module(path: Path, root: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _modules(root: Path) -> dict[str, ast.Module]:
-    return {_module(p, root): ast.parse(p.read_text(encoding="utf-8")) for p in root.rglob("*.py")}
+def _modules(root: Path) -> dict[str, tuple[Path, ast.Module]]:
+    return {
+        _module(p, root): (p, ast.parse(p.read_text(encoding="utf-8"))) for p in root.rglob("*.py")
+    }
 
 
 def _functions(tree: ast.AST) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
@@ -53,9 +57,9 @@ def graph(root: Path) -> tuple[dict[str, set[str]], list[tuple[str, str]]]:
     mods = _modules(root)
     edges: dict[str, set[str]] = {m: set() for m in mods}
     inner: list[tuple[str, str]] = []
-    for m, tree in mods.items():
+    for m, (path, tree) in mods.items():
         in_func = {id(n) for f in _functions(tree) for n in ast.walk(f)}
-        for node in ast.walk(tree):
+        for node in runtime_nodes(path, tree):
             targets = _targets(node, set(mods))
             if targets and id(node) in in_func:
                 inner.append((m, targets[-1]))
@@ -101,7 +105,7 @@ def cycles(edges: dict[str, set[str]]) -> set[frozenset[str]]:
 
 def long_functions(root: Path, limit: int = MAX_LINES) -> set[tuple[str, str]]:
     out = set()
-    for m, tree in _modules(root).items():
+    for m, (_, tree) in _modules(root).items():
         for f in _functions(tree):
             if (f.end_lineno or f.lineno) - f.lineno + 1 > limit:
                 out.add((m, f.name))
@@ -156,8 +160,17 @@ def test_the_checks_see_a_cycle_a_long_function_and_an_inner_import(tmp_path: Pa
     (pkg / "a.py").write_text("from msm.b import x\n")
     body = "".join("    y = 1\n" for _ in range(100))
     (pkg / "b.py").write_text(f"x = 1\ndef f():\n    from msm import a\n{body}")
+    # a package's type-only name list never runs: no edge; a real import beside it counts
+    (pkg / "c.py").write_text("import msm.d\n")
+    (pkg / "d" / "__init__.py").parent.mkdir()
+    init = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from msm.c import z as z\n"
+    (pkg / "d" / "__init__.py").write_text(init)
     edges, inner = graph(tmp_path)
     assert cycles(edges) == {frozenset({"msm.a", "msm.b"})}
+    assert "msm.c" not in edges["msm.d"]
+    (pkg / "d" / "__init__.py").write_text(init + "import msm.c\n")
+    both = {frozenset({"msm.a", "msm.b"}), frozenset({"msm.c", "msm.d"})}
+    assert cycles(graph(tmp_path)[0]) == both
     assert inner == [("msm.b", "msm.a")]
     assert long_functions(tmp_path) == {("msm.b", "f")}
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from tests.helpers.imports import runtime_nodes
+
 SRC = Path(__file__).resolve().parents[2] / "src"
 STAGES = {"docgen", "aftgen", "train", "evals"}
 
@@ -26,7 +28,7 @@ def imports(root: Path) -> set[tuple[str, str]]:
     out = set()
     for path in root.rglob("*.py"):
         me = _module(path, root)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in runtime_nodes(path):
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names = [node.module]
             elif isinstance(node, ast.Import):

@@ -6,21 +6,19 @@ runs no other submodule, so the package's modules form no import cycle through i
 
 from __future__ import annotations
 
-from msm._util.lazy import lazy_names
+from typing import TYPE_CHECKING
 
-_PUBLIC = {
-    "AftgenConfig": "msm.aftgen.config",
-    "AftgenResult": "msm.aftgen.run",
-    "ShortOfTarget": "msm.aftgen.plan",
-    "make_subsets": "msm.aftgen.subset",
-    "parse_sizes": "msm.aftgen.subset",
-    "run_aftgen": "msm.aftgen.run",
-    "strip_think": "msm.aftgen.think",
-    "subset_file": "msm.aftgen.subset",
-    "target_warning": "msm.aftgen.plan",
-}
+from msm._util.lazy import lazy_package
 
-__all__ = sorted(_PUBLIC)
+if TYPE_CHECKING:  # the package's names; loaded on first use (msm._util.lazy)
+    from msm.aftgen.config import AftgenConfig as AftgenConfig
+    from msm.aftgen.plan import ShortOfTarget as ShortOfTarget
+    from msm.aftgen.plan import target_warning as target_warning
+    from msm.aftgen.run import AftgenResult as AftgenResult
+    from msm.aftgen.run import run_aftgen as run_aftgen
+    from msm.aftgen.subset import make_subsets as make_subsets
+    from msm.aftgen.subset import parse_sizes as parse_sizes
+    from msm.aftgen.subset import subset_file as subset_file
+    from msm.aftgen.think import strip_think as strip_think
 
-
-__getattr__, __dir__ = lazy_names(__name__, _PUBLIC)
+__getattr__, __dir__, __all__ = lazy_package(__name__, __file__)

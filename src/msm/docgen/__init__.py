@@ -8,19 +8,17 @@ runs no other submodule, so the package's modules form no import cycle through i
 
 from __future__ import annotations
 
-from msm._util.lazy import lazy_names
+from typing import TYPE_CHECKING
 
-_PUBLIC = {
-    "DocgenConfig": "msm.docgen.config",
-    "DocgenResult": "msm.docgen.run",
-    "NothingKept": "msm.docgen.run",
-    "documents_file": "msm.docgen.outputs",
-    "preview_docgen": "msm.docgen.run",
-    "project_docgen": "msm.docgen.projection",
-    "run_docgen": "msm.docgen.run",
-}
+from msm._util.lazy import lazy_package
 
-__all__ = sorted(_PUBLIC)
+if TYPE_CHECKING:  # the package's names; loaded on first use (msm._util.lazy)
+    from msm.docgen.config import DocgenConfig as DocgenConfig
+    from msm.docgen.outputs import documents_file as documents_file
+    from msm.docgen.projection import project_docgen as project_docgen
+    from msm.docgen.run import DocgenResult as DocgenResult
+    from msm.docgen.run import NothingKept as NothingKept
+    from msm.docgen.run import preview_docgen as preview_docgen
+    from msm.docgen.run import run_docgen as run_docgen
 
-
-__getattr__, __dir__ = lazy_names(__name__, _PUBLIC)
+__getattr__, __dir__, __all__ = lazy_package(__name__, __file__)

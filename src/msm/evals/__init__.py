@@ -9,17 +9,15 @@ The names below are loaded on first use, as in ``msm/__init__.py``: importing
 ``msm.evals.run``, and a submodule importing a sibling must not run them all.
 """
 
-from msm._util.lazy import lazy_names
+from typing import TYPE_CHECKING
 
-_PUBLIC = {
-    "DEFAULT_VALUE_SETS": "msm.evals.config",
-    "SUITES": "msm.evals.config",
-    "EvalConfig": "msm.evals.config",
-    "EvalResult": "msm.evals.run",
-    "run_eval": "msm.evals.run",
-}
+from msm._util.lazy import lazy_package
 
-__all__ = sorted(_PUBLIC)
+if TYPE_CHECKING:  # the package's names; loaded on first use (msm._util.lazy)
+    from msm.evals.config import DEFAULT_VALUE_SETS as DEFAULT_VALUE_SETS
+    from msm.evals.config import SUITES as SUITES
+    from msm.evals.config import EvalConfig as EvalConfig
+    from msm.evals.run import EvalResult as EvalResult
+    from msm.evals.run import run_eval as run_eval
 
-
-__getattr__, __dir__ = lazy_names(__name__, _PUBLIC)
+__getattr__, __dir__, __all__ = lazy_package(__name__, __file__)

@@ -6,17 +6,15 @@ runs no other submodule, so the package's modules form no import cycle through i
 
 from __future__ import annotations
 
-from msm._util.lazy import lazy_names
+from typing import TYPE_CHECKING
 
-_PUBLIC = {
-    "DryRunResult": "msm.experiment.runner",
-    "Experiment": "msm.experiment.config",
-    "ExperimentResult": "msm.experiment.runner",
-    "load_experiment": "msm.experiment.load",
-    "run_experiment": "msm.experiment.runner",
-}
+from msm._util.lazy import lazy_package
 
-__all__ = sorted(_PUBLIC)
+if TYPE_CHECKING:  # the package's names; loaded on first use (msm._util.lazy)
+    from msm.experiment.config import Experiment as Experiment
+    from msm.experiment.load import load_experiment as load_experiment
+    from msm.experiment.runner import DryRunResult as DryRunResult
+    from msm.experiment.runner import ExperimentResult as ExperimentResult
+    from msm.experiment.runner import run_experiment as run_experiment
 
-
-__getattr__, __dir__ = lazy_names(__name__, _PUBLIC)
+__getattr__, __dir__, __all__ = lazy_package(__name__, __file__)

@@ -11,11 +11,11 @@ whenever any submodule is imported, and tie every section back to the builder in
 
 from __future__ import annotations
 
-from msm._util.lazy import lazy_names
+from typing import TYPE_CHECKING
 
-_PUBLIC = {"build_report": "msm.report.build"}
+from msm._util.lazy import lazy_package
 
-__all__ = sorted(_PUBLIC)
+if TYPE_CHECKING:  # the package's names; loaded on first use (msm._util.lazy)
+    from msm.report.build import build_report as build_report
 
-
-__getattr__, __dir__ = lazy_names(__name__, _PUBLIC)
+__getattr__, __dir__, __all__ = lazy_package(__name__, __file__)

@@ -6,17 +6,15 @@ Names are imported on first use (as in ``msm/__init__.py``): the engine pulls to
 
 from __future__ import annotations
 
-from msm._util.lazy import lazy_names
+from typing import TYPE_CHECKING
 
-_PUBLIC = {
-    "TrainConfig": "msm.train.config",
-    "TrainResult": "msm.train.engine",
-    "run_train": "msm.train.engine",
-    "trained_model_dir": "msm.artifacts.checkpoint",
-    "work_dir_for": "msm.artifacts.checkpoint",
-}
+from msm._util.lazy import lazy_package
 
-__all__ = sorted(_PUBLIC)
+if TYPE_CHECKING:  # the package's names; loaded on first use (msm._util.lazy)
+    from msm.artifacts.checkpoint import trained_model_dir as trained_model_dir
+    from msm.artifacts.checkpoint import work_dir_for as work_dir_for
+    from msm.train.config import TrainConfig as TrainConfig
+    from msm.train.engine import TrainResult as TrainResult
+    from msm.train.engine import run_train as run_train
 
-
-__getattr__, __dir__ = lazy_names(__name__, _PUBLIC)
+__getattr__, __dir__, __all__ = lazy_package(__name__, __file__)
