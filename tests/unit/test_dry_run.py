@@ -178,7 +178,7 @@ def test_run_folder_of_another_experiment_is_refused_by_the_dry_run(tmp_path, ms
 
 def test_dry_run_uses_times_recorded_in_the_run_folder_and_writes_nothing(tmp_path, tiny_model_dir):
     from msm.experiment.node_state import state_path
-    from msm.experiment.runner import run_experiment
+    from msm.experiment.runner import dry_run_experiment
 
     exp_path = _exp(tmp_path, _yaml(tiny_model_dir))
     exp = load_experiment(exp_path)
@@ -193,7 +193,7 @@ def test_dry_run_uses_times_recorded_in_the_run_folder_and_writes_nothing(tmp_pa
     )
     before = _snapshot(run)
     lines: list[str] = []
-    res = run_experiment(exp_path, run, dry_run=True, echo=lines.append)
+    res = dry_run_experiment(exp_path, run, echo=lines.append)
     assert _snapshot(run) == before
     proj = res.projection["nodes"]
     assert proj[done.id]["seconds"] == 80.0 and proj[done.id]["time_basis"].startswith("done")
@@ -379,7 +379,7 @@ def test_projected_value_calls_count_only_the_split_scored(tmp_path, tiny_model_
 def test_per_seed_draws_multiply_the_projected_generation_cost_by_the_seeds(
     tmp_path, tiny_model_dir
 ):
-    from msm.experiment.runner import DryRunResult, run_experiment
+    from msm.experiment.runner import DryRunResult, dry_run_experiment
 
     def dry(per_seed: str, name: str) -> tuple[DryRunResult, list[str]]:
         text = _yaml(
@@ -392,7 +392,7 @@ def test_per_seed_draws_multiply_the_projected_generation_cost_by_the_seeds(
             seeds="[0, 1, 2]",
         )
         lines: list[str] = []
-        res = run_experiment(_exp(tmp_path, text, f"{name}.yaml"), tmp_path / name, dry_run=True,
+        res = dry_run_experiment(_exp(tmp_path, text, f"{name}.yaml"), tmp_path / name,
                              echo=lines.append)  # fmt: skip
         return res, lines
 

@@ -124,21 +124,16 @@ def run_cmd(
 ) -> None:
     """Run a whole MSM study: corpora, AFT data, training, evals, report."""
     # lazy: the runner pulls torch and Inspect
-    from msm.experiment import run_experiment
+    from msm.experiment import dry_run_experiment, run_experiment
 
     # lazy: pulls Inspect
     from msm.experiment.schedule import RunOptions, parse_shard
 
     options = RunOptions(tuple(only or ()), parse_shard(shard), parallel, gpus_per_node)
-    run_experiment(
-        experiment,
-        out,
-        dry_run=dry_run,
-        echo=typer.echo,
-        options=options,
-        max_cost=max_cost,
-        yes=yes,
-    )
+    if dry_run:
+        dry_run_experiment(experiment, out, echo=typer.echo, options=options)
+        return
+    run_experiment(experiment, out, echo=typer.echo, options=options, max_cost=max_cost, yes=yes)
 
 
 @app.command("report")

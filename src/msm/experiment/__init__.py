@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # the package's names; loaded on first use (msm._util.lazy)
     from msm.experiment.load import load_experiment as load_experiment
     from msm.experiment.runner import DryRunResult as DryRunResult
     from msm.experiment.runner import ExperimentResult as ExperimentResult
+    from msm.experiment.runner import dry_run_experiment as dry_run_experiment
     from msm.experiment.runner import run_experiment as run_experiment
 
 __getattr__, __dir__, __all__ = lazy_package(__name__, __file__)

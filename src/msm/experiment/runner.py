@@ -12,7 +12,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any
 
 from msm._util.fsutil import atomic_write_json, atomic_write_text
 from msm.artifacts.run_folder import RunFolder
@@ -64,7 +64,7 @@ class ExperimentResult:
 
 @dataclass(frozen=True, slots=True)
 class DryRunResult:
-    """What ``run_experiment(..., dry_run=True)`` printed, as data: the plan's node ids,
+    """What :func:`dry_run_experiment` printed, as data: the plan's node ids,
     each node's status, the projection (``nodes``, ``totals``), what this machine lacks,
     and the per-seed lines."""
 
@@ -75,57 +75,45 @@ class DryRunResult:
     per_seed: tuple[str, ...]
 
 
-@overload
-def run_experiment(
+def dry_run_experiment(
     exp_path: str | Path,
     out: str | Path,
     *,
-    dry_run: Literal[False] = False,
     echo: Any = print,
     options: RunOptions | None = None,
-    max_cost: float | None = None,
-    yes: bool = False,
-) -> ExperimentResult: ...
+) -> DryRunResult:
+    """Print the plan of the experiment into ``out`` with what it will cost (calls by role,
+    tokens, dollars, disk, time), calling and writing nothing. It refuses whatever the real
+    run would refuse."""
+    exp, run, plan, _ = _checked(exp_path, out, options)
+    return dry_run_report(exp, plan, run, echo)
 
 
-@overload
-def run_experiment(
-    exp_path: str | Path,
-    out: str | Path,
-    *,
-    dry_run: Literal[True],
-    echo: Any = print,
-    options: RunOptions | None = None,
-    max_cost: float | None = None,
-    yes: bool = False,
-) -> DryRunResult: ...
-
-
-@overload
-def run_experiment(
-    exp_path: str | Path,
-    out: str | Path,
-    *,
-    dry_run: bool,
-    echo: Any = print,
-    options: RunOptions | None = None,
-    max_cost: float | None = None,
-    yes: bool = False,
-) -> ExperimentResult | DryRunResult: ...
+def _checked(
+    exp_path: str | Path, out: str | Path, options: RunOptions | None
+) -> tuple[Experiment, Path, list[Node], list[Node]]:
+    """The experiment, run folder, plan and the nodes ``options`` select, after the checks
+    the real run and the dry run share."""
+    exp = load_experiment(Path(exp_path))
+    run = Path(out)
+    plan = build_plan(exp)
+    check_inputs(exp, plan, run)
+    chosen = (options or RunOptions()).select(plan)  # a bad --only or --shard fails now
+    return exp, run, plan, chosen
 
 
 def run_experiment(
     exp_path: str | Path,
     out: str | Path,
     *,
-    dry_run: bool = False,
     echo: Any = print,
     options: RunOptions | None = None,
     max_cost: float | None = None,
     yes: bool = False,
-) -> ExperimentResult | DryRunResult:
-    """Run (or with ``dry_run`` only print) the experiment into ``out``; ``options``:
-    which nodes (``--only``, ``--shard``) and how many side by side (``--parallel``).
+) -> ExperimentResult:
+    """Run the experiment into ``out`` (:func:`dry_run_experiment` only prints its plan);
+    ``options``: which nodes (``--only``, ``--shard``) and how many side by side
+    (``--parallel``).
 
     A real run whose API calls would cost more than ``max_cost`` dollars (default $100,
     ``msm.experiment.spend``) stops before the first call unless ``yes``. Example::
@@ -134,15 +122,8 @@ def run_experiment(
         print(res.ran, "of", res.nodes, "nodes ran; report:", res.report_html)
     """
     exp_path = Path(exp_path)
-    exp = load_experiment(exp_path)
-    run = Path(out)
-    plan = build_plan(exp)
-    # the same checks for both: a dry run refuses whatever the real run would refuse
-    check_inputs(exp, plan, run)
+    exp, run, plan, chosen = _checked(exp_path, out, options)
     options = options or RunOptions()
-    chosen = options.select(plan)  # a bad --only or --shard fails before anything is written
-    if dry_run:
-        return dry_run_report(exp, plan, run, echo)
     problems = environment_problems(exp, plan)  # fail now, not after the corpora
     if problems:
         raise MsmError(problems[0])
