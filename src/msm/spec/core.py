@@ -41,9 +41,6 @@ MAX_SPEC_BYTES = 50 * 1024 * 1024
 
 # {name} not part of a doubled brace; group 1 = leading '{' if escaped
 _PLACEHOLDER = re.compile(r"(\{?)\{([A-Za-z_][A-Za-z0-9_]*)\}(\}?)")
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
-_ANCHOR = re.compile(r"\s*\{#([A-Za-z0-9_.:-]+)\}\s*$")
-_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 
 
 @dataclass(frozen=True)
@@ -233,6 +230,12 @@ def _name(given: str | None, metadata: dict[str, Any], key: str, default: str) -
     if not isinstance(v, str) or not v.strip() or "{" in v:
         raise MsmError(f"front matter {key} must be a plain non-empty name, not {v!r}")
     return v.strip()
+
+
+# Markdown structure: headings (with an optional {#anchor}) and code fences
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+_ANCHOR = re.compile(r"\s*\{#([A-Za-z0-9_.:-]+)\}\s*$")
+_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 
 
 def prose_mask(lines: Sequence[str]) -> list[bool]:

@@ -53,14 +53,8 @@ def add_corpora(st: ReportState) -> None:
         images.append(st.image(stem, png, f"{node.id} length histogram"))
     columns = ["corpus", "spec", "documents", "total", "unit", "mean", "median", "max",
         "own reason", "source"]  # fmt: skip
-    sec.blocks.append(
-        Table(
-            columns,
-            rows,
-            numeric=frozenset({2, 3, 5, 6, 7}),
-            source_col=9,
-        )  # fmt: skip
-    )
+    table = Table(columns, rows, numeric=frozenset({2, 3, 5, 6, 7}), source_col=9)
+    sec.blocks.append(table)
     if any(r["continuation_reasons"] for r in records):
         sec.blocks.append(Paragraph(
             "own reason: in `document_start: statement` mode each document opens with a spec "

@@ -90,14 +90,8 @@ def add_robustness(st: ReportState) -> None:
             )  # fmt: skip
     columns = [*LEAD, "agent name", "temperature", "rate", "95% interval", "interval basis", "n",
         "source"]  # fmt: skip
-    sec.blocks.append(
-        Table(
-            columns,
-            rows,
-            numeric=frozenset({1, 4, 5, 6, 8}),
-            source_col=9,
-        )  # fmt: skip
-    )
+    table = Table(columns, rows, numeric=frozenset({1, 4, 5, 6, 8}), source_col=9)
+    sec.blocks.append(table)
     effects, flags = _effects(st, metric, keys)
     st.data["robustness"] = {"metric": metric, "rates": data, "effects": effects, "flags": flags}
     if effects:
