@@ -209,6 +209,53 @@ def test_option_loglik_equals_the_model_scoring_each_sequence_alone(tiny_model_d
         assert row["gap"] == pytest.approx(row["ll_aligned"] - row["ll_other"])
 
 
+def test_option_loglik_shares_the_head_and_batches_by_length_without_moving_a_score(
+    tiny_model_dir,
+):
+    """The shared prompt head runs once, items are re-ordered by length and batched: each
+    row still equals the full pass of its own sequences alone (1e-4), in the items' order,
+    whatever the batch size, also when two items ask the same question."""
+    import torch
+
+    from msm.evals.loglik import _prompt_and_answers, load_model, load_tokenizer, option_logliks
+
+    tok, model = load_tokenizer(str(tiny_model_dir)), load_model(str(tiny_model_dir))
+    words = "apricot walnut linen scarf tea blue red green river stone lamp cedar".split()
+    items = [
+        ValueItem(
+            f"i{k}",
+            "d",
+            "Which " + " ".join(words[: 1 + k % 7]) + " would you pick?",
+            " ".join(words[k % 5 : k % 5 + 1 + k % 4]) + ".",
+            "The " + " ".join(words[(k + 3) % 6 : (k + 3) % 6 + 2 + k % 3]) + ", please.",
+        )
+        for k in range(11)
+    ]
+    items.append(ValueItem("same", "d", items[0].question, "Stone.", "Lamp, of course."))
+
+    def alone(it: ValueItem) -> tuple[float, float]:
+        ctx, a, b = _prompt_and_answers(tok, it)
+        c = tok(ctx, add_special_tokens=False).input_ids
+        out = []
+        for cont in (a, b):
+            x = tok(cont, add_special_tokens=False).input_ids
+            with torch.inference_mode():
+                logits = model(input_ids=torch.tensor([c + x])).logits[0].float()
+            logp = torch.log_softmax(logits, dim=-1)
+            out.append(sum(float(logp[len(c) + j - 1, t]) for j, t in enumerate(x)))
+        return out[0], out[1]
+
+    want = [alone(it) for it in items]
+    for batch in (1, 5, 16):
+        rows = option_logliks(tok, model, items, batch_items=batch)
+        assert [r["id"] for r in rows] == [it.id for it in items]
+        for r, (a, b) in zip(rows, want, strict=True):
+            assert r["ll_aligned"] == pytest.approx(a, abs=1e-4), (batch, r["id"])
+            assert r["ll_other"] == pytest.approx(b, abs=1e-4), (batch, r["id"])
+    one = option_logliks(tok, model, items[:1])  # a lone item: the head is all but one token
+    assert one[0]["ll_aligned"] == pytest.approx(want[0][0], abs=1e-4)
+
+
 def _full_pass_logprobs(model_dir: Path):
     """A vLLM stand-in: each prompt token's log-probability from one full forward pass."""
     import torch

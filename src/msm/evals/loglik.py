@@ -94,75 +94,125 @@ def item_row(it: ValueItem, texts: tuple[str, str], ll: list[tuple[float, int]])
     }
 
 
-def option_logliks(tok: Any, model: Any, items: list[ValueItem]) -> list[dict[str, Any]]:
+def option_logliks(
+    tok: Any, model: Any, items: list[ValueItem], batch_items: int = BATCH_ITEMS
+) -> list[dict[str, Any]]:
     """Per item: each option's summed log-likelihood, token and byte counts, and the gaps.
 
-    The question is run once per item and both options continue from its cached keys and
-    values: a batch of items is one left-padded forward pass over the prompts, then one
-    over the 2 x items options. (The prompt is most of each sequence, so this does about
-    half the work of scoring the two full sequences.)
+    Nothing shared is computed twice. The prompt head every item shares (the chat
+    template's system turn) is run once; each item's question runs once, and both options
+    continue from its cached keys and values. Items are batched in order of option length,
+    then question length, so little of a batch is padding. Rows come back in ``items``'
+    order; a row does not depend on the other items (within float rounding, 1e-5).
     """
+    pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+    encoded = [encode_item(tok, it) for it in items]
+    # the shared head, at most all but one token of the shortest prompt: each question
+    # keeps a token of its own, whose state predicts the options' first tokens
+    shared = _common_prefix([e[0] for e in encoded])
+    head_ids = shared[: min((len(e[0]) for e in encoded), default=1) - 1]
+    head_cache = _head_cache(model, head_ids) if head_ids else None
+    order = sorted(
+        range(len(items)), key=lambda i: (max(map(len, encoded[i][1])), len(encoded[i][0]))
+    )
+    rows: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(order), batch_items):
+        chunk = order[start : start + batch_items]
+        lls = _score_batch(model, pad, head_ids, head_cache, [encoded[i] for i in chunk])
+        for k, i in enumerate(chunk):
+            rows[i] = item_row(items[i], encoded[i][2], lls[2 * k : 2 * k + 2])
+    return [rows[i] for i in range(len(items))]
+
+
+def _common_prefix(seqs: list[list[int]]) -> list[int]:
+    if not seqs:
+        return []
+    first, n = seqs[0], min(len(s) for s in seqs)
+    k = 0
+    while k < n and all(s[k] == first[k] for s in seqs):
+        k += 1
+    return first[:k]
+
+
+def _head_cache(model: Any, head_ids: list[int]) -> Any:
+    """The keys and values of the prompt head every item shares, for one sequence."""
     import torch
 
-    pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
-    head = model.get_output_embeddings()
-    dev = head.weight.device  # the model's device (a GPU's, when the model was moved there)
+    dev = model.get_output_embeddings().weight.device
+    ids = torch.tensor([head_ids], device=dev)
+    with torch.inference_mode():
+        out = model.base_model(input_ids=ids, use_cache=True)
+    return _cache_of(out)
+
+
+def _score_batch(
+    model: Any,
+    pad: int,
+    head_ids: list[int],
+    head_cache: Any,
+    encoded: list[tuple[list[int], list[list[int]], tuple[str, str]]],
+) -> list[tuple[float, int]]:
+    """(summed log-likelihood, tokens) of each option of a batch of items, aligned then
+    other: the questions (after the shared head) left-padded in one pass from the head's
+    cache, then the 2 x items options right-padded in one pass from the questions'."""
+    import copy
+
+    import torch
+
+    out_layer = model.get_output_embeddings()
+    dev = out_layer.weight.device  # the model's device (a GPU's, when the model was moved there)
     cache_kw = _cache_kwarg(model)
-    rows: list[dict[str, Any]] = []
-    for start in range(0, len(items), BATCH_ITEMS):
-        chunk = items[start : start + BATCH_ITEMS]
-        ctxs: list[list[int]] = []
-        conts: list[list[int]] = []  # two per item: aligned, other
-        texts: list[tuple[str, str]] = []
-        for it in chunk:
-            ctx_ids, pair, txt = encode_item(tok, it)
-            ctxs.append(ctx_ids)
-            conts += pair
-            texts.append(txt)
-        n, width = len(chunk), max(len(c) for c in ctxs)
-        # prompts left-padded, so every prompt ends at the same column
-        p_ids = torch.full((n, width), pad, dtype=torch.long)
-        p_mask = torch.zeros((n, width), dtype=torch.long)
-        for i, c in enumerate(ctxs):
-            p_ids[i, width - len(c) :] = torch.tensor(c)
-            p_mask[i, width - len(c) :] = 1
-        p_ids, p_mask = p_ids.to(dev), p_mask.to(dev)
-        p_pos = (p_mask.cumsum(-1) - 1).clamp(min=0)
-        # options right-padded, continuing each prompt's positions
-        cw = max(len(c) for c in conts)
-        c_ids = torch.full((2 * n, cw), pad, dtype=torch.long)
-        c_mask = torch.zeros((2 * n, cw), dtype=torch.long)
+    h, n = len(head_ids), len(encoded)
+    ctxs = [e[0][h:] for e in encoded]
+    conts = [c for e in encoded for c in e[1]]  # two per item: aligned, other
+    width = max(len(c) for c in ctxs)
+    # questions left-padded, so every question ends at the same column
+    p_ids = torch.full((n, width), pad, dtype=torch.long)
+    p_mask = torch.zeros((n, width), dtype=torch.long)
+    for i, c in enumerate(ctxs):
+        p_ids[i, width - len(c) :] = torch.tensor(c)
+        p_mask[i, width - len(c) :] = 1
+    p_ids, p_mask = p_ids.to(dev), p_mask.to(dev)
+    p_pos = h + (p_mask.cumsum(-1) - 1).clamp(min=0)
+    prompt_mask = torch.cat([torch.ones((n, h), dtype=torch.long, device=dev), p_mask], dim=1)
+    # options right-padded, continuing each prompt's positions
+    cw = max(len(c) for c in conts)
+    c_ids = torch.full((2 * n, cw), pad, dtype=torch.long)
+    c_mask = torch.zeros((2 * n, cw), dtype=torch.long)
+    for j, c in enumerate(conts):
+        c_ids[j, : len(c)] = torch.tensor(c)
+        c_mask[j, : len(c)] = 1
+    c_ids, c_mask = c_ids.to(dev), c_mask.to(dev)
+    lens = torch.tensor([h + len(c) for c in ctxs], device=dev).repeat_interleave(2)
+    c_pos = lens[:, None] + torch.arange(cw, device=dev)[None, :]
+    with torch.inference_mode():
+        kw: dict[str, Any] = {}
+        if head_cache is not None:
+            head = copy.deepcopy(head_cache)  # each batch extends its own copy
+            head.batch_repeat_interleave(n)
+            kw[cache_kw] = head
+        out = model.base_model(
+            input_ids=p_ids, attention_mask=prompt_mask, position_ids=p_pos, use_cache=True, **kw
+        )
+        cache = _cache_of(out)
+        cache.batch_repeat_interleave(2)
+        last = out.last_hidden_state[:, -1].repeat_interleave(2, dim=0)  # predicts token 0
+        hidden = model.base_model(
+            input_ids=c_ids,
+            attention_mask=torch.cat([prompt_mask.repeat_interleave(2, dim=0), c_mask], dim=1),
+            position_ids=c_pos,
+            use_cache=True,
+            **{cache_kw: cache},
+        ).last_hidden_state
+        lls = []
+        # the output layer only where an answer token is predicted: the full vocabulary
+        # at every position would be most of the work for a small model
         for j, c in enumerate(conts):
-            c_ids[j, : len(c)] = torch.tensor(c)
-            c_mask[j, : len(c)] = 1
-        c_ids, c_mask = c_ids.to(dev), c_mask.to(dev)
-        lens = torch.tensor([len(c) for c in ctxs], device=dev).repeat_interleave(2)
-        c_pos = lens[:, None] + torch.arange(cw, device=dev)[None, :]
-        with torch.inference_mode():
-            out = model.base_model(
-                input_ids=p_ids, attention_mask=p_mask, position_ids=p_pos, use_cache=True
-            )
-            cache = _cache_of(out)
-            cache.batch_repeat_interleave(2)
-            last = out.last_hidden_state[:, -1].repeat_interleave(2, dim=0)  # predicts token 0
-            hidden = model.base_model(
-                input_ids=c_ids,
-                attention_mask=torch.cat([p_mask.repeat_interleave(2, dim=0), c_mask], dim=1),
-                position_ids=c_pos,
-                use_cache=True,
-                **{cache_kw: cache},
-            ).last_hidden_state
-            lls = []
-            # the output layer only where an answer token is predicted: the full vocabulary
-            # at every position would be most of the work for a small model
-            for j, c in enumerate(conts):
-                states = torch.cat([last[j : j + 1], hidden[j, : len(c) - 1]], dim=0)
-                logp = torch.log_softmax(head(states).float(), dim=-1)
-                picked = logp[torch.arange(len(c), device=dev), torch.tensor(c, device=dev)]
-                lls.append((float(picked.sum()), len(c)))
-        for k, it in enumerate(chunk):
-            rows.append(item_row(it, texts[k], lls[2 * k : 2 * k + 2]))
-    return rows
+            states = torch.cat([last[j : j + 1], hidden[j, : len(c) - 1]], dim=0)
+            logp = torch.log_softmax(out_layer(states).float(), dim=-1)
+            picked = logp[torch.arange(len(c), device=dev), torch.tensor(c, device=dev)]
+            lls.append((float(picked.sum()), len(c)))
+    return lls
 
 
 def _cache_kwarg(model: Any) -> str:

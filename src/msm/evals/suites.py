@@ -215,12 +215,18 @@ def loglik_values(
             "log-likelihood changes compare only under one tokenizer"
         )
     (out / "values").mkdir(parents=True, exist_ok=True)
+    # every set in one pass per model: batches mix the sets, and the shared head runs once
+    everything = [it for items in sets.values() for it in items]
+    all_rows = scorer.score(everything)
+    all_base = base.score(everything) if base else None
     results: dict[str, Any] = {}
+    start = 0
     for name, items in sets.items():
         slug = rows_name(name)
-        rows = scorer.score(items)
+        rows = all_rows[start : start + len(items)]
         write_rows(out / "values" / f"{slug}.jsonl", rows)
-        base_rows = base.score(items) if base else None
+        base_rows = all_base[start : start + len(items)] if all_base is not None else None
+        start += len(items)
         if base_rows is not None:
             write_rows(out / "values" / f"{slug}.baseline.jsonl", base_rows)
         res = summarise_loglik(rows, base_rows)
