@@ -7,6 +7,12 @@ modes compares within one run. Records wall and CPU seconds, items scored, and
 the loglik summary (acc, acc_norm, gap per token). Target (issue 16): 200 items
 in at most 60 s.
 
+With ``--before-src OLD/src`` (an older checkout's source tree) the loglik command also
+runs from that tree, alternating with this one ``--repeats`` times, so the two scorers'
+wall times compare under the same load; their per-item rows must agree (1e-4).
+Issue 29's target: the america set (240 items x 2 options) in at most 25 s wall, start-up
+included.
+
 Run: ``python benchmarks/values_scoring.py`` (about 3 minutes on 2 AVX2 cores).
 """
 
@@ -26,8 +32,13 @@ def main() -> None:
     ap.add_argument("--items", default="america")
     ap.add_argument("--letter-limit", type=int, default=100, help="letter samples (2 per item)")
     ap.add_argument("--out", default="benchmarks/results/values_scoring.json")
+    ap.add_argument("--before-src", help="another tree's src/ to time the loglik scorer of")
+    ap.add_argument("--before-rev", default=None, help="its git revision, for the record")
+    ap.add_argument("--repeats", type=int, default=3, help="alternating runs with --before-src")
     args = ap.parse_args()
     rep = Report("values_scoring")
+    if args.before_src:
+        rep["loglik_before_after"] = compare_trees(args)
     env = offline_env()
     res: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="msm-values-") as tmp:
@@ -71,6 +82,44 @@ def main() -> None:
         "each item twice (both orders)"
     )
     rep.write(args.out)
+
+
+CLI = "import sys; from msm.cli import main; sys.exit(main())"
+
+
+def compare_trees(args: argparse.Namespace) -> dict[str, object]:
+    """The loglik command from this tree and from ``--before-src``, alternating; wall times
+    (median) and the largest difference between the two trees' per-item log-likelihoods."""
+    import statistics
+
+    trees = {"after": str(Path(__file__).resolve().parents[1] / "src"), "before": args.before_src}
+    walls: dict[str, list[float]] = {k: [] for k in trees}
+    rows: dict[str, list[dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="msm-values-ab-") as tmp:
+        for k in range(args.repeats):
+            for name, src in trees.items():
+                out = Path(tmp) / f"{name}-{k}"
+                cmd = [sys.executable, "-c", CLI, "eval", "embedded", "--items", args.items]
+                cmd += ["--scoring", "loglik", "--out", str(out)]
+                walls[name].append(run_timed(cmd, env=offline_env(PYTHONPATH=src))["wall_s"])
+                log = out / "values" / f"{args.items}.jsonl"
+                rows[name] = [json.loads(x) for x in log.read_text().splitlines()]
+                print(name, k, round(walls[name][-1], 1), flush=True)
+    diff = max(
+        abs(a[key] - b[key])
+        for a, b in zip(rows["after"], rows["before"], strict=True)
+        for key in ("ll_aligned", "ll_other")
+    )
+    med = {name: statistics.median(w) for name, w in walls.items()}
+    return {
+        "trees": trees,
+        "before_rev": args.before_rev,
+        "process_wall_s": walls,
+        "median_wall_s": med,
+        "speedup": round(med["before"] / med["after"], 2),
+        "items": len(rows["after"]),
+        "max_abs_loglik_difference": diff,
+    }
 
 
 if __name__ == "__main__":

@@ -204,14 +204,18 @@ def _score_batch(
             use_cache=True,
             **{cache_kw: cache},
         ).last_hidden_state
-        lls = []
-        # the output layer only where an answer token is predicted: the full vocabulary
-        # at every position would be most of the work for a small model
-        for j, c in enumerate(conts):
-            states = torch.cat([last[j : j + 1], hidden[j, : len(c) - 1]], dim=0)
-            logp = torch.log_softmax(out_layer(states).float(), dim=-1)
-            picked = logp[torch.arange(len(c), device=dev), torch.tensor(c, device=dev)]
-            lls.append((float(picked.sum()), len(c)))
+        # the output layer only where an answer token is predicted (the full vocabulary at
+        # every position would be most of the work for a small model), in one product
+        states = torch.cat(
+            [torch.cat([last[j : j + 1], hidden[j, : len(c) - 1]]) for j, c in enumerate(conts)]
+        )
+        logp = torch.log_softmax(out_layer(states).float(), dim=-1)
+        targets = torch.tensor([t for c in conts for t in c], device=dev)
+        picked = logp[torch.arange(len(targets), device=dev), targets].tolist()
+    lls, at = [], 0
+    for c in conts:
+        lls.append((float(sum(picked[at : at + len(c)])), len(c)))
+        at += len(c)
     return lls
 
 
