@@ -8,6 +8,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# pytest-xdist runs its workers side by side: each gets its share of the cores (set before
+# torch loads; the CLI subprocesses inherit it), else torch's thread pools oversubscribe
+# the machine (measured on 2 cores: tests 2-4x slower than with one thread each)
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_SPEC = ROOT.parent / "shared" / "specs" / "openai_model_spec_2025-12-18.md"

@@ -93,7 +93,10 @@ class TrainConfig(BaseModel):
         "merged on demand), auto (adapter only from 3B parameters; msm run also at scale)",
     )
     threads: int | None = Field(
-        default=None, ge=1, le=4096, description="CPU threads (default: all cores)"
+        default=None,
+        ge=1,
+        le=4096,
+        description="CPU threads (default: all cores, at most OMP_NUM_THREADS)",
     )
     launcher: Literal["none", "accelerate"] = Field(
         default="none", description="none (this process) or accelerate (multi-GPU)"

@@ -130,6 +130,14 @@ class _Progress:
     train_s: float = 0.0
 
 
+def cpu_threads(local_world: int) -> int:
+    """Threads for training on the CPU: this process's share of the cores, and no more than
+    ``OMP_NUM_THREADS`` where that is set (a machine shared with other work)."""
+    share = max(1, (os.cpu_count() or 1) // max(1, local_world))
+    cap = os.environ.get("OMP_NUM_THREADS", "")
+    return min(share, int(cap)) if cap.isdigit() and int(cap) > 0 else share
+
+
 def run_train(
     cfg: TrainConfig, out: Path, echo: Any = None, *, overwrite: bool = False
 ) -> TrainResult:
@@ -251,7 +259,7 @@ def _accelerator(cfg: TrainConfig, logs: Path, say: Any) -> tuple[Any, str, int]
     precision = pick_precision(cfg.precision, cuda)
     world_env = int(os.environ.get("WORLD_SIZE", "1"))
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world_env)))
-    threads = cfg.threads or max(1, (os.cpu_count() or 1) // max(1, local_world))
+    threads = cfg.threads or cpu_threads(local_world)
     if not cuda:
         torch.set_num_threads(threads)
     # accelerate keeps its settings process-wide and refuses a second training in
