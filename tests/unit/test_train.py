@@ -388,3 +388,19 @@ def test_mix_in_adds_rows_and_yaml_config_layers_under_flags(tmp_path, tiny_mode
             "wandb",
         )
         assert r.returncode == 2 and "needs the 'wandb' package" in r.stderr
+
+
+def test_the_cli_says_trained_tokens_and_tokens_with_padding(tmp_path, tiny_model_dir, msm_cli):
+    """Issue 29: the padding a run trains through is printed, not only recorded."""
+    docs = _docs(tmp_path / "d.jsonl", n=6)
+    out = tmp_path / "o"
+    r = msm_cli(
+        "train", "midtrain", "--base", str(tiny_model_dir), "--docs", str(docs),
+        "--out", str(out), "--max-steps", "1", "--max-length", "64", "--lora-r", "4",
+        "--precision", "fp32",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    man = json.loads((out / "manifest.json").read_text())
+    trained, seen = man["label_tokens_seen"], man["tokens_seen"]
+    assert 0 < trained < seen  # documents shorter than a row leave padding
+    assert f"{trained} trained tokens ({seen} with padding)" in r.stdout

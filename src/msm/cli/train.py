@@ -34,8 +34,8 @@ def _train(cfg: TrainConfig, out: Path, overwrite: bool) -> None:
     res = run_train(cfg, out, overwrite=overwrite)
     loss = res.final_loss
     typer.echo(
-        f"train {cfg.stage}: {res.steps} steps, {res.tokens_seen} tokens, final "
-        f"loss {loss:.4f} -> {out}"
+        f"train {cfg.stage}: {res.steps} steps, {res.label_tokens_seen} trained tokens "
+        f"({res.tokens_seen} with padding), final loss {loss:.4f} -> {out}"
         if loss is not None
         else f"train {cfg.stage}: -> {out}"
     )
