@@ -14,7 +14,11 @@ Two presets, each run in its own fresh process into an empty folder:
 Both use ``--model-name Smol --provider-name "the msm project"`` (the demo's names).
 Reported per preset: documents generated and kept (with drops by reason),
 generation-phase seconds, the process's wall and CPU seconds, documents per minute
-and generated tokens per second.
+and generated tokens per second; and, in the same process after docgen, raw batched
+generation of the same prompts (every prompt of one generation setting in full batches
+of the engine's size, straight to the model, one after another): its tokens per second
+and docgen's over it (issue 29 asks for at least 0.8), with the share of docgen's
+generation phase the engine was busy.
 
 Run: ``python benchmarks/docgen_embedded.py`` (about 15 minutes on a 2-core CPU;
 ``--preset template_ideas`` for the short one; writes
@@ -59,11 +63,49 @@ def presets() -> dict[str, dict[str, Any]]:
 INNER = """
 import json, sys, time
 from msm.docgen import DocgenConfig, run_docgen
+from msm.llm.local import LocalEngine
 settings, out = json.loads(sys.argv[1]), sys.argv[2]
+batches = []  # every batch the engine ran for docgen: prompts, settings, seconds, tokens
+real = LocalEngine._generate_batch
+def recorded(self, prompts, kwargs):
+    t = time.perf_counter()
+    res = real(self, prompts, kwargs)
+    batches.append({"prompts": prompts, "kwargs": kwargs, "s": time.perf_counter() - t,
+                    "tokens": sum(r[3] for r in res)})
+    return res
+LocalEngine._generate_batch = recorded
 t = time.perf_counter()
 stats = run_docgen(DocgenConfig(model="embedded", **settings), out, quiet=True,
                    tokenizer="embedded").stats
 stats["run_docgen_s"] = time.perf_counter() - t
+# raw batched generation of the same prompts: all prompts of one generation setting in
+# full batches of the engine's size, straight to the model, one after another (no
+# pipeline, no waiting for calls to arrive)
+from msm.llm.local import get_engine
+from msm.llm.bundled import embedded_model_dir
+engine = get_engine(str(embedded_model_dir()))
+LocalEngine._generate_batch = real
+groups = {}
+for b in batches:
+    key = json.dumps({k: v for k, v in b["kwargs"].items() if k != "seed"}, sort_keys=True)
+    groups.setdefault(key, {"kwargs": b["kwargs"], "prompts": []})["prompts"] += b["prompts"]
+raw_s, raw_tokens, raw_batches = 0.0, 0, 0
+for g in groups.values():
+    for i in range(0, len(g["prompts"]), engine.batch_size):
+        t = time.perf_counter()
+        res = real(engine, g["prompts"][i : i + engine.batch_size], g["kwargs"])
+        raw_s += time.perf_counter() - t
+        raw_tokens += sum(r[3] for r in res)
+        raw_batches += 1
+stats["engine"] = {
+    "batches": len(batches),
+    "batch_sizes": [len(b["prompts"]) for b in batches],
+    "docgen_batch_seconds": sum(b["s"] for b in batches),
+    "docgen_tokens": sum(b["tokens"] for b in batches),
+    "raw_batches": raw_batches,
+    "raw_seconds": raw_s,
+    "raw_tokens": raw_tokens,
+}
 print(json.dumps(stats))
 """
 
@@ -96,7 +138,22 @@ def run_preset(settings: dict[str, Any]) -> dict[str, Any]:
         "kept_documents_per_minute": round(stats["documents_kept"] / gen_s * 60, 2),
         "generated_tokens": out_tokens,
         "generated_tokens_per_s": round(out_tokens / gen_s, 1),
+        **raw_comparison(stats["engine"], gen_s),
         "examples": [{"drop": g.get("drop"), "text": g["text"][:400]} for g in gens[:3]],
+    }
+
+
+def raw_comparison(engine: dict[str, Any], gen_s: float) -> dict[str, Any]:
+    """Docgen's generated tokens per second against raw batched generation of the same
+    prompts (issue 29: at least 0.8), and how busy the engine was."""
+    docgen_tps = engine["docgen_tokens"] / gen_s
+    raw_tps = engine["raw_tokens"] / engine["raw_seconds"]
+    return {
+        "engine": engine,
+        "engine_busy_share": round(engine["docgen_batch_seconds"] / gen_s, 3),
+        "raw_batched_tokens_per_s": round(raw_tps, 1),
+        "docgen_engine_tokens_per_s": round(docgen_tps, 1),
+        "ratio_docgen_over_raw": round(docgen_tps / raw_tps, 3),
     }
 
 
