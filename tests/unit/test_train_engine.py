@@ -324,3 +324,18 @@ def test_trainings_with_different_precisions_share_one_process(tmp_path, model_d
         want = torch.bfloat16 if precision == "bf16" else torch.float32
         assert set(seen) == {want} and sum(seen.values()) > 0, (precision, seen)
         assert math.isfinite(_first_logged_loss(out))
+
+
+def test_cpu_threads_are_a_share_of_the_cores_capped_by_omp_num_threads(monkeypatch):
+    import os
+
+    from msm.train.hardware import cpu_threads
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert (cpu_threads(1), cpu_threads(2), cpu_threads(16)) == (8, 4, 1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert (cpu_threads(1), cpu_threads(4)) == (3, 2)
+    for junk in ("", "0", "two"):  # unset, zero or not a number: no cap
+        monkeypatch.setenv("OMP_NUM_THREADS", junk)
+        assert cpu_threads(1) == 8

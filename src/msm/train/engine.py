@@ -41,7 +41,7 @@ from msm.train.checkpoint import (
 from msm.train.config import TrainConfig
 from msm.train.curves import write_curves
 from msm.train.data import IGNORE, DataStats, Row, finish_stats, pack
-from msm.train.hardware import asked_distributed_type, hardware, pick_precision
+from msm.train.hardware import asked_distributed_type, cpu_threads, hardware, pick_precision
 from msm.train.model_io import attach_adapter, load_model, load_tokenizer
 from msm.train.optim import build_optimizer
 
@@ -128,14 +128,6 @@ class _Progress:
     tokens: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     train_s: float = 0.0
-
-
-def cpu_threads(local_world: int) -> int:
-    """Threads for training on the CPU: this process's share of the cores, and no more than
-    ``OMP_NUM_THREADS`` where that is set (a machine shared with other work)."""
-    share = max(1, (os.cpu_count() or 1) // max(1, local_world))
-    cap = os.environ.get("OMP_NUM_THREADS", "")
-    return min(share, int(cap)) if cap.isdigit() and int(cap) > 0 else share
 
 
 def run_train(

@@ -10,6 +10,14 @@ from pathlib import Path
 from typing import Any
 
 
+def cpu_threads(local_world: int) -> int:
+    """Threads for training on the CPU: this process's share of the cores, and no more than
+    ``OMP_NUM_THREADS`` where that is set (a machine shared with other work)."""
+    share = max(1, (os.cpu_count() or 1) // max(1, local_world))
+    cap = os.environ.get("OMP_NUM_THREADS", "")
+    return min(share, int(cap)) if cap.isdigit() and int(cap) > 0 else share
+
+
 def pick_precision(requested: str, cuda: bool) -> str:
     """``auto``: bf16 where the hardware runs it fast (measured on CPU), else fp32."""
     import torch
