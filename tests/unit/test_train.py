@@ -404,3 +404,37 @@ def test_the_cli_says_trained_tokens_and_tokens_with_padding(tmp_path, tiny_mode
     trained, seen = man["label_tokens_seen"], man["tokens_seen"]
     assert 0 < trained < seen  # documents shorter than a row leave padding
     assert f"{trained} trained tokens ({seen} with padding)" in r.stdout
+
+
+def test_default_checkpoints_wait_for_enough_work_to_lose(tmp_path, tiny_model_dir, monkeypatch):
+    """The default policy saves at most about ten times a run and never sooner than
+    SAVE_MIN_S after the last save: a short run saves nothing mid-way; with the floor at 0
+    the same run saves every ceil(steps / 10) steps; an explicit --save-every ignores it."""
+    import msm.train.engine as engine
+
+    saved: list[int] = []
+    real = engine.save_checkpoint
+
+    def spy(acc, layout, step, *a, **kw):
+        saved.append(step)
+        return real(acc, layout, step, *a, **kw)
+
+    monkeypatch.setattr(engine, "save_checkpoint", spy)
+    docs = _docs(tmp_path / "d.jsonl", n=48)
+
+    def steps_saved(name: str, **kw) -> tuple[list[int], int]:
+        saved.clear()
+        res = run_train(
+            _cfg("midtrain", str(tiny_model_dir), docs, epochs=3, **kw), tmp_path / name, _quiet
+        )
+        return list(saved), res.steps
+
+    monkeypatch.setattr(engine, "SAVE_MIN_S", 3600.0)
+    quick, steps = steps_saved("a")
+    assert steps >= 10 and quick == []
+    monkeypatch.setattr(engine, "SAVE_MIN_S", 0.0)
+    monkeypatch.setattr(engine, "SAVE_COST_RATIO", 0.0)
+    every = -(-steps // 10)
+    assert steps_saved("b")[0] == list(range(every, steps, every))
+    monkeypatch.setattr(engine, "SAVE_MIN_S", 3600.0)
+    assert steps_saved("c", save_every=2)[0] == list(range(2, steps, 2))

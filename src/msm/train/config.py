@@ -81,7 +81,12 @@ class TrainConfig(BaseModel):
     system_prompt: str | None = Field(
         default=None, description="AFT: a system prompt for examples without one"
     )
-    save_every: int | None = Field(default=None, ge=1, description="steps; default ~10 per run")
+    save_every: int | None = Field(
+        default=None,
+        ge=1,
+        description="steps between checkpoints; default: about ten per run, none within a "
+        "minute of the last",
+    )
     log_every: int = Field(default=1, ge=1, description="steps between log lines")
     report_to: list[Literal["tensorboard", "wandb", "mlflow"]] = Field(
         default_factory=list, description="experiment trackers to log to"

@@ -324,6 +324,14 @@ def _resume(acc: Any, layout: Checkpoint, steps: int, say: Any) -> _Progress:
     return _Progress(st["step"], st["tokens"], st["history"], st["train_s"])
 
 
+# the default checkpoint policy (no ``save_every``): about ten per run, but none before a
+# minute of training since the last one (or the start), nor before ten times what the last
+# save took: a save of a full 135M model with its optimizer takes ~2.7 s on 2 CPU cores,
+# and at ten per run they were a fifth of a two-minute run (docs/LOG.md, 2026-12-07)
+SAVE_MIN_S = 60.0
+SAVE_COST_RATIO = 10.0
+
+
 def _train_steps(
     acc: Any,
     cfg: TrainConfig,
@@ -337,15 +345,17 @@ def _train_steps(
     layout: Checkpoint,
     say: Any,
 ) -> None:
-    """The optimizer steps from ``progress.step`` on, checkpointing every ``save_every``."""
+    """The optimizer steps from ``progress.step`` on, checkpointing every ``save_every`` steps
+    (by default: see ``SAVE_MIN_S``)."""
     import torch
 
     world, rank = acc.num_processes, acc.process_index
     start = progress.step
-    save_every = cfg.save_every or max(1, math.ceil(steps / 10))
+    every = cfg.save_every or max(1, math.ceil(steps / 10))
     micro = cfg.micro_batch_size
     model.train()
     t_last = time.time()
+    last_save, save_cost = time.monotonic(), 0.0
     for step in range(start, steps):
         t0 = time.perf_counter()
         step_rows = plan[step * g : (step + 1) * g]
@@ -366,8 +376,16 @@ def _train_steps(
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
-        total = acc.reduce(torch.tensor([local_sum], device=acc.device), reduction="sum")
-        loss = float(total.item()) / max(n_glob, 1)
+        due = (step + 1) % every == 0 and step + 1 < steps
+        if due and cfg.save_every is None:  # the default also waits for enough work to lose
+            due = time.monotonic() - last_save >= max(SAVE_MIN_S, SAVE_COST_RATIO * save_cost)
+        # one reduce carries the loss and whether any process wants a checkpoint, so every
+        # process saves at the same step even though each reads its own clock
+        total = acc.reduce(
+            torch.tensor([local_sum, float(due)], device=acc.device), reduction="sum"
+        )
+        loss = float(total[0].item()) / max(n_glob, 1)
+        save_now = float(total[1].item()) > 0
         progress.step = step + 1
         progress.tokens += g * cfg.max_length
         progress.train_s += time.perf_counter() - t0
@@ -393,10 +411,13 @@ def _train_steps(
                 f"{rate:.0f} tok/s eta {eta:.0f}s"
             )
             t_last = time.time()
-        if (step + 1) % save_every == 0 and step + 1 < steps:
+        if save_now:
+            t_save = time.monotonic()
             save_checkpoint(
                 acc, layout, step + 1, progress.tokens, progress.history, progress.train_s
             )
+            last_save = time.monotonic()
+            save_cost = last_save - t_save
 
 
 def _quiet_libraries() -> None:
