@@ -360,17 +360,17 @@ def test_the_kv_cache_argument_follows_the_transformers_version():
     5.17): the scorer passes whichever the model's forward takes, and reads either output."""
     from types import SimpleNamespace
 
-    from msm.evals.loglik import _cache_kwarg, _cache_of
+    from msm.llm.kvcache import cache_kwarg, cache_of
 
     def new(input_ids=None, cache=None, use_cache=None): ...
     def old(input_ids=None, past_key_values=None, use_cache=None): ...
 
-    assert _cache_kwarg(SimpleNamespace(base_model=SimpleNamespace(forward=new))) == "cache"
-    assert _cache_kwarg(SimpleNamespace(base_model=SimpleNamespace(forward=old))) == (
+    assert cache_kwarg(SimpleNamespace(base_model=SimpleNamespace(forward=new))) == "cache"
+    assert cache_kwarg(SimpleNamespace(base_model=SimpleNamespace(forward=old))) == (
         "past_key_values"
     )
-    assert _cache_of(SimpleNamespace(cache="c", past_key_values=None)) == "c"
-    assert _cache_of(SimpleNamespace(past_key_values="p")) == "p"
+    assert cache_of(SimpleNamespace(cache="c", past_key_values=None)) == "c"
+    assert cache_of(SimpleNamespace(past_key_values="p")) == "p"
 
 
 def test_loglik_split_confirm_scores_only_confirm_items_before_the_limit(tmp_path, tiny_model_dir):

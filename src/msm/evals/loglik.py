@@ -28,6 +28,7 @@ from msm._util.fsutil import atomic_write_text
 from msm.errors import MsmError
 from msm.evals.stats import share_summary, t_summary
 from msm.evals.values.items import ValueItem
+from msm.llm.kvcache import cache_kwarg, cache_of, common_prefix
 
 VERSION = "2"  # bump when the prompt or the scoring changes (2: shared prompt pass)
 BASE_PROMPT = "Question: {question}\nAnswer:"
@@ -109,7 +110,7 @@ def option_logliks(
     encoded = [encode_item(tok, it) for it in items]
     # the shared head, at most all but one token of the shortest prompt: each question
     # keeps a token of its own, whose state predicts the options' first tokens
-    shared = _common_prefix([e[0] for e in encoded])
+    shared = common_prefix([e[0] for e in encoded])
     head_ids = shared[: min((len(e[0]) for e in encoded), default=1) - 1]
     head_cache = _head_cache(model, head_ids) if head_ids else None
     order = sorted(
@@ -124,16 +125,6 @@ def option_logliks(
     return [rows[i] for i in range(len(items))]
 
 
-def _common_prefix(seqs: list[list[int]]) -> list[int]:
-    if not seqs:
-        return []
-    first, n = seqs[0], min(len(s) for s in seqs)
-    k = 0
-    while k < n and all(s[k] == first[k] for s in seqs):
-        k += 1
-    return first[:k]
-
-
 def _head_cache(model: Any, head_ids: list[int]) -> Any:
     """The keys and values of the prompt head every item shares, for one sequence."""
     import torch
@@ -142,7 +133,7 @@ def _head_cache(model: Any, head_ids: list[int]) -> Any:
     ids = torch.tensor([head_ids], device=dev)
     with torch.inference_mode():
         out = model.base_model(input_ids=ids, use_cache=True)
-    return _cache_of(out)
+    return cache_of(out)
 
 
 def _score_batch(
@@ -161,7 +152,7 @@ def _score_batch(
 
     out_layer = model.get_output_embeddings()
     dev = out_layer.weight.device  # the model's device (a GPU's, when the model was moved there)
-    cache_kw = _cache_kwarg(model)
+    cache_kw = cache_kwarg(model)
     h, n = len(head_ids), len(encoded)
     ctxs = [e[0][h:] for e in encoded]
     conts = [c for e in encoded for c in e[1]]  # two per item: aligned, other
@@ -194,7 +185,7 @@ def _score_batch(
         out = model.base_model(
             input_ids=p_ids, attention_mask=prompt_mask, position_ids=p_pos, use_cache=True, **kw
         )
-        cache = _cache_of(out)
+        cache = cache_of(out)
         cache.batch_repeat_interleave(2)
         last = out.last_hidden_state[:, -1].repeat_interleave(2, dim=0)  # predicts token 0
         hidden = model.base_model(
@@ -217,20 +208,6 @@ def _score_batch(
         lls.append((float(sum(picked[at : at + len(c)])), len(c)))
         at += len(c)
     return lls
-
-
-def _cache_kwarg(model: Any) -> str:
-    """The forward argument that takes a KV cache: ``cache`` in newer transformers (5.24),
-    ``past_key_values`` in older ones (5.17, as on the lent GPU machines; msm allows >=5.0)."""
-    import inspect as pyinspect
-
-    params = pyinspect.signature(model.base_model.forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
-
-
-def _cache_of(out: Any) -> Any:
-    cache = getattr(out, "cache", None)
-    return cache if cache is not None else out.past_key_values
 
 
 def _win(a: float, b: float) -> float:

@@ -23,6 +23,7 @@ from typing import Any
 from inspect_ai.model import ChatMessage, GenerateConfig, ModelOutput, modelapi
 
 from msm.llm.api_base import MsmModelAPI, model_output
+from msm.llm.kvcache import cache_kwarg, shared_prefill
 
 DEFAULT_BATCH_SIZE = 16
 LOGPROB_TOKENS_KEY = "msm_logprob_tokens"  # GenerateConfig.extra_body key (msm-local only)
@@ -46,7 +47,9 @@ class LocalEngine:
     batch_size: int = DEFAULT_BATCH_SIZE
     batch_window: float = DEFAULT_BATCH_WINDOW
     dtype: str = "float32"
+    share_prefill: bool = True  # the shared prompt head and repeated prompts prefilled once
     batches_run: int = 0
+    prefilled_batches: int = 0
     largest_batch: int = 0
     _queue: queue.Queue[_Request] = field(default_factory=queue.Queue)
     _thread: threading.Thread | None = None
@@ -150,7 +153,7 @@ class LocalEngine:
 
         self.batches_run += 1
         self.largest_batch = max(self.largest_batch, len(prompts))
-        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        inputs = self._inputs(prompts)
         max_new = int(kwargs.get("max_new_tokens", 256))
         gen: dict[str, Any] = {
             "max_new_tokens": max_new,
@@ -173,11 +176,11 @@ class LocalEngine:
             gen["output_logits"] = True
             gen["return_dict_in_generate"] = True
         with torch.inference_mode():
-            res = self.model.generate(**enc, **gen)
+            res = self.model.generate(**inputs, **gen)
         out = res.sequences if want else res
         steps = [torch.log_softmax(x.float(), dim=-1) for x in res.logits] if want else []
-        n_in = int(enc["input_ids"].shape[1])
-        attn = enc["attention_mask"]
+        n_in = int(inputs["input_ids"].shape[1])
+        attn = inputs["attention_mask"]
         results = []
         for i in range(len(prompts)):
             new = out[i, n_in:].tolist()
@@ -195,6 +198,20 @@ class LocalEngine:
             )
             results.append((text, reason, int(attn[i].sum()), n_out, lps))
         return results
+
+    def _inputs(self, prompts: list[str]) -> dict[str, Any]:
+        """``generate``'s inputs: with the shared prompt head and repeated prompts
+        prefilled once (:func:`msm.llm.kvcache.shared_prefill`) where that saves a fifth or
+        more of the batch's prompt tokens, else a plain left-padded batch."""
+        if self.share_prefill and len(prompts) > 1:
+            rows = self.tokenizer(prompts, add_special_tokens=False).input_ids
+            pre = shared_prefill(self.model, rows, int(self.tokenizer.pad_token_id))
+            if pre is not None:
+                self.prefilled_batches += 1
+                ids, mask, cache = pre
+                return {"input_ids": ids, "attention_mask": mask, cache_kwarg(self.model): cache}
+        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
     def _logprobs(
         self, steps: list[Any], i: int, tokens: list[int], k: int, extra: tuple[str, ...] = ()
