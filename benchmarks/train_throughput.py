@@ -27,7 +27,11 @@ subprocess. Rows, with every setting that differs recorded in the JSON:
   as warm-up (stated in the JSON).
 
 The fast rows run ``--repeats`` times, interleaved (round 2 in reverse order) to
-spread drift from other load on a shared machine. Every fast row excludes the
+spread drift from other load on a shared machine; a row whose repeats spread by more
+than ``--max-spread`` (10%: (fastest - slowest repeat) / pooled rate) gets further
+rounds, up to ``--max-repeats``, and the JSON names any row still over the limit.
+``--msm-precision fp32`` runs the msm rows in fp32, like for like with the trl_fp32
+rows, on a CPU where ``auto`` would pick bf16. Every fast row excludes the
 same ``--warmup`` steps and times the same number of steps. Throughput =
 document tokens (padding excluded) / seconds of the timed steps, pooled over
 the repeats; per-repeat figures and step-time spread are recorded. TRL steps are
@@ -125,6 +129,9 @@ def peak_gflops(dtype_name: str, seconds: float = 3.0) -> float:
     return best
 
 
+MSM_PRECISION = ["auto"]  # --msm-precision (main sets it)
+
+
 def run_msm(method: str, docs: Path, steps: int, warmup: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ckpt"
@@ -132,6 +139,7 @@ def run_msm(method: str, docs: Path, steps: int, warmup: int) -> dict:
         cmd += ["--docs", str(docs), "--out", str(out), "--method", method]
         cmd += ["--max-length", str(SEQ), "--micro-batch-size", str(ROWS)]
         cmd += ["--max-steps", str(steps), "--save-every", str(10 * steps)]
+        cmd += ["--precision", MSM_PRECISION[0]]
         res = subprocess.run(cmd, check=False, capture_output=True, text=True)
         if res.returncode != 0:
             raise SystemExit(f"msm run failed ({method}): {res.stderr.strip()[-800:]}")
@@ -347,6 +355,19 @@ def main() -> None:
     ap.add_argument("--default-steps", type=int, default=1, help="steps for the slow TRL default")
     ap.add_argument("--skip-trl-default", action="store_true")
     ap.add_argument("--only", default="", help="comma-separated row names (for quick checks)")
+    ap.add_argument(
+        "--msm-precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16"],
+        help="msm rows' --precision (fp32: like for like with the trl_fp32 rows)",
+    )
+    ap.add_argument(
+        "--max-spread",
+        type=float,
+        default=0.10,
+        help="rows whose per-repeat spread exceeds this get more rounds, up to --max-repeats",
+    )
+    ap.add_argument("--max-repeats", type=int, default=5)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "train_throughput.json"))
     args = ap.parse_args()
     import torch
@@ -360,10 +381,24 @@ def main() -> None:
     only = {s for s in args.only.split(",") if s}
     fast = [n for n in CONFIGS if not only or n in only]
     runs: dict[str, list[dict]] = {n: [] for n in fast}
-    for k in range(args.repeats):
-        for name in fast if k % 2 == 0 else fast[::-1]:
+    MSM_PRECISION[0] = args.msm_precision
+    for m in ("full", "lora"):
+        CONFIGS[f"msm_{m}"][2]["precision"] = (
+            "auto (measured: bf16 where it runs fast, else fp32)"
+            if args.msm_precision == "auto"
+            else args.msm_precision
+        )
+    k = 0
+    todo = list(fast)
+    while todo:  # interleaved rounds; a row whose repeats spread too far gets more rounds
+        for name in todo if k % 2 == 0 else todo[::-1]:
             runs[name].append(one_run(CONFIGS[name], docs, args.steps))
             log(name, runs[name][-1])
+        k += 1
+        if k < args.repeats:
+            continue
+        spreads = {n: summarise(CONFIGS[n], runs[n], args.warmup)["spread_by_repeat"] for n in fast}
+        todo = [n for n in fast if spreads[n] > args.max_spread and len(runs[n]) < args.max_repeats]
     res = {n: summarise(CONFIGS[n], runs[n], args.warmup) for n in fast}
     if not args.skip_trl_default:
         for name, cfg in DEFAULTS.items():
@@ -417,6 +452,13 @@ def main() -> None:
         "mfu_note": mfu_note(res, peaks_start["bf16"]),
         "results": res,
         "ratios_msm_over_row": ratios,
+        # spread_by_repeat = (fastest - slowest repeat) / pooled tokens per second
+        "spread_limit": args.max_spread,
+        "rows_over_spread_limit": [
+            n
+            for n, r in res.items()
+            if len(r["raw"]) > 1 and r["spread_by_repeat"] > args.max_spread
+        ],
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
