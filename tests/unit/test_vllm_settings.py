@@ -69,6 +69,22 @@ def test_cli_refuses_them_for_a_model_vllm_does_not_serve(msm_cli, tmp_path):
     assert not (tmp_path / "e").exists()
 
 
+def test_a_vllm_model_without_vllm_or_a_server_is_one_line_naming_the_package(
+    msm_cli, tmp_path, tiny_model_dir, monkeypatch
+):
+    """Not Inspect's internal error from deep in a run: msm names the package (or the
+    running server) before any work; with VLLM_BASE_URL set the check passes."""
+    monkeypatch.delenv("VLLM_BASE_URL", raising=False)
+    out = tmp_path / "e"
+    r = msm_cli("eval", f"vllm/{tiny_model_dir}", "--items", "america", "--out", str(out))
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"msm: error: model 'vllm/{tiny_model_dir}' needs a running vLLM server (set "
+        "VLLM_BASE_URL) or the vllm package on this machine (pip install vllm, on a GPU machine)"
+    ]
+    assert not out.exists()
+
+
 def _plan(tmp_path, tiny_model_dir, eval_section: str, name: str = "e.yaml"):
     from tests.unit.test_experiment import tiny_yaml
 

@@ -34,6 +34,7 @@ from msm.evals.usage_log import eval_usage
 from msm.llm.batch import check_batch_provider
 from msm.llm.fake import fake_args
 from msm.llm.names import get_inspect_model, resolve_model, weights_folder
+from msm.llm.refs import served_by_vllm
 
 __all__ = ["SUITES", "EvalConfig", "run_eval"]
 
@@ -130,6 +131,8 @@ def run_eval(
         raise MsmError(f"--out must be a directory, but {out} is a file")
     if not out.parent.is_dir():
         raise MsmError(f"output parent folder does not exist: {out.parent}")
+    if served_by_vllm(cfg.model):  # the server's package (or a running server), up front
+        resolve_model(cfg.model)
     # build everything that can fail on bad input before loading any model
     work = prepare(cfg, run, runs_here(cfg.model))
     summary = _summary_head(work)

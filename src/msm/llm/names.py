@@ -201,7 +201,8 @@ def _resolve_vllm(name: str, rest: str, base_url: str | None, check: bool) -> Re
     """``vllm/<model>``: a running server (``VLLM_BASE_URL``) or one Inspect starts."""
     if check and not os.environ.get("VLLM_BASE_URL") and importlib.util.find_spec("vllm") is None:
         raise MsmError(
-            f"model {name!r} needs a vLLM server (set VLLM_BASE_URL) or the vllm package"
+            f"model {name!r} needs a running vLLM server (set VLLM_BASE_URL) or the vllm "
+            "package on this machine (pip install vllm, on a GPU machine)"
         )
     return ResolvedModel(name, name, "vllm")
 
