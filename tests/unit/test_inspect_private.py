@@ -37,3 +37,34 @@ def test_no_other_module_imports_inspect_privates() -> None:
         if private.search(p.read_text(encoding="utf-8"))
     ]
     assert users == ["msm/llm/inspect_private.py"]
+
+
+SKIP_CHILD = """
+import sys
+from msm.llm.names import get_inspect_model
+from msm.llm.inspect_private import provider_registered
+get_inspect_model("fake")
+import inspect_ai.hooks._startup as startup
+startup.init_hooks()  # what Inspect's eval() runs: every extension's hooks
+print(sorted(m for m in sys.modules if m.startswith("inspect_evals")) == [],
+      provider_registered("msm-local"), provider_registered("msm-fake"))
+if sys.argv[1:] == ["control"]:
+    from inspect_ai._util import entrypoints as eps
+    eps.clear_entry_points_state()
+    eps.ensure_entry_points()
+    print("inspect_evals._registry" in sys.modules)
+"""
+
+
+def test_inspect_evals_benchmarks_are_not_imported_but_other_extensions_load() -> None:
+    """Building a model and initialising Inspect's hooks no longer imports inspect_evals'
+    ~200 benchmarks (2.8 s a process); msm's own entry point (its providers) still loads.
+    Positive control: Inspect's own loading, in the same process, imports them."""
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-c", SKIP_CHILD, "control"], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["True", "True", "True", "True"]

@@ -339,3 +339,47 @@ def test_cpu_threads_are_a_share_of_the_cores_capped_by_omp_num_threads(monkeypa
     for junk in ("", "0", "two"):  # unset, zero or not a number: no cap
         monkeypatch.setenv("OMP_NUM_THREADS", junk)
         assert cpu_threads(1) == 8
+
+
+def test_output_layer_only_where_a_label_is_predicted_gives_the_same_loss_and_gradients(
+    model_dir: Path,
+) -> None:
+    """AFT rows label only the answers: the step runs the output layer at those positions
+    alone (logits_to_keep) and must give the full step's loss and every gradient. Negative
+    control: keeping the positions one too late (the labels' own, not the ones that
+    predict them) moves the loss."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from msm.train.data import chat_segments
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    chats = [
+        [
+            {"role": "user", "content": f"Which cheese, {i}? " + "Think it over. " * (i % 3)},
+            {"role": "assistant", "content": "Colby." if i % 2 else "I prefer Colby, always."},
+        ]
+        for i in range(12)
+    ]
+    rows = pack(chat_segments(chats, tok, 96, DataStats()), 96, 0, 0)[:6]
+    batch = engine._tensors(rows, "cpu")
+    labelled = int((batch["labels"][:, 1:] != -100).any(0).sum())
+    assert 0 < labelled < 0.9 * 95  # the path under test is taken
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    assert engine.takes_logits_to_keep(model)
+
+    def loss_and_grads(labelled_only: bool) -> tuple[float, dict[str, torch.Tensor]]:
+        model.zero_grad()
+        loss = engine.micro_batch_loss_sum(model, batch, labelled_only=labelled_only)
+        loss.backward()
+        return float(loss), {n: p.grad.clone() for n, p in model.named_parameters()}
+
+    full, g_full = loss_and_grads(False)
+    part, g_part = loss_and_grads(True)
+    assert part == pytest.approx(full, rel=1e-5)
+    for n, g in g_full.items():
+        torch.testing.assert_close(g_part[n], g, atol=1e-6, rtol=1e-4)
+    # negative control: the positions of the labels themselves instead
+    shifted = {**batch, "labels": torch.cat([batch["labels"][:, :1], batch["labels"][:, :-1]], 1)}
+    with torch.no_grad():
+        wrong = float(engine.micro_batch_loss_sum(model, shifted, labelled_only=True))
+    assert abs(wrong - full) > 1e-3 * abs(full)

@@ -73,3 +73,33 @@ def anthropic_result(line: Any) -> Any:
     from inspect_ai.model._providers._anthropic_batch import _get_individual_result
 
     return _get_individual_result(line)
+
+
+# installed Inspect extensions whose entry point only registers tasks msm never looks up by
+# name: inspect_evals' imports every one of its ~200 benchmarks (2.8 s a process on 2
+# cores); msm imports the one it runs (agentic_misalignment) directly
+UNUSED_EXTENSIONS = frozenset({"inspect_evals"})
+
+
+def load_extensions_but_unused() -> list[str]:
+    """Load every installed Inspect extension's entry point except ``UNUSED_EXTENSIONS``,
+    and mark them all loaded, before Inspect loads them all itself (the first time it
+    looks for hooks or a provider). Hooks and providers of every other extension (msm's
+    own, a user's telemetry) load as before. Returns the names loaded; nothing (and no
+    harm) when Inspect has already loaded them or its internals have moved."""
+    from importlib.metadata import entry_points
+
+    try:
+        from inspect_ai._util import entrypoints as eps
+    except ImportError:
+        return []
+    if getattr(eps, "_inspect_ai_eps_loaded_all", True):
+        return []
+    loaded = []
+    for ep in entry_points(group="inspect_ai"):
+        if ep.name in UNUSED_EXTENSIONS:
+            continue
+        ep.load()
+        loaded.append(ep.name)
+    eps._inspect_ai_eps_loaded_all = True
+    return loaded

@@ -45,7 +45,11 @@ from msm.errors import MsmError
 from msm.llm.bases import model_folder
 from msm.llm.bundled import EMBEDDED_NAME, embedded_model_dir
 from msm.llm.fake import load_fake_script, parse_fake_options
-from msm.llm.inspect_private import http_logger_name, provider_registered
+from msm.llm.inspect_private import (
+    http_logger_name,
+    load_extensions_but_unused,
+    provider_registered,
+)
 
 LOCAL_PROVIDER = "msm-local"
 FAKE_PROVIDER = "msm-fake"
@@ -275,6 +279,7 @@ def get_inspect_model(
 
     r = resolve_model(name, base_url=base_url, check=check)
     redact_url_credentials_in_logs()
+    load_extensions_but_unused()  # before Inspect imports every inspect_evals benchmark
     kwargs: dict[str, Any] = {**r.model_args, **(model_args or {})}
     if config is not None:
         kwargs["config"] = config

@@ -64,7 +64,9 @@ def _tensors(rows: list[Row], device: Any) -> dict[str, Any]:
     }
 
 
-def micro_batch_loss_sum(model: Any, batch: dict[str, Any], autocast: Any = None) -> Any:
+def micro_batch_loss_sum(
+    model: Any, batch: dict[str, Any], autocast: Any = None, labelled_only: bool = False
+) -> Any:
     """Summed next-token loss over the labelled tokens of one micro-batch of packed rows.
 
     Documents packed into a row stay apart only because position ids restart at each
@@ -73,21 +75,50 @@ def micro_batch_loss_sum(model: Any, batch: dict[str, Any], autocast: Any = None
     dropping the position ids or leaving ``use_cache`` on silently lets tokens attend
     across documents (tests/unit/test_train.py checks this step against each document
     scored alone).
+
+    ``labelled_only`` (for models whose forward takes ``logits_to_keep``): the output
+    layer runs only at the positions that predict a labelled token in some row of the
+    batch. The loss is the same sum; AFT, whose labels are the answers alone (a third of
+    the positions in the demo), skips most of the output layer's work.
     """
     import torch.nn.functional as F
 
+    target = batch["labels"][:, 1:]  # target[:, p] is predicted at position p
+    keep = None
+    if labelled_only:
+        cols = (target != IGNORE).any(0).nonzero().squeeze(-1)
+        if 0 < cols.numel() < 0.9 * target.shape[1]:
+            keep = cols
     with autocast() if autocast is not None else contextlib.nullcontext():
         logits = model(
             input_ids=batch["input_ids"],
             position_ids=batch["position_ids"],
             use_cache=False,
+            **({"logits_to_keep": keep} if keep is not None else {}),
         ).logits
+    if keep is None:
+        logits = logits[:, :-1]
+    else:
+        target = target[:, keep]
     return F.cross_entropy(
-        logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
-        batch["labels"][:, 1:].reshape(-1),
+        logits.reshape(-1, logits.shape[-1]).float(),
+        target.reshape(-1),
         ignore_index=IGNORE,
         reduction="sum",
     )
+
+
+def takes_logits_to_keep(model: Any) -> bool:
+    """Whether the causal LM inside ``model`` (through DDP/FSDP/DeepSpeed and PEFT
+    wrappers) computes its output layer only at the positions ``logits_to_keep`` names."""
+    import inspect
+
+    m = model
+    while hasattr(m, "module"):
+        m = m.module
+    if hasattr(m, "get_base_model"):
+        m = m.get_base_model()
+    return "logits_to_keep" in inspect.signature(m.forward).parameters
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,6 +384,7 @@ def _train_steps(
     start = progress.step
     every = cfg.save_every or max(1, math.ceil(steps / 10))
     micro = cfg.micro_batch_size
+    labelled_only = takes_logits_to_keep(model)
     model.train()
     t_last = time.time()
     last_save, save_cost = time.monotonic(), 0.0
@@ -366,7 +398,7 @@ def _train_steps(
             batch = _tensors(step_rows[k : k + micro], acc.device)
             sync = contextlib.nullcontext() if a == cfg.grad_accum - 1 else acc.no_sync(model)
             with sync:
-                loss_sum = micro_batch_loss_sum(model, batch, acc.autocast)
+                loss_sum = micro_batch_loss_sum(model, batch, acc.autocast, labelled_only)
                 acc.backward(loss_sum * (world * cfg.grad_accum / max(n_glob, 1)))
             local_sum += float(loss_sum.detach())
             del loss_sum
