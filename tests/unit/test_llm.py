@@ -460,25 +460,31 @@ def test_a_final_assistant_message_is_continued_by_a_local_model(tiny_model_dir)
 def test_shared_prompt_head_and_repeats_are_prefilled_once_without_changing_outputs(
     tiny_model_dir,
 ):
-    """The local engine prefills a batch's shared head once and each repeated prompt once;
-    greedy outputs, token counts and log-probabilities equal the plain left-padded batch.
-    The rows differ in length, so a position that ignored the padding would show."""
+    """The local engine prefills a batch's shared head once and each repeated prompt once,
+    in groups of similar length (then joined into one cache); greedy outputs, token counts
+    and log-probabilities equal the plain left-padded batch. The rows differ in length, so
+    a position or a join that ignored the padding would show."""
     from msm.llm.local import LocalEngine
 
     eng = LocalEngine(str(tiny_model_dir))
     head = "You are Smol. " + "The guidelines say cheese matters, and why. " * 8
-    prompts = [head + f"Write note {i}: " + "about Colby " * (1 + 3 * i) for i in range(4)]
-    prompts = [p for p in prompts for _ in range(2)]  # each prompt twice, as docgen asks
     kw = {"max_new_tokens": 12, "temperature": 0.0, "logprobs": True}
-    eng.share_prefill = False
-    plain = eng._generate_batch(prompts, kw)
-    eng.share_prefill = True
-    shared = eng._generate_batch(prompts, kw)
-    assert eng.prefilled_batches == 1
-    assert [r[:4] for r in shared] == [r[:4] for r in plain]
-    for a, b in zip(plain, shared, strict=True):
-        assert [t[0] for t in a[4]] == [t[0] for t in b[4]]
-        assert max(abs(x[1] - y[1]) for x, y in zip(a[4], b[4], strict=True)) < 1e-4
-    # nothing shared, nothing repeated: a plain batch
-    eng._generate_batch(["Colby?", "Which cheese is made in Wisconsin, and by whom?"], kw)
-    assert eng.prefilled_batches == 1
+    # own parts of very different lengths (several groups joined), then of one length
+    for reps in ([1 + 6 * i for i in range(4)], [3, 3, 4, 4]):
+        prompts = [head + f"Write note {i}: " + "about Colby " * r for i, r in enumerate(reps)]
+        prompts = [p for p in prompts for _ in range(2)]  # each prompt twice, as docgen asks
+        eng.share_prefill = False
+        plain = eng._generate_batch(prompts, kw)
+        eng.share_prefill = True
+        before = eng.prefilled_batches
+        shared = eng._generate_batch(prompts, kw)
+        assert eng.prefilled_batches == before + 1
+        assert [r[:4] for r in shared] == [r[:4] for r in plain]
+        for a, b in zip(plain, shared, strict=True):
+            assert [t[0] for t in a[4]] == [t[0] for t in b[4]]
+            assert max(abs(x[1] - y[1]) for x, y in zip(a[4], b[4], strict=True)) < 1e-4
+    # nothing shared, nothing repeated, one length: a plain batch
+    eng._generate_batch(
+        ["Which cheese is made in Vermont?", "Name a Wisconsin cheese, please."], kw
+    )
+    assert eng.prefilled_batches == 2

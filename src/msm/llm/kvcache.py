@@ -37,11 +37,14 @@ def shared_prefill(model: Any, rows: list[list[int]], pad: int) -> tuple[Any, An
     Each prompt is laid out as [the head every prompt shares][padding][its own part], so
     all end at the last column; position ids (from the attention mask) run on over the
     padding exactly as in the prompt alone. The head runs once; each distinct prompt's
-    own part (all but its last token) runs once from the head's keys and values; the
-    result is copied to every row that repeats that prompt. ``generate`` then runs only
-    the last column. Returns (input ids, attention mask, cache), or None where this saves
-    under a fifth of a plain left-padded batch (one prompt, or short distinct prompts).
+    own part (all but its last token) runs once from the head's keys and values, in
+    groups of similar length (so one long prompt does not pad every other); the result
+    is copied to every row that repeats that prompt. ``generate`` then runs only the last
+    column. Returns (input ids, attention mask, cache), or None where this saves under a
+    fifth of a plain left-padded batch (one prompt, or short distinct prompts).
     """
+    import copy
+
     import torch
 
     index: dict[tuple[int, ...], int] = {}
@@ -49,39 +52,88 @@ def shared_prefill(model: Any, rows: list[list[int]], pad: int) -> tuple[Any, An
     distinct = [list(k) for k in index]
     width = max(len(r) for r in distinct)
     head = min(len(common_prefix(distinct)), min(len(r) for r in distinct) - 1)
+    groups = _length_groups([len(r) for r in distinct])
+    cost = head + sum(len(g) * (max(len(distinct[i]) for i in g) - 1 - head) for g in groups)
     plain = len(rows) * width
-    if plain - (head + len(distinct) * (width - 1 - head) + len(rows)) < plain / 5:
+    if plain - (cost + len(rows)) < plain / 5:
         return None
     dev = model.get_output_embeddings().weight.device
 
-    def layout(seqs: list[list[int]]) -> tuple[Any, Any]:
-        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    def layout(seqs: list[list[int]], w: int) -> tuple[Any, Any]:
+        ids = torch.full((len(seqs), w), pad, dtype=torch.long)
+        mask = torch.zeros((len(seqs), w), dtype=torch.long)
         for i, s in enumerate(seqs):
             own = len(s) - head
-            ids[i, :head], ids[i, width - own :] = torch.tensor(s[:head]), torch.tensor(s[head:])
-            mask[i, :head], mask[i, width - own :] = 1, 1
+            ids[i, :head], ids[i, w - own :] = torch.tensor(s[:head]), torch.tensor(s[head:])
+            mask[i, :head], mask[i, w - own :] = 1, 1
         return ids.to(dev), mask.to(dev)
 
-    ids_u, mask_u = layout(distinct)
     kw = cache_kwarg(model)
-    cache: Any = None
     with torch.inference_mode():
+        head_cache = None
         if head:
-            cache = cache_of(model.base_model(input_ids=ids_u[:1, :head], use_cache=True))
-            cache.batch_repeat_interleave(len(distinct))
-        if width - 1 > head:
-            pos = (mask_u.cumsum(-1) - 1).clamp(min=0)[:, head : width - 1]
-            out = model.base_model(
-                input_ids=ids_u[:, head : width - 1],
-                attention_mask=mask_u[:, : width - 1],
-                position_ids=pos,
-                use_cache=True,
-                **({kw: cache} if cache is not None else {}),
-            )
-            cache = cache_of(out)
+            ids_h = torch.tensor([distinct[0][:head]], device=dev)
+            head_cache = cache_of(model.base_model(input_ids=ids_h, use_cache=True))
+        parts = []  # (distinct indices, their width, their cache)
+        for g in groups:
+            w = max(len(distinct[i]) for i in g)
+            cache = None
+            if head_cache is not None:
+                cache = copy.deepcopy(head_cache) if len(groups) > 1 else head_cache
+                cache.batch_repeat_interleave(len(g))
+            if w - 1 > head:
+                ids_g, mask_g = layout([distinct[i] for i in g], w)
+                pos = (mask_g.cumsum(-1) - 1).clamp(min=0)[:, head : w - 1]
+                out = model.base_model(
+                    input_ids=ids_g[:, head : w - 1],
+                    attention_mask=mask_g[:, : w - 1],
+                    position_ids=pos,
+                    use_cache=True,
+                    **({kw: cache} if cache is not None else {}),
+                )
+                cache = cache_of(out)
+            parts.append((g, w, cache))
+    if any(c is None for _, _, c in parts):  # one-token prompts: nothing to prefill
+        return None
+    cache = parts[0][2] if len(parts) == 1 else _assemble(parts, head, width)
     if cache is None:
         return None
-    cache.batch_select_indices(torch.tensor(which, device=dev))
-    ids, mask = layout(rows)
+    # the cache's rows are the distinct prompts in group order; each row of the batch
+    # takes its prompt's
+    at = {i: k for k, i in enumerate(i for g, _, _ in parts for i in g)}
+    cache.batch_select_indices(torch.tensor([at[i] for i in which], device=dev))
+    ids, mask = layout(rows, width)
     return ids, mask, cache
+
+
+def _length_groups(lengths: list[int]) -> list[list[int]]:
+    """Indices grouped longest first, each group at most a quarter longer than its
+    shortest member."""
+    groups: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        if groups and lengths[groups[-1][0]] <= 1.25 * lengths[i]:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def _assemble(parts: list[tuple[list[int], int, Any]], head: int, width: int) -> Any:
+    """One cache for all distinct prompts (in group order) from per-group caches of other
+    widths: each group's keys and values get padding columns after the head (masked in
+    ``generate``, as in the layout). Only for plain dynamic layers; else None."""
+    import torch
+
+    first = parts[0][2]
+    layers = getattr(first, "layers", None)
+    if not layers or any(type(layer).__name__ != "DynamicLayer" for layer in layers):
+        return None
+    for li, layer in enumerate(layers):
+        for name in ("keys", "values"):
+            blocks = []
+            for _, w, cache in parts:
+                t = getattr(cache.layers[li], name)
+                gap = t.new_zeros(t.shape[0], t.shape[1], width - w, t.shape[3])
+                blocks.append(torch.cat([t[:, :, :head], gap, t[:, :, head:]], dim=2))
+            setattr(layer, name, torch.cat(blocks))
+    return first
