@@ -28,7 +28,7 @@ from msm._util.fsutil import atomic_write_text
 from msm.errors import MsmError
 from msm.evals.stats import share_summary, t_summary
 from msm.evals.values.items import ValueItem
-from msm.llm.kvcache import cache_kwarg, cache_of, common_prefix
+from msm.llm.kvcache import cache_kwarg, cache_of, common_prefix, prefix_cache
 
 VERSION = "2"  # bump when the prompt or the scoring changes (2: shared prompt pass)
 BASE_PROMPT = "Question: {question}\nAnswer:"
@@ -112,7 +112,7 @@ def option_logliks(
     # keeps a token of its own, whose state predicts the options' first tokens
     shared = common_prefix([e[0] for e in encoded])
     head_ids = shared[: min((len(e[0]) for e in encoded), default=1) - 1]
-    head_cache = _head_cache(model, head_ids) if head_ids else None
+    head_cache = prefix_cache(model, head_ids) if head_ids else None
     order = sorted(
         range(len(items)), key=lambda i: (max(map(len, encoded[i][1])), len(encoded[i][0]))
     )
@@ -123,17 +123,6 @@ def option_logliks(
         for k, i in enumerate(chunk):
             rows[i] = item_row(items[i], encoded[i][2], lls[2 * k : 2 * k + 2])
     return [rows[i] for i in range(len(items))]
-
-
-def _head_cache(model: Any, head_ids: list[int]) -> Any:
-    """The keys and values of the prompt head every item shares, for one sequence."""
-    import torch
-
-    dev = model.get_output_embeddings().weight.device
-    ids = torch.tensor([head_ids], device=dev)
-    with torch.inference_mode():
-        out = model.base_model(input_ids=ids, use_cache=True)
-    return cache_of(out)
 
 
 def _score_batch(

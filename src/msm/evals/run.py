@@ -33,7 +33,6 @@ from msm.evals.suites import SUITE_RUNNERS, Echo, EvalWork, SuiteRunner, prepare
 from msm.evals.usage_log import eval_usage
 from msm.llm.batch import check_batch_provider
 from msm.llm.fake import fake_args
-from msm.llm.inspect_private import load_extensions_but_unused
 from msm.llm.names import get_inspect_model, resolve_model, weights_folder
 from msm.llm.refs import served_by_vllm
 
@@ -192,7 +191,6 @@ def _inspect_suites(
     cfg = work.cfg
     # agentic with grader2: every judged sample graded twice
     roles, batched = _grader_roles(cfg, graders, out)
-    load_extensions_but_unused()  # msm.llm.inspect_private
     logs: list[Any] = inspect_ai.eval(
         [inspect_ai.task_with(t, epochs=getattr(cfg, _runner(n).epochs)) for n, t in work.tasks],
         model=_inspect_model(cfg.model, cfg.vllm_args()),

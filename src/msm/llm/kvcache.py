@@ -31,6 +31,15 @@ def common_prefix(seqs: list[list[int]]) -> list[int]:
     return first[:k]
 
 
+def prefix_cache(model: Any, ids: list[int]) -> Any:
+    """The keys and values of one token sequence (a prompt head many prompts share)."""
+    import torch
+
+    dev = model.get_output_embeddings().weight.device
+    with torch.inference_mode():
+        return cache_of(model.base_model(input_ids=torch.tensor([ids], device=dev), use_cache=True))
+
+
 def shared_prefill(model: Any, rows: list[list[int]], pad: int) -> tuple[Any, Any, Any] | None:
     """A batch of prompts prefilled with nothing computed twice, ready for ``generate``.
 
@@ -70,10 +79,7 @@ def shared_prefill(model: Any, rows: list[list[int]], pad: int) -> tuple[Any, An
 
     kw = cache_kwarg(model)
     with torch.inference_mode():
-        head_cache = None
-        if head:
-            ids_h = torch.tensor([distinct[0][:head]], device=dev)
-            head_cache = cache_of(model.base_model(input_ids=ids_h, use_cache=True))
+        head_cache = prefix_cache(model, distinct[0][:head]) if head else None
         parts = []  # (distinct indices, their width, their cache)
         for g in groups:
             w = max(len(distinct[i]) for i in g)

@@ -203,15 +203,15 @@ class LocalEngine:
         """``generate``'s inputs: with the shared prompt head and repeated prompts
         prefilled once (:func:`msm.llm.kvcache.shared_prefill`) where that saves a fifth or
         more of the batch's prompt tokens, else a plain left-padded batch."""
+        enc = self.tokenizer(prompts, add_special_tokens=False)  # tokenised once, unpadded
         if self.share_prefill and len(prompts) > 1:
-            rows = self.tokenizer(prompts, add_special_tokens=False).input_ids
-            pre = shared_prefill(self.model, rows, int(self.tokenizer.pad_token_id))
+            pre = shared_prefill(self.model, enc.input_ids, int(self.tokenizer.pad_token_id))
             if pre is not None:
                 self.prefilled_batches += 1
                 ids, mask, cache = pre
                 return {"input_ids": ids, "attention_mask": mask, cache_kwarg(self.model): cache}
-        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+        padded = self.tokenizer.pad(enc, return_tensors="pt")  # left: the engine's padding side
+        return {"input_ids": padded["input_ids"], "attention_mask": padded["attention_mask"]}
 
     def _logprobs(
         self, steps: list[Any], i: int, tokens: list[int], k: int, extra: tuple[str, ...] = ()
