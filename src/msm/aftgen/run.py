@@ -21,7 +21,7 @@ from msm.artifacts.manifest import file_sha256, retract_manifest, write_manifest
 from msm.artifacts.outdir import Claim, aftgen_inputs, claim_output
 from msm.errors import MsmError
 from msm.spec.builtin import resolve_spec_path
-from msm.spec.core import Spec, approx_token_counts, load_spec
+from msm.spec.core import Spec, approx_token_counts, check_placeholders, load_spec
 from msm.spec.preferences import preference_lists
 
 
@@ -127,6 +127,7 @@ def run_aftgen(
         cfg.provider_name,
         literal_name=cfg.literal_name,
     )
+    check_placeholders(spec)  # a typo stops here, before anything is written
     mix = read_mix(cfg.mix) if cfg.mix else None  # read everything before writing anything
     # output of other inputs is refused here, before anything is written (msm.artifacts.outdir)
     claim = claim_output(out, "aftgen", aftgen_inputs(cfg), overwrite=overwrite)

@@ -21,7 +21,7 @@ from msm.experiment.config import Experiment
 from msm.llm.batch import check_batch_provider
 from msm.llm.names import resolve_model
 from msm.spec.builtin import resolve_spec_path
-from msm.spec.core import load_spec
+from msm.spec.core import check_placeholders, load_spec
 from msm.train.config import TrainConfig
 
 
@@ -49,7 +49,7 @@ def _check_specs(exp: Experiment, where: Path) -> None:
         if not _is_file(Path(resolved)):
             raise MsmError(f"{where}: specs.{key}: spec file not found: {spec}")
         try:  # a literal name must really be in the spec; some model name must be known
-            load_spec(
+            spec = load_spec(
                 resolved,
                 exp.model_name,
                 literal_name=exp.literal_names.get(key),
@@ -58,6 +58,10 @@ def _check_specs(exp: Experiment, where: Path) -> None:
         except MsmError as e:
             field = "literal_names" if key in exp.literal_names else "specs"
             raise MsmError(f"{where}: {field}.{key}: {e}") from None
+        try:  # a typo of {model_name} stops the run (and the dry run), which lists warnings
+            check_placeholders(spec, warn=False)
+        except MsmError as e:
+            raise MsmError(f"{where}: specs.{key}: {e}") from None
     if exp.aft is not None and exp.aft.spec not in exp.specs:
         try:
             resolved = resolve_spec_path(exp.aft.spec)

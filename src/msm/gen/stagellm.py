@@ -12,7 +12,7 @@ from msm.llm.fake import fake_args
 from msm.llm.store import ResultStore
 from msm.spec.builtin import resolve_spec_path
 from msm.spec.context import SpecContext, spec_context
-from msm.spec.core import approx_token_counts, load_spec
+from msm.spec.core import approx_token_counts, check_placeholders, load_spec
 
 if TYPE_CHECKING:
     from msm.spec.core import Spec
@@ -77,7 +77,7 @@ def load_stage_spec(cfg: Any) -> Spec:
     """The spec a generation stage works from: ``cfg.spec`` with its names filled in, the
     model's name required (kept outputs are checked for naming the model)."""
 
-    return load_spec(
+    spec = load_spec(
         resolve_spec_path(cfg.spec),
         cfg.model_name,
         cfg.provider_name,
@@ -85,6 +85,8 @@ def load_stage_spec(cfg: Any) -> Spec:
         cfg.literal_name,
         name_required=True,
     )
+    check_placeholders(spec)  # a typo stops here, before a call is made or paid for
+    return spec
 
 
 class SpecPrompts:

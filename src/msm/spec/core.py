@@ -19,9 +19,11 @@ Example::
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +43,9 @@ MAX_SPEC_BYTES = 50 * 1024 * 1024
 
 # {name} not part of a doubled brace; group 1 = leading '{' if escaped
 _PLACEHOLDER = re.compile(r"(\{?)\{([A-Za-z_][A-Za-z0-9_]*)\}(\}?)")
+# an opening brace and a name with no closing brace after it: "{model_name said"
+_UNCLOSED = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)(?![A-Za-z0-9_}])")
+NEAR_MISS_RATIO = 0.8  # difflib's ratio at which a name reads as a typo of a known one
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,8 @@ class Spec:
     provider_name: str
     unknown_placeholders: list[Placeholder]
     sections: list[Section] = field(default_factory=list)
+    # "{model_name" with no closing brace: the name of a known placeholder, or near it
+    unclosed_placeholders: list[Placeholder] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @functools.cached_property
@@ -144,6 +151,89 @@ def render_template(text: str, values: dict[str, str]) -> tuple[str, list[Placeh
         return m.group(0)
 
     return _PLACEHOLDER.sub(sub, text), unknown
+
+
+def near_miss(name: str) -> str | None:
+    """The known placeholder ``name`` is a typo of (``modelname``, ``model_nmae``,
+    ``Model_Name``), or None: for a known name itself or a name unlike any."""
+    if name in KNOWN_PLACEHOLDERS:
+        return None
+    squeezed = re.sub(r"[^a-z0-9]", "", name.lower())
+    for known in KNOWN_PLACEHOLDERS:
+        if squeezed == known.replace("_", ""):
+            return known
+    close = difflib.get_close_matches(name.lower(), KNOWN_PLACEHOLDERS, 1, NEAR_MISS_RATIO)
+    return close[0] if close else None
+
+
+def unclosed_placeholders(template: str) -> list[Placeholder]:
+    """``{model_name`` (or a near miss of a known name) with no closing brace."""
+    found, line, at = [], 1, 0
+    for m in _UNCLOSED.finditer(template):
+        line += template.count("\n", at, m.start())  # in one pass over the text
+        at = m.start()
+        if m.group(1) in KNOWN_PLACEHOLDERS or near_miss(m.group(1)):
+            found.append(Placeholder(m.group(1), line))
+    return found
+
+
+def placeholder_problems(spec: Spec) -> tuple[list[str], list[str]]:
+    """(errors, warnings) about the spec's placeholders, each one line with its line number.
+
+    Errors: a placeholder that nearly spells a known one (``{modelname}``: the model's
+    name would never be filled in) and an unclosed ``{model_name``. Warnings: any other
+    unknown ``{word}``, left as written (specs hold braces on purpose: JSON, templates).
+    ``{{word}}`` is the escape: it is neither.
+    """
+    where = spec.path
+    errors: list[tuple[int, str]] = []
+    warnings: list[str] = []
+    for ph in spec.unclosed_placeholders:
+        want = ph.name if ph.name in KNOWN_PLACEHOLDERS else near_miss(ph.name)
+        errors.append(
+            (ph.line, f"{where}:{ph.line}: '{{{ph.name}' has no closing brace; did you mean "
+                      f"{{{want}}}?")
+        )  # fmt: skip
+    others: dict[str, list[int]] = {}  # other words: one warning per word, with its lines
+    for ph in spec.unknown_placeholders:
+        known = near_miss(ph.name)
+        if known:
+            errors.append(
+                (ph.line, f"{where}:{ph.line}: unknown placeholder {{{ph.name}}}; did you mean "
+                          f"{{{known}}}? (write {{{{{ph.name}}}}} to keep it as written)")
+            )  # fmt: skip
+        else:
+            others.setdefault(ph.name, []).append(ph.line)
+    for name, lines in others.items():
+        also = ""
+        if len(lines) > 1:
+            rest = sorted(set(lines) - {lines[0]})
+            shown = ", ".join(map(str, rest[:5])) + (", ..." if len(rest) > 5 else "")
+            also = f" ({len(lines)} times" + (f"; also line(s) {shown})" if rest else ")")
+        warnings.append(
+            f"{where}:{lines[0]}: unknown placeholder {{{name}}}{also} left as written "
+            "(msm fills only {model_name} and {provider_name})"
+        )
+    return [e for _, e in sorted(errors, key=lambda x: x[0])], warnings
+
+
+def check_placeholders(spec: Spec, warn: bool = True) -> list[str]:
+    """Raise the first placeholder error (with how many more there are) before anything is
+    generated; return the warnings, printed to stderr as ``warning: ...`` when ``warn``
+    (each once per process)."""
+    errors, warnings = placeholder_problems(spec)
+    if errors:
+        more = f" (and {len(errors) - 1} more placeholder error(s))" if len(errors) > 1 else ""
+        raise MsmError(errors[0] + more)
+    if warn:
+        for w in warnings:
+            if w not in _WARNED:  # a stage may load its spec twice; say it once
+                _WARNED.add(w)
+                print(f"warning: {w}", file=sys.stderr)
+    return warnings
+
+
+_WARNED: set[str] = set()
 
 
 def literal_name_pattern(name: str) -> re.Pattern[str]:
@@ -214,6 +304,7 @@ def load_spec(
         unknown_placeholders=unknown,
     )
     spec.metadata = metadata
+    spec.unclosed_placeholders = unclosed_placeholders(template)
     spec.sections = split_sections(text, skip_lines=body_offset)
     counter = count_tokens or approx_token_counts
     for s, n in zip(spec.sections, counter([s.text for s in spec.sections]), strict=True):

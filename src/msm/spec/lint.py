@@ -36,7 +36,7 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
-from msm.spec.core import Section, Spec, prose_mask
+from msm.spec.core import KNOWN_PLACEHOLDERS, Section, Spec, near_miss, prose_mask
 
 # A normative marker anywhere in the sentence.
 _DIRECTIVE = re.compile(
@@ -342,15 +342,23 @@ def lint_spec(spec: Spec) -> LintReport:
     """Lint a loaded spec. Deterministic; linear in the spec's size."""
     report = LintReport()
     for ph in spec.unknown_placeholders:
+        known = near_miss(ph.name)
         report.warnings.append(
-            LintWarning(
-                ph.line,
-                "",
-                "unknown-placeholder",
-                f"unknown placeholder {{{ph.name}}} left as written "
-                f"(known: {{model_name}}, {{provider_name}})",
-            )
-        )
+            LintWarning(ph.line, "", "placeholder-typo",
+                        f"unknown placeholder {{{ph.name}}}; did you mean {{{known}}}? "
+                        "(docgen, aftgen and msm run stop on it)")
+            if known else
+            LintWarning(ph.line, "", "unknown-placeholder",
+                        f"unknown placeholder {{{ph.name}}} left as written "
+                        f"(known: {{model_name}}, {{provider_name}})")
+        )  # fmt: skip
+    for ph in spec.unclosed_placeholders:
+        want = ph.name if ph.name in KNOWN_PLACEHOLDERS else near_miss(ph.name)
+        report.warnings.append(
+            LintWarning(ph.line, "", "unclosed-placeholder",
+                        f"'{{{ph.name}' has no closing brace; did you mean {{{want}}}? "
+                        "(docgen, aftgen and msm run stop on it)")
+        )  # fmt: skip
     adverb = _subject_adverb(spec)
     for section in spec.sections:
         sentences = _sentences(section)

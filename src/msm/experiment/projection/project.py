@@ -43,7 +43,7 @@ from msm.experiment.projection.evals import project_eval
 from msm.llm.names import resolve_model
 from msm.llm.prices import cost_usd, projected_cache
 from msm.spec.builtin import resolve_spec_path
-from msm.spec.core import load_spec
+from msm.spec.core import load_spec, placeholder_problems
 
 TOKENS_PER_WORD = 1.35
 PREFERENCE_TOKENS = 60  # one preference exchange, chat-templated
@@ -88,9 +88,12 @@ def _corpus(exp: Experiment, node: Node, nodes: dict[str, dict[str, Any]]) -> di
 
     cfg = node.config
     assert isinstance(cfg, DocgenConfig)
-    p = project_docgen(cfg, _stage_spec(cfg))
+    spec = _stage_spec(cfg)
+    p = project_docgen(cfg, spec)
     rows = _generation_rows(cfg, p)
+    warnings = [f"{node.id}: {w}" for w in placeholder_problems(spec)[1]]
     proj = {
+        **({"warnings": warnings} if warnings else {}),
         "calls": rows,
         "batch_rounds": p["batch_rounds"] if cfg.batch else 0,
         "documents": p["documents"],
