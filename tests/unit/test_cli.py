@@ -213,3 +213,20 @@ def test_spec_sections_prints_no_terminal_escapes_from_the_spec(tmp_path, capsys
     out = capsys.readouterr().out
     assert e.value.code == 0 and "red" in out and "title" in out
     assert "\x1b" not in out and "\x07" not in out
+
+
+def test_ctrl_c_says_how_to_resume_and_exits_130(monkeypatch, capsys):
+    """typer turns KeyboardInterrupt into a silent exit 130; msm says what to do instead
+    (also when asyncio's own SIGINT handler raised it: seen by hand on docgen, see LOG)."""
+    import msm.cli.spec as spec_cli
+    from msm.cli import main
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(spec_cli, "builtin_specs", interrupted)
+    with pytest.raises(SystemExit) as e:
+        main(["spec", "list"])
+    assert e.value.code == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["msm: interrupted; rerun the same command to resume"]

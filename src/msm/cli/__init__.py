@@ -21,7 +21,7 @@ import typer
 
 from msm._util.config_io import ConfigError
 from msm.cli import generate, items, run, spec, train  # noqa: F401  (registers the commands)
-from msm.cli._common import app
+from msm.cli._common import Interrupted, app
 from msm.errors import MsmError
 
 __all__ = ["app", "main"]
@@ -32,6 +32,10 @@ _ENVIRONMENT_ERRNOS = frozenset(
     for name in ("ENOSPC", "EDQUOT", "EROFS", "EIO", "EFBIG", "EACCES", "EPERM", "EMFILE", "ENFILE")
     if hasattr(errno, name)
 )
+
+
+# every stage keeps what it finished (call stores, checkpoints, node states) and resumes it
+INTERRUPTED = "msm: interrupted; rerun the same command to resume"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -61,8 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     except Abort:
         print("msm: aborted", file=sys.stderr)
         sys.exit(130)
-    except KeyboardInterrupt:
-        print("msm: interrupted", file=sys.stderr)
+    except (KeyboardInterrupt, Interrupted):
+        print(INTERRUPTED, file=sys.stderr)
         sys.exit(130)
     except MsmError as e:
         if debug:

@@ -13,6 +13,10 @@ from msm.spec.builtin import resolve_spec_path
 from msm.spec.core import approx_token_counts, load_spec, tokenizer_counter
 
 
+class Interrupted(Exception):
+    """Ctrl-C during a command (``msm.cli.main`` says how to resume and exits 130)."""
+
+
 class MsmGroup(TyperGroup):
     """The ``msm`` command tree as typer builds it, finished for users: every command's
     help ends with examples (``msm.cli.examples``), and ``msm aftgen subset`` reaches the
@@ -24,6 +28,12 @@ class MsmGroup(TyperGroup):
 
         super().__init__(**kwargs)
         finish_help(self)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as e:  # typer would turn it into a silent exit 130
+            raise Interrupted() from e
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         if args[:2] == ["aftgen", "subset"] and "aftgen-subset" in self.commands:
