@@ -375,14 +375,14 @@ EXPERIMENT_CASES = [
         "experiment",
         "corpus-unknown-key-dry-run",
         RUN + " --dry-run",
-        "corpus: unknown key 'bogus'",
+        "unknown key 'corpus.bogus' (line ",
         {"e.yaml": exp(corpus="{bogus: 1}")},
     ),
     case(
         "experiment",
         "corpus-unknown-key",
         RUN,
-        "corpus: unknown key 'bogus'",
+        "unknown key 'corpus.bogus' (line ",
         {"e.yaml": exp(corpus="{bogus: 1}")},
     ),
     case(
@@ -403,21 +403,21 @@ EXPERIMENT_CASES = [
         "experiment",
         "train-setting-out-of-range",
         RUN,
-        "train.midtrain: lora_r: Input should be greater than or equal to 1",
+        "train.midtrain.lora_r: Input should be greater than or equal to 1",
         {"e.yaml": exp(train="{midtrain: {lora_r: 0}}")},
     ),
     case(
         "experiment",
         "train-setting-wrong-type-dry-run",
         RUN + " --dry-run",
-        "train.aft: epochs: Input should be a valid number",
+        "train.aft.epochs: Input should be a valid number",
         {"e.yaml": exp(train="{aft: {epochs: lots}}")},
     ),
     case(
         "experiment",
         "aft-config-wrong-type",
         RUN,
-        "aft.config: max_tokens_response: Input should be a valid integer",
+        "aft.config.max_tokens_response: Input should be a valid integer",
         {
             "e.yaml": exp(
                 aft="{kind: chat, spec: pro_america, n: 8, config: {max_tokens_response: x}}"

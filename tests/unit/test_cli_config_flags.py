@@ -240,15 +240,17 @@ def test_experiment_yaml_unknown_keys_name_the_closest_real_one(tmp_path: Path):
         load_experiment(p)
     assert e.value.header == f"{p}: 2 errors"
     assert sorted(e.value.details) == [
-        "unknown key 'aft.sise' (did you mean 'aft.sizes'?)",
-        "unknown key 'seed' (did you mean 'seeds'?)",
+        "unknown key 'aft.sise' (did you mean 'aft.sizes'?) (line 6)",
+        "unknown key 'seed' (did you mean 'seeds'?) (line 8)",
     ]
     assert "\n" not in str(e.value)  # one line where the message is logged
     # a stage's settings inside the experiment: the stage config's keys are suggested
     p = _experiment(tmp_path, corpus="{n_idea: 2}")
     with pytest.raises(MsmError) as e2:
         load_experiment(p)
-    assert str(e2.value) == f"{p}: corpus: unknown key 'n_idea' (did you mean 'n_ideas'?)"
+    assert str(e2.value) == (
+        f"{p}: unknown key 'corpus.n_idea' (did you mean 'corpus.n_ideas'?) (line 9)"
+    )
 
 
 def test_a_key_given_twice_is_refused_not_silently_overridden(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from collections.abc import Iterable
 from pathlib import Path
@@ -133,12 +134,50 @@ def read_yaml_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:
     # nesting. PyYAML raises both from inside the parser.
     except (yaml.YAMLError, ValueError, RecursionError) as e:
         first = (str(e).splitlines() or [type(e).__name__])[0]
-        raise MsmError(f"{what} file {p} is not valid YAML: {first}") from e
+        mark = getattr(e, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise MsmError(f"{what} file {p} is not valid YAML: {first}{at}") from e
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise MsmError(f"{what} file {p} must hold a mapping of settings")
     return data
+
+
+def key_lines(text: str) -> dict[tuple[Any, ...], int]:
+    """The line (1-based) of every mapping key and list item in a YAML text, by its path
+    (``("train", "midtrain", "lr")``, ``("conditions", 2)``); empty if it does not parse."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return {}
+    lines: dict[tuple[Any, ...], int] = {}
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), root)]
+    seen: set[int] = set()  # an alias is the node it names: walked once (no alias bombs)
+    while stack:
+        path, node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    here = (*path, k.value)
+                    lines.setdefault(here, k.start_mark.line + 1)
+                    stack.append((here, v))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                lines.setdefault((*path, i), v.start_mark.line + 1)
+                stack.append(((*path, i), v))
+    return lines
+
+
+def line_of(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
+    """The line of ``loc``, else of its nearest enclosing key (a missing key: its section)."""
+    for n in range(len(loc), 0, -1):
+        if tuple(loc[:n]) in lines:
+            return lines[tuple(loc[:n])]
+    return None
 
 
 class ConfigError(MsmError):
@@ -226,17 +265,49 @@ def _problem(errs: list[Any], model: type[BaseModel] | None, cli: bool) -> str:
     return f"{where}: {msg}" if where else msg
 
 
+def validation_problems(
+    e: ValidationError,
+    model: type[BaseModel] | None = None,
+    cli: bool = False,
+    lines: dict[tuple[Any, ...], int] | None = None,
+    base: tuple[Any, ...] = (),
+    prefix: str = "",
+) -> list[str]:
+    """One line per setting pydantic found a problem with; with ``lines`` (from
+    :func:`key_lines`; ``base``: where the validated mapping sits in the file) each ends
+    with its line. ``prefix`` goes before each setting's name (``corpus.``)."""
+    by_setting: dict[tuple[Any, ...], list[Any]] = {}
+    for err in e.errors():
+        key = tuple(x for x in err["loc"] if not _is_union_tag(x))
+        by_setting.setdefault(key, []).append(err)
+    out = []
+    for key, errs in by_setting.items():
+        text = _problem(errs, model, cli)
+        if prefix:
+            text = text.replace("unknown key '", f"unknown key '{prefix}", 1).replace(
+                "did you mean '", f"did you mean '{prefix}", 1
+            )
+            if not text.startswith("unknown key"):
+                text = prefix + text
+        if lines and not key:  # a check of the whole model: its message names the setting
+            named = re.match(r"([A-Za-z_][\w.]*):", text)
+            key = tuple(named.group(1).split(".")) if named else ()
+        line = line_of(lines, (*base, *key)) if lines and key else None
+        out.append(text + (f" (line {line})" if line else ""))
+    return list(dict.fromkeys(out))
+
+
 def validation_error(
     e: ValidationError, where: str, model: type[BaseModel] | None = None, cli: bool = False
 ) -> MsmError:
     """Every problem pydantic found, at once: one line when there is one, else a header
     (``config.yaml: 3 errors``) and one line per problem. Unknown keys name the closest
     allowed key of ``model`` where one is close; ``cli``: a missing setting names its flag."""
-    by_setting: dict[tuple[Any, ...], list[Any]] = {}
-    for err in e.errors():
-        key = tuple(x for x in err["loc"] if not _is_union_tag(x))
-        by_setting.setdefault(key, []).append(err)
-    problems = list(dict.fromkeys(_problem(errs, model, cli) for errs in by_setting.values()))
+    return problems_error(where, validation_problems(e, model, cli))
+
+
+def problems_error(where: str, problems: list[str]) -> MsmError:
+    """One MsmError line for one problem, else a :class:`ConfigError` with each."""
     if len(problems) == 1:
         return MsmError(f"{where}: {problems[0]}")
     return ConfigError(f"{where}: {len(problems)} errors", problems)

@@ -1,15 +1,22 @@
 """The checks an experiment file passes after its schema: specs readable, settings that
 each stage accepts, models that resolve, batch mode where a provider has it, eval options
-that fit the suites. Each problem is one MsmError line naming the file."""
+that fit the suites. Every problem found is reported at once (one line each, with its line
+in the file), by :func:`check_experiment`."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from msm._util.config_io import validation_error
+from msm._util.config_io import (
+    line_of,
+    problems_error,
+    unknown_key_message,
+    validation_problems,
+)
 from msm.aftgen.config import AftgenConfig
 from msm.docgen.config import DocgenConfig
 from msm.errors import MsmError
@@ -24,13 +31,67 @@ from msm.spec.builtin import resolve_spec_path
 from msm.spec.core import check_placeholders, load_spec
 from msm.train.config import TrainConfig
 
+# the sections the schema leaves open, each checked against its stage's own settings
+STAGE_SECTIONS: tuple[tuple[tuple[str, ...], type[BaseModel]], ...] = (
+    (("corpus",), DocgenConfig),  # and per_seed, the experiment's own (EXPERIMENT_KEYS)
+    (("aft", "config"), AftgenConfig),
+    (("train", "midtrain"), TrainConfig),
+    (("train", "aft"), TrainConfig),
+)
+EXPERIMENT_KEYS = {("corpus",): {"per_seed"}}  # read by the experiment, not by the stage
 
-def check_experiment(exp: Experiment, where: Path) -> None:
-    """Every check below, in order (cheapest and most basic first)."""
-    _check_specs(exp, where)
-    _check_settings(exp, where)
-    _check_models(exp, where)
-    _check_eval(exp, where)
+
+def check_experiment(
+    exp: Experiment, where: Path, lines: dict[tuple[Any, ...], int] | None = None
+) -> None:
+    """Every check below, and every problem they find in one error (a header and one line
+    each, with its line in the file where ``lines`` has it): the specs first (the stage
+    settings are built from them), then the stage settings, models and evals."""
+    lines = lines or {}
+    problems: list[str] = []
+    settings_bad = False
+    for check in (_check_specs, _check_models, _check_eval):
+        try:
+            check(exp, where)
+        except MsmError as e:
+            problems.append(_located(str(e), where, lines))
+        except ValidationError:  # a stage's settings, built again: already reported
+            if not settings_bad:
+                raise
+        if check is _check_specs and not problems:
+            found = _settings_problems(exp, where, lines)
+            settings_bad = bool(found)
+            problems += found
+    if problems:
+        raise problems_error(str(where), problems)
+
+
+def _located(message: str, where: Path, lines: dict[tuple[Any, ...], int]) -> str:
+    """``message`` without the file's name in front, with the line of the setting it
+    starts with (``specs.ada: ...`` -> ``... (line 4)``)."""
+    text = message.removeprefix(f"{where}: ")
+    m = re.match(r"([A-Za-z_][\w.]*):", text)
+    line = line_of(lines, tuple(m.group(1).split("."))) if m else None
+    return text + (f" (line {line})" if line else "")
+
+
+def stage_key_problems(data: dict[str, Any], lines: dict[tuple[Any, ...], int]) -> list[str]:
+    """Unknown keys in the stage sections of a raw experiment mapping (with did-you-mean
+    and line), for a file whose schema already failed: every section's typos in one run."""
+    out = []
+    for path, model in STAGE_SECTIONS:
+        section: Any = data
+        for part in path:
+            section = section.get(part) if isinstance(section, dict) else None
+        if not isinstance(section, dict):
+            continue
+        prefix = "".join(f"{x}." for x in path)
+        for key in section:
+            if str(key) not in model.model_fields and key not in EXPERIMENT_KEYS.get(path, ()):
+                line = line_of(lines, (*path, key))
+                msg = unknown_key_message(str(key), model.model_fields, prefix)
+                out.append(msg + (f" (line {line})" if line else ""))
+    return out
 
 
 def _is_file(path: Path) -> bool:
@@ -73,8 +134,11 @@ def _check_specs(exp: Experiment, where: Path) -> None:
             )
 
 
-def _check_settings(exp: Experiment, where: Path) -> None:
-    """Build every stage's config now, as the plan will: bad settings fail before anything runs."""
+def _settings_problems(
+    exp: Experiment, where: Path, lines: dict[tuple[Any, ...], int]
+) -> list[str]:
+    """Build every stage's config now, as the plan will: bad settings fail before anything
+    runs. One line per problem, every section's."""
 
     key = next(iter(exp.specs), None)
     spec = exp.specs[key] if key is not None else "builtin:general"
@@ -105,19 +169,26 @@ def _check_settings(exp: Experiment, where: Path) -> None:
                 lambda stage=stage: stages.train_config(exp, stage, 0, base=exp.base_model),
             )
         )
+    problems: list[str] = []
     for section, settings, fixed, build in checks:
-        for key in settings:
-            if key in fixed:
-                raise MsmError(f"{where}: {section}.{key}: set by the experiment, not here")
+        path = tuple(section.split("."))
+        fixed_here = [key for key in settings if key in fixed]
+        for key in fixed_here:
+            line = line_of(lines, (*path, key))
+            problems.append(
+                f"{section}.{key}: set by the experiment, not here"
+                + (f" (line {line})" if line else "")
+            )
+        if fixed_here:
+            continue
         try:
             build()
         except ValidationError as e:
-            models: dict[str, type[BaseModel]] = {
-                "corpus": DocgenConfig,
-                "aft.config": AftgenConfig,
-            }
-            model = models.get(section, TrainConfig)
-            raise validation_error(e, f"{where}: {section}", model) from None
+            model = dict(STAGE_SECTIONS)[path]
+            problems += validation_problems(e, model, lines=lines, base=path, prefix=section + ".")
+        except MsmError as e:
+            problems.append(_located(str(e), where, lines))
+    return problems
 
 
 def _check_models(exp: Experiment, where: Path) -> None:
