@@ -30,10 +30,12 @@ prefix itself.
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import logging
 import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +44,7 @@ from typing import Any
 import msm.llm.local  # noqa: F401  (registers msm-local with Inspect)
 from msm.artifacts.checkpoint import Checkpoint
 from msm.errors import MsmError
-from msm.llm.bases import model_folder
+from msm.llm.bases import hub_config_file, model_folder
 from msm.llm.bundled import EMBEDDED_NAME, embedded_model_dir
 from msm.llm.fake import load_fake_script, parse_fake_options
 from msm.llm.inspect_private import (
@@ -50,6 +52,7 @@ from msm.llm.inspect_private import (
     load_extensions_but_unused,
     provider_registered,
 )
+from msm.llm.prices import priced_lookalike
 
 LOCAL_PROVIDER = "msm-local"
 FAKE_PROVIDER = "msm-fake"
@@ -161,6 +164,12 @@ def _resolve_folder(name: str, path_text: str, check: bool) -> ResolvedModel:
         )
     if check and path_text.startswith((".", "/", "~")):
         raise MsmError(f"model folder not found: {path_text}")
+    if check and not path.exists() and hub_config_file(path_text) is None:
+        raise MsmError(
+            f"model {name!r}: {path_text!r} is neither a folder here nor a model in the local "
+            f"Hugging Face cache (msm runs offline: download it first, e.g. "
+            f"`huggingface-cli download {path_text}`, or give its folder)"
+        )
     return ResolvedModel(
         name, f"{LOCAL_PROVIDER}/{path_text}", "hf", {"model_path": path_text}, local=True
     )
@@ -178,10 +187,21 @@ def _resolve_api(name: str, rest: str, base_url: str | None, check: bool) -> Res
     """A hosted provider's API: its package installed and its key set (with ``check``)."""
     prefix = name.partition("/")[0]
     var, module, pip_name = _API_PROVIDERS[prefix]
+    like = priced_lookalike(name)
+    if like and name not in _WARNED_NAMES:  # a new model may be unpriced: warn, once
+        _WARNED_NAMES.add(name)
+        print(
+            f"warning: model {name!r} has no price in msm's price list; did you mean {like!r}? "
+            "(a newer model: add its price with MSM_PRICES=FILE)",
+            file=sys.stderr,
+        )
     if check:
         _need_package(module, pip_name, name)
         _need_env(var, name)
     return ResolvedModel(name, name, prefix)
+
+
+_WARNED_NAMES: set[str] = set()
 
 
 def _resolve_openai_api(name: str, rest: str, base_url: str | None, check: bool) -> ResolvedModel:
@@ -212,13 +232,19 @@ def _resolve_vllm(name: str, rest: str, base_url: str | None, check: bool) -> Re
 
 
 def _resolve_other(name: str, rest: str, base_url: str | None, check: bool) -> ResolvedModel:
-    """Any other provider Inspect has registered, passed through unchanged."""
+    """Any other provider Inspect has registered, passed through unchanged; else a bare hub
+    id (``Qwen/Qwen3-32B``) as ``hf/`` would take it, as training's ``--base`` does."""
     prefix = name.partition("/")[0]
     if provider_registered(prefix):
         return ResolvedModel(name, name, prefix)
+    if Path(name).expanduser().is_dir() or hub_config_file(name) is not None:
+        return _resolve_folder(name, name, check)
+    close = difflib.get_close_matches(prefix.lower(), KNOWN_PREFIXES, n=1, cutoff=0.75)
+    hint = f"did you mean {close[0]}/? " if close else ""
     raise MsmError(
-        f"unknown model provider {prefix!r} in {name!r}: use embedded, fake, hf/, anthropic/, "
-        "openai/, openai-api/, vllm/ or another Inspect provider"
+        f"unknown model provider {prefix!r} in {name!r} ({hint}use embedded, fake, hf/, "
+        "anthropic/, openai/, openai-api/, vllm/ or another Inspect provider; a Hugging Face "
+        "model must be a folder or in the local cache)"
     )
 
 
@@ -229,6 +255,10 @@ _PREFIXES: dict[str, _Resolver] = {
     "vllm": _resolve_vllm,
     **dict.fromkeys(_API_PROVIDERS, _resolve_api),
 }
+
+
+# the prefixes a misspelt one is compared with (Inspect registers more, passed through)
+KNOWN_PREFIXES = ("embedded", "fake", *_PREFIXES)
 
 
 def resolve_model(name: str, base_url: str | None = None, check: bool = True) -> ResolvedModel:

@@ -92,6 +92,19 @@ def model_price(model: str) -> Price | None:
     return None
 
 
+def priced_lookalike(model: str) -> str | None:
+    """A priced model whose name ``model`` nearly spells (``claude-sonet-4-5``), when
+    ``model`` itself has no price; None otherwise."""
+    if model_price(model) is not None:
+        return None
+    import difflib  # lazy: only for names without a price
+
+    models, _ = _price_table(os.environ.get("MSM_PRICES") or None)
+    same = [m for m in models if m.split("/", 1)[0] == model.split("/", 1)[0]]
+    close = difflib.get_close_matches(model, same, n=1, cutoff=0.9)
+    return close[0] if close else None
+
+
 def price_per_mtok(model: str) -> tuple[float, float] | None:
     """(input, output) USD per million tokens at list price, or None when unknown."""
     p = model_price(model)
