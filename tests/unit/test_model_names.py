@@ -116,3 +116,13 @@ def test_a_misspelt_priced_model_is_warned_once(capsys) -> None:
         "warning: model 'anthropic/claude-sonet-4-5' has no price in msm's price list; did you "
         "mean 'anthropic/claude-sonnet-4-5'? (a newer model: add its price with MSM_PRICES=FILE)"
     ]
+
+
+def test_training_takes_the_hf_prefix_eval_takes(tiny_model_dir: Path) -> None:
+    from msm.llm.bases import base_config_file, resolve_base
+
+    for name in (str(tiny_model_dir), f"hf/{tiny_model_dir}"):
+        spec = resolve_base(name, "lora", False, None, lambda p: p)
+        assert Path(spec.model) == tiny_model_dir.resolve(), name
+        assert base_config_file(name) == tiny_model_dir / "config.json"
+        assert resolve_model(name).model_args["model_path"] == str(tiny_model_dir)

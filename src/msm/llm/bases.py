@@ -39,6 +39,9 @@ class BaseSpec:
     lineage: dict[str, Any]  # manifest of an msm checkpoint used as base, if any
 
 
+HF_PREFIX = "hf/"  # a local folder or cached hub id, in every command's model names
+
+
 def _is_model_folder(p: Path) -> bool:
     return p.is_dir() and (p / "config.json").is_file()
 
@@ -88,6 +91,7 @@ def resolve_base(
     """Turn training's ``--base`` (and ``--adapter``) into concrete folders, or one clear
     error. ``merge`` is training's adapter merge (torch and peft live in the train stage)."""
     lineage: dict[str, Any] = {}
+    base = base.removeprefix(HF_PREFIX)  # hf/<folder-or-id>, as eval and generation take it
     if base == EMBEDDED_NAME:
         model, cont = str(embedded_model_dir()), None
     else:
@@ -119,6 +123,7 @@ def resolve_base(
 def base_config_file(base: str) -> Path | None:
     """``config.json`` of a base model name (``embedded``, a folder, an msm checkpoint: its
     base, a cached hub id) without converting or downloading anything; None if not found."""
+    base = base.removeprefix(HF_PREFIX)
     if base == EMBEDDED_NAME:
         try:
             return embedded_model_dir(convert=False) / "config.json"
