@@ -85,7 +85,7 @@ def test_docgen_preview_warns_once_about_an_unknown_word_and_goes_on(tmp_path, m
     spec = _spec(tmp_path, "\nA form field {weapon_type} is kept as written.\n")
     r = msm_cli("docgen", str(spec), "--model", "fake", "--preview", "--out", str(tmp_path / "o"))
     assert r.returncode == 0, r.stderr
-    warned = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    warned = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:") and "{" in ln]
     assert warned == [
         f"warning: {spec}:8: unknown placeholder {{weapon_type}} left as written "
         "(msm fills only {model_name} and {provider_name})"
@@ -131,3 +131,25 @@ def test_an_unknown_word_used_often_is_one_warning_with_its_lines(tmp_path):
         in (warnings[0])
     )
     assert ":16: unknown placeholder {x} (2 times) left as written" in warnings[1]
+
+
+def test_a_spec_without_value_terms_is_named_where_the_reason_check_is_off(tmp_path, msm_cli):
+    """The reason check is silently off for a spec without value_terms and no judge: docgen's
+    preview (and run) and the dry run say so; a spec with them, or a judge, is quiet."""
+    spec = _spec(tmp_path, "")
+    r = msm_cli("docgen", str(spec), "--model", "fake", "--preview", "--out", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr
+    assert f"warning: spec {spec} declares no value_terms and no judge is set" in r.stderr
+    r = msm_cli("run", str(_experiment(tmp_path, spec)), "--out", str(tmp_path / "r"), "--dry-run")
+    assert f"warning: corpus/ada: spec {spec} declares no value_terms" in r.stdout
+    judged = msm_cli("docgen", str(spec), "--model", "fake", "--judge", "fake", "--preview",
+                     "--out", str(tmp_path / "o2"))  # fmt: skip
+    assert judged.returncode == 0 and "value_terms" not in judged.stderr
+    with_terms = tmp_path / "t.md"
+    with_terms.write_text(
+        spec.read_text().replace("---\nmodel_name", "---\nvalue_terms: [reasons]\nmodel_name")
+    )
+    r = msm_cli(
+        "docgen", str(with_terms), "--model", "fake", "--preview", "--out", str(tmp_path / "o3")
+    )
+    assert r.returncode == 0 and "value_terms" not in r.stderr

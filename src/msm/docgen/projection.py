@@ -264,3 +264,15 @@ def project_docgen(cfg: DocgenConfig, spec: Spec) -> dict[str, Any]:
         "estimate_basis": _basis(cfg, doc_in, doc_out),
         "summary": f"{approx}{documents:,} documents, ~{n_calls:,} LLM calls",
     }
+
+
+def reason_check_warning(cfg: DocgenConfig, spec: Spec) -> str | None:
+    """Why documents of ``cfg`` would not be checked for the spec's reasons, as a warning
+    line (None when they are): a values-mode corpus, no judge and no ``value_terms``."""
+    if cfg.mode != "values" or cfg.judge or value_terms(spec):
+        return None
+    return (
+        f"spec {cfg.spec} declares no value_terms and no judge is set: documents are not "
+        "checked for stating the spec's reasons (add value_terms: [words that state its "
+        "value] to the spec's front matter, or set a judge; README: 'Your own spec')"
+    )

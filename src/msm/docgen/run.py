@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from msm.artifacts.outdir import claim_output, docgen_inputs
 from msm.docgen.config import DocgenConfig
 from msm.docgen.outputs import histogram_png, token_counter, write_outputs
 from msm.docgen.pipeline import Docgen
-from msm.docgen.projection import project_docgen
+from msm.docgen.projection import project_docgen, reason_check_warning
 from msm.errors import MsmError
 from msm.gen.stagellm import load_stage_spec
 from msm.llm.names import resolve_model
@@ -77,6 +78,9 @@ def preview_docgen(cfg: DocgenConfig) -> dict[str, Any]:
     for name in (cfg.model, cfg.judge):
         if name:
             resolve_model(name, check=False)  # a bad name or fake script, not a missing key
+    unchecked = reason_check_warning(cfg, spec)
+    if unchecked:
+        print(f"warning: {unchecked}", file=sys.stderr)
     return project_docgen(cfg, spec)
 
 
@@ -128,6 +132,9 @@ def run_docgen(
     for n in notes:
         if not quiet:
             print(f"docgen: {n}")
+    unchecked = reason_check_warning(cfg, dg.spec)
+    if unchecked:
+        print(f"warning: {unchecked}", file=sys.stderr)
     asyncio.run(dg.run(quiet))
     docs = dg.kept_documents()
     lengths = counter([d["text"] for d in docs]) if docs else []

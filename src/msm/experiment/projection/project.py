@@ -26,7 +26,7 @@ from msm.aftgen.config import AftgenConfig
 from msm.aftgen.plan import spec_target_warning
 from msm.aftgen.projection import project_aftgen
 from msm.docgen.config import DocgenConfig
-from msm.docgen.projection import project_docgen
+from msm.docgen.projection import project_docgen, reason_check_warning
 from msm.evals.loglik_remote import runs_here
 from msm.experiment.config import Experiment
 from msm.experiment.plan import GENERATION, TRAINING, Node, NodeKind, base_ref, needs_weights_here
@@ -91,7 +91,8 @@ def _corpus(exp: Experiment, node: Node, nodes: dict[str, dict[str, Any]]) -> di
     spec = _stage_spec(cfg)
     p = project_docgen(cfg, spec)
     rows = _generation_rows(cfg, p)
-    warnings = [f"{node.id}: {w}" for w in placeholder_problems(spec)[1]]
+    unchecked = reason_check_warning(cfg, spec)
+    warnings = [f"{node.id}: {w}" for w in [*placeholder_problems(spec)[1], unchecked] if w]
     proj = {
         **({"warnings": warnings} if warnings else {}),
         "calls": rows,
