@@ -133,15 +133,18 @@ CHECKS: dict[str, Check] = {
     "eval --batch-wait-s": _batch_wait,
     "docgen --batch-wait-s": _batch_wait,
     "aftgen --batch-wait-s": _batch_wait,
+    "evalgen --batch-wait-s": _batch_wait,
     "run --max-cost": _max_cost,
     "docgen --provider-name": _provider_name,
     "aftgen --provider-name": _provider_name,
+    "evalgen --provider-name": _provider_name,
     "items audit --value": _audit_value,
     "eval --tensor-parallel-size": _third_party,
     "eval --gpu-memory-utilization": _third_party,
     # resolved at run time, stated in words: the option must be unset (None)
     "docgen --model-name": _words,  # the spec's model_name front matter
     "aftgen --model-name": _words,
+    "evalgen --model-name": _words,
     "eval --spec": _words,  # any principle counts
     "eval --max-model-len": _words,  # the model's own
     "run --gpus-per-node": _words,  # what the node asks for, else 1

@@ -48,6 +48,7 @@ EVALUATION = frozenset({"batch", "batch_wait_s", "tensor_parallel_size", "gpu_me
 NOT_IDENTITY: dict[str, frozenset[str]] = {
     "docgen": GENERATION,
     "aftgen": GENERATION,
+    "evalgen": GENERATION,
     "train": TRAINING,
     "eval": EVALUATION,
 }

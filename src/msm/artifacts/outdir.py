@@ -111,6 +111,12 @@ def aftgen_inputs(cfg: BaseModel) -> Inputs:
     return {**identity("aftgen", d), "spec": spec_ref(d["spec"]), "mix": file_ref(d.get("mix"))}
 
 
+def evalgen_inputs(cfg: BaseModel) -> Inputs:
+    """evalgen's identity: its settings (less the cosmetic ones) with the spec's content."""
+    d = cfg.model_dump(mode="json")
+    return {**identity("evalgen", d), "spec": spec_ref(d["spec"])}
+
+
 def _model_ref(name: str | None) -> str | None:
     """A model given as a folder is the same model whether named relatively or absolutely."""
     if name is None:

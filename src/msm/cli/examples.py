@@ -52,6 +52,12 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "msm aftgen subset runs/aft --sizes 18,36,72",
     ),
     "aftgen subset": ("msm aftgen subset runs/aft --sizes 100,200,400 --seed 1",),
+    "evalgen": (
+        "msm evalgen my_spec.md --model anthropic/claude-sonnet-4-5 --judge "
+        "anthropic/claude-sonnet-4-5 --out runs/my_evals --preview",
+        "msm evalgen builtin:equanimity --model fake --judge fake --n-questions 8 "
+        "--n-choices 8 --out runs/try_evals",
+    ),
     "eval": (
         "msm eval embedded --suite values --items cheese_america --out runs/eval",
         "msm eval runs/ckpt/aft --suite agentic --grid paper --grader anthropic/claude-sonnet-4-5",

@@ -1,4 +1,4 @@
-"""``msm generate``, ``msm docgen``, ``msm aftgen`` and ``msm aftgen subset``."""
+"""``msm generate``, ``msm docgen``, ``msm aftgen``, ``msm aftgen subset`` and ``msm evalgen``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+import msm.evalgen as evalgen_stage
 from msm.aftgen import make_subsets, parse_sizes
 from msm.aftgen.config import AftgenConfig
 from msm.aftgen.plan import spec_target_warning
@@ -15,6 +16,7 @@ from msm.cli._common import JsonOpt, OverwriteOpt, TokenizerOpt, _fmt_cost, app
 from msm.cli.config_flags import Flag, config_command
 from msm.docgen.config import DocgenConfig
 from msm.errors import MsmError
+from msm.evalgen.config import EvalgenConfig
 
 
 @app.command("generate")
@@ -174,6 +176,63 @@ def aftgen(
     )
     if stats.get("drops"):
         typer.echo("drops: " + ", ".join(f"{k}={v}" for k, v in stats["drops"].items()))
+
+
+@config_command(
+    app,
+    "evalgen",
+    EvalgenConfig,
+    flags={"spec": Flag(argument=True), "model": Flag(short="-m")},
+)
+def evalgen(
+    cfg: EvalgenConfig,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
+    preview: Annotated[
+        bool,
+        typer.Option(
+            "--preview",
+            help="Print the projected calls, tokens and cost from the settings alone "
+            "(no model is called, no key is needed, nothing is written).",
+        ),
+    ] = False,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Write a spec's own evaluations: spec QA questions with rubrics, and behavioural
+    choices (a reply that follows the spec, one that breaks it), judge-checked. Use them with
+    `msm eval MODEL --suite spec_qa --questions OUT/questions.jsonl` and
+    `msm eval MODEL --items OUT/choices.jsonl`."""
+    if preview:
+        p = evalgen_stage.preview_evalgen(cfg)  # the package loads its names on first use
+        typer.echo(
+            "preview: projected from the settings (at most: before any re-ask); no model was "
+            "called and nothing was written"
+        )
+        c = p["candidates"]
+        typer.echo(
+            f"{p['sections']} sections -> {c['questions']:,} question and {c['choices']:,} "
+            "choice candidates"
+        )
+        for role, r in p["calls"].items():
+            typer.echo(
+                f"{role} {r['model']}: {r['calls']:,} calls, ~{r['input_tokens']:,} tokens in, "
+                f"~{r['output_tokens']:,} out, ~{_fmt_cost(r['cost_usd'])}"
+            )
+        if not cfg.judge:
+            typer.echo("warning: no --judge: items are kept unchecked (give one)", err=True)
+        return
+    if not cfg.judge:
+        typer.echo(
+            "warning: no --judge: items are not checked for being answerable from the spec, "
+            "leaking their answer or contradicting the spec",
+            err=True,
+        )
+    res = evalgen_stage.run_evalgen(cfg, out, overwrite=overwrite)
+    typer.echo(
+        f"evalgen: kept {res.questions} questions -> {res.files['questions']}, "
+        f"{res.choices} choices -> {res.files['choices']}"
+    )
+    if res.stats["drops"]:
+        typer.echo("drops: " + ", ".join(f"{k}={v}" for k, v in res.stats["drops"].items()))
 
 
 @app.command("aftgen-subset", hidden=True)

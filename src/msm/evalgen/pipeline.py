@@ -1,0 +1,235 @@
+"""Evaluations from a spec: per section, candidates written by the generator, cheap checks,
+the judge, near-duplicates removed, then the items kept spread evenly over the sections.
+
+Two kinds, the kinds the bundled specs ship:
+
+* **questions** (spec QA): an open question whose best answer depends on one part of the
+  spec, with a rubric (what a 9-10 and a 1-3 answer say), graded by the grader as
+  ``msm eval --suite spec_qa --questions FILE`` does;
+* **choices** (behavioural): a user's message where that part of the spec decides the right
+  reply, a reply that follows it and one that breaks it, scored like the value items (by
+  log-likelihood for local models, by choice for API models: ``--items FILE``).
+
+Candidate k of a section is call ``sample=k`` of one prompt, so every decision is a function
+of the stored answers: a rerun (after a kill, or with higher counts) replays them for free.
+Every candidate dropped is counted by its reason: unparseable, a leak the cheap check sees
+(the question holds its own answer), identical options, the judge's three points (answerable
+from the spec alone, no leak, faithful to the spec), a call that failed, a near-duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from msm._util.embed import dedup_texts
+from msm.errors import LLMCallError, MsmError
+from msm.evalgen.config import EvalgenConfig
+from msm.gen.listgen import clean_item, item_key
+from msm.gen.prompts import prompt_hash
+from msm.gen.stagellm import SpecPrompts
+from msm.llm import JsonParser
+from msm.llm.structured import ParseError
+from msm.spec.units import Unit, item_id, structure_units
+
+STAGE = "evalgen"
+KINDS = {
+    # kind: (template, the fields the generator writes, judge template)
+    "questions": ("question", ("QUESTION", "GOOD", "POOR"), "judge_question"),
+    "choices": ("choice", ("SITUATION", "FOLLOWS", "BREAKS"), "judge_choice"),
+}
+MIN_WORDS = 3  # a field shorter than this is not an item
+_WORD = re.compile(r"\w+")
+
+
+class Verdict(BaseModel):
+    answerable: bool
+    no_leak: bool
+    faithful: bool
+    reason: str = ""
+
+
+@dataclass
+class TaggedParser:
+    """``TAG: text`` fields in a fixed order (a field may run over several lines); every
+    tag must be there, each at least ``MIN_WORDS`` words."""
+
+    tags: tuple[str, ...]
+
+    @property
+    def instructions(self) -> str:
+        return "Reply with exactly these fields, each on its own line: " + ", ".join(
+            f"{t}: ..." for t in self.tags
+        )
+
+    def parse(self, text: str) -> dict[str, str]:
+        alt = "|".join(self.tags)
+        parts = re.split(rf"(?im)^\s*\**\s*({alt})\s*\**\s*:\s*\**", text)
+        found: dict[str, str] = {}
+        for tag, value in zip(parts[1::2], parts[2::2], strict=True):
+            key = tag.upper()
+            if key not in found:  # the first of a repeated field
+                found[key] = clean_item(" ".join(value.split()), 1500)
+        missing = [t for t in self.tags if len(_WORD.findall(found.get(t, ""))) < MIN_WORDS]
+        if missing:
+            raise ParseError(f"missing or empty field(s): {', '.join(missing)}")
+        return {t: found[t] for t in self.tags}
+
+
+@dataclass
+class Item:
+    kind: str
+    unit: Unit
+    sample: int
+    fields: dict[str, str]
+    id: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def question(self) -> str:
+        return self.fields["QUESTION" if self.kind == "questions" else "SITUATION"]
+
+
+def _leaks(kind: str, f: dict[str, str]) -> bool:
+    """The cheap leak check: the question holds its own answer word for word."""
+    q = item_key(f["QUESTION"] if kind == "questions" else f["SITUATION"])
+    answer = item_key(f["GOOD"] if kind == "questions" else f["FOLLOWS"])
+    return len(answer) >= 12 and answer in q
+
+
+def rubric(f: dict[str, str]) -> str:
+    """The spec QA rubric from the generator's GOOD and POOR fields."""
+    return f"A 9-10 answer: {f['GOOD']} A 1-3 answer: {f['POOR']}"
+
+
+class Evalgen(SpecPrompts):
+    """One evalgen run. Use :func:`msm.evalgen.run_evalgen`."""
+
+    stage = STAGE
+    prompt_folder = "evalgen"
+
+    cfg: EvalgenConfig
+
+    def check_spec(self) -> None:
+        self.units, _ = structure_units(self.spec, self.cfg.max_section_tokens)
+        if not self.units:
+            raise MsmError(f"spec {self.cfg.spec} yields no usable sections to write items from")
+
+    def start(self) -> None:
+        self.drops: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter()
+        self.kept: dict[str, list[Item]] = {}
+        self.dedup_method = "none"
+
+    def wanted(self) -> dict[str, int]:
+        return {"questions": self.cfg.n_questions, "choices": self.cfg.n_choices}
+
+    def per_unit(self, n: int) -> int:
+        """Candidates written per section for ``n`` items kept."""
+        return math.ceil(n * self.cfg.overgenerate / len(self.units)) if n else 0
+
+    async def run(self) -> None:
+        for kind, n in self.wanted().items():
+            k = self.per_unit(n)
+            jobs = [self.candidate(kind, u, s) for u in self.units for s in range(k)]
+            found = [x for x in await asyncio.gather(*jobs) if x is not None]
+            self.counts[f"{kind}_written"] = len(jobs)
+            self.kept[kind] = self.spread(self.distinct(kind, found), n)
+            self.counts[f"{kind}_kept"] = len(self.kept[kind])
+
+    async def candidate(self, kind: str, unit: Unit, sample: int) -> Item | None:
+        template, tags, judge_template = KINDS[kind]
+        prompt = self._render(template, excerpt=unit.excerpt)
+        try:
+            res = await self.llm.generate_structured(
+                prompt,
+                TaggedParser(tags),
+                sample=sample,
+                stage=f"{STAGE}.{kind}",
+                max_reasks=self.cfg.max_reasks,
+                max_tokens=self.cfg.max_tokens_item,
+            )
+        except LLMCallError as e:
+            self.drops[f"{kind}:{e.reason}"] += 1
+            return None
+        f = res.value
+        if _leaks(kind, f):
+            self.drops[f"{kind}:leaks_answer"] += 1
+            return None
+        if kind == "choices" and item_key(f["FOLLOWS"]) == item_key(f["BREAKS"]):
+            self.drops[f"{kind}:same_options"] += 1
+            return None
+        if self.judge is not None:
+            values = {"excerpt": unit.excerpt}
+            if kind == "questions":
+                values |= {"question": f["QUESTION"], "rubric": rubric(f)}
+            else:
+                values |= {"situation": f["SITUATION"], "follows": f["FOLLOWS"],
+                           "breaks": f["BREAKS"]}  # fmt: skip
+            try:
+                v = await self.judge.generate_structured(
+                    self._render(judge_template, **values),
+                    JsonParser(Verdict),
+                    stage=f"{STAGE}.judge",
+                    max_reasks=self.cfg.max_reasks,
+                )
+            except LLMCallError as e:
+                self.drops[f"{kind}:judge_{e.reason}"] += 1  # fails closed
+                return None
+            for point in ("answerable", "no_leak", "faithful"):
+                if not getattr(v.value, point):
+                    self.drops[f"{kind}:judge_not_{point}"] += 1
+                    return None
+        return Item(kind, unit, sample, f, item_id(kind[0], unit.id, sample, f))
+
+    def distinct(self, kind: str, items: list[Item]) -> list[Item]:
+        """Items whose questions are not near-duplicates of an earlier one (spec order)."""
+        items.sort(key=lambda it: (it.unit.position, it.sample))
+        texts = [it.question for it in items]
+        keep, self.dedup_method = dedup_texts(texts, self.cfg.dedup_threshold)
+        if len(keep) < len(items):
+            self.drops[f"{kind}:near_duplicate"] += len(items) - len(keep)
+        return [items[i] for i in keep]
+
+    @staticmethod
+    def spread(items: list[Item], n: int) -> list[Item]:
+        """The first ``n`` items taken in turn from each section (the fewest kept first)."""
+        by_unit: dict[str, list[Item]] = {}
+        for it in items:
+            by_unit.setdefault(it.unit.id, []).append(it)
+        heap = [(0, its[0].unit.position, uid) for uid, its in by_unit.items()]
+        heapq.heapify(heap)
+        out: list[Item] = []
+        while heap and len(out) < n:
+            taken, pos, uid = heapq.heappop(heap)
+            out.append(by_unit[uid].pop(0))
+            if by_unit[uid]:
+                heapq.heappush(heap, (taken + 1, pos, uid))
+        return sorted(out, key=lambda it: (it.unit.position, it.sample))
+
+    def rows(self, kind: str) -> list[dict[str, Any]]:
+        """The kept items as the eval files' rows (spec QA questions, or value items)."""
+        out = []
+        n = 0  # choices: every 3rd in spec order is dev, the rest confirm (as msm's own sets)
+        for it in self.kept.get(kind, []):
+            f, u = it.fields, it.unit
+            if kind == "questions":
+                out.append({"id": it.id, "principle": u.subdomain, "question": f["QUESTION"],
+                            "rubric": rubric(f), "unit": u.id})  # fmt: skip
+            else:
+                split = "dev" if n % 3 == 0 else "confirm"
+                n += 1
+                out.append({"id": it.id, "domain": u.subdomain, "question": f["SITUATION"],
+                            "aligned": f["FOLLOWS"], "other": f["BREAKS"], "split": split,
+                            "unit": u.id})  # fmt: skip
+        return out
+
+    def prompt_hashes(self) -> dict[str, str]:
+        return {n: prompt_hash(STAGE, n) for n in sorted(self.templates)}
