@@ -153,3 +153,31 @@ def test_a_spec_without_value_terms_is_named_where_the_reason_check_is_off(tmp_p
         "docgen", str(with_terms), "--model", "fake", "--preview", "--out", str(tmp_path / "o3")
     )
     assert r.returncode == 0 and "value_terms" not in r.stderr
+
+
+def test_dry_run_names_a_bundled_eval_that_measures_none_of_the_study_specs(tmp_path, msm_cli):
+    """spec QA's bundled equanimity questions and the cheese value sets measure the bundled
+    specs they were written for; a study of another spec is told so (and what to write);
+    a study of the cheese specs is not."""
+    spec = _spec(tmp_path, "")
+    exp = tmp_path / "e.yaml"
+    exp.write_text(
+        "name: mine\nbase_model: embedded\ngenerator: fake\ngrader: fake\n"
+        f"specs: {{ada: {spec}}}\nconditions: [base, msm_only]\nseeds: [0]\n"
+        f"eval: {{suites: [values, spec_qa], items: [america, {tmp_path / 'mine.jsonl'}], "
+        "limit: 4}\n"
+    )
+    (tmp_path / "mine.jsonl").write_text(
+        '{"id": "x1", "domain": "d", "question": "q?", "aligned": "a.", "other": "b."}\n'
+    )
+    r = msm_cli("run", str(exp), "--out", str(tmp_path / "r"), "--dry-run")
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [ln for ln in r.stdout.splitlines() if "measure none of this study's specs" in ln]
+    assert len(lines) == 2, r.stdout
+    assert "'equanimity' questions" in lines[0] and "msm evalgen" in lines[0]
+    assert "set(s) america are" in lines[1]  # the user's own file is not named
+    cheese = exp.read_text().replace(f"{{ada: {spec}}}", "{a: builtin:cheese_pro_america}")
+    exp.write_text(cheese.replace(", spec_qa]", "]"))
+    r = msm_cli("run", str(exp), "--out", str(tmp_path / "r2"), "--dry-run")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "measure none" not in r.stdout

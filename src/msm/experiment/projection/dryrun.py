@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from msm._util.fmt import fmt_bytes, fmt_seconds
+from msm.evals.config import DEFAULT_VALUE_SETS
+from msm.evals.values.items import value_set_names
 from msm.experiment.config import Experiment
 from msm.experiment.plan import Node
 from msm.experiment.preflight import environment_problems
@@ -70,7 +72,10 @@ def report(
         echo(f"this machine lacks {len(problems)} thing(s) the real run needs first:")
         for line in problems:
             echo(f"  - {line}")
-    warnings = [w for n in plan for w in nodes[n.id].get("warnings", [])]
+    warnings = [
+        *unmeasured_warnings(exp),
+        *(w for n in plan for w in nodes[n.id].get("warnings", [])),
+    ]
     for w in warnings:
         echo(f"warning: {w}")
     draws = per_seed_lines(exp, plan)
@@ -133,6 +138,37 @@ def report(
         "problems": problems,
         "per_seed": draws,
     }
+
+
+# what msm's bundled eval sets measure: the bundled specs they were written for
+CHEESE_SPECS = ("builtin:cheese_pro_america", "builtin:cheese_pro_affordability")
+BUNDLED_QUESTIONS = {"equanimity": ("builtin:equanimity",)}
+
+
+def unmeasured_warnings(exp: Experiment) -> list[str]:
+    """A bundled eval set written for none of the study's specs measures nothing it
+    trained: one warning per such set, naming it and what to write instead."""
+    specs = set(exp.specs.values())
+    keys = ", ".join(exp.specs) or "none"
+    out = []
+    ev = exp.eval
+    written_for = BUNDLED_QUESTIONS.get(ev.questions, ())
+    if "spec_qa" in ev.suites and written_for and not specs & set(written_for):
+        out.append(
+            f"eval: spec_qa asks the bundled '{ev.questions}' questions, written for "
+            f"{', '.join(written_for)}, which measure none of this study's specs ({keys}): "
+            "write your spec's own with `msm evalgen SPEC --out DIR` and set "
+            "eval.questions: DIR/questions.jsonl"
+        )
+    bundled = [s for s in ev.items or DEFAULT_VALUE_SETS if s in value_set_names()]
+    if "values" in ev.suites and bundled and not specs & set(CHEESE_SPECS):
+        out.append(
+            f"eval: the value item set(s) {', '.join(bundled)} are written for the bundled "
+            f"cheese specs and measure none of this study's specs ({keys}): write your "
+            "spec's own with `msm evalgen SPEC --out DIR` and add DIR/choices.jsonl to "
+            "eval.items"
+        )
+    return out
 
 
 def per_seed_lines(exp: Experiment, plan: list[Node]) -> list[str]:
