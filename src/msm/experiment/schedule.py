@@ -25,6 +25,7 @@ left to it.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -42,7 +43,7 @@ from msm.experiment.config import Experiment
 from msm.experiment.execute import run_node
 from msm.experiment.node_state import node_status, write_run_json
 from msm.experiment.plan import Node, NodeKind
-from msm.experiment.progress import Progress, fmt_hms
+from msm.experiment.progress import Progress, fmt_hms, projected_seconds
 from msm.llm.names import resolve_model
 
 POLL_S = 0.1
@@ -166,6 +167,15 @@ def _accelerate_processes(path: Path) -> int:
     return n if isinstance(n, int) and n >= 1 else 1
 
 
+def _projected(run: Path) -> dict[str, float]:
+    """Each node's projected seconds from ``RUN/projection.json`` (none if unreadable)."""
+    try:
+        data = json.loads(RunFolder(run).projection.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return projected_seconds(data.get("nodes") if isinstance(data, dict) else None)
+
+
 @dataclass
 class _Flight:
     """A node running in a worker process."""
@@ -194,7 +204,8 @@ def run_selected(
         where = f" (shard {options.shard[0]}/{options.shard[1]})" if options.shard else ""
         echo(f"selected{where}: {len(chosen)} nodes, {len(mine)} not done")
     sched = _Scheduler(exp, exp_path, run, plan, mine, echo, options)
-    sched.progress = Progress(chosen, mine, echo)  # [i/n] counts the selected nodes
+    # [i/n] counts the selected nodes; the ETA starts from the dry run's projection
+    sched.progress = Progress(chosen, mine, echo, _projected(run))
     with Heartbeat() as sched.heartbeat:
         try:
             sched.loop()
@@ -351,7 +362,7 @@ class _Scheduler:
             release(f.claim)
             secs = time.monotonic() - f.t0
             if rc == 0:
-                self.progress.done_s.setdefault(f.node.kind, []).append(secs)
+                self.progress.record(f.node, secs)
                 self.echo(f"        done in {fmt_hms(secs)}: {node_id}")
                 self.outcome.ran.append(node_id)
             else:
