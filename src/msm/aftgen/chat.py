@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from msm._util.embed import dedup_texts
+from msm._util.progress import StageProgress, watch
 from msm.aftgen import plan
 from msm.aftgen.config import AftgenConfig
 from msm.aftgen.think import strip_think
@@ -91,8 +92,26 @@ class ChatAftgen(SpecPrompts):
         self.queue: dict[str, deque[tuple[Unit, str, str]]] = {u.id: deque() for u in self.units}
         self.seen_queries: list[str] = []
         self.n_picked = 0
+        self.kept_so_far = 0
 
     async def run(self) -> None:
+        """The rounds, with their progress shown (a bar on a terminal, lines in a log)."""
+        c = self.counts
+
+        def read() -> tuple[int, int, str]:
+            note = f"answered {c['responses']}, round {c['rounds'] + 1}"
+            return min(self.kept_so_far, self.cfg.n), self.cfg.n, note
+
+        with StageProgress(STAGE, "examples kept") as bar:
+            watcher = asyncio.create_task(watch(bar, read))
+            try:
+                await self.rounds()
+            finally:
+                watcher.cancel()
+            done, _, note = read()
+            bar.update(done, note=note)
+
+    async def rounds(self) -> None:
         cfg = self.cfg
         budget = plan.response_budget(cfg.n, cfg.max_responses_factor)
         answered = 0
@@ -317,6 +336,7 @@ class ChatAftgen(SpecPrompts):
             if not res.value.faithful:
                 self.drops["responses:judge_rejected"] += 1
                 return None
+        self.kept_so_far += 1  # live progress only (stats.json counts the kept at round end)
         return Example(
             item_id("x", unit.id, situation, query),
             unit,

@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from msm._util.dedup import near_duplicates
+from msm._util.progress import StageProgress, progress_mode, watch
 from msm.docgen.catalogue import pick_genres
 from msm.docgen.config import DocgenConfig
 from msm.docgen.filters import check_document, extract_document, trim_to_sentence
@@ -408,12 +409,24 @@ class Docgen(SpecPrompts):
         self.timings["dedup_s"] = round(time.monotonic() - t, 3)
 
     async def _report(self, quiet: bool) -> None:
+        """A live bar on a terminal; in a log, the progress line every 15 seconds."""
         if quiet:
             return
-        period = 2.0 if sys.stderr.isatty() else 15.0
-        while True:
-            await asyncio.sleep(period)
-            print(self.progress.line(), file=sys.stderr, flush=True)
+        if progress_mode() != "bar":
+            while True:
+                await asyncio.sleep(15.0)
+                print(self.progress.line(), file=sys.stderr, flush=True)
+        c = self.progress.counts
+
+        def read() -> tuple[int, int, str]:
+            note = (
+                f"units {c['units_done']}/{c['units_planned']}, ideas {c['ideas']}, "
+                f"kept {c['documents_kept']}"
+            )
+            return c["documents_done"], c["documents_planned"], note
+
+        with StageProgress("docgen", "documents") as bar:
+            await watch(bar, read)
 
     def _dedup(self) -> None:
         kept = sorted((g for g in self.generations if g.drop is None), key=lambda g: g.id)

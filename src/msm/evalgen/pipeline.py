@@ -30,6 +30,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from msm._util.embed import dedup_texts
+from msm._util.progress import StageProgress, watch
 from msm.errors import LLMCallError, MsmError
 from msm.evalgen.config import EvalgenConfig
 from msm.gen.listgen import clean_item, item_key
@@ -126,6 +127,7 @@ class Evalgen(SpecPrompts):
         self.drops: Counter[str] = Counter()
         self.counts: Counter[str] = Counter()
         self.kept: dict[str, list[Item]] = {}
+        self.live: Counter[str] = Counter()  # candidates done and passed, for the progress
         self.dedup_method = "none"
 
     def wanted(self) -> dict[str, int]:
@@ -136,13 +138,37 @@ class Evalgen(SpecPrompts):
         return math.ceil(n * self.cfg.overgenerate / len(self.units)) if n else 0
 
     async def run(self) -> None:
+        """Each kind's candidates, checked, deduplicated and spread, with their progress
+        shown (a bar on a terminal, lines in a log)."""
+        total = sum(self.per_unit(n) * len(self.units) for n in self.wanted().values())
+        live = self.live
+
+        def read() -> tuple[int, int, str]:
+            return live["done"], total, f"passed {live['passed']}"
+
+        with StageProgress(STAGE, "candidates") as bar:
+            watcher = asyncio.create_task(watch(bar, read))
+            try:
+                await self.kinds()
+            finally:
+                watcher.cancel()
+            done, _, note = read()
+            bar.update(done, note=note)
+
+    async def kinds(self) -> None:
         for kind, n in self.wanted().items():
             k = self.per_unit(n)
-            jobs = [self.candidate(kind, u, s) for u in self.units for s in range(k)]
+            jobs = [self.counted(self.candidate(kind, u, s)) for u in self.units for s in range(k)]
             found = [x for x in await asyncio.gather(*jobs) if x is not None]
             self.counts[f"{kind}_written"] = len(jobs)
             self.kept[kind] = self.spread(self.distinct(kind, found), n)
             self.counts[f"{kind}_kept"] = len(self.kept[kind])
+
+    async def counted(self, job: Any) -> Item | None:
+        item = await job
+        self.live["done"] += 1
+        self.live["passed"] += item is not None
+        return item
 
     async def candidate(self, kind: str, unit: Unit, sample: int) -> Item | None:
         template, tags, judge_template = KINDS[kind]

@@ -17,6 +17,7 @@ from typing import Any
 import inspect_ai  # inspect_ai.eval read at call time: tests swap it
 
 from msm._util.fsutil import atomic_write_json
+from msm._util.progress import progress_mode
 from msm.artifacts.checkpoint import model_manifest
 from msm.artifacts.manifest import retract_manifest, write_manifest
 from msm.artifacts.outdir import claim_output, clear_output, eval_inputs
@@ -198,7 +199,7 @@ def _inspect_suites(
         log_dir=str(out / "logs"),
         # no Inspect limit: each task took --limit items itself (a values item is
         # two samples, one per option order)
-        display="none",
+        display="rich" if progress_mode() == "bar" else "none",  # Inspect's own bars
         fail_on_error=False,
     )
     for llm in batched:  # a failed batch: one line (its answers are stored)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from msm._util.fsutil import atomic_write_json
+from msm._util.progress import StageProgress, progress_mode
 from msm.artifacts.checkpoint import STATE_FILE, Checkpoint, work_dir_for
 from msm.artifacts.manifest import file_sha256, read_manifest, write_manifest
 from msm.errors import MsmError
@@ -363,6 +364,13 @@ SAVE_MIN_S = 60.0
 SAVE_COST_RATIO = 10.0
 
 
+def _step_bar(acc: Any, steps: int, start: int) -> StageProgress | None:
+    """A live bar of the steps on a terminal (main process only); logs keep the lines."""
+    if not acc.is_main_process or progress_mode() != "bar":
+        return None
+    return StageProgress("train", "steps", total=steps - start).__enter__()
+
+
 def _train_steps(
     acc: Any,
     cfg: TrainConfig,
@@ -388,6 +396,7 @@ def _train_steps(
     model.train()
     t_last = time.time()
     last_save, save_cost = time.monotonic(), 0.0
+    bar = _step_bar(acc, steps, start)
     for step in range(start, steps):
         t0 = time.perf_counter()
         step_rows = plan[step * g : (step + 1) * g]
@@ -432,6 +441,8 @@ def _train_steps(
         )
         if cfg.report_to:
             acc.log({"loss": loss, "lr": lr}, step=step + 1)
+        if bar is not None:
+            bar.update(step + 1 - start, note=f"loss {loss:.4f}")
         if acc.is_main_process and (
             (step + 1) % cfg.log_every == 0 or time.time() - t_last > 15 or step + 1 == steps
         ):
@@ -450,6 +461,8 @@ def _train_steps(
             )
             last_save = time.monotonic()
             save_cost = last_save - t_save
+    if bar is not None:
+        bar.close()
 
 
 def _quiet_libraries() -> None:

@@ -1,0 +1,164 @@
+"""A long stage's progress on stderr: a live bar on a terminal, plain lines otherwise.
+
+On a terminal (stderr is a TTY) a rich progress bar shows the stage's counts, rate,
+elapsed time and ETA, redrawn in place; in a log or CI (not a TTY) the same facts go out
+as a plain line every ``every_s`` seconds and once at the end, so a log is never flooded
+and never silent. ``MSM_PROGRESS=plain`` forces the lines, ``off`` silences both.
+
+Example::
+
+    with StageProgress("aftgen", "responses", total=300) as bar:
+        for ...:
+            bar.update(done=k, note="kept 12")
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from types import TracebackType
+from typing import Any, TextIO
+
+
+def fmt_duration(s: float) -> str:
+    """``45s``, ``4m05s``, ``2h10m``."""
+    s = max(0, int(s))
+    if s < 60:
+        return f"{s}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def progress_mode(stream: TextIO | None = None) -> str:
+    """``bar`` on a terminal, ``plain`` otherwise; ``MSM_PROGRESS`` (bar|plain|off) wins."""
+    forced = os.environ.get("MSM_PROGRESS", "").strip().lower()
+    if forced in ("bar", "plain", "off"):
+        return forced
+    s = stream or sys.stderr
+    return "bar" if getattr(s, "isatty", lambda: False)() else "plain"
+
+
+class StageProgress:
+    """Counts, rate and ETA of one stage's work (``done`` of ``total`` ``unit``)."""
+
+    def __init__(
+        self,
+        stage: str,
+        unit: str,
+        total: int | None = None,
+        *,
+        quiet: bool = False,
+        every_s: float = 15.0,
+        stream: TextIO | None = None,
+    ) -> None:
+        self.stage, self.unit, self.total = stage, unit, total
+        self.stream = stream or sys.stderr
+        self.mode = "off" if quiet else progress_mode(self.stream)
+        self.every_s = every_s
+        self.done = 0
+        self.note = ""
+        self.t0 = time.monotonic()
+        self._last_line = self.t0
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> StageProgress:
+        if self.mode == "bar":
+            # lazy: rich only when a terminal shows the bar
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn(f"{self.stage}: {self.unit}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[note]}"),
+                console=Console(file=self.stream),
+                transient=False,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("", total=self.total, rate="", note="")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def rate(self) -> float:
+        elapsed = time.monotonic() - self.t0
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+    def eta(self) -> float | None:
+        r = self.rate()
+        if self.total is None or not r or self.done >= self.total:
+            return None
+        return (self.total - self.done) / r
+
+    def line(self) -> str:
+        """The plain line: ``aftgen: responses 40/300 | 1.3/s | 31s elapsed, ETA 3m20s``."""
+        of = f"/{self.total}" if self.total is not None else ""
+        eta = self.eta()
+        parts = [
+            f"{self.stage}: {self.unit} {self.done}{of}",
+            f"{self.rate():.2f}/s",
+            f"{fmt_duration(time.monotonic() - self.t0)} elapsed, ETA "
+            + (fmt_duration(eta) if eta is not None else "?"),
+        ]
+        return " | ".join(parts + ([self.note] if self.note else []))
+
+    def update(
+        self, done: int | None = None, *, total: int | None = None, note: str | None = None
+    ) -> None:
+        if done is not None:
+            self.done = done
+        if total is not None:
+            self.total = total
+        if note is not None:
+            self.note = note
+        if self.mode == "bar" and self._bar is not None:
+            self._bar.update(
+                self._task, completed=self.done, total=self.total,
+                rate=f"{self.rate():.2f}/s", note=self.note,
+            )  # fmt: skip
+        elif self.mode == "plain" and time.monotonic() - self._last_line >= self.every_s:
+            self._emit()
+
+    def _emit(self) -> None:
+        self._last_line = time.monotonic()
+        print(self.line(), file=self.stream, flush=True)
+
+    def close(self) -> None:
+        """The bar stops where it is; plain output ends with one last line."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+        elif self.mode == "plain":
+            self._emit()
+            self.mode = "closed"
+
+
+async def watch(progress: StageProgress, read: Any, period: float | None = None) -> None:
+    """Update ``progress`` from ``read() -> (done, total, note)`` until cancelled: twice a
+    second for a bar, every ``every_s`` for plain lines (``update`` paces those itself)."""
+    import asyncio  # lazy: only stages that run an event loop watch
+
+    wait = period if period is not None else (0.5 if progress.mode == "bar" else 1.0)
+    while True:
+        done, total, note = read()
+        progress.update(done, total=total, note=note)
+        await asyncio.sleep(wait)
