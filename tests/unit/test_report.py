@@ -4,8 +4,11 @@ built over synthetic run directories (no model, no network)."""
 from __future__ import annotations
 
 import hashlib
+import html as html_module
 import json
 import math
+import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -509,9 +512,81 @@ def test_rebuild_drops_stale_figures(tmp_path: Path) -> None:
 
 
 CHROMIUM = Path("/usr/bin/chromium")
+# CI installs chromium (.ci/run); there a missing browser fails instead of skipping
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists() and not os.environ.get("CI"), reason="chromium is not installed"
+)
+LAPTOP = (1366, 768)  # a laptop-sized window, CSS pixels
+# measured in the page once it has loaded, written into it for --dump-dom to return
+READER_CHECK = """<script>addEventListener('load', () => {
+  const vw = document.documentElement.clientWidth, vh = innerHeight;
+  const imgs = [...document.images];
+  const wide = [...document.querySelectorAll('table')]
+    .map(t => t.getBoundingClientRect()).filter(r => r.right > vw + 1)
+    .map(r => Math.round(r.right));
+  const h = [...document.querySelectorAll('h2')]
+    .find(x => x.textContent.trim() === 'Primary result');
+  const verdict = h ? h.nextElementSibling : null;
+  const out = {viewport: [vw, vh], images: imgs.length,
+    broken: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).length, wide_tables: wide,
+    page_overflow: document.documentElement.scrollWidth > vw,
+    primary_bottom: verdict ? verdict.getBoundingClientRect().bottom : null};
+  const pre = document.createElement('pre'); pre.id = 'msm-reader-check';
+  pre.textContent = JSON.stringify(out); document.body.appendChild(pre);
+});</script>"""
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed")
+def reader_view(html_file: Path, tmp_path: Path, size: tuple[int, int] = LAPTOP) -> dict:
+    """What a reader's browser shows of ``html_file`` (chromium, headless): images loaded,
+    tables wider than the window, where the primary result's verdict ends."""
+    if not CHROMIUM.exists():
+        pytest.fail("chromium is not installed (.ci/run installs it in CI)")
+    probe = tmp_path / "probe.html"
+    probe.write_text(html_file.read_text().replace("</body>", READER_CHECK + "</body>"))
+    cmd = [
+        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+        f"--window-size={size[0]},{size[1]}", probe.resolve().as_uri(),
+    ]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=90, check=False)
+    shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+    m = re.search(r'<pre id="msm-reader-check">(.*?)</pre>', r.stdout, re.S)
+    assert m, f"the page's check did not run: {r.stderr[-500:]}"
+    return json.loads(html_module.unescape(m.group(1)))
+
+
+@needs_chromium
+def test_a_reader_sees_every_image_no_wide_table_and_the_primary_result_first(
+    tmp_path: Path,
+) -> None:
+    from tests.helpers.spec_runs import spec_run
+
+    def lift(cond: str, spec: str | None, item_set: str) -> float:
+        return 0.3 if (spec, item_set) in {("a", "america"), ("b", "affordability")} else 0.0
+
+    primary = {"kind": "aft_generalization", "specs": ["a", "b"], "items": "full"}
+    run = spec_run(tmp_path, lift, conditions=("msm_only", "msm_aft", "aft_only"), primary=primary)
+    res = build_report(run)
+    seen = reader_view(Path(res["html"]), tmp_path)
+    assert seen["viewport"][0] <= LAPTOP[0] and seen["images"] >= 2, seen
+    assert seen["broken"] == 0, seen
+    assert seen["wide_tables"] == [] and not seen["page_overflow"], seen
+    assert seen["primary_bottom"] is not None and seen["primary_bottom"] <= seen["viewport"][1], (
+        seen
+    )
+    # the check can fail: a table too wide for the window, and an image that cannot load
+    html = Path(res["html"]).read_text()
+    wide = "<table><tr>" + "<td>" + "x" * 3000 + "</td></tr></table>"
+    tall = "<p style='height: 900px'>a long preamble</p>"
+    bad = html.replace("</h1>", "</h1>" + wide + "<img src='missing.png'>" + tall, 1)
+    (tmp_path / "bad.html").write_text(bad)
+    worse = reader_view(tmp_path / "bad.html", tmp_path)
+    assert worse["broken"] == 1 and worse["wide_tables"], worse
+    assert worse["primary_bottom"] > worse["viewport"][1], worse  # pushed below the fold
+
+
+@needs_chromium
 def test_html_screenshot(built: Built, tmp_path: Path) -> None:
     _, res, _ = built
     png = tmp_path / "shot.png"
