@@ -38,7 +38,7 @@ STAGE_SECTIONS: tuple[tuple[tuple[str, ...], type[BaseModel]], ...] = (
     (("train", "midtrain"), TrainConfig),
     (("train", "aft"), TrainConfig),
 )
-EXPERIMENT_KEYS = {("corpus",): {"per_seed"}}  # read by the experiment, not by the stage
+EXPERIMENT_KEYS: dict[tuple[str, ...], set[str]] = {("corpus",): {"per_seed"}}  # read by the experiment, not by the stage
 
 
 def check_experiment(
@@ -110,7 +110,7 @@ def _check_specs(exp: Experiment, where: Path) -> None:
         if not _is_file(Path(resolved)):
             raise MsmError(f"{where}: specs.{key}: spec file not found: {spec}")
         try:  # a literal name must really be in the spec; some model name must be known
-            spec = load_spec(
+            loaded = load_spec(
                 resolved,
                 exp.model_name,
                 literal_name=exp.literal_names.get(key),
@@ -120,7 +120,7 @@ def _check_specs(exp: Experiment, where: Path) -> None:
             field = "literal_names" if key in exp.literal_names else "specs"
             raise MsmError(f"{where}: {field}.{key}: {e}") from None
         try:  # a typo of {model_name} stops the run (and the dry run), which lists warnings
-            check_placeholders(spec, warn=False)
+            check_placeholders(loaded, warn=False)
         except MsmError as e:
             raise MsmError(f"{where}: specs.{key}: {e}") from None
     if exp.aft is not None and exp.aft.spec not in exp.specs:
