@@ -52,6 +52,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "msm aftgen subset runs/aft --sizes 18,36,72",
     ),
     "aftgen subset": ("msm aftgen subset runs/aft --sizes 100,200,400 --seed 1",),
+    "init": (
+        "msm init my_spec.md --out my-study.yaml",
+        "msm init my_spec.md --out paper-study.yaml --scale paper --model-name Qwen",
+    ),
     "evalgen": (
         "msm evalgen my_spec.md --model anthropic/claude-sonnet-4-5 --judge "
         "anthropic/claude-sonnet-4-5 --out runs/my_evals --preview",

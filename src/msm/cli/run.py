@@ -12,6 +12,7 @@ from msm.cli._common import OverwriteOpt, app
 from msm.cli.config_flags import Flag, config_command
 from msm.demo import run_demo
 from msm.evals.config import EvalConfig
+from msm.study.init import init_experiment
 
 # the order ``msm eval --help`` lists the flags in (the shared settings are declared on
 # EvalSettings, so pydantic puts them before EvalConfig's own)
@@ -165,6 +166,40 @@ def demo(
     out = out or Path("runs/demo-quick" if quick else "runs/demo")
     out.parent.mkdir(parents=True, exist_ok=True)
     run_demo(out, echo=typer.echo, quick=quick)
+
+
+@app.command("init")
+def init_cmd(
+    spec: Annotated[str, typer.Argument(help="Your spec: a Markdown/text file or builtin:<name>.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The experiment file to write.")],
+    scale: Annotated[
+        str,
+        typer.Option(
+            "--scale",
+            help="laptop: the bundled model on a CPU; paper: the paper's recipe (GPUs, API "
+            "generator and grader)",
+        ),
+    ] = "laptop",
+    model_name: Annotated[
+        str | None,
+        typer.Option("--model-name", help="The model the documents are about (unset: the spec's)."),
+    ] = None,
+    evals: Annotated[
+        str | None,
+        typer.Option(
+            "--evals",
+            help="Where msm evalgen writes the spec's evaluations (unset: runs/<spec>-evals).",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+) -> None:
+    """Write a commented experiment for your spec (then: msm evalgen, msm run --dry-run)."""
+
+    path = init_experiment(spec, out, scale, model_name, evals, force)
+    typer.echo(f"init: {path} ({scale} scale); next, as its first lines say:")
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#   msm "):
+            typer.echo("  " + line[4:])
 
 
 @app.command("version")

@@ -38,7 +38,8 @@ STAGE_SECTIONS: tuple[tuple[tuple[str, ...], type[BaseModel]], ...] = (
     (("train", "midtrain"), TrainConfig),
     (("train", "aft"), TrainConfig),
 )
-EXPERIMENT_KEYS: dict[tuple[str, ...], set[str]] = {("corpus",): {"per_seed"}}  # read by the experiment, not by the stage
+# keys of those sections read by the experiment itself, not by the stage
+EXPERIMENT_KEYS: dict[tuple[str, ...], set[str]] = {("corpus",): {"per_seed"}}
 
 
 def check_experiment(
