@@ -1,4 +1,5 @@
-"""The README's Python example runs as written (in a scratch folder), and its CLI table
+"""The README starts small (at most about 150 lines) and its commands run as written; the
+Python example in docs/python.md runs as written (in a scratch folder), and docs/cli.md
 names the commands and flags msm really has."""
 
 import os
@@ -9,11 +10,14 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+PYTHON_DOC = ROOT / "docs" / "python.md"
+CLI_DOC = ROOT / "docs" / "cli.md"
 
 
 def _block(heading: str) -> str:
-    text = README.read_text(encoding="utf-8")
+    text = PYTHON_DOC.read_text(encoding="utf-8")
     section = text.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
     (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
     return code
@@ -40,13 +44,13 @@ def test_running_stages_from_python_example(tmp_path):
 
 
 def _cli_table() -> list[str]:
-    """The command cells of the README's CLI table: each backticked `msm ...` command."""
-    text = README.read_text(encoding="utf-8")
-    section = text.split("## CLI reference", 1)[1].split("\n## ", 1)[0]
-    rows = [x for x in section.splitlines() if x.startswith("| `msm")]
-    assert rows, "no CLI table in README"
-    cells = [re.split(r"(?<!\\)\|", row)[1] for row in rows]
-    return [c.replace("\\|", "|") for cell in cells for c in re.findall(r"`(msm[^`]*)`", cell)]
+    """The synopses of docs/cli.md: each ```text block's `msm ...` commands (a line ending
+    in a backslash goes on in the next)."""
+    text = CLI_DOC.read_text(encoding="utf-8")
+    blocks = re.findall(r"```text\n(.*?)```", text, re.S)
+    assert blocks, "no command synopses in docs/cli.md"
+    joined = [b.replace("\\\n", " ") for b in blocks]
+    return [" ".join(ln.split()) for b in joined for ln in b.splitlines() if ln.startswith("msm")]
 
 
 def _registered() -> dict[str, object]:
@@ -115,3 +119,46 @@ def test_the_table_check_can_fail(monkeypatch):
     )
     with pytest.raises(AssertionError, match="missing from README"):
         test_readme_cli_table_matches_the_registered_commands_and_flags()
+
+
+def _bash_block(heading: str) -> list[str]:
+    text = README.read_text(encoding="utf-8")
+    section = text.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```bash\n(.*?)```", section, re.S)
+    return [ln.split("#", 1)[0].strip() for ln in code.splitlines() if ln.strip()]
+
+
+def test_readme_starts_small_and_readable():
+    lines = README.read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 150, len(lines)
+    assert max(map(len, lines)) <= 100  # tables and commands readable without scrolling
+    quick = _bash_block("Quick start")
+    assert "source .venv/bin/activate" in quick and "msm demo --quick" in quick
+    # the documentation pages it points to exist
+    for page in re.findall(r"`(docs/[\w.-]+\.md)`", README.read_text(encoding="utf-8")):
+        assert (ROOT / page).is_file(), page
+
+
+def test_run_it_on_your_spec_as_written(tmp_path):
+    """The five commands in a scratch folder with a spec of our own: lint, evalgen, init and
+    the dry run as written, except that evalgen writes with the scripted fake (the bundled
+    generator takes minutes) and the real run, the last line, is the demo's machinery
+    (tests/integration runs `msm demo --quick`)."""
+    cmds = _bash_block("Run it on your spec")
+    assert len(cmds) == 5 and all(c.startswith("msm ") for c in cmds)
+    (tmp_path / "my_spec.md").write_text(
+        "---\nmodel_name: Ada\nvalue_terms: [honest, honesty]\n---\n# Honesty\n\nAda is "
+        "honest about its mistakes, because people who rely on it deserve to know what went "
+        "wrong and honesty is what lets them trust it.\n"
+    )
+    env = {**os.environ, "INSPECT_LOG_DIR": str(tmp_path / "logs")}
+    for cmd in cmds[:4]:
+        argv = cmd.split()[1:]
+        if argv[0] == "evalgen":
+            argv = [a if a != "embedded" else "fake" for a in argv] + ["--judge", "fake",
+                    "--n-questions", "4", "--n-choices", "6"]  # fmt: skip
+        r = subprocess.run([sys.executable, "-m", "msm.cli", *argv], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert r.returncode == 0, (cmd, r.stderr[-2000:])
+    assert "nodes (nothing is run, nothing written)" in r.stdout
+    assert not (tmp_path / "runs/my-spec").exists()
