@@ -26,6 +26,7 @@ def test_mode_follows_the_terminal_and_the_override(monkeypatch):
 
 def test_plain_lines_are_paced_and_carry_counts_rate_and_eta(monkeypatch):
     monkeypatch.delenv("MSM_PROGRESS", raising=False)
+    monkeypatch.delenv("MSM_PROGRESS_EVERY", raising=False)
     out = io.StringIO()
     with StageProgress("aftgen", "examples kept", total=10, every_s=0.05, stream=out) as p:
         for k in range(1, 4):
@@ -37,6 +38,21 @@ def test_plain_lines_are_paced_and_carry_counts_rate_and_eta(monkeypatch):
     assert lines[0].startswith("aftgen: examples kept 5/10 | ")
     assert "/s | " in lines[0] and "elapsed, ETA " in lines[0] and lines[0].endswith("answered 7")
     assert "ETA ?" not in lines[0]  # 5 of 10 done at a known rate: an estimate
+
+
+def test_a_short_or_failed_stage_adds_no_line(monkeypatch):
+    monkeypatch.delenv("MSM_PROGRESS", raising=False)
+    monkeypatch.delenv("MSM_PROGRESS_EVERY", raising=False)
+    out = io.StringIO()
+    with StageProgress("aftgen", "examples kept", total=4, stream=out) as p:
+        p.update(4)  # done within the period: nothing printed, nothing to end
+    assert out.getvalue() == ""
+    monkeypatch.setenv("MSM_PROGRESS_EVERY", "0")
+    failed = io.StringIO()
+    with pytest.raises(RuntimeError), StageProgress("x", "y", total=4, stream=failed) as p:
+        p.update(1)
+        raise RuntimeError("boom")
+    assert len(failed.getvalue().splitlines()) == 1  # the paced line, no closing one
 
 
 def test_a_bar_on_a_terminal_and_nothing_when_quiet(monkeypatch):
@@ -57,11 +73,14 @@ def test_durations_read_as_people_write_them(s, text):
 
 
 def test_evalgen_and_aftgen_report_their_progress(tmp_path, msm_cli):
+    """Lines in a log (paced every 0 s here, so these short runs print some)."""
+    env = {"MSM_PROGRESS_EVERY": "0"}
     r = msm_cli("evalgen", "builtin:equanimity", "-m", "fake", "--judge", "fake",
-                "--n-questions", "3", "--n-choices", "0", "--out", str(tmp_path / "e"))  # fmt: skip
+                "--n-questions", "3", "--n-choices", "0", "--out", str(tmp_path / "e"),
+                env=env)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "evalgen: candidates 6/6 | " in r.stderr
     r = msm_cli("aftgen", "builtin:equanimity", "-m", "fake", "--n", "4",
-                "--out", str(tmp_path / "a"))  # fmt: skip
+                "--out", str(tmp_path / "a"), env=env)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "aftgen: examples kept 4/4 | " in r.stderr

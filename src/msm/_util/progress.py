@@ -2,8 +2,10 @@
 
 On a terminal (stderr is a TTY) a rich progress bar shows the stage's counts, rate,
 elapsed time and ETA, redrawn in place; in a log or CI (not a TTY) the same facts go out
-as a plain line every ``every_s`` seconds and once at the end, so a log is never flooded
-and never silent. ``MSM_PROGRESS=plain`` forces the lines, ``off`` silences both.
+as a plain line every ``every_s`` seconds (``MSM_PROGRESS_EVERY`` overrides it), and once
+more at the end of a stage that printed any: a log is never flooded, a long stage never
+silent, and a short one (or one that fails: its error is the last line) adds nothing.
+``MSM_PROGRESS=plain`` forces the lines, ``off`` silences both.
 
 Example::
 
@@ -54,7 +56,9 @@ class StageProgress:
         self.stage, self.unit, self.total = stage, unit, total
         self.stream = stream or sys.stderr
         self.mode = "off" if quiet else progress_mode(self.stream)
-        self.every_s = every_s
+        every = os.environ.get("MSM_PROGRESS_EVERY", "").strip()
+        self.every_s = float(every) if every.replace(".", "", 1).isdigit() else every_s
+        self.emitted = 0  # plain lines printed
         self.done = 0
         self.note = ""
         self.t0 = time.monotonic()
@@ -97,7 +101,7 @@ class StageProgress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        self.close(failed=exc_type is not None)
 
     def rate(self) -> float:
         elapsed = time.monotonic() - self.t0
@@ -140,15 +144,18 @@ class StageProgress:
 
     def _emit(self) -> None:
         self._last_line = time.monotonic()
+        self.emitted += 1
         print(self.line(), file=self.stream, flush=True)
 
-    def close(self) -> None:
-        """The bar stops where it is; plain output ends with one last line."""
+    def close(self, failed: bool = False) -> None:
+        """The bar stops where it is; plain output that printed any line ends with one
+        more (none after a failure: the error is the last line)."""
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
         elif self.mode == "plain":
-            self._emit()
+            if self.emitted and not failed:
+                self._emit()
             self.mode = "closed"
 
 

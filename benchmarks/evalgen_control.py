@@ -1,0 +1,120 @@
+"""Positive control for ``msm evalgen``: do choices written by the bundled model from the
+pro-America cheese spec separate the demo's two midtrained models?
+
+1. ``msm evalgen builtin:cheese_pro_america --model embedded`` writes behavioural choices
+   (a situation, a reply that follows the spec, one that breaks it), no judge (a 135M judge
+   would be noise); what the checks drop is recorded.
+2. The demo's MSM-only models (midtrained on the pro-America and on the pro-affordability
+   spec, ``RUN/nodes/midtrain/<spec>/s0/model``) and the base model score every kept choice
+   by log-likelihood (``msm.evals.loglik``), each option as the answer to its situation.
+3. Per item, ``gap_per_token`` (follows minus breaks, nats per token); the contrast is the
+   paired difference pro-America model minus pro-affordability model over the items, with a
+   t interval over items (one seed: item sampling only). Positive if its interval excludes 0
+   upward: the model midtrained on this spec prefers the replies that follow it more than
+   the model midtrained on the other spec does. Each model's change from the base is
+   reported beside it.
+
+Run (after ``msm demo``; about 10 minutes on 2 cores):
+``python benchmarks/evalgen_control.py --run runs/demo`` (writes
+``benchmarks/results/evalgen_control.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from _bench import Report, offline_env
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", default="runs/demo", help="a finished msm demo run folder")
+    ap.add_argument("--n-choices", type=int, default=48)
+    ap.add_argument("--overgenerate", type=float, default=2.0)
+    ap.add_argument("--out", default="benchmarks/results/evalgen_control.json")
+    args = ap.parse_args()
+    import os
+
+    os.environ.update(offline_env())
+    from msm.evalgen.config import EvalgenConfig
+    from msm.evalgen.run import ShortOfItems, run_evalgen
+    from msm.evals.loglik import load_model, load_tokenizer, option_logliks
+    from msm.evals.stats import t_summary
+    from msm.evals.values.items import parse_value_items
+    from msm.llm.bundled import embedded_model_dir
+
+    rep = Report("evalgen_control")
+    run = Path(args.run)
+    models = {
+        "pro_america": run / "nodes/midtrain/pro_america/s0/model",
+        "pro_affordability": run / "nodes/midtrain/pro_affordability/s0/model",
+        "base": embedded_model_dir(),
+    }
+    for name, path in models.items():
+        if not (Path(path) / "config.json").is_file():
+            raise SystemExit(f"no model for {name} at {path}: run `msm demo` first")
+    cfg = EvalgenConfig(
+        spec="builtin:cheese_pro_america", model="embedded", n_questions=0,
+        n_choices=args.n_choices, overgenerate=args.overgenerate, model_name="Smol",
+        provider_name="the msm project",
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="msm-evalgen-control-") as tmp:
+        t0 = time.monotonic()
+        try:
+            res = run_evalgen(cfg, Path(tmp) / "evals")
+            stats, short = res.stats, None
+        except ShortOfItems as e:  # what passed is written: score it, say it was short
+            stats, short = e.stats, str(e)
+        gen_s = time.monotonic() - t0
+        text = (Path(tmp) / "evals" / "choices.jsonl").read_text(encoding="utf-8")
+        items = parse_value_items(text, "choices.jsonl") if text.strip() else []
+        rep["evalgen"] = {
+            "command": "msm evalgen builtin:cheese_pro_america --model embedded "
+            f"--n-questions 0 --n-choices {args.n_choices} --model-name Smol",
+            "seconds": round(gen_s, 1),
+            "kept": len(items),
+            "short": short,
+            "counts": stats["counts"],
+            "drops": stats["drops"],
+            "examples": [
+                {"question": it.question, "follows": it.aligned, "breaks": it.other}
+                for it in items[:5]
+            ],
+        }
+    if len(items) < 2:
+        rep["result"] = {"verdict": "no contrast: fewer than 2 choices were kept"}
+        rep.write(args.out)
+        return
+    gaps: dict[str, list[float]] = {}
+    t1 = time.monotonic()
+    for name, path in models.items():
+        tok, model = load_tokenizer(str(path)), load_model(str(path))
+        gaps[name] = [r["gap_per_token"] for r in option_logliks(tok, model, items)]
+        del model
+    contrast = [a - b for a, b in zip(gaps["pro_america"], gaps["pro_affordability"], strict=True)]
+    summary = t_summary(contrast, unit="nats/token")
+    lo = (summary["ci95"] or [None])[0]
+    rep["scoring_seconds"] = round(time.monotonic() - t1, 1)
+    rep["models"] = {k: str(v) for k, v in models.items()}
+    rep["result"] = {
+        "what": "per-item gap_per_token (follows - breaks), pro_america model minus "
+        "pro_affordability model, on choices written from the pro-America spec",
+        "contrast": summary,
+        "change_from_base": {
+            name: t_summary([a - b for a, b in zip(gaps[name], gaps["base"], strict=True)],
+                            unit="nats/token")
+            for name in ("pro_america", "pro_affordability")
+        },  # fmt: skip
+        "basis": "paired t over items (one seed: covers item sampling only)",
+        "verdict": "positive: the interval excludes 0 upward"
+        if lo is not None and lo > 0
+        else "not shown: the interval includes 0 (or lies below it)",
+    }
+    rep.write(args.out)
+
+
+if __name__ == "__main__":
+    main()
