@@ -14,7 +14,8 @@ pro-America cheese spec separate the demo's two midtrained models?
    the model midtrained on the other spec does. Each model's change from the base is
    reported beside it.
 
-Run (after ``msm demo``; about 10 minutes on 2 cores):
+Run (after ``msm demo``; about 10 minutes on 2 cores; ``--max-tokens-item 120`` and
+``--max-reasks 0`` by default: a choice is short and a 135M model rarely mends its format):
 ``python benchmarks/evalgen_control.py --run runs/demo`` (writes
 ``benchmarks/results/evalgen_control.json``).
 """
@@ -34,6 +35,8 @@ def main() -> None:
     ap.add_argument("--run", default="runs/demo", help="a finished msm demo run folder")
     ap.add_argument("--n-choices", type=int, default=48)
     ap.add_argument("--overgenerate", type=float, default=2.0)
+    ap.add_argument("--max-tokens-item", type=int, default=120, help="a choice is short")
+    ap.add_argument("--max-reasks", type=int, default=0, help="a 135M model rarely mends")
     ap.add_argument("--out", default="benchmarks/results/evalgen_control.json")
     args = ap.parse_args()
     import os
@@ -59,7 +62,8 @@ def main() -> None:
     cfg = EvalgenConfig(
         spec="builtin:cheese_pro_america", model="embedded", n_questions=0,
         n_choices=args.n_choices, overgenerate=args.overgenerate, model_name="Smol",
-        provider_name="the msm project",
+        provider_name="the msm project", max_tokens_item=args.max_tokens_item,
+        max_reasks=args.max_reasks,
     )  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="msm-evalgen-control-") as tmp:
         t0 = time.monotonic()
@@ -73,7 +77,9 @@ def main() -> None:
         items = parse_value_items(text, "choices.jsonl") if text.strip() else []
         rep["evalgen"] = {
             "command": "msm evalgen builtin:cheese_pro_america --model embedded "
-            f"--n-questions 0 --n-choices {args.n_choices} --model-name Smol",
+            f"--n-questions 0 --n-choices {args.n_choices} --overgenerate {args.overgenerate} "
+            f"--max-tokens-item {args.max_tokens_item} --max-reasks {args.max_reasks} "
+            "--model-name Smol",
             "seconds": round(gen_s, 1),
             "kept": len(items),
             "short": short,
@@ -104,8 +110,9 @@ def main() -> None:
         "pro_affordability model, on choices written from the pro-America spec",
         "contrast": summary,
         "change_from_base": {
-            name: t_summary([a - b for a, b in zip(gaps[name], gaps["base"], strict=True)],
-                            unit="nats/token")
+            name: t_summary(
+                [a - b for a, b in zip(gaps[name], gaps["base"], strict=True)], unit="nats/token"
+            )
             for name in ("pro_america", "pro_affordability")
         },  # fmt: skip
         "basis": "paired t over items (one seed: covers item sampling only)",
