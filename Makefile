@@ -28,7 +28,7 @@ install: $(STAMP)
 TEST_WORKERS ?= 2
 
 test: $(STAMP) lint typecheck
-	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --durations=15
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --durations=25
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not integration"

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -357,15 +358,40 @@ def _report_numbers(run: Path) -> list[tuple[str, float]]:
     )
 
 
-def test_tiny_experiment_end_to_end_skip_and_report_matches_summaries(
-    tmp_path, tiny_model_dir, msm_cli
-):
-    exp = _write(tmp_path, tiny_yaml(tiny_model_dir))
-    run = tmp_path / "run"
+@dataclass
+class TinyRun:
+    """One uninterrupted ``msm run`` of the tiny experiment, its output and report numbers
+    as they were right after it (tests that change the run folder later change no copy)."""
+
+    exp: Path
+    run: Path
+    result: subprocess.CompletedProcess[str]
+    took: float
+    numbers: list[tuple[str, float]]
+
+
+@pytest.fixture(scope="module")
+def tiny_reference(tmp_path_factory, tiny_model_dir) -> TinyRun:
+    """Shared by the end-to-end test and the kill test: both need a plain run of the same
+    experiment (~30-50 s). A worker that runs both makes it once. (xdist's loadgroup, which
+    would put both on one worker, did not group tests with pytest 9.2 and xdist 3.8 here.)"""
+    from tests.conftest import run_msm
+
+    d = tmp_path_factory.mktemp("tiny-reference")
+    exp = _write(d, tiny_yaml(tiny_model_dir))
+    run = d / "run"
     t = time.monotonic()
-    r = msm_cli("run", str(exp), "--out", str(run), timeout=600)
+    r = run_msm("run", str(exp), "--out", str(run), timeout=600)
     took = time.monotonic() - t
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    return TinyRun(exp, run, r, took, _report_numbers(run))
+
+
+def test_tiny_experiment_end_to_end_skip_and_report_matches_summaries(
+    tmp_path, tiny_model_dir, msm_cli, tiny_reference
+):
+    exp, run, r, took = (tiny_reference.exp, tiny_reference.run, tiny_reference.result,
+                         tiny_reference.took)  # fmt: skip
     # a hang guard, not a benchmark: about 70 s alone on the 2-core machine, up to ~160 s
     # on a slower one with the suite running beside it (timings live in benchmarks/)
     assert took < 400, f"tiny experiment took {took:.0f}s"
@@ -492,11 +518,13 @@ def test_missing_run_for_report(tmp_path, msm_cli):
     assert r.returncode == 2 and r.stderr.startswith("msm: error:")
 
 
-def test_kill_during_training_then_resume_gives_the_same_report(tmp_path, tiny_model_dir, msm_cli):
+def test_kill_during_training_then_resume_gives_the_same_report(
+    tmp_path, tiny_model_dir, msm_cli, tiny_reference
+):
+    """Killed with -9 inside training, resumed: the report's numbers equal those of an
+    uninterrupted run of the same experiment (the shared reference run)."""
     exp = _write(tmp_path, tiny_yaml(tiny_model_dir))
-    ref, run = tmp_path / "ref", tmp_path / "run"
-    r = msm_cli("run", str(exp), "--out", str(ref), timeout=600)
-    assert r.returncode == 0, r.stderr[-2000:]
+    run = tmp_path / "run"
     env = {**os.environ}
     proc = subprocess.Popen(
         [sys.executable, "-m", "msm.cli", "run", str(exp), "--out", str(run)],
@@ -523,7 +551,7 @@ def test_kill_during_training_then_resume_gives_the_same_report(tmp_path, tiny_m
     # a batch, and so their left padding, depends on timing, and padding moves a
     # log-probability by ~4e-6 on this tiny model (3e-5 on the bundled one:
     # benchmarks/eval_batch_invariance.py). Two uninterrupted runs can differ as much.
-    got, want = _report_numbers(run), _report_numbers(ref)
+    got, want = _report_numbers(run), tiny_reference.numbers
     assert [k for k, _ in got] == [k for k, _ in want]
     for (k, a), (_, b) in zip(got, want, strict=True):
         assert abs(a - b) <= 1e-5, (k, a, b)
