@@ -115,3 +115,23 @@ def test_experiment_passes_them_to_vllm_evals_and_hashes_only_max_model_len(
     # with msm's own engine they would do nothing: refused when the file is read
     with pytest.raises(MsmError, match="eval.max_model_len sets the vLLM server"):
         _plan(tmp_path, tiny_model_dir, "{suites: [values], max_model_len: 64}", "h.yaml")
+
+
+def test_dry_run_with_vllm_and_values_projects_loglik_for_trained_models(tmp_path, msm_cli):
+    """A trained model is named by a description in the projection ("trained (midtrain/...)");
+    with eval.engine vllm and scoring auto the dry run resolved that description as a model
+    name and failed in one line. A trained model gives log-likelihoods under either engine."""
+    from msm.experiment.projection.project import project
+
+    exp_file = tmp_path / "v.yaml"
+    exp_file.write_text(
+        "name: vtest\nbase_model: embedded\ngenerator: fake\ngrader: fake\n"
+        "specs: {a: builtin:cheese_pro_america}\nconditions: [base, msm_only]\nseeds: [0]\n"
+        "eval: {engine: vllm, suites: [values], items: [america], limit: 4}\n"
+    )
+    r = msm_cli("run", str(exp_file), "--out", str(tmp_path / "run"), "--dry-run")
+    assert r.returncode == 0, r.stderr
+    exp = load_experiment(exp_file)
+    nodes = project(exp, build_plan(exp))["nodes"]
+    (row,) = nodes["eval/msm_only/a/s0"]["calls"]
+    assert "values: loglik" in row["note"] and row["calls"] == 16, row  # 4 items x 2 x base

@@ -206,8 +206,11 @@ def project_eval(cfg: Any, model: str, local: bool, base: str | None = None) -> 
             for i in range(3):
                 acc[i] += add[i] * qa_epochs
     if "values" in suites:
-        # ``model`` may only describe a trained model: ``local`` says msm runs it
-        scoring = resolve_scoring(cfg.scoring, lambda: local or gives_logliks(model))
+        # ``model`` may only describe a trained model (``base`` set): that gives
+        # log-likelihoods whatever the engine (its weights are here, or vLLM serves it, as
+        # the plan's rule says), so its description is never resolved as a model name
+        trained = base is not None
+        scoring = resolve_scoring(cfg.scoring, lambda: local or trained or gives_logliks(model))
         calls, tin, tout, note = _values(cfg, scoring, local)
         samples["values"] = calls
         mut = [mut[0] + calls, mut[1] + tin, mut[2] + tout]
