@@ -125,6 +125,7 @@ def _bash_block(heading: str) -> list[str]:
     text = README.read_text(encoding="utf-8")
     section = text.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
     (code,) = re.findall(r"```bash\n(.*?)```", section, re.S)
+    code = re.sub(r"\\\n\s*", " ", code)  # a continued line is one command
     return [ln.split("#", 1)[0].strip() for ln in code.splitlines() if ln.strip()]
 
 
@@ -141,9 +142,9 @@ def test_readme_starts_small_and_readable():
 
 def test_run_it_on_your_spec_as_written(tmp_path):
     """The five commands in a scratch folder with a spec of our own: lint, evalgen, init and
-    the dry run as written, except that evalgen writes with the scripted fake (the bundled
-    generator takes minutes) and the real run, the last line, is the demo's machinery
-    (tests/integration runs `msm demo --quick`)."""
+    the dry run as written, except that evalgen's API generator and judge are the scripted
+    fake (and fewer items), and the real run, the last line, is not run here (the demo's
+    machinery: tests/integration runs `msm demo --quick`)."""
     cmds = _bash_block("Run it on your spec")
     assert len(cmds) == 5 and all(c.startswith("msm ") for c in cmds)
     (tmp_path / "my_spec.md").write_text(
@@ -154,9 +155,9 @@ def test_run_it_on_your_spec_as_written(tmp_path):
     env = {**os.environ, "INSPECT_LOG_DIR": str(tmp_path / "logs")}
     for cmd in cmds[:4]:
         argv = cmd.split()[1:]
-        if argv[0] == "evalgen":
-            argv = [a if a != "embedded" else "fake" for a in argv] + ["--judge", "fake",
-                    "--n-questions", "4", "--n-choices", "6"]  # fmt: skip
+        if argv[0] == "evalgen":  # the API generator and judge, scripted
+            argv = [a if not a.startswith("anthropic/") else "fake" for a in argv]
+            argv += ["--n-questions", "4", "--n-choices", "6"]
         r = subprocess.run([sys.executable, "-m", "msm.cli", *argv], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=300)  # fmt: skip
         assert r.returncode == 0, (cmd, r.stderr[-2000:])

@@ -22,12 +22,14 @@ SCALES = ("laptop", "paper")
 LAPTOP = """\
 # msm experiment for {spec} (written by `msm init`, laptop scale: the bundled model, CPU)
 #
-#   msm evalgen {spec} --model embedded --out {evals}
+#   msm evalgen {spec} --model anthropic/claude-sonnet-4-5 --out {evals}
 #   msm run {out} --out runs/{name} --dry-run
 #   msm run {out} --out runs/{name}
 #
-# evalgen writes your spec's own evaluations (this file scores their choices.jsonl); the
-# dry run prints the plan, time and cost; the run ends with runs/{name}/report.
+# evalgen writes your spec's own evaluations (this file scores their choices.jsonl): it
+# needs a capable generator (the bundled 135M model does not keep its format; add --judge,
+# and --preview to see the cost first); the dry run prints the plan, time and cost; the run
+# ends with runs/{name}/report.
 #
 # Every key is explained in docs/experiments.md; the cheese demo
 # (examples/experiments/cheese-demo.yaml) is a complete laptop-scale example.
