@@ -133,3 +133,41 @@ def test_cli_preview_writes_nothing_and_the_run_reports(tmp_path, msm_cli):
     assert r.returncode == 0, r.stderr
     assert "warning: no --judge" in r.stderr
     assert "kept 2 questions" in r.stdout and "2 choices" in r.stdout
+
+
+def test_kill_and_resume_gives_identical_items_and_repeats_no_call(tmp_path):
+    """kill -9 mid-run (the worker's fake answers take 50 ms each), then a rerun: the same
+    files as an uninterrupted run, every stored answer reused, only the rest asked."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.unit.test_docgen import _stored
+
+    worker = Path(__file__).resolve().parents[1] / "helpers" / "evalgen_worker.py"
+    ref = tmp_path / "ref"
+    r = subprocess.run([sys.executable, str(worker), SPEC, str(ref)], capture_output=True,
+                       text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    total = _stored(ref / ".msm" / "llm.sqlite")
+    out = tmp_path / "killed"
+    store = out / ".msm" / "llm.sqlite"
+    p = subprocess.Popen([sys.executable, str(worker), SPEC, str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and p.poll() is None and _stored(store) < total // 3:
+        time.sleep(0.01)
+    assert p.poll() is None, "the run ended before the kill"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    stored = _stored(store)
+    assert 0 < stored < total and not (out / "manifest.json").exists()
+    r = subprocess.run([sys.executable, str(worker), SPEC, str(out)], capture_output=True,
+                       text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    fresh, cached = map(int, re.search(r"fresh=(\d+) cached=(\d+)", r.stdout).groups())
+    assert cached >= stored and fresh + cached == total, (fresh, cached, stored, total)
+    for name in ("questions.jsonl", "choices.jsonl"):
+        assert (out / name).read_bytes() == (ref / name).read_bytes(), name
