@@ -169,3 +169,18 @@ async def watch(progress: StageProgress, read: Any, period: float | None = None)
         done, total, note = read()
         progress.update(done, total=total, note=note)
         await asyncio.sleep(wait)
+
+
+async def with_progress(stage: str, unit: str, read: Any, work: Any) -> None:
+    """Await ``work`` while ``read() -> (done, total, note)`` feeds a :class:`StageProgress`
+    of ``stage``; the last reading is shown once the work is done."""
+    import asyncio  # lazy: only stages that run an event loop watch
+
+    with StageProgress(stage, unit) as bar:
+        watcher = asyncio.create_task(watch(bar, read))
+        try:
+            await work
+        finally:
+            watcher.cancel()
+        done, total, note = read()
+        bar.update(done, total=total, note=note)

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from msm._util.embed import dedup_texts
-from msm._util.progress import StageProgress, watch
+from msm._util.progress import with_progress
 from msm.aftgen import plan
 from msm.aftgen.config import AftgenConfig
 from msm.aftgen.think import strip_think
@@ -102,14 +102,7 @@ class ChatAftgen(SpecPrompts):
             note = f"answered {c['responses']}, round {c['rounds'] + 1}"
             return min(self.kept_so_far, self.cfg.n), self.cfg.n, note
 
-        with StageProgress(STAGE, "examples kept") as bar:
-            watcher = asyncio.create_task(watch(bar, read))
-            try:
-                await self.rounds()
-            finally:
-                watcher.cancel()
-            done, _, note = read()
-            bar.update(done, note=note)
+        await with_progress(STAGE, "examples kept", read, self.rounds())
 
     async def rounds(self) -> None:
         cfg = self.cfg

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -108,6 +109,15 @@ TokenizerOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+OutDirOpt = Annotated[Path, typer.Option("--out", "-o", help="Output directory.")]
+PreviewOpt = Annotated[
+    bool,
+    typer.Option(
+        "--preview",
+        help="Print the projected calls, tokens and cost (and docgen's plan) from the "
+        "settings alone (no model is called, no key is needed, nothing is written).",
+    ),
+]
 OverwriteOpt = Annotated[
     bool,
     typer.Option(

@@ -12,7 +12,15 @@ import msm.evalgen as evalgen_stage
 from msm.aftgen import make_subsets, parse_sizes
 from msm.aftgen.config import AftgenConfig
 from msm.aftgen.plan import spec_target_warning
-from msm.cli._common import JsonOpt, OverwriteOpt, TokenizerOpt, _fmt_cost, app
+from msm.cli._common import (
+    JsonOpt,
+    OutDirOpt,
+    OverwriteOpt,
+    PreviewOpt,
+    TokenizerOpt,
+    _fmt_cost,
+    app,
+)
 from msm.cli.config_flags import Flag, config_command
 from msm.docgen.config import DocgenConfig
 from msm.errors import MsmError
@@ -112,15 +120,8 @@ def _print_docgen_preview(cfg: DocgenConfig, p: dict[str, Any]) -> None:
 )
 def docgen(
     cfg: DocgenConfig,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
-    preview: Annotated[
-        bool,
-        typer.Option(
-            "--preview",
-            help="Print the projected plan, calls, tokens and cost from the settings alone "
-            "(no model is called, no key is needed, nothing is written).",
-        ),
-    ] = False,
+    out: OutDirOpt,
+    preview: PreviewOpt = False,
     tokenizer: TokenizerOpt = "embedded",
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     overwrite: OverwriteOpt = False,
@@ -151,7 +152,7 @@ def docgen(
 )
 def aftgen(
     cfg: AftgenConfig,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
+    out: OutDirOpt,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Build AFT data (`msm aftgen subset DIR --sizes ...` makes nested subsets)."""
@@ -186,15 +187,8 @@ def aftgen(
 )
 def evalgen(
     cfg: EvalgenConfig,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
-    preview: Annotated[
-        bool,
-        typer.Option(
-            "--preview",
-            help="Print the projected calls, tokens and cost from the settings alone "
-            "(no model is called, no key is needed, nothing is written).",
-        ),
-    ] = False,
+    out: OutDirOpt,
+    preview: PreviewOpt = False,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Write a spec's own evaluations: spec QA questions with rubrics, and behavioural

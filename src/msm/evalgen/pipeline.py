@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from msm._util.embed import dedup_texts
-from msm._util.progress import StageProgress, watch
+from msm._util.progress import with_progress
 from msm.errors import LLMCallError, MsmError
 from msm.evalgen.config import EvalgenConfig
 from msm.gen.listgen import clean_item, item_key
@@ -146,14 +146,7 @@ class Evalgen(SpecPrompts):
         def read() -> tuple[int, int, str]:
             return live["done"], total, f"passed {live['passed']}"
 
-        with StageProgress(STAGE, "candidates") as bar:
-            watcher = asyncio.create_task(watch(bar, read))
-            try:
-                await self.kinds()
-            finally:
-                watcher.cancel()
-            done, _, note = read()
-            bar.update(done, note=note)
+        await with_progress(STAGE, "candidates", read, self.kinds())
 
     async def kinds(self) -> None:
         for kind, n in self.wanted().items():
