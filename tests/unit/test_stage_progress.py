@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from msm._util.progress import StageProgress, fmt_duration, progress_mode
+from msm._util.progress import StageProgress, progress_mode
 
 
 class _Tty(io.StringIO):
@@ -65,11 +65,6 @@ def test_a_bar_on_a_terminal_and_nothing_when_quiet(monkeypatch):
     with StageProgress("x", "y", total=4, stream=quiet, quiet=True) as p:
         p.update(4)
     assert quiet.getvalue() == ""
-
-
-@pytest.mark.parametrize(("s", "text"), [(5, "5s"), (245, "4m05s"), (7800, "2h10m")])
-def test_durations_read_as_people_write_them(s, text):
-    assert fmt_duration(s) == text
 
 
 def test_evalgen_and_aftgen_report_their_progress(tmp_path, msm_cli):

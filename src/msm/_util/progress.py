@@ -22,13 +22,7 @@ import time
 from types import TracebackType
 from typing import Any, TextIO
 
-
-def fmt_duration(s: float) -> str:
-    """``45s``, ``4m05s``, ``2h10m``."""
-    s = max(0, int(s))
-    if s < 60:
-        return f"{s}s"
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+from msm._util.fmt import fmt_seconds
 
 
 def progress_mode(stream: TextIO | None = None) -> str:
@@ -114,14 +108,13 @@ class StageProgress:
         return (self.total - self.done) / r
 
     def line(self) -> str:
-        """The plain line: ``aftgen: responses 40/300 | 1.3/s | 31s elapsed, ETA 3m20s``."""
+        """The plain line: ``aftgen: responses 40/300 | 1.30/s | 31 s elapsed, ETA 3m20s``."""
         of = f"/{self.total}" if self.total is not None else ""
         eta = self.eta()
         parts = [
             f"{self.stage}: {self.unit} {self.done}{of}",
             f"{self.rate():.2f}/s",
-            f"{fmt_duration(time.monotonic() - self.t0)} elapsed, ETA "
-            + (fmt_duration(eta) if eta is not None else "?"),
+            f"{fmt_seconds(time.monotonic() - self.t0)} elapsed, ETA {fmt_seconds(eta)}",
         ]
         return " | ".join(parts + ([self.note] if self.note else []))
 

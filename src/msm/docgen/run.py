@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from msm.docgen.config import DocgenConfig
 from msm.docgen.outputs import histogram_png, token_counter, write_outputs
 from msm.docgen.pipeline import Docgen
 from msm.docgen.projection import project_docgen, reason_check_warning
-from msm.errors import MsmError
+from msm.errors import MsmError, warn_once
 from msm.gen.stagellm import load_stage_spec
 from msm.llm.names import resolve_model
 from msm.spec.units import MIN_UNIT_WORDS, structure_units
@@ -80,7 +79,7 @@ def preview_docgen(cfg: DocgenConfig) -> dict[str, Any]:
             resolve_model(name, check=False)  # a bad name or fake script, not a missing key
     unchecked = reason_check_warning(cfg, spec)
     if unchecked:
-        print(f"warning: {unchecked}", file=sys.stderr)
+        warn_once(unchecked)
     return project_docgen(cfg, spec)
 
 
@@ -134,7 +133,7 @@ def run_docgen(
             print(f"docgen: {n}")
     unchecked = reason_check_warning(cfg, dg.spec)
     if unchecked:
-        print(f"warning: {unchecked}", file=sys.stderr)
+        warn_once(unchecked)
     asyncio.run(dg.run(quiet))
     docs = dg.kept_documents()
     lengths = counter([d["text"] for d in docs]) if docs else []

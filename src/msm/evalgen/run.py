@@ -151,6 +151,7 @@ def preview_evalgen(cfg: EvalgenConfig) -> dict[str, Any]:
         raise MsmError(f"spec {cfg.spec} yields no usable sections to write items from")
     context = spec_context(spec, cfg.context_tokens).text
     names = {"model_name": spec.model_name, "provider_name": spec.provider_name}
+    excerpts = approx_token_counts([u.excerpt for u in units])
     calls = {"generator": [0, 0, 0], "judge": [0, 0, 0]}  # calls, tokens in, tokens out
     per_kind = {}
     for kind, n in (("questions", cfg.n_questions), ("choices", cfg.n_choices)):
@@ -163,7 +164,6 @@ def preview_evalgen(cfg: EvalgenConfig) -> dict[str, Any]:
                 continue
             system, user = split_prompt(STAGE, name)
             fixed = approx_token_counts([(system or "") + user + context + str(names)])[0]
-            excerpts = approx_token_counts([u.excerpt for u in units])
             for tokens in excerpts:
                 c = calls[role]
                 c[0] += k

@@ -35,7 +35,6 @@ import importlib.util
 import logging
 import os
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +42,7 @@ from typing import Any
 
 import msm.llm.local  # noqa: F401  (registers msm-local with Inspect)
 from msm.artifacts.checkpoint import Checkpoint
-from msm.errors import MsmError
+from msm.errors import MsmError, warn_once
 from msm.llm.bases import hub_config_file, model_folder
 from msm.llm.bundled import EMBEDDED_NAME, embedded_model_dir
 from msm.llm.fake import load_fake_script, parse_fake_options
@@ -188,20 +187,15 @@ def _resolve_api(name: str, rest: str, base_url: str | None, check: bool) -> Res
     prefix = name.partition("/")[0]
     var, module, pip_name = _API_PROVIDERS[prefix]
     like = priced_lookalike(name)
-    if like and name not in _WARNED_NAMES:  # a new model may be unpriced: warn, once
-        _WARNED_NAMES.add(name)
-        print(
-            f"warning: model {name!r} has no price in msm's price list; did you mean {like!r}? "
-            "(a newer model: add its price with MSM_PRICES=FILE)",
-            file=sys.stderr,
+    if like:  # a new model may be unpriced: a warning, not an error
+        warn_once(
+            f"model {name!r} has no price in msm's price list; did you mean {like!r}? "
+            "(a newer model: add its price with MSM_PRICES=FILE)"
         )
     if check:
         _need_package(module, pip_name, name)
         _need_env(var, name)
     return ResolvedModel(name, name, prefix)
-
-
-_WARNED_NAMES: set[str] = set()
 
 
 def _resolve_openai_api(name: str, rest: str, base_url: str | None, check: bool) -> ResolvedModel:

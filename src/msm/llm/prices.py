@@ -12,6 +12,7 @@ the provider caches). What a model leaves out comes from its provider's entry un
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -97,8 +98,6 @@ def priced_lookalike(model: str) -> str | None:
     ``model`` itself has no price; None otherwise."""
     if model_price(model) is not None:
         return None
-    import difflib  # lazy: only for names without a price
-
     models, _ = _price_table(os.environ.get("MSM_PRICES") or None)
     same = [m for m in models if m.split("/", 1)[0] == model.split("/", 1)[0]]
     close = difflib.get_close_matches(model, same, n=1, cutoff=0.9)

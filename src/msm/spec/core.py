@@ -23,7 +23,6 @@ import difflib
 import functools
 import hashlib
 import re
-import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ import yaml
 
 from msm._util.config_io import load_yaml
 from msm._util.fsutil import read_user_file
-from msm.errors import MsmError
+from msm.errors import MsmError, warn_once
 
 KNOWN_PLACEHOLDERS = ("model_name", "provider_name")
 DEFAULT_MODEL_NAME = "the assistant"
@@ -227,13 +226,8 @@ def check_placeholders(spec: Spec, warn: bool = True) -> list[str]:
         raise MsmError(errors[0] + more)
     if warn:
         for w in warnings:
-            if w not in _WARNED:  # a stage may load its spec twice; say it once
-                _WARNED.add(w)
-                print(f"warning: {w}", file=sys.stderr)
+            warn_once(w)
     return warnings
-
-
-_WARNED: set[str] = set()
 
 
 def literal_name_pattern(name: str) -> re.Pattern[str]:
