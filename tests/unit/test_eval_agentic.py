@@ -386,4 +386,4 @@ def test_paper_example_uses_the_grid_and_the_classifier_verdict_headline(authors
     no_headline = exp.model_copy(
         update={"report": exp.report.model_copy(update={"headline_metric": None})}
     )
-    assert _default_headline(no_headline) == "agentic.classifier_verdict"
+    assert _default_headline(no_headline, []) == "agentic.classifier_verdict"

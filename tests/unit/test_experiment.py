@@ -326,9 +326,11 @@ def test_paper_scale_example_dry_run(msm_cli, tmp_path, authors_home):
     roles = {ln.split()[0] for ln in r.stdout.splitlines() if ln.startswith("  ")}
     assert {"generator", "judge", "model", "grader"} <= roles
     # 116 evals x (27 agentic conditions x 2 judges (classifier, spec_reasoning) x 300
-    # epochs + 72 spec QA questions graded once: spec_qa_epochs 1)
+    # epochs + the spec's own 24 spec QA questions (evalgen's) graded once: spec_qa_epochs 1)
     grader = next(ln for ln in r.stdout.splitlines() if ln.startswith("  grader "))
-    assert f"{116 * (27 * 2 * 300 + 72):,}" in grader
+    assert f"{116 * (27 * 2 * 300 + 24):,}" in grader
+    # the philosophy spec's own questions are written first, by the generator, judged
+    assert "evalgen/philosophy" in r.stdout and "24 spec QA questions, 0 choices" in r.stdout
     # the 32B base saves adapters only; vLLM serves them, so nothing is merged
     assert "saves adapter" in r.stdout and "merge adapters on demand" not in r.stdout
     assert "guess" in r.stdout and "projected:" in r.stdout

@@ -3,12 +3,11 @@ written (laptop scale through the dry run; paper scale through the experiment ch
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from msm.errors import MsmError
 from msm.experiment.load import load_experiment
+from msm.experiment.plan import build_plan
 from msm.study.init import init_experiment
 
 SPEC = "---\nmodel_name: Ada\n---\n# Values\n\n" + (
@@ -45,22 +44,15 @@ def test_the_five_commands_as_written(tmp_path, msm_cli):
 def test_paper_scale_passes_the_experiment_checks(tmp_path):
     spec = tmp_path / "s.md"
     spec.write_text(SPEC)
-    evals = tmp_path / "ev"
-    evals.mkdir()
-    (evals / "questions.jsonl").write_text(
-        json.dumps(
-            {"id": "q1", "principle": "p", "question": "Why?", "rubric": "A 9-10 answer: ..."}
-        )
-        + "\n"
-    )
-    (evals / "choices.jsonl").write_text(
-        json.dumps({"id": "c1", "domain": "d", "question": "q?", "aligned": "a.", "other": "b."})
-        + "\n"
-    )
-    out = init_experiment(str(spec), tmp_path / "p.yaml", "paper", evals=str(evals))
+    out = init_experiment(str(spec), tmp_path / "p.yaml", "paper")
     exp = load_experiment(out)
     assert exp.base_model == "Qwen/Qwen3-32B" and exp.seeds == [0, 1, 2, 3]
-    assert exp.eval.questions == f"{evals}/questions.jsonl"
+    # the study writes the spec's own evaluations itself, with its generator and grader
+    gen = next(n for n in build_plan(exp) if n.kind == "evalgen")
+    assert gen.id == "evalgen/s" and gen.config.n_questions == gen.config.n_choices == 48
+    assert gen.config.judge == exp.grader
+    evals = [n for n in build_plan(exp) if n.kind == "eval"]
+    assert evals and all("evalgen/s" in n.deps for n in evals)
 
 
 def test_bad_input_writes_nothing(tmp_path):

@@ -165,7 +165,7 @@ def test_dry_run_names_a_bundled_eval_that_measures_none_of_the_study_specs(tmp_
         "name: mine\nbase_model: embedded\ngenerator: fake\ngrader: fake\n"
         f"specs: {{ada: {spec}}}\nconditions: [base, msm_only]\nseeds: [0]\n"
         f"eval: {{suites: [values, spec_qa], items: [america, {tmp_path / 'mine.jsonl'}], "
-        "limit: 4}\n"
+        "limit: 4}\nevalgen: {enabled: false}\n"  # the spec's own sets not written
     )
     (tmp_path / "mine.jsonl").write_text(
         '{"id": "x1", "domain": "d", "question": "q?", "aligned": "a.", "other": "b."}\n'
@@ -176,6 +176,12 @@ def test_dry_run_names_a_bundled_eval_that_measures_none_of_the_study_specs(tmp_
     assert len(lines) == 2, r.stdout
     assert "'equanimity' questions" in lines[0] and "msm evalgen" in lines[0]
     assert "set(s) america are" in lines[1]  # the user's own file is not named
+    # with the spec's own sets written (evalgen, on by default), only the named set is left
+    exp.write_text(exp.read_text().replace("evalgen: {enabled: false}\n", ""))
+    r = msm_cli("run", str(exp), "--out", str(tmp_path / "r1"), "--dry-run")
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [ln for ln in r.stdout.splitlines() if "measure none of this study's specs" in ln]
+    assert len(lines) == 1 and "set(s) america are" in lines[0], r.stdout
     cheese = exp.read_text().replace(f"{{ada: {spec}}}", "{a: builtin:cheese_pro_america}")
     exp.write_text(cheese.replace(", spec_qa]", "]"))
     r = msm_cli("run", str(exp), "--out", str(tmp_path / "r2"), "--dry-run")

@@ -116,8 +116,11 @@ def test_spec_qa_is_graded_once_unless_asked(tmp_path, authors_home):
     plan = build_plan(exp)
     node = next(n for n in plan if n.id == "eval/base/s0")
     assert node.config.spec_qa_epochs == 1
-    samples = project(exp, [node])["nodes"][node.id]["samples"]
-    assert samples["agentic"] == 27 * 300 and samples["spec_qa"] == 72
+    # the spec's own questions (its evalgen node's), each asked once
+    gen = next(n for n in plan if n.id == "evalgen/philosophy")
+    assert exp.evalgen.n_questions == 24 and gen.config.n_questions == 24
+    samples = project(exp, [gen, node])["nodes"][node.id]["samples"]
+    assert samples["agentic"] == 27 * 300 and samples["spec_qa"] == 24
 
 
 def test_run_eval_gives_each_suite_its_epochs(tmp_path, monkeypatch):

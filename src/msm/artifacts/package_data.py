@@ -15,10 +15,16 @@ from typing import Any
 _DATA_USED = {
     "corpus": ("prompts/docgen",),
     "aftdata": ("prompts/aftgen",),
+    "evalgen": ("prompts/evalgen",),
     "eval": ("evals", "prompts/evals"),
 }
 # what the fake model answers from, when a node's LLM is the fake model
-_FAKE_SCRIPTS = {"corpus": "fake/docgen.yaml", "aftdata": "fake/aftgen.yaml", "eval": "fake"}
+_FAKE_SCRIPTS = {
+    "corpus": "fake/docgen.yaml",
+    "aftdata": "fake/aftgen.yaml",
+    "evalgen": "fake/evalgen.yaml",
+    "eval": "fake",
+}
 
 
 def _data_sha(folder: str) -> str:

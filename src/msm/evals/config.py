@@ -8,6 +8,7 @@ any model loads.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import PurePath
 from typing import Literal
@@ -26,6 +27,29 @@ SCORING = ("auto", "loglik", "letter")
 DEFAULT_VALUE_SETS = ("america", "affordability", "cheese_reasons", "cheese_fit")
 # settings of the vLLM server Inspect starts for a vllm/ model under test
 VLLM_SETTINGS = ("tensor_parallel_size", "max_model_len", "gpu_memory_utilization")
+
+
+_SET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def named_set(entry: str) -> tuple[str, str]:
+    """An item or question set entry as (its name in results, where it is read from).
+
+    ``NAME=FILE`` gives a file a name of its own (an experiment names each spec's
+    ``msm evalgen`` sets by the spec's key, so results read ``values.ada``, not a path);
+    anything else names itself. Example: ``named_set("ada=runs/ev/choices.jsonl")`` is
+    ``("ada", "runs/ev/choices.jsonl")``.
+    """
+    name, sep, source = entry.partition("=")
+    if sep and source and _SET_NAME.fullmatch(name):
+        return name, source
+    return entry, entry
+
+
+def question_sets(questions: str) -> list[str]:
+    """``--questions``' sets: one, or several separated by commas (each a bundled set, a
+    JSONL path or ``NAME=FILE``)."""
+    return [q.strip() for q in questions.split(",") if q.strip()]
 
 
 def resolve_scoring(scoring: str, gives_logliks: Callable[[], bool]) -> Literal["loglik", "letter"]:
@@ -59,9 +83,14 @@ class EvalSettings(BaseModel):
 
     items: list[str] | None = Field(
         default=None,
-        description="value item sets or JSONL files; default: " + ", ".join(DEFAULT_VALUE_SETS),
+        description="value item sets or JSONL files (NAME=FILE reports a file under NAME); "
+        "default: " + ", ".join(DEFAULT_VALUE_SETS),
     )
-    questions: str = Field(default="equanimity", description="spec QA question set or JSONL file")
+    questions: str = Field(
+        default="equanimity",
+        description="spec QA question set or JSONL file (several: comma-separated; "
+        "NAME=FILE reports a file under NAME)",
+    )
     epochs: int = Field(
         default=1,
         description="samples per agentic condition (the paper: 300) and per value item "

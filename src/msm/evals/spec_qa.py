@@ -21,6 +21,7 @@ from inspect_ai.scorer import Score, Target, scorer
 from inspect_ai.solver import TaskState, generate
 
 from msm.errors import MsmError
+from msm.evals.config import named_set
 from msm.evals.metrics import defined_mean
 from msm.evals.stats import share_summary
 from msm.evals.values.items import parse_records, read_item_file
@@ -51,9 +52,10 @@ GRADES = (1.0, 10.0)  # the grade's scale: intervals stay inside it
 _SCORE = re.compile(r"^\s*SCORE:\s*(10|[1-9])\s*$", re.MULTILINE)
 
 
-def load_questions(name: str) -> list[dict[str, str]]:
-    """Bundled question file (``equanimity``) or a JSONL path."""
-    p = Path(name)
+def load_questions(entry: str) -> list[dict[str, str]]:
+    """Bundled question file (``equanimity``), a JSONL path, or ``NAME=PATH``."""
+    name, source = named_set(entry)
+    p = Path(source)
     if p.is_file():
         text, where = read_item_file(p, "question file"), str(p)
     else:
@@ -115,7 +117,7 @@ def spec_qa(questions: str = "equanimity", max_tokens: int = 400, limit: int | N
         for r in rows
     ]
     return Task(
-        dataset=MemoryDataset(samples, name=f"spec_qa-{questions}"),
+        dataset=MemoryDataset(samples, name=f"spec_qa-{named_set(questions)[0]}"),
         solver=generate(),
         scorer=rubric_grade(),
         config=GenerateConfig(max_tokens=max_tokens),

@@ -19,7 +19,13 @@ from msm.evals.agentic.checks import summarise_log
 from msm.evals.agentic.variants import Variant, task_name, variant_record, variants
 from msm.evals.answer_length import agentic_max_tokens
 from msm.evals.capability import fake_perplexity, heldout_text, local_model_path, perplexity
-from msm.evals.config import DEFAULT_VALUE_SETS, EvalConfig, resolve_scoring
+from msm.evals.config import (
+    DEFAULT_VALUE_SETS,
+    EvalConfig,
+    named_set,
+    question_sets,
+    resolve_scoring,
+)
 from msm.evals.loglik import VERSION as LOGLIK_VERSION
 from msm.evals.loglik import (
     rows_name,
@@ -160,7 +166,7 @@ def _prepare_values(work: EvalWork) -> None:
         n_tok = 1 if work.local else 8
         work.tasks += [
             (
-                f"values/{s}",
+                f"values/{named_set(s)[0]}",
                 values(
                     items=s,
                     max_tokens=n_tok,
@@ -182,7 +188,7 @@ def _prepare_values(work: EvalWork) -> None:
             f"--baseline must give log-likelihoods too (local or vllm/), not {cfg.baseline!r}"
         )
     work.loglik_sets = {
-        s: stratified_sample(
+        named_set(s)[0]: stratified_sample(
             select_split(load_value_items(s, cfg.model_name), cfg.split, s), cfg.limit
         )
         for s in sets
@@ -263,8 +269,9 @@ def _echo_loglik(name: str, res: dict[str, Any], baseline: str | None, echo: Ech
 
 
 def _prepare_spec_qa(work: EvalWork) -> None:
-    questions = work.cfg.questions
-    work.tasks.append((f"spec_qa/{questions}", spec_qa(questions=questions, limit=work.cfg.limit)))
+    for entry in question_sets(work.cfg.questions):
+        task = spec_qa(questions=entry, limit=work.cfg.limit)
+        work.tasks.append((f"spec_qa/{named_set(entry)[0]}", task))
 
 
 def _summarise_spec_qa(

@@ -66,6 +66,25 @@ class AftSection(_Strict):
     config: dict[str, Any] = Field(default_factory=dict, description="more aftgen settings")
 
 
+class EvalgenSection(_Strict):
+    """``evalgen:``: each midtrained spec's own evaluations, written by ``msm evalgen`` as a
+    node of the plan (``evalgen/KEY``) and scored by every eval node under the spec's key
+    (``spec_qa.KEY``, ``values.KEY``)."""
+
+    enabled: bool | Literal["auto"] = Field(
+        default="auto",
+        description="auto: for every spec that is not bundled (the bundled ones ship their "
+        "evaluations) when the suites include spec_qa or values and the generator can write "
+        "them (not the bundled 135M model, which keeps its format for 1 item in 16); true: "
+        "for every midtrained spec; false: never",
+    )
+    generator: str | None = Field(default=None, description="default: the experiment's")
+    judge: str | None = Field(default=None, description="default: the grader, else the generator")
+    n_questions: int = Field(default=24, ge=0, description="spec QA questions per spec")
+    n_choices: int = Field(default=24, ge=0, description="behavioural choices per spec")
+    config: dict[str, Any] = Field(default_factory=dict, description="more evalgen settings")
+
+
 class TrainSection(_Strict):
     midtrain: dict[str, Any] = Field(default_factory=dict)
     aft: dict[str, Any] = Field(default_factory=dict)
@@ -209,6 +228,7 @@ class Experiment(_Strict):
     seeds: list[int] = Field(default_factory=lambda: [0])
     train: TrainSection = Field(default_factory=TrainSection)
     eval: EvalSection = Field(default_factory=EvalSection)
+    evalgen: EvalgenSection = Field(default_factory=EvalgenSection)
     report: ReportSection = Field(default_factory=ReportSection)
 
     @model_validator(mode="after")
@@ -296,4 +316,6 @@ class Experiment(_Strict):
         data = self.model_dump()
         if data["aft"] is not None and not data["aft"]["per_seed"]:
             del data["aft"]["per_seed"]  # added later: at its default the hash stays as it was
+        if data["evalgen"] == EvalgenSection().model_dump():
+            del data["evalgen"]  # added later too
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()

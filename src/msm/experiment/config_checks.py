@@ -20,8 +20,10 @@ from msm._util.config_io import (
 from msm.aftgen.config import AftgenConfig
 from msm.docgen.config import DocgenConfig
 from msm.errors import MsmError
+from msm.evalgen.config import EvalgenConfig
 from msm.evals.agentic.grid import check_grid
 from msm.evals.agentic.variants import check_axes
+from msm.evals.config import question_sets
 from msm.evals.values.items import load_value_items
 from msm.experiment import stages
 from msm.experiment.config import Experiment
@@ -35,6 +37,7 @@ from msm.train.config import TrainConfig
 STAGE_SECTIONS: tuple[tuple[tuple[str, ...], type[BaseModel]], ...] = (
     (("corpus",), DocgenConfig),  # and per_seed, the experiment's own (EXPERIMENT_KEYS)
     (("aft", "config"), AftgenConfig),
+    (("evalgen", "config"), EvalgenConfig),
     (("train", "midtrain"), TrainConfig),
     (("train", "aft"), TrainConfig),
 )
@@ -141,15 +144,15 @@ def _settings_problems(
     """Build every stage's config now, as the plan will: bad settings fail before anything
     runs. One line per problem, every section's."""
 
-    key = next(iter(exp.specs), None)
+    first = key = next(iter(exp.specs), None)  # ``key`` is reused below: ``first`` stays
     spec = exp.specs[key] if key is not None else "builtin:general"
     # what the experiment sets itself: a stage's settings may not set these again
     checks: list[tuple[str, dict[str, Any], dict[str, Any], Any]] = [
         (
             "corpus",
             exp.corpus,
-            stages.docgen_fixed(exp, spec, key),
-            lambda: stages.docgen_config(exp, spec, key),
+            stages.docgen_fixed(exp, spec, first),
+            lambda: stages.docgen_config(exp, spec, first),
         )
     ]
     if exp.aft is not None:
@@ -159,6 +162,15 @@ def _settings_problems(
                 exp.aft.config,
                 stages.aftgen_fixed(exp),
                 lambda: stages.aftgen_config(exp),
+            )
+        )
+    if first is not None:
+        checks.append(
+            (
+                "evalgen.config",
+                exp.evalgen.config,
+                stages.evalgen_fixed(exp, first),
+                lambda: stages.evalgen_config(exp, first),
             )
         )
     for stage in ("midtrain", "aft"):
@@ -197,6 +209,8 @@ def _check_models(exp: Experiment, where: Path) -> None:
     names = {"generator": exp.generator, "grader": exp.grader, "grader2": exp.grader2}
     if exp.aft is not None:
         names["aft.generator"] = exp.aft.generator
+    names["evalgen.generator"] = exp.evalgen.generator
+    names["evalgen.judge"] = exp.evalgen.judge
     for field, name in names.items():
         if name is None:
             continue
@@ -243,7 +257,8 @@ def _check_eval(exp: Experiment, where: Path) -> None:
         if "spec_qa" in ev.suites:
             from msm.evals.spec_qa import load_questions  # lazy: pulls Inspect
 
-            load_questions(ev.questions)
+            for entry in question_sets(ev.questions):
+                load_questions(entry)
         if "agentic" in ev.suites:
             # lazy: pulls Inspect, which an experiment without the agentic suite never needs
             from msm.evals.agentic.task import DEFAULT_GOALS, SCENARIOS, conditions

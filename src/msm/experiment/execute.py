@@ -23,6 +23,7 @@ from msm.artifacts.checkpoint import Checkpoint, work_dir_for
 from msm.artifacts.outdir import STORE_FILES
 from msm.artifacts.run_folder import RunFolder
 from msm.errors import MsmError
+from msm.evalgen.run import run_evalgen
 from msm.evals.run import run_eval
 from msm.experiment.config import Experiment
 from msm.experiment.node_state import node_status, state_path
@@ -34,6 +35,7 @@ from msm.train.launch import launch_accelerate
 if TYPE_CHECKING:
     from msm.aftgen.config import AftgenConfig
     from msm.docgen.config import DocgenConfig
+    from msm.evalgen.config import EvalgenConfig
     from msm.evals.config import EvalConfig
     from msm.train.config import TrainConfig
 
@@ -102,6 +104,11 @@ def _aftdata(node: Node, cfg: AftgenConfig, path: Path, echo: Echo) -> None:
     echo(f"        {res.examples} AFT examples; subsets {sizes}")
 
 
+def _evalgen(node: Node, cfg: EvalgenConfig, path: Path, echo: Echo) -> None:
+    res = run_evalgen(cfg, path)
+    echo(f"        {res.questions} spec QA questions, {res.choices} behavioural choices kept")
+
+
 def _train(node: Node, cfg: TrainConfig, path: Path, echo: Echo) -> None:
     if cfg.launcher == "accelerate":
         launch_accelerate(cfg, path)
@@ -148,6 +155,7 @@ def _copy_result(source: Path, dest: Path) -> None:
 STAGES: dict[NodeKind, Stage] = {
     "corpus": _corpus,
     "aftdata": _aftdata,
+    "evalgen": _evalgen,
     "midtrain": _train,
     "aft": _train,
     "eval": _eval,

@@ -14,9 +14,11 @@ from typing import Any
 
 from msm._util.fsutil import atomic_write_json
 from msm.artifacts.run_folder import RunFolder
+from msm.evals.config import named_set, question_sets
 from msm.experiment.claims import locked
 from msm.experiment.config import Experiment
 from msm.experiment.plan import Node
+from msm.experiment.stages import static_sets
 
 
 def state_path(run: Path, node: Node) -> Path:
@@ -65,7 +67,7 @@ def _write_run_json_now(run: Path, exp: Experiment, exp_path: Path, plan: list[N
                 **{k: v for k, v in n.meta.items()},
             }
         )
-    headline = exp.report.headline_metric or _default_headline(exp)
+    headline = exp.report.headline_metric or _default_headline(exp, plan)
     atomic_write_json(
         RunFolder(run).run_json,
         {
@@ -78,12 +80,15 @@ def _write_run_json_now(run: Path, exp: Experiment, exp_path: Path, plan: list[N
     )
 
 
-def _default_headline(exp: Experiment) -> str:
+def _default_headline(exp: Experiment, plan: list[Node]) -> str:
     if "agentic" in exp.eval.suites:  # the paper's metric; harmful and attempt sit beside it
         return "agentic.classifier_verdict"
+    own = [n.meta["spec"] for n in plan if n.kind == "evalgen"]
+    questions, items = static_sets(exp) if own else (exp.eval.questions, exp.eval.items)
     if "values" in exp.eval.suites:
-        items = exp.eval.items or ["cheese_america"]
-        return f"values.{items[0]}"
+        first = (items or ([] if own else ["cheese_america"])) + own
+        return f"values.{named_set(first[0])[0]}"
     if "spec_qa" in exp.eval.suites:
-        return f"spec_qa.{exp.eval.questions}"
+        first_q = question_sets(questions) + own
+        return f"spec_qa.{named_set(first_q[0])[0]}"
     return "capability.perplexity"

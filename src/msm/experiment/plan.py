@@ -40,11 +40,11 @@ from msm.study.conditions import AFT_DATA_FILE
 from msm.train.model_io import model_facts
 
 # what a node runs; the strings are part of node ids, run.json and the hashes
-NodeKind = Literal["corpus", "aftdata", "midtrain", "aft", "eval"]
+NodeKind = Literal["corpus", "aftdata", "evalgen", "midtrain", "aft", "eval"]
 # the kinds that train a model (their output is a checkpoint)
 TRAINING: frozenset[NodeKind] = frozenset({"midtrain", "aft"})
 # the kinds that generate data with a generator (and maybe a judge) model
-GENERATION: frozenset[NodeKind] = frozenset({"corpus", "aftdata"})
+GENERATION: frozenset[NodeKind] = frozenset({"corpus", "aftdata", "evalgen"})
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,14 @@ class Input:
 
     dep: str
     output: Callable[[Path], str]
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """A config field filled from several dependencies' outputs: ``output([folders])``."""
+
+    deps: tuple[str, ...]
+    output: Callable[[list[Path]], Any]
 
 
 @dataclass
@@ -70,7 +78,7 @@ class Node:
     kind: NodeKind
     config: BaseModel
     deps: list[str] = field(default_factory=list)
-    inputs: dict[str, Input] = field(default_factory=dict)
+    inputs: dict[str, Input | Gathered] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     hash: str = ""
@@ -83,7 +91,14 @@ class Node:
         """The config with every input filled from its dependency's folder under ``run``."""
         if not self.inputs:
             return self.config
-        update = {f: i.output(run / by_id[i.dep].path) for f, i in self.inputs.items()}
+        update = {
+            f: (
+                i.output([run / by_id[d].path for d in i.deps])
+                if isinstance(i, Gathered)
+                else i.output(run / by_id[i.dep].path)
+            )
+            for f, i in self.inputs.items()
+        }
         return self.config.model_copy(update=update)
 
     def hashed(self) -> dict[str, Any]:
@@ -249,6 +264,45 @@ def _aftdata_node(exp: Experiment, draw: int | None) -> Node:
     )
 
 
+def evalgen_id(key: str) -> str:
+    """Spec ``key``'s evalgen node: its own evaluations, shared by every seed."""
+    return f"evalgen/{key}"
+
+
+def _evalgen_node(exp: Experiment, key: str) -> Node:
+    """Spec ``key``'s own spec QA questions and behavioural choices (``msm evalgen``)."""
+    cfg = stages.evalgen_config(exp, key)
+    return Node(
+        evalgen_id(key),
+        "evalgen",
+        cfg,
+        extra={
+            "spec_sha256": _spec_sha(cfg.spec),
+            "package_data": data_hashes("evalgen", [cfg.model, cfg.judge]),
+        },
+        meta={"spec": key},
+    )
+
+
+def _named_sets(keys: list[str], file: str) -> Callable[[list[Path]], list[str]]:
+    """Each evalgen folder's ``file`` named by its spec's key (``KEY=FILE``)."""
+
+    def output(folders: list[Path]) -> list[str]:
+        return [f"{k}={folder / file}" for k, folder in zip(keys, folders, strict=True)]
+
+    return output
+
+
+def _questions_with(static: str, keys: list[str]) -> Callable[[list[Path]], str]:
+    named = _named_sets(keys, "questions.jsonl")
+    return lambda folders: ",".join([*([static] if static else []), *named(folders)])
+
+
+def _items_with(static: list[str], keys: list[str]) -> Callable[[list[Path]], list[str]]:
+    named = _named_sets(keys, "choices.jsonl")
+    return lambda folders: [*static, *named(folders)]
+
+
 def _midtrain_node(exp: Experiment, key: str, seed: int) -> Node:
     """Midtraining the base model on spec ``key``'s corpus."""
     corpus = corpus_id(key, seed if exp.corpus_per_seed else None)
@@ -276,7 +330,7 @@ def _aft_node(exp: Experiment, cond: str, key: str | None, size: int, seed: int)
         "aft",
         stages.train_config(exp, "aft", seed, base=None if key else exp.base_model),
         deps=[i.dep for i in inputs.values()],
-        inputs=inputs,
+        inputs={**inputs},
         extra={"size": size, "data_file": data_file},
         meta={"condition": cond, "spec": key, "aft_size": size, "seed": seed},
     )
@@ -286,9 +340,19 @@ class _Evals:
     """Builds eval nodes: the settings every eval node shares, read once, and one config
     object per (trained, reasoning spec, seed), shared by the nodes it is the same for."""
 
-    def __init__(self, exp: Experiment) -> None:
+    def __init__(self, exp: Experiment, evalgen: list[str]) -> None:
         self.exp = exp
         ev = exp.eval
+        # the specs' own evaluations, scored by every eval node beside the sets named
+        self.evalgen = evalgen
+        self.sets: dict[str, Input | Gathered] = {}
+        if evalgen:
+            deps = tuple(evalgen_id(k) for k in evalgen)
+            static_q, static_items = stages.static_sets(exp)
+            if "spec_qa" in ev.suites:
+                self.sets["questions"] = Gathered(deps, _questions_with(static_q, evalgen))
+            if "values" in ev.suites:
+                self.sets["items"] = Gathered(deps, _items_with(static_items, evalgen))
         self.engine = ev.engine
         self.adapters = ev.engine == "vllm" and not needs_weights_here(exp)
         self.extra: dict[str, Any] = {
@@ -296,6 +360,9 @@ class _Evals:
             "package_data": data_hashes("eval", [exp.grader, exp.base_model]),
             "loglik_version": LOGLIK_VERSION,
         }
+        if evalgen:  # the sets named beside them (the bound fields are not hashed)
+            self.extra["static_sets"] = dict(zip(("questions", "items"),
+                                                 stages.static_sets(exp), strict=True))  # fmt: skip
         if ev.templates and "agentic" in ev.suites:
             # the files read, checked now: a missing one fails the dry run too
             self.extra["agentic_templates"] = templates_sha(
@@ -339,14 +406,17 @@ class _Evals:
         same_as = None
         if model_dep is None and not self.sampled and seed != first:
             same_as = "eval/" + "/".join([*parts[:-1], f"s{first}"])
-        inputs: dict[str, Input] = {}
+        inputs: dict[str, Input | Gathered] = {}
         if model_dep:
             inputs["model"] = Input(model_dep, _model(self.engine, self.adapters))
+        inputs.update(self.sets)
+        # the model (or the result copied) first: the runner reads deps[0] as the model
+        deps = [model_dep] if model_dep else ([same_as] if same_as else [])
         return Node(
             "eval/" + "/".join(parts),
             "eval",
             cfg,
-            deps=[model_dep] if model_dep else ([same_as] if same_as else []),
+            deps=deps + [evalgen_id(k) for k in self.evalgen],
             inputs=inputs,
             extra=extra,
             meta={
@@ -420,7 +490,10 @@ def build_plan(exp: Experiment) -> list[Node]:
     if exp.aft is not None and any("aft" in c for c in conds):
         for draw in list(exp.seeds) if exp.aft.per_seed else [None]:
             plan.add(_aftdata_node(exp, draw))
-    evals = _Evals(exp)
+    own = stages.evalgen_keys(exp, msm_specs)
+    for key in own:
+        plan.add(_evalgen_node(exp, key))
+    evals = _Evals(exp, own)
     for seed in exp.seeds:
         for key in msm_specs:
             plan.add(_midtrain_node(exp, key, seed))

@@ -23,6 +23,7 @@ def projected_seconds(nodes: dict[str, Any] | None) -> dict[str, float]:
 _PRIOR_S: dict[NodeKind, float] = {
     "corpus": 150.0,
     "aftdata": 5.0,
+    "evalgen": 60.0,
     "midtrain": 120.0,
     "aft": 60.0,
     "eval": 90.0,

@@ -150,6 +150,7 @@ def _generation_gpus(cfg: Any) -> int:
 _GPUS_WANTED: dict[NodeKind, Callable[[Any], int]] = {
     "corpus": _generation_gpus,
     "aftdata": _generation_gpus,
+    "evalgen": _generation_gpus,
     "midtrain": _training_gpus,
     "aft": _training_gpus,
     "eval": _eval_gpus,

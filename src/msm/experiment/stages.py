@@ -13,9 +13,12 @@ from typing import Any
 
 from msm.aftgen.config import AftgenConfig
 from msm.docgen.config import DocgenConfig
-from msm.evals.config import VLLM_SETTINGS, EvalConfig, EvalSettings
+from msm.evalgen.config import EvalgenConfig
+from msm.evals.config import DEFAULT_VALUE_SETS, VLLM_SETTINGS, EvalConfig, EvalSettings
 from msm.experiment.config import Experiment
+from msm.llm.bundled import EMBEDDED_NAME
 from msm.llm.refs import served_by_vllm
+from msm.spec.builtin import PREFIX as BUILTIN_PREFIX
 from msm.train.config import TrainConfig
 
 UNBOUND = ""  # a field the runner fills from a dependency's output
@@ -59,6 +62,88 @@ def aftgen_fixed(exp: Experiment) -> dict[str, Any]:
     if exp.aft.spec in exp.specs:
         fixed["literal_name"] = exp.literal_names.get(exp.aft.spec)
     return fixed
+
+
+def evalgen_generator(exp: Experiment) -> str:
+    return exp.evalgen.generator or exp.generator
+
+
+def evalgen_fixed(exp: Experiment, key: str) -> dict[str, Any]:
+    """What the experiment sets for spec ``key``'s evalgen node: the spec, its models and
+    how many items of each kind its suites score (none of a kind no suite reads)."""
+    ev, suites = exp.evalgen, set(exp.eval.suites)
+    generator = evalgen_generator(exp)
+    return {
+        "spec": exp.specs[key],
+        "model": generator,
+        "judge": ev.judge or exp.grader or generator,
+        "n_questions": ev.n_questions if "spec_qa" in suites else 0,
+        "n_choices": ev.n_choices if "values" in suites else 0,
+        **names(exp),
+        "literal_name": exp.literal_names.get(key),
+    }
+
+
+def evalgen_config(exp: Experiment, key: str) -> EvalgenConfig:
+    return EvalgenConfig.model_validate(
+        {"batch": exp.batch, **exp.evalgen.config, **evalgen_fixed(exp, key)}
+    )
+
+
+def evalgen_keys(exp: Experiment, midtrained: list[str]) -> list[str]:
+    """The midtrained specs that get an ``evalgen`` node (``evalgen.enabled``; auto: the
+    specs not bundled, when a suite scores what evalgen writes and the generator is not
+    the bundled model)."""
+    enabled = exp.evalgen.enabled
+    if enabled is False or not {"spec_qa", "values"} & set(exp.eval.suites):
+        return []
+    fixed = evalgen_fixed(exp, midtrained[0]) if midtrained else {}
+    if not fixed or not (fixed["n_questions"] or fixed["n_choices"]):
+        return []
+    if enabled is True:
+        return list(midtrained)
+    if evalgen_generator(exp) == EMBEDDED_NAME:
+        return []
+    return [k for k in midtrained if not exp.specs[k].startswith(BUILTIN_PREFIX)]
+
+
+def evalgen_off_warning(exp: Experiment, midtrained: list[str]) -> str | None:
+    """Why ``evalgen: auto`` writes nothing for a study's own specs, when that is the
+    bundled generator (one line for the dry run), else None."""
+    if exp.evalgen.enabled != "auto" or evalgen_generator(exp) != EMBEDDED_NAME:
+        return None
+    own = [k for k in midtrained if not exp.specs[k].startswith(BUILTIN_PREFIX)]
+    suites, named = set(exp.eval.suites), exp.eval.model_fields_set
+    unnamed = ("spec_qa" in suites and "questions" not in named) or (
+        "values" in suites and "items" not in named
+    )
+    if not own or not unnamed:  # every suite scores the sets the experiment names
+        return None
+    return (
+        f"evalgen: the bundled generator cannot write evaluations (it keeps the format for "
+        f"1 item in 16), so the specs {', '.join(own)} get none: set evalgen.generator to an "
+        "API or served model (or evalgen.enabled: false to silence this)"
+    )
+
+
+# the bundled specs that bundled eval sets were written for
+EQUANIMITY = "builtin:equanimity"
+CHEESE = ("builtin:cheese_pro_america", "builtin:cheese_pro_affordability")
+
+
+def static_sets(exp: Experiment) -> tuple[str, list[str]]:
+    """The question and value item sets an eval scores beside the specs' own (evalgen's):
+    those the experiment names, else the bundled ones written for a spec of the study
+    (none for a study of its own specs only)."""
+    ev, specs = exp.eval, set(exp.specs.values())
+    named = ev.model_fields_set
+    questions = ev.questions if "questions" in named else ("equanimity" if EQUANIMITY in specs
+                                                           else "")  # fmt: skip
+    if ev.items is not None:
+        items = list(ev.items)
+    else:
+        items = list(DEFAULT_VALUE_SETS) if specs & set(CHEESE) else []
+    return questions, items
 
 
 def train_fixed(stage: str, seed: int) -> dict[str, Any]:

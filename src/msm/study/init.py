@@ -1,7 +1,9 @@
 """``msm init``: a commented experiment file for your spec, at laptop or paper scale.
 
-The file is a starting point to edit, and it passes ``msm run --dry-run`` as written once
-the evaluations it names exist (``msm evalgen`` writes them; the file says so). Laptop
+The file is a starting point to edit, and it passes ``msm run --dry-run`` as written (at
+laptop scale once the evaluations it names exist: ``msm evalgen`` writes them with an API
+generator, since the bundled one cannot; at paper scale the study writes them itself, in
+its ``evalgen`` node). Laptop
 scale runs on the bundled model in under an hour on a 2-core CPU; paper scale is the
 paper's recipe (a Qwen-class base, an API generator and grader, LoRA, 4 seeds, AFT sizes
 from 1.25k to 80k), to be priced with ``--dry-run`` first.
@@ -28,7 +30,8 @@ LAPTOP = """\
 #
 # evalgen writes your spec's own evaluations (this file scores their choices.jsonl): it
 # needs a capable generator (the bundled 135M model does not keep its format; add --judge,
-# and --preview to see the cost first); the dry run prints the plan, time and cost; the run
+# and --preview to see the cost first), so it runs by hand here; at paper scale the study
+# runs it itself (its evalgen node). The dry run prints the plan, time and cost; the run
 # ends with runs/{name}/report.
 #
 # Every key is explained in docs/experiments.md; the cheese demo
@@ -78,8 +81,6 @@ PAPER = """\
 # needs the base model on local disk or in the Hugging Face cache, API keys for the
 # generator and grader, and GPUs (docs/scaling.md). Price it before anything else:
 #
-#   msm evalgen {spec} --model anthropic/claude-sonnet-4-5 \\
-#       --judge anthropic/claude-sonnet-4-5 --out {evals} --preview   # then without --preview
 #   msm run {out} --out runs/{name} --dry-run
 #
 # A real run stops before its first paid call when the API cost is projected over
@@ -128,8 +129,10 @@ eval:
   suites: [agentic, spec_qa, values]
   epochs: 300                 # agentic samples per condition, as the paper
   grid: paper
-  questions: {evals}/questions.jsonl   # from `msm evalgen`: your spec's own questions
-  items: [{evals}/choices.jsonl]
+# your spec's own spec QA questions (with rubrics) and behavioural choices, written and
+# judged by the study itself (evalgen/{key}, with the generator and the grader above) and
+# scored as spec_qa.{key} and values.{key}; name eval.questions / eval.items to add others
+evalgen: {{n_questions: 48, n_choices: 48}}
 report:
   headline_metric: agentic.classifier_verdict
 """

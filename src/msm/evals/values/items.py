@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from msm.errors import MsmError
+from msm.evals.config import named_set
 from msm.evals.values.audit import control_items, rules_for
 from msm.evals.values.vocabulary import CONTROL_SUFFIX, ValueItem
 from msm.spec.builtin import resolve_spec_path
@@ -66,7 +67,11 @@ def measures(name: str) -> str | None:
 
 def load_value_items(name: str, model_name: str | None = None) -> list[ValueItem]:
     """A bundled set (``america``...), its control subset (``america_control``), a cheese
-    set, or a JSONL file path. ``model_name`` fills ``{model_name}`` in cheese questions."""
+    set, a JSONL file path, or ``NAME=PATH`` (``msm.evals.config.named_set``).
+    ``model_name`` fills ``{model_name}`` in cheese questions."""
+    label, source = named_set(name)
+    if label != source:
+        name = source
     if name in FILE_SETS:
         ref = resources.files("msm") / "data" / "evals" / "values" / f"{name}.jsonl"
         return parse_value_items(ref.read_text(encoding="utf-8"), f"builtin:{name}")

@@ -24,6 +24,7 @@ from inspect_ai.model import GenerateConfig, ModelOutput
 from inspect_ai.scorer import Score, Target, scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
+from msm.evals.config import named_set
 from msm.evals.loglik import stratified_sample
 from msm.evals.metrics import defined_mean
 from msm.evals.stats import share_summary
@@ -178,7 +179,7 @@ def values(
     """
     its = stratified_sample(select_split(load_value_items(items, model_name), split, items), limit)
     return Task(
-        dataset=MemoryDataset(value_samples(its), name=f"values-{items}"),
+        dataset=MemoryDataset(value_samples(its), name=f"values-{named_set(items)[0]}"),
         solver=letter_generate(),
         scorer=value_choice(),
         config=GenerateConfig(

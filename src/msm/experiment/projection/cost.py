@@ -303,6 +303,7 @@ _Guess = Callable[[Experiment, Node, dict[str, Any], Any, bool], tuple[float | N
 _GUESSES: dict[NodeKind, _Guess] = {
     "corpus": _generation_seconds,
     "aftdata": _generation_seconds,
+    "evalgen": _generation_seconds,
     "midtrain": _train_seconds,
     "aft": _train_seconds,
     "eval": _eval_seconds,

@@ -17,10 +17,11 @@ from msm.experiment.config import Experiment
 from msm.experiment.plan import Node
 from msm.experiment.preflight import environment_problems
 from msm.experiment.projection.project import project
+from msm.experiment.stages import evalgen_off_warning, static_sets
 from msm.study.primary import describe
 
 SHORT = {"generator": "gen", "judge": "judge", "model under test": "mut", "grader": "grader"}
-KINDS = ("corpus", "aftdata", "midtrain", "aft", "eval")
+KINDS = ("corpus", "aftdata", "evalgen", "midtrain", "aft", "eval")
 
 
 def _n(x: float) -> str:
@@ -73,7 +74,7 @@ def report(
         for line in problems:
             echo(f"  - {line}")
     warnings = [
-        *unmeasured_warnings(exp),
+        *unmeasured_warnings(exp, plan),
         *(w for n in plan for w in nodes[n.id].get("warnings", [])),
     ]
     for w in warnings:
@@ -145,22 +146,29 @@ CHEESE_SPECS = ("builtin:cheese_pro_america", "builtin:cheese_pro_affordability"
 BUNDLED_QUESTIONS = {"equanimity": ("builtin:equanimity",)}
 
 
-def unmeasured_warnings(exp: Experiment) -> list[str]:
+def unmeasured_warnings(exp: Experiment, plan: list[Node] | None = None) -> list[str]:
     """A bundled eval set written for none of the study's specs measures nothing it
-    trained: one warning per such set, naming it and what to write instead."""
+    trained: one warning per such set, naming it and what to write instead. With evalgen
+    nodes in the plan, the sets their evals score; and why evalgen writes nothing for the
+    study's own specs, when it does not."""
     specs = set(exp.specs.values())
     keys = ", ".join(exp.specs) or "none"
-    out = []
+    midtrained = [k for k in exp.specs if any(c.startswith("msm") for c in exp.conditions)]
+    off = evalgen_off_warning(exp, midtrained)
+    out = [off] if off else []
     ev = exp.eval
-    written_for = BUNDLED_QUESTIONS.get(ev.questions, ())
+    questions, items = ev.questions, list(ev.items or DEFAULT_VALUE_SETS)
+    if any(n.kind == "evalgen" for n in plan or []):  # scored beside the specs' own sets
+        questions, items = static_sets(exp)
+    written_for = BUNDLED_QUESTIONS.get(questions, ())
     if "spec_qa" in ev.suites and written_for and not specs & set(written_for):
         out.append(
-            f"eval: spec_qa asks the bundled '{ev.questions}' questions, written for "
+            f"eval: spec_qa asks the bundled '{questions}' questions, written for "
             f"{', '.join(written_for)}, which measure none of this study's specs ({keys}): "
             "write your spec's own with `msm evalgen SPEC --out DIR` and set "
             "eval.questions: DIR/questions.jsonl"
         )
-    bundled = [s for s in ev.items or DEFAULT_VALUE_SETS if s in value_set_names()]
+    bundled = [s for s in items if s in value_set_names()]
     if "values" in ev.suites and bundled and not specs & set(CHEESE_SPECS):
         out.append(
             f"eval: the value item set(s) {', '.join(bundled)} are written for the bundled "

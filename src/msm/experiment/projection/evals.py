@@ -23,7 +23,7 @@ from msm.evals.agentic.task import agentic
 from msm.evals.agentic.variants import variants
 from msm.evals.answer_length import agentic_max_tokens
 from msm.evals.capability import heldout_text
-from msm.evals.config import DEFAULT_VALUE_SETS, resolve_scoring
+from msm.evals.config import DEFAULT_VALUE_SETS, question_sets, resolve_scoring
 from msm.evals.loglik import stratified_sample
 from msm.evals.loglik_remote import gives_logliks
 from msm.evals.spec_qa import GRADER_PROMPT, load_questions
@@ -119,10 +119,57 @@ def _spec_qa(questions: str, limit: int | None) -> tuple[int, int, int, int, int
     return n, tin, n * answer, gin, n * SPEC_QA_GRADER_TOKENS
 
 
-def _values(cfg: Any, scoring: str, local: bool) -> tuple[int, int, int, str]:
-    """(model calls, input tokens, output tokens, note) over every value item set."""
+def _all_values(
+    cfg: Any, scoring: str, local: bool, generated: dict[str, Any] | None
+) -> tuple[int, int, int, str]:
+    """Every value item set of ``cfg`` and the choices evalgen has not written yet."""
+    calls, tin, tout, note = _values(cfg, scoring, local, generated is not None)
+    for k in (generated or {}).get("choices", []):
+        c, i, o = _generated_values(cfg, scoring, local, k)
+        calls, tin, tout = calls + c, tin + i, tout + o
+    return calls, tin, tout, note
+
+
+def _generated_values(cfg: Any, scoring: str, local: bool, k: int) -> tuple[int, int, int]:
+    """(model calls, input tokens, output tokens) of ``k`` behavioural choices not written
+    yet (``cfg.split`` and ``cfg.limit`` read as for a file of ``k`` items)."""
+    if cfg.split != "all":  # evalgen puts every third choice in dev, the rest in confirm
+        k = k // 3 if cfg.split == "dev" else k - k // 3
+    k = min(k, cfg.limit) if cfg.limit else k
+    q, o = GENERATED_QUESTION_TOKENS, GENERATED_OPTION_TOKENS
+    if scoring == "loglik":
+        passes = 2 * (2 if cfg.baseline else 1)
+        return passes * k, (passes // 2) * k * (2 * q + 2 * o), 0
+    n = 2 * k * cfg.epochs  # each asked in both orders
+    prompt = _tok(PROMPT.format(question="", a="", b="")) + q + 2 * o + CHAT_OVERHEAD_TOKENS
+    return n, n * prompt, n * (1 if local else 8)
+
+
+def _all_spec_qa(cfg: Any, generated: list[int]) -> tuple[int, int, int, int, int]:
+    """Every question set of ``cfg``, and ``generated``: question counts of sets evalgen
+    has not written yet (their tokens a typical item's)."""
+    n = tin = tout = gin = gout = 0
+    for entry in question_sets(cfg.questions):
+        counts = _spec_qa(entry, cfg.limit)
+        n, tin, tout = n + counts[0], tin + counts[1], tout + counts[2]
+        gin, gout = gin + counts[3], gout + counts[4]
+    answer = min(SPEC_QA_MAX_TOKENS, SPEC_QA_ANSWER_TOKENS)
+    prompt = _tok(GRADER_PROMPT) + GENERATED_QUESTION_TOKENS + GENERATED_RUBRIC_TOKENS
+    for k in generated:
+        k = min(k, cfg.limit) if cfg.limit else k
+        n, tout = n + k, tout + k * answer
+        tin += k * (GENERATED_QUESTION_TOKENS + CHAT_OVERHEAD_TOKENS)
+        gin += k * (prompt + answer + CHAT_OVERHEAD_TOKENS)
+        gout += k * SPEC_QA_GRADER_TOKENS
+    return n, tin, tout, gin, gout
+
+
+def _values(cfg: Any, scoring: str, local: bool, static: bool = False) -> tuple[int, int, int, str]:
+    """(model calls, input tokens, output tokens, note) over every value item set
+    (``static``: ``cfg.items`` as they are, none included, rather than the defaults when
+    empty)."""
     calls = tin = tout = 0
-    for name in cfg.items or DEFAULT_VALUE_SETS:
+    for name in cfg.items if static else cfg.items or DEFAULT_VALUE_SETS:
         items = select_split(load_value_items(name, cfg.model_name), cfg.split, name)
         if scoring == "loglik":
             picked = stratified_sample(items, cfg.limit)
@@ -147,10 +194,28 @@ def _values(cfg: Any, scoring: str, local: bool) -> tuple[int, int, int, str]:
     return calls, tin, tout, "values: letter choice"
 
 
-def project_eval(cfg: Any, model: str, local: bool, base: str | None = None) -> dict[str, Any]:
+# an item evalgen writes, in tokens (its prompt asks for a situation of a few sentences)
+GENERATED_QUESTION_TOKENS = 60
+GENERATED_RUBRIC_TOKENS = 120
+GENERATED_OPTION_TOKENS = 50
+
+
+def project_eval(
+    cfg: Any,
+    model: str,
+    local: bool,
+    base: str | None = None,
+    generated: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Calls of one eval of ``cfg`` (an EvalConfig) on ``model`` (a name for the table);
     ``local``: msm runs the model itself; ``base``: a trained model's base model, whose
-    agentic answer length it gets (``msm.evals.answer_length``)."""
+    agentic answer length it gets (``msm.evals.answer_length``); ``generated``: the specs'
+    own sets that evalgen nodes will write (``questions`` and ``choices``: a count per
+    spec; ``static``: the question and item sets scored beside them), scored in place
+    of the config's ``questions`` and ``items``."""
+    if generated is not None:
+        questions, items = generated["static"]
+        cfg = cfg.model_copy(update={"questions": questions, "items": items})
     suites = cfg.suites()
     epochs, limit = cfg.epochs, cfg.limit
     mut = [0, 0, 0]  # calls, input, output
@@ -199,7 +264,7 @@ def project_eval(cfg: Any, model: str, local: bool, base: str | None = None) -> 
         if cfg.grader2:
             second = [n * epochs, gin * epochs, gout * epochs]
     if "spec_qa" in suites:
-        n, tin, tout, gin, gout = _spec_qa(cfg.questions, limit)
+        n, tin, tout, gin, gout = _all_spec_qa(cfg, (generated or {}).get("questions", []))
         qa_epochs = cfg.spec_qa_epochs  # the paper's 300 are agentic; spec QA: 1 unless asked
         samples["spec_qa"] = n * qa_epochs
         for acc, add in ((mut, (n, tin, tout)), (grader, (n, gin, gout))):
@@ -211,7 +276,7 @@ def project_eval(cfg: Any, model: str, local: bool, base: str | None = None) -> 
         # the plan's rule says), so its description is never resolved as a model name
         trained = base is not None
         scoring = resolve_scoring(cfg.scoring, lambda: local or trained or gives_logliks(model))
-        calls, tin, tout, note = _values(cfg, scoring, local)
+        calls, tin, tout, note = _all_values(cfg, scoring, local, generated)
         samples["values"] = calls
         mut = [mut[0] + calls, mut[1] + tin, mut[2] + tout]
         notes.append(note)

@@ -27,9 +27,18 @@ from msm.aftgen.plan import spec_target_warning
 from msm.aftgen.projection import project_aftgen
 from msm.docgen.config import DocgenConfig
 from msm.docgen.projection import project_docgen, reason_check_warning
+from msm.evalgen.run import preview_evalgen
 from msm.evals.loglik_remote import runs_here
 from msm.experiment.config import Experiment
-from msm.experiment.plan import GENERATION, TRAINING, Node, NodeKind, base_ref, needs_weights_here
+from msm.experiment.plan import (
+    GENERATION,
+    TRAINING,
+    Input,
+    Node,
+    NodeKind,
+    base_ref,
+    needs_weights_here,
+)
 from msm.experiment.projection.cost import (
     data_disk,
     done_seconds,
@@ -144,12 +153,34 @@ def _aftgen_projection(node: Node) -> dict[str, Any]:
     }
 
 
+def _evalgen(exp: Experiment, node: Node, nodes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """evalgen's own projection (``msm evalgen --preview``: the most it calls)."""
+    cfg = node.config
+    p = preview_evalgen(cfg)  # type: ignore[arg-type]
+    rows = [
+        _row(role, r["model"], r["calls"], r["input_tokens"], r["output_tokens"],
+             batch=cfg.batch)  # type: ignore[attr-defined]
+        for role, r in p["calls"].items()
+    ]  # fmt: skip
+    n_q, n_c = cfg.n_questions, cfg.n_choices  # type: ignore[attr-defined]
+    return {
+        "calls": rows,
+        "questions": n_q,
+        "choices": n_c,
+        "disk_bytes": int((n_q + n_c) * 400 * 4),
+        "disk_basis": "guess: ~400 tokens an item",
+        "summary": f"{n_q} spec QA questions, {n_c} choices ({p['sections']} sections)",
+    }
+
+
 def _train(exp: Experiment, n: Node, nodes: dict[str, dict[str, Any]]) -> dict[str, Any]:
     epochs = float(getattr(n.config, "epochs", 1.0))
     if n.kind == "midtrain":
         tokens = nodes[n.deps[0]]["corpus_tokens"]
     else:
-        tokens = n.extra["size"] * nodes[n.inputs["data"].dep]["example_tokens"]
+        data_input = n.inputs["data"]
+        assert isinstance(data_input, Input)  # one AFT data node
+        tokens = n.extra["size"] * nodes[data_input.dep]["example_tokens"]
     t = int(tokens * epochs)
     data = "corpus" if n.kind == "midtrain" else n.extra["data_file"]
     return {
@@ -169,12 +200,23 @@ def _eval(exp: Experiment, n: Node, nodes: dict[str, dict[str, Any]]) -> dict[st
             "disk_basis": "a copy of its source",
             "summary": f"same as {n.meta['same_as']} (deterministic: its result is copied)",
         }
-    if n.deps:  # a trained model: msm's local engine runs it here, vLLM serves it
+    trained = "model" in n.inputs
+    if trained:  # a trained model: msm's local engine runs it here, vLLM serves it
         model, local = f"trained ({n.deps[0]})", exp.eval.engine == "hf"
     else:
         model = base_ref(exp.base_model, exp.eval.engine)
         local = runs_here(model)
-    proj = project_eval(n.config, model, local, base=exp.base_model if n.deps else None)
+    generated: dict[str, Any] | None = None
+    if "static_sets" in n.extra:  # the specs' own sets, not written yet: what evalgen keeps
+        static = n.extra["static_sets"]
+        generated = {
+            kind: [nodes[d][kind] for d in n.deps if nodes[d].get(kind) is not None]
+            for kind in ("questions", "choices")
+        }
+        generated["static"] = (static["questions"], static["items"])
+    proj = project_eval(
+        n.config, model, local, base=exp.base_model if trained else None, generated=generated
+    )
     proj["disk_bytes"], proj["disk_basis"] = eval_disk(proj)
     return proj
 
@@ -184,6 +226,7 @@ _Projection = Callable[[Experiment, Node, dict[str, dict[str, Any]]], dict[str, 
 _PROJECTIONS: dict[NodeKind, _Projection] = {
     "corpus": _corpus,
     "aftdata": _aftdata,
+    "evalgen": _evalgen,
     "midtrain": _train,
     "aft": _train,
     "eval": _eval,

@@ -25,7 +25,7 @@ from msm.report.sections.cost_cells import cell, count, ratio, secs, usd
 from msm.report.sections.cost_roles import actual_by_role, projected_by_role, role_rows
 from msm.report.state import ReportState
 
-KINDS = ("corpus", "aftdata", "midtrain", "aft", "eval")
+KINDS = ("corpus", "aftdata", "evalgen", "midtrain", "aft", "eval")
 
 
 def projection(st: ReportState) -> tuple[dict[str, dict[str, Any]] | None, str]:
