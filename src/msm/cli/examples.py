@@ -71,6 +71,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "msm run examples/experiments/cheese-demo.yaml --out runs/cheese",
     ),
     "report": ("msm report runs/cheese",),
+    "export": (
+        "msm export runs/cheese --out exports/cheese",
+        "msm export runs/cheese --out exports/cheese --push my-org --dry-run",
+    ),
     "demo": ("msm demo --quick", "msm demo --out runs/my-demo"),
     "version": ("msm version",),
     "train": (

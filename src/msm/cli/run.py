@@ -11,7 +11,9 @@ from msm import __version__
 from msm.cli._common import OverwriteOpt, app
 from msm.cli.config_flags import Flag, config_command
 from msm.demo import run_demo
+from msm.errors import MsmError
 from msm.evals.config import EvalConfig
+from msm.report.export import export_run, push_export
 from msm.study.init import init_experiment
 
 # the order ``msm eval --help`` lists the flags in (the shared settings are declared on
@@ -207,3 +209,49 @@ def version() -> None:
     """Print the msm version."""
 
     typer.echo(__version__)
+
+
+@app.command("export")
+def export_cmd(
+    run: Annotated[Path, typer.Argument(help="A run folder made by msm run.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The folder to write the export to.")],
+    push: Annotated[
+        str | None,
+        typer.Option(
+            "--push",
+            metavar="ORG",
+            help="Upload each folder to ORG/<run>-<name> on the Hugging Face Hub (private "
+            "repos; needs HF_TOKEN or `huggingface-cli login`).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="List what would be written and uploaded; write nothing."),
+    ] = False,
+) -> None:
+    """Each corpus, AFT data set and evalgen set as a Hugging Face dataset folder (Parquet and
+    a dataset card), each checkpoint with a model card; --push uploads them."""
+    token = None
+    if push is not None:
+        from huggingface_hub import get_token  # lazy: only an upload needs it
+
+        token = get_token()
+        if token is None and not dry_run:
+            planned = export_run(run, out, dry_run=True)
+            raise MsmError(
+                f"--push {push}: no Hugging Face token (set HF_TOKEN or run `huggingface-cli "
+                f"login`); it would upload {len(planned.items)} folders: add --dry-run to list "
+                "them"
+            )
+    res = export_run(run, out, dry_run=dry_run)
+    verb = "would write" if dry_run else "wrote"
+    for item in res.items:
+        where = "datasets" if item.kind == "dataset" else "models"
+        typer.echo(f"{verb} {out / where / item.name}  ({item.kind}, from {item.node})")
+    if push is not None:
+        repos = push_export(res, push, token=None if dry_run else token, echo=typer.echo)
+        if dry_run or token is None:
+            for repo in repos:
+                typer.echo(f"would upload to {repo}")
+    if not dry_run:
+        typer.echo(f"export: {out} ({len(res.items)} folders)")
