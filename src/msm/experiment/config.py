@@ -41,6 +41,8 @@ from pydantic import (
 from pydantic_core import PydanticKnownError
 from pydantic_core.core_schema import ErrorType
 
+from msm.docgen.subset import check_sizes
+from msm.errors import MsmError
 from msm.evals.config import SCORING, SUITES, EvalSettings
 from msm.study.conditions import CONDITIONS, NEEDS_AFT, NEEDS_MSM, RENAMED
 from msm.study.primary import parse_primary, resolve_primary
@@ -294,12 +296,28 @@ class Experiment(_Strict):
             )
         if not isinstance(self.corpus.get("per_seed", False), bool):
             raise ValueError("corpus.per_seed: true or false")
+        if "sizes" in self.corpus:
+            sizes = self.corpus["sizes"]
+            if not isinstance(sizes, list):
+                raise ValueError("corpus.sizes: a list of document counts, e.g. [50, 200]")
+            try:
+                check_sizes(sizes)
+            except MsmError as e:
+                raise ValueError(str(e)) from None
+            if not NEEDS_MSM & set(self.conditions):
+                raise ValueError("corpus.sizes needs an MSM condition (msm_only, msm_aft...)")
         return self
 
     @property
     def corpus_per_seed(self) -> bool:
         """One corpus per (spec, seed) rather than one per spec (``corpus.per_seed``)."""
         return bool(self.corpus.get("per_seed", False))
+
+    @property
+    def corpus_sizes(self) -> list[int]:
+        """The smaller corpora of a dose study (``corpus.sizes``: nested subsets, in
+        documents, each midtrained on); empty without one."""
+        return list(self.corpus.get("sizes") or [])
 
     @property
     def aft_per_seed(self) -> bool:

@@ -42,7 +42,7 @@ STAGE_SECTIONS: tuple[tuple[tuple[str, ...], type[BaseModel]], ...] = (
     (("train", "aft"), TrainConfig),
 )
 # keys of those sections read by the experiment itself, not by the stage
-EXPERIMENT_KEYS: dict[tuple[str, ...], set[str]] = {("corpus",): {"per_seed"}}
+EXPERIMENT_KEYS: dict[tuple[str, ...], set[str]] = {("corpus",): {"per_seed", "sizes"}}
 
 
 def check_experiment(

@@ -22,6 +22,7 @@ from msm.aftgen.subset import make_subsets
 from msm.artifacts.checkpoint import Checkpoint, work_dir_for
 from msm.artifacts.outdir import STORE_FILES
 from msm.artifacts.run_folder import RunFolder
+from msm.docgen.subset import check_sizes, ensure_corpus_subset
 from msm.errors import MsmError
 from msm.evalgen.run import run_evalgen
 from msm.evals.run import run_eval
@@ -91,6 +92,12 @@ def _corpus(node: Node, cfg: DocgenConfig, path: Path, echo: Echo) -> None:
     echo(f"        {res.documents_kept} documents kept, {res.tokens} tokens")
     if not res.documents_kept:
         raise MsmError(f"{node.id}: the generator produced no usable documents")
+    sizes = node.meta.get("dose_sizes")
+    if sizes:  # a dose study: its sizes must be smaller than what was kept
+        try:
+            check_sizes(sizes, res.documents_kept)
+        except MsmError as e:
+            raise MsmError(f"{node.id}: {e}") from None
 
 
 def _aftdata(node: Node, cfg: AftgenConfig, path: Path, echo: Echo) -> None:
@@ -110,6 +117,13 @@ def _evalgen(node: Node, cfg: EvalgenConfig, path: Path, echo: Echo) -> None:
 
 
 def _train(node: Node, cfg: TrainConfig, path: Path, echo: Echo) -> None:
+    docs = node.extra.get("corpus_docs")
+    if docs:  # a dose study's subset, written on first use (the same for every seed)
+        try:
+            stats = ensure_corpus_subset(Path(cfg.data).parents[2], docs, node.extra["subset_seed"])
+        except MsmError as e:
+            raise MsmError(f"{node.id}: {e}") from None
+        echo(f"        {docs} of {stats['of']} documents, {stats['sections']} sections")
     if cfg.launcher == "accelerate":
         launch_accelerate(cfg, path)
         return

@@ -28,6 +28,7 @@ from msm.artifacts.manifest import file_sha256
 from msm.artifacts.package_data import data_hashes
 from msm.artifacts.run_folder import node_path
 from msm.docgen.outputs import documents_file
+from msm.docgen.subset import corpus_subset_file
 from msm.evals.agentic.templates import templates_sha
 from msm.evals.config import EvalConfig, resolve_scoring
 from msm.evals.loglik import VERSION as LOGLIK_VERSION
@@ -237,7 +238,13 @@ def _corpus_node(exp: Experiment, key: str, draw: int | None) -> Node:
             "package_data": data_hashes("corpus", [cfg.model, cfg.judge]),
             **_draw(draw),
         },
-        meta={"spec": key, **_draw(draw)},
+        # a dose study's sizes, checked against what docgen keeps (not hashed: adding a
+        # dose study leaves the corpus as it is)
+        meta={
+            "spec": key,
+            **_draw(draw),
+            **({"dose_sizes": exp.corpus_sizes} if exp.corpus_sizes else {}),
+        },  # fmt: skip
     )
 
 
@@ -303,28 +310,50 @@ def _items_with(static: list[str], keys: list[str]) -> Callable[[list[Path]], li
     return lambda folders: [*static, *named(folders)]
 
 
-def _midtrain_node(exp: Experiment, key: str, seed: int) -> Node:
-    """Midtraining the base model on spec ``key``'s corpus."""
+def _dose(docs: int | None) -> list[str]:
+    """The id part of a dose study's smaller corpus (none for the full corpus)."""
+    return [f"d{docs}"] if docs else []
+
+
+def _corpus_subset(docs: int) -> Callable[[Path], str]:
+    return lambda folder: str(corpus_subset_file(folder, docs))
+
+
+def midtrain_id(key: str, seed: int, docs: int | None = None) -> str:
+    return "/".join(["midtrain", key, *_dose(docs), f"s{seed}"])
+
+
+def _midtrain_node(
+    exp: Experiment, key: str, seed: int, docs: int | None = None, subset_seed: int = 0
+) -> Node:
+    """Midtraining the base model on spec ``key``'s corpus (``docs``: on its nested subset
+    of that many documents, drawn in the order ``subset_seed`` gives, for a dose study; the
+    corpus node's hash is left alone, so adding a dose study to a run only adds nodes)."""
     corpus = corpus_id(key, seed if exp.corpus_per_seed else None)
+    data = Input(corpus, _corpus_subset(docs) if docs else _documents)
     return Node(
-        f"midtrain/{key}/s{seed}",
+        midtrain_id(key, seed, docs),
         "midtrain",
         stages.train_config(exp, "midtrain", seed, base=exp.base_model),
         deps=[corpus],
-        inputs={"data": Input(corpus, _documents)},
-        meta={"spec": key, "seed": seed},
+        inputs={"data": data},
+        extra={"corpus_docs": docs, "subset_seed": subset_seed} if docs else {},
+        meta={"spec": key, "seed": seed, **({"corpus_docs": docs} if docs else {})},
     )
 
 
-def _aft_node(exp: Experiment, cond: str, key: str | None, size: int, seed: int) -> Node:
+def _aft_node(
+    exp: Experiment, cond: str, key: str | None, size: int, seed: int, docs: int | None = None
+) -> Node:
     """AFT on the ``size`` subset of the condition's data file: of the base model, or with
-    ``key`` of spec ``key``'s midtrained model."""
+    ``key`` of spec ``key``'s midtrained model (``docs``: the one midtrained on that many
+    documents, for a dose study)."""
     data_file = AFT_DATA_FILE[cond]
     aft_data = aftdata_id(seed if exp.aft_per_seed else None)
-    parts = [cond, *([key] if key else []), f"n{size}", f"s{seed}"]
+    parts = [cond, *([key] if key else []), *_dose(docs), f"n{size}", f"s{seed}"]
     inputs = {"data": Input(aft_data, _subset(size, data_file))}
     if key:  # AFT continues the midtrained model
-        inputs["base"] = Input(f"midtrain/{key}/s{seed}", _folder)
+        inputs["base"] = Input(midtrain_id(key, seed, docs), _folder)
     return Node(
         "aft/" + "/".join(parts),
         "aft",
@@ -332,7 +361,13 @@ def _aft_node(exp: Experiment, cond: str, key: str | None, size: int, seed: int)
         deps=[i.dep for i in inputs.values()],
         inputs={**inputs},
         extra={"size": size, "data_file": data_file},
-        meta={"condition": cond, "spec": key, "aft_size": size, "seed": seed},
+        meta={
+            "condition": cond,
+            "spec": key,
+            "aft_size": size,
+            "seed": seed,
+            **({"corpus_docs": docs} if docs else {}),
+        },
     )
 
 
@@ -394,11 +429,19 @@ class _Evals:
         return self.configs[trained, spec, eval_seed], extra
 
     def node(
-        self, cond: str, spec: str | None, size: int | None, model_dep: str | None, seed: int
+        self,
+        cond: str,
+        spec: str | None,
+        size: int | None,
+        model_dep: str | None,
+        seed: int,
+        docs: int | None = None,
     ) -> Node:
         """The eval of condition ``cond``'s model for ``seed``: the trained model of node
-        ``model_dep``, or (None) the base model."""
-        parts = [cond, *([spec] if spec else []), *([f"n{size}"] if size else []), f"s{seed}"]
+        ``model_dep``, or (None) the base model (``docs``: midtrained on a dose study's
+        subset of that many documents)."""
+        parts = [cond, *([spec] if spec else []), *_dose(docs), *([f"n{size}"] if size else []),
+                 f"s{seed}"]  # fmt: skip
         cfg, extra = self.config(model_dep is not None, spec, seed)
         # the untouched base model under deterministic settings: evaluated once, for the
         # first seed; the other seeds' nodes copy that result (no model runs, nothing paid)
@@ -426,6 +469,7 @@ class _Evals:
                 "aft_size": size,
                 "seed": seed,
                 **({"same_as": same_as} if same_as else {}),
+                **({"corpus_docs": docs} if docs else {}),
             },
         )
 
@@ -455,7 +499,26 @@ def _base_condition(plan: _Plan, evals: _Evals, cond: str, seed: int) -> None:
 def _msm_only_condition(plan: _Plan, evals: _Evals, cond: str, seed: int) -> None:
     """``msm_only``: each spec's midtrained model, evaluated."""
     for key in plan.msm_specs:
-        plan.add(evals.node(cond, key, None, f"midtrain/{key}/s{seed}", seed))
+        plan.add(evals.node(cond, key, None, midtrain_id(key, seed), seed))
+
+
+def _dose_nodes(plan: _Plan, evals: _Evals, seed: int) -> None:
+    """A dose study (``corpus.sizes``): for each spec and smaller corpus, its midtraining,
+    and each MSM condition on it (the AFT ones at the largest AFT size), evaluated."""
+    exp = plan.exp
+    msm_conds = [c for c in exp.conditions if c.startswith("msm")]
+    for key in plan.msm_specs:
+        corpus = plan.by_id[corpus_id(key, seed if exp.corpus_per_seed else None)]
+        subset_seed = getattr(corpus.config, "seed", 0)  # the corpus's own draw
+        for docs in exp.corpus_sizes:
+            mid = plan.add(_midtrain_node(exp, key, seed, docs, subset_seed))
+            for cond in msm_conds:
+                if cond == "msm_only":
+                    plan.add(evals.node(cond, key, None, mid.id, seed, docs))
+                    continue
+                size = exp.aft_sizes[-1]
+                aft = plan.add(_aft_node(exp, cond, key, size, seed, docs))
+                plan.add(evals.node(cond, key, size, aft.id, seed, docs))
 
 
 def _aft_condition(plan: _Plan, evals: _Evals, cond: str, seed: int) -> None:
@@ -499,6 +562,7 @@ def build_plan(exp: Experiment) -> list[Node]:
             plan.add(_midtrain_node(exp, key, seed))
         for cond in conds:
             _CONDITIONS.get(cond, _aft_condition)(plan, evals, cond, seed)
+        _dose_nodes(plan, evals, seed)
     if save_adapters_only(exp, plan.nodes):  # ``save`` is not hashed: the hashes stay
         for n in plan.nodes:
             if n.kind in TRAINING and _auto_lora(n):

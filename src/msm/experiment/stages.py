@@ -155,7 +155,7 @@ def docgen_config(
 ) -> DocgenConfig:
     """``draw``: the experiment seed this corpus is drawn for (``corpus.per_seed``); None:
     the one corpus every seed shares."""
-    settings = {k: v for k, v in exp.corpus.items() if k != "per_seed"}
+    settings = {k: v for k, v in exp.corpus.items() if k not in ("per_seed", "sizes")}
     cfg = DocgenConfig.model_validate(
         {"batch": exp.batch, **settings, **docgen_fixed(exp, spec, key)}
     )

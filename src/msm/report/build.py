@@ -22,6 +22,7 @@ from msm.report.sections.agentic import add_agentic
 from msm.report.sections.contrasts import add_contrasts
 from msm.report.sections.corpora import add_corpora
 from msm.report.sections.cost import add_cost
+from msm.report.sections.dose import add_dose, split_dose
 from msm.report.sections.efficiency import add_efficiency
 from msm.report.sections.graders import add_graders
 from msm.report.sections.headline import add_headline
@@ -104,7 +105,8 @@ def build_report(run_dir: Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     run = load_run(run_dir)
     evals, notes = load_evals(run)
-    st = _build_sections(ReportState(run, evals, notes))
+    main, dose = split_dose(evals)
+    st = _build_sections(ReportState(run, main, notes, dose))
 
     out_dir = RunFolder(run_dir).report
     title = f"MSM report: {run.name}"
@@ -135,6 +137,7 @@ def _build_sections(st: ReportState) -> ReportState:
     add_contrasts(st)
     add_seeds(st)
     add_efficiency(st)
+    add_dose(st)
     add_agentic(st)
     add_robustness(st)
     add_names(st)

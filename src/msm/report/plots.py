@@ -155,8 +155,10 @@ def efficiency_plot(
     references: Sequence[tuple[str, float]],
     title: str,
     ylabel: str,
+    xlabel: str = "AFT examples (log scale)",
 ) -> bytes:
-    """Metric against AFT size (log x); each curve ``(name, [(size, mean, interval)])``."""
+    """Metric against AFT size (or another size, ``xlabel``; log x); each curve
+    ``(name, [(size, mean, interval)])``."""
     fig = _figure(6.4, 4.2)
     ax = fig.subplots()
     for i, (name, pts) in enumerate(curves):
@@ -175,7 +177,7 @@ def efficiency_plot(
 
         ax.set_xticks(sizes, [f"{s:g}" for s in sizes])
         ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("AFT examples (log scale)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)

@@ -35,9 +35,17 @@ class Pair:
 
 
 class ReportState:
-    def __init__(self, run: Run, evals: list[EvalResult], notes: list[str]) -> None:
+    def __init__(
+        self,
+        run: Run,
+        evals: list[EvalResult],
+        notes: list[str],
+        dose: list[EvalResult] | None = None,
+    ) -> None:
         self.run = run
         self.evals = evals
+        # a dose study's evals of smaller corpora: only the dose section reads them
+        self.dose: list[EvalResult] = list(dose or [])
         self.notes: list[str] = list(notes)
         self.sections: list[Section] = []
         self.images: dict[str, bytes] = {}

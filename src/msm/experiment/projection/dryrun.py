@@ -190,6 +190,14 @@ def per_seed_lines(exp: Experiment, plan: list[Node]) -> list[str]:
             f"corpus per seed: {k} corpora per spec ({corpora} in all), each drawn with its "
             f"own seed: {k}x the corpus cost of a shared corpus"
         )
+    dose = [n for n in plan if n.meta.get("corpus_docs")]
+    if dose:
+        kinds = {k: sum(n.kind == k for n in dose) for k in ("midtrain", "aft", "eval")}
+        lines.append(
+            f"corpus dose: nested subsets of {exp.corpus_sizes} documents of each corpus besides "
+            f"the full one: {kinds['midtrain']} more midtrainings, {kinds['aft']} more AFT runs "
+            f"(at the largest AFT size), {kinds['eval']} more evals"
+        )
     if exp.aft_per_seed and any(n.kind == "aftdata" for n in plan):
         lines.append(
             f"AFT data per seed: {k} AFT data sets, each drawn with its own seed: {k}x the "

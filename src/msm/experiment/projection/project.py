@@ -27,6 +27,8 @@ from msm.aftgen.plan import spec_target_warning
 from msm.aftgen.projection import project_aftgen
 from msm.docgen.config import DocgenConfig
 from msm.docgen.projection import project_docgen, reason_check_warning
+from msm.docgen.subset import check_sizes
+from msm.errors import MsmError
 from msm.evalgen.run import preview_evalgen
 from msm.evals.loglik_remote import runs_here
 from msm.experiment.config import Experiment
@@ -102,6 +104,17 @@ def _corpus(exp: Experiment, node: Node, nodes: dict[str, dict[str, Any]]) -> di
     rows = _generation_rows(cfg, p)
     unchecked = reason_check_warning(cfg, spec)
     warnings = [f"{node.id}: {w}" for w in [*placeholder_problems(spec)[1], unchecked] if w]
+    sizes = node.meta.get("dose_sizes")
+    if sizes and p["exact"]["documents"]:  # a dose study's subsets must be smaller
+        try:
+            check_sizes(sizes, p["documents"])
+        except MsmError as e:
+            raise MsmError(f"{node.id}: {e}") from None
+    elif sizes and sizes[-1] >= p["documents"]:
+        warnings.append(
+            f"{node.id}: corpus.sizes up to {sizes[-1]} documents, but the corpus is projected "
+            f"at ~{p['documents']}: the run stops there if it keeps fewer"
+        )
     proj = {
         **({"warnings": warnings} if warnings else {}),
         "calls": rows,
@@ -176,13 +189,19 @@ def _evalgen(exp: Experiment, node: Node, nodes: dict[str, dict[str, Any]]) -> d
 def _train(exp: Experiment, n: Node, nodes: dict[str, dict[str, Any]]) -> dict[str, Any]:
     epochs = float(getattr(n.config, "epochs", 1.0))
     if n.kind == "midtrain":
-        tokens = nodes[n.deps[0]]["corpus_tokens"]
+        corpus = nodes[n.deps[0]]
+        tokens = corpus["corpus_tokens"]
+        docs = n.extra.get("corpus_docs")
+        if docs:  # a dose study's subset: its share of the corpus
+            tokens = tokens * docs // max(1, corpus["documents"])
     else:
         data_input = n.inputs["data"]
         assert isinstance(data_input, Input)  # one AFT data node
         tokens = n.extra["size"] * nodes[data_input.dep]["example_tokens"]
     t = int(tokens * epochs)
     data = "corpus" if n.kind == "midtrain" else n.extra["data_file"]
+    if n.extra.get("corpus_docs"):
+        data = f"a {n.extra['corpus_docs']}-document subset of the corpus"
     return {
         "calls": [],
         "train_tokens": t,
