@@ -62,12 +62,9 @@ def _tokens(st: ReportState, spec: str | None, docs: int | None) -> float | None
     return statistics.fmean(vals) if vals else None
 
 
-def add_dose(st: ReportState) -> None:
-    """Table, plot and efficiency summary per (MSM condition, spec) with dose evals."""
-    metric = st.metric
-    if not st.dose or not metric:
-        st.data["dose"] = []
-        return
+def dose_records(st: ReportState, metric: str) -> list[dict[str, Any]]:
+    """Per (MSM condition, spec, AFT size) with dose evals: ``metric`` and the MSM effect at
+    each corpus size (the full corpus last), and how far the effect reaches."""
     view = ReportState(st.run, st.evals + st.dose, [])  # groups of both, for the contrasts
     curves: dict[tuple[str, str | None, int | None], list[int]] = {}
     for e in st.dose:
@@ -76,14 +73,6 @@ def add_dose(st: ReportState) -> None:
         size = int(n.raw["corpus_docs"])
         if size not in curves.setdefault(curve, []):
             curves[curve].append(size)
-    sec = st.section(
-        "Corpus dose",
-        f"{metric} against the corpus tokens each MSM model was midtrained on (nested subsets "
-        "of each corpus, balanced across the spec's hierarchy, and the full corpus). The "
-        "effect is the paired difference from the condition MSM is added to, with the "
-        "report's interval (items and seeds); 0 tokens is that condition itself.",
-    )
-    rows: list[list[str]] = []
     records: list[dict[str, Any]] = []
     docs: int | None
     for (cond, spec, aft_size), sizes in sorted(curves.items(), key=str):
@@ -106,31 +95,50 @@ def add_dose(st: ReportState) -> None:
                 "effect_ci95": eff["ci95"] if eff else None,
                 "effect_basis": eff.get("basis") if eff else None,
             })  # fmt: skip
-        summary = _reach(points)
-        records.append({"condition": cond, "spec": spec, "aft_size": aft_size,
+        base = view.agg(other, metric)
+        records.append({"condition": cond, "spec": spec, "aft_size": aft_size, "model": full,
                         "against": other.label, "metric": metric, "points": points,
-                        "reach": summary})  # fmt: skip
+                        "against_mean": base.stats.mean if base and base.stats else None,
+                        "reach": _reach(points)})  # fmt: skip
+    return records
+
+
+def add_dose(st: ReportState) -> None:
+    """Table, plot and efficiency summary per (MSM condition, spec) with dose evals."""
+    metric = st.metric
+    if not st.dose or not metric:
+        st.data["dose"] = []
+        return
+    records = dose_records(st, metric)
+    sec = st.section(
+        "Corpus dose",
+        f"{metric} against the corpus tokens each MSM model was midtrained on (nested subsets "
+        "of each corpus, balanced across the spec's hierarchy, and the full corpus). The "
+        "effect is the paired difference from the condition MSM is added to, with the "
+        "report's interval (items and seeds); 0 tokens is that condition itself.",
+    )
+    rows: list[list[str]] = []
+    for rec in records:
+        full, points, summary = rec["model"], rec["points"], rec["reach"]
         for p in points:
             rows.append([
                 full, "all" if p["docs"] is None else str(p["docs"]),
                 fmt_num(p["tokens"], 0) if p["tokens"] is not None else "?",
                 f"{fmt_num(p['mean'])} {fmt_ci(p['ci95'])}",
-                f"{fmt_num(p['effect'])} {fmt_ci(p['effect_ci95'])}", other.label,
+                f"{fmt_num(p['effect'])} {fmt_ci(p['effect_ci95'])}", rec["against"],
             ])  # fmt: skip
         sec.blocks.append(Paragraph(f"{full}: {summary['text']}"))
         st.headline.append(f"corpus dose, {full}: {summary['text']}")
-        base = view.agg(other, metric)
         line = [(p["tokens"], p["mean"], p["ci95"]) for p in points
                 if p["tokens"] and p["mean"] is not None]  # fmt: skip
         if len(line) >= 2:
-            refs = [(other.label, base.stats.mean)] if base and base.stats else []
-            png = plots.efficiency_plot(
-                [(full, line)],
-                refs,
-                f"{metric}: corpus dose, {full}",
-                metric,
-                xlabel="corpus tokens midtrained on (log scale)",
+            refs = (
+                [(rec["against"], rec["against_mean"])] if rec["against_mean"] is not None else []
             )
+            png = plots.efficiency_plot(
+                [(full, line)], refs, f"{metric}: corpus dose, {full}", metric,
+                xlabel="corpus tokens midtrained on (log scale)",
+            )  # fmt: skip
             sec.blocks.append(st.image(f"dose-{full}", png, f"{metric} against corpus tokens"))
     sec.blocks.insert(
         1,
