@@ -152,3 +152,11 @@ def test_a_study_of_your_own_spec_runs_its_evaluations_end_to_end(
     assert rep["headline_metric"] == "values.ada"
     again = msm_cli("run", str(exp_path), "--out", str(run))
     assert again.returncode == 0 and "0 to run" in again.stdout
+
+
+def test_a_kind_asked_for_none_of_is_not_read(tmp_path, tiny_model_dir):
+    """n_questions: 0 writes no questions, so no eval reads an empty question file."""
+    nodes = _plan(_yaml(tmp_path, tiny_model_dir, evalgen="{n_questions: 0, n_choices: 6}"))
+    assert nodes["evalgen/ada"].config.n_questions == 0
+    ev = nodes["eval/base/s0"]
+    assert "questions" not in ev.inputs and "items" in ev.inputs

@@ -288,9 +288,9 @@ class _Evals:
         if evalgen:
             deps = tuple(evalgen_id(k) for k in evalgen)
             static_q, static_items = stages.static_sets(exp)
-            if "spec_qa" in ev.suites:
+            if "spec_qa" in ev.suites and exp.evalgen.n_questions:
                 self.sets["questions"] = Gathered(deps, _questions_with(static_q, evalgen))
-            if "values" in ev.suites:
+            if "values" in ev.suites and exp.evalgen.n_choices:
                 self.sets["items"] = Gathered(deps, _items_with(static_items, evalgen))
         self.engine = ev.engine
         self.adapters = ev.engine == "vllm" and not needs_weights_here(exp)
