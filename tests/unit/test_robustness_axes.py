@@ -147,7 +147,7 @@ PRE_AXES_FIELDS = {
 
 
 def test_plan_without_axes_hashes_what_it_always_hashed(tmp_path, tiny_model_dir):
-    from msm.experiment import plan as plan_mod
+    from msm.experiment.nodes import node_hash
 
     values = _yaml(
         tiny_model_dir,
@@ -165,7 +165,7 @@ def test_plan_without_axes_hashes_what_it_always_hashed(tmp_path, tiny_model_dir
         old = n.config.model_dump(mode="json", include=PRE_AXES_FIELDS - set(n.inputs))
         blob = {"kind": "eval", "config": old, "extra": n.extra}
         deps = [by_id[d].hash for d in n.deps]
-        assert n.hash == plan_mod._hash(_Fixed(blob), deps), n.id  # type: ignore[arg-type]
+        assert n.hash == node_hash(_Fixed(blob), deps), n.id  # type: ignore[arg-type]
     # an agentic experiment without the axes: no axis enters any hash either
     agentic = _yaml(tiny_model_dir, eval=AGENTIC + "}")
     plain = build_plan(load_experiment(_write(tmp_path, agentic, "a.yaml")))
