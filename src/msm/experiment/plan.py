@@ -285,9 +285,9 @@ class _Evals:
         # the specs' own evaluations, scored by every eval node beside the sets named
         self.evalgen = evalgen
         self.sets: dict[str, Input | Gathered] = {}
+        static_q, static_items = stages.static_sets(exp)
         if evalgen:
             deps = tuple(evalgen_id(k) for k in evalgen)
-            static_q, static_items = stages.static_sets(exp)
             if "spec_qa" in ev.suites and exp.evalgen.n_questions:
                 self.sets["questions"] = Gathered(deps, _questions_with(static_q, evalgen))
             if "values" in ev.suites and exp.evalgen.n_choices:
@@ -300,8 +300,7 @@ class _Evals:
             "loglik_version": LOGLIK_VERSION,
         }
         if evalgen:  # the sets named beside them (the bound fields are not hashed)
-            self.extra["static_sets"] = dict(zip(("questions", "items"),
-                                                 stages.static_sets(exp), strict=True))  # fmt: skip
+            self.extra["static_sets"] = {"questions": static_q, "items": static_items}
         if ev.templates and "agentic" in ev.suites:
             # the files read, checked now: a missing one fails the dry run too
             self.extra["agentic_templates"] = templates_sha(

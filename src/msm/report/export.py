@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from msm._util.fsutil import atomic_write_json
+from msm._util.records import read_jsonl
 from msm.artifacts.manifest import read_manifest
 from msm.errors import MsmError
 from msm.report.load import Node, Run, flatten_summary, load_run
@@ -138,11 +139,7 @@ def _replace(tmp: Path, out: Path) -> None:
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-        return [json.loads(ln) for ln in lines if ln.strip()]
-    except (OSError, ValueError) as e:
-        raise MsmError(f"cannot read {path}: {e}") from None
+    return [row for _, row in read_jsonl(path, "exported data file")]
 
 
 def _write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
