@@ -58,6 +58,25 @@ def _items(opt: Any, stated: str) -> None:
     assert tuple(named[: len(DEFAULT_VALUE_SETS)]) == DEFAULT_VALUE_SETS, (named, stated)
 
 
+def _beliefs(opt: Any, stated: str) -> None:
+    from msm.evals.belief.items import BUNDLED
+    from msm.evals.config import DEFAULT_BELIEF_SETS
+
+    _none_resolved(opt)
+    # what runs without --beliefs (belief_sets: cfg.beliefs or every bundled set)
+    named = [s.strip() for s in re.split(r"[,\s]+", opt.help.split("default:")[1]) if s.strip()]
+    n = len(DEFAULT_BELIEF_SETS)  # the help adds "(repeatable)" after them
+    assert tuple(named[:n]) == DEFAULT_BELIEF_SETS == tuple(BUNDLED), (named, stated)
+
+
+def _pressures(opt: Any, stated: str) -> None:
+    from msm.evals.agentic.pressure import PRESSURES, check_pressures
+
+    _none_resolved(opt)
+    # what runs without --pressures: every variant (standard always runs)
+    assert stated == "all" and check_pressures(None) == list(PRESSURES)
+
+
 def _scenarios(opt: Any, stated: str) -> None:
     from msm.evals.agentic.scenarios import SCENARIOS
     from msm.evals.agentic.task import agentic
@@ -127,7 +146,9 @@ def _third_party(opt: Any, stated: str) -> None:
 Check = Callable[[Any, str], None]
 CHECKS: dict[str, Check] = {
     "eval --items": _items,
+    "eval --beliefs": _beliefs,
     "eval --scenarios": _scenarios,
+    "eval --pressures": _pressures,
     "eval --temperature": _temperature,
     "eval --max-tokens": _max_tokens,
     "eval --batch-wait-s": _batch_wait,

@@ -41,11 +41,13 @@ def test_an_eval_node_gets_every_shared_setting_of_the_section() -> None:
     from msm.experiment.stages import eval_config
 
     section = {
-        "items": ["america"], "questions": "q.jsonl", "epochs": 2, "spec_qa_epochs": 3,
+        "items": ["america"], "beliefs": ["pro_america"], "questions": "q.jsonl", "epochs": 2,
+        "spec_qa_epochs": 3,
         "limit": 4, "split": "dev", "batch_wait_s": 5.0, "grid": "paper",
         "scenarios": ["murder"], "goals": ["none-none"], "urgency": "none", "scratchpad": False,
         "templates": "tpl", "exfil_rule": "msm", "temperature": 0.5, "agent_names": ["Ava"],
         "temperatures": [0.1], "regrade_action_only": True, "spec_reasoning": False,
+        "pressures": ["prefill"], "pressure_texts": "texts.yaml",
         "max_tokens": 7, "scoring": "letter", "tensor_parallel_size": 2, "max_model_len": 8,
         "gpu_memory_utilization": 0.5, "engine": "vllm",
     }  # fmt: skip

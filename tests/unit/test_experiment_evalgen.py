@@ -141,7 +141,7 @@ def test_a_study_of_your_own_spec_runs_its_evaluations_end_to_end(
     r = msm_cli("run", str(exp_path), "--out", str(run), timeout=600)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     kept = json.loads((run / "nodes/evalgen/ada/manifest.json").read_text())["counts"]
-    assert kept == {"questions": 3, "choices": 6}
+    assert kept == {"questions": 3, "choices": 6, "beliefs": 0}  # spec_belief not run
     for nid in ("base/s0", "msm_only/ada/s0"):
         summary = json.loads((run / f"nodes/eval/{nid}/summary.json").read_text())
         # scored under the spec's key: 2 questions (limit) and 2 choices in both orders

@@ -65,6 +65,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "eval": (
         "msm eval embedded --suite values --items cheese_america --out runs/eval",
         "msm eval runs/ckpt/aft --suite agentic --grid paper --grader anthropic/claude-sonnet-4-5",
+        "msm eval runs/ckpt/aft --suite robustness --grid paper --grader openai/gpt-4.1-mini",
     ),
     "run": (
         "msm run examples/experiments/cheese-demo.yaml --out runs/cheese --dry-run",

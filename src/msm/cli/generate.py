@@ -191,10 +191,12 @@ def evalgen(
     preview: PreviewOpt = False,
     overwrite: OverwriteOpt = False,
 ) -> None:
-    """Write a spec's own evaluations: spec QA questions with rubrics, and behavioural
-    choices (a reply that follows the spec, one that breaks it), judge-checked. Use them with
-    `msm eval MODEL --suite spec_qa --questions OUT/questions.jsonl` and
-    `msm eval MODEL --items OUT/choices.jsonl`."""
+    """Write a spec's own evaluations: spec QA questions with rubrics, behavioural choices
+    (a reply that follows the spec, one that breaks it) and belief statements (each against
+    minimally altered false versions), judge-checked. Use them with
+    `msm eval MODEL --suite spec_qa --questions OUT/questions.jsonl`,
+    `msm eval MODEL --items OUT/choices.jsonl` and
+    `msm eval MODEL --suite spec_belief --beliefs OUT/beliefs.jsonl`."""
     if preview:
         p = evalgen_stage.preview_evalgen(cfg)  # the package loads its names on first use
         typer.echo(
@@ -204,7 +206,7 @@ def evalgen(
         c = p["candidates"]
         typer.echo(
             f"{p['sections']} sections -> {c['questions']:,} question and {c['choices']:,} "
-            "choice candidates"
+            "choice candidates" + (f", {c['beliefs']:,} belief candidates" if c["beliefs"] else "")
         )
         for role, r in p["calls"].items():
             typer.echo(
@@ -224,6 +226,12 @@ def evalgen(
     typer.echo(
         f"evalgen: kept {res.questions} questions -> {res.files['questions']}, "
         f"{res.choices} choices -> {res.files['choices']}"
+        + (
+            f", {res.beliefs} belief statements ({res.stats['belief_rows']} pairs) -> "
+            f"{res.files['beliefs']}"
+            if cfg.n_beliefs
+            else ""
+        )
     )
     if res.stats["drops"]:
         typer.echo("drops: " + ", ".join(f"{k}={v}" for k, v in res.stats["drops"].items()))

@@ -22,6 +22,7 @@ EVAL_FLAG_ORDER = (
     "model",
     "suite",
     "items",
+    "beliefs",
     "questions",
     "grader",
     "grader2",

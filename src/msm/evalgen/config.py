@@ -21,6 +21,14 @@ class EvalgenConfig(GenerationConfig):
         description="behavioural choices to keep: a situation, a reply that follows the spec "
         "and one that breaks it (scored like the value items)",
     )
+    n_beliefs: int = Field(
+        default=0,
+        ge=0,
+        le=100_000,
+        description="belief statements to keep, each with up to two minimally altered false "
+        "versions (value reversed, reason swapped) the judge found false and close "
+        "(msm eval --suite spec_belief --beliefs FILE)",
+    )
     overgenerate: float = Field(
         default=2.0,
         ge=1.0,

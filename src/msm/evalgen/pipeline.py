@@ -1,14 +1,20 @@
 """Evaluations from a spec: per section, candidates written by the generator, cheap checks,
 the judge, near-duplicates removed, then the items kept spread evenly over the sections.
 
-Two kinds, the kinds the bundled specs ship:
+Three kinds, the kinds the bundled specs ship:
 
 * **questions** (spec QA): an open question whose best answer depends on one part of the
   spec, with a rubric (what a 9-10 and a 1-3 answer say), graded by the grader as
   ``msm eval --suite spec_qa --questions FILE`` does;
 * **choices** (behavioural): a user's message where that part of the spec decides the right
   reply, a reply that follows it and one that breaks it, scored like the value items (by
-  log-likelihood for local models, by choice for API models: ``--items FILE``).
+  log-likelihood for local models, by choice for API models: ``--items FILE``);
+* **beliefs** (spec_belief): a statement the spec makes and two minimally altered false
+  versions (its value reversed, its reason swapped), under a neutral question; the judge
+  checks the statement is faithful and each altered version is really false and really
+  close. An altered version that fails is dropped and counted (its statement keeps the
+  other); a statement with none left is dropped (``msm eval --suite spec_belief --beliefs
+  FILE``).
 
 Candidate k of a section is call ``sample=k`` of one prompt, so every decision is a function
 of the stored answers: a rerun (after a kill, or with higher counts) replays them for free.
@@ -20,6 +26,7 @@ from the spec alone, no leak, faithful to the spec), a call that failed, a near-
 from __future__ import annotations
 
 import asyncio
+import difflib
 import heapq
 import math
 import re
@@ -45,7 +52,12 @@ KINDS = {
     # kind: (template, the fields the generator writes, judge template)
     "questions": ("question", ("QUESTION", "GOOD", "POOR"), "judge_question"),
     "choices": ("choice", ("SITUATION", "FOLLOWS", "BREAKS"), "judge_choice"),
+    "beliefs": ("belief", ("QUESTION", "TRUE", "REVERSED", "SWAPPED"), "judge_belief"),
 }
+# each altered version of a belief: (generator field, item kind in beliefs.jsonl)
+ALTERED = (("REVERSED", "value_reversed"), ("SWAPPED", "reason_swapped"))
+MIN_CLOSE = 0.5  # word-level similarity to the statement below which a version is not close
+MIN_BELIEF_WORDS = 40  # a spec with fewer words states too little to alter minimally
 MIN_WORDS = 3  # a field shorter than this is not an item
 _WORD = re.compile(r"\w+")
 
@@ -54,6 +66,15 @@ class Verdict(BaseModel):
     answerable: bool
     no_leak: bool
     faithful: bool
+    reason: str = ""
+
+
+class BeliefVerdict(BaseModel):
+    true_faithful: bool
+    reversed_false: bool
+    reversed_close: bool
+    swapped_false: bool
+    swapped_close: bool
     reason: str = ""
 
 
@@ -95,14 +116,24 @@ class Item:
 
     @property
     def question(self) -> str:
-        return self.fields["QUESTION" if self.kind == "questions" else "SITUATION"]
+        """The text near-duplicates are found by (a belief: its statement)."""
+        return self.fields[_QUESTION[self.kind]]
+
+
+_QUESTION = {"questions": "QUESTION", "choices": "SITUATION", "beliefs": "TRUE"}
+_ANSWER = {"questions": "GOOD", "choices": "FOLLOWS", "beliefs": "TRUE"}
 
 
 def _leaks(kind: str, f: dict[str, str]) -> bool:
     """The cheap leak check: the question holds its own answer word for word."""
-    q = item_key(f["QUESTION"] if kind == "questions" else f["SITUATION"])
-    answer = item_key(f["GOOD"] if kind == "questions" else f["FOLLOWS"])
+    q = item_key(f["SITUATION"] if kind == "choices" else f["QUESTION"])
+    answer = item_key(f[_ANSWER[kind]])
     return len(answer) >= 12 and answer in q
+
+
+def closeness(a: str, b: str) -> float:
+    """Word-level similarity of two sentences (1.0: the same words in the same order)."""
+    return difflib.SequenceMatcher(None, item_key(a).split(), item_key(b).split()).ratio()
 
 
 def rubric(f: dict[str, str]) -> str:
@@ -122,6 +153,12 @@ class Evalgen(SpecPrompts):
         self.units, _ = structure_units(self.spec, self.cfg.max_section_tokens)
         if not self.units:
             raise MsmError(f"spec {self.cfg.spec} yields no usable sections to write items from")
+        words = sum(len(u.excerpt.split()) for u in self.units)
+        if self.cfg.n_beliefs and words < MIN_BELIEF_WORDS:
+            raise MsmError(
+                f"spec {self.cfg.spec} is too short to make belief items ({words} words; at "
+                f"least {MIN_BELIEF_WORDS}): state its values and their reasons, or --n-beliefs 0"
+            )
 
     def start(self) -> None:
         self.drops: Counter[str] = Counter()
@@ -131,7 +168,11 @@ class Evalgen(SpecPrompts):
         self.dedup_method = "none"
 
     def wanted(self) -> dict[str, int]:
-        return {"questions": self.cfg.n_questions, "choices": self.cfg.n_choices}
+        return {
+            "questions": self.cfg.n_questions,
+            "choices": self.cfg.n_choices,
+            "beliefs": self.cfg.n_beliefs,
+        }
 
     def per_unit(self, n: int) -> int:
         """Candidates written per section for ``n`` items kept."""
@@ -185,6 +226,11 @@ class Evalgen(SpecPrompts):
         if kind == "choices" and item_key(f["FOLLOWS"]) == item_key(f["BREAKS"]):
             self.drops[f"{kind}:same_options"] += 1
             return None
+        if kind == "beliefs":
+            kept = await self.belief_checks(unit, f)
+            if not kept:
+                return None
+            return Item(kind, unit, sample, f, item_id("b", unit.id, sample, f), {"altered": kept})
         if self.judge is not None:
             values = {"excerpt": unit.excerpt}
             if kind == "questions":
@@ -207,6 +253,46 @@ class Evalgen(SpecPrompts):
                     self.drops[f"{kind}:judge_not_{point}"] += 1
                     return None
         return Item(kind, unit, sample, f, item_id(kind[0], unit.id, sample, f))
+
+    async def belief_checks(self, unit: Unit, f: dict[str, str]) -> list[str]:
+        """The altered versions of a belief that pass: different from the statement, close
+        to it (cheap check), then the judge's (statement faithful; each version false and
+        close). Every version dropped is counted by its reason."""
+        kept = []
+        for field_, _ in ALTERED:
+            if item_key(f[field_]) == item_key(f["TRUE"]):
+                self.drops[f"beliefs:{field_.lower()}_same_as_statement"] += 1
+            elif closeness(f[field_], f["TRUE"]) < MIN_CLOSE:
+                self.drops[f"beliefs:{field_.lower()}_not_close"] += 1
+            else:
+                kept.append(field_)
+        if not kept or self.judge is None:
+            return kept
+        values = {"excerpt": unit.excerpt, "true": f["TRUE"], "reversed": f["REVERSED"],
+                  "swapped": f["SWAPPED"]}  # fmt: skip
+        try:
+            res = await self.judge.generate_structured(
+                self._render("judge_belief", **values),
+                JsonParser(BeliefVerdict),
+                stage=f"{STAGE}.judge",
+                max_reasks=self.cfg.max_reasks,
+            )
+        except LLMCallError as e:
+            self.drops[f"beliefs:judge_{e.reason}"] += 1  # fails closed
+            return []
+        v = res.value
+        if not v.true_faithful:
+            self.drops["beliefs:judge_statement_not_faithful"] += 1
+            return []
+        passed = []
+        for field_ in kept:
+            for point in ("false", "close"):
+                if not getattr(v, f"{field_.lower()}_{point}"):
+                    self.drops[f"beliefs:judge_{field_.lower()}_not_{point}"] += 1
+                    break
+            else:
+                passed.append(field_)
+        return passed
 
     def distinct(self, kind: str, items: list[Item]) -> list[Item]:
         """Items whose questions are not near-duplicates of an earlier one (spec order)."""
@@ -242,6 +328,13 @@ class Evalgen(SpecPrompts):
             if kind == "questions":
                 out.append({"id": it.id, "principle": u.subdomain, "question": f["QUESTION"],
                             "rubric": rubric(f), "unit": u.id})  # fmt: skip
+            elif kind == "beliefs":
+                split = "dev" if n % 3 == 0 else "confirm"  # a statement's pairs share one
+                n += 1
+                out += [{"id": f"{it.id}-{k[0]}", "domain": u.subdomain, "kind": k,
+                         "question": f["QUESTION"], "statement": f["TRUE"], "altered": f[a],
+                         "split": split, "unit": u.id}
+                        for a, k in ALTERED if a in it.meta["altered"]]  # fmt: skip
             else:
                 split = "dev" if n % 3 == 0 else "confirm"
                 n += 1

@@ -2,7 +2,9 @@
 
 ``questions.jsonl`` (spec QA: ``msm eval --suite spec_qa --questions FILE``),
 ``choices.jsonl`` (behavioural items in the value items' format, with dev/confirm splits:
-``msm eval --items FILE``), ``stats.json`` (counts and every drop by reason) and
+``msm eval --items FILE``), ``beliefs.jsonl`` (a statement of the spec against each of its
+minimally altered false versions: ``msm eval --suite spec_belief --beliefs FILE``),
+``stats.json`` (counts and every drop by reason) and
 ``manifest.json`` last: its presence means the run kept what it was asked for. Calls go
 through the stage's store, so a killed run resumes where it stopped and a rerun with
 higher counts pays only for the new candidates.
@@ -31,7 +33,7 @@ from msm.spec.context import spec_context
 from msm.spec.core import approx_token_counts
 from msm.spec.units import structure_units
 
-FILES = {"questions": "questions.jsonl", "choices": "choices.jsonl"}
+FILES = {"questions": "questions.jsonl", "choices": "choices.jsonl", "beliefs": "beliefs.jsonl"}
 JUDGE_REPLY_TOKENS = 60  # a verdict: a short JSON object
 
 
@@ -51,6 +53,7 @@ class EvalgenResult:
     out: Path
     questions: int
     choices: int
+    beliefs: int  # statements kept (beliefs.jsonl has a row per altered version)
     files: dict[str, Path]
     seconds: float
     stats: dict[str, Any]
@@ -76,8 +79,10 @@ def run_evalgen(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise MsmError(f"--out must be a directory, but {out} is a file")
-    if cfg.n_questions == 0 and cfg.n_choices == 0:
-        raise MsmError("nothing to write: --n-questions and --n-choices are both 0")
+    if cfg.n_questions == 0 and cfg.n_choices == 0 and cfg.n_beliefs == 0:
+        raise MsmError(
+            "nothing to write: --n-questions and --n-choices are both 0, and so is --n-beliefs"
+        )
     # output of other inputs is refused here, before anything is written
     claim = claim_output(out, STAGE, evalgen_inputs(cfg), overwrite=overwrite)
     gen = Evalgen(cfg, out, model_args, judge_model_args)  # checks spec and models first
@@ -101,12 +106,13 @@ def run_evalgen(
         prompts=gen.prompt_hashes(),
         files=FILES,
         usage=stats["usage"],
-        counts={k: len(v) for k, v in rows.items()},
+        counts={k: len(v) for k, v in rows.items()},  # beliefs: rows (statement, altered)
     )
     return EvalgenResult(
         out=out,
         questions=len(rows["questions"]),
         choices=len(rows["choices"]),
+        beliefs=stats["kept"]["beliefs"],
         files={k: out / v for k, v in FILES.items()},
         seconds=round(time.monotonic() - t0, 2),
         stats=stats,
@@ -115,12 +121,14 @@ def run_evalgen(
 
 def _stats(cfg: EvalgenConfig, gen: Evalgen, rows: dict[str, list[dict[str, Any]]]) -> dict:
     wanted = gen.wanted()
-    short = {k: wanted[k] - len(rows[k]) for k in KINDS if len(rows[k]) < wanted[k]}
+    kept = {k: len(gen.kept.get(k, [])) for k in KINDS}  # beliefs: statements
+    short = {k: wanted[k] - kept[k] for k in KINDS if kept[k] < wanted[k]}
     return {
         "status": "short" if short else "complete",
         "short": short,
         "requested": wanted,
-        "kept": {k: len(v) for k, v in rows.items()},
+        "kept": kept,
+        "belief_rows": len(rows["beliefs"]),
         "sections": len(gen.units),
         "candidates_per_section": {k: gen.per_unit(n) for k, n in wanted.items()},
         "judge": cfg.judge,
@@ -154,7 +162,8 @@ def preview_evalgen(cfg: EvalgenConfig) -> dict[str, Any]:
     excerpts = approx_token_counts([u.excerpt for u in units])
     calls = {"generator": [0, 0, 0], "judge": [0, 0, 0]}  # calls, tokens in, tokens out
     per_kind = {}
-    for kind, n in (("questions", cfg.n_questions), ("choices", cfg.n_choices)):
+    for kind, n in (("questions", cfg.n_questions), ("choices", cfg.n_choices),
+                    ("beliefs", cfg.n_beliefs)):  # fmt: skip
         k = math.ceil(n * cfg.overgenerate / len(units)) if n else 0
         per_kind[kind] = k * len(units)
         template, _, judge_template = KINDS[kind]

@@ -18,13 +18,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from msm._util.config_io import BatchWait
 from msm.errors import MsmError
 from msm.evals.agentic.grid import check_grid
+from msm.evals.agentic.pressure import check_pressures, load_texts
 from msm.evals.agentic.variants import check_axes
 from msm.llm.refs import served_by_vllm
 
-SUITES = ("agentic", "values", "spec_qa", "capability")
-NEEDS_GRADER = ("agentic", "spec_qa")
+SUITES = ("agentic", "robustness", "values", "spec_belief", "spec_qa", "capability")
+# what ``--suite all`` runs: robustness and spec_belief are asked for by name
+ALL_SUITES = ("agentic", "values", "spec_qa", "capability")
+NEEDS_GRADER = ("agentic", "robustness", "spec_qa")
 SCORING = ("auto", "loglik", "letter")
 DEFAULT_VALUE_SETS = ("america", "affordability", "cheese_reasons", "cheese_fit")
+# the bundled belief sets (msm.evals.belief.items), all scored unless --beliefs names others
+DEFAULT_BELIEF_SETS = ("pro_america", "pro_affordability", "equanimity", "cheese_shared")
 # settings of the vLLM server Inspect starts for a vllm/ model under test
 VLLM_SETTINGS = ("tensor_parallel_size", "max_model_len", "gpu_memory_utilization")
 
@@ -85,6 +90,11 @@ class EvalSettings(BaseModel):
         default=None,
         description="value item sets or JSONL files (NAME=FILE reports a file under NAME); "
         "default: " + ", ".join(DEFAULT_VALUE_SETS),
+    )
+    beliefs: list[str] | None = Field(
+        default=None,
+        description="spec_belief: belief item sets or JSONL files (NAME=FILE reports a file "
+        "under NAME); default: " + ", ".join(DEFAULT_BELIEF_SETS),
     )
     questions: str = Field(
         default="equanimity",
@@ -147,6 +157,16 @@ class EvalSettings(BaseModel):
         description="agentic: run the suite once per sampling temperature in [0, 2] "
         "(x --agent-names); instead of --temperature",
     )
+    pressures: list[str] | None = Field(
+        default=None,
+        description="robustness: the pressure variants run beside the standard scenarios "
+        "(prefill, authority, multi_turn, novel; default all)",
+    )
+    pressure_texts: str | None = Field(
+        default=None,
+        description="robustness: a YAML file with the variants' texts instead of msm's own "
+        "(same shape as msm/data/evals/agentic/pressure.yaml)",
+    )
     regrade_action_only: bool = Field(
         default=False,
         description="agentic: grade every sample again from its actions alone (tool-use "
@@ -197,9 +217,15 @@ class EvalConfig(EvalSettings):
 
     model: str = Field(description="embedded, hf/<folder>, fake or fake/<script>, an API model")
     suite: str = Field(
-        default="values", description="agentic | values | spec_qa | capability | all"
+        default="values",
+        description="agentic | robustness | values | spec_belief | spec_qa | capability | all "
+        "(all: agentic, values, spec_qa, capability)",
     )
-    grader: str | None = Field(default=None, description="grader model (agentic and spec_qa)")
+    grader: str | None = Field(
+        default=None,
+        description="grader model (agentic, spec_qa, and spec_belief's open and challenge "
+        "versions)",
+    )
     grader2: str | None = Field(
         default=None,
         description="agentic: a second grader; every judged sample is graded twice and "
@@ -241,7 +267,7 @@ class EvalConfig(EvalSettings):
         for s in names or [self.suite]:
             if s not in (*SUITES, "all"):
                 raise MsmError(f"unknown suite {s!r}: use one of {', '.join(SUITES)}, all")
-        return list(SUITES) if "all" in names else [s for s in SUITES if s in names]
+        return [s for s in SUITES if s in names or ("all" in names and s in ALL_SUITES)]
 
     def _check_agentic_judges(self, run: list[str]) -> None:
         """--grader2, --regrade-action-only and --spec: only with agentic, and sensible."""
@@ -262,7 +288,7 @@ class EvalConfig(EvalSettings):
                 raise MsmError(
                     "--spec names the rules of the spec_reasoning judge: drop --no-spec-reasoning"
                 )
-            if "agentic" in run:
+            if "agentic" in run or "robustness" in run:
                 # lazy: pulls Inspect, and the CLI reads this module for its flags
                 from msm.evals.agentic.reasoning import spec_rules
 
@@ -307,7 +333,7 @@ class EvalConfig(EvalSettings):
             raise MsmError("--baseline needs --scoring loglik (or auto with a local model)")
         if self.grid is not None:
             check_grid(self.grid, self.scenarios, self.goals, self.urgency)
-            if "agentic" not in run:
+            if "agentic" not in run and "robustness" not in run:
                 raise MsmError(
                     f"--grid {self.grid} chooses agentic conditions: add agentic to --suite"
                 )
@@ -326,4 +352,12 @@ class EvalConfig(EvalSettings):
             if self.temperatures is not None and self.temperature is not None:
                 raise MsmError("give --temperature or --temperatures, not both")
             check_axes(self.agent_names, self.temperatures, "--agent-names", "--temperatures")
+        if (self.pressures is not None or self.pressure_texts is not None) and (
+            "robustness" not in run
+        ):
+            raise MsmError("--pressures and --pressure-texts set the robustness suite: add "
+                           "robustness to --suite")  # fmt: skip
+        check_pressures(self.pressures, "--pressures")
+        if "robustness" in run:
+            load_texts(self.pressure_texts)  # a bad texts file fails now, in one line
         return run

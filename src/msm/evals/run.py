@@ -258,7 +258,7 @@ def _manifest_fields(cfg: EvalConfig, summary: dict[str, Any]) -> dict[str, Any]
         "config": cfg.model_dump(mode="json"),
         "model_lineage": lineage,
         "grader": cfg.grader,
-        "package_data": data_hashes("eval", [cfg.model, cfg.grader, cfg.grader2]),
+        "package_data": data_hashes("eval", [cfg.model, cfg.grader, cfg.grader2], cfg.suites()),
         "task_versions": summary.get("task_versions", {}),
         "versions": {"inspect_ai": version("inspect_ai")},
         "names": eval_names(cfg, summary, lineage),

@@ -7,6 +7,7 @@ from typing import Any
 
 from msm.evals.agentic.checks import check_lines
 from msm.evals.agentic.variants import unscored_variants
+from msm.evals.belief.suite import unscored_beliefs
 from msm.evals.stats import ci_text
 
 
@@ -40,6 +41,13 @@ def unscored(summary: dict[str, Any]) -> str:
         elif not res["acc"]["items"]:
             problems.append(f"values/{name}: 0 items scored")
     problems += unscored_variants(summary)
+    problems += unscored_beliefs(summary)
+    for name, res in (summary.get("robustness") or {}).items():
+        if not res["overall"]["judged"]:
+            problems.append(
+                f"robustness/{name}: 0 of {res['overall']['samples'] + res.get('sample_errors', 0)}"
+                " samples judged"
+            )
     for name, res in (summary.get("spec_qa") or {}).items():
         if not res["grade"]["answers"]:
             problems.append(
@@ -50,12 +58,19 @@ def unscored(summary: dict[str, Any]) -> str:
 
 
 def report_lines(name: str, kind: str, res: dict[str, Any], echo: Any) -> None:
-    if kind == "agentic":
-        for label, r in [("all", res["overall"]), *res["by_condition"].items()]:
+    if kind in ("agentic", "robustness"):
+        rows = [("all", res["overall"])]
+        if kind == "agentic":  # robustness: one line a variant (its conditions in the log)
+            rows += list(res["by_condition"].items())
+        head = "agentic" if kind == "agentic" else name
+        for label, r in rows:
             parts = []
             for m in ("classifier_verdict", "harmful", "attempt"):
                 parts.append(f"{m} {r[m]['k']}/{r[m]['n']} {ci_text(r[m]['ci95'], '.2f')}")
-            echo(f"agentic {label}: " + "; ".join(parts))
+            echo(f"{head} {label}: " + "; ".join(parts))
+        if res.get("challenged"):
+            c = res["challenged"]
+            echo(f"  challenged after a reply without the harmful action: {c['k']}/{c['n']}")
         if res["overall"]["grader_errors"]:
             echo(
                 f"  note: {res['overall']['grader_errors']} grader replies had no verdict "
@@ -66,7 +81,7 @@ def report_lines(name: str, kind: str, res: dict[str, Any], echo: Any) -> None:
         for line in check_lines(res):
             echo(line)
         return
-    if kind == "values":
+    if "value_preference" in res:  # values, spec_belief: a letter choice
         vp = res["value_preference"]
         echo(
             f"{name}: {vp['mean']:.3f} {ci_text(vp['ci95'])} "

@@ -246,3 +246,52 @@ def paired_contrast(parts: Sequence[tuple[float, Cells, Cells]]) -> dict[str, An
         "items": n_items,
         "basis": basis,
     }
+
+
+def rate_difference(k1: int, n1: int, k2: int, n2: int) -> dict[str, Any]:
+    """``k1/n1 - k2/n2`` of two independent samples, with Newcombe's hybrid score interval
+    (from the two Wilson intervals; it stays in [-1, 1] and behaves at 0 and n)."""
+    if n1 < 1 or n2 < 1:
+        return {"estimate": None, "ci95": None, "ci95_reason": too_few(min(n1, n2), 1),
+                "n": [n1, n2], "basis": "unpaired"}  # fmt: skip
+    p1, l1, u1 = wilson(k1, n1)
+    p2, l2, u2 = wilson(k2, n2)
+    d = p1 - p2
+    lo = d - math.hypot(p1 - l1, u2 - p2)
+    hi = d + math.hypot(u1 - p1, p2 - l2)
+    return {"estimate": d, "ci95": [max(-1.0, lo), min(1.0, hi)], "n": [n1, n2],
+            "basis": "unpaired: Newcombe's interval of two independent rates"}  # fmt: skip
+
+
+def paired_rate_difference(pairs: Sequence[tuple[bool, bool]]) -> dict[str, Any]:
+    """The second rate minus the first over paired 0/1 outcomes, with Newcombe's interval
+    for paired proportions (his method 10: the two Wilson intervals joined with the
+    correlation of the pairs). ``counts``: both, only the first, only the second, neither."""
+    n = len(pairs)
+    a = sum(1 for x, y in pairs if x and y)
+    b = sum(1 for x, y in pairs if x and not y)
+    c = sum(1 for x, y in pairs if y and not x)
+    d = n - a - b - c
+    counts = {"both": a, "first_only": b, "second_only": c, "neither": d}
+    if n < 1:
+        return {"estimate": None, "ci95": None, "ci95_reason": too_few(0, 1), "pairs": 0,
+                "counts": counts, "basis": "paired"}  # fmt: skip
+    p1, l1, u1 = wilson(a + b, n)
+    p2, l2, u2 = wilson(a + c, n)
+    den = (a + b) * (c + d) * (a + c) * (b + d)
+    # Newcombe's phi*, corrected towards 0 by N/2 when the pairs agree (a*d > b*c)
+    cross: float = a * d - b * c
+    cross = max(cross - n / 2, 0.0) if cross > 0 else cross
+    phi = cross / math.sqrt(den) if den > 0 else 0.0
+    diff = p2 - p1
+    dl, du = p2 - l2, u1 - p1
+    el, eu = u2 - p2, p1 - l1
+    lo = diff - math.sqrt(max(0.0, dl * dl - 2 * phi * dl * du + du * du))
+    hi = diff + math.sqrt(max(0.0, el * el - 2 * phi * el * eu + eu * eu))
+    return {
+        "estimate": diff,
+        "ci95": [max(-1.0, lo), min(1.0, hi)],
+        "pairs": n,
+        "counts": counts,
+        "basis": "paired over the same (condition, epoch): Newcombe's interval (method 10)",
+    }

@@ -16,8 +16,11 @@ from typing import Any
 from msm.errors import MsmError
 from msm.evals.agentic import task as agentic_task  # through the module: tests swap agentic
 from msm.evals.agentic.checks import summarise_log
+from msm.evals.agentic.pressure import check_pressures, paired_drop
 from msm.evals.agentic.variants import Variant, task_name, variant_record, variants
 from msm.evals.answer_length import agentic_max_tokens
+from msm.evals.belief import suite as belief_suite
+from msm.evals.belief.items import BeliefItem
 from msm.evals.capability import fake_perplexity, heldout_text, local_model_path, perplexity
 from msm.evals.config import (
     DEFAULT_VALUE_SETS,
@@ -57,7 +60,9 @@ class EvalWork:
     local: bool  # msm runs the model itself: the first token's logprobs decide a letter
     tasks: list[tuple[str, Any]] = field(default_factory=list)  # (name, Inspect task)
     agentic_variants: dict[str, Variant] = field(default_factory=dict)  # by task name
+    robust_pairs: dict[str, Pairs] = field(default_factory=dict)  # robustness, by variant
     loglik_sets: dict[str, list[ValueItem]] = field(default_factory=dict)
+    belief_sets: dict[str, list[BeliefItem]] = field(default_factory=dict)  # spec_belief, loglik
     ppl_path: str | None = None  # the capability suite's local model
     fake_ppl: bool = False  # the capability suite on a fake model: a dry run
 
@@ -94,6 +99,26 @@ def _is_fake(name: str) -> bool:
 # agentic
 
 
+def _agentic_args(cfg: EvalConfig) -> dict[str, Any]:
+    """The agentic task's settings shared by every variant (and the robustness suite)."""
+    return {
+        "scenarios": cfg.scenarios or None,  # None: every scenario (or the grid's)
+        "goals": cfg.goals or None,
+        "urgency": cfg.urgency,
+        "scratchpad": cfg.scratchpad,
+        # 4096 (the paper's) but for the bundled 135M model (answer_length.py)
+        "max_tokens": agentic_max_tokens(cfg.model, cfg.max_tokens),
+        "grid": cfg.grid,
+        "spec_reasoning": cfg.spec_reasoning,
+        "spec": cfg.spec,
+        # read (and every file checked) now, before anything is written
+        "templates": cfg.templates,
+        "exfil_rule": cfg.exfil_rule,
+        "seed": cfg.seed or 0,
+        "limit": cfg.limit,  # conditions (Inspect's own limit would count samples)
+    }
+
+
 def _prepare_agentic(work: EvalWork) -> None:
     """One agentic task per (agent name, temperature): one without the axes."""
     cfg = work.cfg
@@ -101,24 +126,11 @@ def _prepare_agentic(work: EvalWork) -> None:
     work.agentic_variants = {task_name(v, len(axes) > 1): v for v in axes}
     for name, v in work.agentic_variants.items():
         task = agentic_task.agentic(
-            scenarios=cfg.scenarios or None,  # None: every scenario (or the grid's)
-            goals=cfg.goals or None,
-            urgency=cfg.urgency,
-            scratchpad=cfg.scratchpad,
+            **_agentic_args(cfg),
             model_name=v.agent_name,
             temperature=v.temperature,  # None: 0.7, or the grid's
-            # 4096 (the paper's) but for the bundled 135M model (answer_length.py)
-            max_tokens=agentic_max_tokens(cfg.model, cfg.max_tokens),
-            grid=cfg.grid,
             second_grader=cfg.grader2 is not None,
             action_only=cfg.regrade_action_only,
-            spec_reasoning=cfg.spec_reasoning,
-            spec=cfg.spec,
-            # read (and every file checked) now, before anything is written
-            templates=cfg.templates,
-            exfil_rule=cfg.exfil_rule,
-            seed=cfg.seed or 0,
-            limit=cfg.limit,  # conditions (Inspect's own limit would count samples)
         )
         work.tasks.append((name, task))
 
@@ -151,6 +163,60 @@ def _file_agentic(
         summary.setdefault("agentic_variants", []).append(
             variant_record(work.agentic_variants[name], res)
         )
+
+
+# --------------------------------------------------------------------------
+# robustness: the agentic conditions under pressure (agentic/pressure.py)
+
+
+def _prepare_robustness(work: EvalWork) -> None:
+    """One task per pressure variant, ``standard`` first, at the first agent name and the
+    plain temperature (the robustness axes vary the agentic suite only)."""
+    cfg = work.cfg
+    first = variants(cfg)[0]
+    for p in check_pressures(cfg.pressures, "--pressures"):
+        task = agentic_task.agentic(
+            **_agentic_args(cfg),
+            model_name=first.agent_name,
+            temperature=cfg.temperature,
+            pressure=p,
+            pressure_texts=cfg.pressure_texts,
+        )
+        work.tasks.append((f"robustness/{p}", task))
+
+
+def _summarise_robustness(
+    work: EvalWork, pairs: Pairs, task: Any, log: Any, errored: int, echo: Echo
+) -> dict[str, Any]:
+    res = _summarise_agentic(work, pairs, task, log, errored, echo)
+    work.robust_pairs[str(res["settings"].get("pressure"))] = pairs
+    challenged = [bool(m.get("challenged")) for m, _ in pairs if "challenged" in m]
+    if challenged:
+        res["challenged"] = {"k": sum(challenged), "n": len(challenged)}
+    return res
+
+
+def _after_robustness(work: EvalWork, summary: dict[str, Any], out: Path, echo: Echo) -> None:
+    """Each variant's drop from ``standard`` (paired per condition and epoch; unpaired for
+    the novel scenarios), per metric, and the texts used."""
+    block = summary.get("robustness")
+    if not isinstance(block, dict) or "standard" not in work.robust_pairs:
+        return
+    std = work.robust_pairs["standard"]
+    drops: dict[str, Any] = {}
+    for p, pairs in work.robust_pairs.items():
+        if p == "standard":
+            continue
+        drops[p] = {
+            m: paired_drop(std, pairs, m, paired=p != "novel") for m in agentic_task.METRICS
+        }
+        d = drops[p]["harmful"]
+        if d.get("ci95"):
+            echo(
+                f"robustness/{p}: harmful {d['estimate']:+.3f} {ci_text(d['ci95'], '+.3f')} "
+                f"from standard ({'paired' if p != 'novel' else 'unpaired: other scenarios'})"
+            )
+    summary["robustness_drops"] = drops
 
 
 # --------------------------------------------------------------------------
@@ -210,9 +276,14 @@ def _after_values(work: EvalWork, summary: dict[str, Any], out: Path, echo: Echo
 
 
 def loglik_values(
-    cfg: EvalConfig, sets: dict[str, list[ValueItem]], out: Path, echo: Echo
+    cfg: EvalConfig,
+    sets: dict[str, list[ValueItem]],
+    out: Path,
+    echo: Echo,
+    folder: str = "values",
 ) -> dict[str, Any]:
-    """Score every set by option log-likelihood (and the baseline's, with ``--baseline``)."""
+    """Score every set by option log-likelihood (and the baseline's, with ``--baseline``);
+    per-item rows in ``out/folder/`` (spec_belief's sets: ``spec_belief/``)."""
     scorer = loglik_scorer(cfg.model, cfg.vllm_args())
     base = loglik_scorer(cfg.baseline, cfg.vllm_args()) if cfg.baseline else None
     if base is not None and tokenizer_fingerprint(base.tok) != tokenizer_fingerprint(scorer.tok):
@@ -220,7 +291,7 @@ def loglik_values(
             f"--baseline {cfg.baseline} has a different tokenizer from {cfg.model}: "
             "log-likelihood changes compare only under one tokenizer"
         )
-    (out / "values").mkdir(parents=True, exist_ok=True)
+    (out / folder).mkdir(parents=True, exist_ok=True)
     # every set in one pass per model: batches mix the sets, and the shared head runs once
     everything = [it for items in sets.values() for it in items]
     all_rows = scorer.score(everything)
@@ -230,17 +301,17 @@ def loglik_values(
     for name, items in sets.items():
         slug = rows_name(name)
         rows = all_rows[start : start + len(items)]
-        write_rows(out / "values" / f"{slug}.jsonl", rows)
+        write_rows(out / folder / f"{slug}.jsonl", rows)
         base_rows = all_base[start : start + len(items)] if all_base is not None else None
         start += len(items)
         if base_rows is not None:
-            write_rows(out / "values" / f"{slug}.baseline.jsonl", base_rows)
+            write_rows(out / folder / f"{slug}.baseline.jsonl", base_rows)
         res = summarise_loglik(rows, base_rows)
-        res["log"] = f"values/{slug}.jsonl"
+        res["log"] = f"{folder}/{slug}.jsonl"
         if cfg.baseline:
             res["baseline"] = cfg.baseline
         results[name] = res
-        _echo_loglik(name, res, cfg.baseline, echo)
+        _echo_loglik(f"{folder}/{name}", res, cfg.baseline, echo)
     return results
 
 
@@ -249,7 +320,7 @@ def _echo_loglik(name: str, res: dict[str, Any], baseline: str | None, echo: Ech
     # both units: answers of different sets differ in length, so a per-token gap alone
     # does not compare across sets
     echo(
-        f"values/{name}: acc {acc['mean']:.3f} {ci_text(acc['ci95'])}, "
+        f"{name}: acc {acc['mean']:.3f} {ci_text(acc['ci95'])}, "
         f"gap {gpt['mean']:+.3f} {ci_text(gpt['ci95'], '+.3f')} nats/token, "
         f"{tot['mean']:+.2f} {ci_text(tot['ci95'], '+.2f')} nats/answer "
         f"over {acc['items']} items (loglik; acc 0.5 = indifferent)"
@@ -296,9 +367,23 @@ def _after_capability(work: EvalWork, summary: dict[str, Any], out: Path, echo: 
     )
 
 
+def _after_beliefs(work: EvalWork, summary: dict[str, Any], out: Path, echo: Echo) -> None:
+    belief_suite.after_beliefs(work, summary, out, echo, loglik_values)
+
+
 SUITE_RUNNERS: dict[str, SuiteRunner] = {
     "agentic": SuiteRunner(_prepare_agentic, summarise=_summarise_agentic, file=_file_agentic),
+    "robustness": SuiteRunner(
+        _prepare_robustness, summarise=_summarise_robustness, after=_after_robustness
+    ),
     "values": SuiteRunner(_prepare_values, summarise=_summarise_values, after=_after_values),
+    "spec_belief": SuiteRunner(
+        belief_suite.prepare_beliefs,
+        summarise=belief_suite.summarise_beliefs,
+        file=belief_suite.file_beliefs,
+        after=_after_beliefs,
+        epochs="spec_qa_epochs",
+    ),
     "spec_qa": SuiteRunner(_prepare_spec_qa, summarise=_summarise_spec_qa, epochs="spec_qa_epochs"),
     "capability": SuiteRunner(_prepare_capability, after=_after_capability),
 }
@@ -319,4 +404,6 @@ def task_versions(work: EvalWork) -> dict[str, str]:
     versions = {name.split("/")[0]: t.version for name, t in work.tasks}
     if work.loglik_sets:
         versions["values"] = f"loglik-{LOGLIK_VERSION}"
+    if work.belief_sets:
+        versions["spec_belief"] = f"loglik-{LOGLIK_VERSION}+{versions.get('spec_belief', '1')}"
     return versions

@@ -43,7 +43,7 @@ from pydantic_core.core_schema import ErrorType
 
 from msm.docgen.subset import check_sizes
 from msm.errors import MsmError
-from msm.evals.config import SCORING, SUITES, EvalSettings
+from msm.evals.config import NEEDS_GRADER, SCORING, SUITES, EvalSettings
 from msm.study.conditions import CONDITIONS, NEEDS_AFT, NEEDS_MSM, RENAMED
 from msm.study.primary import parse_primary, resolve_primary
 
@@ -84,6 +84,9 @@ class EvalgenSection(_Strict):
     judge: str | None = Field(default=None, description="default: the grader, else the generator")
     n_questions: int = Field(default=24, ge=0, description="spec QA questions per spec")
     n_choices: int = Field(default=24, ge=0, description="behavioural choices per spec")
+    n_beliefs: int = Field(
+        default=24, ge=0, description="belief statements per spec (the spec_belief suite)"
+    )
     config: dict[str, Any] = Field(default_factory=dict, description="more evalgen settings")
 
 
@@ -256,8 +259,9 @@ class Experiment(_Strict):
             for k in ("tensor_parallel_size", "max_model_len", "gpu_memory_utilization"):
                 if getattr(self.eval, k) is not None:
                     raise ValueError(f"eval.{k} sets the vLLM server: it needs eval.engine: vllm")
-        if {"agentic", "spec_qa"} & set(self.eval.suites) and not self.grader:
-            raise ValueError("eval suites agentic and spec_qa need `grader: MODEL`")
+        graded = [s for s in NEEDS_GRADER if s in self.eval.suites]
+        if graded and not self.grader:
+            raise ValueError(f"eval suite {graded[0]} needs `grader: MODEL`")
         if NEEDS_MSM & set(self.conditions) and not self.specs:
             raise ValueError("conditions with MSM need `specs` (key: spec path)")
         for k in self.specs:

@@ -22,6 +22,7 @@ from msm.docgen.config import DocgenConfig
 from msm.errors import MsmError
 from msm.evalgen.config import EvalgenConfig
 from msm.evals.agentic.grid import check_grid
+from msm.evals.agentic.pressure import check_pressures, load_texts
 from msm.evals.agentic.variants import check_axes
 from msm.evals.config import question_sets
 from msm.evals.values.items import load_value_items
@@ -234,7 +235,7 @@ def _check_batch(exp: Experiment, where: Path) -> None:
     if exp.aft is not None and exp.aft.kind == "chat":
         a = stages.aftgen_config(exp)
         roles += [("aft generator", a.batch, a.model), ("aft judge", a.batch, a.judge)]
-    graded = {"agentic", "spec_qa"} & set(exp.eval.suites)
+    graded = {"agentic", "robustness", "spec_qa"} & set(exp.eval.suites)
     batch_eval = exp.batch if exp.eval.batch is None else exp.eval.batch
     if graded:
         roles += [("grader", batch_eval, exp.grader), ("grader2", batch_eval, exp.grader2)]
@@ -259,7 +260,7 @@ def _check_eval(exp: Experiment, where: Path) -> None:
 
             for entry in question_sets(ev.questions):
                 load_questions(entry)
-        if "agentic" in ev.suites:
+        if {"agentic", "robustness"} & set(ev.suites):
             # lazy: pulls Inspect, which an experiment without the agentic suite never needs
             from msm.evals.agentic.task import DEFAULT_GOALS, SCENARIOS, conditions
 
@@ -289,6 +290,17 @@ def _check_agentic_options(exp: Experiment, where: Path) -> None:
     ]
     if set_here and not agentic:
         raise MsmError(f"{where}: {set_here[0]} needs the agentic suite in eval.suites")
+    if "robustness" not in ev.suites:
+        for name, on in (("eval.pressures", ev.pressures is not None),
+                         ("eval.pressure_texts", ev.pressure_texts is not None)):  # fmt: skip
+            if on:
+                raise MsmError(f"{where}: {name} needs the robustness suite in eval.suites")
+    try:
+        check_pressures(ev.pressures, "eval.pressures")
+        if "robustness" in ev.suites:
+            load_texts(ev.pressure_texts)
+    except MsmError as e:
+        raise MsmError(f"{where}: {e}") from None
     if ev.temperatures is not None and ev.temperature is not None:
         raise MsmError(f"{where}: give eval.temperature or eval.temperatures, not both")
     if exp.grader2 is not None and exp.grader2.strip() == (exp.grader or "").strip():

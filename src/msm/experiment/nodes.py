@@ -96,6 +96,9 @@ _HASHED_IF_SET: dict[str, Any] = {
     "spec": None,
     "agent_names": None,
     "temperatures": None,
+    "pressures": None,  # the robustness suite's variants and texts
+    "pressure_texts": None,
+    "beliefs": None,  # the spec_belief suite's item sets
     "max_model_len": None,  # vLLM's context length (the other server settings: identity.py)
     # read only with a templates folder, whose fingerprint is then in the node's extra
     "exfil_rule": "authors",

@@ -23,7 +23,6 @@ from msm.artifacts.manifest import file_sha256
 from msm.artifacts.package_data import data_hashes
 from msm.docgen.outputs import documents_file
 from msm.docgen.subset import corpus_subset_file
-from msm.evals.agentic.templates import templates_sha
 from msm.evals.config import EvalConfig, resolve_scoring
 from msm.evals.loglik import VERSION as LOGLIK_VERSION
 from msm.experiment import stages
@@ -189,7 +188,9 @@ def _evalgen_node(exp: Experiment, key: str) -> Node:
         cfg,
         extra={
             "spec_sha256": _spec_sha(cfg.spec),
-            "package_data": data_hashes("evalgen", [cfg.model, cfg.judge]),
+            "package_data": data_hashes(
+                "evalgen", [cfg.model, cfg.judge], ["beliefs"] if cfg.n_beliefs else []
+            ),
         },
         meta={"spec": key},
     )
@@ -209,8 +210,11 @@ def _questions_with(static: str, keys: list[str]) -> Callable[[list[Path]], str]
     return lambda folders: ",".join([*([static] if static else []), *named(folders)])
 
 
-def _items_with(static: list[str], keys: list[str]) -> Callable[[list[Path]], list[str]]:
-    named = _named_sets(keys, "choices.jsonl")
+def _items_with(
+    static: list[str], keys: list[str], kind: str = "choices"
+) -> Callable[[list[Path]], list[str]]:
+    """``static`` and each spec's ``KIND.jsonl`` (choices, or beliefs) as ``KEY=FILE``."""
+    named = _named_sets(keys, f"{kind}.jsonl")
     return lambda folders: [*static, *named(folders)]
 
 
@@ -292,21 +296,19 @@ class _Evals:
                 self.sets["questions"] = Gathered(deps, _questions_with(static_q, evalgen))
             if "values" in ev.suites and exp.evalgen.n_choices:
                 self.sets["items"] = Gathered(deps, _items_with(static_items, evalgen))
+            if "spec_belief" in ev.suites and exp.evalgen.n_beliefs:
+                beliefs = stages.static_beliefs(exp)
+                self.sets["beliefs"] = Gathered(deps, _items_with(beliefs, evalgen, "beliefs"))
         self.engine = ev.engine
         self.adapters = ev.engine == "vllm" and not needs_weights_here(exp)
         self.extra: dict[str, Any] = {
             "engine": ev.engine,
-            "package_data": data_hashes("eval", [exp.grader, exp.base_model]),
+            "package_data": data_hashes("eval", [exp.grader, exp.base_model], ev.suites),
             "loglik_version": LOGLIK_VERSION,
         }
         if evalgen:  # the sets named beside them (the bound fields are not hashed)
             self.extra["static_sets"] = {"questions": static_q, "items": static_items}
-        if ev.templates and "agentic" in ev.suites:
-            # the files read, checked now: a missing one fails the dry run too
-            self.extra["agentic_templates"] = templates_sha(
-                ev.templates, ev.scenarios, ev.goals, ev.urgency, ev.grid
-            )
-            self.extra["exfil_rule"] = ev.exfil_rule  # how a templates' exfiltration is graded
+        self.extra.update(stages.agentic_texts(ev))
         # trained models' loglik value scores also as the change from the base model (both
         # engines give log-likelihoods: local weights, or vLLM's prompt logprobs)
         loglik = resolve_scoring(ev.scoring, _trained_gives_logliks) == "loglik"

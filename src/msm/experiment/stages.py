@@ -14,7 +14,15 @@ from typing import Any
 from msm.aftgen.config import AftgenConfig
 from msm.docgen.config import DocgenConfig
 from msm.evalgen.config import EvalgenConfig
-from msm.evals.config import DEFAULT_VALUE_SETS, VLLM_SETTINGS, EvalConfig, EvalSettings
+from msm.evals.agentic.pressure import load_texts
+from msm.evals.agentic.templates import templates_sha
+from msm.evals.config import (
+    DEFAULT_BELIEF_SETS,
+    DEFAULT_VALUE_SETS,
+    VLLM_SETTINGS,
+    EvalConfig,
+    EvalSettings,
+)
 from msm.experiment.config import Experiment
 from msm.llm.bundled import EMBEDDED_NAME
 from msm.llm.refs import served_by_vllm
@@ -79,6 +87,7 @@ def evalgen_fixed(exp: Experiment, key: str) -> dict[str, Any]:
         "judge": ev.judge or exp.grader or generator,
         "n_questions": ev.n_questions if "spec_qa" in suites else 0,
         "n_choices": ev.n_choices if "values" in suites else 0,
+        "n_beliefs": ev.n_beliefs if "spec_belief" in suites else 0,
         **names(exp),
         "literal_name": exp.literal_names.get(key),
     }
@@ -95,10 +104,10 @@ def evalgen_keys(exp: Experiment, midtrained: list[str]) -> list[str]:
     specs not bundled, when a suite scores what evalgen writes and the generator is not
     the bundled model)."""
     enabled = exp.evalgen.enabled
-    if enabled is False or not {"spec_qa", "values"} & set(exp.eval.suites):
+    if enabled is False or not {"spec_qa", "values", "spec_belief"} & set(exp.eval.suites):
         return []
     fixed = evalgen_fixed(exp, midtrained[0]) if midtrained else {}
-    if not fixed or not (fixed["n_questions"] or fixed["n_choices"]):
+    if not fixed or not (fixed["n_questions"] or fixed["n_choices"] or fixed["n_beliefs"]):
         return []
     if enabled is True:
         return list(midtrained)
@@ -146,6 +155,15 @@ def static_sets(exp: Experiment) -> tuple[str, list[str]]:
     return questions, items
 
 
+def static_beliefs(exp: Experiment) -> list[str]:
+    """The belief sets an eval scores beside the specs' own (evalgen's): those the
+    experiment names, else the bundled ones when a spec of the study is bundled."""
+    if exp.eval.beliefs is not None:
+        return list(exp.eval.beliefs)
+    specs = set(exp.specs.values())
+    return list(DEFAULT_BELIEF_SETS) if specs & {*CHEESE, EQUANIMITY} else []
+
+
 def train_fixed(stage: str, seed: int) -> dict[str, Any]:
     return {"stage": stage, "base": UNBOUND, "data": UNBOUND, "seed": seed}
 
@@ -178,12 +196,28 @@ def train_config(exp: Experiment, stage: str, seed: int, base: str | None = None
     return TrainConfig.model_validate({**settings, **fixed})
 
 
+def agentic_texts(ev: Any) -> dict[str, Any]:
+    """What an eval node's extra records of the scenario texts read from files (checked
+    now: a missing or bad file fails the dry run too): a templates folder's fingerprint and
+    how its exfiltration is graded; the robustness suite's pressure texts file."""
+    out: dict[str, Any] = {}
+    if ev.templates and "agentic" in ev.suites:
+        out["agentic_templates"] = templates_sha(
+            ev.templates, ev.scenarios, ev.goals, ev.urgency, ev.grid
+        )
+        out["exfil_rule"] = ev.exfil_rule
+    if ev.pressure_texts and "robustness" in ev.suites:
+        out["pressure_texts"] = load_texts(ev.pressure_texts).record()
+    return out
+
+
 def reasoning_spec(exp: Experiment, spec_key: str | None) -> str | None:
     """The spec whose rule IDs an eval node's reasoning judge names: an MSM node's own
     spec; for base and AFT-only nodes the experiment's first spec, so that their rates are
     read against the same rules as the MSM conditions they are compared with. None
     without specs, without the agentic suite or with ``eval.spec_reasoning: false``."""
-    if "agentic" not in exp.eval.suites or not exp.eval.spec_reasoning or not exp.specs:
+    agentic = {"agentic", "robustness"} & set(exp.eval.suites)
+    if not agentic or not exp.eval.spec_reasoning or not exp.specs:
         return None
     key = spec_key if spec_key in exp.specs else next(iter(exp.specs))
     return exp.specs[key]

@@ -19,6 +19,7 @@ from msm.artifacts.run_folder import RunFolder
 from msm.report.load import Aggregate, EvalResult, load_evals, load_run
 from msm.report.render import to_html, to_markdown
 from msm.report.sections.agentic import add_agentic
+from msm.report.sections.belief import add_belief
 from msm.report.sections.contrasts import add_contrasts
 from msm.report.sections.corpora import add_corpora
 from msm.report.sections.cost import add_cost
@@ -27,6 +28,7 @@ from msm.report.sections.efficiency import add_efficiency
 from msm.report.sections.graders import add_graders
 from msm.report.sections.headline import add_headline
 from msm.report.sections.notes import add_notes, add_sources, note_flat_spreads
+from msm.report.sections.pressure import add_pressure
 from msm.report.sections.primary import add_primary
 from msm.report.sections.reasoning import add_reasoning
 from msm.report.sections.robustness import add_names, add_robustness
@@ -140,10 +142,12 @@ def _build_sections(st: ReportState) -> ReportState:
     add_dose(st)
     add_agentic(st)
     add_robustness(st)
+    add_pressure(st)
     add_names(st)
     add_reasoning(st)
     add_graders(st)
     add_values(st)
+    add_belief(st)
     add_spec_qa_capability(st)
     add_corpora(st)
     add_training(st)

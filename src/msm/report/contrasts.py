@@ -28,9 +28,13 @@ from msm.report.load import Aggregate, EvalResult, GroupKey, metric_kind
 from msm.report.state import ReportState
 from msm.study.primary import SPEC_VALUE_SETS
 
+BELIEF_ROWS = "spec_belief"  # the spec_belief suite's rows folder beside summary.json
+
 
 def _rows_file(run_dir: Path, r: EvalResult, item_set: str) -> Path:
-    return (run_dir / r.source).parent / "values" / f"{rows_name(item_set)}.jsonl"
+    """A set's per-item rows beside the summary (``spec_belief/SET``: spec_belief's rows)."""
+    folder = BELIEF_ROWS if item_set.startswith(f"{BELIEF_ROWS}/") else "values"
+    return (run_dir / r.source).parent / folder / f"{rows_name(item_set)}.jsonl"
 
 
 @functools.lru_cache(maxsize=256)
@@ -53,14 +57,16 @@ def per_item_field(metric: str) -> tuple[str, str] | None:
     """(item set, per-item field) behind a values metric; None for other metrics.
 
     ``values.S`` is the share of items won (``acc``); ``values.S.change_from_base`` the
-    gap per token (the base model's gap cancels in any difference of two models).
+    gap per token (the base model's gap cancels in any difference of two models); the same
+    for ``spec_belief.S``, whose item set reads ``spec_belief/S`` (its rows' folder).
     """
-    if not metric.startswith("values."):
+    kind, _, rest = metric.partition(".")
+    if kind not in ("values", BELIEF_ROWS) or not rest:
         return None
-    rest = metric[len("values.") :]
+    prefix = "" if kind == "values" else f"{BELIEF_ROWS}/"
     if rest.endswith(".change_from_base"):
-        return rest[: -len(".change_from_base")], "gap_per_token"
-    return rest, "acc"
+        return prefix + rest[: -len(".change_from_base")], "gap_per_token"
+    return prefix + rest, "acc"
 
 
 def _control_ids(item_set: str) -> set[str] | None:

@@ -26,6 +26,7 @@ from msm.report.metric import (
     opt_int,
     rate_metric,
 )
+from msm.report.pressure import pressure_metrics
 from msm.report.variants import variant_metrics
 from msm.study.conditions import CONDITIONS
 
@@ -160,21 +161,27 @@ def flatten_summary(summary: Any) -> dict[str, Metric]:
     """Every metric in an ``msm eval`` summary, keyed by name.
 
     ``values.<set>`` (value-consistent choice, higher better), ``values.<set>.change_from_base``
-    (loglik: per-item change of the gap from the base model, nats/token), ``spec_qa.<set>`` (grade,
-    higher better), ``capability.perplexity`` (lower better, no interval),
+    (loglik: per-item change of the gap from the base model, nats/token), the same two for
+    ``spec_belief.<set>`` (the spec's statement over its altered version) with
+    ``spec_belief_open.<set>`` and ``spec_belief_challenge.<set>`` (grades), ``spec_qa.<set>``
+    (grade, higher better), ``capability.perplexity`` (lower better, no interval),
     ``agentic.<m>`` and ``agentic.<m>@<scenario>/<goal>`` for ``m`` in classifier_verdict,
     harmful, attempt (rates, lower better); with the robustness axes also
-    ``agentic.<m>~<variant>`` per agent name and temperature (``variant_metrics``).
+    ``agentic.<m>~<variant>`` per agent name and temperature (``variant_metrics``); with the
+    robustness suite ``robustness.<m>~<variant>`` and more (``pressure_metrics``).
     Unknown or malformed parts are skipped.
     """
     out: dict[str, Metric] = {}
     if not isinstance(summary, dict):
         return out
-    for part in (_values_metrics, _spec_qa_metrics, _capability_metrics, _agentic_metrics):
+    parts = (_values_metrics, _belief_metrics, _spec_qa_metrics, _capability_metrics,
+             _agentic_metrics)  # fmt: skip
+    for part in parts:
         for m in part(summary):
             if m is not None:
                 out[m.name] = m
     out.update(variant_metrics(summary.get("agentic_variants")))
+    out.update(pressure_metrics(summary))
     return out
 
 
@@ -188,32 +195,39 @@ def _mean_metric(
     return Metric(name, mean, ci, n, True, source, extra or {})
 
 
-def _values_metrics(summary: dict[str, Any]) -> Iterable[Metric | None]:
-    values = summary.get("values")
+def _values_metrics(summary: dict[str, Any], kind: str = "values") -> Iterable[Metric | None]:
+    values = summary.get(kind)
     for s, res in (values if isinstance(values, dict) else {}).items():
         if not isinstance(res, dict):
             continue
         yield _mean_metric(
-            f"values.{s}", res.get("value_preference"), "items", f"values.{s}.value_preference"
+            f"{kind}.{s}", res.get("value_preference"), "items", f"{kind}.{s}.value_preference"
         )
         # loglik scoring of a trained model: the per-item change of the gap (nats/token)
         # from the base model, which cancels each option's prior likelihood
         ch = res.get("change_from_baseline")
         yield _mean_metric(
-            f"values.{s}.change_from_base",
+            f"{kind}.{s}.change_from_base",
             ch.get("gap_per_token") if isinstance(ch, dict) else None,
             "items",
-            f"values.{s}.change_from_baseline.gap_per_token",
+            f"{kind}.{s}.change_from_baseline.gap_per_token",
             {"unit": "nats/token"},
         )
 
 
-def _spec_qa_metrics(summary: dict[str, Any]) -> Iterable[Metric | None]:
-    spec_qa = summary.get("spec_qa")
+def _belief_metrics(summary: dict[str, Any]) -> Iterable[Metric | None]:
+    """spec_belief's sets read as value sets; its judged versions as spec QA grades."""
+    yield from _values_metrics(summary, "spec_belief")
+    for mode in ("open", "challenge"):
+        yield from _spec_qa_metrics(summary, f"spec_belief_{mode}")
+
+
+def _spec_qa_metrics(summary: dict[str, Any], kind: str = "spec_qa") -> Iterable[Metric | None]:
+    spec_qa = summary.get(kind)
     for s, res in (spec_qa if isinstance(spec_qa, dict) else {}).items():
         if isinstance(res, dict):
             extra = {"grader_errors": opt_int(res.get("grader_errors"))}
-            name, source = f"spec_qa.{s}", f"spec_qa.{s}.grade"
+            name, source = f"{kind}.{s}", f"{kind}.{s}.grade"
             yield _mean_metric(name, res.get("grade"), "answers", source, extra)
 
 

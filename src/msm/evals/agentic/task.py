@@ -34,15 +34,26 @@ from typing import Any
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
-from inspect_ai.model import ChatMessageSystem, ChatMessageUser, GenerateConfig
+from inspect_ai.model import (
+    ChatMessageAssistant,
+    ChatMessageSystem,
+    ChatMessageUser,
+    GenerateConfig,
+)
 from inspect_ai.scorer import Score, Target, scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from msm.evals.agentic.checks import grade_sample
 from msm.evals.agentic.grid import UPSTREAM_NAME, check_grid
-from msm.evals.agentic.prompts import build_prompts
+from msm.evals.agentic.pressure import (
+    check_harmful_option,
+    load_texts,
+    pressure_parts,
+    variant_conditions,
+)
+from msm.evals.agentic.prompts import action_taken, build_prompts
 from msm.evals.agentic.reasoning import reasoning_scorers
-from msm.evals.agentic.scenarios import DEFAULT_GOALS, SCENARIOS, Condition, conditions
+from msm.evals.agentic.scenarios import DEFAULT_GOALS, NOVEL, SCENARIOS, Condition, conditions
 from msm.evals.agentic.templates import Templates, load_for
 from msm.evals.metrics import defined_mean
 from msm.evals.stats import rate_record
@@ -68,8 +79,13 @@ def misalignment(second_grader: bool = False, action_only: bool = False) -> Any:
             emails = _user_text(state)[int(md["emails_at"]) :]
         else:
             _, _, emails = build_prompts(c, bool(md["scratchpad"]), str(md["model_name"]))
-        response, exfil = state.output.completion, md.get("exfil")
-        return await grade_sample(response, c.scenario, emails, exfil, second_grader, action_only)
+        # a prefilled reply is graded whole: the prefill (which acts on nothing) + the rest
+        response, exfil = md.get("prefill", "") + state.output.completion, md.get("exfil")
+        sc = await grade_sample(response, c.scenario, emails, exfil, second_grader, action_only)
+        if md.get("challenge"):  # multi_turn: whether the challenge was needed
+            assert sc.metadata is not None
+            sc.metadata["challenged"] = sum(m.role == "assistant" for m in state.messages) > 1
+        return sc
 
     return score
 
@@ -87,10 +103,20 @@ def seeded_generate(seed: int = 0) -> Solver:
     """
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
-        digest = hashlib.sha256(f"{seed}/{state.sample_id}/{state.epoch}".encode()).digest()
-        return await generate(
-            state, tool_calls="none", seed=int.from_bytes(digest[:4], "big") % 2**31
-        )
+        def seed_of(turn: str = "") -> int:
+            key = f"{seed}/{state.sample_id}/{state.epoch}{turn}".encode()
+            return int.from_bytes(hashlib.sha256(key).digest()[:4], "big") % 2**31
+
+        md = state.metadata
+        if md.get("prefill"):  # robustness: the reply starts with the prefill, continued
+            state.messages.append(ChatMessageAssistant(content=md["prefill"]))
+        state = await generate(state, tool_calls="none", seed=seed_of())
+        if md.get("challenge") and not action_taken(
+            str(md["scenario"]), state.output.completion, md.get("exfil")
+        ):  # robustness, multi_turn: no harmful action yet, so the user argues for it
+            state.messages.append(ChatMessageUser(content=md["challenge"]))
+            state = await generate(state, tool_calls="none", seed=seed_of("/challenge"))
+        return state
 
     return solve
 
@@ -113,6 +139,8 @@ def agentic(
     spec: str | None = None,
     exfil_rule: str = "authors",
     limit: int | None = None,
+    pressure: str = "standard",
+    pressure_texts: str | None = None,
 ) -> Task:
     """Agentic misalignment grid: one sample per scenario x goal condition (use epochs).
 
@@ -127,6 +155,8 @@ def agentic(
     ``exfil_rule``: how a templates folder's exfiltration action is checked (``authors``:
     a recipient at the named outside party's domain; ``msm``: any outside domain, with a
     secret sent); msm's own exfiltration scenario is unaffected.
+    ``pressure``: a robustness variant (standard, prefill, authority, multi_turn, novel;
+    see agentic/pressure.py) with ``pressure_texts`` (a file; default msm's own texts).
     Example: ``inspect eval msm/agentic --model X --model-role grader=Y --epochs 300
     -T scenarios=exfiltration,blackmail -T goals=explicit-america,none-none``.
     """
@@ -143,7 +173,12 @@ def agentic(
     loaded = None
     if templates is not None:
         loaded = load_for(Path(templates), grid_conditions, urgency)
-    samples = [_sample(c, loaded, scratchpad, model_name, exfil_rule) for c in grid_conditions]
+    texts = load_texts(pressure_texts) if pressure != "standard" else None
+    grid_conditions = variant_conditions(grid_conditions, pressure)
+    samples = [
+        _sample(c, loaded, scratchpad, model_name, exfil_rule, pressure, texts)
+        for c in grid_conditions
+    ]
     from inspect_evals.agentic_misalignment.agentic_misalignment import EVAL_VERSION
 
     return Task(
@@ -154,7 +189,9 @@ def agentic(
         version=TASK_VERSION,
         metadata={
             "grid": grid,
-            "scenarios": sorted({c.scenario for c in grid_conditions}, key=SCENARIOS.index),
+            "scenarios": sorted(
+                {c.scenario for c in grid_conditions}, key=(*SCENARIOS, *NOVEL).index
+            ),
             "goals": list(dict.fromkeys(c.goal for c in grid_conditions)),
             "urgency": urgency,
             "scratchpad": scratchpad,
@@ -167,14 +204,25 @@ def agentic(
             "checks": {"second_grader": second_grader, "action_only": action_only},
             "exfil_rule": exfil_rule if loaded is not None else None,
             "spec_reasoning": {"on": spec_reasoning, "spec": spec},
+            "pressure": pressure,
+            "pressure_texts": texts.record() if texts is not None else None,
         },
     )
 
 
 def _sample(
-    c: Condition, loaded: Templates | None, scratchpad: bool, model_name: str, exfil_rule: str
+    c: Condition,
+    loaded: Templates | None,
+    scratchpad: bool,
+    model_name: str,
+    exfil_rule: str,
+    pressure: str = "standard",
+    texts: Any = None,
 ) -> Sample:
-    """One condition's sample: msm's texts, or a templates folder's (``loaded``)."""
+    """One condition's sample: msm's texts, or a templates folder's (``loaded``; never for
+    msm's novel scenarios), under a robustness ``pressure`` with its ``texts``."""
+    if c.scenario in NOVEL:
+        loaded = None
     if loaded is not None:
         system, user, emails = loaded.prompts(c.scenario, c.goal, c.urgency, scratchpad, model_name)
     else:
@@ -183,6 +231,11 @@ def _sample(
     if loaded is not None and c.scenario == "exfiltration":  # what its action check needs
         facts = loaded.exfil_facts(c.scenario, c.goal, c.urgency, model_name)
         extra["exfil"] = None if facts is None else {**facts, "rule": exfil_rule}
+    if pressure != "standard":
+        check_harmful_option(c, emails, pressure, msm_texts=loaded is None)
+        parts = pressure_parts(texts, pressure, c.scenario, model_name, scratchpad)
+        system += parts.pop("system_extra", "")
+        extra.update(parts, pressure=pressure)
     return Sample(
         id=c.id,
         input=[

@@ -17,11 +17,14 @@ import math
 from functools import lru_cache
 from typing import Any
 
+from msm.evals.agentic.pressure import check_pressures
 from msm.evals.agentic.prompts import build_prompts, judge_messages
 from msm.evals.agentic.scenarios import Condition
 from msm.evals.agentic.task import agentic
 from msm.evals.agentic.variants import variants
 from msm.evals.answer_length import agentic_max_tokens
+from msm.evals.belief.items import belief_sets
+from msm.evals.belief.task import belief_items
 from msm.evals.capability import heldout_text
 from msm.evals.config import DEFAULT_VALUE_SETS, question_sets, resolve_scoring
 from msm.evals.loglik import stratified_sample
@@ -65,12 +68,16 @@ def _calls(
 @lru_cache(maxsize=16)
 def _agentic(
     key: tuple[Any, ...], limit: int | None, max_tokens: int
-) -> tuple[int, int, int, int, int, dict[str, int]]:
-    """(samples, model input tokens, model output tokens, grader input, grader output,
-    grader calls per shared system prompt) for one epoch of the agentic task built as
-    ``run_eval`` builds it."""
-    scenarios, goals, urgency, scratchpad, name, temperature, grid, templates = key
+) -> tuple[int, int, int, int, int, dict[str, int], int]:
+    """(model calls, model input tokens, model output tokens, grader input, grader output,
+    grader calls per shared system prompt, samples) for one epoch of the agentic task (or a
+    robustness variant: ``key`` ends with the pressure and its texts) built as ``run_eval``
+    builds it."""
+    scenarios, goals, urgency, scratchpad, name, temperature, grid, templates, *rest = key
+    pressure, pressure_texts = rest if rest else ("standard", None)
     task = agentic(
+        pressure=pressure,
+        pressure_texts=pressure_texts,
         scenarios=list(scenarios) if scenarios else None,
         goals=list(goals) if goals else None,
         urgency=urgency,
@@ -100,8 +107,25 @@ def _agentic(
         gin += _tok("".join(m.text for m in judge)) + CHAT_OVERHEAD_TOKENS
         if judge and judge[0].role == "system":
             systems[judge[0].text] = systems.get(judge[0].text, 0) + 1
-    n = len(samples)
-    return n, tin, n * answer, gin, n * AGENTIC_GRADER_TOKENS, systems
+    n = graded = len(samples)
+    if pressure == "multi_turn":  # at most a second answer a sample, after the challenge
+        challenge = sum(_tok(str((s.metadata or {}).get("challenge", ""))) for s in samples)
+        tin, n = 2 * tin + n * answer + challenge, 2 * n
+    return n, tin, n * answer, gin, graded * AGENTIC_GRADER_TOKENS, systems, graded
+
+
+def _agentic_keys(cfg: Any, suite: str) -> list[tuple[Any, ...]]:
+    """The :func:`_agentic` keys of a suite's tasks: agentic, one per (agent name,
+    temperature); robustness, one per pressure variant at the first name."""
+    head = (tuple(cfg.scenarios or ()), tuple(cfg.goals or ()), cfg.urgency, cfg.scratchpad)
+    tail = (cfg.grid, cfg.templates)
+    if suite == "agentic":
+        return [(*head, v.agent_name, v.temperature, *tail) for v in variants(cfg)]
+    name = variants(cfg)[0].agent_name
+    return [
+        (*head, name, cfg.temperature, *tail, p, cfg.pressure_texts)
+        for p in check_pressures(cfg.pressures, "eval.pressures")
+    ]
 
 
 def _spec_qa(questions: str, limit: int | None) -> tuple[int, int, int, int, int]:
@@ -194,6 +218,38 @@ def _values(cfg: Any, scoring: str, local: bool, static: bool = False) -> tuple[
     return calls, tin, tout, "values: letter choice"
 
 
+def _beliefs(cfg: Any, scoring: str, local: bool) -> tuple[list[int], list[int], str]:
+    """([model calls, input, output], [grader calls, input, output], note) for every belief
+    set: the choice part as the values suite's (loglik passes or letter calls in both
+    orders), and with a grader the open and challenge answers, each graded once."""
+    mut, grader = [0, 0, 0], [0, 0, 0]
+    answer = "x" * int(SPEC_QA_ANSWER_TOKENS * CHARS_PER_TOKEN)
+    for entry in belief_sets(cfg.beliefs):
+        items = belief_items(entry, cfg.model_name, cfg.split, cfg.limit)
+        for it in items:
+            if scoring == "loglik":  # one prompt pass per option
+                opts = [(it.statement, it.altered)]
+                add = [2, 2 * _tok(it.question) + _tok(it.statement) + _tok(it.altered), 0]
+            else:
+                opts = [(it.statement, it.altered), (it.altered, it.statement)]
+                text = [PROMPT.format(question=it.question, a=a, b=b) for a, b in opts]
+                n = len(text) * cfg.epochs
+                add = [n, sum(_tok(t) + CHAT_OVERHEAD_TOKENS for t in text) * cfg.epochs,
+                       n * (1 if local else 8)]  # fmt: skip
+            mut = [x + y for x, y in zip(mut, add, strict=True)]
+            if cfg.grader:  # open and challenge: an answer and a grade each
+                for prompt in (it.question, f"{it.altered} {it.question}"):
+                    mut = [mut[0] + 1, mut[1] + _tok(prompt) + CHAT_OVERHEAD_TOKENS,
+                           mut[2] + SPEC_QA_ANSWER_TOKENS]  # fmt: skip
+                    g = GRADER_PROMPT.format(
+                        question=prompt, answer=answer, rubric=f"{it.statement} {it.altered}"
+                    )
+                    grader = [grader[0] + 1, grader[1] + _tok(g) + 150, grader[2]
+                              + SPEC_QA_GRADER_TOKENS]  # fmt: skip
+    judged = ", open and challenge answers graded" if cfg.grader else ""
+    return mut, grader, f"spec_belief: {scoring} choice{judged}"
+
+
 # an item evalgen writes, in tokens (its prompt asks for a situation of a few sentences)
 GENERATED_QUESTION_TOKENS = 60
 GENERATED_RUBRIC_TOKENS = 120
@@ -227,36 +283,35 @@ def project_eval(
     samples: dict[str, int] = {}
     notes: list[str] = []
     prefixes: dict[str, int] = {}  # agentic classifier system prompt -> calls
-    if "agentic" in suites:
+    for suite in ("agentic", "robustness"):
+        if suite not in suites:
+            continue
         # a trained model does not exist yet: it gets its base model's length
         max_tokens = agentic_max_tokens(base or model, cfg.max_tokens)
         n = tin = tout = gin = gout = 0
-        for v in variants(cfg):  # one task per (agent name, temperature): the samples again
-            key = (
-                tuple(cfg.scenarios or ()),
-                tuple(cfg.goals or ()),
-                cfg.urgency,
-                cfg.scratchpad,
-                v.agent_name,
-                v.temperature,
-                cfg.grid,
-                cfg.templates,
-            )
-            vn, vtin, vtout, vgin, vgout, systems = _agentic(key, limit, max_tokens)
+        graded = 0  # samples graded (a multi_turn sample answers twice, is graded once)
+        for key in _agentic_keys(cfg, suite):  # one task per variant: the samples again
+            vn, vtin, vtout, vgin, vgout, systems, vgraded = _agentic(key, limit, max_tokens)
             for text, k in systems.items():
                 prefixes[text] = prefixes.get(text, 0) + k * epochs
             n, tin, tout, gin, gout = n + vn, tin + vtin, tout + vtout, gin + vgin, gout + vgout
-        samples["agentic"] = n * epochs
-        for acc, add in ((mut, (n, tin, tout)), (grader, (n, gin, gout))):
+            graded += vgraded
+        samples[suite] = graded * epochs
+        for acc, add in ((mut, (n, tin, tout)), (grader, (graded, gin, gout))):
             for i in range(3):
                 acc[i] += add[i] * epochs
+        if n > graded:
+            notes.append("robustness: multi_turn answers twice where the first took no action")
+        n = graded
         answer = min(max_tokens, AGENTIC_ANSWER_TOKENS)
         if cfg.spec_reasoning:  # the reasoning judge reads the trace only (when there is one)
             rin = n * (answer + REASONING_PROMPT_TOKENS)
             for i, extra in enumerate((n, rin, n * REASONING_JUDGE_TOKENS)):
                 grader[i] += extra * epochs
-            maybe = n * epochs
-            notes.append("agentic: + one spec_reasoning judge call a sample (at most)")
+            maybe += n * epochs
+            notes.append(f"{suite}: + one spec_reasoning judge call a sample (at most)")
+        if suite == "robustness":
+            continue
         if cfg.regrade_action_only:  # the first grader again, on the actions only
             for i, extra in enumerate((n, gin - n * answer // 2, gout)):
                 grader[i] += extra * epochs
@@ -279,6 +334,14 @@ def project_eval(
         calls, tin, tout, note = _all_values(cfg, scoring, local, generated)
         samples["values"] = calls
         mut = [mut[0] + calls, mut[1] + tin, mut[2] + tout]
+        notes.append(note)
+    if "spec_belief" in suites:
+        trained = base is not None
+        scoring = resolve_scoring(cfg.scoring, lambda: local or trained or gives_logliks(model))
+        bm, bg, note = _beliefs(cfg, scoring, local)
+        samples["spec_belief"] = bm[0]
+        mut = [x + y for x, y in zip(mut, bm, strict=True)]
+        grader = [x + y for x, y in zip(grader, bg, strict=True)]
         notes.append(note)
     if "capability" in suites:
         tokens = _tok(heldout_text())

@@ -15,6 +15,7 @@ from msm._util.lazy import lazy_package
 
 if TYPE_CHECKING:  # the package's names; loaded on first use (msm._util.lazy)
     from msm.report.sections.agentic import add_agentic as add_agentic
+    from msm.report.sections.belief import add_belief as add_belief
     from msm.report.sections.contrasts import add_contrasts as add_contrasts
     from msm.report.sections.corpora import add_corpora as add_corpora
     from msm.report.sections.cost import add_cost as add_cost
