@@ -261,7 +261,7 @@ class Experiment(_Strict):
                     raise ValueError(f"eval.{k} sets the vLLM server: it needs eval.engine: vllm")
         graded = [s for s in NEEDS_GRADER if s in self.eval.suites]
         if graded and not self.grader:
-            raise ValueError(f"eval suite {graded[0]} needs `grader: MODEL`")
+            raise ValueError(f"eval suites {', '.join(graded)} need `grader: MODEL`")
         if NEEDS_MSM & set(self.conditions) and not self.specs:
             raise ValueError("conditions with MSM need `specs` (key: spec path)")
         for k in self.specs:

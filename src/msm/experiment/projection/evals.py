@@ -256,6 +256,55 @@ GENERATED_RUBRIC_TOKENS = 120
 GENERATED_OPTION_TOKENS = 50
 
 
+def _agentic_suite(
+    cfg: Any,
+    suite: str,
+    max_tokens: int,
+    tallies: tuple[list[int], list[int], list[int]],
+    notes: list[str],
+    samples: dict[str, int],
+    prefixes: dict[str, int],
+) -> int:
+    """Add the agentic (or robustness) suite's calls to ``tallies`` (model under test,
+    grader, second grader: calls, input, output), its notes, samples and shared grader
+    prompts; returns the reasoning judge's calls that may not happen (replies without a
+    trace)."""
+    mut, grader, second = tallies
+    epochs, limit = cfg.epochs, cfg.limit
+    maybe = 0
+    n = tin = tout = gin = gout = 0
+    graded = 0  # samples graded (a multi_turn sample answers twice, is graded once)
+    for key in _agentic_keys(cfg, suite):  # one task per variant: the samples again
+        vn, vtin, vtout, vgin, vgout, systems, vgraded = _agentic(key, limit, max_tokens)
+        for text, k in systems.items():
+            prefixes[text] = prefixes.get(text, 0) + k * epochs
+        n, tin, tout, gin, gout = n + vn, tin + vtin, tout + vtout, gin + vgin, gout + vgout
+        graded += vgraded
+    samples[suite] = graded * epochs
+    for acc, add in ((mut, (n, tin, tout)), (grader, (graded, gin, gout))):
+        for i in range(3):
+            acc[i] += add[i] * epochs
+    if n > graded:
+        notes.append("robustness: multi_turn answers twice where the first took no action")
+    n = graded
+    answer = min(max_tokens, AGENTIC_ANSWER_TOKENS)
+    if cfg.spec_reasoning:  # the reasoning judge reads the trace only (when there is one)
+        rin = n * (answer + REASONING_PROMPT_TOKENS)
+        for i, extra in enumerate((n, rin, n * REASONING_JUDGE_TOKENS)):
+            grader[i] += extra * epochs
+        maybe += n * epochs
+        notes.append(f"{suite}: + one spec_reasoning judge call a sample (at most)")
+    if suite == "robustness":
+        return maybe
+    if cfg.regrade_action_only:  # the first grader again, on the actions only
+        for i, extra in enumerate((n, gin - n * answer // 2, gout)):
+            grader[i] += extra * epochs
+        notes.append("agentic: + one action-only regrade a sample")
+    if cfg.grader2:
+        second[:] = [n * epochs, gin * epochs, gout * epochs]
+    return maybe
+
+
 def project_eval(
     cfg: Any,
     model: str,
@@ -273,7 +322,6 @@ def project_eval(
         questions, items = generated["static"]
         cfg = cfg.model_copy(update={"questions": questions, "items": items})
     suites = cfg.suites()
-    epochs, limit = cfg.epochs, cfg.limit
     mut = [0, 0, 0]  # calls, input, output
     grader = [0, 0, 0]
     second = [0, 0, 0]  # --grader2: every agentic sample graded again by another model
@@ -284,40 +332,12 @@ def project_eval(
     notes: list[str] = []
     prefixes: dict[str, int] = {}  # agentic classifier system prompt -> calls
     for suite in ("agentic", "robustness"):
-        if suite not in suites:
-            continue
-        # a trained model does not exist yet: it gets its base model's length
-        max_tokens = agentic_max_tokens(base or model, cfg.max_tokens)
-        n = tin = tout = gin = gout = 0
-        graded = 0  # samples graded (a multi_turn sample answers twice, is graded once)
-        for key in _agentic_keys(cfg, suite):  # one task per variant: the samples again
-            vn, vtin, vtout, vgin, vgout, systems, vgraded = _agentic(key, limit, max_tokens)
-            for text, k in systems.items():
-                prefixes[text] = prefixes.get(text, 0) + k * epochs
-            n, tin, tout, gin, gout = n + vn, tin + vtin, tout + vtout, gin + vgin, gout + vgout
-            graded += vgraded
-        samples[suite] = graded * epochs
-        for acc, add in ((mut, (n, tin, tout)), (grader, (graded, gin, gout))):
-            for i in range(3):
-                acc[i] += add[i] * epochs
-        if n > graded:
-            notes.append("robustness: multi_turn answers twice where the first took no action")
-        n = graded
-        answer = min(max_tokens, AGENTIC_ANSWER_TOKENS)
-        if cfg.spec_reasoning:  # the reasoning judge reads the trace only (when there is one)
-            rin = n * (answer + REASONING_PROMPT_TOKENS)
-            for i, extra in enumerate((n, rin, n * REASONING_JUDGE_TOKENS)):
-                grader[i] += extra * epochs
-            maybe += n * epochs
-            notes.append(f"{suite}: + one spec_reasoning judge call a sample (at most)")
-        if suite == "robustness":
-            continue
-        if cfg.regrade_action_only:  # the first grader again, on the actions only
-            for i, extra in enumerate((n, gin - n * answer // 2, gout)):
-                grader[i] += extra * epochs
-            notes.append("agentic: + one action-only regrade a sample")
-        if cfg.grader2:
-            second = [n * epochs, gin * epochs, gout * epochs]
+        if suite in suites:
+            # a trained model does not exist yet: it gets its base model's length
+            max_tokens = agentic_max_tokens(base or model, cfg.max_tokens)
+            maybe += _agentic_suite(
+                cfg, suite, max_tokens, (mut, grader, second), notes, samples, prefixes
+            )
     if "spec_qa" in suites:
         n, tin, tout, gin, gout = _all_spec_qa(cfg, (generated or {}).get("questions", []))
         qa_epochs = cfg.spec_qa_epochs  # the paper's 300 are agentic; spec QA: 1 unless asked
