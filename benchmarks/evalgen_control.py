@@ -14,6 +14,12 @@ pro-America cheese spec separate the demo's two midtrained models?
    the model midtrained on the other spec does. Each model's change from the base is
    reported beside it.
 
+The same for choices written from the pro-affordability spec (the mirror: the contrast
+should fall below 0) and from the equanimity spec (a null control: neither cheese spec
+speaks to it, so the contrast should cover 0). The bundled model writes each choice in
+evalgen's fields form (``--form fields``: one short call per field, each reply's opening
+given), the form a 135M model keeps.
+
 Run (after ``msm demo``; about 10 minutes on 2 cores; ``--max-tokens-item 120`` and
 ``--max-reasks 0`` by default: a choice is short and a 135M model rarely mends its format):
 ``python benchmarks/evalgen_control.py --run runs/demo`` (writes
@@ -26,8 +32,17 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from _bench import Report, offline_env
+
+# spec the choices are written from -> what the contrast (pro-America model minus
+# pro-affordability model) should do: the positive control, its mirror, a null control
+SPECS = {
+    "cheese_pro_america": "above 0",
+    "cheese_pro_affordability": "below 0",
+    "equanimity": "covers 0",
+}
 
 
 def main() -> None:
@@ -37,16 +52,12 @@ def main() -> None:
     ap.add_argument("--overgenerate", type=float, default=2.0)
     ap.add_argument("--max-tokens-item", type=int, default=120, help="a choice is short")
     ap.add_argument("--max-reasks", type=int, default=0, help="a 135M model rarely mends")
+    ap.add_argument("--form", default="fields", choices=["tagged", "fields"])
     ap.add_argument("--out", default="benchmarks/results/evalgen_control.json")
     args = ap.parse_args()
     import os
 
     os.environ.update(offline_env())
-    from msm.evalgen.config import EvalgenConfig
-    from msm.evalgen.run import ShortOfItems, run_evalgen
-    from msm.evals.loglik import load_model, load_tokenizer, option_logliks
-    from msm.evals.stats import t_summary
-    from msm.evals.values.items import parse_value_items
     from msm.llm.bundled import embedded_model_dir
 
     rep = Report("evalgen_control")
@@ -59,11 +70,29 @@ def main() -> None:
     for name, path in models.items():
         if not (Path(path) / "config.json").is_file():
             raise SystemExit(f"no model for {name} at {path}: run `msm demo` first")
+    out: dict[str, Any] = {}
+    for spec, expect in SPECS.items():
+        out[spec] = one_spec(args, spec, expect, models)
+        print(spec, out[spec]["result"]["verdict"], flush=True)
+    rep["models"] = {k: str(v) for k, v in models.items()}
+    rep["specs"] = out
+    rep.write(args.out)
+
+
+def one_spec(args: Any, spec: str, expect: str, models: dict[str, Any]) -> dict[str, Any]:
+    """Choices written by the bundled model from ``spec``, scored on the three models."""
+    from msm.evalgen.config import EvalgenConfig
+    from msm.evalgen.run import ShortOfItems, run_evalgen
+    from msm.evals.loglik import load_model, load_tokenizer, option_logliks
+    from msm.evals.stats import t_summary
+    from msm.evals.values.items import parse_value_items
+
+    rep: dict[str, Any] = {}
     cfg = EvalgenConfig(
-        spec="builtin:cheese_pro_america", model="embedded", n_questions=0,
+        spec=f"builtin:{spec}", model="embedded", n_questions=0,
         n_choices=args.n_choices, overgenerate=args.overgenerate, model_name="Smol",
         provider_name="the msm project", max_tokens_item=args.max_tokens_item,
-        max_reasks=args.max_reasks,
+        max_reasks=args.max_reasks, form=args.form,
     )  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="msm-evalgen-control-") as tmp:
         t0 = time.monotonic()
@@ -76,9 +105,10 @@ def main() -> None:
         text = (Path(tmp) / "evals" / "choices.jsonl").read_text(encoding="utf-8")
         items = parse_value_items(text, "choices.jsonl") if text.strip() else []
         rep["evalgen"] = {
-            "command": "msm evalgen builtin:cheese_pro_america --model embedded "
+            "command": f"msm evalgen builtin:{spec} --model embedded "
             f"--n-questions 0 --n-choices {args.n_choices} --overgenerate {args.overgenerate} "
             f"--max-tokens-item {args.max_tokens_item} --max-reasks {args.max_reasks} "
+            f"--form {args.form} "
             "--model-name Smol",
             "seconds": round(gen_s, 1),
             "kept": len(items),
@@ -92,8 +122,7 @@ def main() -> None:
         }
     if len(items) < 2:
         rep["result"] = {"verdict": "no contrast: fewer than 2 choices were kept"}
-        rep.write(args.out)
-        return
+        return rep
     gaps: dict[str, list[float]] = {}
     t1 = time.monotonic()
     for name, path in models.items():
@@ -102,12 +131,11 @@ def main() -> None:
         del model
     contrast = [a - b for a, b in zip(gaps["pro_america"], gaps["pro_affordability"], strict=True)]
     summary = t_summary(contrast, unit="nats/token")
-    lo = (summary["ci95"] or [None])[0]
     rep["scoring_seconds"] = round(time.monotonic() - t1, 1)
-    rep["models"] = {k: str(v) for k, v in models.items()}
     rep["result"] = {
         "what": "per-item gap_per_token (follows - breaks), pro_america model minus "
-        "pro_affordability model, on choices written from the pro-America spec",
+        f"pro_affordability model, on choices written from the {spec} spec",
+        "expected": expect,
         "contrast": summary,
         "change_from_base": {
             name: t_summary(
@@ -116,11 +144,19 @@ def main() -> None:
             for name in ("pro_america", "pro_affordability")
         },  # fmt: skip
         "basis": "paired t over items (one seed: covers item sampling only)",
-        "verdict": "positive: the interval excludes 0 upward"
-        if lo is not None and lo > 0
-        else "not shown: the interval includes 0 (or lies below it)",
+        "verdict": _verdict(summary["ci95"]),
     }
-    rep.write(args.out)
+    return rep
+
+
+def _verdict(ci: list[float] | None) -> str:
+    if not ci:
+        return "no interval"
+    if ci[0] > 0:
+        return "above 0: the interval excludes 0 upward"
+    if ci[1] < 0:
+        return "below 0: the interval excludes 0 downward"
+    return "covers 0"
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ _OPT_IN: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "evalgen": {
         "beliefs": ("prompts/evalgen/belief.txt", "prompts/evalgen/judge_belief.txt"),
+        "fields": tuple(
+            f"prompts/evalgen/field_{f}.txt" for f in ("situation", "follows", "breaks")
+        ),  # fmt: skip
     },
 }
 # what the fake model answers from, when a node's LLM is the fake model

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from msm._util.config_io import GenerationConfig
@@ -40,3 +42,19 @@ class EvalgenConfig(GenerationConfig):
         "item's question is dropped",
     )  # fmt: skip
     max_tokens_item: int = Field(default=400, ge=32, description="token limit of one item")
+    form: Literal["tagged", "fields"] = Field(
+        default="tagged",
+        description="how the generator writes a choice: tagged (the three fields in one "
+        "reply) or fields (one short call per field, each reply's opening given: a form a "
+        "small model keeps; the bundled 135M model then keeps the format but writes "
+        "choices that measure nothing, docs/LOG.md)",
+    )
+
+    def fielded(self) -> bool:
+        """Whether choices are written one field per call."""
+        return self.form == "fields"
+
+    def data_parts(self) -> list[str]:
+        """The opt-in package data this run reads (``msm.artifacts.package_data``)."""
+        wrote = [("beliefs", bool(self.n_beliefs)), ("fields", self.fielded() and self.n_choices)]
+        return [part for part, on in wrote if on]

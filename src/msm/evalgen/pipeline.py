@@ -44,6 +44,7 @@ from msm.gen.listgen import clean_item, item_key
 from msm.gen.prompts import prompt_hash
 from msm.gen.stagellm import SpecPrompts
 from msm.llm import JsonParser
+from msm.llm.client import Message
 from msm.llm.structured import ParseError
 from msm.spec.units import Unit, item_id, structure_units
 
@@ -54,6 +55,14 @@ KINDS = {
     "choices": ("choice", ("SITUATION", "FOLLOWS", "BREAKS"), "judge_choice"),
     "beliefs": ("belief", ("QUESTION", "TRUE", "REVERSED", "SWAPPED"), "judge_belief"),
 }
+# the fields form (small generators): each field's reply opens with this, and the
+# generator continues it; the field is the text up to the closing quote or line
+FIELD_OPENINGS = {
+    "SITUATION": 'The user writes: "',
+    "FOLLOWS": '$model_name replies: "',
+    "BREAKS": 'The reply that goes against the rule: "',
+}
+FIELD_MAX_TOKENS = 120
 # each altered version of a belief: (generator field, item kind in beliefs.jsonl)
 ALTERED = (("REVERSED", "value_reversed"), ("SWAPPED", "reason_swapped"))
 MIN_CLOSE = 0.5  # word-level similarity to the statement below which a version is not close
@@ -76,6 +85,10 @@ class BeliefVerdict(BaseModel):
     swapped_false: bool
     swapped_close: bool
     reason: str = ""
+
+
+class _EmptyField(Exception):
+    """A field of the fields form came back with fewer than ``MIN_WORDS`` words."""
 
 
 @dataclass
@@ -204,12 +217,15 @@ class Evalgen(SpecPrompts):
         self.live["passed"] += item is not None
         return item
 
-    async def candidate(self, kind: str, unit: Unit, sample: int) -> Item | None:
-        template, tags, judge_template = KINDS[kind]
-        prompt = self._render(template, excerpt=unit.excerpt)
+    async def write(self, kind: str, unit: Unit, sample: int) -> dict[str, str] | None:
+        """The generator's fields for one candidate (tagged in one reply, or one field per
+        call: :meth:`fielded`); None, counted by reason, when it fails."""
+        template, tags, _ = KINDS[kind]
         try:
+            if kind == "choices" and self.cfg.fielded():
+                return await self.fielded(unit, sample)
             res = await self.llm.generate_structured(
-                prompt,
+                self._render(template, excerpt=unit.excerpt),
                 TaggedParser(tags),
                 sample=sample,
                 stage=f"{STAGE}.{kind}",
@@ -219,7 +235,40 @@ class Evalgen(SpecPrompts):
         except LLMCallError as e:
             self.drops[f"{kind}:{e.reason}"] += 1
             return None
-        f = res.value
+        except _EmptyField as e:
+            self.drops[f"{kind}:empty_{e.args[0].lower()}"] += 1
+            return None
+        return res.value
+
+    async def fielded(self, unit: Unit, sample: int) -> dict[str, str]:
+        """A choice written one field per call: each call's reply opens with the field's
+        opening (a quoted message), which the generator continues; the field is the quoted
+        text. Raises :class:`_EmptyField` for a field of fewer than ``MIN_WORDS`` words."""
+        f: dict[str, str] = {}
+        for name in ("SITUATION", "FOLLOWS", "BREAKS"):
+            msgs = self._render(
+                f"field_{name.lower()}", excerpt=unit.excerpt, situation=f.get("SITUATION", "")
+            )
+            opening = FIELD_OPENINGS[name].replace("$model_name", self.spec.model_name)
+            comp = await self.llm.generate(
+                [*msgs, Message(role="assistant", content=opening)],
+                sample=sample,
+                stage=f"{STAGE}.choices",
+                max_tokens=min(self.cfg.max_tokens_item, FIELD_MAX_TOKENS),
+                allow_truncated=True,  # the field ends at its closing quote or line
+            )
+            text = comp.text.removeprefix(opening)
+            text = clean_item(" ".join(re.split(r'["\n]', text, maxsplit=1)[0].split()), 600)
+            if len(_WORD.findall(text)) < MIN_WORDS:
+                raise _EmptyField(name)
+            f[name] = text
+        return f
+
+    async def candidate(self, kind: str, unit: Unit, sample: int) -> Item | None:
+        judge_template = KINDS[kind][2]
+        f = await self.write(kind, unit, sample)
+        if f is None:
+            return None
         if _leaks(kind, f):
             self.drops[f"{kind}:leaks_answer"] += 1
             return None

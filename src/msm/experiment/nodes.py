@@ -99,6 +99,7 @@ _HASHED_IF_SET: dict[str, Any] = {
     "pressures": None,  # the robustness suite's variants and texts
     "pressure_texts": None,
     "beliefs": None,  # the spec_belief suite's item sets
+    "form": "tagged",  # evalgen's choice form (fields: its prompts join package_data)
     "max_model_len": None,  # vLLM's context length (the other server settings: identity.py)
     # read only with a templates folder, whose fingerprint is then in the node's extra
     "exfil_rule": "authors",

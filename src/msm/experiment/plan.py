@@ -188,9 +188,7 @@ def _evalgen_node(exp: Experiment, key: str) -> Node:
         cfg,
         extra={
             "spec_sha256": _spec_sha(cfg.spec),
-            "package_data": data_hashes(
-                "evalgen", [cfg.model, cfg.judge], ["beliefs"] if cfg.n_beliefs else []
-            ),
+            "package_data": data_hashes("evalgen", [cfg.model, cfg.judge], cfg.data_parts()),
         },
         meta={"spec": key},
     )
