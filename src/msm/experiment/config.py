@@ -77,7 +77,7 @@ class EvalgenSection(_Strict):
         default="auto",
         description="auto: for every spec that is not bundled (the bundled ones ship their "
         "evaluations) when the suites include spec_qa or values and the generator can write "
-        "them (not the bundled 135M model, which keeps its format for 1 item in 16); true: "
+        "them (not the bundled 135M model, whose items measure nothing: docs/LOG.md); true: "
         "for every midtrained spec; false: never",
     )
     generator: str | None = Field(default=None, description="default: the experiment's")

@@ -129,8 +129,8 @@ def evalgen_off_warning(exp: Experiment, midtrained: list[str]) -> str | None:
     if not own or not unnamed:  # every suite scores the sets the experiment names
         return None
     return (
-        f"evalgen: the bundled generator cannot write evaluations (it keeps the format for "
-        f"1 item in 16), so the specs {', '.join(own)} get none: set evalgen.generator to an "
+        f"evalgen: the bundled generator cannot write evaluations (its items measure "
+        f"nothing), so the specs {', '.join(own)} get none: set evalgen.generator to an "
         "API or served model (or evalgen.enabled: false to silence this)"
     )
 
