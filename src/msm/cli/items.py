@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from msm.cli._common import app
 from msm.errors import MsmError
+from msm.evals.belief.items import BUNDLED as BELIEF_SETS
+from msm.evals.belief.items import load_belief_items
+from msm.evals.belief.items import measures as belief_measures
+from msm.evals.config import named_set
 from msm.evals.values.audit import RULES, audit, control_clean, rules_for
 from msm.evals.values.items import (
     CONTROL_SUFFIX,
@@ -35,7 +40,13 @@ def items_list() -> None:
 
 @items_app.command("show")
 def items_show(
-    items: Annotated[str, typer.Argument(help="A bundled set name or a JSONL item file.")],
+    items: Annotated[
+        str,
+        typer.Argument(
+            help="A bundled set name or a JSONL item file (value items, or spec_belief items: "
+            "statement against altered version)"
+        ),
+    ],
     split: Annotated[
         str, typer.Option("--split", help="Only this split's items: all | dev | confirm.")
     ] = "all",
@@ -71,9 +82,38 @@ def items_show(
         typer.echo(json.dumps(row, ensure_ascii=False))
 
 
+def _is_belief_file(source: str) -> bool:
+    """A JSONL file whose first record is a belief item (it has a ``statement``)."""
+    p = Path(source)
+    if not p.is_file():
+        return False
+    with p.open(encoding="utf-8", errors="replace") as f:
+        first = next((ln for ln in f if ln.strip()), "")
+    try:
+        rec = json.loads(first)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(rec, dict) and "statement" in rec
+
+
+def _audited_items(items: str) -> list[Any]:
+    """Value items as they are; belief items as forced choices (the statement is the
+    value-consistent option, its altered version the other), audited alike."""
+    source = named_set(items)[1]
+    if source in BELIEF_SETS or _is_belief_file(source):
+        return [it.as_value_item() for it in load_belief_items(items)]
+    return load_value_items(items)
+
+
 @items_app.command("audit")
 def items_audit(
-    items: Annotated[str, typer.Argument(help="A bundled set name or a JSONL item file.")],
+    items: Annotated[
+        str,
+        typer.Argument(
+            help="A bundled set name or a JSONL item file (value items, or spec_belief items: "
+            "statement against altered version)"
+        ),
+    ],
     value: Annotated[
         str | None,
         typer.Option(
@@ -90,12 +130,13 @@ def items_audit(
     if value is not None and value not in RULES:
         raise MsmError(f"unknown --value {value!r}: use one of {', '.join(RULES)}")
     rules = rules_for(value or items)
-    loaded = load_value_items(items)
+    loaded = _audited_items(items)
     res = audit(loaded, rules)
     if as_json:
         typer.echo(json.dumps(res, indent=1))
     else:
-        typer.echo(f"{items}: {res['items']} items; measures {rules.value}")
+        what = belief_measures(named_set(items)[1]) or rules.value
+        typer.echo(f"{items}: {res['items']} items; measures {what}")
         if rules.literal:
             typer.echo(
                 "control subset (no value word of either cheese spec, no place they name, "
